@@ -1,0 +1,109 @@
+"""The policy settings: every number RULES.md marks *policy*, loaded from one TOML file.
+
+The dataclasses travel in workflow inputs, so a workflow keeps the policy it started with (DESIGN
+decision 9) and a policy change never alters a decision already under way.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
+
+
+@dataclass(frozen=True)
+class DormancyPolicy:
+    inactivity_days: int = 365
+    warning_days_before: list[int] = field(default_factory=lambda: [30, 7, 1])
+
+
+@dataclass(frozen=True)
+class AuthenticationPolicy:
+    due_days: int = 60
+    max_photo_bytes: int = 15_000_000
+    max_image_pixels: int = 40_000_000
+    min_width: int = 640
+    min_height: int = 480
+    face_match_tolerance: float = 0.55
+    blur_min_variance: float = 60.0
+    dark_max_mean: float = 50.0
+    bright_min_mean: float = 215.0
+    glare_max_fraction: float = 0.08
+    corner_margin_fraction: float = 0.01
+    detect_max_side: int = 800
+
+
+@dataclass(frozen=True)
+class ExamPolicy:
+    pass_mark: int = 80
+    questions_per_paper: int = 20
+    retake_delay_hours: float = 1
+
+
+@dataclass(frozen=True)
+class StorePolicy:
+    products_to_open: int = 10
+
+
+@dataclass(frozen=True)
+class AssociationPolicy:
+    ip_advisory_threshold: int = 5
+    appeal_window_days: float = 7
+    text_similarity_threshold: float = 0.7
+    image_hash_max_distance: int = 6
+
+
+@dataclass(frozen=True)
+class PenaltyPolicy:
+    ip_close_points: int = 48
+    trade_close_points: int = 48
+    listing_freeze_every: int = 12
+    listing_freeze_days: float = 7
+    expiry_days: float = 365
+    strike_freeze_days: list[float] = field(default_factory=lambda: [1, 7])
+    strikes_to_close: int = 3
+
+
+@dataclass(frozen=True)
+class EmailVerificationPolicy:
+    code_ttl_minutes: int = 15
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str = "builtin"
+    dormancy: DormancyPolicy = field(default_factory=DormancyPolicy)
+    authentication: AuthenticationPolicy = field(default_factory=AuthenticationPolicy)
+    exam: ExamPolicy = field(default_factory=ExamPolicy)
+    store: StorePolicy = field(default_factory=StorePolicy)
+    association: AssociationPolicy = field(default_factory=AssociationPolicy)
+    penalties: PenaltyPolicy = field(default_factory=PenaltyPolicy)
+    email_verification: EmailVerificationPolicy = field(default_factory=EmailVerificationPolicy)
+
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(raw) - set(known)
+    if unknown:
+        # A misspelt key would otherwise silently keep its default.
+        raise ValueError(f"policy: unknown setting(s) {sorted(unknown)} in [{where}]")
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default  # type: ignore[misc]
+        if is_dataclass(default):
+            kwargs[name] = _build(type(default), value, name)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    with open(path or DEFAULT_POLICY_FILE, "rb") as fh:
+        return _build(Policy, tomllib.load(fh), "top")

@@ -1,0 +1,30 @@
+"""A refusal names the rule it applies, a reason code for machines and a sentence for people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The ApplicationError type that carries a Refusal as its first detail, for callers to match on.
+REFUSAL_ERROR_TYPE = "RuleRefusal"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: str  # e.g. "REG-11"
+    code: str  # e.g. "duplicate_identity"
+    message: str  # for the person who sent the command
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.code}: {self.message}"
+
+
+class RefusedError(Exception):
+    """Raised by pure code (chart, screening, checks); workflows turn it into an ApplicationError."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
+def refuse(rule: str, code: str, message: str) -> RefusedError:
+    return RefusedError(Refusal(rule, code, message))

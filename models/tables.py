@@ -1,0 +1,115 @@
+"""The registry and the record: SQLModel tables.
+
+The workflow is the source of truth for an account's state; these tables hold what must be unique
+across accounts (identity fingerprints, REG-11 / REG-5) and what must never be rewritten (the audit
+log, ENF-4). Uniqueness is the database's job: a unique index, not a prior SELECT, is what makes two
+racing registrations safe (DESIGN decision 3).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+
+class Account(SQLModel, table=True):
+    """One seller account. `member_id` is assigned by the system and never changes (REG-7)."""
+
+    member_id: str = Field(primary_key=True, max_length=32)
+    registration_id: str = Field(unique=True, index=True, max_length=64)
+    store_name: str = Field(max_length=64)
+    region: str = Field(max_length=8, index=True)
+    is_main: bool = True
+    main_member_id: str | None = Field(default=None, max_length=32, index=True)
+    state: str = Field(default="registered", max_length=16, index=True)
+    closed_reason: str | None = Field(default=None, max_length=32)
+    created_at: datetime
+    updated_at: datetime
+
+
+class IdentityFingerprint(SQLModel, table=True):
+    """A keyed fingerprint (HMAC) of one identity attribute; one seller account per value (REG-11)."""
+
+    __table_args__ = (UniqueConstraint("kind", "digest", name="uq_identity_kind_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # licence | id_card | mobile | email
+    digest: str = Field(max_length=64)
+    member_id: str = Field(foreign_key="account.member_id", index=True, max_length=32)
+
+
+class BarredFingerprint(SQLModel, table=True):
+    """Identity of an account closed for serious violations: may not register again (REG-5)."""
+
+    __table_args__ = (UniqueConstraint("kind", "digest", name="uq_barred_kind_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    digest: str = Field(max_length=64)
+    origin_member_id: str = Field(max_length=32)
+    barred_at: datetime
+
+
+class AuditRecord(SQLModel, table=True):
+    """Append-only (ENF-4): keyed by workflow id and event sequence so a retried write is a no-op."""
+
+    __table_args__ = (UniqueConstraint("workflow_id", "seq", name="uq_audit_workflow_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=64, index=True)
+    seq: int
+    at: datetime
+    actor: str = Field(max_length=64)  # system | seller | operator:<name> | service:<name>
+    event: str = Field(max_length=32)
+    rule: str = Field(max_length=16)
+    reason: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str | None = Field(default=None, max_length=16)
+    policy_version: str = Field(max_length=32)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+_SQLITE_GUARDS = [
+    """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON auditrecord
+       BEGIN SELECT RAISE(ABORT, 'ENF-4: the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON auditrecord
+       BEGIN SELECT RAISE(ABORT, 'ENF-4: the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS member_id_immutable BEFORE UPDATE OF member_id ON account
+       WHEN NEW.member_id IS NOT OLD.member_id
+       BEGIN SELECT RAISE(ABORT, 'REG-7: a member id is never changed'); END""",
+]
+
+_POSTGRES_GUARDS = [
+    """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'ENF-4: the audit log is append-only'; END $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS audit_no_change ON auditrecord",
+    """CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON auditrecord
+       FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
+    """CREATE OR REPLACE FUNCTION member_id_immutable() RETURNS trigger AS $$
+       BEGIN
+         IF NEW.member_id IS DISTINCT FROM OLD.member_id THEN
+           RAISE EXCEPTION 'REG-7: a member id is never changed';
+         END IF;
+         RETURN NEW;
+       END $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS member_id_immutable ON account",
+    """CREATE TRIGGER member_id_immutable BEFORE UPDATE ON account
+       FOR EACH ROW EXECUTE FUNCTION member_id_immutable()""",
+]
+
+
+def install_guards(engine: Engine) -> None:
+    """Database-level refusals, so that no code path (or operator with a SQL shell) bypasses them."""
+    guards = _POSTGRES_GUARDS if engine.dialect.name == "postgresql" else _SQLITE_GUARDS
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Two workers starting together would race on CREATE OR REPLACE FUNCTION.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7233)"))
+        for ddl in guards:
+            conn.execute(text(ddl))
+
+
+# Feature tables live in their own modules; importing them here registers them for create_all.
