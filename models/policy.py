@@ -4,7 +4,6 @@ The dataclasses travel in workflow inputs, so a workflow keeps the policy it sta
 decision 9) and a policy change never alters a decision already under way.
 """
 
-from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -16,7 +15,7 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
 
 @dataclass(frozen=True)
 class DormancyPolicy:
-    inactivity_days: int = 365
+    inactivity_days: float = 365
     warning_days_before: list[int] = field(default_factory=lambda: [30, 7, 1])
 
 

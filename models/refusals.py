@@ -1,6 +1,5 @@
 """A refusal names the rule it applies, a reason code for machines and a sentence for people."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 

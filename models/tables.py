@@ -72,6 +72,31 @@ class AuditRecord(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class PreApproval(SQLModel, table=True):
+    """REG-2: an operator's advance approval of a non-mainland applicant, matched on its licence."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(unique=True, index=True, max_length=40)
+    region: str = Field(max_length=8)
+    licence_digest: str = Field(max_length=64)
+    approved_by: str = Field(max_length=64)
+    created_at: datetime
+
+
+class Notice(SQLModel, table=True):
+    """The seller's outbox: warnings, reminders and advisories, one per idempotency key."""
+
+    __table_args__ = (UniqueConstraint("member_id", "key", name="uq_notice_member_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(max_length=32, index=True)
+    key: str = Field(max_length=96)
+    kind: str = Field(max_length=32)
+    rule: str = Field(max_length=16)
+    message: str = Field(max_length=500)
+    at: datetime
+
+
 _SQLITE_GUARDS = [
     """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON auditrecord
        BEGIN SELECT RAISE(ABORT, 'ENF-4: the audit log is append-only'); END""",

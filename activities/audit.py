@@ -1,0 +1,78 @@
+"""ENF-4: the append-only audit log, written by the workflow for every transition and refusal."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+
+from models.contract import AuditInput, NoticeInput
+from models.db import engine
+from models.tables import Account, AuditRecord, Notice
+
+
+def _same_key(session: Session, model: type, **key: object) -> bool:
+    stmt = select(model)
+    for name, value in key.items():
+        stmt = stmt.where(getattr(model, name) == value)
+    return session.exec(stmt).first() is not None
+
+
+@activity.defn
+def record_audit(inp: AuditInput) -> bool:
+    """Append one audit row; returns False when a retry finds its row already written.
+
+    The unique (workflow id, seq) key makes the write idempotent: a retry after a lost response
+    hits the constraint, and the row from the first attempt stands.
+    """
+    record = AuditRecord(
+        workflow_id=inp.workflow_id,
+        seq=inp.seq,
+        at=inp.at,
+        actor=inp.actor,
+        event=inp.event,
+        rule=inp.rule,
+        reason=inp.reason,
+        from_state=inp.from_state,
+        to_state=inp.to_state,
+        policy_version=inp.policy_version,
+        detail=dict(inp.detail),
+    )
+    with Session(engine()) as session:
+        if _same_key(session, AuditRecord, workflow_id=inp.workflow_id, seq=inp.seq):
+            return False
+        session.add(record)
+        if inp.to_state and inp.to_state != inp.from_state:
+            # The registry's copy of the state, for listings; the workflow stays the source of truth.
+            member_id = inp.workflow_id.removeprefix("seller-")
+            account = session.get(Account, member_id)
+            if account is not None:
+                account.state = inp.to_state
+                account.updated_at = inp.at
+                if inp.to_state == "closed":
+                    account.closed_reason = inp.reason
+                session.add(account)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another attempt of this activity won the race between our check and our insert.
+            session.rollback()
+            return False
+    return True
+
+
+@activity.defn
+def send_notice(inp: NoticeInput) -> bool:
+    """Put a notice in the seller's outbox, once per key (warnings, reminders, advisories)."""
+    with Session(engine()) as session:
+        if _same_key(session, Notice, member_id=inp.member_id, key=inp.key):
+            return False
+        session.add(
+            Notice(member_id=inp.member_id, key=inp.key, kind=inp.kind, rule=inp.rule, message=inp.message, at=inp.at)
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True

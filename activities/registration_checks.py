@@ -1,0 +1,148 @@
+"""Registration screening: well-formed input, REG-1 names and emails, REG-2 region.
+
+`validate_registration` is pure; `screen_registration` is the activity that adds what needs data
+(the REG-1 term list, the REG-2 pre-approval records).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlmodel import Session, select
+from temporalio import activity
+
+from models.contract import RegistrationInput
+from models.db import engine
+from models.refusals import Refusal
+from models.tables import PreApproval
+
+MAINLAND_CHINA = "CN"
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$")
+_MOBILE = re.compile(r"^\+?[0-9]{7,15}$")
+_REGION = re.compile(r"^[A-Z]{2}$")
+_FOREIGN_ID = re.compile(r"^[A-Z0-9]{6,20}$")
+# GB 32100-2015 unified social credit code alphabet (no I, O, S, V, Z).
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# Malformed input is refused under the rule the field serves.
+FIELD_RULES = {
+    "store_name": "REG-1",
+    "email": "REG-6",
+    "mobile": "REG-11",
+    "region": "REG-2",
+    "licence_number": "REG-11",
+    "id_card_number": "REG-11",
+    "owned_brands": "REG-1",
+    "account_type": "REG-9",
+}
+LIMITS = {"store_name": 64, "email": 254, "mobile": 20, "licence_number": 30, "id_card_number": 30}
+
+
+def uscc_valid(code: str) -> bool:
+    """A mainland business licence number: 18 characters with a GB 32100-2015 check character."""
+    if len(code) != 18 or any(c not in _USCC_ALPHABET for c in code):
+        return False
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
+
+
+def resident_id_valid(number: str) -> bool:
+    """A mainland resident ID card number: 17 digits and an ISO 7064 MOD 11-2 check character."""
+    if not re.fullmatch(r"\d{17}[\dX]", number):
+        return False
+    total = sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17]
+
+
+def _bad(field: str, code: str, message: str) -> Refusal:
+    return Refusal(FIELD_RULES[field], code, message)
+
+
+def validate_registration(reg: RegistrationInput) -> Refusal | None:
+    """Refuse malformed input before anything is written; every refusal names its field."""
+    fields = {
+        "store_name": reg.store_name,
+        "email": reg.email,
+        "mobile": reg.mobile,
+        "region": reg.region,
+        "licence_number": reg.licence_number,
+        "id_card_number": reg.id_card_number,
+    }
+    for name, value in fields.items():
+        if not isinstance(value, str) or not value.strip():
+            return _bad(name, "missing_field", f"{name.replace('_', ' ')} is required")
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
+            return _bad(name, "control_characters", f"{name.replace('_', ' ')} contains control characters")
+        if len(value) > LIMITS.get(name, 64):
+            return _bad(name, "too_long", f"{name.replace('_', ' ')} is longer than {LIMITS.get(name, 64)} characters")
+    if not 2 <= len(reg.store_name.strip()) <= 64:
+        return _bad("store_name", "bad_store_name", "the store name must be 2 to 64 characters")
+    if not _EMAIL.match(reg.email.strip()):
+        return _bad("email", "bad_email", "the email address is not valid")
+    if not _MOBILE.match(re.sub(r"[\s-]", "", reg.mobile)):
+        return _bad("mobile", "bad_mobile", "the mobile number must be 7 to 15 digits, optionally with a leading +")
+    region = reg.region.strip().upper()
+    if not _REGION.match(region):
+        return _bad("region", "bad_region", "the region must be a two-letter country code")
+    licence = re.sub(r"[\s-]", "", reg.licence_number).upper()
+    id_card = re.sub(r"[\s-]", "", reg.id_card_number).upper()
+    if region == MAINLAND_CHINA:
+        if not uscc_valid(licence):
+            return _bad("licence_number", "bad_licence_number", "the business licence number is not a valid unified social credit code")
+        if not resident_id_valid(id_card):
+            return _bad("id_card_number", "bad_id_card_number", "the ID card number is not a valid resident ID number")
+    else:
+        if not _FOREIGN_ID.match(licence):
+            return _bad("licence_number", "bad_licence_number", "the business licence number must be 6 to 20 letters or digits")
+        if not _FOREIGN_ID.match(id_card):
+            return _bad("id_card_number", "bad_id_card_number", "the ID document number must be 6 to 20 letters or digits")
+    if reg.account_type not in ("main", "sub"):
+        return _bad("account_type", "bad_account_type", "the account type must be main or sub")
+    if reg.account_type == "sub" and not reg.main_member_id:
+        return Refusal("REG-9", "main_account_required", "a sub-account must name its main account")
+    if len(reg.owned_brands) > 20 or any(len(b) > 64 for b in reg.owned_brands):
+        return _bad("owned_brands", "too_long", "at most 20 owned brands of up to 64 characters each")
+    return None
+
+
+def region_refusal(reg: RegistrationInput, *, session: Session, licence_digest: str) -> Refusal | None:
+    """REG-2: only mainland-China sellers, unless an operator approved this applicant in advance."""
+    if reg.region.strip().upper() == MAINLAND_CHINA:
+        return None
+    refusal = Refusal(
+        "REG-2",
+        "region_not_allowed",
+        "Only sellers from mainland China may register, unless the platform has approved you in advance.",
+    )
+    if not reg.pre_approval_ref:
+        return refusal
+    approval = session.exec(select(PreApproval).where(PreApproval.ref == reg.pre_approval_ref)).first()
+    if approval is None or approval.licence_digest != licence_digest or approval.region != reg.region.upper():
+        return refusal
+    return None
+
+
+@activity.defn
+def screen_registration(reg: RegistrationInput) -> Refusal | None:
+    """Input form, REG-1 names and emails, REG-2 region. Reads only: safe to retry."""
+    from activities.identity_registry import fingerprint
+
+    refusal = validate_registration(reg)
+    if refusal is not None:
+        return refusal
+    refusal = screen_names(reg)
+    if refusal is not None:
+        return refusal
+    with Session(engine()) as session:
+        return region_refusal(reg, session=session, licence_digest=fingerprint("licence", reg.licence_number))
+
+
+def screen_names(reg: RegistrationInput) -> Refusal | None:
+    """REG-1 on the store name and the email address."""
+    from activities.name_screening import screen_email, screen_store_name
+
+    owned = frozenset(b.casefold() for b in reg.owned_brands)
+    return screen_store_name(reg.store_name, owned_brands=owned) or screen_email(reg.email, owned_brands=owned)

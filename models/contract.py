@@ -1,0 +1,160 @@
+"""The public contract of the account workflow: its input, state, and message payloads.
+
+Every payload is a dataclass so that it can grow fields without breaking old callers (Temporal
+samples). Fields that hold personal data (email, mobile, ID numbers, IP) only ever travel inside
+payloads encrypted by the codec (models/codec.py); the workflow's own state keeps none of them.
+"""
+
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models.policy import Policy
+from models.refusals import Refusal
+
+@dataclass
+class ChartModel:
+    """What the chart reads and writes; plain data so it travels through continue-as-new."""
+
+    state: str = "registered"
+    resume_state: str | None = None  # the state `dormant` / `suspended` interrupted
+    products_released: int = 0
+    products_to_open: int = 10
+
+
+
+WORKFLOW_ID_PREFIX = "seller-"
+LOGIN_CHANNELS = ("marketplace", "messenger")  # REG-4: either counts as a login
+
+
+def account_workflow_id(member_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{member_id}"
+
+
+@dataclass
+class AccountProfile:
+    """What the account workflow knows about its seller: no personal data."""
+
+    member_id: str
+    store_name: str
+    region: str
+    account_type: str = "main"  # main | sub (REG-9: sub-accounts cannot sell)
+    main_member_id: str | None = None
+
+
+@dataclass
+class AccountState:
+    """All of the workflow's state; handed to continue-as-new and restored in @workflow.init."""
+
+    chart: ChartModel
+    registered_at: datetime
+    last_login_at: datetime
+    login_count: int = 0
+    audit_seq: int = 0
+    closed_reason: str | None = None
+    reasons: list[str] = field(default_factory=list)  # latest refusals/failures, for the seller
+    warnings_sent: list[int] = field(default_factory=list)  # REG-4 warnings (days before) this year
+    authentication_overdue: bool = False  # OPEN-1
+
+
+@dataclass
+class AccountInput:
+    profile: AccountProfile
+    policy: Policy
+    registered_at: datetime
+    state: AccountState | None = None  # set only by continue-as-new
+    # Continue-as-new when the server suggests it, or at this many events, whichever comes first.
+    max_history_events: int = 10_000
+
+
+@dataclass
+class LoginInput:
+    channel: str  # marketplace | messenger
+    ip: str
+
+
+@dataclass
+class AccountStatus:
+    member_id: str
+    state: str
+    resume_state: str | None
+    closed_reason: str | None
+    reasons: list[str]
+    waiting_for: list[str]
+    last_login_at: datetime
+    login_count: int
+    products_released: int
+    policy_version: str
+
+
+@dataclass
+class AuditInput:
+    workflow_id: str
+    seq: int
+    at: datetime
+    actor: str
+    event: str
+    rule: str
+    reason: str
+    policy_version: str
+    from_state: str | None = None
+    to_state: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NoticeInput:
+    member_id: str
+    key: str  # idempotency key: one notice per key, however often the activity runs
+    kind: str
+    rule: str
+    message: str
+    at: datetime
+
+
+@dataclass
+class CommandResult:
+    """The answer to an update: the state after the command, and the refusal if it was refused."""
+
+    state: str
+    accepted: bool = True
+    refusal: Refusal | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RegistrationInput:
+    """A registration command. Holds personal data: it only travels encrypted (payload codec)."""
+
+    request_id: str  # the caller's idempotency key: the same request never registers twice
+    store_name: str
+    email: str
+    mobile: str
+    region: str  # ISO 3166-1 alpha-2; "CN" is mainland China (REG-2)
+    licence_number: str
+    id_card_number: str
+    account_type: str = "main"  # main | sub
+    main_member_id: str | None = None  # for a sub-account: its main account
+    pre_approval_ref: str | None = None  # REG-2: operator-created approval for non-mainland applicants
+    owned_brands: list[str] = field(default_factory=list)  # REG-1: brands the applicant has shown it owns
+
+
+@dataclass
+class RegistrationResult:
+    accepted: bool
+    member_id: str | None = None
+    workflow_id: str | None = None
+    refusal: Refusal | None = None
+
+
+@dataclass
+class ClaimIdentityInput:
+    member_id: str
+    registration: RegistrationInput
+    at: datetime
+
+
+@dataclass
+class ClaimIdentityResult:
+    member_id: str | None
+    refusal: Refusal | None = None

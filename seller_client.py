@@ -1,0 +1,86 @@
+"""The Python facade backend services use: connect, register, report logins, read status.
+
+Every call goes through Temporal with the encrypting payload codec, so personal data never reaches
+the server in clear. `starter.py` is the command line over this module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from models.contract import (
+    AccountStatus,
+    LoginInput,
+    RegistrationInput,
+    RegistrationResult,
+    account_workflow_id,
+)
+from models.policy import Policy, load_policy
+from models.settings import Settings, settings
+from workflows.registration import REGISTRATION_ID_PREFIX, Registration
+from workflows.seller_account import SellerAccount
+
+
+async def connect(s: Settings | None = None) -> Client:
+    s = s or settings()
+    return await Client.connect(s.temporal_address, namespace=s.temporal_namespace, data_converter=data_converter(s))
+
+
+def data_converter(s: Settings):  # type: ignore[no-untyped-def]
+    from models.codec import data_converter as encrypted
+
+    return encrypted(s)
+
+
+def current_policy(s: Settings | None = None) -> Policy:
+    return load_policy((s or settings()).policy_file)
+
+
+async def register(
+    client: Client,
+    reg: RegistrationInput,
+    *,
+    policy: Policy | None = None,
+    task_queue: str | None = None,
+) -> RegistrationResult:
+    """Register a seller; the request id makes a repeated call answer the same result."""
+    return await client.execute_workflow(
+        Registration.run,
+        args=[reg, policy or current_policy()],
+        id=f"{REGISTRATION_ID_PREFIX}{reg.request_id}",
+        task_queue=task_queue or settings().task_queue,
+        static_summary="Seller registration",
+    )
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def account(client: Client, member_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(SellerAccount.run, account_workflow_id(member_id))
+
+
+async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
+    await account(client, member_id).signal(SellerAccount.login, LoginInput(channel=channel, ip=ip))
+
+
+async def status(client: Client, member_id: str) -> AccountStatus:
+    return await account(client, member_id).query(SellerAccount.status)
+
+
+def refusal_of(err: BaseException) -> ApplicationError | None:
+    """The ApplicationError carrying a refusal inside an update/workflow failure, if there is one."""
+    while err is not None:
+        if isinstance(err, ApplicationError):
+            return err
+        err = err.__cause__  # type: ignore[assignment]
+    return None
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,195 @@
+"""The command line for backend services and operators.
+
+    python starter.py register --store-name NAME --email E --mobile M --region CN \\
+                               --licence L --id-card I [--sub-of MEMBER] [--pre-approval REF]
+    python starter.py login MEMBER --channel marketplace|messenger --ip IP
+    python starter.py status MEMBER
+    python starter.py list [--state STATE]
+    python starter.py audit MEMBER
+    python starter.py notices MEMBER
+
+Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
+...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
+and exit with status 3; `--json` prints machine-readable output instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, select
+
+import seller_client
+from models.contract import RegistrationInput
+from models.db import engine
+from models.refusals import Refusal
+from models.tables import Account, AuditRecord, Notice
+
+EXIT_REFUSED = 3
+
+
+def _print(obj: Any, *, as_json: bool) -> None:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if as_json:
+        print(json.dumps(obj, default=str, indent=2))
+    elif isinstance(obj, dict):
+        width = max((len(k) for k in obj), default=0)
+        for key, value in obj.items():
+            print(f"{key:<{width}}  {value}")
+    else:
+        print(obj)
+
+
+def _refused(refusal: Refusal, *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"refused": dataclasses.asdict(refusal)}))
+    else:
+        print(f"refused: {refusal.rule} {refusal.code}: {refusal.message}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+async def cmd_register(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    reg = RegistrationInput(
+        request_id=args.request_id or seller_client.new_request_id(),
+        store_name=args.store_name,
+        email=args.email,
+        mobile=args.mobile,
+        region=args.region,
+        licence_number=args.licence,
+        id_card_number=args.id_card,
+        account_type="sub" if args.sub_of else "main",
+        main_member_id=args.sub_of,
+        pre_approval_ref=args.pre_approval,
+        owned_brands=args.owned_brand or [],
+    )
+    result = await seller_client.register(client, reg)
+    if result.refusal is not None:
+        return _refused(result.refusal, as_json=args.json)
+    _print({"member_id": result.member_id, "workflow_id": result.workflow_id}, as_json=args.json)
+    return 0
+
+
+async def cmd_login(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    await seller_client.login(client, args.member_id, channel=args.channel, ip=args.ip)
+    _print({"member_id": args.member_id, "login": "recorded"}, as_json=args.json)
+    return 0
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    _print(await seller_client.status(client, args.member_id), as_json=args.json)
+    return 0
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    with Session(engine()) as session:
+        stmt = select(Account).order_by(Account.created_at)  # type: ignore[arg-type]
+        if args.state:
+            stmt = stmt.where(Account.state == args.state)
+        accounts = session.exec(stmt).all()
+    rows = [(a.member_id, a.store_name, a.region, "main" if a.is_main else "sub", a.state, a.closed_reason) for a in accounts]
+    if args.json:
+        _print([dict(zip(("member_id", "store_name", "region", "type", "state", "closed_reason"), r, strict=True)) for r in rows], as_json=True)
+    else:
+        print(table(rows, ["member id", "store", "region", "type", "state", "closed reason"]))
+    return 0
+
+
+async def cmd_audit(args: argparse.Namespace) -> int:
+    with Session(engine()) as session:
+        records = session.exec(
+            select(AuditRecord)
+            .where(AuditRecord.workflow_id == f"seller-{args.member_id}")
+            .order_by(AuditRecord.seq)  # type: ignore[arg-type]
+        ).all()
+    rows = [(r.seq, r.at.isoformat(timespec="seconds"), r.actor, r.event, r.rule, r.reason,
+             f"{r.from_state or ''}→{r.to_state or ''}" if r.to_state else "") for r in records]
+    if args.json:
+        _print([r.model_dump() for r in records], as_json=True)
+    else:
+        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change"]))
+    return 0
+
+
+async def cmd_notices(args: argparse.Namespace) -> int:
+    with Session(engine()) as session:
+        found = session.exec(
+            select(Notice).where(Notice.member_id == args.member_id).order_by(Notice.at)  # type: ignore[arg-type]
+        ).all()
+    rows = [(n.at.isoformat(timespec="seconds"), n.kind, n.rule, n.message) for n in found]
+    print(table(rows, ["time", "kind", "rule", "message"]))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("register", help="register a seller account (REG-1, 2, 5, 6, 7, 9, 11)")
+    r.add_argument("--store-name", required=True)
+    r.add_argument("--email", required=True)
+    r.add_argument("--mobile", required=True)
+    r.add_argument("--region", required=True, help="two-letter country code; CN is mainland China")
+    r.add_argument("--licence", required=True, help="business licence number")
+    r.add_argument("--id-card", required=True, help="legal person's ID card number")
+    r.add_argument("--sub-of", metavar="MEMBER", help="register a sub-account of this main account (REG-9)")
+    r.add_argument("--pre-approval", metavar="REF", help="operator pre-approval for non-mainland applicants (REG-2)")
+    r.add_argument("--owned-brand", action="append", help="a brand the applicant owns (REG-1), repeatable")
+    r.add_argument("--request-id", help="idempotency key; a repeated request answers the same result")
+    r.set_defaults(run=cmd_register)
+
+    lg = sub.add_parser("login", help="report a login (restarts the REG-4 year; wakes a dormant account)")
+    lg.add_argument("member_id")
+    lg.add_argument("--channel", choices=["marketplace", "messenger"], default="marketplace")
+    lg.add_argument("--ip", required=True)
+    lg.set_defaults(run=cmd_login)
+
+    st = sub.add_parser("status", help="the account's state, reasons and what it is waiting for")
+    st.add_argument("member_id")
+    st.set_defaults(run=cmd_status)
+
+    ls = sub.add_parser("list", help="accounts in the registry")
+    ls.add_argument("--state")
+    ls.set_defaults(run=cmd_list)
+
+    au = sub.add_parser("audit", help="an account's audit trail (ENF-4)")
+    au.add_argument("member_id")
+    au.set_defaults(run=cmd_audit)
+
+    no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
+    no.add_argument("member_id")
+    no.set_defaults(run=cmd_notices)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return asyncio.run(args.run(args))
+    except RuntimeError as err:
+        if "Failed client connect" in str(err) or "connection" in str(err).lower():
+            print(f"cannot reach Temporal: {err}. Start it with ./run devserver start", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

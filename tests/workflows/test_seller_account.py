@@ -1,0 +1,134 @@
+"""The account workflow over simulated years, on the real time-skipping test server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.contract import AccountInput, AccountProfile, AccountState, ChartModel, LoginInput
+from models.db import engine
+from models.policy import load_policy
+from models.tables import AuditRecord, Notice
+from tests.conftest import new_worker
+from workflows.seller_account import SellerAccount
+
+POLICY = load_policy()
+YEAR = timedelta(days=POLICY.dormancy.inactivity_days)
+
+
+async def start_account(
+    env: WorkflowEnvironment, task_queue: str, *, state: str = "registered", **kwargs
+) -> WorkflowHandle:  # type: ignore[no-untyped-def]
+    member_id = "T" + uuid.uuid4().hex[:15].upper()
+    now = await env.get_current_time()
+    account_state = None
+    if state != "registered":
+        account_state = AccountState(chart=ChartModel(state=state), registered_at=now, last_login_at=now)
+    return await env.client.start_workflow(
+        SellerAccount.run,
+        AccountInput(
+            profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
+            policy=POLICY,
+            registered_at=now,
+            state=account_state,
+            **kwargs,
+        ),
+        id=f"seller-{member_id}",
+        task_queue=task_queue,
+    )
+
+
+def audit_rows(workflow_id: str) -> list[AuditRecord]:
+    with Session(engine()) as session:
+        return list(session.exec(select(AuditRecord).where(AuditRecord.workflow_id == workflow_id).order_by(AuditRecord.seq)))
+
+
+def notices(member_id: str) -> list[Notice]:
+    with Session(engine()) as session:
+        return list(session.exec(select(Notice).where(Notice.member_id == member_id).order_by(Notice.at)))
+
+
+async def test_unauthenticated_account_is_reclaimed_after_a_year_with_warnings(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        handle = await start_account(time_env, worker.task_queue)
+        started = await time_env.get_current_time()
+        final = await handle.result()  # the test server skips the year
+
+    assert (final.state, final.closed_reason) == ("closed", "dormancy_reclaim")
+    rows = audit_rows(handle.id)
+    reclaim = rows[-1]
+    assert (reclaim.event, reclaim.rule, reclaim.from_state, reclaim.to_state) == (
+        "reclaim", "REG-4", "registered", "closed")
+    assert reclaim.at - started == pytest.approx(YEAR, abs=timedelta(seconds=5))
+    warnings = [n for n in notices(final.member_id) if n.kind == "reclaim_warning"]
+    assert [round((reclaim.at - n.at) / timedelta(days=1)) for n in warnings] == [30, 7, 1]
+    assert all(n.rule == "REG-4" for n in warnings)
+
+
+async def test_a_login_on_day_364_restarts_the_year(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        handle = await start_account(time_env, worker.task_queue)
+        started = await time_env.get_current_time()
+        await time_env.sleep(timedelta(days=364))
+        await handle.signal(SellerAccount.login, LoginInput(channel="messenger", ip="203.0.113.9"))
+        await time_env.sleep(timedelta(days=300))
+        assert (await handle.query(SellerAccount.status)).state == "registered"
+        final = await handle.result()
+
+    assert final.state == "closed" and final.login_count == 1
+    reclaim = audit_rows(handle.id)[-1]
+    assert reclaim.at - started == pytest.approx(timedelta(days=364) + YEAR, abs=timedelta(minutes=5))
+
+
+async def test_authenticated_account_goes_dormant_and_wakes_on_login(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        handle = await start_account(time_env, worker.task_queue, state="exam_passed")
+        await time_env.sleep(YEAR + timedelta(days=1))
+        status = await handle.query(SellerAccount.status)
+        assert (status.state, status.resume_state) == ("dormant", "exam_passed")
+
+        await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip="198.51.100.7"))
+        for _ in range(50):  # the signal is applied by the workflow's next task
+            status = await handle.query(SellerAccount.status)
+            if status.state != "dormant":
+                break
+            await asyncio.sleep(0.1)
+        assert (status.state, status.resume_state) == ("exam_passed", None)
+        assert [(r.event, r.to_state) for r in audit_rows(handle.id)][-2:] == [
+            ("go_dormant", "dormant"), ("wake", "exam_passed")]
+        # A dormant account is never reclaimed: only unauthenticated ones are (REG-4).
+        await time_env.sleep(YEAR * 2 + timedelta(days=1))
+        assert (await handle.query(SellerAccount.status)).state == "dormant"
+        await handle.terminate("test over")
+
+
+async def test_thousands_of_logins_continue_as_new_with_bounded_history(time_env: WorkflowEnvironment) -> None:
+    logins = 2_000
+    async with new_worker(time_env.client) as worker:
+        handle = await start_account(time_env, worker.task_queue, max_history_events=400)
+        for i in range(logins):
+            await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}"))
+        for _ in range(200):
+            status = await handle.query(SellerAccount.status)
+            if status.login_count == logins:
+                break
+            await asyncio.sleep(0.1)
+        assert status.login_count == logins
+        assert status.state == "registered"
+
+        desc = await handle.describe()
+        assert desc.status == WorkflowExecutionStatus.RUNNING
+        current = time_env.client.get_workflow_handle(handle.id)
+        history = await current.fetch_history()
+        assert len(history.events) < 1_000, "history must be cut by continue-as-new"
+        first_run = time_env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+        assert (await first_run.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+        # The registration audit row is written once, not again by each new run.
+        assert [r.event for r in audit_rows(handle.id)].count("register") == 1
+        await current.terminate("test over")

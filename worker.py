@@ -1,0 +1,68 @@
+"""Runs a worker: the account workflows and every activity, on the task queue from settings.
+
+    python worker.py            # TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TASK_QUEUE, default: dev server
+
+More load means more worker processes on the same task queue: workflows hold no process state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.audit import record_audit, send_notice
+from activities.identity_registry import claim_identity
+from activities.registration_checks import screen_registration
+from models.settings import settings
+from seller_client import connect
+from workflows.registration import Registration
+from workflows.seller_account import SellerAccount
+
+WORKFLOWS: Sequence[type] = (SellerAccount, Registration)
+ACTIVITIES: Sequence[Any] = (
+    record_audit,
+    send_notice,
+    screen_registration,
+    claim_identity,
+)
+
+
+def build_worker(client: Client, *, task_queue: str | None = None, max_concurrent_activities: int = 16) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings().task_queue,
+        workflows=list(WORKFLOWS),
+        activities=list(ACTIVITIES),
+        # Activities are plain (sync) functions doing database and image work: run them on threads.
+        activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
+        max_concurrent_activities=max_concurrent_activities,
+        # python-statemachine resolves file paths at import time, which the sandbox forbids.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("statemachine")
+        ),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = await connect()
+    worker = build_worker(client)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.info("worker on task queue %s at %s", settings().task_queue, settings().temporal_address)
+    async with worker:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

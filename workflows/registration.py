@@ -1,0 +1,81 @@
+"""Registration: screen the applicant, claim the identity, assign the member id, start the account.
+
+Workflow id: `registration-<request id>`: the caller's request id makes registration idempotent
+(a repeated request answers the same member id). The result is the command's answer: accepted with
+the member id, or refused with the rule, a reason code and a sentence.
+
+Member ids (REG-7) are `M` + 16 Crockford base32 characters (80 random bits from the workflow's
+replay-safe random source): unguessable, never chosen by the applicant, and never changed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.identity_registry import claim_identity
+    from activities.registration_checks import screen_registration
+    from models.contract import (
+        AccountInput,
+        AccountProfile,
+        ClaimIdentityInput,
+        RegistrationInput,
+        RegistrationResult,
+        account_workflow_id,
+    )
+    from models.policy import Policy
+    from workflows.seller_account import SellerAccount
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REGISTRATION_ID_PREFIX = "registration-"
+
+
+def new_member_id() -> str:
+    bits = workflow.random().getrandbits(80)
+    return "M" + "".join(CROCKFORD[(bits >> (5 * i)) & 31] for i in range(16))
+
+
+@workflow.defn
+class Registration:
+    @workflow.run
+    async def run(self, reg: RegistrationInput, policy: Policy) -> RegistrationResult:
+        options = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=10))
+        refusal = await workflow.execute_activity(
+            screen_registration, reg, summary="REG-1/REG-2 screening", **options
+        )
+        if refusal is not None:
+            return RegistrationResult(accepted=False, refusal=refusal)
+
+        claim = await workflow.execute_activity(
+            claim_identity,
+            ClaimIdentityInput(member_id=new_member_id(), registration=reg, at=workflow.now()),
+            summary="REG-11 identity claim",
+            **options,
+        )
+        if claim.refusal is not None or claim.member_id is None:
+            return RegistrationResult(accepted=False, refusal=claim.refusal)
+
+        member_id = claim.member_id
+        await workflow.start_child_workflow(
+            SellerAccount.run,
+            AccountInput(
+                profile=AccountProfile(
+                    member_id=member_id,
+                    store_name=reg.store_name.strip(),
+                    region=reg.region.strip().upper(),
+                    account_type=reg.account_type,
+                    main_member_id=reg.main_member_id,
+                ),
+                policy=policy,
+                registered_at=workflow.now(),
+            ),
+            id=account_workflow_id(member_id),
+            # The account lives for years, long after its registration workflow has answered.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Seller account {member_id} ({reg.region.strip().upper()})",
+        )
+        return RegistrationResult(accepted=True, member_id=member_id, workflow_id=account_workflow_id(member_id))

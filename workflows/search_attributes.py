@@ -1,0 +1,22 @@
+"""Typed search attributes operators filter on in the Web UI (not named `Status`: the UI uses it)."""
+
+from temporalio.common import SearchAttributeKey
+
+SELLER_STATE = SearchAttributeKey.for_keyword("SellerState")
+MEMBER_ID = SearchAttributeKey.for_keyword("MemberId")
+REGION = SearchAttributeKey.for_keyword("Region")
+PENALTY_POINTS = SearchAttributeKey.for_int("PenaltyPoints")
+PRODUCT_COUNT = SearchAttributeKey.for_int("ProductCount")
+OPEN_CASE = SearchAttributeKey.for_bool("OpenCase")
+
+ALL = (SELLER_STATE, MEMBER_ID, REGION, PENALTY_POINTS, PRODUCT_COUNT, OPEN_CASE)
+ALL_NAMES = tuple(k.name for k in ALL)
+
+
+def dev_server_args() -> list[str]:
+    """`--search-attribute Name=Type` flags that register these on `temporal server start-dev`."""
+    kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
+    args: list[str] = []
+    for key in ALL:
+        args += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+    return args

@@ -1,0 +1,292 @@
+"""One workflow per seller account, for the account's whole life (years).
+
+Workflow id: `seller-<member id>`; task queue from settings (`seller-accounts` by default).
+
+Signals:  login(LoginInput)
+Queries:  status() -> AccountStatus
+Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date.
+
+The account's state is the chart in workflows/lifecycle.py; every change goes through `_transition`,
+which fires the chart and writes the audit row (ENF-4) before anything else happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import record_audit, send_notice
+    from models.contract import (
+        LOGIN_CHANNELS,
+        AccountInput,
+        AccountState,
+        AccountStatus,
+        AuditInput,
+        ChartModel,
+        LoginInput,
+        NoticeInput,
+    )
+    from models.refusals import REFUSAL_ERROR_TYPE, RefusedError
+    from workflows import search_attributes as sa
+    from workflows.lifecycle import DORMANT_FROM, LifecycleChart
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+@dataclass
+class Deadline:
+    at: datetime
+    kind: str  # reg4_warning | dormancy | authentication_due
+    days_before: int = 0
+
+    @property
+    def summary(self) -> str:
+        if self.kind == "reg4_warning":
+            return f"REG-4 warning {self.days_before}d before reclaim"
+        return {"dormancy": "REG-4 dormancy check", "authentication_due": "OPEN-1 authentication due"}[self.kind]
+
+
+def refusal_error(err: RefusedError) -> ApplicationError:
+    """Business refusals fail the command, never the workflow task (which would retry forever)."""
+    return ApplicationError(err.refusal.message, err.refusal, type=REFUSAL_ERROR_TYPE, non_retryable=True)
+
+
+@workflow.defn
+class SellerAccount:
+    @workflow.init
+    def __init__(self, inp: AccountInput) -> None:
+        self.profile = inp.profile
+        self.policy = inp.policy
+        self.max_history_events = inp.max_history_events
+        self.state = inp.state or AccountState(
+            chart=ChartModel(products_to_open=inp.policy.store.products_to_open),
+            registered_at=inp.registered_at,
+            last_login_at=inp.registered_at,
+        )
+        self.chart = LifecycleChart(self.state.chart)
+        self._lock = asyncio.Lock()
+        self._timers_moved = False
+        self._pending_logins: list[LoginInput] = []
+
+    # ------------------------------------------------------------------ the account's life
+
+    @workflow.run
+    async def run(self, inp: AccountInput) -> AccountStatus:
+        if inp.state is None:
+            await self._audit("register", rule="REG-7", reason="registered", actor="seller", to_state="registered")
+        self._publish()
+
+        while not self.chart.is_closed:
+            deadline = self._next_deadline()
+            fired = await self._wait(deadline)
+            if fired and deadline is not None:
+                async with self._lock:
+                    await self._on_deadline(deadline)
+            await self._drain_logins()
+            if self._history_is_long():
+                break
+
+        # Handlers may still be awaiting activities; finishing under them would lose their answers.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if not self.chart.is_closed:
+            workflow.continue_as_new(
+                AccountInput(
+                    profile=self.profile,
+                    policy=self.policy,
+                    registered_at=self.state.registered_at,
+                    state=self.state,
+                    max_history_events=self.max_history_events,
+                )
+            )
+        return self.status()
+
+    async def _wait(self, deadline: Deadline | None) -> bool:
+        """Sleep until the deadline or until a message moves the timers; True when the deadline fired."""
+        self._timers_moved = False
+        timeout = None if deadline is None else max(deadline.at - workflow.now(), timedelta(0))
+        try:
+            await workflow.wait_condition(
+                lambda: self._timers_moved or bool(self._pending_logins) or self._history_is_long(),
+                timeout=timeout,
+                timeout_summary=deadline.summary if deadline else None,
+            )
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    def _next_deadline(self) -> Deadline | None:
+        state = self.chart.state
+        year = timedelta(days=self.policy.dormancy.inactivity_days)
+        expiry = self.state.last_login_at + year
+        candidates: list[Deadline] = []
+        if state == "registered":
+            # REG-4 only reclaims accounts that never passed authentication; they are warned first.
+            for days in sorted(self.policy.dormancy.warning_days_before, reverse=True):
+                if days not in self.state.warnings_sent and days < self.policy.dormancy.inactivity_days:
+                    candidates.append(Deadline(expiry - timedelta(days=days), "reg4_warning", days))
+            if not self.state.authentication_overdue:
+                due = self.state.registered_at + timedelta(days=self.policy.authentication.due_days)
+                candidates.append(Deadline(due, "authentication_due"))
+        if state == "registered" or state in DORMANT_FROM:
+            candidates.append(Deadline(expiry, "dormancy"))
+        return min(candidates, key=lambda d: d.at, default=None)
+
+    async def _on_deadline(self, deadline: Deadline) -> None:
+        if deadline.kind == "reg4_warning":
+            self.state.warnings_sent.append(deadline.days_before)
+            await self._notice(
+                f"reg4-warning-{self.state.last_login_at.isoformat()}-{deadline.days_before}",
+                kind="reclaim_warning",
+                rule="REG-4",
+                message=(
+                    f"Your account has not completed identity authentication and has not logged in for a long "
+                    f"time. Log in within {deadline.days_before} day(s) or it will be taken back."
+                ),
+            )
+        elif deadline.kind == "authentication_due":
+            self.state.authentication_overdue = True
+            await self._audit("authentication_overdue", rule="OPEN-1", reason="authentication_overdue")
+            await self._notice(
+                "open1-overdue",
+                kind="authentication_reminder",
+                rule="OPEN-1",
+                message="Identity authentication is overdue: submit your photo holding your ID card.",
+            )
+        elif deadline.kind == "dormancy":
+            if self.chart.state == "registered":
+                await self._transition("reclaim", rule="REG-4", reason="dormancy_reclaim")
+            else:
+                await self._transition("go_dormant", rule="REG-4", reason="no_login_for_a_year")
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.signal
+    def login(self, login: LoginInput) -> None:
+        # Signals cannot be refused; the run loop applies queued logins in order, under the lock.
+        self._pending_logins.append(login)
+
+    async def _drain_logins(self) -> None:
+        while self._pending_logins:
+            login = self._pending_logins.pop(0)
+            if login.channel not in LOGIN_CHANNELS or self.chart.is_closed:
+                continue
+            async with self._lock:
+                self.state.last_login_at = workflow.now()
+                self.state.login_count += 1
+                self.state.warnings_sent.clear()
+                if self.chart.state == "dormant":
+                    await self._transition("wake", rule="REG-4", reason="login", actor="seller")
+
+    @workflow.query
+    def status(self) -> AccountStatus:
+        return AccountStatus(
+            member_id=self.profile.member_id,
+            state=self.chart.state,
+            resume_state=self.state.chart.resume_state,
+            closed_reason=self.state.closed_reason,
+            reasons=list(self.state.reasons),
+            waiting_for=self._waiting_for(),
+            last_login_at=self.state.last_login_at,
+            login_count=self.state.login_count,
+            products_released=self.state.chart.products_released,
+            policy_version=self.policy.version,
+        )
+
+    def _waiting_for(self) -> list[str]:
+        state = self.chart.state
+        waits = {
+            "registered": ["identity authentication photo (OPEN-1)"],
+            "authenticated": ["rules exam (OPEN-2)"],
+            "exam_passed": [
+                f"{self.state.chart.products_to_open - self.state.chart.products_released} more products (OPEN-3)"
+            ],
+            "ten_products": ["store opening (OPEN-3)"],
+            "open": [],
+            "dormant": ["a login (REG-4)"],
+            "suspended": ["the hold to be lifted"],
+            "closed": [],
+        }[state]
+        deadline = self._next_deadline()
+        if deadline is not None and state != "closed":
+            waits.append(f"{deadline.summary} at {deadline.at.isoformat(timespec='seconds')}")
+        return waits
+
+    # ------------------------------------------------------------------ effects
+
+    async def _transition(self, event: str, *, rule: str, reason: str, actor: str = "system") -> None:
+        """Fire the chart and record the change: the only place the account's state changes."""
+        before, after = self.chart.fire(event)
+        if after == "closed":
+            self.state.closed_reason = reason
+        await self._audit(event, rule=rule, reason=reason, actor=actor, from_state=before, to_state=after)
+        self._publish()
+
+    async def _audit(
+        self,
+        event: str,
+        *,
+        rule: str,
+        reason: str,
+        actor: str = "system",
+        from_state: str | None = None,
+        to_state: str | None = None,
+        detail: dict[str, str] | None = None,
+    ) -> None:
+        self.state.audit_seq += 1
+        await workflow.execute_activity(
+            record_audit,
+            AuditInput(
+                workflow_id=workflow.info().workflow_id,
+                seq=self.state.audit_seq,
+                at=workflow.now(),
+                actor=actor,
+                event=event,
+                rule=rule,
+                reason=reason,
+                policy_version=self.policy.version,
+                from_state=from_state,
+                to_state=to_state,
+                detail=detail or {},
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"audit {event} ({rule})",
+        )
+
+    async def _notice(self, key: str, *, kind: str, rule: str, message: str) -> None:
+        await workflow.execute_activity(
+            send_notice,
+            NoticeInput(
+                member_id=self.profile.member_id, key=key, kind=kind, rule=rule, message=message, at=workflow.now()
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"notice {kind} ({rule})",
+        )
+
+    def _publish(self) -> None:
+        """Search attributes and current details, so operators see business state in the Web UI."""
+        workflow.upsert_search_attributes(
+            [
+                sa.SELLER_STATE.value_set(self.chart.state),
+                sa.MEMBER_ID.value_set(self.profile.member_id),
+                sa.REGION.value_set(self.profile.region),
+                sa.PRODUCT_COUNT.value_set(self.state.chart.products_released),
+            ]
+        )
+        lines = [f"**{self.chart.state}**"]
+        if self.state.closed_reason:
+            lines.append(f"closed: {self.state.closed_reason}")
+        lines += [f"waiting for {w}" for w in self._waiting_for()]
+        workflow.set_current_details("\n\n".join(lines))
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.max_history_events
