@@ -10,7 +10,8 @@ import uuid
 from datetime import datetime, timezone
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from models.contract import (
     AccountStatus,
@@ -48,13 +49,19 @@ async def register(
     task_queue: str | None = None,
 ) -> RegistrationResult:
     """Register a seller; the request id makes a repeated call answer the same result."""
-    return await client.execute_workflow(
-        Registration.run,
-        args=[reg, policy or current_policy()],
-        id=f"{REGISTRATION_ID_PREFIX}{reg.request_id}",
-        task_queue=task_queue or settings().task_queue,
-        static_summary="Seller registration",
-    )
+    workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
+    try:
+        return await client.execute_workflow(
+            Registration.run,
+            args=[reg, policy or current_policy()],
+            id=workflow_id,
+            task_queue=task_queue or settings().task_queue,
+            # A request id registers once: a repeat reads the first run's answer instead of re-running it.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary="Seller registration",
+        )
+    except WorkflowAlreadyStartedError:
+        return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
 
 
 def new_request_id() -> str:

@@ -53,7 +53,7 @@ class AccountState:
     audit_seq: int = 0
     closed_reason: str | None = None
     reasons: list[str] = field(default_factory=list)  # latest refusals/failures, for the seller
-    warnings_sent: list[int] = field(default_factory=list)  # REG-4 warnings (days before) this year
+    warnings_sent: list[float] = field(default_factory=list)  # REG-4 warnings (days before) this year
     authentication_overdue: bool = False  # OPEN-1
 
 

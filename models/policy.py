@@ -16,7 +16,7 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
 @dataclass(frozen=True)
 class DormancyPolicy:
     inactivity_days: float = 365
-    warning_days_before: list[int] = field(default_factory=lambda: [30, 7, 1])
+    warning_days_before: list[float] = field(default_factory=lambda: [30, 7, 1])
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,12 @@ RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 class Deadline:
     at: datetime
     kind: str  # reg4_warning | dormancy | authentication_due
-    days_before: int = 0
+    days_before: float = 0
 
     @property
     def summary(self) -> str:
         if self.kind == "reg4_warning":
-            return f"REG-4 warning {self.days_before}d before reclaim"
+            return f"REG-4 warning {self.days_before:g}d before reclaim"
         return {"dormancy": "REG-4 dormancy check", "authentication_due": "OPEN-1 authentication due"}[self.kind]
 
 
@@ -142,12 +142,12 @@ class SellerAccount:
         if deadline.kind == "reg4_warning":
             self.state.warnings_sent.append(deadline.days_before)
             await self._notice(
-                f"reg4-warning-{self.state.last_login_at.isoformat()}-{deadline.days_before}",
+                f"reg4-warning-{self.state.last_login_at.isoformat()}-{deadline.days_before:g}",
                 kind="reclaim_warning",
                 rule="REG-4",
                 message=(
                     f"Your account has not completed identity authentication and has not logged in for a long "
-                    f"time. Log in within {deadline.days_before} day(s) or it will be taken back."
+                    f"time. Log in within {deadline.days_before:g} day(s) or it will be taken back."
                 ),
             )
         elif deadline.kind == "authentication_due":
