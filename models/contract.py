@@ -158,3 +158,117 @@ class ClaimIdentityInput:
 class ClaimIdentityResult:
     member_id: str | None
     refusal: Refusal | None = None
+
+
+# ---------------------------------------------------------------- commands (updates) and facts (signals)
+
+
+@dataclass
+class VerifyEmailInput:
+    code: str
+
+
+@dataclass
+class PhotoSubmission:
+    photo_ref: str  # `sha256:<hex>` in the blob store: the image itself never travels in history
+
+
+@dataclass
+class AuthenticationResult:
+    passed: bool
+    state: str
+    failures: list[Refusal] = field(default_factory=list)
+
+
+@dataclass
+class UnbindInput:
+    reason: str = ""
+
+
+@dataclass
+class ExamStartInput:
+    pass
+
+
+@dataclass
+class ProductRemoval:
+    product_id: str
+
+
+@dataclass
+class ProductReleaseResult:
+    accepted: bool
+    state: str
+    product_id: str | None = None
+    products_released: int = 0
+    refusal: Refusal | None = None
+
+
+@dataclass
+class AssociationCaseInput:
+    """ASSOC-2/3: this account is linked to another; opens a case (suspension + appeal window)."""
+
+    case_id: str
+    cause: str  # shared_identity | duplicate_products
+    linked_member_id: str
+    actor: str = "system"
+
+
+@dataclass
+class AppealInput:
+    case_id: str
+    store_opening_info: str
+    invoice_refs: list[str]  # blob references of the purchase invoices
+    letter: str
+
+
+@dataclass
+class AppealDecisionInput:
+    case_id: str
+    approved: bool
+    operator: str
+    note: str = ""
+
+
+@dataclass
+class BanInput:
+    """ENF-3: a ban cascading from a closed account; names the account it came from."""
+
+    origin_member_id: str
+    via_member_id: str
+    origin_reason: str
+
+
+@dataclass
+class ClosureReport:
+    """REG-9 rental/lending/transfer, REG-10 Alibaba.com closure, REG-3 false buyer accounts."""
+
+    report_id: str
+    rule: str
+    reason: str
+    evidence_ref: str = ""
+    reported_by: str = "service"
+
+
+@dataclass
+class AssociationCase:
+    case_id: str
+    cause: str
+    linked_member_id: str
+    opened_at: datetime
+    appeal_deadline: datetime
+    appealed_at: datetime | None = None
+    appeal_letter_chars: int = 0
+    invoice_refs: list[str] = field(default_factory=list)
+    decision: str | None = None  # approved | rejected | expired
+    decided_by: str | None = None
+
+
+@dataclass
+class Hold:
+    """Something keeping the account suspended: a penalty freeze (until a time) or a case."""
+
+    hold_id: str
+    kind: str  # freeze | case
+    rule: str
+    until: datetime | None = None
