@@ -16,7 +16,6 @@ import dataclasses
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from temporalio.client import Client
 

@@ -7,7 +7,7 @@ the server in clear. `starter.py` is the command line over this module.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -90,4 +90,4 @@ def refusal_of(err: BaseException) -> ApplicationError | None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -12,6 +12,7 @@ from datetime import datetime
 from models.policy import Policy
 from models.refusals import Refusal
 
+
 @dataclass
 class ChartModel:
     """What the chart reads and writes; plain data so it travels through continue-as-new."""

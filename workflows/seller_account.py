@@ -117,7 +117,7 @@ class SellerAccount:
                 timeout=timeout,
                 timeout_summary=deadline.summary if deadline else None,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 

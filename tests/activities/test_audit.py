@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -24,7 +24,7 @@ def audit_input(workflow_id: str, seq: int = 1) -> AuditInput:
     return AuditInput(
         workflow_id=workflow_id,
         seq=seq,
-        at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        at=datetime(2026, 1, 1, tzinfo=UTC),
         actor="system",
         event="reclaim",
         rule="REG-4",

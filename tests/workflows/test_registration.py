@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -124,7 +124,7 @@ async def test_region_needs_a_matching_pre_approval(dev_env: WorkflowEnvironment
         ref = f"PA-{uuid.uuid4().hex[:8]}"
         with Session(engine()) as session:
             session.add(PreApproval(ref=ref, region="DE", licence_digest=fingerprint("licence", "DEHRB123456"),
-                                    approved_by="operator:lin", created_at=datetime.now(timezone.utc)))
+                                    approved_by="operator:lin", created_at=datetime.now(UTC)))
             session.commit()
         other_licence = dataclasses.replace(foreign, request_id=uuid.uuid4().hex, licence_number="DEHRB999999",
                                             pre_approval_ref=ref)
@@ -137,7 +137,7 @@ async def test_barred_identity_cannot_register_again(dev_env: WorkflowEnvironmen
     reg = applicant()
     with Session(engine()) as session:
         session.add(BarredFingerprint(kind="mobile", digest=fingerprint("mobile", reg.mobile),
-                                      origin_member_id="MCLOSED", barred_at=datetime.now(timezone.utc)))
+                                      origin_member_id="MCLOSED", barred_at=datetime.now(UTC)))
         session.commit()
     async with new_worker(dev_env.client) as worker:
         result = await register(dev_env.client, worker.task_queue, reg)
