@@ -99,7 +99,9 @@ async def demo(client: Client) -> list[AccountStatus]:
     first = people.applicant("Lotus Tea House")
     member = show(await seller_client.register(client, first), "Lotus Tea House")
     members.append(member or "")
-    duplicate = dataclasses.replace(people.applicant("Second Lotus Shop"), id_card_number=first.id_card_number)
+    duplicate = dataclasses.replace(
+        people.applicant("Second Lotus Shop"), id_card_number=first.id_card_number
+    )
     show(await seller_client.register(client, duplicate), "same ID card, another store")
 
     say("REG-1: store names that pose as the platform or use others' brands are refused, however spelt")
@@ -107,15 +109,23 @@ async def demo(client: Client) -> list[AccountStatus]:
         show(await seller_client.register(client, people.applicant(name)), repr(name))
 
     say("REG-2: only mainland-China sellers, unless pre-approved")
-    show(await seller_client.register(client, people.applicant("Berlin Bikes", region="DE",
-                                                                licence_number="DE12345678",
-                                                                id_card_number="L01X00T47")), "region DE")
+    show(
+        await seller_client.register(
+            client,
+            people.applicant(
+                "Berlin Bikes", region="DE", licence_number="DE12345678", id_card_number="L01X00T47"
+            ),
+        ),
+        "region DE",
+    )
 
     say(f"REG-4: an account that never authenticates is reclaimed after its year ({DEMO_YEAR_SECONDS}s here)")
     idle = people.applicant("Sleepy Socks")
     idle_member = show(await seller_client.register(client, idle, policy=short_year(policy)), "Sleepy Socks")
     active = people.applicant("Busy Bees Crafts")
-    active_member = show(await seller_client.register(client, active, policy=short_year(policy)), "Busy Bees Crafts")
+    active_member = show(
+        await seller_client.register(client, active, policy=short_year(policy)), "Busy Bees Crafts"
+    )
     assert idle_member and active_member
     members += [idle_member, active_member]
 
@@ -139,9 +149,13 @@ def print_states(statuses: list[AccountStatus]) -> None:
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.parse_args()
-    started = temporal_dev.start() if settings().temporal_address.startswith(("localhost", "127.0.0.1")) else False
+    started = (
+        temporal_dev.start() if settings().temporal_address.startswith(("localhost", "127.0.0.1")) else False
+    )
     print(f"Temporal at {settings().temporal_address} ({'started' if started else 'already running'})")
     client = await seller_client.connect()
 

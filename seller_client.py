@@ -28,7 +28,9 @@ from workflows.seller_account import SellerAccount
 
 async def connect(s: Settings | None = None) -> Client:
     s = s or settings()
-    return await Client.connect(s.temporal_address, namespace=s.temporal_namespace, data_converter=data_converter(s))
+    return await Client.connect(
+        s.temporal_address, namespace=s.temporal_namespace, data_converter=data_converter(s)
+    )
 
 
 def data_converter(s: Settings):  # type: ignore[no-untyped-def]

@@ -104,9 +104,24 @@ async def cmd_list(args: argparse.Namespace) -> int:
         if args.state:
             stmt = stmt.where(Account.state == args.state)
         accounts = session.exec(stmt).all()
-    rows = [(a.member_id, a.store_name, a.region, "main" if a.is_main else "sub", a.state, a.closed_reason) for a in accounts]
+    rows = [
+        (a.member_id, a.store_name, a.region, "main" if a.is_main else "sub", a.state, a.closed_reason)
+        for a in accounts
+    ]
     if args.json:
-        _print([dict(zip(("member_id", "store_name", "region", "type", "state", "closed_reason"), r, strict=True)) for r in rows], as_json=True)
+        _print(
+            [
+                dict(
+                    zip(
+                        ("member_id", "store_name", "region", "type", "state", "closed_reason"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in rows
+            ],
+            as_json=True,
+        )
     else:
         print(table(rows, ["member id", "store", "region", "type", "state", "closed reason"]))
     return 0
@@ -119,8 +134,18 @@ async def cmd_audit(args: argparse.Namespace) -> int:
             .where(AuditRecord.workflow_id == f"seller-{args.member_id}")
             .order_by(AuditRecord.seq)  # type: ignore[arg-type]
         ).all()
-    rows = [(r.seq, r.at.isoformat(timespec="seconds"), r.actor, r.event, r.rule, r.reason,
-             f"{r.from_state or ''}→{r.to_state or ''}" if r.to_state else "") for r in records]
+    rows = [
+        (
+            r.seq,
+            r.at.isoformat(timespec="seconds"),
+            r.actor,
+            r.event,
+            r.rule,
+            r.reason,
+            f"{r.from_state or ''}→{r.to_state or ''}" if r.to_state else "",
+        )
+        for r in records
+    ]
     if args.json:
         _print([r.model_dump() for r in records], as_json=True)
     else:
@@ -139,7 +164,9 @@ async def cmd_notices(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -151,7 +178,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--licence", required=True, help="business licence number")
     r.add_argument("--id-card", required=True, help="legal person's ID card number")
     r.add_argument("--sub-of", metavar="MEMBER", help="register a sub-account of this main account (REG-9)")
-    r.add_argument("--pre-approval", metavar="REF", help="operator pre-approval for non-mainland applicants (REG-2)")
+    r.add_argument(
+        "--pre-approval", metavar="REF", help="operator pre-approval for non-mainland applicants (REG-2)"
+    )
     r.add_argument("--owned-brand", action="append", help="a brand the applicant owns (REG-1), repeatable")
     r.add_argument("--request-id", help="idempotency key; a repeated request answers the same result")
     r.set_defaults(run=cmd_register)

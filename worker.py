@@ -35,7 +35,9 @@ ACTIVITIES: Sequence[Any] = (
 )
 
 
-def build_worker(client: Client, *, task_queue: str | None = None, max_concurrent_activities: int = 16) -> Worker:
+def build_worker(
+    client: Client, *, task_queue: str | None = None, max_concurrent_activities: int = 16
+) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,

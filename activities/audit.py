@@ -68,7 +68,14 @@ def send_notice(inp: NoticeInput) -> bool:
         if _same_key(session, Notice, member_id=inp.member_id, key=inp.key):
             return False
         session.add(
-            Notice(member_id=inp.member_id, key=inp.key, kind=inp.kind, rule=inp.rule, message=inp.message, at=inp.at)
+            Notice(
+                member_id=inp.member_id,
+                key=inp.key,
+                kind=inp.kind,
+                rule=inp.rule,
+                message=inp.message,
+                at=inp.at,
+            )
         )
         try:
             session.commit()

@@ -84,7 +84,9 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
         if reg.account_type == "sub" and (
             reg.main_member_id is None or session.get(Account, reg.main_member_id) is None
         ):
-            return _refused("REG-9", "main_account_unknown", "A sub-account must name an existing main account.")
+            return _refused(
+                "REG-9", "main_account_unknown", "A sub-account must name an existing main account."
+            )
 
         session.add(
             Account(

@@ -26,8 +26,25 @@ from models.refusals import Refusal
 TERMS_FILE = Path(__file__).resolve().parent.parent / "models" / "terms" / "reg1_terms.toml"
 
 # Characters standing in for letters ("leet"). `1` and `!` read as `l`: the skeleton folds i/l/1 together.
-_LEET = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
-                       "@": "a", "$": "s", "!": "l", "|": "l", "€": "e", "£": "l", "¡": "l"})
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "l",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "@": "a",
+        "$": "s",
+        "!": "l",
+        "|": "l",
+        "€": "e",
+        "£": "l",
+        "¡": "l",
+    }
+)
 # Look-alike letters folded to one representative in both the text and the terms.
 _FOLD = str.maketrans({"i": "l", "j": "l", "0": "o"})
 _WORD_CHARS = re.compile(r"[a-z]+")
@@ -65,7 +82,9 @@ def _latin(text: str) -> str:
         if unicodedata.category(char) in ("Cf", "Cc", "Mn"):
             continue  # zero-width joiners, controls, stray combining marks
         if not char.isascii():
-            stripped = "".join(c for c in unicodedata.normalize("NFD", char) if unicodedata.category(c) != "Mn")
+            stripped = "".join(
+                c for c in unicodedata.normalize("NFD", char) if unicodedata.category(c) != "Mn"
+            )
             char = stripped if stripped.isascii() and stripped else _homoglyph(char)
         out.append(char)
     return "".join(out)

@@ -18,7 +18,9 @@ from models.refusals import Refusal
 from models.tables import PreApproval
 
 MAINLAND_CHINA = "CN"
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
+)
 _MOBILE = re.compile(r"^\+?[0-9]{7,15}$")
 _REGION = re.compile(r"^[A-Z]{2}$")
 _FOREIGN_ID = re.compile(r"^[A-Z0-9]{6,20}$")
@@ -77,13 +79,17 @@ def validate_registration(reg: RegistrationInput) -> Refusal | None:
         if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
             return _bad(name, "control_characters", f"{name.replace('_', ' ')} contains control characters")
         if len(value) > LIMITS.get(name, 64):
-            return _bad(name, "too_long", f"{name.replace('_', ' ')} is longer than {LIMITS.get(name, 64)} characters")
+            return _bad(
+                name, "too_long", f"{name.replace('_', ' ')} is longer than {LIMITS.get(name, 64)} characters"
+            )
     if not 2 <= len(reg.store_name.strip()) <= 64:
         return _bad("store_name", "bad_store_name", "the store name must be 2 to 64 characters")
     if not _EMAIL.match(reg.email.strip()):
         return _bad("email", "bad_email", "the email address is not valid")
     if not _MOBILE.match(re.sub(r"[\s-]", "", reg.mobile)):
-        return _bad("mobile", "bad_mobile", "the mobile number must be 7 to 15 digits, optionally with a leading +")
+        return _bad(
+            "mobile", "bad_mobile", "the mobile number must be 7 to 15 digits, optionally with a leading +"
+        )
     region = reg.region.strip().upper()
     if not _REGION.match(region):
         return _bad("region", "bad_region", "the region must be a two-letter country code")
@@ -91,14 +97,28 @@ def validate_registration(reg: RegistrationInput) -> Refusal | None:
     id_card = re.sub(r"[\s-]", "", reg.id_card_number).upper()
     if region == MAINLAND_CHINA:
         if not uscc_valid(licence):
-            return _bad("licence_number", "bad_licence_number", "the business licence number is not a valid unified social credit code")
+            return _bad(
+                "licence_number",
+                "bad_licence_number",
+                "the business licence number is not a valid unified social credit code",
+            )
         if not resident_id_valid(id_card):
-            return _bad("id_card_number", "bad_id_card_number", "the ID card number is not a valid resident ID number")
+            return _bad(
+                "id_card_number", "bad_id_card_number", "the ID card number is not a valid resident ID number"
+            )
     else:
         if not _FOREIGN_ID.match(licence):
-            return _bad("licence_number", "bad_licence_number", "the business licence number must be 6 to 20 letters or digits")
+            return _bad(
+                "licence_number",
+                "bad_licence_number",
+                "the business licence number must be 6 to 20 letters or digits",
+            )
         if not _FOREIGN_ID.match(id_card):
-            return _bad("id_card_number", "bad_id_card_number", "the ID document number must be 6 to 20 letters or digits")
+            return _bad(
+                "id_card_number",
+                "bad_id_card_number",
+                "the ID document number must be 6 to 20 letters or digits",
+            )
     if reg.account_type not in ("main", "sub"):
         return _bad("account_type", "bad_account_type", "the account type must be main or sub")
     if reg.account_type == "sub" and not reg.main_member_id:
@@ -145,4 +165,6 @@ def screen_names(reg: RegistrationInput) -> Refusal | None:
     from activities.name_screening import screen_email, screen_store_name
 
     owned = frozenset(b.casefold() for b in reg.owned_brands)
-    return screen_store_name(reg.store_name, owned_brands=owned) or screen_email(reg.email, owned_brands=owned)
+    return screen_store_name(reg.store_name, owned_brands=owned) or screen_email(
+        reg.email, owned_brands=owned
+    )

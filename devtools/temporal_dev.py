@@ -10,6 +10,7 @@ filter on, and writes its log and pid beside it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -51,18 +52,24 @@ def start(*, wait_seconds: float = 60) -> bool:
     data = settings().data_dir
     data.mkdir(parents=True, exist_ok=True)
     host, port = _host_port()
-    log = open(data / "temporal-dev.log", "ab")
+    log = open(data / "temporal-dev.log", "ab")  # noqa: SIM115  (handed to the server process, which outlives us)
     proc = subprocess.Popen(
         [
             str(temporal_binary()),
             "server",
             "start-dev",
-            "--ip", "127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
-            "--port", str(port),
-            "--ui-port", str(UI_PORT),
-            "--db-filename", str(data / "temporal.db"),
-            "--namespace", settings().temporal_namespace,
-            "--log-level", "warn",
+            "--ip",
+            "127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
+            "--port",
+            str(port),
+            "--ui-port",
+            str(UI_PORT),
+            "--db-filename",
+            str(data / "temporal.db"),
+            "--namespace",
+            settings().temporal_namespace,
+            "--log-level",
+            "warn",
             *dev_server_args(),
         ],
         stdout=log,
@@ -77,17 +84,17 @@ def start(*, wait_seconds: float = 60) -> bool:
         if answering():
             return True
         time.sleep(0.25)
-    raise SystemExit(f"the dev server did not answer within {wait_seconds:.0f}s; see {data / 'temporal-dev.log'}")
+    raise SystemExit(
+        f"the dev server did not answer within {wait_seconds:.0f}s; see {data / 'temporal-dev.log'}"
+    )
 
 
 def stop() -> bool:
     pid_file = settings().data_dir / "temporal-dev.pid"
     if not pid_file.exists():
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     pid_file.unlink(missing_ok=True)
     return True
 
@@ -97,12 +104,17 @@ def ui_url() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=["start", "stop", "status"])
     args = parser.parse_args()
     if args.action == "start":
         started = start()
-        print(("started" if started else "already running") + f" at {settings().temporal_address}; UI {ui_url()}")
+        print(
+            ("started" if started else "already running")
+            + f" at {settings().temporal_address}; UI {ui_url()}"
+        )
     elif args.action == "stop":
         print("stopped" if stop() else "no dev server started from this data folder")
     else:

@@ -5,7 +5,6 @@ samples). Fields that hold personal data (email, mobile, ID numbers, IP) only ev
 payloads encrypted by the codec (models/codec.py); the workflow's own state keeps none of them.
 """
 
-
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,7 +20,6 @@ class ChartModel:
     resume_state: str | None = None  # the state `dormant` / `suspended` interrupted
     products_released: int = 0
     products_to_open: int = 10
-
 
 
 WORKFLOW_ID_PREFIX = "seller-"

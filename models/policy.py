@@ -4,7 +4,6 @@ The dataclasses travel in workflow inputs, so a workflow keeps the policy it sta
 decision 9) and a policy change never alters a decision already under way.
 """
 
-
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -95,7 +94,9 @@ def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
         raise ValueError(f"policy: unknown setting(s) {sorted(unknown)} in [{where}]")
     kwargs: dict[str, Any] = {}
     for name, value in raw.items():
-        default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default  # type: ignore[misc]
+        default = (
+            known[name].default_factory() if callable(known[name].default_factory) else known[name].default
+        )  # type: ignore[misc]
         if is_dataclass(default):
             kwargs[name] = _build(type(default), value, name)
         else:

@@ -1,6 +1,5 @@
 """A refusal names the rule it applies, a reason code for machines and a sentence for people."""
 
-
 from dataclasses import dataclass
 
 # The ApplicationError type that carries a Refusal as its first detail, for callers to match on.

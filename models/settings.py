@@ -60,9 +60,10 @@ def load_settings() -> Settings:
     dev_key = "k1:" + "5e11e7" * 10 + "a1b2"
     keys = _codec_keys(_env("CODEC_KEYS", dev_key))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
-    if _env("SELLER_ENV", "development") == "production":
-        if secret == DEV_SECRET or "CODEC_KEYS" not in os.environ:
-            raise RuntimeError("production needs FINGERPRINT_SECRET and CODEC_KEYS set")
+    if _env("SELLER_ENV", "development") == "production" and (
+        secret == DEV_SECRET or "CODEC_KEYS" not in os.environ
+    ):
+        raise RuntimeError("production needs FINGERPRINT_SECRET and CODEC_KEYS set")
     policy_file = os.environ.get("POLICY_FILE")
     return Settings(
         data_dir=data_dir,

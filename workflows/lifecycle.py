@@ -53,7 +53,9 @@ class SellerLifecycle(StateMachine):
 
     reclaim = registered.to(closed)
 
-    go_dormant = authenticated.to(dormant) | exam_passed.to(dormant) | ten_products.to(dormant) | open.to(dormant)
+    go_dormant = (
+        authenticated.to(dormant) | exam_passed.to(dormant) | ten_products.to(dormant) | open.to(dormant)
+    )
     wake = (
         dormant.to(authenticated, cond="resumes_authenticated")
         | dormant.to(exam_passed, cond="resumes_exam_passed")
@@ -131,6 +133,7 @@ class SellerLifecycle(StateMachine):
     def on_reinstate(self, target: State) -> None:
         resumed = self.model.resume_state or ""
         self.model.resume_state = resumed.partition(":")[2] if target.id == "dormant" else None
+
 
 class LifecycleChart:
     """The chart bound to a model; `fire` is the only way the workflow changes state."""

@@ -43,7 +43,9 @@ def new_member_id() -> str:
 class Registration:
     @workflow.run
     async def run(self, reg: RegistrationInput, policy: Policy) -> RegistrationResult:
-        options = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=10))
+        options = dict(
+            start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=10)
+        )
         refusal = await workflow.execute_activity(
             screen_registration, reg, summary="REG-1/REG-2 screening", **options
         )
@@ -78,4 +80,6 @@ class Registration:
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Seller account {member_id} ({reg.region.strip().upper()})",
         )
-        return RegistrationResult(accepted=True, member_id=member_id, workflow_id=account_workflow_id(member_id))
+        return RegistrationResult(
+            accepted=True, member_id=member_id, workflow_id=account_workflow_id(member_id)
+        )

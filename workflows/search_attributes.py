@@ -18,5 +18,8 @@ def dev_server_args() -> list[str]:
     kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
     args: list[str] = []
     for key in ALL:
-        args += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+        args += [
+            "--search-attribute",
+            f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}",
+        ]
     return args

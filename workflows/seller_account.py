@@ -50,7 +50,9 @@ class Deadline:
     def summary(self) -> str:
         if self.kind == "reg4_warning":
             return f"REG-4 warning {self.days_before:g}d before reclaim"
-        return {"dormancy": "REG-4 dormancy check", "authentication_due": "OPEN-1 authentication due"}[self.kind]
+        return {"dormancy": "REG-4 dormancy check", "authentication_due": "OPEN-1 authentication due"}[
+            self.kind
+        ]
 
 
 def refusal_error(err: RefusedError) -> ApplicationError:
@@ -80,7 +82,9 @@ class SellerAccount:
     @workflow.run
     async def run(self, inp: AccountInput) -> AccountStatus:
         if inp.state is None:
-            await self._audit("register", rule="REG-7", reason="registered", actor="seller", to_state="registered")
+            await self._audit(
+                "register", rule="REG-7", reason="registered", actor="seller", to_state="registered"
+            )
         self._publish()
 
         while not self.chart.is_closed:
@@ -264,7 +268,12 @@ class SellerAccount:
         await workflow.execute_activity(
             send_notice,
             NoticeInput(
-                member_id=self.profile.member_id, key=key, kind=kind, rule=rule, message=message, at=workflow.now()
+                member_id=self.profile.member_id,
+                key=key,
+                kind=kind,
+                rule=rule,
+                message=message,
+                at=workflow.now(),
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
@@ -289,4 +298,7 @@ class SellerAccount:
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.max_history_events
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self.max_history_events
+        )

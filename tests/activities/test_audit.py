@@ -87,7 +87,9 @@ def test_audit_log_refuses_update_and_delete() -> None:
     workflow_id = f"seller-AUDIT{uuid.uuid4().hex[:8]}"
     assert record_audit(audit_input(workflow_id)) is True
     with engine().begin() as conn, pytest.raises(DBAPIError, match="ENF-4"):
-        conn.execute(text("UPDATE auditrecord SET reason = 'rewritten' WHERE workflow_id = :w"), {"w": workflow_id})
+        conn.execute(
+            text("UPDATE auditrecord SET reason = 'rewritten' WHERE workflow_id = :w"), {"w": workflow_id}
+        )
     with engine().begin() as conn, pytest.raises(DBAPIError, match="ENF-4"):
         conn.execute(text("DELETE FROM auditrecord WHERE workflow_id = :w"), {"w": workflow_id})
     assert [r.reason for r in rows(workflow_id)] == ["dormancy_reclaim"]

@@ -46,7 +46,9 @@ def test_owned_brand_is_allowed_only_for_its_owner() -> None:
     assert screen_store_name("Nike Official Outlet", owned_brands=frozenset({"nike"})) is None
     # Owning one brand does not open the others, nor the platform's name.
     assert screen_store_name("Nike x Adidas", owned_brands=frozenset({"nike"})) is not None
-    assert screen_store_name("AliExpress Nike", owned_brands=frozenset({"nike"})).code == "impersonates_platform"  # type: ignore[union-attr]
+    assert (
+        screen_store_name("AliExpress Nike", owned_brands=frozenset({"nike"})).code == "impersonates_platform"
+    )  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,16 @@ async def test_fifty_concurrent_registrations_with_one_identity_make_one_account
         owners = session.exec(
             select(IdentityFingerprint.member_id).where(
                 IdentityFingerprint.digest.in_(  # type: ignore[attr-defined]
-                    [fingerprint(k, getattr(r, f)) for r in regs for k, f in
-                     (("licence", "licence_number"), ("id_card", "id_card_number"), ("mobile", "mobile"), ("email", "email"))]
+                    [
+                        fingerprint(k, getattr(r, f))
+                        for r in regs
+                        for k, f in (
+                            ("licence", "licence_number"),
+                            ("id_card", "id_card_number"),
+                            ("mobile", "mobile"),
+                            ("email", "email"),
+                        )
+                    ]
                 )
             )
         ).all()
@@ -94,7 +102,11 @@ BAD_INPUT = {
     "over-long email": (dict(email="a" * 250 + "@example.com"), "REG-6", "too_long"),
     "control characters": (dict(store_name="Tea\x00House"), "REG-1", "control_characters"),
     "bidi override": (dict(store_name="Tea\u202eHouse"), "REG-1", "control_characters"),
-    "bad licence check character": (dict(licence_number="91440300MA5FXXXXX1"), "REG-11", "bad_licence_number"),
+    "bad licence check character": (
+        dict(licence_number="91440300MA5FXXXXX1"),
+        "REG-11",
+        "bad_licence_number",
+    ),
     "bad ID check character": (dict(id_card_number="440305199001010001"), "REG-11", "bad_id_card_number"),
     "bad mobile": (dict(mobile="call me"), "REG-11", "bad_mobile"),
     "bad region": (dict(region="China"), "REG-2", "bad_region"),
@@ -119,16 +131,29 @@ async def test_region_needs_a_matching_pre_approval(dev_env: WorkflowEnvironment
     foreign = applicant(region="DE", licence_number="DEHRB123456", id_card_number="L01X00T47")
     async with new_worker(dev_env.client) as worker:
         refused = await register(dev_env.client, worker.task_queue, foreign)
-        assert refused.refusal and (refused.refusal.rule, refused.refusal.code) == ("REG-2", "region_not_allowed")
+        assert refused.refusal and (refused.refusal.rule, refused.refusal.code) == (
+            "REG-2",
+            "region_not_allowed",
+        )
 
         ref = f"PA-{uuid.uuid4().hex[:8]}"
         with Session(engine()) as session:
-            session.add(PreApproval(ref=ref, region="DE", licence_digest=fingerprint("licence", "DEHRB123456"),
-                                    approved_by="operator:lin", created_at=datetime.now(UTC)))
+            session.add(
+                PreApproval(
+                    ref=ref,
+                    region="DE",
+                    licence_digest=fingerprint("licence", "DEHRB123456"),
+                    approved_by="operator:lin",
+                    created_at=datetime.now(UTC),
+                )
+            )
             session.commit()
-        other_licence = dataclasses.replace(foreign, request_id=uuid.uuid4().hex, licence_number="DEHRB999999",
-                                            pre_approval_ref=ref)
-        assert (await register(dev_env.client, worker.task_queue, other_licence)).refusal.code == "region_not_allowed"  # type: ignore[union-attr]
+        other_licence = dataclasses.replace(
+            foreign, request_id=uuid.uuid4().hex, licence_number="DEHRB999999", pre_approval_ref=ref
+        )
+        assert (
+            await register(dev_env.client, worker.task_queue, other_licence)
+        ).refusal.code == "region_not_allowed"  # type: ignore[union-attr]
         approved = dataclasses.replace(foreign, request_id=uuid.uuid4().hex, pre_approval_ref=ref)
         assert (await register(dev_env.client, worker.task_queue, approved)).accepted
 
@@ -136,8 +161,14 @@ async def test_region_needs_a_matching_pre_approval(dev_env: WorkflowEnvironment
 async def test_barred_identity_cannot_register_again(dev_env: WorkflowEnvironment) -> None:
     reg = applicant()
     with Session(engine()) as session:
-        session.add(BarredFingerprint(kind="mobile", digest=fingerprint("mobile", reg.mobile),
-                                      origin_member_id="MCLOSED", barred_at=datetime.now(UTC)))
+        session.add(
+            BarredFingerprint(
+                kind="mobile",
+                digest=fingerprint("mobile", reg.mobile),
+                origin_member_id="MCLOSED",
+                barred_at=datetime.now(UTC),
+            )
+        )
         session.commit()
     async with new_worker(dev_env.client) as worker:
         result = await register(dev_env.client, worker.task_queue, reg)

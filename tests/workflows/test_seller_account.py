@@ -46,7 +46,11 @@ async def start_account(
 
 def audit_rows(workflow_id: str) -> list[AuditRecord]:
     with Session(engine()) as session:
-        return list(session.exec(select(AuditRecord).where(AuditRecord.workflow_id == workflow_id).order_by(AuditRecord.seq)))
+        return list(
+            session.exec(
+                select(AuditRecord).where(AuditRecord.workflow_id == workflow_id).order_by(AuditRecord.seq)
+            )
+        )
 
 
 def notices(member_id: str) -> list[Notice]:
@@ -54,7 +58,9 @@ def notices(member_id: str) -> list[Notice]:
         return list(session.exec(select(Notice).where(Notice.member_id == member_id).order_by(Notice.at)))
 
 
-async def test_unauthenticated_account_is_reclaimed_after_a_year_with_warnings(time_env: WorkflowEnvironment) -> None:
+async def test_unauthenticated_account_is_reclaimed_after_a_year_with_warnings(
+    time_env: WorkflowEnvironment,
+) -> None:
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue)
         started = await time_env.get_current_time()
@@ -64,7 +70,11 @@ async def test_unauthenticated_account_is_reclaimed_after_a_year_with_warnings(t
     rows = audit_rows(handle.id)
     reclaim = rows[-1]
     assert (reclaim.event, reclaim.rule, reclaim.from_state, reclaim.to_state) == (
-        "reclaim", "REG-4", "registered", "closed")
+        "reclaim",
+        "REG-4",
+        "registered",
+        "closed",
+    )
     assert reclaim.at - started == pytest.approx(YEAR, abs=timedelta(seconds=5))
     warnings = [n for n in notices(final.member_id) if n.kind == "reclaim_warning"]
     assert [round((reclaim.at - n.at) / timedelta(days=1)) for n in warnings] == [30, 7, 1]
@@ -101,19 +111,25 @@ async def test_authenticated_account_goes_dormant_and_wakes_on_login(time_env: W
             await asyncio.sleep(0.1)
         assert (status.state, status.resume_state) == ("exam_passed", None)
         assert [(r.event, r.to_state) for r in audit_rows(handle.id)][-2:] == [
-            ("go_dormant", "dormant"), ("wake", "exam_passed")]
+            ("go_dormant", "dormant"),
+            ("wake", "exam_passed"),
+        ]
         # A dormant account is never reclaimed: only unauthenticated ones are (REG-4).
         await time_env.sleep(YEAR * 2 + timedelta(days=1))
         assert (await handle.query(SellerAccount.status)).state == "dormant"
         await handle.terminate("test over")
 
 
-async def test_thousands_of_logins_continue_as_new_with_bounded_history(time_env: WorkflowEnvironment) -> None:
+async def test_thousands_of_logins_continue_as_new_with_bounded_history(
+    time_env: WorkflowEnvironment,
+) -> None:
     logins = 2_000
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue, max_history_events=400)
         for i in range(logins):
-            await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}"))
+            await handle.signal(
+                SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}")
+            )
         for _ in range(200):
             status = await handle.query(SellerAccount.status)
             if status.login_count == logins:
