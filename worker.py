@@ -19,7 +19,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import record_audit, send_notice
+from activities.email_verification import send_verification_code, verify_email_code
 from activities.identity_registry import claim_identity
+from activities.login_ip import record_login_ip
 from activities.registration_checks import screen_registration
 from models.settings import settings
 from seller_client import connect
@@ -32,6 +34,9 @@ ACTIVITIES: Sequence[Any] = (
     send_notice,
     screen_registration,
     claim_identity,
+    send_verification_code,
+    verify_email_code,
+    record_login_ip,
 )
 
 

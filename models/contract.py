@@ -54,6 +54,13 @@ class AccountState:
     reasons: list[str] = field(default_factory=list)  # latest refusals/failures, for the seller
     warnings_sent: list[float] = field(default_factory=list)  # REG-4 warnings (days before) this year
     authentication_overdue: bool = False  # OPEN-1
+    email_verified: bool = False  # REG-6
+
+
+@dataclass
+class LoginInput:
+    channel: str  # marketplace | messenger
+    ip: str
 
 
 @dataclass
@@ -64,12 +71,7 @@ class AccountInput:
     state: AccountState | None = None  # set only by continue-as-new
     # Continue-as-new when the server suggests it, or at this many events, whichever comes first.
     max_history_events: int = 10_000
-
-
-@dataclass
-class LoginInput:
-    channel: str  # marketplace | messenger
-    ip: str
+    pending_logins: list[LoginInput] = field(default_factory=list)  # carried over by continue-as-new
 
 
 @dataclass
@@ -271,3 +273,57 @@ class Hold:
     kind: str  # freeze | case
     rule: str
     until: datetime | None = None
+
+
+@dataclass
+class SendCodeInput:
+    """Holds the email address: travels encrypted, and the account workflow never keeps it."""
+
+    member_id: str
+    email: str
+    ttl_minutes: int
+    issued_at: datetime
+
+
+@dataclass
+class SendCodeResult:
+    sent: bool
+    expires_at: datetime | None = None
+    refusal: Refusal | None = None
+
+
+@dataclass
+class RequestCodeInput:
+    """Ask for a new code; the address must be the one registered (REG-6: the registrant's own)."""
+
+    email: str
+
+
+@dataclass
+class LoginIpInput:
+    """The addresses of the logins applied in one workflow task, recorded by one activity."""
+
+    member_id: str
+    ips: list[str]
+    at: datetime
+    threshold: int
+
+
+@dataclass
+class LoginIpResult:
+    accounts_on_ip: int  # the most accounts seen on any of the addresses
+    advised: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerifyCodeInput:
+    member_id: str
+    code: str
+    now: datetime
+    max_attempts: int
+
+
+@dataclass
+class VerifyCodeResult:
+    verified: bool
+    refusal: Refusal | None = None

@@ -83,6 +83,14 @@ class PreApproval(SQLModel, table=True):
     created_at: datetime
 
 
+class LoginIp(SQLModel, table=True):
+    """ASSOC-1: which accounts logged in from an IP (kept as a keyed digest); advice only."""
+
+    ip_digest: str = Field(primary_key=True, max_length=64)
+    member_id: str = Field(primary_key=True, max_length=32)
+    first_seen: datetime
+
+
 class Notice(SQLModel, table=True):
     """The seller's outbox: warnings, reminders and advisories, one per idempotency key."""
 
@@ -138,3 +146,4 @@ def install_guards(engine: Engine) -> None:
 
 
 # Feature tables live in their own modules; importing them here registers them for create_all.
+import models.email_verification  # noqa: E402,F401

@@ -19,6 +19,9 @@ import pytest_asyncio
 _SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or f"/tmp/seller-tests-{uuid.uuid4().hex[:8]}")
 os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
 os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
+from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
+
+os.environ["SMTP_PORT"] = str(free_port())
 
 from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
@@ -37,6 +40,13 @@ BIN = Path(sys.prefix) / "bin"
 def data_dir() -> Iterator[Path]:
     _SESSION_DATA.mkdir(parents=True, exist_ok=True)
     yield _SESSION_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mailbox() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that keeps every message (REG-6 codes)."""
+    with SmtpSink(port=int(os.environ["SMTP_PORT"])) as sink:
+        yield sink
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -14,9 +14,11 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.email_verification import send_verification_code
     from activities.identity_registry import claim_identity
     from activities.registration_checks import screen_registration
     from models.contract import (
@@ -25,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimIdentityInput,
         RegistrationInput,
         RegistrationResult,
+        SendCodeInput,
         account_workflow_id,
     )
     from models.policy import Policy
@@ -62,6 +65,23 @@ class Registration:
             return RegistrationResult(accepted=False, refusal=claim.refusal)
 
         member_id = claim.member_id
+        try:
+            # REG-6: the code goes out with the registration; a mail outage must not lose the account,
+            # since the seller can ask the account for a new code.
+            await workflow.execute_activity(
+                send_verification_code,
+                SendCodeInput(
+                    member_id=member_id,
+                    email=reg.email,
+                    ttl_minutes=policy.email_verification.code_ttl_minutes,
+                    issued_at=workflow.now(),
+                ),
+                summary="REG-6 mail code",
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError:
+            workflow.logger.warning("verification mail not sent; the seller can request a new code")
         await workflow.start_child_workflow(
             SellerAccount.run,
             AccountInput(

@@ -3,6 +3,7 @@
 Workflow id: `seller-<member id>`; task queue from settings (`seller-accounts` by default).
 
 Signals:  login(LoginInput)
+Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput)
 Queries:  status() -> AccountStatus
 Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,6 +24,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import record_audit, send_notice
+    from activities.email_verification import send_verification_code, verify_email_code
+    from activities.login_ip import record_login_ip
     from models.contract import (
         LOGIN_CHANNELS,
         AccountInput,
@@ -30,9 +34,14 @@ with workflow.unsafe.imports_passed_through():
         AuditInput,
         ChartModel,
         LoginInput,
+        LoginIpInput,
         NoticeInput,
+        RequestCodeInput,
+        SendCodeInput,
+        VerifyCodeInput,
+        VerifyEmailInput,
     )
-    from models.refusals import REFUSAL_ERROR_TYPE, RefusedError
+    from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError, refuse
     from workflows import search_attributes as sa
     from workflows.lifecycle import DORMANT_FROM, LifecycleChart
 
@@ -75,7 +84,7 @@ class SellerAccount:
         self.chart = LifecycleChart(self.state.chart)
         self._lock = asyncio.Lock()
         self._timers_moved = False
-        self._pending_logins: list[LoginInput] = []
+        self._pending_logins: list[LoginInput] = list(inp.pending_logins)
 
     # ------------------------------------------------------------------ the account's life
 
@@ -107,6 +116,8 @@ class SellerAccount:
                     registered_at=self.state.registered_at,
                     state=self.state,
                     max_history_events=self.max_history_events,
+                    # Logins signalled while this run was finishing are applied by the next one.
+                    pending_logins=self._pending_logins,
                 )
             )
         return self.status()
@@ -177,16 +188,96 @@ class SellerAccount:
         self._pending_logins.append(login)
 
     async def _drain_logins(self) -> None:
-        while self._pending_logins:
-            login = self._pending_logins.pop(0)
-            if login.channel not in LOGIN_CHANNELS or self.chart.is_closed:
-                continue
-            async with self._lock:
-                self.state.last_login_at = workflow.now()
-                self.state.login_count += 1
-                self.state.warnings_sent.clear()
-                if self.chart.state == "dormant":
-                    await self._transition("wake", rule="REG-4", reason="login", actor="seller")
+        logins = [x for x in self._pending_logins if x.channel in LOGIN_CHANNELS]
+        self._pending_logins.clear()
+        if not logins or self.chart.is_closed:
+            return
+        async with self._lock:
+            self.state.last_login_at = workflow.now()
+            self.state.login_count += len(logins)
+            self.state.warnings_sent.clear()
+            if self.chart.state == "dormant":
+                await self._transition("wake", rule="REG-4", reason="login", actor="seller")
+        # One activity for every login applied in this task keeps a burst of logins cheap in history.
+        await workflow.execute_activity(
+            record_login_ip,
+            LoginIpInput(
+                member_id=self.profile.member_id,
+                ips=[x.ip for x in logins],
+                at=workflow.now(),
+                threshold=self.policy.association.ip_advisory_threshold,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="ASSOC-1 login addresses",
+        )
+
+    @workflow.update
+    async def verify_email(self, inp: VerifyEmailInput) -> str:
+        """REG-6: the one-time code mailed at registration proves the email is the registrant's own."""
+        async with self._lock:
+            result = await workflow.execute_activity(
+                verify_email_code,
+                VerifyCodeInput(
+                    member_id=self.profile.member_id,
+                    code=inp.code,
+                    now=workflow.now(),
+                    max_attempts=self.policy.email_verification.max_attempts,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="REG-6 check code",
+            )
+            if result.refusal is not None:
+                await self._refused("verify_email", result.refusal, actor="seller")
+            self.state.email_verified = True
+            await self._audit("verify_email", rule="REG-6", reason="email_verified", actor="seller")
+            self._publish()
+            return self.chart.state
+
+    @verify_email.validator
+    def _check_verify_email(self, inp: VerifyEmailInput) -> None:
+        self._require_live("verify_email")
+        if self.state.email_verified:
+            raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+        if not inp.code.strip().isdigit() or len(inp.code.strip()) != 6:
+            raise refusal_error(refuse("REG-6", "code_malformed", "The code is the 6 digits from the email."))
+
+    @workflow.update
+    async def request_email_code(self, inp: RequestCodeInput) -> str:
+        """REG-6: mail a new code (the previous one stops working)."""
+        async with self._lock:
+            sent = await workflow.execute_activity(
+                send_verification_code,
+                SendCodeInput(
+                    member_id=self.profile.member_id,
+                    email=inp.email,
+                    ttl_minutes=self.policy.email_verification.code_ttl_minutes,
+                    issued_at=workflow.now(),
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="REG-6 mail code",
+            )
+            if sent.refusal is not None:
+                await self._refused("request_email_code", sent.refusal, actor="seller")
+            return self.chart.state
+
+    @request_email_code.validator
+    def _check_request_email_code(self, inp: RequestCodeInput) -> None:
+        self._require_live("request_email_code")
+        if self.state.email_verified:
+            raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+
+    def _require_live(self, command: str) -> None:
+        if self.chart.is_closed:
+            raise refusal_error(self.chart.refusal(command))
+
+    async def _refused(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
+        """Record a refusal of a processed command (ENF-4) and fail the command with it."""
+        self.state.reasons = [str(refusal)]
+        await self._audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
+        raise refusal_error(RefusedError(refusal))
 
     @workflow.query
     def status(self) -> AccountStatus:

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.login_ip import accounts_on_ip
 from models.contract import AccountInput, AccountProfile, AccountState, ChartModel, LoginInput
 from models.db import engine
 from models.policy import load_policy
@@ -110,6 +111,10 @@ async def test_authenticated_account_goes_dormant_and_wakes_on_login(time_env: W
                 break
             await asyncio.sleep(0.1)
         assert (status.state, status.resume_state) == ("exam_passed", None)
+        for _ in range(50):  # the audit row is written by an activity right after the transition
+            if audit_rows(handle.id)[-1].event == "wake":
+                break
+            await asyncio.sleep(0.1)
         assert [(r.event, r.to_state) for r in audit_rows(handle.id)][-2:] == [
             ("go_dormant", "dormant"),
             ("wake", "exam_passed"),
@@ -148,3 +153,47 @@ async def test_thousands_of_logins_continue_as_new_with_bounded_history(
         # The registration audit row is written once, not again by each new run.
         assert [r.event for r in audit_rows(handle.id)].count("register") == 1
         await current.terminate("test over")
+
+
+async def test_assoc1_many_accounts_on_one_ip_are_advised_never_linked(time_env: WorkflowEnvironment) -> None:
+    threshold = POLICY.association.ip_advisory_threshold
+    ip = f"203.0.113.{uuid.uuid4().int % 250}"
+    async with new_worker(time_env.client) as worker:
+        handles = [await start_account(time_env, worker.task_queue) for _ in range(threshold + 1)]
+        for h in handles:
+            await h.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
+        members = [(await h.query(SellerAccount.status)).member_id for h in handles]
+        for _ in range(100):
+            advised = [m for m in members if any(n.rule == "ASSOC-1" for n in notices(m))]
+            if len(advised) == len(members):
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(advised) == sorted(members), "every account on the address is advised"
+        for h, m in zip(handles, members, strict=True):
+            # Exactly one advisory each, and no penalty, link or state change (ASSOC-1 is advice only).
+            assert [n.kind for n in notices(m) if n.rule == "ASSOC-1"] == ["ip_advisory"]
+            status = await h.query(SellerAccount.status)
+            assert status.state == "registered" and status.reasons == []
+            await h.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
+        await asyncio.sleep(0.5)
+        assert all(len([n for n in notices(m) if n.rule == "ASSOC-1"]) == 1 for m in members)
+        for h in handles:
+            await h.terminate("test over")
+
+
+async def test_assoc1_at_the_threshold_no_one_is_advised(time_env: WorkflowEnvironment) -> None:
+    threshold = POLICY.association.ip_advisory_threshold
+    ip = f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    async with new_worker(time_env.client) as worker:
+        handles = [await start_account(time_env, worker.task_queue) for _ in range(threshold)]
+        for h in handles:
+            await h.signal(SellerAccount.login, LoginInput(channel="messenger", ip=ip))
+        for _ in range(100):  # the address activity runs right after each login is applied
+            if accounts_on_ip(ip) == threshold:
+                break
+            await asyncio.sleep(0.1)
+        assert accounts_on_ip(ip) == threshold
+        members = [(await h.query(SellerAccount.status)).member_id for h in handles]
+        assert not any(n.rule == "ASSOC-1" for m in members for n in notices(m))
+        for h in handles:
+            await h.terminate("test over")

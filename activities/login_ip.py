@@ -1,0 +1,80 @@
+"""ASSOC-1: sharing an IP address never links accounts; past the policy count, each is advised."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+from temporalio import activity
+
+from models.contract import LoginIpInput, LoginIpResult
+from models.db import engine
+from models.settings import settings
+from models.tables import LoginIp, Notice
+
+ADVISORY = (
+    "More than {n} accounts have logged in from the same network address as yours. This is only a notice: "
+    "sharing an address does not link accounts and carries no penalty (ASSOC-1)."
+)
+
+
+def ip_digest(ip: str) -> str:
+    # An IP address is personal data: keep only a keyed digest.
+    return hmac.new(settings().fingerprint_secret, f"ip:{ip.strip()}".encode(), hashlib.sha256).hexdigest()
+
+
+@activity.defn
+def record_login_ip(inp: LoginIpInput) -> LoginIpResult:
+    """Remember (IP digest, account) for each address; when an address has more accounts than the
+    threshold, advise each of them once per address (an outbox notice, never a link or a penalty).
+    Idempotent under retries."""
+    result = LoginIpResult(accounts_on_ip=0)
+    with Session(engine()) as session:
+        for ip in dict.fromkeys(inp.ips):
+            count, advised = _record_one(session, ip_digest(ip), inp)
+            result.accounts_on_ip = max(result.accounts_on_ip, count)
+            result.advised += [m for m in advised if m not in result.advised]
+    return result
+
+
+def _record_one(session: Session, digest: str, inp: LoginIpInput) -> tuple[int, list[str]]:
+    if session.get(LoginIp, (digest, inp.member_id)) is None:
+        session.add(LoginIp(ip_digest=digest, member_id=inp.member_id, first_seen=inp.at))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+    members = session.exec(select(LoginIp.member_id).where(LoginIp.ip_digest == digest)).all()
+    if len(members) <= inp.threshold:
+        return len(members), []
+    key = f"assoc1-{digest[:32]}"
+    already = set(
+        session.exec(
+            select(Notice.member_id).where(Notice.key == key, Notice.member_id.in_(members))  # type: ignore[attr-defined]
+        ).all()
+    )
+    advised = [m for m in members if m not in already]
+    for member in advised:
+        session.add(
+            Notice(
+                member_id=member,
+                key=key,
+                kind="ip_advisory",
+                rule="ASSOC-1",
+                message=ADVISORY.format(n=inp.threshold),
+                at=inp.at,
+            )
+        )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another login of the same address advised them first
+        advised = []
+    return len(members), advised
+
+
+def accounts_on_ip(ip: str) -> int:
+    with Session(engine()) as session:
+        return int(session.exec(select(func.count()).where(LoginIp.ip_digest == ip_digest(ip))).one())
