@@ -51,10 +51,14 @@ def build_worker(
         # Activities are plain (sync) functions doing database and image work: run them on threads.
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
-        # python-statemachine resolves file paths at import time, which the sandbox forbids.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("statemachine")
-        ),
+        workflow_runner=sandbox_runner(),
+    )
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    # python-statemachine resolves file paths at import time, which the sandbox forbids.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("statemachine")
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from activities.registration_checks import _ID_CHECK, _ID_WEIGHTS, _USCC_ALPHABET, _USCC_WEIGHTS
+from models.contract import RegistrationInput
 
 
 def licence_number(n: int) -> str:
@@ -17,3 +20,19 @@ def id_card_number(n: int) -> str:
     body = f"{440305 + (n // 1000) % 1000:06d}19900101{n % 1000:03d}"
     total = sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True))
     return body + _ID_CHECK[total % 11]
+
+
+def applicant(**overrides: object) -> RegistrationInput:
+    """A well-formed mainland applicant with a fresh identity (email, mobile, licence, ID card)."""
+    n = uuid.uuid4().int % 10**9
+    fields: dict[str, object] = dict(
+        request_id=uuid.uuid4().hex,
+        store_name=f"Garden Shop {n % 100_000}",
+        email=f"owner{n}@example.com",
+        mobile=f"+86139{n % 10**8:08d}",
+        region="CN",
+        licence_number=licence_number(n),
+        id_card_number=id_card_number(n),
+    )
+    fields.update(overrides)
+    return RegistrationInput(**fields)  # type: ignore[arg-type]

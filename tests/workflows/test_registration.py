@@ -14,28 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from activities.identity_registry import fingerprint
-from devtools.identity_factory import id_card_number, licence_number
+from devtools.identity_factory import applicant
 from models.contract import RegistrationInput, RegistrationResult
 from models.db import engine
 from models.tables import Account, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
-
-_counter = iter(range(10**6))
-
-
-def applicant(**overrides: str) -> RegistrationInput:
-    n = int(uuid.uuid4().int % 10**9)
-    fields = dict(
-        request_id=uuid.uuid4().hex,
-        store_name=f"Garden Shop {next(_counter)}",
-        email=f"owner{n}@example.com",
-        mobile=f"+86139{n % 10**8:08d}",
-        region="CN",
-        licence_number=licence_number(n),
-        id_card_number=id_card_number(n),
-    )
-    fields.update(overrides)
-    return RegistrationInput(**fields)  # type: ignore[arg-type]
 
 
 async def register(client: Client, tq: str, reg: RegistrationInput) -> RegistrationResult:

@@ -1,0 +1,134 @@
+"""Record workflow histories for the replay test (tests/workflows/test_replay.py).
+
+    .venv/bin/python -m devtools.record_histories [NAME ...]
+
+Runs each scenario on the time-skipping test server with a real worker and a throw-away data folder,
+and writes the history (payloads still encrypted with the development codec key) to
+tests/workflows/histories/<name>.json. Record a new scenario when a feature lands; never re-record an
+old one to make a replay pass: a failing replay means the change breaks running workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "histories"
+os.environ.setdefault("SELLER_DATA_DIR", tempfile.mkdtemp(prefix="seller-record-"))
+os.environ.pop("CODEC_KEYS", None)  # histories are kept encrypted with the stable development key
+
+from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest  # noqa: E402
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from devtools.identity_factory import applicant  # noqa: E402
+from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
+from models.contract import LoginInput, RegistrationInput  # noqa: E402
+from models.policy import load_policy  # noqa: E402
+from models.settings import settings  # noqa: E402
+from seller_client import data_converter  # noqa: E402
+from workflows import search_attributes as sa  # noqa: E402
+from workflows.registration import Registration  # noqa: E402
+from workflows.seller_account import SellerAccount  # noqa: E402
+
+Scenario = Callable[[WorkflowEnvironment, str, SmtpSink], Awaitable[list[WorkflowHandle]]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(fn: Scenario) -> Scenario:
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+async def register(env: WorkflowEnvironment, tq: str, reg: RegistrationInput) -> WorkflowHandle:
+    result = await env.client.execute_workflow(
+        Registration.run, args=[reg, load_policy()], id=f"registration-{reg.request_id}", task_queue=tq
+    )
+    assert result.accepted, result.refusal
+    return env.client.get_workflow_handle(result.workflow_id)
+
+
+@scenario
+async def reclaim_after_a_year(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> list[WorkflowHandle]:
+    """Registration, logins, REG-4 warnings and the reclaim of an account that never authenticated."""
+    reg = applicant(request_id=f"record-{uuid.uuid4().hex[:8]}")
+    account = await register(env, tq, reg)
+    await account.signal(SellerAccount.login, LoginInput(channel="marketplace", ip="192.0.2.10"))
+    await env.sleep(timedelta(days=30))
+    await account.signal(SellerAccount.login, LoginInput(channel="messenger", ip="192.0.2.11"))
+    await skip_until_closed(env, account)
+    return [env.client.get_workflow_handle(f"registration-{reg.request_id}"), account]
+
+
+@scenario
+async def email_verified(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> list[WorkflowHandle]:
+    """REG-6: a wrong code refused, then the mailed code accepted."""
+    from models.contract import VerifyEmailInput
+
+    reg = applicant(request_id=f"record-{uuid.uuid4().hex[:8]}")
+    account = await register(env, tq, reg)
+    try:
+        await account.execute_update(SellerAccount.verify_email, VerifyEmailInput(code="000000"))
+        raise AssertionError("a wrong code must be refused")
+    except WorkflowUpdateFailedError:
+        pass
+    code = await asyncio.to_thread(mail.latest_code, reg.email)
+    await account.execute_update(SellerAccount.verify_email, VerifyEmailInput(code=code))
+    await account.terminate("recorded")
+    return [account]
+
+
+async def skip_until_closed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    # A handle from get_workflow_handle does not unlock time skipping by itself while awaiting.
+    await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+    try:
+        await handle.result()
+    finally:
+        await env.client.test_service.lock_time_skipping(LockTimeSkippingRequest())
+
+
+async def main(names: list[str]) -> None:
+    from tests.conftest import new_worker  # the same worker set-up the tests use
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal-test-server"),
+        data_converter=data_converter(settings()),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
+        )
+    )
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    try:
+        with SmtpSink(port=settings().smtp_port) as mail:
+            async with new_worker(env.client) as worker:
+                for name in names or list(SCENARIOS):
+                    handles = await SCENARIOS[name](env, worker.task_queue, mail)
+                    for i, handle in enumerate(handles):
+                        await write(env.client, handle, HISTORIES / f"{name}-{i}.json")
+    finally:
+        await env.shutdown()
+
+
+async def write(client: Client, handle: WorkflowHandle, path: Path) -> None:
+    # The first run only: continue-as-new chains are replayed run by run.
+    history = await client.get_workflow_handle(
+        handle.id, run_id=handle.first_execution_run_id or handle.run_id
+    ).fetch_history()
+    path.write_text(history.to_json())
+    print(f"{path.relative_to(HISTORIES.parent.parent.parent)}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("SMTP_PORT", str(free_port()))
+    asyncio.run(main(sys.argv[1:]))
