@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
@@ -21,6 +22,7 @@ from models.contract import (
     account_workflow_id,
 )
 from models.policy import Policy, load_policy
+from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, settings
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount
@@ -80,6 +82,29 @@ async def login(client: Client, member_id: str, *, channel: str, ip: str) -> Non
 
 async def status(client: Client, member_id: str) -> AccountStatus:
     return await account(client, member_id).query(SellerAccount.status)
+
+
+async def command(client: Client, member_id: str, update: Any, arg: Any) -> Any:
+    """Send an account command (a workflow update); a refusal raises RefusedError with its rule and code."""
+    try:
+        return await account(client, member_id).execute_update(update, arg)
+    except WorkflowUpdateFailedError as err:
+        refusal = as_refusal(err)
+        if refusal is None:
+            raise
+        raise RefusedError(refusal) from err
+
+
+def as_refusal(err: BaseException) -> Refusal | None:
+    app = refusal_of(err)
+    if app is None or app.type != REFUSAL_ERROR_TYPE:
+        return None
+    detail = app.details[0] if app.details else None
+    if isinstance(detail, Refusal):
+        return detail
+    if isinstance(detail, dict):
+        return Refusal(detail["rule"], detail["code"], detail["message"])
+    return Refusal("?", "refused", app.message)
 
 
 def refusal_of(err: BaseException) -> ApplicationError | None:

@@ -7,6 +7,11 @@
     python starter.py list [--state STATE]
     python starter.py audit MEMBER
     python starter.py notices MEMBER
+    python starter.py verify-email MEMBER CODE
+    python starter.py request-code MEMBER --email E
+    python starter.py change-contact MEMBER (--email E | --mobile M)
+    python starter.py preapprove --region DE --licence L --operator NAME
+    python starter.py links MEMBER
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 ...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
@@ -26,10 +31,13 @@ from typing import Any
 from sqlmodel import Session, select
 
 import seller_client
-from models.contract import RegistrationInput
+from activities.identity_registry import linked_accounts
+from activities.registration_checks import create_pre_approval
+from models.contract import ChangeContactInput, RegistrationInput, RequestCodeInput, VerifyEmailInput
 from models.db import engine
-from models.refusals import Refusal
+from models.refusals import Refusal, RefusedError
 from models.tables import Account, AuditRecord, Notice
+from workflows.seller_account import SellerAccount
 
 EXIT_REFUSED = 3
 
@@ -163,6 +171,61 @@ async def cmd_notices(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _account_command(args: argparse.Namespace, update: Any, arg: Any) -> int:
+    client = await seller_client.connect()
+    try:
+        state = await seller_client.command(client, args.member_id, update, arg)
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    _print({"member_id": args.member_id, "state": state}, as_json=args.json)
+    return 0
+
+
+async def cmd_verify_email(args: argparse.Namespace) -> int:
+    return await _account_command(args, SellerAccount.verify_email, VerifyEmailInput(code=args.code))
+
+
+async def cmd_request_code(args: argparse.Namespace) -> int:
+    return await _account_command(args, SellerAccount.request_email_code, RequestCodeInput(email=args.email))
+
+
+async def cmd_change_contact(args: argparse.Namespace) -> int:
+    kind, value = ("email", args.email) if args.email else ("mobile", args.mobile)
+    return await _account_command(
+        args, SellerAccount.change_contact, ChangeContactInput(kind=kind, value=value)
+    )
+
+
+async def cmd_preapprove(args: argparse.Namespace) -> int:
+    try:
+        ref = create_pre_approval(
+            args.region, args.licence, operator=args.operator, at=seller_client.utcnow()
+        )
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    _print({"pre_approval_ref": ref, "region": args.region.upper()}, as_json=args.json)
+    return 0
+
+
+async def cmd_links(args: argparse.Namespace) -> int:
+    links = linked_accounts(args.member_id)
+    rows = [
+        (
+            link.member_b if link.member_a == args.member_id else link.member_a,
+            link.rule,
+            link.reason,
+            link.evidence,
+            link.created_at.isoformat(timespec="seconds"),
+        )
+        for link in links
+    ]
+    if args.json:
+        _print([link.model_dump() for link in links], as_json=True)
+    else:
+        print(table(rows, ["linked account", "rule", "reason", "evidence", "since"]))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -202,6 +265,33 @@ def parser() -> argparse.ArgumentParser:
     au = sub.add_parser("audit", help="an account's audit trail (ENF-4)")
     au.add_argument("member_id")
     au.set_defaults(run=cmd_audit)
+
+    ve = sub.add_parser("verify-email", help="prove the email with the 6-digit code it received (REG-6)")
+    ve.add_argument("member_id")
+    ve.add_argument("code")
+    ve.set_defaults(run=cmd_verify_email)
+
+    rc = sub.add_parser("request-code", help="mail a new REG-6 code to the registered email")
+    rc.add_argument("member_id")
+    rc.add_argument("--email", required=True, help="the registered address (codes go nowhere else)")
+    rc.set_defaults(run=cmd_request_code)
+
+    cc = sub.add_parser("change-contact", help="change the email or mobile (REG-11; ASSOC-2 links a clash)")
+    cc.add_argument("member_id")
+    which = cc.add_mutually_exclusive_group(required=True)
+    which.add_argument("--email")
+    which.add_argument("--mobile")
+    cc.set_defaults(run=cmd_change_contact)
+
+    pa = sub.add_parser("preapprove", help="operator: approve a non-mainland applicant in advance (REG-2)")
+    pa.add_argument("--region", required=True, help="two-letter country code")
+    pa.add_argument("--licence", required=True, help="the applicant's business licence number")
+    pa.add_argument("--operator", required=True, help="who approves (recorded)")
+    pa.set_defaults(run=cmd_preapprove)
+
+    lk = sub.add_parser("links", help="operator: accounts linked to this one (ASSOC-2/3), for ENF-3")
+    lk.add_argument("member_id")
+    lk.set_defaults(run=cmd_links)
 
     no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
     no.add_argument("member_id")

@@ -11,16 +11,23 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from models.contract import ClaimIdentityInput, ClaimIdentityResult, RegistrationInput
+from models.contract import (
+    ClaimIdentityInput,
+    ClaimIdentityResult,
+    RebindContactInput,
+    RebindContactResult,
+    RegistrationInput,
+)
 from models.db import engine
 from models.refusals import Refusal
 from models.settings import settings
-from models.tables import Account, BarredFingerprint, IdentityFingerprint
+from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint
 
 IDENTITY_KINDS = ("licence", "id_card", "mobile", "email")
 
@@ -54,6 +61,133 @@ def _refused(rule: str, code: str, message: str) -> ClaimIdentityResult:
     return ClaimIdentityResult(member_id=None, refusal=Refusal(rule, code, message))
 
 
+def _sub_account_refusal(
+    session: Session, reg: RegistrationInput, prints: dict[str, str]
+) -> ClaimIdentityResult | None:
+    """REG-9: a sub-account hangs off an existing main account of the same legal entity."""
+    main = session.get(Account, reg.main_member_id) if reg.main_member_id else None
+    if main is None or not main.is_main or main.state == "closed":
+        return _refused("REG-9", "main_account_unknown", "A sub-account must name an existing main account.")
+    owned = {
+        (f.kind, f.digest)
+        for f in session.exec(
+            select(IdentityFingerprint).where(IdentityFingerprint.member_id == main.member_id)
+        )
+    }
+    if ("licence", prints["licence"]) not in owned or ("id_card", prints["id_card"]) not in owned:
+        return _refused(
+            "REG-9",
+            "sub_identity_mismatch",
+            "A sub-account must use the business licence and ID card of its main account.",
+        )
+    return None
+
+
+def link_accounts(
+    session: Session, a: str, b: str, *, rule: str, reason: str, evidence: str, at: datetime
+) -> bool:
+    """Record that two accounts belong together; True if the link is new. Idempotent."""
+    first, second = sorted((a, b))
+    found = session.exec(
+        select(AccountLink).where(
+            AccountLink.member_a == first, AccountLink.member_b == second, AccountLink.reason == reason
+        )
+    ).first()
+    if found is not None:
+        return False
+    session.add(
+        AccountLink(
+            member_a=first, member_b=second, rule=rule, reason=reason, evidence=evidence, created_at=at
+        )
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def linked_accounts(member_id: str) -> list[AccountLink]:
+    with Session(engine()) as session:
+        return list(
+            session.exec(
+                select(AccountLink).where(
+                    (AccountLink.member_a == member_id) | (AccountLink.member_b == member_id)
+                )
+            )
+        )
+
+
+@activity.defn
+def rebind_contact(inp: RebindContactInput) -> RebindContactResult:
+    """ASSOC-2: move the account's email or mobile fingerprint to a new value. A value that already
+    belongs to another seller is refused, and the two accounts are linked for the operators."""
+    digest = fingerprint(inp.kind, inp.value)
+    with Session(engine()) as session:
+        holder = session.exec(
+            select(IdentityFingerprint).where(
+                IdentityFingerprint.kind == inp.kind, IdentityFingerprint.digest == digest
+            )
+        ).first()
+        if holder is not None and holder.member_id == inp.member_id:
+            return RebindContactResult(changed=True)  # already bound: a retry of this very change
+        if holder is None:
+            barred = session.exec(
+                select(BarredFingerprint).where(
+                    BarredFingerprint.kind == inp.kind, BarredFingerprint.digest == digest
+                )
+            ).first()
+            if barred is not None:
+                return RebindContactResult(
+                    changed=False,
+                    refusal=Refusal(
+                        "REG-5",
+                        "identity_barred",
+                        "This contact belongs to an account closed for serious violations.",
+                    ),
+                )
+            current = session.exec(
+                select(IdentityFingerprint).where(
+                    IdentityFingerprint.kind == inp.kind, IdentityFingerprint.member_id == inp.member_id
+                )
+            ).first()
+            if current is None:
+                session.add(IdentityFingerprint(kind=inp.kind, digest=digest, member_id=inp.member_id))
+            else:
+                current.digest = digest
+                session.add(current)
+            try:
+                session.commit()
+                return RebindContactResult(changed=True)
+            except IntegrityError:
+                session.rollback()  # another account took the value between our read and write
+                holder = session.exec(
+                    select(IdentityFingerprint).where(
+                        IdentityFingerprint.kind == inp.kind, IdentityFingerprint.digest == digest
+                    )
+                ).one()
+        link_accounts(
+            session,
+            inp.member_id,
+            holder.member_id,
+            rule="ASSOC-2",
+            reason=f"shared_{inp.kind}",
+            evidence=inp.kind,
+            at=inp.at,
+        )
+        return RebindContactResult(
+            changed=False,
+            refusal=Refusal(
+                "ASSOC-2",
+                "identity_in_use",
+                f"This {inp.kind} is registered to another seller account; the accounts have been linked"
+                " for review.",
+            ),
+            linked_member_id=holder.member_id,
+        )
+
+
 @activity.defn
 def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
     """Create the account row and its fingerprints in one transaction, or refuse.
@@ -81,12 +215,10 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
                 "This identity belongs to an account closed for serious violations and may not register again.",
             )
 
-        if reg.account_type == "sub" and (
-            reg.main_member_id is None or session.get(Account, reg.main_member_id) is None
-        ):
-            return _refused(
-                "REG-9", "main_account_unknown", "A sub-account must name an existing main account."
-            )
+        if reg.account_type == "sub":
+            refusal = _sub_account_refusal(session, reg, prints)
+            if refusal is not None:
+                return refusal
 
         session.add(
             Account(

@@ -7,14 +7,16 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
+from datetime import datetime
 
 from sqlmodel import Session, select
 from temporalio import activity
 
 from models.contract import RegistrationInput
 from models.db import engine
-from models.refusals import Refusal
+from models.refusals import Refusal, RefusedError
 from models.tables import PreApproval
 
 MAINLAND_CHINA = "CN"
@@ -61,6 +63,25 @@ def resident_id_valid(number: str) -> bool:
 
 def _bad(field: str, code: str, message: str) -> Refusal:
     return Refusal(FIELD_RULES[field], code, message)
+
+
+def contact_refusal(kind: str, value: str) -> Refusal | None:
+    """The email/mobile checks of registration, for a later change of contact (pure: validators use it)."""
+    if kind not in ("email", "mobile"):
+        return Refusal("ASSOC-2", "bad_contact_kind", "only the email or the mobile number can be changed")
+    if not value.strip():
+        return _bad(kind, "missing_field", f"{kind} is required")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
+        return _bad(kind, "control_characters", f"{kind} contains control characters")
+    if len(value) > LIMITS[kind]:
+        return _bad(kind, "too_long", f"{kind} is longer than {LIMITS[kind]} characters")
+    if kind == "email" and not _EMAIL.match(value.strip()):
+        return _bad("email", "bad_email", "the email address is not valid")
+    if kind == "mobile" and not _MOBILE.match(re.sub(r"[\s-]", "", value)):
+        return _bad(
+            "mobile", "bad_mobile", "the mobile number must be 7 to 15 digits, optionally with a leading +"
+        )
+    return None
 
 
 def validate_registration(reg: RegistrationInput) -> Refusal | None:
@@ -143,6 +164,40 @@ def region_refusal(reg: RegistrationInput, *, session: Session, licence_digest: 
     if approval is None or approval.licence_digest != licence_digest or approval.region != reg.region.upper():
         return refusal
     return None
+
+
+def create_pre_approval(region: str, licence_number: str, *, operator: str, at: datetime) -> str:
+    """REG-2: an operator approves a non-mainland applicant in advance; the reference goes to them."""
+    from activities.identity_registry import fingerprint
+
+    region = region.strip().upper()
+    if not _REGION.match(region) or region == MAINLAND_CHINA:
+        raise RefusedError(
+            Refusal("REG-2", "bad_region", "pre-approval is for a non-mainland two-letter region")
+        )
+    if not _FOREIGN_ID.match(re.sub(r"[\s-]", "", licence_number).upper()):
+        raise RefusedError(
+            Refusal(
+                "REG-2", "bad_licence_number", "the business licence number must be 6 to 20 letters or digits"
+            )
+        )
+    if not operator.strip():
+        raise RefusedError(
+            Refusal("REG-2", "operator_required", "a pre-approval names the operator who gave it")
+        )
+    ref = "PA-" + secrets.token_hex(8).upper()
+    with Session(engine()) as session:
+        session.add(
+            PreApproval(
+                ref=ref,
+                region=region,
+                licence_digest=fingerprint("licence", licence_number),
+                approved_by=operator.strip(),
+                created_at=at,
+            )
+        )
+        session.commit()
+    return ref
 
 
 @activity.defn

@@ -165,6 +165,29 @@ class ClaimIdentityResult:
 
 
 @dataclass
+class ChangeContactInput:
+    """Change the account's email or mobile (ASSOC-2: the new value may not belong to another seller)."""
+
+    kind: str  # email | mobile
+    value: str
+
+
+@dataclass
+class RebindContactInput:
+    member_id: str
+    kind: str
+    value: str
+    at: datetime
+
+
+@dataclass
+class RebindContactResult:
+    changed: bool
+    refusal: Refusal | None = None
+    linked_member_id: str | None = None  # for operators: never shown to the seller
+
+
+@dataclass
 class VerifyEmailInput:
     code: str
 

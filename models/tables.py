@@ -53,6 +53,21 @@ class BarredFingerprint(SQLModel, table=True):
     barred_at: datetime
 
 
+class AccountLink(SQLModel, table=True):
+    """Two accounts found to belong together (ASSOC-2 shared identity, ASSOC-3 duplicate products).
+    Stored once per pair and reason with the smaller member id first; ENF-3 cascades walk these."""
+
+    __table_args__ = (UniqueConstraint("member_a", "member_b", "reason", name="uq_link_pair_reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_a: str = Field(max_length=32, index=True)
+    member_b: str = Field(max_length=32, index=True)
+    rule: str = Field(max_length=16)
+    reason: str = Field(max_length=32)
+    evidence: str = Field(default="", max_length=128)  # e.g. the identity kind or the product ids
+    created_at: datetime
+
+
 class AuditRecord(SQLModel, table=True):
     """Append-only (ENF-4): keyed by workflow id and event sequence so a retried write is a no-op."""
 

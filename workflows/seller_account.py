@@ -3,7 +3,8 @@
 Workflow id: `seller-<member id>`; task queue from settings (`seller-accounts` by default).
 
 Signals:  login(LoginInput)
-Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput)
+Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
+          change_contact(ChangeContactInput)
 Queries:  status() -> AccountStatus
 Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date.
 
@@ -25,17 +26,21 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.audit import record_audit, send_notice
     from activities.email_verification import send_verification_code, verify_email_code
+    from activities.identity_registry import rebind_contact
     from activities.login_ip import record_login_ip
+    from activities.registration_checks import contact_refusal
     from models.contract import (
         LOGIN_CHANNELS,
         AccountInput,
         AccountState,
         AccountStatus,
         AuditInput,
+        ChangeContactInput,
         ChartModel,
         LoginInput,
         LoginIpInput,
         NoticeInput,
+        RebindContactInput,
         RequestCodeInput,
         SendCodeInput,
         VerifyCodeInput,
@@ -247,27 +252,66 @@ class SellerAccount:
     async def request_email_code(self, inp: RequestCodeInput) -> str:
         """REG-6: mail a new code (the previous one stops working)."""
         async with self._lock:
-            sent = await workflow.execute_activity(
-                send_verification_code,
-                SendCodeInput(
-                    member_id=self.profile.member_id,
-                    email=inp.email,
-                    ttl_minutes=self.policy.email_verification.code_ttl_minutes,
-                    issued_at=workflow.now(),
-                ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                summary="REG-6 mail code",
-            )
-            if sent.refusal is not None:
-                await self._refused("request_email_code", sent.refusal, actor="seller")
+            await self._mail_code(inp.email)
             return self.chart.state
+
+    async def _mail_code(self, email: str) -> None:
+        sent = await workflow.execute_activity(
+            send_verification_code,
+            SendCodeInput(
+                member_id=self.profile.member_id,
+                email=email,
+                ttl_minutes=self.policy.email_verification.code_ttl_minutes,
+                issued_at=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="REG-6 mail code",
+        )
+        if sent.refusal is not None:
+            await self._refused("request_email_code", sent.refusal, actor="seller")
 
     @request_email_code.validator
     def _check_request_email_code(self, inp: RequestCodeInput) -> None:
         self._require_live("request_email_code")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+
+    @workflow.update
+    async def change_contact(self, inp: ChangeContactInput) -> str:
+        """REG-11 / ASSOC-2: a new email or mobile must be free; one held by another seller links the two."""
+        async with self._lock:
+            result = await workflow.execute_activity(
+                rebind_contact,
+                RebindContactInput(
+                    member_id=self.profile.member_id, kind=inp.kind, value=inp.value, at=workflow.now()
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"ASSOC-2 rebind {inp.kind}",
+            )
+            if result.refusal is not None:
+                if result.linked_member_id:
+                    await self._audit(
+                        "identity_link",
+                        rule="ASSOC-2",
+                        reason=f"shared_{inp.kind}",
+                        detail={"linked_member_id": result.linked_member_id},
+                    )
+                await self._refused("change_contact", result.refusal, actor="seller")
+            await self._audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor="seller")
+            if inp.kind == "email":
+                # REG-6: the new address is proved like the first one.
+                self.state.email_verified = False
+                await self._mail_code(inp.value)
+            return self.chart.state
+
+    @change_contact.validator
+    def _check_change_contact(self, inp: ChangeContactInput) -> None:
+        self._require_live("change_contact")
+        refusal = contact_refusal(inp.kind, inp.value)
+        if refusal is not None:
+            raise refusal_error(RefusedError(refusal))
 
     def _require_live(self, command: str) -> None:
         if self.chart.is_closed:

@@ -174,3 +174,44 @@ async def test_no_identity_in_clear_in_history_or_database(dev_env: WorkflowEnvi
     db_bytes = b"".join(p.read_bytes() for p in data_dir.glob("seller.db*"))
     for secret in secrets:
         assert secret.encode() not in db_bytes
+
+
+async def test_sub_account_must_share_its_main_accounts_identity(dev_env: WorkflowEnvironment) -> None:
+    main = applicant()
+    async with new_worker(dev_env.client) as worker:
+        main_result = await register(dev_env.client, worker.task_queue, main)
+        assert main_result.accepted
+        stranger = applicant(account_type="sub", main_member_id=main_result.member_id)
+        refused = await register(dev_env.client, worker.task_queue, stranger)
+        assert refused.refusal and (refused.refusal.rule, refused.refusal.code) == (
+            "REG-9",
+            "sub_identity_mismatch",
+        )
+        unknown = applicant(
+            account_type="sub",
+            main_member_id="MNOSUCHMEMBER0000",
+            licence_number=main.licence_number,
+            id_card_number=main.id_card_number,
+        )
+        refused = await register(dev_env.client, worker.task_queue, unknown)
+        assert refused.refusal and refused.refusal.code == "main_account_unknown"
+        # Same legal entity, its own email and mobile: accepted, and the main's identity stays the main's.
+        sub = applicant(
+            account_type="sub",
+            main_member_id=main_result.member_id,
+            licence_number=main.licence_number,
+            id_card_number=main.id_card_number,
+        )
+        accepted = await register(dev_env.client, worker.task_queue, sub)
+        assert accepted.accepted
+        [row] = accounts_for([sub.request_id])
+        assert (row.is_main, row.main_member_id) == (False, main_result.member_id)
+        # A sub-account cannot be the main account of another sub-account.
+        nested = applicant(
+            account_type="sub",
+            main_member_id=accepted.member_id,
+            licence_number=main.licence_number,
+            id_card_number=main.id_card_number,
+        )
+        refused = await register(dev_env.client, worker.task_queue, nested)
+        assert refused.refusal and refused.refusal.code == "main_account_unknown"
