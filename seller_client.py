@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -17,6 +18,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from models.contract import (
     AccountStatus,
     LoginInput,
+    PhotoSubmission,
     RegistrationInput,
     RegistrationResult,
     account_workflow_id,
@@ -105,6 +107,21 @@ def as_refusal(err: BaseException) -> Refusal | None:
     if isinstance(detail, dict):
         return Refusal(detail["rule"], detail["code"], detail["message"])
     return Refusal("?", "refused", app.message)
+
+
+async def submit_photo(client: Client, member_id: str, path: Path, *, policy: Policy | None = None) -> Any:
+    """OPEN-1: put the photo in the blob store (never in history) and send its reference."""
+    from activities.blobs import BlobError, put_stream
+
+    limit = (policy or current_policy()).authentication.max_photo_bytes
+    try:
+        with open(path, "rb") as fh:
+            ref, _ = put_stream(fh, max_bytes=limit)
+    except BlobError as err:
+        raise RefusedError(
+            Refusal("OPEN-1", "file_too_large", f"The file is larger than {limit // 1_000_000} MB.")
+        ) from err
+    return await command(client, member_id, SellerAccount.submit_authentication_photo, PhotoSubmission(ref))
 
 
 def refusal_of(err: BaseException) -> ApplicationError | None:

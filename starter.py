@@ -10,6 +10,8 @@
     python starter.py verify-email MEMBER CODE
     python starter.py request-code MEMBER --email E
     python starter.py change-contact MEMBER (--email E | --mobile M)
+    python starter.py authenticate MEMBER PHOTO
+    python starter.py unbind MEMBER
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
 
@@ -26,6 +28,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -33,7 +36,13 @@ from sqlmodel import Session, select
 import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
-from models.contract import ChangeContactInput, RegistrationInput, RequestCodeInput, VerifyEmailInput
+from models.contract import (
+    ChangeContactInput,
+    RegistrationInput,
+    RequestCodeInput,
+    UnbindInput,
+    VerifyEmailInput,
+)
 from models.db import engine
 from models.refusals import Refusal, RefusedError
 from models.tables import Account, AuditRecord, Notice
@@ -196,6 +205,22 @@ async def cmd_change_contact(args: argparse.Namespace) -> int:
     )
 
 
+async def cmd_authenticate(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    try:
+        result = await seller_client.submit_photo(client, args.member_id, Path(args.photo))
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    if not result.passed:
+        return _refused(result.failures[0], as_json=args.json)
+    _print({"member_id": args.member_id, "state": result.state}, as_json=args.json)
+    return 0
+
+
+async def cmd_unbind(args: argparse.Namespace) -> int:
+    return await _account_command(args, SellerAccount.unbind_identity, UnbindInput(reason=args.reason))
+
+
 async def cmd_preapprove(args: argparse.Namespace) -> int:
     try:
         ref = create_pre_approval(
@@ -282,6 +307,18 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--email")
     which.add_argument("--mobile")
     cc.set_defaults(run=cmd_change_contact)
+
+    an = sub.add_parser(
+        "authenticate", help="submit the photo holding the ID card (OPEN-1; needs REG-6 first)"
+    )
+    an.add_argument("member_id")
+    an.add_argument("photo", help="JPEG, PNG or WebP file")
+    an.set_defaults(run=cmd_authenticate)
+
+    ub = sub.add_parser("unbind", help="ask to unbind the authenticated identity (always refused, REG-8)")
+    ub.add_argument("member_id")
+    ub.add_argument("--reason", default="")
+    ub.set_defaults(run=cmd_unbind)
 
     pa = sub.add_parser("preapprove", help="operator: approve a non-mainland applicant in advance (REG-2)")
     pa.add_argument("--region", required=True, help="two-letter country code")

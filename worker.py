@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import record_audit, send_notice
 from activities.email_verification import send_verification_code, verify_email_code
+from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
 from activities.login_ip import record_login_ip
 from activities.registration_checks import screen_registration
@@ -38,6 +39,7 @@ ACTIVITIES: Sequence[Any] = (
     verify_email_code,
     record_login_ip,
     rebind_contact,
+    check_authentication_photo,
 )
 
 

@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 from models.settings import settings
 
-_REF = re.compile(r"^sha256:([0-9a-f]{64})$")
+BLOB_REF = re.compile(r"^sha256:([0-9a-f]{64})$")
+_REF = BLOB_REF
 CHUNK = 1 << 20
 
 

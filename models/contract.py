@@ -8,7 +8,7 @@ payloads encrypted by the codec (models/codec.py); the workflow's own state keep
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.policy import Policy
+from models.policy import AuthenticationPolicy, Policy
 from models.refusals import Refusal
 
 
@@ -195,6 +195,19 @@ class VerifyEmailInput:
 @dataclass
 class PhotoSubmission:
     photo_ref: str  # `sha256:<hex>` in the blob store: the image itself never travels in history
+
+
+@dataclass
+class PhotoCheckInput:
+    photo_ref: str
+    policy: AuthenticationPolicy
+
+
+@dataclass
+class PhotoCheckResult:
+    passed: bool
+    refusal: Refusal | None = None
+    measures: dict[str, float] = field(default_factory=dict)  # for operators and the bench
 
 
 @dataclass

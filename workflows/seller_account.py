@@ -4,7 +4,8 @@ Workflow id: `seller-<member id>`; task queue from settings (`seller-accounts` b
 
 Signals:  login(LoginInput)
 Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
-          change_contact(ChangeContactInput)
+          change_contact(ChangeContactInput), submit_authentication_photo(PhotoSubmission),
+          unbind_identity(UnbindInput) (always refused, REG-8)
 Queries:  status() -> AccountStatus
 Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date.
 
@@ -25,7 +26,9 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import record_audit, send_notice
+    from activities.blobs import BLOB_REF
     from activities.email_verification import send_verification_code, verify_email_code
+    from activities.identity_photo import check_authentication_photo
     from activities.identity_registry import rebind_contact
     from activities.login_ip import record_login_ip
     from activities.registration_checks import contact_refusal
@@ -35,14 +38,18 @@ with workflow.unsafe.imports_passed_through():
         AccountState,
         AccountStatus,
         AuditInput,
+        AuthenticationResult,
         ChangeContactInput,
         ChartModel,
         LoginInput,
         LoginIpInput,
         NoticeInput,
+        PhotoCheckInput,
+        PhotoSubmission,
         RebindContactInput,
         RequestCodeInput,
         SendCodeInput,
+        UnbindInput,
         VerifyCodeInput,
         VerifyEmailInput,
     )
@@ -276,6 +283,70 @@ class SellerAccount:
         self._require_live("request_email_code")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+
+    @workflow.update
+    async def submit_authentication_photo(self, photo: PhotoSubmission) -> AuthenticationResult:
+        """OPEN-1: the photo (by blob reference) is checked; a pass binds the identity for good (REG-8)."""
+        async with self._lock:
+            self._require_allowed("submit_authentication_photo", "authenticate")
+            result = await workflow.execute_activity(
+                check_authentication_photo,
+                PhotoCheckInput(photo_ref=photo.photo_ref, policy=self.policy.authentication),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary="OPEN-1 photo checks",
+            )
+            if not result.passed and result.refusal is not None:
+                self.state.reasons = [str(result.refusal)]
+                await self._audit(
+                    "authentication_failed",
+                    rule=result.refusal.rule,
+                    reason=result.refusal.code,
+                    actor="seller",
+                    detail={"photo_ref": photo.photo_ref},
+                )
+                self._publish()
+                return AuthenticationResult(passed=False, state=self.chart.state, failures=[result.refusal])
+            self.state.reasons = []
+            await self._transition(
+                "authenticate", rule="OPEN-1", reason="photo_authenticated", actor="seller"
+            )
+            return AuthenticationResult(passed=True, state=self.chart.state)
+
+    @submit_authentication_photo.validator
+    def _check_photo(self, photo: PhotoSubmission) -> None:
+        self._require_allowed("submit_authentication_photo", "authenticate")
+        if not self.state.email_verified:
+            raise refusal_error(
+                refuse(
+                    "REG-6",
+                    "email_not_verified",
+                    "Verify your email with the mailed code before authenticating.",
+                )
+            )
+        if not BLOB_REF.match(photo.photo_ref):
+            raise refusal_error(
+                refuse("OPEN-1", "bad_photo_ref", "Upload the photo first; send its sha256 reference.")
+            )
+
+    @workflow.update
+    async def unbind_identity(self, inp: UnbindInput) -> NoReturn:
+        """REG-8: never allowed; the request and its refusal go on the record (ENF-4)."""
+        async with self._lock:
+            if self.chart.state == "registered":
+                message = "Identity binding cannot be undone; no identity has been authenticated yet either."
+            else:
+                message = (
+                    "The authenticated identity is bound to this account for good and cannot be unbound."
+                )
+            await self._refused(
+                "unbind_identity", Refusal("REG-8", "unbind_not_allowed", message), actor="seller"
+            )
+
+    def _require_allowed(self, command: str, event: str) -> None:
+        """Refuse (OPEN-4) a command the account's current state does not allow."""
+        if not self.chart.allows(event):
+            raise refusal_error(self.chart.refusal(command))
 
     @workflow.update
     async def change_contact(self, inp: ChangeContactInput) -> str:
