@@ -12,6 +12,9 @@
     python starter.py change-contact MEMBER (--email E | --mobile M)
     python starter.py authenticate MEMBER PHOTO
     python starter.py unbind MEMBER
+    python starter.py exam MEMBER                       (interactive)
+    python starter.py release MEMBER --title T --price P --category C --image FILE [--description D]
+    python starter.py remove-product MEMBER PRODUCT_ID
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
 
@@ -38,6 +41,10 @@ from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
 from models.contract import (
     ChangeContactInput,
+    ExamAnswers,
+    ExamStartInput,
+    ProductInput,
+    ProductRemoval,
     RegistrationInput,
     RequestCodeInput,
     UnbindInput,
@@ -221,6 +228,70 @@ async def cmd_unbind(args: argparse.Namespace) -> int:
     return await _account_command(args, SellerAccount.unbind_identity, UnbindInput(reason=args.reason))
 
 
+async def cmd_exam(args: argparse.Namespace) -> int:
+    """OPEN-2 in the terminal: one question at a time, answered a-d."""
+    client = await seller_client.connect()
+    try:
+        paper = await seller_client.command(
+            client, args.member_id, SellerAccount.start_exam, ExamStartInput()
+        )
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    print(
+        f"Rules exam, attempt {paper.attempt}: {len(paper.questions)} questions, pass mark {paper.pass_mark}/100\n"
+    )
+    answers = []
+    for q in paper.questions:
+        print(f"{q.number}. [{q.rule}] {q.text}")
+        for letter, option in zip("abcd", q.options, strict=False):
+            print(f"   {letter}) {option}")
+        while True:
+            reply = input("   your answer (a-d): ").strip().lower()
+            if len(reply) == 1 and reply in "abcd"[: len(q.options)]:
+                answers.append("abcd".index(reply))
+                break
+            print("   please type one letter, a to d")
+        print()
+    try:
+        result = await seller_client.command(
+            client, args.member_id, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, answers)
+        )
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    verdict = "passed" if result.passed else "not passed"
+    print(f"score {result.score}/100: {verdict}; the account is {result.state}")
+    if result.retake_at:
+        print(f"you can retake the exam from {result.retake_at.isoformat(timespec='minutes')}")
+    return 0 if result.passed else EXIT_REFUSED
+
+
+async def cmd_release(args: argparse.Namespace) -> int:
+    from activities.blobs import BlobError, put_stream
+    from activities.product_index import MAX_IMAGE_BYTES
+
+    try:
+        with open(args.image, "rb") as fh:
+            ref, _ = put_stream(fh, max_bytes=MAX_IMAGE_BYTES)
+    except BlobError:
+        return _refused(
+            Refusal("OPEN-3", "image_too_large", "The product image is too large."), as_json=args.json
+        )
+    product = ProductInput(args.title, args.description, args.price, args.category, ref)
+    client = await seller_client.connect()
+    try:
+        result = await seller_client.command(client, args.member_id, SellerAccount.release_product, product)
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    if not result.accepted:
+        return _refused(result.refusal, as_json=args.json)
+    _print(result, as_json=args.json)
+    return 0
+
+
+async def cmd_remove_product(args: argparse.Namespace) -> int:
+    return await _account_command(args, SellerAccount.remove_product, ProductRemoval(args.product_id))
+
+
 async def cmd_preapprove(args: argparse.Namespace) -> int:
     try:
         ref = create_pre_approval(
@@ -319,6 +390,24 @@ def parser() -> argparse.ArgumentParser:
     ub.add_argument("member_id")
     ub.add_argument("--reason", default="")
     ub.set_defaults(run=cmd_unbind)
+
+    ex = sub.add_parser("exam", help="take the rules exam in the terminal (OPEN-2)")
+    ex.add_argument("member_id")
+    ex.set_defaults(run=cmd_exam)
+
+    rp = sub.add_parser("release", help="release a product (OPEN-3; ASSOC-3 duplicate check)")
+    rp.add_argument("member_id")
+    rp.add_argument("--title", required=True)
+    rp.add_argument("--description", default="")
+    rp.add_argument("--price", required=True, help="e.g. 19.90")
+    rp.add_argument("--category", required=True)
+    rp.add_argument("--image", required=True, help="JPEG, PNG or WebP file")
+    rp.set_defaults(run=cmd_release)
+
+    rm = sub.add_parser("remove-product", help="take a product down (an open store stays open)")
+    rm.add_argument("member_id")
+    rm.add_argument("product_id")
+    rm.set_defaults(run=cmd_remove_product)
 
     pa = sub.add_parser("preapprove", help="operator: approve a non-mainland applicant in advance (REG-2)")
     pa.add_argument("--region", required=True, help="two-letter country code")

@@ -20,9 +20,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import record_audit, send_notice
 from activities.email_verification import send_verification_code, verify_email_code
+from activities.exam import draw_exam_paper, grade_exam
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
 from activities.login_ip import record_login_ip
+from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from models.settings import settings
 from seller_client import connect
@@ -40,6 +42,10 @@ ACTIVITIES: Sequence[Any] = (
     record_login_ip,
     rebind_contact,
     check_authentication_photo,
+    draw_exam_paper,
+    grade_exam,
+    list_product,
+    unlist_product,
 )
 
 

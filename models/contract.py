@@ -42,6 +42,34 @@ class AccountProfile:
 
 
 @dataclass
+class ExamPaper:
+    """What the workflow keeps of a drawn paper: enough to grade it, nothing the seller may see."""
+
+    paper_id: str
+    bank_version: str
+    question_ids: list[str]
+    option_orders: list[list[int]]  # per question, the bank's option indexes in the order shown
+
+
+@dataclass
+class ExamQuestionView:
+    number: int
+    rule: str
+    text: str
+    options: list[str]
+
+
+@dataclass
+class ExamPaperView:
+    """What the seller sees: the questions and shuffled options, no answers."""
+
+    paper_id: str
+    attempt: int
+    pass_mark: int
+    questions: list[ExamQuestionView]
+
+
+@dataclass
 class AccountState:
     """All of the workflow's state; handed to continue-as-new and restored in @workflow.init."""
 
@@ -55,6 +83,12 @@ class AccountState:
     warnings_sent: list[float] = field(default_factory=list)  # REG-4 warnings (days before) this year
     authentication_overdue: bool = False  # OPEN-1
     email_verified: bool = False  # REG-6
+    exam_attempts: int = 0  # OPEN-2
+    exam_paper: ExamPaper | None = None  # the paper being taken, if any
+    exam_view: ExamPaperView | None = None  # the same paper as the seller sees it
+    exam_retake_at: datetime | None = None  # OPEN-2: no retake before this
+    product_seq: int = 0  # OPEN-3: product ids are <member id>-P<seq>
+    products_live: list[str] = field(default_factory=list)  # listed product ids
 
 
 @dataclass
@@ -225,6 +259,85 @@ class UnbindInput:
 @dataclass
 class ExamStartInput:
     pass
+
+
+@dataclass
+class DrawExamInput:
+    seed: str  # from workflow data (member id and attempt): the same attempt draws the same paper
+    questions: int
+    attempt: int
+
+
+@dataclass
+class DrawnExam:
+    paper: ExamPaper
+    view: ExamPaperView
+
+
+@dataclass
+class ExamAnswers:
+    paper_id: str
+    answers: list[int]  # per question, the index of the chosen option as shown
+
+
+@dataclass
+class GradeExamInput:
+    paper: ExamPaper
+    answers: list[int]
+
+
+@dataclass
+class ExamGrade:
+    score: int  # 0..100
+    correct: int
+    total: int
+
+
+@dataclass
+class ExamResult:
+    passed: bool
+    score: int
+    pass_mark: int
+    state: str
+    retake_at: datetime | None = None
+
+
+@dataclass
+class ProductInput:
+    """A product release (OPEN-3). The image is uploaded to the blob store first; only its reference travels."""
+
+    title: str
+    description: str
+    price: str  # decimal string, e.g. "19.90"
+    category: str
+    image_ref: str
+
+
+@dataclass
+class ListProductInput:
+    member_id: str
+    product_id: str
+    product: ProductInput
+    at: datetime
+    text_threshold: float
+    image_max_distance: int
+
+
+@dataclass
+class ListProductResult:
+    accepted: bool
+    refusal: Refusal | None = None
+    # For operators only (ASSOC-3 names the other store to them, never to the seller):
+    duplicate_of_member_id: str | None = None
+    duplicate_of_product_id: str | None = None
+    text_similarity: float = 0.0
+    image_distance: int = 64
+
+
+@dataclass
+class UnlistProductInput:
+    member_id: str
+    product_id: str
 
 
 @dataclass

@@ -50,7 +50,7 @@ class StorePolicy:
 class AssociationPolicy:
     ip_advisory_threshold: int = 5
     appeal_window_days: float = 7
-    text_similarity_threshold: float = 0.7
+    text_similarity_threshold: float = 0.6
     image_hash_max_distance: int = 6
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import sys
 
 import pytest
 from sqlmodel import Session, select
@@ -31,7 +33,10 @@ def cli(dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, capsys: p
         capsys.readouterr()
         code = await asyncio.to_thread(starter.main, ["--json", *argv])
         out = capsys.readouterr().out
-        return code, (json.loads(out) if out.strip() else {})
+        try:
+            return code, (json.loads(out) if out.strip() else {})
+        except json.JSONDecodeError:
+            return code, {"text": out}
 
     return run
 
@@ -119,3 +124,29 @@ async def test_preapprove_then_register_abroad(dev_env: WorkflowEnvironment, cli
             pre_approval_ref=out["pre_approval_ref"],
         )
         assert (await seller_client.register(dev_env.client, approved, task_queue=worker.task_queue)).accepted
+
+
+async def test_authenticate_and_take_the_exam_in_the_terminal(
+    dev_env: WorkflowEnvironment, cli, mailbox: SmtpSink, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from activities.exam import answer_key, draw
+    from devtools import photo_fixtures
+    from models.policy import load_policy
+
+    async with new_worker(dev_env.client) as worker:
+        member, reg = await registered(dev_env, worker.task_queue)
+        code = await asyncio.to_thread(mailbox.latest_code, reg.email)  # type: ignore[attr-defined]
+        assert (await cli("verify-email", member, code))[0] == 0
+        photo = tmp_path / "me.jpg"
+        photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[1]))
+        code, out = await cli("authenticate", member, str(photo))
+        assert (code, out["state"]) == (0, "authenticated")
+
+        n = load_policy().exam.questions_per_paper
+        letters = ["z", *("abcd"[k] for k in answer_key(draw(f"{member}:1", n, 1).paper))]
+        monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(letters) + "\n"))  # the seller typing
+        code, out = await cli("exam", member)
+        assert code == 0, out
+        assert "please type one letter" in out["text"] and "score 100/100: passed" in out["text"]
+        code, out = await cli("status", member)
+        assert out["state"] == "exam_passed"
