@@ -28,6 +28,15 @@ FEATURES = [
     "available in six colours", "suitable for indoor and outdoor use", "lightweight design", "anti-slip base",
     "long battery life", "food grade materials", "tool-free assembly", "scratch resistant finish",
 ]  # fmt: skip
+COLOURS = [
+    "red", "navy", "sky blue", "olive", "sand", "charcoal", "ivory", "mint", "coral", "plum", "mustard", "teal",
+    "burgundy", "lilac", "rust", "forest green", "cream", "slate", "peach", "graphite",
+]  # fmt: skip
+MATERIALS = [
+    "aluminium", "ABS plastic", "oak", "walnut", "beech", "304 steel", "tempered glass", "nylon", "polyester",
+    "felt", "cork", "rubber", "porcelain", "stoneware", "brass", "zinc alloy", "canvas", "microfiber",
+]  # fmt: skip
+ORIGINS = ["Scandinavian", "Japanese", "industrial", "minimalist", "classic", "modern", "rustic", "art deco"]
 CATEGORIES = ["home", "garden", "electronics", "sports", "office", "tools", "pets", "apparel"]
 SYNONYMS = {
     "portable": "travel", "compact": "small", "stainless": "steel", "wireless": "cordless", "vintage": "retro",
@@ -45,9 +54,15 @@ def listing(n: int) -> tuple[str, str, str]:
     )
     title = f"{adjectives[0].title()} {adjectives[1]} {noun} {size} model {n % 997}"
     features = rng.sample(FEATURES, 4)
+    # Real listings carry specifications: they make two unrelated products' texts differ.
+    specs = (
+        f"Weight {rng.randrange(50, 5000)} g, {rng.randrange(5, 120)} x {rng.randrange(5, 120)} cm, "
+        f"colour {rng.choice(COLOURS)} and {rng.choice(COLOURS)}, {rng.choice(MATERIALS)} body with "
+        f"{rng.choice(MATERIALS)} trim, {rng.choice(ORIGINS)} design, {rng.randrange(1, 60)} month warranty"
+    )
     description = (
         f"Our {adjectives[0]} {noun} is {features[0]}, {features[1]} and {features[2]}. "
-        f"{features[3].capitalize()}. Item number {n}, batch {rng.randrange(10**6)}."
+        f"{features[3].capitalize()}. {specs}. Item number {n}, batch {rng.randrange(10**6)}."
     )
     return title, description, rng.choice(CATEGORIES)
 

@@ -22,7 +22,7 @@ class Product(SQLModel, table=True):
     image_ref: str = Field(max_length=80)
     minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint64[num_perm], little endian
     phash: str = Field(max_length=16)  # 64-bit perceptual hash, hex
-    listed: bool = Field(default=True, index=True)
+    listed: bool = True  # no index: a boolean index misleads the planner into scanning all listed rows
     created_at: datetime
 
 
