@@ -17,15 +17,20 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from models.contract import (
     AccountStatus,
+    AppealInput,
+    BuyerScreening,
+    ClosureReport,
     LoginInput,
     PhotoSubmission,
     RegistrationInput,
     RegistrationResult,
+    ViolationInput,
     account_workflow_id,
 )
 from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, settings
+from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount
 
@@ -122,6 +127,70 @@ async def submit_photo(client: Client, member_id: str, path: Path, *, policy: Po
             Refusal("OPEN-1", "file_too_large", f"The file is larger than {limit // 1_000_000} MB.")
         ) from err
     return await command(client, member_id, SellerAccount.submit_authentication_photo, PhotoSubmission(ref))
+
+
+async def report_violation(client: Client, member_id: str, violation: ViolationInput) -> None:
+    """ENF-1/2: another service reports a violation; the same violation id twice counts once."""
+    await account(client, member_id).signal(SellerAccount.report_violation, violation)
+
+
+async def report_closure(client: Client, member_id: str, report: ClosureReport) -> None:
+    """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed."""
+    await account(client, member_id).signal(SellerAccount.report_closure, report)
+
+
+def member_by_licence(licence_number: str) -> str | None:
+    """REG-10: Alibaba.com names the supplier by its business licence; find the seller it belongs to."""
+    from sqlmodel import Session, select
+
+    from activities.identity_registry import fingerprint
+    from models.db import engine
+    from models.tables import IdentityFingerprint
+
+    with Session(engine()) as session:
+        row = session.exec(
+            select(IdentityFingerprint).where(
+                IdentityFingerprint.kind == "licence",
+                IdentityFingerprint.digest == fingerprint("licence", licence_number),
+            )
+        ).first()
+        return row.member_id if row else None
+
+
+async def appeal(
+    client: Client, member_id: str, case_id: str, *, opening_info: str, invoices: list[Path], letter: str
+) -> Any:
+    """ASSOC-5: invoices go to the blob store; the appeal carries their references."""
+    from activities.blobs import BlobError, put_stream
+
+    refs = []
+    for path in invoices:
+        try:
+            with open(path, "rb") as fh:
+                refs.append(put_stream(fh, max_bytes=20_000_000)[0])
+        except BlobError as err:
+            raise RefusedError(
+                Refusal("ASSOC-5", "invoice_too_large", f"{path.name} is larger than 20 MB.")
+            ) from err
+    return await command(
+        client, member_id, SellerAccount.appeal, AppealInput(case_id, opening_info, refs, letter)
+    )
+
+
+async def screen_buyer(client: Client, buyer: BuyerScreening, *, task_queue: str | None = None) -> Any:
+    """REG-3: screen a new buyer account; an overseas buyer matching a seller is closed."""
+    try:
+        return await client.execute_workflow(
+            BuyerScreeningWorkflow.run,
+            args=[buyer, current_policy()],
+            id=f"buyer-{buyer.buyer_id}",
+            task_queue=task_queue or settings().task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return await client.get_workflow_handle_for(
+            BuyerScreeningWorkflow.run, f"buyer-{buyer.buyer_id}"
+        ).result()
 
 
 def refusal_of(err: BaseException) -> ApplicationError | None:

@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import record_audit, send_notice
 from activities.email_verification import send_verification_code, verify_email_code
+from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
@@ -28,10 +29,11 @@ from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from models.settings import settings
 from seller_client import connect
+from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
-WORKFLOWS: Sequence[type] = (SellerAccount, Registration)
+WORKFLOWS: Sequence[type] = (SellerAccount, Registration, BuyerScreeningWorkflow)
 ACTIVITIES: Sequence[Any] = (
     record_audit,
     send_notice,
@@ -46,6 +48,10 @@ ACTIVITIES: Sequence[Any] = (
     grade_exam,
     list_product,
     unlist_product,
+    bar_identity,
+    active_links,
+    clear_link,
+    screen_buyer,
 )
 
 

@@ -12,7 +12,7 @@ from temporalio import activity
 from models.contract import LoginIpInput, LoginIpResult
 from models.db import engine
 from models.settings import settings
-from models.tables import LoginIp, Notice
+from models.tables import LoginDevice, LoginIp, Notice
 
 ADVISORY = (
     "More than {n} accounts have logged in from the same network address as yours. This is only a notice: "
@@ -23,6 +23,12 @@ ADVISORY = (
 def ip_digest(ip: str) -> str:
     # An IP address is personal data: keep only a keyed digest.
     return hmac.new(settings().fingerprint_secret, f"ip:{ip.strip()}".encode(), hashlib.sha256).hexdigest()
+
+
+def device_digest(device_id: str) -> str:
+    return hmac.new(
+        settings().fingerprint_secret, f"device:{device_id.strip()}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 @activity.defn
@@ -36,6 +42,14 @@ def record_login_ip(inp: LoginIpInput) -> LoginIpResult:
             count, advised = _record_one(session, ip_digest(ip), inp)
             result.accounts_on_ip = max(result.accounts_on_ip, count)
             result.advised += [m for m in advised if m not in result.advised]
+        for device in dict.fromkeys(d for d in inp.devices if d.strip()):
+            key = (device_digest(device), inp.member_id)
+            if session.get(LoginDevice, key) is None:
+                session.add(LoginDevice(device_digest=key[0], member_id=inp.member_id, first_seen=inp.at))
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
     return result
 
 

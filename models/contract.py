@@ -70,6 +70,41 @@ class ExamPaperView:
 
 
 @dataclass
+class AssociationCase:
+    case_id: str
+    cause: str
+    linked_member_id: str
+    opened_at: datetime
+    appeal_deadline: datetime
+    appealed_at: datetime | None = None
+    appeal_letter_chars: int = 0
+    invoice_refs: list[str] = field(default_factory=list)
+    decision: str | None = None  # approved | rejected | expired
+    decided_by: str | None = None
+
+
+@dataclass
+class Hold:
+    """Something keeping the account suspended: a penalty freeze (until a time) or a case."""
+
+    hold_id: str
+    kind: str  # freeze | case
+    rule: str
+    until: datetime | None = None
+
+
+@dataclass
+class Deduction:
+    """ENF-2: points on one ledger (ip | trade | listing) or a strike, counted for expiry_days."""
+
+    violation_id: str
+    ledger: str  # ip | trade | listing | strike
+    points: int
+    given_at: datetime
+    rule: str = "ENF-2"
+
+
+@dataclass
 class AccountState:
     """All of the workflow's state; handed to continue-as-new and restored in @workflow.init."""
 
@@ -89,12 +124,74 @@ class AccountState:
     exam_retake_at: datetime | None = None  # OPEN-2: no retake before this
     product_seq: int = 0  # OPEN-3: product ids are <member id>-P<seq>
     products_live: list[str] = field(default_factory=list)  # listed product ids
+    deductions: list[Deduction] = field(default_factory=list)  # ENF-2, pruned once expired
+    seen_reports: list[str] = field(
+        default_factory=list
+    )  # violation/report ids applied (duplicates count once)
+    listing_freeze_steps: int = 0  # ENF-2 (c): how many 12-point steps have frozen the store
+    holds: list[Hold] = field(default_factory=list)  # what keeps the account suspended
+    cases: list[AssociationCase] = field(default_factory=list)  # ASSOC-4/5
 
 
 @dataclass
 class LoginInput:
     channel: str  # marketplace | messenger
     ip: str
+    device_id: str = ""  # the client's device identifier, if known (REG-3 matching)
+
+
+@dataclass
+class ViolationInput:
+    """ENF-1/2: a violation reported by another service. The same violation id twice counts once."""
+
+    violation_id: str
+    category: str  # ip | trade | listing | ip_strike | false_buyer
+    rule: str  # the rule it breaks, e.g. ENF-2 or REG-3
+    points: int = 0
+    severity: str = "normal"  # normal | serious (serious closes the account and bars its identity)
+    evidence_ref: str = ""  # blob reference or the reporting service's reference
+    given_at: datetime | None = None  # when the penalty was given (expiry runs from it); default: receipt
+
+
+@dataclass
+class ClosureReport:
+    """REG-9 rental/lending/transfer, REG-10 Alibaba.com closure: the account is closed."""
+
+    report_id: str
+    rule: str  # REG-9 | REG-10
+    reason: str  # account_rental | alibaba_closure
+    evidence_ref: str = ""
+    reported_by: str = "service"
+
+
+@dataclass
+class AssociationCaseInput:
+    """ASSOC-2/3: this account is linked to another; opens a case (suspension + appeal window)."""
+
+    case_id: str
+    cause: str  # shared_email | shared_mobile | duplicate_product | ...
+    linked_member_id: str
+    rule: str = "ASSOC-4"
+
+
+@dataclass
+class BanInput:
+    """ENF-3: a ban cascading from a closed account; names the account it came from."""
+
+    origin_member_id: str
+    via_member_id: str
+    origin_reason: str
+    chain: list[str] = field(default_factory=list)  # accounts already banned in this cascade
+
+
+@dataclass
+class Fact:
+    """One inbound signal waiting to be applied, in arrival order (exactly one field is set)."""
+
+    violation: ViolationInput | None = None
+    closure: ClosureReport | None = None
+    case: AssociationCaseInput | None = None
+    ban: BanInput | None = None
 
 
 @dataclass
@@ -106,6 +203,9 @@ class AccountInput:
     # Continue-as-new when the server suggests it, or at this many events, whichever comes first.
     max_history_events: int = 10_000
     pending_logins: list[LoginInput] = field(default_factory=list)  # carried over by continue-as-new
+    pending_facts: list[Fact] = field(
+        default_factory=list
+    )  # violations, reports, cases, bans not yet applied
 
 
 @dataclass
@@ -120,6 +220,9 @@ class AccountStatus:
     login_count: int
     products_released: int
     policy_version: str
+    penalty_points: dict[str, int] = field(default_factory=dict)  # ENF-2 live points per ledger
+    holds: list[str] = field(default_factory=list)  # what keeps it suspended
+    open_cases: list[str] = field(default_factory=list)  # ASSOC-4 cases not yet decided
 
 
 @dataclass
@@ -355,16 +458,6 @@ class ProductReleaseResult:
 
 
 @dataclass
-class AssociationCaseInput:
-    """ASSOC-2/3: this account is linked to another; opens a case (suspension + appeal window)."""
-
-    case_id: str
-    cause: str  # shared_identity | duplicate_products
-    linked_member_id: str
-    actor: str = "system"
-
-
-@dataclass
 class AppealInput:
     case_id: str
     store_opening_info: str
@@ -378,50 +471,6 @@ class AppealDecisionInput:
     approved: bool
     operator: str
     note: str = ""
-
-
-@dataclass
-class BanInput:
-    """ENF-3: a ban cascading from a closed account; names the account it came from."""
-
-    origin_member_id: str
-    via_member_id: str
-    origin_reason: str
-
-
-@dataclass
-class ClosureReport:
-    """REG-9 rental/lending/transfer, REG-10 Alibaba.com closure, REG-3 false buyer accounts."""
-
-    report_id: str
-    rule: str
-    reason: str
-    evidence_ref: str = ""
-    reported_by: str = "service"
-
-
-@dataclass
-class AssociationCase:
-    case_id: str
-    cause: str
-    linked_member_id: str
-    opened_at: datetime
-    appeal_deadline: datetime
-    appealed_at: datetime | None = None
-    appeal_letter_chars: int = 0
-    invoice_refs: list[str] = field(default_factory=list)
-    decision: str | None = None  # approved | rejected | expired
-    decided_by: str | None = None
-
-
-@dataclass
-class Hold:
-    """Something keeping the account suspended: a penalty freeze (until a time) or a case."""
-
-    hold_id: str
-    kind: str  # freeze | case
-    rule: str
-    until: datetime | None = None
 
 
 @dataclass
@@ -450,12 +499,13 @@ class RequestCodeInput:
 
 @dataclass
 class LoginIpInput:
-    """The addresses of the logins applied in one workflow task, recorded by one activity."""
+    """The addresses (and devices) of the logins applied in one workflow task, recorded by one activity."""
 
     member_id: str
     ips: list[str]
     at: datetime
     threshold: int
+    devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -476,3 +526,37 @@ class VerifyCodeInput:
 class VerifyCodeResult:
     verified: bool
     refusal: Refusal | None = None
+
+
+@dataclass
+class BarIdentityInput:
+    member_id: str
+    at: datetime
+
+
+@dataclass
+class ClearLinkInput:
+    member_id: str
+    linked_member_id: str
+    operator: str
+    at: datetime
+
+
+@dataclass
+class BuyerScreening:
+    """REG-3: a new buyer account's details, screened against seller identities. Personal data:
+    travels encrypted, stored only as fingerprints."""
+
+    buyer_id: str
+    region: str
+    id_card_number: str = ""
+    mobile: str = ""
+    email: str = ""
+    device_id: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class BuyerScreeningResult:
+    closed: bool
+    seller_member_id: str | None = None

@@ -63,6 +63,7 @@ class PenaltyPolicy:
     expiry_days: float = 365
     strike_freeze_days: list[float] = field(default_factory=lambda: [1, 7])
     strikes_to_close: int = 3
+    false_buyer_points: int = 12  # REG-3: trade-ledger points for the seller behind a false buyer account
 
 
 @dataclass(frozen=True)

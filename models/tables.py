@@ -66,6 +66,8 @@ class AccountLink(SQLModel, table=True):
     reason: str = Field(max_length=32)
     evidence: str = Field(default="", max_length=128)  # e.g. the identity kind or the product ids
     created_at: datetime
+    cleared_at: datetime | None = None  # ASSOC-5: an approved appeal clears the link; ENF-3 ignores it
+    cleared_by: str | None = Field(default=None, max_length=64)
 
 
 class AuditRecord(SQLModel, table=True):
@@ -103,6 +105,25 @@ class LoginIp(SQLModel, table=True):
 
     ip_digest: str = Field(primary_key=True, max_length=64)
     member_id: str = Field(primary_key=True, max_length=32)
+    first_seen: datetime
+
+
+class BuyerAccount(SQLModel, table=True):
+    """REG-3: buyer accounts screened against seller identities (fingerprints only, never in clear)."""
+
+    buyer_id: str = Field(primary_key=True, max_length=40)
+    region: str = Field(max_length=8)
+    state: str = Field(default="active", max_length=16)  # active | closed
+    closed_reason: str | None = Field(default=None, max_length=40)
+    matched_member_id: str | None = Field(default=None, max_length=32)
+    screened_at: datetime
+
+
+class LoginDevice(SQLModel, table=True):
+    """Devices an account logged in from (keyed digests), for REG-3 matching; never a link by itself."""
+
+    device_digest: str = Field(primary_key=True, max_length=64)
+    member_id: str = Field(primary_key=True, max_length=32, index=True)
     first_seen: datetime
 
 

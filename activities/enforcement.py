@@ -1,0 +1,132 @@
+"""ENF-1/3, REG-5, ASSOC-5, REG-3: the registry side of enforcement.
+
+The account workflows decide; these activities record what must outlive them or be shared between
+accounts: barred identities (REG-5), which links a cascade follows (ENF-3) and which an approved
+appeal cleared (ASSOC-5), and the screening of buyer accounts against seller identities (REG-3).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+
+from activities.identity_registry import fingerprint
+from activities.login_ip import device_digest
+from models.contract import BarIdentityInput, BuyerScreening, BuyerScreeningResult, ClearLinkInput
+from models.db import engine
+from models.tables import AccountLink, BarredFingerprint, BuyerAccount, IdentityFingerprint, LoginDevice
+
+MAINLAND_CHINA = "CN"
+
+
+@activity.defn
+def bar_identity(inp: BarIdentityInput) -> int:
+    """REG-5: every identity fingerprint of the closed account is barred. Idempotent; returns how many
+    fingerprints are barred for it."""
+    with Session(engine()) as session:
+        prints = session.exec(
+            select(IdentityFingerprint).where(IdentityFingerprint.member_id == inp.member_id)
+        ).all()
+        for fp in prints:
+            exists = session.exec(
+                select(BarredFingerprint).where(
+                    BarredFingerprint.kind == fp.kind, BarredFingerprint.digest == fp.digest
+                )
+            ).first()
+            if exists is None:
+                session.add(
+                    BarredFingerprint(
+                        kind=fp.kind, digest=fp.digest, origin_member_id=inp.member_id, barred_at=inp.at
+                    )
+                )
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # a concurrent attempt barred them first
+        return len(prints)
+
+
+@activity.defn
+def active_links(member_id: str) -> list[str]:
+    """ENF-3: the accounts an account is linked to (shared identity, duplicate products), minus the
+    links an approved appeal cleared. Sorted, so the cascade is the same on every replay."""
+    with Session(engine()) as session:
+        links = session.exec(
+            select(AccountLink).where(
+                (AccountLink.member_a == member_id) | (AccountLink.member_b == member_id),
+                AccountLink.cleared_at.is_(None),  # type: ignore[union-attr]
+            )
+        ).all()
+    return sorted({link.member_b if link.member_a == member_id else link.member_a for link in links})
+
+
+@activity.defn
+def clear_link(inp: ClearLinkInput) -> int:
+    """ASSOC-5: an approved appeal clears the links between the two accounts. Idempotent."""
+    a, b = sorted((inp.member_id, inp.linked_member_id))
+    with Session(engine()) as session:
+        links = session.exec(
+            select(AccountLink).where(
+                AccountLink.member_a == a, AccountLink.member_b == b, AccountLink.cleared_at.is_(None)
+            )  # type: ignore[union-attr]
+        ).all()
+        for link in links:
+            link.cleared_at = inp.at
+            link.cleared_by = inp.operator
+            session.add(link)
+        session.commit()
+        return len(links)
+
+
+@activity.defn
+def screen_buyer(inp: BuyerScreening) -> BuyerScreeningResult:
+    """REG-3: an overseas buyer account that matches a seller's identity or login device is a false
+    buyer account: it is closed, and the matching seller is named so it receives a violation."""
+    with Session(engine()) as session:
+        existing = session.get(BuyerAccount, inp.buyer_id)
+        if existing is not None:  # a retry, or the same buyer screened twice
+            return BuyerScreeningResult(
+                closed=existing.state == "closed", seller_member_id=existing.matched_member_id
+            )
+        seller = None
+        if inp.region.strip().upper() != MAINLAND_CHINA:
+            digests = [
+                fingerprint(kind, value)
+                for kind, value in (
+                    ("id_card", inp.id_card_number),
+                    ("mobile", inp.mobile),
+                    ("email", inp.email),
+                )
+                if value
+            ]
+            if digests:
+                match = session.exec(
+                    select(IdentityFingerprint).where(IdentityFingerprint.digest.in_(digests))
+                ).first()  # type: ignore[attr-defined]
+                seller = match.member_id if match else None
+            if seller is None and inp.device_id:
+                device = session.exec(
+                    select(LoginDevice).where(LoginDevice.device_digest == device_digest(inp.device_id))
+                ).first()
+                seller = device.member_id if device else None
+        session.add(
+            BuyerAccount(
+                buyer_id=inp.buyer_id,
+                region=inp.region.strip().upper(),
+                state="closed" if seller else "active",
+                closed_reason="false_buyer_registration" if seller else None,
+                matched_member_id=seller,
+                screened_at=inp.at,
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            again = session.get(BuyerAccount, inp.buyer_id)
+            assert again is not None
+            return BuyerScreeningResult(
+                closed=again.state == "closed", seller_member_id=again.matched_member_id
+            )
+        return BuyerScreeningResult(closed=seller is not None, seller_member_id=seller)

@@ -1,0 +1,328 @@
+"""ENF-1..4, REG-9, REG-10, ASSOC-4/5 over simulated time on the real time-skipping test server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+import seller_client
+from activities.blobs import put_bytes
+from activities.identity_registry import fingerprint, link_accounts
+from models.contract import (
+    AccountStatus,
+    AppealDecisionInput,
+    AppealInput,
+    AssociationCaseInput,
+    ClosureReport,
+    LoginInput,
+    ViolationInput,
+)
+from models.db import engine
+from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
+from tests.conftest import new_worker
+from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
+from workflows.seller_account import SellerAccount
+
+DAY = timedelta(days=1)
+
+
+async def until(handle: WorkflowHandle, check: Callable[[AccountStatus], bool], what: str) -> AccountStatus:
+    """Signals are applied by the workflow's next task: poll its status (real time, no skipping)."""
+    for _ in range(100):
+        status = await handle.query(SellerAccount.status)
+        if check(status):
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id}: never {what}; last status {status}")
+
+
+async def violation(handle: WorkflowHandle, vid: str, category: str, points: int = 0, **kw) -> None:  # type: ignore[no-untyped-def]
+    await handle.signal(
+        SellerAccount.report_violation, ViolationInput(vid, category, kw.pop("rule", "ENF-2"), points, **kw)
+    )
+
+
+def registered_identity(member_id: str) -> None:
+    """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring)."""
+    now = datetime.now(UTC)
+    with Session(engine()) as session:
+        session.add(
+            Account(
+                member_id=member_id,
+                registration_id=uuid.uuid4().hex,
+                store_name="X",
+                region="CN",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.flush()
+        for kind in ("id_card", "mobile"):
+            session.add(
+                IdentityFingerprint(
+                    kind=kind, digest=fingerprint(kind, f"{kind}-{member_id}"), member_id=member_id
+                )
+            )
+        session.commit()
+
+
+async def refused(h: WorkflowHandle, update, arg) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await h.execute_update(update, arg)
+    refusal = seller_client.as_refusal(err.value)
+    assert refusal is not None, err.value
+    return refusal.rule, refusal.code
+
+
+async def closes(workflow_id: str) -> list[AuditRecord]:
+    """The account's close rows, once its audit has caught up with its state (the row is written by
+    an activity right after the transition)."""
+    for _ in range(100):
+        rows = [r for r in audit_rows(workflow_id) if r.event == "close"]
+        if rows:
+            await asyncio.sleep(0.2)  # a second close row, if the code wrongly wrote one, would land now
+            return [r for r in audit_rows(workflow_id) if r.event == "close"]
+        await asyncio.sleep(0.05)
+    return []
+
+
+async def test_trade_points_expire_on_a_rolling_year(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        await violation(h, "t1", "trade", 20)
+        await violation(h, "t1", "trade", 20)  # the same violation reported twice counts once
+        await until(h, lambda s: s.penalty_points["trade"] == 20, "20 trade points")
+        await time_env.sleep(100 * DAY)
+        await h.signal(SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
+        await violation(h, "t2", "trade", 20)
+        await until(h, lambda s: s.penalty_points["trade"] == 40, "40 points")
+        await time_env.sleep(267 * DAY)  # day 367: t1 (day 0) is more than 365 days old
+        await h.signal(SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
+        await violation(h, "t3", "trade", 20)
+        status = await until(h, lambda s: "t3" in str(audit_rows(h.id)[-1].detail), "t3 applied")
+        assert (status.state, status.penalty_points["trade"]) == ("open", 40), "t1 expired: 40, not 60"
+        await violation(h, "t4", "trade", 8)
+        status = await until(h, lambda s: s.state == "closed", "closed at 48")
+        assert status.closed_reason == "trade_points_48"
+        assert [(r.rule, r.reason) for r in await closes(h.id)] == [("ENF-2", "trade_points_48")]
+
+
+async def test_listing_points_freeze_seven_days_and_the_freeze_lifts_itself(
+    time_env: WorkflowEnvironment,
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        await violation(h, "l1", "listing", 6)
+        await violation(h, "l2", "listing", 6)
+        status = await until(h, lambda s: s.state == "suspended", "frozen at 12")
+        assert (status.resume_state, status.holds) == ("open", ["freeze-l2"])
+        await time_env.sleep(6 * DAY)
+        assert (await h.query(SellerAccount.status)).state == "suspended"
+        await time_env.sleep(1 * DAY + timedelta(hours=1))
+        status = await until(h, lambda s: s.state == "open", "reinstated after 7 days")
+        assert status.holds == [] and status.penalty_points["listing"] == 12
+        await violation(h, "l3", "listing", 5)
+        await until(h, lambda s: s.penalty_points["listing"] == 17, "17 points")
+        assert (await h.query(SellerAccount.status)).state == "open", "no freeze between multiples of 12"
+        await violation(h, "l4", "listing", 7)
+        await until(h, lambda s: s.state == "suspended", "frozen again at 24")
+        # The listing ledger never closes the account, however many points.
+        for i in range(10):
+            await violation(h, f"lx{i}", "listing", 12)
+        status = await until(h, lambda s: s.penalty_points["listing"] == 144, "144 points")
+        assert status.state == "suspended"
+        events = [(r.event, r.rule, r.reason) for r in audit_rows(h.id)]
+        assert ("reinstate", "ENF-2", "freeze_lifted") in events
+        await finish(h)
+
+
+async def test_ip_strikes_freeze_one_day_then_seven_then_close_and_bar(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        member = (await h.query(SellerAccount.status)).member_id
+        registered_identity(member)
+        await violation(h, "s1", "ip_strike")
+        status = await until(h, lambda s: s.state == "suspended", "first strike freeze")
+        await time_env.sleep(DAY + timedelta(minutes=5))
+        await until(h, lambda s: s.state == "open", "1-day freeze lifted")
+        await violation(h, "s2", "ip_strike")
+        await until(h, lambda s: s.state == "suspended", "second strike freeze")
+        await time_env.sleep(3 * DAY)
+        assert (await h.query(SellerAccount.status)).state == "suspended", "the second strike freezes 7 days"
+        await time_env.sleep(4 * DAY + timedelta(minutes=5))
+        await until(h, lambda s: s.state == "open", "7-day freeze lifted")
+        await violation(h, "s3", "ip_strike")
+        status = await until(h, lambda s: s.state == "closed", "third strike closes")
+        assert status.closed_reason == "third_strike"
+        with Session(engine()) as session:
+            barred = session.exec(
+                select(BarredFingerprint).where(BarredFingerprint.origin_member_id == member)
+            ).all()
+        assert {b.kind for b in barred} == {"id_card", "mobile"}, "REG-5: a serious closure bars the identity"
+    assert status is not None
+
+
+async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
+    time_env: WorkflowEnvironment,
+) -> None:
+    now = datetime.now(UTC)
+    async with new_worker(time_env.client) as worker:
+        handles = [await start_account(time_env, worker.task_queue, state="open") for _ in range(5)]
+        a, b, c, d, e = [(await h.query(SellerAccount.status)).member_id for h in handles]
+        with Session(engine()) as session:
+            # A-B-C-D in a chain, D-A closing a cycle, and E linked to nobody.
+            for x, y in ((a, b), (b, c), (c, d), (d, a)):
+                link_accounts(
+                    session, x, y, rule="ASSOC-3", reason="duplicate_product", evidence="test", at=now
+                )
+        await violation(handles[0], "serious-1", "ip", severity="serious", rule="ENF-1")
+        await violation(handles[0], "serious-1", "ip", severity="serious", rule="ENF-1")
+        for h in handles[:4]:
+            await until(h, lambda s: s.state == "closed", "closed")
+        await asyncio.sleep(0.5)  # let any late duplicate ban arrive
+        assert [(r.rule, r.reason) for r in await closes(handles[0].id)] == [("ENF-1", "serious_violation")]
+        for h in handles[1:4]:
+            rows = await closes(h.id)
+            assert len(rows) == 1, f"{h.id} banned {len(rows)} times"
+            assert (rows[0].rule, rows[0].reason, rows[0].detail["origin_member_id"]) == (
+                "ENF-3",
+                "linked_ban",
+                a,
+            )
+        assert (await handles[4].query(SellerAccount.status)).state == "open"
+        assert e not in {r.detail.get("target_member_id") for h in handles for r in audit_rows(h.id)}
+        await finish(handles[4])
+
+
+async def open_case(h: WorkflowHandle, linked: str) -> str:
+    case_id = f"ASSOC-3:duplicate_product:{uuid.uuid4().hex[:8]}"
+    await h.signal(SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", linked))
+    await until(h, lambda s: case_id in s.open_cases and s.state == "suspended", "case opened")
+    return case_id
+
+
+def appeal_for(case_id: str) -> AppealInput:
+    invoice = put_bytes(b"%PDF-1.4 invoice " + uuid.uuid4().bytes)
+    return AppealInput(
+        case_id,
+        "Opened 2024 in Shenzhen, own factory",
+        [invoice],
+        "We bought these goods from the maker; invoices attached.",
+    )
+
+
+async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: WorkflowEnvironment) -> None:
+    now = datetime.now(UTC)
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="ten_products")
+        other = await start_account(time_env, worker.task_queue, state="open")
+        me = (await h.query(SellerAccount.status)).member_id
+        them = (await other.query(SellerAccount.status)).member_id
+        with Session(engine()) as session:
+            link_accounts(session, me, them, rule="ASSOC-3", reason="duplicate_product", evidence="t", at=now)
+        case_id = await open_case(h, them)
+        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
+        assert await refused(h, SellerAccount.appeal, appeal_for(case_id)) == ("ASSOC-5", "already_appealed")
+        assert await refused(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, " ")) == (
+            "ENF-4",
+            "operator_required",
+        )
+        state = await h.execute_update(
+            SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin", "invoices check out")
+        )
+        assert state == "ten_products"
+        rows = [r for r in audit_rows(h.id) if r.event == "appeal_approved"]
+        assert [(r.actor, r.rule) for r in rows] == [("operator:lin", "ASSOC-5")]
+        # The cleared link no longer carries a ban: closing the other store leaves this one alone.
+        await violation(other, "serious-x", "ip", severity="serious", rule="ENF-1")
+        await until(other, lambda s: s.state == "closed", "other closed")
+        await asyncio.sleep(0.3)
+        assert (await h.query(SellerAccount.status)).state == "ten_products"
+        await finish(h)
+
+
+async def test_appeal_rejected_closes_and_cascades(time_env: WorkflowEnvironment) -> None:
+    now = datetime.now(UTC)
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        other = await start_account(time_env, worker.task_queue, state="open")
+        me = (await h.query(SellerAccount.status)).member_id
+        them = (await other.query(SellerAccount.status)).member_id
+        with Session(engine()) as session:
+            link_accounts(session, me, them, rule="ASSOC-3", reason="duplicate_product", evidence="t", at=now)
+        case_id = await open_case(h, them)
+        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
+        await h.execute_update(
+            SellerAccount.decide_appeal, AppealDecisionInput(case_id, False, "wang", "invoices forged")
+        )
+        status = await until(h, lambda s: s.state == "closed", "closed")
+        assert status.closed_reason == "appeal_rejected"
+        other_status = await until(other, lambda s: s.state == "closed", "linked store banned")
+        assert other_status.closed_reason == "linked_ban"
+
+
+async def test_no_appeal_in_time_closes_and_late_appeals_are_refused(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        case_id = await open_case(h, "MNOBODY")
+        assert await refused(h, SellerAccount.appeal, appeal_for("ASSOC-3:other")) == (
+            "ASSOC-5",
+            "no_such_case",
+        )
+        bad = appeal_for(case_id)
+        bad.letter = "sorry"
+        assert await refused(h, SellerAccount.appeal, bad) == ("ASSOC-5", "letter_required")
+        await time_env.sleep(timedelta(days=POLICY.association.appeal_window_days) + timedelta(hours=1))
+        status = await until(h, lambda s: s.state == "closed", "closed after the window")
+        assert status.closed_reason == "appeal_window_expired"
+        assert [(r.rule, r.reason) for r in await closes(h.id)] == [("ASSOC-4", "appeal_window_expired")]
+
+
+@pytest.mark.parametrize(("rule", "reason"), [("REG-10", "alibaba_closure"), ("REG-9", "account_rental")])
+async def test_closure_reports_close_the_account(
+    time_env: WorkflowEnvironment, rule: str, reason: str
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        report = ClosureReport(
+            f"r-{uuid.uuid4().hex[:6]}",
+            rule,
+            reason,
+            reported_by="alibaba.com" if rule == "REG-10" else "risk",
+        )
+        await h.signal(SellerAccount.report_closure, report)
+        await h.signal(SellerAccount.report_closure, report)
+        status = await until(h, lambda s: s.state == "closed", "closed")
+        assert status.closed_reason == reason
+        assert [(r.rule, r.reason) for r in await closes(h.id)] == [(rule, reason)]
+
+
+async def test_facts_in_any_order(time_env: WorkflowEnvironment) -> None:
+    """A freeze and a case arrive interleaved and duplicated: both holds must lift before the store returns."""
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        case_id = f"ASSOC-2:shared_email:{uuid.uuid4().hex[:6]}"
+        await violation(h, "f1", "listing", 12)
+        await h.signal(SellerAccount.open_case, AssociationCaseInput(case_id, "shared_email", "MOTHER"))
+        await violation(h, "f1", "listing", 12)
+        await h.signal(SellerAccount.open_case, AssociationCaseInput(case_id, "shared_email", "MOTHER"))
+        status = await until(h, lambda s: len(s.holds) == 2, "two holds")
+        assert status.penalty_points["listing"] == 12 and status.open_cases == [case_id]
+        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
+        await time_env.sleep(8 * DAY)  # the freeze lifts by itself; the appealed case still holds
+        status = await until(h, lambda s: s.holds == [f"case-{case_id}"], "freeze lifted, case held")
+        assert status.state == "suspended"
+        await h.execute_update(SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin"))
+        status = await until(h, lambda s: s.state == "open", "back to open")
+        assert status.holds == [] and status.open_cases == []
+        events = [(r.event, r.reason) for r in audit_rows(h.id)]
+        assert events.count(("violation", "listing_points")) == 1
+        assert [e for e, _ in events].count("suspend") == 1 and [e for e, _ in events].count("reinstate") == 1
+        await finish(h)
