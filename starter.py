@@ -15,6 +15,11 @@
     python starter.py exam MEMBER                       (interactive)
     python starter.py release MEMBER --title T --price P --category C --image FILE [--description D]
     python starter.py remove-product MEMBER PRODUCT_ID
+    python starter.py violation MEMBER --id V --category ip|trade|listing|ip_strike [--points N] [--serious]
+    python starter.py close-report --rule REG-9|REG-10 (--member-id M | --licence L) --id R
+    python starter.py appeal MEMBER CASE --opening-info TEXT --invoice FILE... --letter TEXT|FILE
+    python starter.py decide MEMBER CASE approve|reject --operator NAME [--note TEXT]
+    python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
 
@@ -40,7 +45,10 @@ import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
 from models.contract import (
+    AppealDecisionInput,
+    BuyerScreening,
     ChangeContactInput,
+    ClosureReport,
     ExamAnswers,
     ExamStartInput,
     ProductInput,
@@ -49,6 +57,7 @@ from models.contract import (
     RequestCodeInput,
     UnbindInput,
     VerifyEmailInput,
+    ViolationInput,
 )
 from models.db import engine
 from models.refusals import Refusal, RefusedError
@@ -292,6 +301,79 @@ async def cmd_remove_product(args: argparse.Namespace) -> int:
     return await _account_command(args, SellerAccount.remove_product, ProductRemoval(args.product_id))
 
 
+async def cmd_violation(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    v = ViolationInput(
+        violation_id=args.violation_id,
+        category=args.category,
+        rule=args.rule,
+        points=args.points,
+        severity="serious" if args.serious else "normal",
+        evidence_ref=args.evidence,
+    )
+    await seller_client.report_violation(client, args.member_id, v)
+    _print({"member_id": args.member_id, "violation": args.violation_id, "reported": True}, as_json=args.json)
+    return 0
+
+
+async def cmd_close_report(args: argparse.Namespace) -> int:
+    member = args.member_id or (seller_client.member_by_licence(args.licence) if args.licence else None)
+    if member is None:
+        refusal = Refusal(
+            args.rule, "no_matching_account", "No seller account matches that licence or member id."
+        )
+        return _refused(refusal, as_json=args.json)
+    reason = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}[args.rule]
+    client = await seller_client.connect()
+    report = ClosureReport(
+        args.report_id, args.rule, reason, evidence_ref=args.evidence, reported_by=args.reported_by
+    )
+    await seller_client.report_closure(client, member, report)
+    _print({"member_id": member, "report": args.report_id, "rule": args.rule}, as_json=args.json)
+    return 0
+
+
+async def cmd_appeal(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    letter = Path(args.letter).read_text() if Path(args.letter).is_file() else args.letter
+    try:
+        state = await seller_client.appeal(
+            client,
+            args.member_id,
+            args.case_id,
+            opening_info=args.opening_info,
+            invoices=[Path(p) for p in args.invoice],
+            letter=letter,
+        )
+    except RefusedError as err:
+        return _refused(err.refusal, as_json=args.json)
+    _print({"member_id": args.member_id, "case_id": args.case_id, "state": state}, as_json=args.json)
+    return 0
+
+
+async def cmd_decide(args: argparse.Namespace) -> int:
+    decision = AppealDecisionInput(args.case_id, args.decision == "approve", args.operator, args.note)
+    return await _account_command(args, SellerAccount.decide_appeal, decision)
+
+
+async def cmd_screen_buyer(args: argparse.Namespace) -> int:
+    client = await seller_client.connect()
+    buyer = BuyerScreening(
+        buyer_id=args.buyer_id,
+        region=args.region,
+        id_card_number=args.id_card or "",
+        mobile=args.mobile or "",
+        email=args.email or "",
+        device_id=args.device or "",
+    )
+    result = await seller_client.screen_buyer(client, buyer)
+    _print(
+        {"buyer_id": args.buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id},
+        as_json=args.json,
+    )
+    return 0
+
+
 async def cmd_preapprove(args: argparse.Namespace) -> int:
     try:
         ref = create_pre_approval(
@@ -408,6 +490,55 @@ def parser() -> argparse.ArgumentParser:
     rm.add_argument("member_id")
     rm.add_argument("product_id")
     rm.set_defaults(run=cmd_remove_product)
+
+    vi = sub.add_parser("violation", help="service: report a violation (ENF-1/2); an id counts once")
+    vi.add_argument("member_id")
+    vi.add_argument("--id", dest="violation_id", required=True, help="the reporting service's violation id")
+    vi.add_argument(
+        "--category", required=True, choices=["ip", "trade", "listing", "ip_strike", "false_buyer"]
+    )
+    vi.add_argument("--points", type=int, default=0)
+    vi.add_argument("--rule", default="ENF-2")
+    vi.add_argument(
+        "--serious", action="store_true", help="a serious violation: closes and bars (ENF-1, REG-5)"
+    )
+    vi.add_argument("--evidence", default="", help="evidence reference")
+    vi.set_defaults(run=cmd_violation)
+
+    cr = sub.add_parser("close-report", help="service: REG-9 rental/transfer or REG-10 Alibaba.com closure")
+    cr.add_argument("--rule", required=True, choices=["REG-9", "REG-10"])
+    target = cr.add_mutually_exclusive_group(required=True)
+    target.add_argument("--member-id")
+    target.add_argument("--licence", help="REG-10: the supplier's business licence number")
+    cr.add_argument("--id", dest="report_id", required=True)
+    cr.add_argument("--evidence", default="")
+    cr.add_argument("--reported-by", default="service")
+    cr.set_defaults(run=cmd_close_report)
+
+    ap = sub.add_parser("appeal", help="seller: appeal an association case once (ASSOC-5)")
+    ap.add_argument("member_id")
+    ap.add_argument("case_id")
+    ap.add_argument("--opening-info", required=True, help="store-opening information")
+    ap.add_argument("--invoice", action="append", required=True, help="purchase invoice file, repeatable")
+    ap.add_argument("--letter", required=True, help="the letter, or a file holding it")
+    ap.set_defaults(run=cmd_appeal)
+
+    de = sub.add_parser("decide", help="operator: approve or reject an appeal (ASSOC-5)")
+    de.add_argument("member_id")
+    de.add_argument("case_id")
+    de.add_argument("decision", choices=["approve", "reject"])
+    de.add_argument("--operator", required=True, help="your operator name (recorded, ENF-4)")
+    de.add_argument("--note", default="")
+    de.set_defaults(run=cmd_decide)
+
+    sb = sub.add_parser("screen-buyer", help="service: screen a new buyer account against sellers (REG-3)")
+    sb.add_argument("buyer_id")
+    sb.add_argument("--region", required=True)
+    sb.add_argument("--id-card")
+    sb.add_argument("--mobile")
+    sb.add_argument("--email")
+    sb.add_argument("--device")
+    sb.set_defaults(run=cmd_screen_buyer)
 
     pa = sub.add_parser("preapprove", help="operator: approve a non-mainland applicant in advance (REG-2)")
     pa.add_argument("--region", required=True, help="two-letter country code")

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import sys
+import uuid
 
 import pytest
 from sqlmodel import Session, select
@@ -18,6 +19,7 @@ from devtools.smtp_sink import SmtpSink
 from models.db import engine
 from models.tables import AccountLink, IdentityFingerprint
 from tests.conftest import new_worker
+from workflows.seller_account import SellerAccount
 
 
 @pytest.fixture
@@ -150,3 +152,80 @@ async def test_authenticate_and_take_the_exam_in_the_terminal(
         assert "please type one letter" in out["text"] and "score 100/100: passed" in out["text"]
         code, out = await cli("status", member)
         assert out["state"] == "exam_passed"
+
+
+async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line(
+    dev_env: WorkflowEnvironment, cli, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from devtools import product_fixtures
+    from models.settings import settings
+    from tests.workflows.test_enforcement import registered_identity, until
+    from tests.workflows.test_seller_account import finish, start_account
+
+    # screen-buyer starts a workflow on the configured task queue, as the CLI does in production.
+    async with new_worker(dev_env.client, task_queue=settings().task_queue) as worker:
+        first = await start_account(dev_env, worker.task_queue, state="exam_passed")
+        second = await start_account(dev_env, worker.task_queue, state="exam_passed")
+        a = (await first.query(SellerAccount.status)).member_id
+        b = (await second.query(SellerAccount.status)).member_id
+        registered_identity(a)
+        n = 40_000_000 + uuid.uuid4().int % 10**6
+        image = tmp_path / "p.jpg"
+        image.write_bytes(product_fixtures.encode(product_fixtures.image(n)))
+        title, description, category = product_fixtures.listing(n)
+        args = ["--title", title, "--description", description, "--price", "12.00", "--category", category]
+        code, out = await cli("release", a, *args, "--image", str(image))
+        assert (code, out["accepted"]) == (0, True)
+        code, out = await cli("release", b, *args, "--image", str(image))
+        assert (code, out["refused"]["rule"], out["refused"]["code"]) == (3, "ASSOC-3", "duplicate_product")
+
+        # ASSOC-4: both stores are suspended, each with the same case and an appeal window.
+        sa_ = await until(first, lambda s: s.state == "suspended", "first suspended")
+        sb_ = await until(second, lambda s: s.state == "suspended", "second suspended")
+        assert sa_.open_cases == sb_.open_cases and len(sa_.open_cases) == 1
+        case_id = sa_.open_cases[0]
+
+        invoice = tmp_path / "invoice.pdf"
+        invoice.write_bytes(b"%PDF-1.4 purchase invoice 2026-03 " + uuid.uuid4().bytes)
+        code, out = await cli("decide", b, case_id, "reject", "--operator", "lin")
+        assert (code, out["refused"]["code"]) == (3, "no_appeal")
+        appeal = ["--opening-info", "Opened 2025, own brand", "--invoice", str(invoice)]
+        code, out = await cli(
+            "appeal", a, case_id, *appeal, "--letter", "We make this product ourselves; invoices attached."
+        )
+        assert (code, out["state"]) == (0, "suspended")
+        code, out = await cli("appeal", a, case_id, *appeal, "--letter", "A second letter for the same case.")
+        assert out["refused"]["code"] == "already_appealed"
+        code, out = await cli("decide", a, case_id, "approve", "--operator", "lin", "--note", "own brand")
+        assert (code, out["state"]) == (0, "exam_passed")
+        code, out = await cli(
+            "appeal", b, case_id, *appeal, "--letter", "We bought it from the same factory, honestly."
+        )
+        code, out = await cli("decide", b, case_id, "reject", "--operator", "wang")
+        assert (code, out["state"]) == (0, "closed")
+        # The approved store's link was cleared, so the rejected store's closure does not ban it.
+        await asyncio.sleep(0.5)
+        assert (await first.query(SellerAccount.status)).state == "exam_passed"
+        code, trail = await cli("audit", b)
+        assert [(r["event"], r["actor"], r["rule"]) for r in trail][-2:] == [
+            ("appeal_rejected", "operator:wang", "ASSOC-5"),
+            ("close", "operator:wang", "ASSOC-5"),
+        ]
+
+        # REG-3: an overseas buyer with the seller's mobile is closed, and the seller gets trade points.
+        code, out = await cli(
+            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", f"mobile-{a}"
+        )
+        assert (code, out["closed"], out["seller_member_id"]) == (0, True, a)
+        await until(first, lambda s: s.penalty_points["trade"] == 12, "REG-3 trade points")
+        code, out = await cli(
+            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", "+15550100"
+        )
+        assert (code, out["closed"]) == (0, False)
+
+        # REG-10: Alibaba.com reports the supplier's licence; unknown licences are refused with a reason.
+        code, out = await cli(
+            "close-report", "--rule", "REG-10", "--licence", "91440300NOSUCH0000", "--id", "ali-1"
+        )
+        assert (code, out["refused"]["code"]) == (3, "no_matching_account")
+        await finish(first)

@@ -914,6 +914,8 @@ class SellerAccount:
                     actor="seller",
                     detail=detail,
                 )
+                if listing.duplicate_of_member_id:
+                    await self._associate(listing.duplicate_of_member_id, rule="ASSOC-3", cause="duplicate_product")
                 return ProductReleaseResult(
                     accepted=False,
                     state=self.chart.state,
