@@ -20,9 +20,12 @@ from collections.abc import Awaitable, Callable
 from temporalio.client import Client
 
 import seller_client
+from activities.blobs import put_bytes
 from devtools import temporal_dev
+from devtools.smtp_sink import SmtpSink
 from models.contract import AccountStatus, RegistrationInput, RegistrationResult
 from models.policy import Policy
+from models.refusals import RefusedError
 from models.settings import settings
 from starter import table
 
@@ -90,7 +93,7 @@ async def wait_for(check: Callable[[], Awaitable[bool]], *, seconds: float, labe
     raise SystemExit(f"timed out waiting for {label}")
 
 
-async def demo(client: Client) -> list[AccountStatus]:
+async def demo(client: Client, mail: SmtpSink) -> list[AccountStatus]:
     people = Sellers()
     policy = seller_client.current_policy()
     members: list[str] = []
@@ -136,16 +139,147 @@ async def demo(client: Client) -> list[AccountStatus]:
 
     await wait_for(reclaimed, seconds=DEMO_YEAR_SECONDS * 3, label="the idle account's year to run out")
     print()
+    print(f"  Busy Bees Crafts kept logging in: {(await seller_client.status(client, active_member)).state}")
+    print("  (in the table at the end it has stopped logging in for a demo year, and is reclaimed too)")
+    members += await enforcement(client, mail, people, demo_policy(policy))
     return [await seller_client.status(client, m) for m in members if m]
+
+
+def demo_policy(policy: Policy) -> Policy:
+    """Enforcement clocks shrunk so they run out while you watch: a listing freeze of 15 s."""
+    penalties = dataclasses.replace(policy.penalties, listing_freeze_days=15 / 86_400)
+    return dataclasses.replace(policy, version=f"{policy.version}+demo-short-freeze", penalties=penalties)
+
+
+async def open_a_store(client: Client, mail: SmtpSink, reg: RegistrationInput, policy: Policy, n: int) -> str:
+    """Register -> REG-6 email code -> OPEN-1 photo (a failed one first) -> OPEN-2 exam -> OPEN-3 ten products."""
+    from activities.exam import answer_key, draw
+    from devtools import photo_fixtures, product_fixtures
+    from models.contract import ExamAnswers, ExamStartInput, VerifyEmailInput
+    from workflows.seller_account import SellerAccount
+
+    result = await seller_client.register(client, reg, policy=policy)
+    member = show(result, reg.store_name)
+    assert member
+    code = await asyncio.to_thread(mail.latest_code, reg.email)
+    await seller_client.command(client, member, SellerAccount.verify_email, VerifyEmailInput(code))
+    print(f"  REG-6: email verified with the code mailed over SMTP ({code})")
+    tmp = settings().data_dir / "demo"
+    tmp.mkdir(parents=True, exist_ok=True)
+    # The public-domain portrait (NASA, Eileen Collins) holding a card with her portrait.
+    covered = photo_fixtures.Variant(
+        "corner_covered", "astronaut.png", "astronaut.png", "card_corner_missing"
+    )
+    good = photo_fixtures.Variant("pass_astronaut", "astronaut.png", "astronaut.png", "pass")
+    for variant in (covered, good):
+        path = tmp / f"{member}-{variant.name}.jpg"
+        path.write_bytes(photo_fixtures.jpeg_bytes(variant))
+        outcome = await seller_client.submit_photo(client, member, path, policy=policy)
+        verdict = (
+            "passed"
+            if outcome.passed
+            else f"failed {outcome.failures[0].code}: {outcome.failures[0].message}"
+        )
+        print(f"  OPEN-1 photo {path.name}: {verdict}")
+    paper = await seller_client.command(client, member, SellerAccount.start_exam, ExamStartInput())
+    key = answer_key(draw(f"{member}:{paper.attempt}", len(paper.questions), paper.attempt).paper)
+    graded = await seller_client.command(
+        client, member, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, key)
+    )
+    print(f"  OPEN-2 exam: {graded.score}/100 (pass mark {graded.pass_mark}) -> {graded.state}")
+    for k in range(10):
+        ref = put_bytes(product_fixtures.encode(product_fixtures.image(n + k)))
+        released = await seller_client.command(
+            client, member, SellerAccount.release_product, product_fixtures.product(n + k, ref)
+        )
+    print(f"  OPEN-3: ten products released -> {released.state}")
+    return member
+
+
+async def enforcement(client: Client, mail: SmtpSink, people: Sellers, policy: Policy) -> list[str]:
+    from devtools import product_fixtures
+    from models.contract import AppealDecisionInput, ChangeContactInput, ViolationInput
+    from workflows.seller_account import SellerAccount
+
+    base = uuid.uuid4().int % 10**7 * 100
+    say("OPEN-1..3: a seller goes from registration to an open store")
+    lotus = await open_a_store(client, mail, people.applicant("Jade Garden Ceramics"), policy, base)
+    say("ASSOC-3: another store lists a copy of one of its products")
+    copycat_reg = people.applicant("Copycat Corner")
+    copycat = await open_a_store(client, mail, copycat_reg, policy, base + 50)
+    shadow_reg = people.applicant("Shadow Shop")
+    shadow = show(await seller_client.register(client, shadow_reg, policy=policy), "Shadow Shop")
+    assert shadow
+    ref = put_bytes(product_fixtures.encode(product_fixtures.image(base)))
+    copy = await seller_client.command(
+        client, copycat, SellerAccount.release_product, product_fixtures.product(base, ref, price="9.99")
+    )
+    print(f"  Copycat Corner lists Jade Garden's product: REFUSED {copy.refusal.rule} {copy.refusal.code}")
+    print("  ASSOC-4: both stores suspended, each with an appeal window")
+    try:
+        await seller_client.command(
+            client, shadow, SellerAccount.change_contact, ChangeContactInput("email", copycat_reg.email)
+        )
+    except RefusedError as err:
+        print(
+            f"  Shadow Shop takes Copycat Corner's email: REFUSED {err.refusal.rule} {err.refusal.code} (linked)"
+        )
+    await asyncio.sleep(1)
+    case = (await seller_client.status(client, lotus)).open_cases[0]
+    invoice = settings().data_dir / "demo" / "invoice.pdf"
+    invoice.write_bytes(b"%PDF-1.4 purchase invoice, demo")
+    letter = "We designed and make this product ourselves; the factory invoices are attached."
+    for member in (lotus, copycat):
+        await seller_client.appeal(
+            client, member, case, opening_info="Opened in 2026", invoices=[invoice], letter=letter
+        )
+    print("  ASSOC-5: both stores appeal once, with opening information, invoices and a letter")
+    state = await seller_client.command(
+        client, lotus, SellerAccount.decide_appeal, AppealDecisionInput(case, True, "demo-operator-lin")
+    )
+    print(f"  operator lin APPROVES Jade Garden's appeal -> {state} (the link is cleared)")
+    state = await seller_client.command(
+        client,
+        copycat,
+        SellerAccount.decide_appeal,
+        AppealDecisionInput(case, False, "demo-operator-wang"),
+    )
+    print(f"  operator wang REJECTS Copycat Corner's appeal -> {state}")
+
+    async def shadow_banned() -> bool:
+        return (await seller_client.status(client, shadow)).state == "closed"
+
+    await wait_for(shadow_banned, seconds=30, label="the ENF-3 cascade")
+    print("\n  ENF-3: Shadow Shop, linked to Copycat Corner, is banned too, naming its origin")
+
+    say("ENF-2: 12 listing-quality points freeze the store; the freeze lifts by itself (15 s here)")
+    await seller_client.report_violation(
+        client,
+        lotus,
+        ViolationInput(f"demo-{base}", "listing", "ENF-2", points=12, evidence_ref="listing:demo"),
+    )
+
+    async def frozen() -> bool:
+        return (await seller_client.status(client, lotus)).state == "suspended"
+
+    await wait_for(frozen, seconds=15, label="the freeze")
+    print("\n  Jade Garden Ceramics: suspended (listing freeze)")
+
+    async def lifted() -> bool:
+        return (await seller_client.status(client, lotus)).state == "open"
+
+    await wait_for(lifted, seconds=60, label="the freeze to lift")
+    print("\n  Jade Garden Ceramics: open again, no one touched it")
+    return [lotus, copycat, shadow]
 
 
 def print_states(statuses: list[AccountStatus]) -> None:
     rows = [
-        (s.member_id, s.state, s.closed_reason or "", s.login_count, "; ".join(s.waiting_for)[:70])
+        (s.member_id, s.state, s.closed_reason or "", s.products_released, "; ".join(s.waiting_for)[:60])
         for s in statuses
     ]
     say("Accounts")
-    print(table(rows, ["member id", "state", "closed reason", "logins", "waiting for"]))
+    print(table(rows, ["member id", "state", "closed reason", "products", "waiting for"]))
 
 
 async def main() -> int:
@@ -161,8 +295,10 @@ async def main() -> int:
 
     from worker import build_worker
 
-    async with build_worker(client):
-        statuses = await demo(client)
+    # A local mail server for the REG-6 codes (the production SMTP host comes from SMTP_HOST/SMTP_PORT).
+    with SmtpSink(port=settings().smtp_port) as mail:
+        async with build_worker(client):
+            statuses = await demo(client, mail)
     print_states(statuses)
     print(f"\nWatch them in the Web UI: {temporal_dev.ui_url()}")
     print("  filter with:  SellerState = 'closed'   or   WorkflowType = 'SellerAccount'")

@@ -915,7 +915,9 @@ class SellerAccount:
                     detail=detail,
                 )
                 if listing.duplicate_of_member_id:
-                    await self._associate(listing.duplicate_of_member_id, rule="ASSOC-3", cause="duplicate_product")
+                    await self._associate(
+                        listing.duplicate_of_member_id, rule="ASSOC-3", cause="duplicate_product"
+                    )
                 return ProductReleaseResult(
                     accepted=False,
                     state=self.chart.state,
