@@ -1,0 +1,68 @@
+"""docker-compose.yml agrees with the code: services, pinned images, the settings the code reads, the
+search attributes the workflows upsert. (No Docker engine runs here; this is what can be checked.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from workflows import search_attributes as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def settings_read_by_code() -> set[str]:
+    source = (ROOT / "models" / "settings.py").read_text()
+    return set(re.findall(r'_env\("([A-Z_]+)"', source)) | set(re.findall(r'environ\.get\("([A-Z_]+)"', source))
+
+
+def test_the_production_services_are_all_there() -> None:
+    assert {"postgresql", "temporal", "search-attributes", "temporal-ui", "codec-server", "worker"} <= set(SERVICES)
+    assert SERVICES["worker"]["deploy"]["replicas"] >= 2, "workers scale by replicas"
+    assert SERVICES["search-attributes"]["restart"] == "no", "a one-shot"
+    assert SERVICES["worker"]["depends_on"]["search-attributes"]["condition"] == "service_completed_successfully"
+
+
+def test_images_are_pinned() -> None:
+    for name, service in SERVICES.items():
+        if "image" in service:
+            image = service["image"]
+            assert ":" in image and not image.endswith(":latest"), f"{name}: pin {image}"
+        else:
+            assert service.get("build") == ".", f"{name}: built from this repository"
+
+
+def test_every_application_variable_is_one_the_code_reads() -> None:
+    known = settings_read_by_code()
+    env = SERVICES["worker"]["environment"]
+    assert set(env) <= known, f"compose sets variables the code never reads: {sorted(set(env) - known)}"
+    # Production refuses to start without these (models/settings.py): compose must demand them.
+    for required in ("FINGERPRINT_SECRET", "CODEC_KEYS", "CODEC_SERVER_TOKEN", "DATABASE_URL"):
+        assert required in env
+    assert env["SELLER_ENV"] == "production"
+    assert env["DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgresql:5432/" in env["DATABASE_URL"]
+    assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert SERVICES["codec-server"]["environment"]["CODEC_KEYS"] == env["CODEC_KEYS"]
+
+
+def test_the_one_shot_registers_exactly_the_workflows_search_attributes() -> None:
+    command = " ".join(SERVICES["search-attributes"]["command"])
+    declared = dict(re.findall(r"(\w+)=(Keyword|Int|Bool|Text|Double|Datetime)\b", command))
+    kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
+    expected = {key.name: kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for key in sa.ALL}
+    assert declared == expected
+
+
+def test_the_ui_calls_the_codec_server_and_the_commands_exist() -> None:
+    ui = SERVICES["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith(":8081")
+    assert "8081:8081" in SERVICES["codec-server"]["ports"]
+    for name in ("worker", "codec-server"):
+        script = SERVICES[name]["command"][1]
+        assert (ROOT / script).is_file(), f"{name} runs {script}, which does not exist"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "requirements.txt" in dockerfile and "--no-deps -r requirements-face.txt" in dockerfile
