@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# The whole check: lint, types, then the test suite (SQLite; PostgreSQL too when TEST_POSTGRES_URL is set).
+# The whole check: lint, then the test suite on SQLite, then the database and race tests again on
+# PostgreSQL when its server binaries are installed (.ci/run installs them; scripts/postgres.sh starts
+# a private server on loopback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 "$PY" -m ruff check .
 "$PY" -m pytest "$@"
+url=$(scripts/postgres.sh || true)
+if [ -n "$url" ]; then
+  echo "== the database and race tests again, on PostgreSQL ($url)"
+  SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest -p no:cacheprovider \
+    tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py "$@"
+else
+  echo "== PostgreSQL server binaries not installed: the PostgreSQL pass is skipped (.ci/run installs them)"
+fi

@@ -25,6 +25,13 @@ import pytest_asyncio
 _SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or f"/tmp/seller-tests-{uuid.uuid4().hex[:8]}")
 os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
 os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
+# The PostgreSQL pass (scripts/test.sh) points the registry at a throw-away database, emptied here.
+if os.environ.get("SELLER_TEST_DATABASE_URL"):
+    os.environ["DATABASE_URL"] = os.environ["SELLER_TEST_DATABASE_URL"]
+    import sqlalchemy
+
+    with sqlalchemy.create_engine(os.environ["DATABASE_URL"]).begin() as _conn:
+        _conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
 from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
 
 os.environ["SMTP_PORT"] = str(free_port())

@@ -17,14 +17,20 @@ SERVICES = COMPOSE["services"]
 
 def settings_read_by_code() -> set[str]:
     source = (ROOT / "models" / "settings.py").read_text()
-    return set(re.findall(r'_env\("([A-Z_]+)"', source)) | set(re.findall(r'environ\.get\("([A-Z_]+)"', source))
+    return set(re.findall(r'_env\("([A-Z_]+)"', source)) | set(
+        re.findall(r'environ\.get\("([A-Z_]+)"', source)
+    )
 
 
 def test_the_production_services_are_all_there() -> None:
-    assert {"postgresql", "temporal", "search-attributes", "temporal-ui", "codec-server", "worker"} <= set(SERVICES)
+    assert {"postgresql", "temporal", "search-attributes", "temporal-ui", "codec-server", "worker"} <= set(
+        SERVICES
+    )
     assert SERVICES["worker"]["deploy"]["replicas"] >= 2, "workers scale by replicas"
     assert SERVICES["search-attributes"]["restart"] == "no", "a one-shot"
-    assert SERVICES["worker"]["depends_on"]["search-attributes"]["condition"] == "service_completed_successfully"
+    assert (
+        SERVICES["worker"]["depends_on"]["search-attributes"]["condition"] == "service_completed_successfully"
+    )
 
 
 def test_images_are_pinned() -> None:
@@ -44,7 +50,9 @@ def test_every_application_variable_is_one_the_code_reads() -> None:
     for required in ("FINGERPRINT_SECRET", "CODEC_KEYS", "CODEC_SERVER_TOKEN", "DATABASE_URL"):
         assert required in env
     assert env["SELLER_ENV"] == "production"
-    assert env["DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgresql:5432/" in env["DATABASE_URL"]
+    assert (
+        env["DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgresql:5432/" in env["DATABASE_URL"]
+    )
     assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert SERVICES["codec-server"]["environment"]["CODEC_KEYS"] == env["CODEC_KEYS"]
 
@@ -53,7 +61,9 @@ def test_the_one_shot_registers_exactly_the_workflows_search_attributes() -> Non
     command = " ".join(SERVICES["search-attributes"]["command"])
     declared = dict(re.findall(r"(\w+)=(Keyword|Int|Bool|Text|Double|Datetime)\b", command))
     kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
-    expected = {key.name: kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for key in sa.ALL}
+    expected = {
+        key.name: kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for key in sa.ALL
+    }
     assert declared == expected
 
 
