@@ -20,6 +20,7 @@ only the two faces found are encoded, at full resolution, from their scaled-up b
 from __future__ import annotations
 
 import io
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ with warnings.catch_warnings():  # face_recognition_models imports pkg_resources
     warnings.simplefilter("ignore")
     import face_recognition
 
+# face_recognition keeps one dlib detector, landmark model and encoder per process, and they are not
+# safe to call from two threads at once (concurrent checks saw faces that were not there). Photo
+# checks therefore take turns within a worker process; more throughput means more worker processes.
+DLIB_LOCK = threading.Lock()
 SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 ID1_ASPECT = 85.6 / 54.0
 MESSAGES = {
@@ -291,6 +296,35 @@ def check_photo(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
     if clipped > policy.glare_max_fraction:
         return fail("glare", glare_fraction=clipped)
 
+    with DLIB_LOCK:
+        return _faces_and_match(
+            small,
+            grey,
+            full,
+            card,
+            factor,
+            decoded.size,
+            policy,
+            brightness,
+            card_sharpness,
+            clipped,
+            started,
+        )
+
+
+def _faces_and_match(
+    small: np.ndarray,
+    grey: np.ndarray,
+    full: np.ndarray,
+    card: CardFound,
+    factor: float,
+    size: tuple[int, int],
+    policy: AuthenticationPolicy,
+    brightness: float,
+    card_sharpness: float,
+    clipped: float,
+    started: float,
+) -> PhotoCheckResult:
     # A face at arm's length is large in the downscaled copy; upsampling (4x the work) is only
     # needed to tell "nobody" from "someone too far away".
     faces = face_recognition.face_locations(small, number_of_times_to_upsample=0)
@@ -318,7 +352,7 @@ def check_photo(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
     if portrait is None:
         return fail("card_portrait_missing")
 
-    live_full = scale_box(face, 1 / factor, decoded.size)
+    live_full = scale_box(face, 1 / factor, size)
     live_enc, card_enc = face_recognition.face_encodings(full, [live_full, portrait], num_jitters=1)
     distance = float(face_recognition.face_distance([card_enc], live_enc)[0])
     measures = {
@@ -339,7 +373,8 @@ def check_photo(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
 
 @activity.defn
 def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
-    """Reads the photo from the blob store by reference; pure otherwise, so retries are safe."""
+    """Reads the photo from the blob store by reference; pure otherwise, so retries are safe.
+    File checks run freely; the face work takes turns (DLIB_LOCK)."""
     path = path_for(inp.photo_ref)
     if not path.exists():
         return fail("not_an_image")

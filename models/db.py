@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from sqlalchemy import event
@@ -17,13 +18,16 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            # WAL lets the worker's activity threads read while one writes; FKs are off by default.
+            # Wait for a writer rather than fail; FKs are off by default in SQLite.
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        # WAL (readers do not block the writer) is a property of the file: set it once, not on every
+        # connect, where two threads connecting at once would race for the lock it needs.
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -35,8 +39,17 @@ def create_tables(engine: Engine) -> None:
     models.tables.install_guards(engine)
 
 
-@lru_cache(maxsize=1)
+_ENGINE_LOCK = threading.Lock()
+
+
 def engine() -> Engine:
+    # Activity threads ask for the engine at once on a fresh worker: create it (and the tables) once.
+    with _ENGINE_LOCK:
+        return _engine()
+
+
+@lru_cache(maxsize=1)
+def _engine() -> Engine:
     s = settings()
     if s.database_url.startswith("sqlite:///"):
         s.data_dir.mkdir(parents=True, exist_ok=True)
