@@ -112,6 +112,7 @@ async def test_trade_points_expire_on_a_rolling_year(time_env: WorkflowEnvironme
         status = await until(h, lambda s: s.state == "closed", "closed at 48")
         assert status.closed_reason == "trade_points_48"
         assert [(r.rule, r.reason) for r in await closes(h.id)] == [("ENF-2", "trade_points_48")]
+        await finish(h)
 
 
 async def test_listing_points_freeze_seven_days_and_the_freeze_lifts_itself(
@@ -166,6 +167,7 @@ async def test_ip_strikes_freeze_one_day_then_seven_then_close_and_bar(time_env:
                 select(BarredFingerprint).where(BarredFingerprint.origin_member_id == member)
             ).all()
         assert {b.kind for b in barred} == {"id_card", "mobile"}, "REG-5: a serious closure bars the identity"
+        await finish(h)
     assert status is not None
 
 
@@ -198,7 +200,7 @@ async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
             )
         assert (await handles[4].query(SellerAccount.status)).state == "open"
         assert e not in {r.detail.get("target_member_id") for h in handles for r in audit_rows(h.id)}
-        await finish(handles[4])
+        await finish(*handles)
 
 
 async def open_case(h: WorkflowHandle, linked: str) -> str:
@@ -245,7 +247,7 @@ async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: W
         await until(other, lambda s: s.state == "closed", "other closed")
         await asyncio.sleep(0.3)
         assert (await h.query(SellerAccount.status)).state == "ten_products"
-        await finish(h)
+        await finish(h, other)
 
 
 async def test_appeal_rejected_closes_and_cascades(time_env: WorkflowEnvironment) -> None:
@@ -266,6 +268,7 @@ async def test_appeal_rejected_closes_and_cascades(time_env: WorkflowEnvironment
         assert status.closed_reason == "appeal_rejected"
         other_status = await until(other, lambda s: s.state == "closed", "linked store banned")
         assert other_status.closed_reason == "linked_ban"
+        await finish(h, other)
 
 
 async def test_no_appeal_in_time_closes_and_late_appeals_are_refused(time_env: WorkflowEnvironment) -> None:
@@ -283,6 +286,7 @@ async def test_no_appeal_in_time_closes_and_late_appeals_are_refused(time_env: W
         status = await until(h, lambda s: s.state == "closed", "closed after the window")
         assert status.closed_reason == "appeal_window_expired"
         assert [(r.rule, r.reason) for r in await closes(h.id)] == [("ASSOC-4", "appeal_window_expired")]
+        await finish(h)
 
 
 @pytest.mark.parametrize(("rule", "reason"), [("REG-10", "alibaba_closure"), ("REG-9", "account_rental")])
@@ -302,6 +306,7 @@ async def test_closure_reports_close_the_account(
         status = await until(h, lambda s: s.state == "closed", "closed")
         assert status.closed_reason == reason
         assert [(r.rule, r.reason) for r in await closes(h.id)] == [(rule, reason)]
+        await finish(h)
 
 
 async def test_facts_in_any_order(time_env: WorkflowEnvironment) -> None:

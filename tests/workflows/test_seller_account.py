@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.login_ip import accounts_on_ip
@@ -45,17 +47,24 @@ async def start_account(
     )
 
 
-async def finish(handle: WorkflowHandle) -> None:
-    """End a test's account the way accounts end, closed by a report, and wait until its workflow has
-    finished. (Terminating it instead can cut off an activity mid-flight, and the time-skipping server
-    then holds its clock for every test after.)"""
-    report = ClosureReport(f"test-over-{uuid.uuid4().hex[:8]}", "REG-9", "account_rental", reported_by="test")
-    await handle.signal(SellerAccount.report_closure, report)
-    for _ in range(200):
-        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{handle.id} did not finish")
+async def finish(*handles: WorkflowHandle) -> None:
+    """End a test's accounts the way accounts end, closed (by a report, if nothing closed them yet),
+    and wait until their workflows have finished, last activities included. A workflow left with work
+    after its test's worker has gone holds the time-skipping server's clock for every later test."""
+    for handle in handles:
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            report = ClosureReport(
+                f"test-over-{uuid.uuid4().hex[:8]}", "REG-9", "account_rental", reported_by="test"
+            )
+            with contextlib.suppress(RPCError):  # it finished between the two calls
+                await handle.signal(SellerAccount.report_closure, report)
+    for handle in handles:
+        for _ in range(200):
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"{handle.id} did not finish")
 
 
 def audit_rows(workflow_id: str) -> list[AuditRecord]:
