@@ -86,6 +86,57 @@ async def email_verified(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> l
     return [account]
 
 
+@scenario
+async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> list[WorkflowHandle]:
+    """OPEN-1..3 to an open store, then ENF-2 listing points, a freeze that lifts itself, and a case
+    appealed and approved (ASSOC-4/5), then a REG-9 closure."""
+    from activities.blobs import put_bytes
+    from activities.exam import answer_key, draw
+    from devtools import photo_fixtures, product_fixtures
+    from models.contract import (
+        AppealDecisionInput,
+        AppealInput,
+        AssociationCaseInput,
+        ClosureReport,
+        ExamAnswers,
+        ExamStartInput,
+        PhotoSubmission,
+        VerifyEmailInput,
+        ViolationInput,
+    )
+
+    reg = applicant(request_id=f"record-{uuid.uuid4().hex[:8]}")
+    account = await register(env, tq, reg)
+    code = await asyncio.to_thread(mail.latest_code, reg.email)
+    await account.execute_update(SellerAccount.verify_email, VerifyEmailInput(code=code))
+    photo = put_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]))
+    assert (
+        await account.execute_update(SellerAccount.submit_authentication_photo, PhotoSubmission(photo))
+    ).passed
+    paper = await account.execute_update(SellerAccount.start_exam, ExamStartInput())
+    member = account.id.removeprefix("seller-")
+    key = answer_key(draw(f"{member}:1", len(paper.questions), 1).paper)
+    await account.execute_update(SellerAccount.submit_exam, ExamAnswers(paper.paper_id, key))
+    base = uuid.uuid4().int % 10**6 * 100
+    for k in range(10):
+        ref = put_bytes(product_fixtures.encode(product_fixtures.image(base + k)))
+        await account.execute_update(SellerAccount.release_product, product_fixtures.product(base + k, ref))
+    await account.signal(SellerAccount.report_violation, ViolationInput("rec-l1", "listing", "ENF-2", 12))
+    await env.sleep(timedelta(days=8))
+    case_id = f"ASSOC-3:duplicate_product:{member}:MRECORDED"
+    await account.signal(
+        SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", "MRECORDED")
+    )
+    await asyncio.sleep(1)
+    invoice = put_bytes(b"%PDF-1.4 recorded invoice")
+    letter = "We make this product ourselves; invoices attached."
+    await account.execute_update(SellerAccount.appeal, AppealInput(case_id, "Opened 2026", [invoice], letter))
+    await account.execute_update(SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "recorder"))
+    await account.signal(SellerAccount.report_closure, ClosureReport("rec-end", "REG-9", "account_rental"))
+    await account.result()
+    return [account]
+
+
 async def skip_until_closed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
     # A handle from get_workflow_handle does not unlock time skipping by itself while awaiting.
     await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
