@@ -211,7 +211,7 @@ async def main() -> None:
                 await asyncio.gather(*batch)
                 print(f"\r  parking accounts: {len(ids)}/{args.parked}", end="", flush=True)
             print(f"  ({time.perf_counter() - t:.0f} s)")
-            await asyncio.sleep(5)  # let their first tasks (audit row, timers) settle
+            await settled(len(ids))
             parked_rss = rss_mb()
             sample = ids[:: max(1, len(ids) // 50)][:50]
             latency = await signal_latency(client, sample, SellerAccount.login, _count)
@@ -235,6 +235,27 @@ async def main() -> None:
         )
     finally:
         await env.shutdown()
+
+
+async def settled(n: int) -> None:
+    """Wait until every parked account has run its first task (its registration audit row is written),
+    so the measurements see accounts parked on timers, not a backlog of first tasks."""
+    from sqlmodel import Session, func, select
+
+    from models.db import engine
+    from models.tables import AuditRecord
+
+    while True:
+        with Session(engine()) as session:
+            done = session.exec(
+                select(func.count()).where(AuditRecord.workflow_id.like("seller-P%"), AuditRecord.seq == 1)  # type: ignore[attr-defined]
+            ).one()
+        print(f"\r  accounts settled on their timers: {done}/{n}", end="", flush=True)
+        if done >= n:
+            print()
+            await asyncio.sleep(2)
+            return
+        await asyncio.sleep(2)
 
 
 async def _count(handle) -> int:  # type: ignore[no-untyped-def]
