@@ -1,0 +1,44 @@
+"""What the account workflow's handler modules share: activity options, the ENF-2 ledgers, the
+deadline type and the conversion of a refusal into the error that fails a command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.refusals import REFUSAL_ERROR_TYPE, RefusedError
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# ENF-2 ledgers: (a) intellectual property and prohibited goods, (b) trade, (c) listing quality, and
+# serious IP infringement strikes. REG-3 false buyer accounts count on the trade ledger.
+LEDGERS = {"ip": "ip", "trade": "trade", "false_buyer": "trade", "listing": "listing", "ip_strike": "strike"}
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+@dataclass
+class Deadline:
+    at: datetime
+    kind: str  # reg4_warning | dormancy | authentication_due | hold_expiry | appeal_deadline | points_expiry
+    days_before: float = 0
+
+    @property
+    def summary(self) -> str:
+        if self.kind == "reg4_warning":
+            return f"REG-4 warning {self.days_before:g}d before reclaim"
+        return {
+            "dormancy": "REG-4 dormancy check",
+            "authentication_due": "OPEN-1 authentication due",
+            "hold_expiry": "ENF-2 freeze lifts",
+            "appeal_deadline": "ASSOC-4 appeal window closes",
+            "points_expiry": "ENF-2 points expire",
+        }[self.kind]
+
+
+def refusal_error(err: RefusedError) -> ApplicationError:
+    """Business refusals fail the command, never the workflow task (which would retry forever)."""
+    return ApplicationError(err.refusal.message, err.refusal, type=REFUSAL_ERROR_TYPE, non_retryable=True)

@@ -1,0 +1,405 @@
+"""ENF-1..3, REG-9/10, ASSOC-4/5 on the account workflow: violations, closure reports, association
+cases and linked bans arrive as signals and are applied in order by the run loop; appeals and
+operator decisions are updates. Mixed into SellerAccount (workflows/seller_account.py), whose
+effects (_transition, _audit, _notice, _publish) these handlers use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.blobs import BLOB_REF
+    from activities.enforcement import active_links, bar_identity, clear_link
+    from models.contract import (
+        AppealDecisionInput,
+        AppealInput,
+        AssociationCase,
+        AssociationCaseInput,
+        BanInput,
+        BarIdentityInput,
+        ClearLinkInput,
+        ClosureReport,
+        Deduction,
+        Fact,
+        Hold,
+        ViolationInput,
+        account_workflow_id,
+    )
+    from models.refusals import refuse
+
+
+from workflows.account_common import ACTIVITY_TIMEOUT, LEDGERS, RETRY, refusal_error  # noqa: F401
+
+
+class Enforcement:
+    # ------------------------------------------------------------------ ENF, REG-9/10, ASSOC-4 facts
+
+    @workflow.signal
+    def report_violation(self, violation: ViolationInput) -> None:
+        self._facts.append(Fact(violation=violation))
+
+    @workflow.signal
+    def report_closure(self, report: ClosureReport) -> None:
+        self._facts.append(Fact(closure=report))
+
+    @workflow.signal
+    def open_case(self, case: AssociationCaseInput) -> None:
+        self._facts.append(Fact(case=case))
+
+    @workflow.signal
+    def ban(self, ban: BanInput) -> None:
+        self._facts.append(Fact(ban=ban))
+
+    async def _drain_facts(self) -> None:
+        """Apply inbound facts one at a time, in arrival order; duplicates are recognised by id."""
+        while self._facts and not self.chart.is_closed:
+            fact = self._facts.pop(0)
+            async with self._lock:
+                if fact.violation is not None:
+                    await self._apply_violation(fact.violation)
+                elif fact.closure is not None:
+                    await self._apply_closure(fact.closure)
+                elif fact.case is not None:
+                    await self._open_case(fact.case, tell_other=False)
+                elif fact.ban is not None:
+                    await self._apply_ban(fact.ban)
+        self._facts.clear()  # a closed account applies nothing more
+
+    def _first_time(self, report_id: str) -> bool:
+        if report_id in self.state.seen_reports:
+            return False
+        self.state.seen_reports.append(report_id)
+        return True
+
+    async def _apply_violation(self, v: ViolationInput) -> None:
+        if not self._first_time(v.violation_id):
+            return
+        penalties = self.policy.penalties
+        detail = {"violation_id": v.violation_id, "category": v.category, "evidence": v.evidence_ref[:80]}
+        if v.severity == "serious":
+            await self._audit("violation", rule=v.rule, reason=f"serious_{v.category}", detail=detail)
+            await self._close(rule="ENF-1", reason="serious_violation", bar=True, cascade=True, detail=detail)
+            return
+        ledger = LEDGERS.get(v.category)
+        if ledger is None:
+            await self._audit("violation_ignored", rule="ENF-1", reason="unknown_category", detail=detail)
+            return
+        now = workflow.now()
+        given = min(v.given_at or now, now)
+        self._prune_deductions()
+        points = 1 if ledger == "strike" else max(0, v.points)
+        self.state.deductions.append(Deduction(v.violation_id, ledger, points, given, rule=v.rule))
+        self.state.deductions.sort(key=lambda d: d.given_at)
+        self._prune_deductions()
+        total = self._points(ledger)
+        await self._audit(
+            "violation",
+            rule=v.rule,
+            reason=f"{ledger}_points",
+            detail=detail | {"points": str(points), "total": str(total)},
+        )
+        if ledger in ("ip", "trade"):
+            limit = penalties.ip_close_points if ledger == "ip" else penalties.trade_close_points
+            if total >= limit:
+                await self._close(rule="ENF-2", reason=f"{ledger}_points_{limit}", detail=detail)
+        elif ledger == "listing":
+            steps = total // penalties.listing_freeze_every
+            if steps > self.state.listing_freeze_steps:
+                self.state.listing_freeze_steps = steps
+                await self._freeze(
+                    v.violation_id, days=penalties.listing_freeze_days, reason=f"listing_points_{total}"
+                )
+        elif ledger == "strike":
+            if total >= penalties.strikes_to_close:
+                await self._close(rule="ENF-2", reason="third_strike", bar=True, cascade=True, detail=detail)
+            else:
+                days = penalties.strike_freeze_days[min(total, len(penalties.strike_freeze_days)) - 1]
+                await self._freeze(v.violation_id, days=days, reason=f"strike_{total}")
+        self._publish()
+
+    def _prune_deductions(self) -> None:
+        """ENF-2: a deduction counts for expiry_days after it was given (a rolling window)."""
+        horizon = workflow.now() - timedelta(days=self.policy.penalties.expiry_days)
+        self.state.deductions = [d for d in self.state.deductions if d.given_at > horizon]
+        every = self.policy.penalties.listing_freeze_every
+        # Points that expired take their freeze steps with them, so the next 12 freeze again.
+        self.state.listing_freeze_steps = min(
+            self.state.listing_freeze_steps, self._points("listing") // every
+        )
+
+    def _points(self, ledger: str) -> int:
+        return sum(d.points for d in self.state.deductions if d.ledger == ledger)
+
+    async def _freeze(self, violation_id: str, *, days: float, reason: str) -> None:
+        until = workflow.now() + timedelta(days=days)
+        await self._add_hold(
+            Hold(hold_id=f"freeze-{violation_id}", kind="freeze", rule="ENF-2", until=until), reason
+        )
+
+    async def _apply_closure(self, report: ClosureReport) -> None:
+        if not self._first_time(report.report_id):
+            return
+        detail = {
+            "report_id": report.report_id,
+            "reported_by": report.reported_by,
+            "evidence": report.evidence_ref[:80],
+        }
+        if report.rule == "REG-10":
+            # Closed on Alibaba.com for serious violations: serious here too (REG-5, ENF-3).
+            await self._close(rule="REG-10", reason="alibaba_closure", bar=True, cascade=True, detail=detail)
+        elif report.rule == "REG-9":
+            await self._close(rule="REG-9", reason="account_rental", detail=detail)
+        else:
+            await self._audit(
+                "closure_report_ignored", rule=report.rule, reason="unknown_rule", detail=detail
+            )
+
+    async def _apply_ban(self, ban: BanInput) -> None:
+        # Closed accounts never get here: a ban is applied once, whichever path it came by.
+        await self._close(
+            rule="ENF-3",
+            reason="linked_ban",
+            cascade=True,
+            chain=ban.chain,
+            origin=ban.origin_member_id,
+            detail={
+                "origin_member_id": ban.origin_member_id,
+                "via_member_id": ban.via_member_id,
+                "origin_reason": ban.origin_reason,
+            },
+        )
+
+    async def _add_hold(self, hold: Hold, reason: str) -> None:
+        if self.chart.is_closed or any(h.hold_id == hold.hold_id for h in self.state.holds):
+            return
+        self.state.holds.append(hold)
+        detail = {"hold_id": hold.hold_id} | ({"until": hold.until.isoformat()} if hold.until else {})
+        if self.chart.state == "suspended":
+            await self._audit("hold_added", rule=hold.rule, reason=reason, detail=detail)
+        else:
+            await self._transition("suspend", rule=hold.rule, reason=reason, detail=detail)
+
+    async def _lift_hold(self, hold_id: str, *, rule: str, reason: str, actor: str = "system") -> None:
+        self.state.holds = [h for h in self.state.holds if h.hold_id != hold_id]
+        if self.state.holds or self.chart.state != "suspended":
+            await self._audit(
+                "hold_lifted", rule=rule, reason=reason, actor=actor, detail={"hold_id": hold_id}
+            )
+        else:
+            await self._transition(
+                "reinstate", rule=rule, reason=reason, actor=actor, detail={"hold_id": hold_id}
+            )
+
+    async def _close(
+        self,
+        *,
+        rule: str,
+        reason: str,
+        actor: str = "system",
+        bar: bool = False,
+        cascade: bool = False,
+        chain: list[str] | None = None,
+        origin: str | None = None,
+        detail: dict[str, str] | None = None,
+    ) -> None:
+        """Close for good. `bar`: the identity may never register again (REG-5). `cascade`: every linked
+        account is banned too (ENF-3), each ban naming the account it came from."""
+        if self.chart.is_closed:
+            return
+        self.state.holds.clear()
+        await self._transition("close", rule=rule, reason=reason, actor=actor, detail=detail)
+        me = self.profile.member_id
+        if bar:
+            await workflow.execute_activity(
+                bar_identity,
+                BarIdentityInput(member_id=me, at=workflow.now()),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="REG-5 bar identity",
+            )
+        if cascade:
+            links = await workflow.execute_activity(
+                active_links,
+                me,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="ENF-3 links",
+            )
+            seen = set(chain or []) | {me}
+            targets = [m for m in links if m not in seen]
+            # Everyone banned in this wave goes in the chain, so siblings and cycles never ban back.
+            wave = sorted(seen | set(targets))
+            for target in targets:
+                ban = BanInput(
+                    origin_member_id=origin or me, via_member_id=me, origin_reason=reason, chain=wave
+                )
+                try:
+                    await workflow.get_external_workflow_handle(account_workflow_id(target)).signal(
+                        "ban", ban
+                    )
+                    outcome = "ban_sent"
+                except Exception:  # the linked account's workflow has already ended (closed)
+                    outcome = "ban_target_gone"
+                await self._audit(
+                    "cascade", rule="ENF-3", reason=outcome, detail={"target_member_id": target}
+                )
+
+    async def _open_case(self, case_input: AssociationCaseInput, *, tell_other: bool) -> None:
+        if self.chart.is_closed or any(c.case_id == case_input.case_id for c in self.state.cases):
+            return
+        now = workflow.now()
+        window = timedelta(days=self.policy.association.appeal_window_days)
+        case = AssociationCase(
+            case_id=case_input.case_id,
+            cause=case_input.cause,
+            linked_member_id=case_input.linked_member_id,
+            opened_at=now,
+            appeal_deadline=now + window,
+        )
+        self.state.cases.append(case)
+        await self._notice(
+            f"case-{case.case_id}",
+            kind="association_case",
+            rule="ASSOC-4",
+            message=(
+                "Your store has been found associated with another store and is suspended. Appeal within "
+                f"{self.policy.association.appeal_window_days:g} days with your store-opening information, "
+                "purchase invoices and a letter, or the store will be closed."
+            ),
+        )
+        await self._add_hold(Hold(hold_id=f"case-{case.case_id}", kind="case", rule="ASSOC-4"), case.cause)
+        if tell_other:
+            other = AssociationCaseInput(case.case_id, case.cause, self.profile.member_id, case_input.rule)
+            try:
+                await workflow.get_external_workflow_handle(
+                    account_workflow_id(case.linked_member_id)
+                ).signal("open_case", other)
+            except Exception:  # the other store's workflow has already ended (closed)
+                await self._audit(
+                    "case_not_delivered",
+                    rule="ASSOC-4",
+                    reason="linked_account_closed",
+                    detail={"case_id": case.case_id},
+                )
+
+    async def _associate(self, linked_member_id: str, *, rule: str, cause: str) -> None:
+        """ASSOC-4: a new link suspends both stores, each with an appeal window."""
+        first, second = sorted((self.profile.member_id, linked_member_id))
+        case_id = f"{rule}:{cause}:{first}:{second}"
+        await self._open_case(AssociationCaseInput(case_id, cause, linked_member_id, rule), tell_other=True)
+
+    @workflow.update
+    async def appeal(self, inp: AppealInput) -> str:
+        """ASSOC-5: one appeal per case, within the window, with opening information, invoices and a letter."""
+        async with self._lock:
+            case = self._check_appeal(inp)
+            case.appealed_at = workflow.now()
+            case.appeal_letter_chars = len(inp.letter)
+            case.invoice_refs = list(inp.invoice_refs)
+            self._timers_moved = True  # an appealed case waits for the operator, not for its window
+            await self._audit(
+                "appeal_filed",
+                rule="ASSOC-5",
+                reason="appeal_filed",
+                actor="seller",
+                detail={"case_id": case.case_id, "invoices": str(len(inp.invoice_refs))},
+            )
+            self._publish()
+            return self.chart.state
+
+    @appeal.validator
+    def _validate_appeal(self, inp: AppealInput) -> None:
+        self._check_appeal(inp)
+
+    def _check_appeal(self, inp: AppealInput) -> AssociationCase:
+        self._require_live("appeal")
+        case = next((c for c in self.state.cases if c.case_id == inp.case_id), None)
+        if case is None:
+            raise refusal_error(
+                refuse("ASSOC-5", "no_such_case", "There is no such association case on this account.")
+            )
+        if case.appealed_at is not None:
+            raise refusal_error(refuse("ASSOC-5", "already_appealed", "A case can be appealed only once."))
+        if case.decision is not None or workflow.now() >= case.appeal_deadline:
+            raise refusal_error(
+                refuse("ASSOC-4", "appeal_window_closed", "The appeal window for this case has closed.")
+            )
+        if not inp.store_opening_info.strip() or len(inp.store_opening_info) > 2000:
+            raise refusal_error(
+                refuse(
+                    "ASSOC-5",
+                    "opening_info_required",
+                    "Give the store-opening information (up to 2000 characters).",
+                )
+            )
+        if not 1 <= len(inp.invoice_refs) <= 10 or not all(BLOB_REF.match(r) for r in inp.invoice_refs):
+            raise refusal_error(
+                refuse("ASSOC-5", "invoices_required", "Attach 1 to 10 uploaded purchase invoices.")
+            )
+        if not 20 <= len(inp.letter.strip()) <= 5000:
+            raise refusal_error(
+                refuse(
+                    "ASSOC-5",
+                    "letter_required",
+                    "The letter must say what was done and how it will be corrected.",
+                )
+            )
+        return case
+
+    @workflow.update
+    async def decide_appeal(self, inp: AppealDecisionInput) -> str:
+        """ASSOC-5: an operator approves (the store returns to where it was) or rejects (closed)."""
+        async with self._lock:
+            case = self._check_decision(inp)
+            actor = f"operator:{inp.operator.strip()}"
+            case.decision = "approved" if inp.approved else "rejected"
+            case.decided_by = actor
+            detail = {"case_id": case.case_id, "note": inp.note[:200]}
+            if inp.approved:
+                await workflow.execute_activity(
+                    clear_link,
+                    ClearLinkInput(self.profile.member_id, case.linked_member_id, actor, workflow.now()),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RETRY,
+                    summary="ASSOC-5 clear link",
+                )
+                await self._audit(
+                    "appeal_approved", rule="ASSOC-5", reason="appeal_approved", actor=actor, detail=detail
+                )
+                await self._lift_hold(
+                    f"case-{case.case_id}", rule="ASSOC-5", reason="appeal_approved", actor=actor
+                )
+            else:
+                await self._audit(
+                    "appeal_rejected", rule="ASSOC-5", reason="appeal_rejected", actor=actor, detail=detail
+                )
+                await self._close(
+                    rule="ASSOC-5", reason="appeal_rejected", actor=actor, cascade=True, detail=detail
+                )
+            self._publish()
+            return self.chart.state
+
+    @decide_appeal.validator
+    def _validate_decision(self, inp: AppealDecisionInput) -> None:
+        self._check_decision(inp)
+
+    def _check_decision(self, inp: AppealDecisionInput) -> AssociationCase:
+        self._require_live("decide_appeal")
+        if not inp.operator.strip() or len(inp.operator) > 64:
+            raise refusal_error(
+                refuse("ENF-4", "operator_required", "A decision names the operator who takes it.")
+            )
+        case = next((c for c in self.state.cases if c.case_id == inp.case_id), None)
+        if case is None:
+            raise refusal_error(
+                refuse("ASSOC-5", "no_such_case", "There is no such association case on this account.")
+            )
+        if case.decision is not None:
+            raise refusal_error(
+                refuse("ASSOC-5", "already_decided", f"The case was already {case.decision}.")
+            )
+        if case.appealed_at is None:
+            raise refusal_error(refuse("ASSOC-5", "no_appeal", "The seller has not appealed this case."))
+        return case

@@ -1,0 +1,324 @@
+"""OPEN-1..4 and REG-8 on the account workflow: the authentication photo, the rules exam, products
+and the refused unbinding. Mixed into SellerAccount (workflows/seller_account.py), whose effects
+(_transition, _audit, _publish) these handlers use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NoReturn
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.blobs import BLOB_REF
+    from activities.exam import draw_exam_paper, grade_exam
+    from activities.identity_photo import check_authentication_photo
+    from activities.product_index import list_product, product_refusal, unlist_product
+    from models.contract import (
+        AuthenticationResult,
+        DrawExamInput,
+        ExamAnswers,
+        ExamPaperView,
+        ExamResult,
+        ExamStartInput,
+        GradeExamInput,
+        ListProductInput,
+        PhotoCheckInput,
+        PhotoSubmission,
+        ProductInput,
+        ProductReleaseResult,
+        ProductRemoval,
+        UnbindInput,
+        UnlistProductInput,
+    )
+    from models.refusals import Refusal, RefusedError, refuse
+
+
+from workflows.account_common import ACTIVITY_TIMEOUT, LEDGERS, RETRY, refusal_error  # noqa: F401
+
+
+class Opening:
+    @workflow.update
+    async def submit_authentication_photo(self, photo: PhotoSubmission) -> AuthenticationResult:
+        """OPEN-1: the photo (by blob reference) is checked; a pass binds the identity for good (REG-8)."""
+        async with self._lock:
+            self._require_allowed("submit_authentication_photo", "authenticate")
+            result = await workflow.execute_activity(
+                check_authentication_photo,
+                PhotoCheckInput(photo_ref=photo.photo_ref, policy=self.policy.authentication),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary="OPEN-1 photo checks",
+            )
+            if not result.passed and result.refusal is not None:
+                self.state.reasons = [str(result.refusal)]
+                await self._audit(
+                    "authentication_failed",
+                    rule=result.refusal.rule,
+                    reason=result.refusal.code,
+                    actor="seller",
+                    detail={"photo_ref": photo.photo_ref},
+                )
+                self._publish()
+                return AuthenticationResult(passed=False, state=self.chart.state, failures=[result.refusal])
+            self.state.reasons = []
+            await self._transition(
+                "authenticate", rule="OPEN-1", reason="photo_authenticated", actor="seller"
+            )
+            return AuthenticationResult(passed=True, state=self.chart.state)
+
+    @submit_authentication_photo.validator
+    def _check_photo(self, photo: PhotoSubmission) -> None:
+        self._require_allowed("submit_authentication_photo", "authenticate")
+        if not self.state.email_verified:
+            raise refusal_error(
+                refuse(
+                    "REG-6",
+                    "email_not_verified",
+                    "Verify your email with the mailed code before authenticating.",
+                )
+            )
+        if not BLOB_REF.match(photo.photo_ref):
+            raise refusal_error(
+                refuse("OPEN-1", "bad_photo_ref", "Upload the photo first; send its sha256 reference.")
+            )
+
+    # ------------------------------------------------------------------ OPEN-2 the rules exam
+
+    @workflow.update
+    async def start_exam(self, inp: ExamStartInput) -> ExamPaperView:
+        """Draw a fresh paper for this attempt (or return the one being taken)."""
+        async with self._lock:
+            self._check_exam_allowed()
+            if self.state.exam_paper is None:
+                self.state.exam_attempts += 1
+                drawn = await workflow.execute_activity(
+                    draw_exam_paper,
+                    DrawExamInput(
+                        seed=f"{self.profile.member_id}:{self.state.exam_attempts}",
+                        questions=self.policy.exam.questions_per_paper,
+                        attempt=self.state.exam_attempts,
+                    ),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RETRY,
+                    summary=f"OPEN-2 draw paper {self.state.exam_attempts}",
+                )
+                self.state.exam_paper = drawn.paper
+                self.state.exam_view = drawn.view
+                await self._audit(
+                    "exam_started",
+                    rule="OPEN-2",
+                    reason=f"attempt_{self.state.exam_attempts}",
+                    actor="seller",
+                )
+            view = self.state.exam_view
+            assert view is not None
+            view.pass_mark = self.policy.exam.pass_mark
+            return view
+
+    @start_exam.validator
+    def _check_start_exam(self, inp: ExamStartInput) -> None:
+        self._check_exam_allowed()
+
+    def _check_exam_allowed(self) -> None:
+        self._require_allowed("start_exam", "pass_exam")
+        retake_at = self.state.exam_retake_at
+        if self.state.exam_paper is None and retake_at is not None and workflow.now() < retake_at:
+            raise refusal_error(
+                refuse(
+                    "OPEN-2",
+                    "retake_too_soon",
+                    f"The exam can be retaken from {retake_at.isoformat(timespec='minutes')}.",
+                )
+            )
+
+    @workflow.update
+    async def submit_exam(self, inp: ExamAnswers) -> ExamResult:
+        async with self._lock:
+            self._check_answers(inp)
+            paper = self.state.exam_paper
+            assert paper is not None
+            grade = await workflow.execute_activity(
+                grade_exam,
+                GradeExamInput(paper=paper, answers=inp.answers),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="OPEN-2 grade",
+            )
+            self.state.exam_paper = None
+            self.state.exam_view = None
+            pass_mark = self.policy.exam.pass_mark
+            detail = {"score": str(grade.score), "pass_mark": str(pass_mark)}
+            if grade.score >= pass_mark:
+                self.state.reasons = []
+                await self._transition(
+                    "pass_exam", rule="OPEN-2", reason="exam_passed", actor="seller", detail=detail
+                )
+                return ExamResult(passed=True, score=grade.score, pass_mark=pass_mark, state=self.chart.state)
+            self.state.exam_retake_at = workflow.now() + timedelta(hours=self.policy.exam.retake_delay_hours)
+            self.state.reasons = [f"OPEN-2 exam_failed: scored {grade.score}, the pass mark is {pass_mark}"]
+            await self._audit(
+                "exam_failed", rule="OPEN-2", reason="exam_failed", actor="seller", detail=detail
+            )
+            self._publish()
+            return ExamResult(
+                passed=False,
+                score=grade.score,
+                pass_mark=pass_mark,
+                state=self.chart.state,
+                retake_at=self.state.exam_retake_at,
+            )
+
+    @submit_exam.validator
+    def _check_submit_exam(self, inp: ExamAnswers) -> None:
+        self._check_answers(inp)
+
+    def _check_answers(self, inp: ExamAnswers) -> None:
+        self._require_allowed("submit_exam", "pass_exam")
+        paper = self.state.exam_paper
+        if paper is None or paper.paper_id != inp.paper_id:
+            raise refusal_error(
+                refuse("OPEN-2", "no_such_paper", "Start the exam first; answer the paper you got.")
+            )
+        if len(inp.answers) != len(paper.question_ids):
+            raise refusal_error(
+                refuse("OPEN-2", "answers_incomplete", f"Answer all {len(paper.question_ids)} questions.")
+            )
+
+    # ------------------------------------------------------------------ OPEN-3 products, ASSOC-3
+
+    @workflow.update
+    async def release_product(self, product: ProductInput) -> ProductReleaseResult:
+        """A product accepted by the checks counts towards opening; the tenth opens the store."""
+        async with self._lock:
+            self._check_product(product)
+            product_id = f"{self.profile.member_id}-P{self.state.product_seq + 1}"
+            self.state.product_seq += 1
+            listing = await workflow.execute_activity(
+                list_product,
+                ListProductInput(
+                    member_id=self.profile.member_id,
+                    product_id=product_id,
+                    product=product,
+                    at=workflow.now(),
+                    text_threshold=self.policy.association.text_similarity_threshold,
+                    image_max_distance=self.policy.association.image_hash_max_distance,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="OPEN-3 checks, ASSOC-3 duplicates",
+            )
+            if not listing.accepted and listing.refusal is not None:
+                detail = {"product_id": product_id}
+                if listing.duplicate_of_member_id:
+                    detail |= {
+                        "linked_member_id": listing.duplicate_of_member_id,
+                        "duplicate_of": listing.duplicate_of_product_id or "",
+                        "text_similarity": f"{listing.text_similarity:.2f}",
+                        "image_distance": str(listing.image_distance),
+                    }
+                await self._audit(
+                    "product_refused",
+                    rule=listing.refusal.rule,
+                    reason=listing.refusal.code,
+                    actor="seller",
+                    detail=detail,
+                )
+                if listing.duplicate_of_member_id:
+                    await self._associate(
+                        listing.duplicate_of_member_id, rule="ASSOC-3", cause="duplicate_product"
+                    )
+                return ProductReleaseResult(
+                    accepted=False,
+                    state=self.chart.state,
+                    products_released=self.state.chart.products_released,
+                    refusal=listing.refusal,
+                )
+            self.state.products_live.append(product_id)
+            await self._transition(
+                "release_product",
+                rule="OPEN-3",
+                reason="product_released",
+                actor="seller",
+                detail={"product_id": product_id},
+            )
+            if self.chart.state == "ten_products":
+                await self._transition("open_store", rule="OPEN-3", reason="ten_products_released")
+            return ProductReleaseResult(
+                accepted=True,
+                state=self.chart.state,
+                product_id=product_id,
+                products_released=self.state.chart.products_released,
+            )
+
+    @release_product.validator
+    def _check_release_product(self, product: ProductInput) -> None:
+        self._check_product(product)
+
+    def _check_product(self, product: ProductInput) -> None:
+        if self.profile.account_type == "sub":
+            raise refusal_error(
+                refuse(
+                    "REG-9",
+                    "sub_account_cannot_sell",
+                    "Sub-accounts cannot sell; release products from the main account.",
+                )
+            )
+        self._require_allowed("release_product", "release_product")
+        refusal = product_refusal(product)
+        if refusal is not None:
+            raise refusal_error(RefusedError(refusal))
+
+    @workflow.update
+    async def remove_product(self, removal: ProductRemoval) -> str:
+        """Taking products down never closes an open store (OPEN-3 counts releases, not what is listed)."""
+        async with self._lock:
+            if removal.product_id not in self.state.products_live:
+                raise refusal_error(
+                    refuse("OPEN-3", "no_such_product", "This store has no such listed product.")
+                )
+            await workflow.execute_activity(
+                unlist_product,
+                UnlistProductInput(member_id=self.profile.member_id, product_id=removal.product_id),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="OPEN-3 unlist",
+            )
+            self.state.products_live.remove(removal.product_id)
+            await self._audit(
+                "remove_product",
+                rule="OPEN-3",
+                reason="product_removed",
+                actor="seller",
+                detail={"product_id": removal.product_id},
+            )
+            self._publish()
+            return self.chart.state
+
+    @remove_product.validator
+    def _check_remove_product(self, removal: ProductRemoval) -> None:
+        self._require_live("remove_product")
+        if removal.product_id not in self.state.products_live:
+            raise refusal_error(refuse("OPEN-3", "no_such_product", "This store has no such listed product."))
+
+    # ------------------------------------------------------------------ REG-8
+
+    @workflow.update
+    async def unbind_identity(self, inp: UnbindInput) -> NoReturn:
+        """REG-8: never allowed; the request and its refusal go on the record (ENF-4)."""
+        async with self._lock:
+            if self.chart.state == "registered":
+                message = "Identity binding cannot be undone; no identity has been authenticated yet either."
+            else:
+                message = (
+                    "The authenticated identity is bound to this account for good and cannot be unbound."
+                )
+            await self._refused(
+                "unbind_identity", Refusal("REG-8", "unbind_not_allowed", message), actor="seller"
+            )
+
+    def _require_allowed(self, command: str, event: str) -> None:
+        """Refuse (OPEN-4) a command the account's current state does not allow."""
+        if not self.chart.allows(event):
+            raise refusal_error(self.chart.refusal(command))
