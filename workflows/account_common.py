@@ -1,10 +1,12 @@
-"""What the account workflow's handler modules share: activity options, the ENF-2 ledgers, the
+"""What the account workflow's handler modules share: how activities are run, the ENF-2 ledgers, the
 deadline type and the conversion of a refusal into the error that fails a command."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -18,6 +20,14 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # serious IP infringement strikes. REG-3 false buyer accounts count on the trade ledger.
 LEDGERS = {"ip": "ip", "trade": "trade", "false_buyer": "trade", "listing": "listing", "ip_strike": "strike"}
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+async def run_activity(activity: Callable[[Any], Any], arg: Any, *, summary: str) -> Any:
+    """Every account activity but the photo check: 30 s an attempt, retried with backoff until it
+    succeeds (they are idempotent, and a registry outage must not lose a decision)."""
+    return await workflow.execute_activity(
+        activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
+    )
 
 
 @dataclass

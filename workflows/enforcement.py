@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import refuse
 
 
-from workflows.account_common import ACTIVITY_TIMEOUT, LEDGERS, RETRY, refusal_error  # noqa: F401
+from workflows.account_common import LEDGERS, refusal_error, run_activity
 
 
 class Enforcement:
@@ -212,19 +212,15 @@ class Enforcement:
         await self._transition("close", rule=rule, reason=reason, actor=actor, detail=detail)
         me = self.profile.member_id
         if bar:
-            await workflow.execute_activity(
+            await run_activity(
                 bar_identity,
                 BarIdentityInput(member_id=me, at=workflow.now()),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="REG-5 bar identity",
             )
         if cascade:
-            links = await workflow.execute_activity(
+            links = await run_activity(
                 active_links,
                 me,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="ENF-3 links",
             )
             seen = set(chain or []) | {me}
@@ -358,11 +354,9 @@ class Enforcement:
             case.decided_by = actor
             detail = {"case_id": case.case_id, "note": inp.note[:200]}
             if inp.approved:
-                await workflow.execute_activity(
+                await run_activity(
                     clear_link,
                     ClearLinkInput(self.profile.member_id, case.linked_member_id, actor, workflow.now()),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=RETRY,
                     summary="ASSOC-5 clear link",
                 )
                 await self._audit(

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
 
 
-from workflows.account_common import ACTIVITY_TIMEOUT, LEDGERS, RETRY, refusal_error  # noqa: F401
+from workflows.account_common import refusal_error, run_activity
 
 
 class Opening:
@@ -93,15 +93,13 @@ class Opening:
             self._check_exam_allowed()
             if self.state.exam_paper is None:
                 self.state.exam_attempts += 1
-                drawn = await workflow.execute_activity(
+                drawn = await run_activity(
                     draw_exam_paper,
                     DrawExamInput(
                         seed=f"{self.profile.member_id}:{self.state.exam_attempts}",
                         questions=self.policy.exam.questions_per_paper,
                         attempt=self.state.exam_attempts,
                     ),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=RETRY,
                     summary=f"OPEN-2 draw paper {self.state.exam_attempts}",
                 )
                 self.state.exam_paper = drawn.paper
@@ -139,11 +137,9 @@ class Opening:
             self._check_answers(inp)
             paper = self.state.exam_paper
             assert paper is not None
-            grade = await workflow.execute_activity(
+            grade = await run_activity(
                 grade_exam,
                 GradeExamInput(paper=paper, answers=inp.answers),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="OPEN-2 grade",
             )
             self.state.exam_paper = None
@@ -195,7 +191,7 @@ class Opening:
             self._check_product(product)
             product_id = f"{self.profile.member_id}-P{self.state.product_seq + 1}"
             self.state.product_seq += 1
-            listing = await workflow.execute_activity(
+            listing = await run_activity(
                 list_product,
                 ListProductInput(
                     member_id=self.profile.member_id,
@@ -205,8 +201,6 @@ class Opening:
                     text_threshold=self.policy.association.text_similarity_threshold,
                     image_max_distance=self.policy.association.image_hash_max_distance,
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="OPEN-3 checks, ASSOC-3 duplicates",
             )
             if not listing.accepted and listing.refusal is not None:
@@ -278,11 +272,9 @@ class Opening:
                 raise refusal_error(
                     refuse("OPEN-3", "no_such_product", "This store has no such listed product.")
                 )
-            await workflow.execute_activity(
+            await run_activity(
                 unlist_product,
                 UnlistProductInput(member_id=self.profile.member_id, product_id=removal.product_id),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="OPEN-3 unlist",
             )
             self.state.products_live.remove(removal.product_id)

@@ -27,7 +27,7 @@ from typing import NoReturn
 
 from temporalio import workflow
 
-from workflows.account_common import ACTIVITY_TIMEOUT, RETRY, Deadline, refusal_error
+from workflows.account_common import Deadline, refusal_error, run_activity
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 
@@ -228,7 +228,7 @@ class SellerAccount(Enforcement, Opening):
             if self.chart.state == "dormant":
                 await self._transition("wake", rule="REG-4", reason="login", actor="seller")
         # One activity for every login applied in this task keeps a burst of logins cheap in history.
-        await workflow.execute_activity(
+        await run_activity(
             record_login_ip,
             LoginIpInput(
                 member_id=self.profile.member_id,
@@ -237,8 +237,6 @@ class SellerAccount(Enforcement, Opening):
                 at=workflow.now(),
                 threshold=self.policy.association.ip_advisory_threshold,
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary="ASSOC-1 login addresses",
         )
 
@@ -246,7 +244,7 @@ class SellerAccount(Enforcement, Opening):
     async def verify_email(self, inp: VerifyEmailInput) -> str:
         """REG-6: the one-time code mailed at registration proves the email is the registrant's own."""
         async with self._lock:
-            result = await workflow.execute_activity(
+            result = await run_activity(
                 verify_email_code,
                 VerifyCodeInput(
                     member_id=self.profile.member_id,
@@ -254,8 +252,6 @@ class SellerAccount(Enforcement, Opening):
                     now=workflow.now(),
                     max_attempts=self.policy.email_verification.max_attempts,
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="REG-6 check code",
             )
             if result.refusal is not None:
@@ -281,7 +277,7 @@ class SellerAccount(Enforcement, Opening):
             return self.chart.state
 
     async def _mail_code(self, email: str) -> None:
-        sent = await workflow.execute_activity(
+        sent = await run_activity(
             send_verification_code,
             SendCodeInput(
                 member_id=self.profile.member_id,
@@ -289,8 +285,6 @@ class SellerAccount(Enforcement, Opening):
                 ttl_minutes=self.policy.email_verification.code_ttl_minutes,
                 issued_at=workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary="REG-6 mail code",
         )
         if sent.refusal is not None:
@@ -306,13 +300,11 @@ class SellerAccount(Enforcement, Opening):
     async def change_contact(self, inp: ChangeContactInput) -> str:
         """REG-11 / ASSOC-2: a new email or mobile must be free; one held by another seller links the two."""
         async with self._lock:
-            result = await workflow.execute_activity(
+            result = await run_activity(
                 rebind_contact,
                 RebindContactInput(
                     member_id=self.profile.member_id, kind=inp.kind, value=inp.value, at=workflow.now()
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary=f"ASSOC-2 rebind {inp.kind}",
             )
             if result.refusal is not None:
@@ -419,7 +411,7 @@ class SellerAccount(Enforcement, Opening):
         detail: dict[str, str] | None = None,
     ) -> None:
         self.state.audit_seq += 1
-        await workflow.execute_activity(
+        await run_activity(
             record_audit,
             AuditInput(
                 workflow_id=workflow.info().workflow_id,
@@ -434,13 +426,11 @@ class SellerAccount(Enforcement, Opening):
                 to_state=to_state,
                 detail=detail or {},
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"audit {event} ({rule})",
         )
 
     async def _notice(self, key: str, *, kind: str, rule: str, message: str) -> None:
-        await workflow.execute_activity(
+        await run_activity(
             send_notice,
             NoticeInput(
                 member_id=self.profile.member_id,
@@ -450,8 +440,6 @@ class SellerAccount(Enforcement, Opening):
                 message=message,
                 at=workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"notice {kind} ({rule})",
         )
 
