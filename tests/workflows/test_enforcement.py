@@ -220,16 +220,24 @@ def appeal_for(case_id: str) -> AppealInput:
     )
 
 
+async def linked_pair_with_a_case(
+    env: WorkflowEnvironment, task_queue: str, *, state: str
+) -> tuple[WorkflowHandle, WorkflowHandle, str]:
+    """An account in `state` linked (ASSOC-3) to an open store, with an association case opened on it."""
+    h = await start_account(env, task_queue, state=state)
+    other = await start_account(env, task_queue, state="open")
+    me = (await h.query(SellerAccount.status)).member_id
+    them = (await other.query(SellerAccount.status)).member_id
+    with Session(engine()) as session:
+        link_accounts(
+            session, me, them, rule="ASSOC-3", reason="duplicate_product", evidence="t", at=datetime.now(UTC)
+        )
+    return h, other, await open_case(h, them)
+
+
 async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: WorkflowEnvironment) -> None:
-    now = datetime.now(UTC)
     async with new_worker(time_env.client) as worker:
-        h = await start_account(time_env, worker.task_queue, state="ten_products")
-        other = await start_account(time_env, worker.task_queue, state="open")
-        me = (await h.query(SellerAccount.status)).member_id
-        them = (await other.query(SellerAccount.status)).member_id
-        with Session(engine()) as session:
-            link_accounts(session, me, them, rule="ASSOC-3", reason="duplicate_product", evidence="t", at=now)
-        case_id = await open_case(h, them)
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="ten_products")
         await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
         assert await refused(h, SellerAccount.appeal, appeal_for(case_id)) == ("ASSOC-5", "already_appealed")
         assert await refused(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, " ")) == (
@@ -251,15 +259,8 @@ async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: W
 
 
 async def test_appeal_rejected_closes_and_cascades(time_env: WorkflowEnvironment) -> None:
-    now = datetime.now(UTC)
     async with new_worker(time_env.client) as worker:
-        h = await start_account(time_env, worker.task_queue, state="open")
-        other = await start_account(time_env, worker.task_queue, state="open")
-        me = (await h.query(SellerAccount.status)).member_id
-        them = (await other.query(SellerAccount.status)).member_id
-        with Session(engine()) as session:
-            link_accounts(session, me, them, rule="ASSOC-3", reason="duplicate_product", evidence="t", at=now)
-        case_id = await open_case(h, them)
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
         await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
         await h.execute_update(
             SellerAccount.decide_appeal, AppealDecisionInput(case_id, False, "wang", "invoices forged")
