@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from activities.blobs import put_bytes
 from activities.identity_registry import fingerprint, link_accounts
+from devtools.identity_factory import applicant
 from models.contract import (
     AccountStatus,
     AppealDecisionInput,
@@ -64,12 +65,9 @@ def registered_identity(member_id: str) -> None:
             )
         )
         session.flush()
-        for kind in ("id_card", "mobile"):
-            session.add(
-                IdentityFingerprint(
-                    kind=kind, digest=fingerprint(kind, f"{kind}-{member_id}"), member_id=member_id
-                )
-            )
+        who = applicant()
+        for kind, value in (("id_card", who.id_card_number), ("mobile", who.mobile)):
+            session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
         session.commit()
 
 
