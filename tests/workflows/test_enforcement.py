@@ -23,6 +23,7 @@ from models.contract import (
     AssociationCaseInput,
     ClosureReport,
     LoginInput,
+    RegistrationInput,
     ViolationInput,
 )
 from models.db import engine
@@ -50,8 +51,9 @@ async def violation(handle: WorkflowHandle, vid: str, category: str, points: int
     )
 
 
-def registered_identity(member_id: str) -> None:
-    """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring)."""
+def registered_identity(member_id: str) -> RegistrationInput:
+    """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring);
+    returns the identity it was registered with."""
     now = datetime.now(UTC)
     with Session(engine()) as session:
         session.add(
@@ -69,6 +71,7 @@ def registered_identity(member_id: str) -> None:
         for kind, value in (("id_card", who.id_card_number), ("mobile", who.mobile)):
             session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
         session.commit()
+    return who
 
 
 async def refused(h: WorkflowHandle, update, arg) -> tuple[str, str]:  # type: ignore[no-untyped-def]
