@@ -45,8 +45,6 @@ KIND_NAMES = {
     "email": "email address",
 }
 _FOREIGN_NUMBER = re.compile(r"[A-Z0-9]{6,20}")
-# What people type between the digits of a number; anything else is not part of a number.
-_NUMBER_SEPARATORS = " -./()\u00a0"
 _PHONE_CHARS = re.compile(r"[0-9+ \-./()]+")
 
 
@@ -63,7 +61,7 @@ def fold_digits(kind: str, value: str) -> str:
             out.append(char)
         elif unicodedata.category(char) == "Nd":
             out.append(str(unicodedata.decimal(char)))
-        elif char in _NUMBER_SEPARATORS:
+        elif unicodedata.category(char) == "Zs":  # no-break and other spaces between digit groups
             out.append(" ")
         else:
             raise _refused(
@@ -76,7 +74,8 @@ def fold_digits(kind: str, value: str) -> str:
 
 
 def _no_controls(kind: str, value: str) -> None:
-    if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in value):
+    # Controls, format characters and line/paragraph separators; spaces (Zs) are mere separators.
+    if any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in value):
         raise _refused(
             kind, "control_characters", f"The {KIND_NAMES[kind]} contains control or line-break characters."
         )
