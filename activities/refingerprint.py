@@ -267,14 +267,14 @@ async def values_from_temporal(
     return found
 
 
-async def open_cases(collisions: list[Collision]) -> int:
+async def open_cases(collisions: list[Collision], client: Client | None = None) -> int:
     """ASSOC-4: each account of a collision gets the association case a live contact change would open."""
     from temporalio.service import RPCError
 
     from models.contract import AssociationCaseInput, account_workflow_id
     from seller_client import connect
 
-    client = await connect()
+    client = client or await connect()
     sent = 0
     for c in collisions:
         first, second = c.member_ids
