@@ -202,6 +202,9 @@ class AccountInput:
     state: AccountState | None = None  # set only by continue-as-new
     # Continue-as-new when the server suggests it, or at this many events, whichever comes first.
     max_history_events: int = 10_000
+    # ...and after this many days in one run, so that every account reaches newly deployed code in
+    # bounded time, however long it sleeps (docs/DEPLOYING.md). Absent from inputs of v1 runs: default.
+    max_run_days: float = 30
     pending_logins: list[LoginInput] = field(default_factory=list)  # carried over by continue-as-new
     pending_facts: list[Fact] = field(
         default_factory=list
