@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeInput,
         RebindContactInput,
         RequestCodeInput,
+        Requirements,
         SendCodeInput,
         VerifyCodeInput,
         VerifyEmailInput,
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
     from workflows import search_attributes as sa
     from workflows.lifecycle import DORMANT_FROM, LifecycleChart
+    from workflows.requirements import clear_errors, record_error, requirements_of
 
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
@@ -277,6 +279,7 @@ class SellerAccount(Enforcement, Opening):
             if result.refusal is not None:
                 await self._refused("verify_email", result.refusal, actor="seller")
             self.state.email_verified = True
+            clear_errors(self.state, "email_verification")
             await self._audit("verify_email", rule="REG-6", reason="email_verified", actor="seller")
             self._publish()
             return self.chart.state
@@ -358,6 +361,7 @@ class SellerAccount(Enforcement, Opening):
     async def _refused(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
         """Record a refusal of a processed command (ENF-4) and fail the command with it."""
         self.state.reasons = [str(refusal)]
+        record_error(self.state, command, refusal)
         await self._audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
         raise refusal_error(RefusedError(refusal))
 
@@ -377,7 +381,11 @@ class SellerAccount(Enforcement, Opening):
             penalty_points={ledger: self._points(ledger) for ledger in ("ip", "trade", "listing", "strike")},
             holds=[h.hold_id for h in self.state.holds],
             open_cases=[c.case_id for c in self.state.cases if c.decision is None],
+            requirements=self._requirements(),
         )
+
+    def _requirements(self) -> Requirements:
+        return requirements_of(self.chart.state, self.state, self.policy, workflow.now())
 
     def _waiting_for(self) -> list[str]:
         state = self.chart.state
@@ -479,6 +487,10 @@ class SellerAccount(Enforcement, Opening):
         if self.state.closed_reason:
             lines.append(f"closed: {self.state.closed_reason}")
         lines += [f"waiting for {w}" for w in self._waiting_for()]
+        needs = self._requirements()
+        lines += [f"due: {r.requirement} ({r.rule})" for r in needs.currently_due]
+        lines += [f"past due: {r.requirement} ({r.rule})" for r in needs.past_due]
+        lines += [f"last refusal: {e.requirement} {e.rule} {e.code}" for e in needs.errors]
         workflow.set_current_details("\n\n".join(lines))
 
     def _history_is_long(self) -> bool:
