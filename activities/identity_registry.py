@@ -76,8 +76,8 @@ def identity_fingerprints(reg: RegistrationInput) -> dict[str, str]:
     return {kind: fingerprint(kind, value, region=reg.region) for kind, value in values.items()}
 
 
-def _refused(rule: str, code: str, message: str) -> ClaimIdentityResult:
-    return ClaimIdentityResult(member_id=None, refusal=Refusal(rule, code, message))
+def _refused(rule: str, code: str, message: str, *, retryable: bool = True) -> ClaimIdentityResult:
+    return ClaimIdentityResult(member_id=None, refusal=Refusal(rule, code, message, retryable))
 
 
 def _sub_account_refusal(
@@ -174,6 +174,7 @@ def rebind_contact(inp: RebindContactInput) -> RebindContactResult:
                         "REG-5",
                         "identity_barred",
                         "This contact belongs to an account closed for serious violations.",
+                        retryable=False,
                     ),
                 )
             current = session.exec(
@@ -212,6 +213,7 @@ def rebind_contact(inp: RebindContactInput) -> RebindContactResult:
                 "identity_in_use",
                 f"This {inp.kind} is registered to another seller account; the accounts have been linked"
                 " for review.",
+                retryable=False,
             ),
             linked_member_id=holder.member_id,
         )
@@ -245,6 +247,7 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
                 "REG-5",
                 "identity_barred",
                 "This identity belongs to an account closed for serious violations and may not register again.",
+                retryable=False,
             )
 
         if reg.account_type == "sub":
@@ -283,5 +286,6 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
                 "duplicate_identity",
                 "The business licence, ID card, mobile number or email is already registered to another seller"
                 " account: each may register only one.",
+                retryable=False,
             )
     return ClaimIdentityResult(member_id=inp.member_id)

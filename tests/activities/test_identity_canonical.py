@@ -142,6 +142,7 @@ def test_values_without_a_canonical_form_are_refused_with_a_reason(kind: str, va
     refusal = err.value.refusal
     assert (refusal.rule, refusal.code) == (identity_canonical.KIND_RULES[kind], code)
     assert refusal.message.endswith(".") and "\n" not in refusal.message
+    assert refusal.retryable  # the sender can correct the value
 
 
 @pytest.mark.parametrize(

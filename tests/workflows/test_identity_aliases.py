@@ -86,10 +86,10 @@ async def test_every_alias_is_refused_as_a_duplicate_identity_then_as_barred(
             )
         )
         outcome = {
-            alias: r.refusal and (r.refusal.rule, r.refusal.code)
+            alias: r.refusal and (r.refusal.rule, r.refusal.code, r.refusal.retryable)
             for alias, r in zip(seconds, results, strict=True)
         }
-        assert outcome == dict.fromkeys(ALIASES, ("REG-11", "duplicate_identity"))
+        assert outcome == dict.fromkeys(ALIASES, ("REG-11", "duplicate_identity", False))
 
         # REG-5: the first account is closed for serious violations; its identity is barred however it
         # is typed (the fresh attributes of each attempt were never registered, so only the alias matters).
@@ -102,10 +102,10 @@ async def test_every_alias_is_refused_as_a_duplicate_identity_then_as_barred(
             )
         )
         outcome = {
-            alias: r.refusal and (r.refusal.rule, r.refusal.code)
+            alias: r.refusal and (r.refusal.rule, r.refusal.code, r.refusal.retryable)
             for alias, r in zip(thirds, results, strict=True)
         }
-        assert outcome == dict.fromkeys(ALIASES, ("REG-5", "identity_barred"))
+        assert outcome == dict.fromkeys(ALIASES, ("REG-5", "identity_barred", False))
 
 
 @pytest.mark.parametrize(
@@ -124,4 +124,4 @@ async def test_numbers_with_other_characters_are_refused_not_fingerprinted(
     async with new_worker(dev_env.client) as worker:
         result = await seller_client.register(dev_env.client, reg, task_queue=worker.task_queue)
     assert not result.accepted and result.refusal is not None
-    assert result.refusal.code == code and result.refusal.message
+    assert result.refusal.code == code and result.refusal.message and result.refusal.retryable
