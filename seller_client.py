@@ -147,7 +147,7 @@ def member_by_licence(licence_number: str) -> str | None:
     from models.db import engine
     from models.tables import IdentityFingerprint
 
-    digests = candidate_fingerprints("licence", licence_number, ("CN",))  # none if malformed
+    digests = candidate_fingerprints("licence", licence_number)  # mainland or any region; none if malformed
     with Session(engine()) as session:
         row = session.exec(
             select(IdentityFingerprint).where(

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.identity_canonical import ANY_REGION
 from activities.identity_registry import candidate_fingerprints
 from activities.login_ip import device_digest
 from models.contract import BarIdentityInput, BuyerScreening, BuyerScreeningResult, ClearLinkInput
@@ -93,7 +94,7 @@ def screen_buyer(inp: BuyerScreening) -> BuyerScreeningResult:
         if inp.region.strip().upper() != MAINLAND_CHINA:
             # The seller's identity was claimed under mainland rules; the buyer's values may be
             # written for either region. A value valid under neither cannot match anything.
-            regions = (MAINLAND_CHINA, inp.region.strip().upper())
+            regions = (MAINLAND_CHINA, inp.region.strip().upper(), ANY_REGION)
             digests = [
                 digest
                 for kind, value in (

@@ -35,6 +35,8 @@ from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, Val
 from models.refusals import Refusal, RefusedError
 
 MAINLAND_CHINA = "CN"
+# For lookups that do not know the region: the strict pattern every non-mainland number also meets.
+ANY_REGION = "*"
 MODELS = Path(__file__).resolve().parent.parent / "models"
 # Malformed input is refused under the rule the field serves.
 KIND_RULES = {"id_card": "REG-11", "licence": "REG-11", "mobile": "REG-11", "email": "REG-6"}
@@ -116,10 +118,9 @@ def canonical_document(kind: str, value: str, region: str = MAINLAND_CHINA) -> s
             return _cn_resident_id(number)
         if region == MAINLAND_CHINA:
             return uscc.validate(number)
-        module = _stdnum_module(kind, region)
+        module = None if region == ANY_REGION else _stdnum_module(kind, region)
         if module is not None:
-            compact = re.sub(r"[^0-9A-Z]", "", module.validate(number).upper())
-            return f"{region}:{compact}"
+            return re.sub(r"[^0-9A-Z]", "", module.validate(number).upper())
     except ValidationError as err:
         what = "resident ID number" if kind == "id_card" else "unified social credit code"
         if region != MAINLAND_CHINA:
@@ -133,8 +134,10 @@ def canonical_document(kind: str, value: str, region: str = MAINLAND_CHINA) -> s
         raise _refused(
             kind, f"bad_{kind}_number", f"The {KIND_NAMES[kind]} must be 6 to 20 letters or digits."
         )
-    # Region-scoped: two regions may issue the same string to two different people.
-    return f"{region}:{number}"
+    # Not scoped by region: a lookup that does not know the region (REG-10 names a supplier by its
+    # licence alone, REG-3 buyers) must still find it, and one string issued in two regions to two
+    # people is rarer than a seller changing the region they declare.
+    return number
 
 
 def canonical_mobile(value: str, region: str = MAINLAND_CHINA) -> str:

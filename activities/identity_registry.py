@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import identity_canonical
-from activities.identity_canonical import MAINLAND_CHINA
+from activities.identity_canonical import ANY_REGION, MAINLAND_CHINA
 from models.contract import (
     ClaimIdentityInput,
     ClaimIdentityResult,
@@ -54,9 +54,12 @@ def digest_of(kind: str, canonical_form: str, *, secret: bytes | None = None) ->
     return hmac.new(key, f"{kind}:{canonical_form}".encode(), hashlib.sha256).hexdigest()
 
 
-def candidate_fingerprints(kind: str, value: str, regions: tuple[str, ...]) -> list[str]:
-    """For lookups only (REG-3 buyer screening): the fingerprints of a value read under each region
-    where it is valid. A lookup may try several readings; a claim never does."""
+def candidate_fingerprints(
+    kind: str, value: str, regions: tuple[str, ...] = (MAINLAND_CHINA, ANY_REGION)
+) -> list[str]:
+    """For lookups only (REG-3 buyer screening, REG-10 by licence): the fingerprints of a value read
+    under each region where it is valid (`ANY_REGION`: the strict pattern of non-mainland numbers). A
+    lookup may try several readings; a claim never does."""
     found = []
     for region in regions:
         try:

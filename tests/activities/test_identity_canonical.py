@@ -83,9 +83,11 @@ def test_canonical_forms_are_e164_stdnum_compact_and_the_providers_mailbox() -> 
     assert canonical("mobile", "+86 139-1234-5670") == "+8613912345670"
     assert canonical("email", "A.B.Alias+shop2@Gmail.com") == "abalias@gmail.com"
     assert canonical("id_card", "44030519900101001x".replace("x", "8")) == "440305199001010018"
-    # Foreign numbers are scoped by region: two countries may issue one string to two people.
-    assert canonical("id_card", "L01X00T47", region="DE") == "DE:L01X00T47"
-    assert canonical("id_card", "12345678Z", region="ES") == "ES:12345678Z"  # stdnum.es.dni
+    # Other regions: their stdnum validator (models/identity_documents.toml), else a strict pattern.
+    assert canonical("id_card", "l01x-00t47", region="DE") == "L01X00T47"
+    assert canonical("id_card", "12345678-z", region="ES") == "12345678Z"  # stdnum.es.dni
+    with pytest.raises(RefusedError):
+        canonical("id_card", "12345678A", region="ES")  # wrong DNI check letter
 
 
 def test_other_providers_keep_dots_and_only_strip_tags_where_the_provider_does() -> None:
@@ -262,3 +264,14 @@ def test_any_text_is_either_canonical_ascii_or_refused_with_a_reason(value: str,
         assert err.refusal.rule in {"REG-11", "REG-6"} and err.refusal.code and err.refusal.message
         return
     assert form.isascii() and form == form.strip() and not any(c in form for c in "\r\n\t ")
+
+
+def test_lookups_without_a_region_find_mainland_and_foreign_numbers() -> None:
+    """REG-10 names a supplier by its licence alone; REG-3 buyers declare another region."""
+    from activities.identity_registry import candidate_fingerprints
+
+    foreign = fingerprint("licence", "DEHRB123456", region="DE")
+    assert foreign in candidate_fingerprints("licence", "dehrb 123456")
+    mainland = fingerprint("licence", "91440300100000000R")
+    assert mainland in candidate_fingerprints("licence", in_script("9144 0300 1000 0000 0R", "\u0660"))
+    assert candidate_fingerprints("licence", "no such\u2028licence") == []
