@@ -65,6 +65,8 @@ def fold_digits(kind: str, value: str) -> str:
             out.append(str(unicodedata.decimal(char)))
         elif unicodedata.category(char) == "Zs":  # no-break and other spaces between digit groups
             out.append(" ")
+        elif unicodedata.category(char) == "Pd":  # en dash, minus-like dashes from autocorrect
+            out.append("-")
         else:
             raise _refused(
                 kind,

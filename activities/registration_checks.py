@@ -22,7 +22,7 @@ from models.tables import PreApproval
 
 MAINLAND_CHINA = "CN"
 # Controls, format characters and line/paragraph separators: never part of a name or an identity.
-_CONTROL_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+_CONTROL_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
 _REGION = re.compile(r"^[A-Z]{2}$")
 # Check-character tables, for devtools/identity_factory.py (validation itself is python-stdnum's).
 # GB 32100-2015 unified social credit code alphabet (no I, O, S, V, Z).

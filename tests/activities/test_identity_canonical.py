@@ -193,7 +193,7 @@ def test_the_mail_activity_refuses_an_unvalidated_address_for_good(mailbox: Smtp
 
 # ------------------------------------------------------------------ properties
 
-SEPARATORS = st.sampled_from(["", " ", "-", " - ", ".", "\u00a0", "/"])
+SEPARATORS = st.sampled_from(["", " ", "-", " - ", ".", "\u00a0", "/", "\u2013", "\u2009"])
 SCRIPTS = st.sampled_from(sorted(DIGIT_ZEROS.values()))
 
 
