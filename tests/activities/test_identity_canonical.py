@@ -275,3 +275,11 @@ def test_lookups_without_a_region_find_mainland_and_foreign_numbers() -> None:
     mainland = fingerprint("licence", "91440300100000000R")
     assert mainland in candidate_fingerprints("licence", in_script("9144 0300 1000 0000 0R", "\u0660"))
     assert candidate_fingerprints("licence", "no such\u2028licence") == []
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(0, 10**9 - 1), st.lists(SCRIPTS, min_size=18, max_size=18))
+def test_digits_of_mixed_scripts_in_one_number_fold_alike(n: int, zeros: list[str]) -> None:
+    number = id_card_number(n)
+    typed = "".join(in_script(c, z) for c, z in zip(number, zeros, strict=True))
+    assert fingerprint("id_card", typed) == fingerprint("id_card", number)
