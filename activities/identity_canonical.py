@@ -204,10 +204,11 @@ def email_address(value: str) -> str:
     return checked.ascii_email or checked.normalized
 
 
-def canonical_email(value: str) -> str:
-    """The mailbox an address reaches: case-folded, then its provider's dot and tag rules."""
+def canonical_email(value: str, providers: dict[str, Provider] | None = None) -> str:
+    """The mailbox an address reaches: case-folded, then its provider's dot and tag rules (those of
+    the policy file, or `providers`: the re-fingerprinting command passes the rules of before a change)."""
     local, _, domain = email_address(value).casefold().rpartition("@")
-    provider = load_providers().get(domain)
+    provider = (load_providers() if providers is None else providers).get(domain)
     if provider is not None:
         for sep in provider.tag_separators:
             local = local.split(sep, 1)[0]

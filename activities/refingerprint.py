@@ -26,6 +26,10 @@ export the values from the system of record (the KYC file) as JSON Lines:
 that hold its fingerprint, so a stale or extra value changes nothing. Identity rows no value matched are
 counted as `unmatched`: they keep their fingerprints and are reported, never guessed at.
 
+After a change to models/email_providers.toml, pass the file as it was with
+`--previous-email-providers OLD.toml`, so the fingerprints computed under the old rules are found (a domain
+newly added is found without it).
+
 Idempotent and safe to re-run: a row already in canonical form is left alone, links are recorded once per
 pair and reason, case ids are derived from the pair. The report names member ids and kinds only.
 """
@@ -46,6 +50,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from activities.identity_canonical import canonical_email, load_providers
 from activities.identity_registry import IDENTITY_KINDS, digest_of, fingerprint, link_accounts
 from models.db import engine
 from models.refusals import RefusedError
@@ -79,6 +84,7 @@ class Report:
     pre_approvals_rewritten: int = 0
     collisions: list[Collision] = field(default_factory=list)
     unmatched: int = 0  # identity rows no value accounted for (neither old nor canonical)
+    ambiguous: int = 0  # old fingerprints shared by values of different canonical forms: left as they are
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, object]:
@@ -101,36 +107,63 @@ def legacy_canonical(kind: str, value: str) -> str:
     return re.sub(r"[\s-]", "", value).upper()
 
 
-def previous_digests(src: SourceValue) -> set[str]:
-    return {digest_of(src.kind, legacy_canonical(src.kind, src.value))}
+def previous_digests(src: SourceValue, previous_providers: Path | None = None) -> set[str]:
+    """The fingerprints the registry may hold for a value: under the landed canonical form, and for an
+    email under the provider rules of before a change (a file given, and no rules at all, which is
+    what a domain newly added to the rules had)."""
+    found = {digest_of(src.kind, legacy_canonical(src.kind, src.value))}
+    if src.kind == "email":
+        try:
+            found.add(digest_of("email", canonical_email(src.value, providers={})))
+            if previous_providers is not None:
+                rules = load_providers(previous_providers)
+                found.add(digest_of("email", canonical_email(src.value, providers=rules)))
+        except RefusedError:
+            pass
+    return found
 
 
 def refingerprint(
-    values: Iterable[SourceValue], *, at: datetime | None = None, dry_run: bool = False
+    values: Iterable[SourceValue],
+    *,
+    at: datetime | None = None,
+    dry_run: bool = False,
+    previous_providers: Path | None = None,
 ) -> tuple[Report, list[Collision]]:
     """Move every stored fingerprint the values account for to canonical form; link collisions."""
     at = at or datetime.now(UTC)
     report = Report(dry_run=dry_run)
-    accounted: set[tuple[str, str]] = set()
+    # First every value's old and new fingerprints: an old fingerprint that values with different
+    # canonical forms share (rules that were coarser before) cannot say whose row it is, so it is left.
+    plans: list[tuple[str, str, set[str]]] = []
+    targets: dict[tuple[str, str], set[str]] = {}
+    for src in values:
+        report.values_read += 1
+        if src.kind not in IDENTITY_KINDS:
+            report.values_refused += 1
+            continue
+        try:
+            new = fingerprint(src.kind, src.value, region=src.region)
+        except RefusedError:
+            report.values_refused += 1
+            continue
+        old = previous_digests(src, previous_providers) - {new}
+        plans.append((src.kind, new, old))
+        # A canonical fingerprint is its own target: a row holding it may be that value's, not old.
+        targets.setdefault((src.kind, new), set()).add(new)
+        for digest in old:
+            targets.setdefault((src.kind, digest), set()).add(new)
+    ambiguous = {key for key, news in targets.items() if len(news) > 1}
+    report.ambiguous = len(ambiguous)
+    accounted = set(targets)
     with Session(engine()) as session:
-        for src in values:
-            report.values_read += 1
-            if src.kind not in IDENTITY_KINDS:
-                report.values_refused += 1
-                continue
-            try:
-                new = fingerprint(src.kind, src.value, region=src.region)
-            except RefusedError:
-                report.values_refused += 1
-                continue
-            accounted.add((src.kind, new))
-            old = previous_digests(src) - {new}
+        for kind, new, previous in plans:
+            old = {d for d in previous if (kind, d) not in ambiguous}
             if not old:
                 continue
-            accounted.update((src.kind, d) for d in old)
-            _move_claims(session, src.kind, old, new, report, at=at)
-            _move_barred(session, src.kind, old, new, report)
-            if src.kind == "licence":
+            _move_claims(session, kind, old, new, report, at=at)
+            _move_barred(session, kind, old, new, report)
+            if kind == "licence":
                 for approval in session.exec(
                     select(PreApproval).where(PreApproval.licence_digest.in_(old))  # type: ignore[attr-defined]
                 ):
@@ -307,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
     parser.add_argument(
+        "--previous-email-providers",
+        type=Path,
+        help="the provider rules file as it was before a change (EMAIL_PROVIDERS_FILE is the new one)",
+    )
+    parser.add_argument(
         "--open-cases", action="store_true", help="also open an ASSOC-2 association case on both accounts"
     )
     args = parser.parse_args(argv)
@@ -317,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         sources.extend(read_values(path))
     if args.from_temporal:
         sources.extend(asyncio.run(values_from_temporal()))
-    report, collisions = refingerprint(sources, dry_run=args.dry_run)
+    report, collisions = refingerprint(
+        sources, dry_run=args.dry_run, previous_providers=args.previous_email_providers
+    )
     out = report.as_dict()
     if args.open_cases and not args.dry_run and collisions:
         out["case_signals_sent"] = asyncio.run(open_cases(collisions))

@@ -290,3 +290,54 @@ async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: W
         await asyncio.sleep(0.5)  # real time for the signals' workflow task
         assert (await first.query(SellerAccount.status)).open_cases == sa.open_cases
         await finish(first, second)
+
+
+def test_a_change_to_the_provider_rules_is_followed_and_ambiguous_rows_are_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators add `+tag` stripping for one domain and drop it for another: rows move where the old
+    fingerprint names one mailbox, and are left (reported) where it could be either of two."""
+    from activities.identity_canonical import load_providers
+
+    tag = uuid.uuid4().hex[:8]
+    adds, drops = f"corp-{tag}.example", f"old-{tag}.example"
+    before = tmp_path / "before.toml"
+    before.write_text(f'[providers."{drops}"]\ntag_separators = ["+"]\n', encoding="utf-8")
+    after = tmp_path / "after.toml"
+    after.write_text(f'[providers."{adds}"]\ntag_separators = ["+"]\n', encoding="utf-8")
+    p, q, r, t = new_member("P"), new_member("Q"), new_member("R"), new_member("T")
+    monkeypatch.setenv("EMAIL_PROVIDERS_FILE", str(before))
+    load_providers.cache_clear()
+    with Session(engine()) as session:  # claims as registered under the rules of before
+        for member, email in (
+            (p, f"sales+eu@{adds}"),
+            (q, f"sales@{adds}"),
+            (r, f"team+r@{drops}"),  # held as team@old: was it team+r's or team's?
+            (t, f"solo+x@{drops}"),  # held as solo@old, and nobody typed solo@old: solo+x's
+        ):
+            session.add(
+                IdentityFingerprint(kind="email", digest=fingerprint("email", email), member_id=member)
+            )
+        session.commit()
+    monkeypatch.setenv("EMAIL_PROVIDERS_FILE", str(after))
+    load_providers.cache_clear()
+    try:
+        values = [
+            cmd.SourceValue("email", v)
+            for v in (
+                f"sales+eu@{adds}",
+                f"sales@{adds}",
+                f"team+r@{drops}",
+                f"team@{drops}",
+                f"solo+x@{drops}",
+            )
+        ]
+        report, collisions = cmd.refingerprint(values, previous_providers=before)
+        assert [(c.kind, c.member_ids) for c in collisions] == [("email", tuple(sorted((p, q))))]
+        assert report.ambiguous == 1 and report.rewritten == 1
+        rows = dict((m, d) for m, _, d in snapshot(r, t))
+        assert rows[t] == fingerprint("email", f"solo+x@{drops}")  # moved: it could only be solo+x's
+        assert rows[r] == fingerprint("email", f"team@{drops}")  # left: team@ or team+r@, unknown
+    finally:
+        monkeypatch.delenv("EMAIL_PROVIDERS_FILE")
+        load_providers.cache_clear()
