@@ -35,11 +35,6 @@ from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 
 with workflow.unsafe.imports_passed_through():
-    # The validators' libraries import parts of themselves on first call (phonenumbers' region data,
-    # email-validator's settings): passed through, those are not imports inside a workflow task.
-    import email_validator  # noqa: F401
-    import phonenumbers  # noqa: F401
-
     from activities.audit import record_audit, send_notice
     from activities.email_verification import send_verification_code, verify_email_code
     from activities.identity_registry import rebind_contact
