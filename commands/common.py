@@ -1,0 +1,76 @@
+"""What every command shares: the top-level `--json` choice, printing answers and refusals, tables."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ParamSpec
+
+import click
+
+from models.refusals import Refusal
+
+EXIT_REFUSED = 3
+
+P = ParamSpec("P")
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """How the answer is printed, chosen by `starter.py --json` before the command."""
+
+    json: bool = False
+
+    def show(self, obj: Any) -> None:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            obj = dataclasses.asdict(obj)
+        if self.json:
+            print(json.dumps(obj, default=str, indent=2))
+        elif isinstance(obj, dict):
+            width = max((len(k) for k in obj), default=0)
+            for key, value in obj.items():
+                print(f"{key:<{width}}  {value}")
+        else:
+            print(obj)
+
+    def refused(self, refusal: Refusal) -> int:
+        """Print a refusal (rule, reason code, sentence) and answer the exit status that means it."""
+        if self.json:
+            print(json.dumps({"refused": dataclasses.asdict(refusal)}))
+        else:
+            print(f"refused: {refusal.rule} {refusal.code}: {refusal.message}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+pass_output = click.make_pass_decorator(Output, ensure=True)
+
+
+def run_async(command: Callable[P, Coroutine[Any, Any, int]]) -> Callable[P, int]:
+    """A command that talks to Temporal runs in its own event loop; its result is the exit status."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        return asyncio.run(command(*args, **kwargs))
+
+    return run
+
+
+def one_of(**given: str | None) -> tuple[str, str]:
+    """The one option given of a required, mutually exclusive set (`--email E | --mobile M`)."""
+    present = [(name, value) for name, value in given.items() if value is not None]
+    names = " | ".join(f"--{name.replace('_', '-')}" for name in given)
+    if len(present) != 1:
+        raise click.UsageError(f"give exactly one of {names}", click.get_current_context(silent=True))
+    return present[0]
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
