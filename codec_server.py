@@ -153,6 +153,7 @@ async def codec_call(request: web.Request) -> web.Response:
     try:
         payloads = json_format.Parse(body, Payloads())
     except (json_format.ParseError, UnicodeDecodeError) as err:
+        log.warning("%s: not a payloads document (%s)", action, type(err).__name__)
         return _error(400, f"not a payloads document: {str(err)[:200]}")
     if len(payloads.payloads) > MAX_PAYLOADS:
         return _error(413, f"over {MAX_PAYLOADS} payloads")
@@ -166,6 +167,7 @@ async def codec_call(request: web.Request) -> web.Response:
         c = request.app[CODEC]
         out = await (c.encode(payloads.payloads) if action == "encode" else c.decode(payloads.payloads))
     except Exception as err:  # a payload from another key set, a forged one: say so, never crash
+        log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
         return _error(400, f"cannot {action}: {type(err).__name__}")
     finally:
         slots.release()

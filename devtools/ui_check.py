@@ -1,32 +1,166 @@
-"""Find seller accounts by state in the Temporal Web UI, in a real headless Chromium.
+"""The Temporal Web UI driven as an operator would, in a real headless Chromium.
 
     .venv/bin/python -m devtools.ui_check [--url http://localhost:8233] [--state registered]
 
 Opens the UI's workflow list filtered with the query operators type (SellerState = '<state>') and
-prints the seller workflow ids the page shows. Needs Debian's chromium and chromium-driver.
+prints the seller workflow ids the page shows. The helpers below also sign an operator in on the codec
+server, point the UI at it, read an account's page and send a signal from it (tests/test_web_ui.py).
+Needs Debian's chromium and chromium-driver.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
+import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1000",
+)
+
+
 def browser():  # type: ignore[no-untyped-def]
+    """A fresh headless Chromium: its own profile folder, so no cookie or setting carries over."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
+    for arg in (*CHROMIUM_FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='ui-check-')}"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def body_text(driver: Any) -> str:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return str(driver.find_element(By.TAG_NAME, "body").text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""  # between two pages
+
+
+def wait_for(driver: Any, test: Callable[[str], bool], *, timeout: float = 30, what: str = "") -> str:
+    """The page's text once `test` holds on it; the UI renders (and decodes) asynchronously."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = body_text(driver)
+        if test(text):
+            return text
+        time.sleep(0.5)
+    driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
+    (Path(tempfile.gettempdir()) / "ui-check-failure.txt").write_text(text)
+    raise AssertionError(
+        f"the page never showed {what or 'what was expected'} (page text and screenshot in "
+        f"{tempfile.gettempdir()}/ui-check-failure.*); it shows:\n{text[:3000]}"
+    )
+
+
+def click(driver: Any, label: str, *, timeout: float = 15) -> None:
+    """Click the last visible button, link, tab or menu item whose text contains `label`."""
+    from selenium.webdriver.common.by import By
+
+    xpath = (
+        "//*[self::button or self::a or @role='menuitem' or @role='tab' or self::li]"
+        f"[contains(normalize-space(.), '{label}')]"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = [e for e in driver.find_elements(By.XPATH, xpath) if e.is_displayed()]
+        if shown:
+            driver.execute_script("arguments[0].click()", shown[-1])
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"no {label!r} to click")
+
+
+def click_text(driver: Any, text: str, *, timeout: float = 15) -> None:
+    """Click the visible element showing exactly `text` (an event row's summary, say)."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = [
+            e
+            for e in driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{text}']")
+            if e.is_displayed()
+        ]
+        if shown:
+            driver.execute_script("arguments[0].click()", shown[-1])
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"no {text!r} on the page")
+
+
+def sign_in(driver: Any, codec_url: str, operator: str, password: str) -> None:
+    """The operator signs in on the codec server's own page: it sets the session cookie."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{codec_url}/login")
+    driver.find_element(By.ID, "operator").send_keys(operator)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+    wait_for(driver, lambda t: "Signed in as" in t, what="the signed-in page")
+
+
+def use_codec(driver: Any, ui: str, codec_url: str) -> None:
+    """What an operator sets once in the UI's Data Encoder settings: this endpoint, with "include
+    cross-origin credentials" on (kept in the browser's local storage, as the UI keeps them)."""
+    driver.get(ui.rstrip("/") + "/namespaces/default/workflows")
+    driver.execute_script(
+        "localStorage.setItem('endpoint', JSON.stringify(arguments[0]));"
+        "localStorage.setItem('includeCredentials', 'true');"
+        "localStorage.setItem('passAccessToken', 'false');"
+        "localStorage.setItem('overrideRemoteCodecConfiguration', 'true');",
+        codec_url,
+    )
+
+
+def send_signal(driver: Any, name: str, value: object) -> None:
+    """More Actions > Send a Signal, with a JSON input: the UI encodes it through the codec server."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    click(driver, "More Actions")
+    click(driver, "Send a Signal")
+    deadline = time.monotonic() + 10
+    while not (boxes := [e for e in driver.find_elements(By.ID, "signal-name") if e.is_displayed()]):
+        if time.monotonic() > deadline:
+            raise AssertionError("the Send a Signal dialog did not open")
+        time.sleep(0.3)
+    name_box = boxes[0]
+    name_box.send_keys(name)
+    name_box.send_keys(Keys.TAB)
+    editor = next(e for e in driver.find_elements(By.CSS_SELECTOR, "dialog .cm-content") if e.is_displayed())
+    editor.click()
+    editor.send_keys(json.dumps(value))
+    confirm = driver.find_element(By.CSS_SELECTOR, "[data-testid='confirm-modal-button']")
+    deadline = time.monotonic() + 10
+    while not confirm.is_enabled() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    driver.execute_script("arguments[0].click()", confirm)
 
 
 def list_url(ui: str, query: str, namespace: str = "default") -> str:
