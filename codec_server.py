@@ -78,6 +78,7 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
     allowed = origin is not None and origin.rstrip("/") in request.app[ACCESS].ui_origins
     if request.method == "OPTIONS":
         response: web.StreamResponse = web.Response(status=204 if allowed else 403)
+        log.debug("preflight from %s for %s asks %s", origin, request.path, request.headers.get("Access-Control-Request-Headers"))
     elif origin is not None and not allowed and request.path.endswith(("/decode", "/encode")):
         response = _error(403, "origin not allowed")
     else:
@@ -90,7 +91,10 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = ", ".join(ALLOWED_HEADERS)
+        # Whatever headers the UI version asks for (only ever from an allowed origin): a header missing
+        # here fails the preflight, and the UI would show ciphertext with "could not connect".
+        asked = request.headers.get("Access-Control-Request-Headers", "")
+        response.headers["Access-Control-Allow-Headers"] = asked or ", ".join(ALLOWED_HEADERS)
         response.headers["Access-Control-Max-Age"] = "600"
     response.headers["Vary"] = "Origin"
     return response
@@ -139,6 +143,7 @@ async def codec_call(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     principal = await authenticate(request)
     if principal is None:
+        log.info("%s refused: not signed in (%s)", action, request.headers.get("Origin", "no origin"))
         return _error(401, "sign in at /login, or send a valid bearer token")
     namespace = namespace_of(request)
     if not principal.may_read(namespace):
