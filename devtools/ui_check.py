@@ -11,6 +11,7 @@ Needs Debian's chromium and chromium-driver.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -56,8 +57,17 @@ def body_text(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
     try:
-        return str(driver.find_element(By.TAG_NAME, "body").text)
+        text = str(driver.find_element(By.TAG_NAME, "body").text)
+        # The UI renders current details (markdown) in a sandboxed frame: read those too.
+        for frame in driver.find_elements(By.TAG_NAME, "iframe"):
+            driver.switch_to.frame(frame)
+            try:
+                text += "\n" + str(driver.find_element(By.TAG_NAME, "body").text)
+            finally:
+                driver.switch_to.default_content()
+        return text
     except (NoSuchElementException, StaleElementReferenceException):
+        driver.switch_to.default_content()
         return ""  # between two pages
 
 
@@ -140,19 +150,40 @@ def use_codec(driver: Any, ui: str, codec_url: str) -> None:
 
 def send_signal(driver: Any, name: str, value: object) -> None:
     """More Actions > Send a Signal, with a JSON input: the UI encodes it through the codec server."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    click(driver, "More Actions")
-    click(driver, "Send a Signal")
-    deadline = time.monotonic() + 10
-    while not (boxes := [e for e in driver.find_elements(By.ID, "signal-name") if e.is_displayed()]):
+    def shown(xpath: str) -> list[Any]:
+        return [e for e in driver.find_elements(By.XPATH, xpath) if e.is_displayed()]
+
+    # The page may still be wiring its handlers when the button appears: retry until the dialog opens.
+    # The signal name is a text box, or a list when the UI learnt the signals from the workflow.
+    picker = "//button[@data-testid='signal-select-button']"
+    deadline = time.monotonic() + 20
+    while not (boxes := shown("//input[@id='signal-name']") + shown(picker)):
         if time.monotonic() > deadline:
+            driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
+            (Path(tempfile.gettempdir()) / "ui-check-dialog.html").write_text(driver.page_source)
             raise AssertionError("the Send a Signal dialog did not open")
-        time.sleep(0.3)
-    name_box = boxes[0]
-    name_box.send_keys(name)
-    name_box.send_keys(Keys.TAB)
+        if items := shown("//*[@role='menuitem' or self::li or self::button][normalize-space(.)='Send a Signal']"):
+            driver.execute_script("arguments[0].click()", items[-1])
+        elif buttons := shown("//button[contains(normalize-space(.), 'More Actions')]"):
+            driver.execute_script("arguments[0].click()", buttons[-1])
+        time.sleep(1)
+    if shown(picker):
+        driver.execute_script("arguments[0].click()", boxes[-1])
+        option = f"//*[@id='signal-select-select']//*[normalize-space(text())='{name}']"
+        deadline = time.monotonic() + 10
+        while not (options := shown(option)):
+            if time.monotonic() > deadline:
+                driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
+                raise AssertionError(f"no signal {name!r} in the list")
+            time.sleep(0.3)
+        driver.execute_script("arguments[0].click()", options[-1])
+    else:
+        boxes[0].send_keys(name)
+        boxes[0].send_keys(Keys.TAB)
     editor = next(e for e in driver.find_elements(By.CSS_SELECTOR, "dialog .cm-content") if e.is_displayed())
     editor.click()
     editor.send_keys(json.dumps(value))
@@ -161,6 +192,16 @@ def send_signal(driver: Any, name: str, value: object) -> None:
     while not confirm.is_enabled() and time.monotonic() < deadline:
         time.sleep(0.2)
     driver.execute_script("arguments[0].click()", confirm)
+    deadline = time.monotonic() + 15
+    while pending := shown("//button[@data-testid='confirm-modal-button']"):
+        time.sleep(1)
+        with contextlib.suppress(StaleElementReferenceException):  # closed meanwhile
+            if pending[0].is_enabled():  # the first click can land before the form takes the input
+                pending[0].click()
+        if time.monotonic() > deadline:
+            driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
+            raise AssertionError(f"the signal was not sent; the dialog says: {body_text(driver)[-600:]}")
+        time.sleep(0.3)
 
 
 def list_url(ui: str, query: str, namespace: str = "default") -> str:

@@ -80,7 +80,7 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
             what="the decoded input and the activity summaries",
         )
         assert "audit violation (ENF-2)" in text
-        driver.set_window_size(1600, 1000)
+        driver.set_window_size(1600, 1250)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         driver.save_screenshot(str(SCREENSHOT))
         # The refusal with its rule and reason code, in the audit activity's decoded input.
@@ -90,6 +90,12 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
             driver, lambda t: "unbind_not_allowed" in t, what="the REG-8 refusal's reason code"
         )
         assert "REG-8" in history
+        # Current details: the account's state and what it waits for, decoded from the metadata query.
+        ui_check.click(driver, "User Metadata")
+        details = ui_check.wait_for(
+            driver, lambda t: "waiting for" in t, what="the current details", timeout=20
+        )
+        assert "REG-4" in details
         driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
         ui_check.wait_for(driver, lambda t: "More Actions" in t and "max_history_events" in t)
         ui_check.send_signal(
