@@ -30,6 +30,7 @@ import html
 import json
 import logging
 import os
+import time
 import urllib.parse
 
 from aiohttp import web
@@ -58,12 +59,46 @@ IDLE_SECONDS = 15.0  # an idle (or never-speaking) connection is closed after th
 MAX_CONCURRENT = 32  # requests doing codec work at once; the next wait, up to QUEUE_SECONDS
 QUEUE_SECONDS = 10.0
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Namespace")
+LOGIN_FAILURES = 5  # failed sign-ins per operator name within LOGIN_WINDOW before it is locked
+LOGIN_WINDOW = 15 * 60.0
 
 ACCESS: web.AppKey[AccessSettings] = web.AppKey("access", AccessSettings)
 SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
 OIDC: web.AppKey[OidcVerifier | None] = web.AppKey("oidc", object)  # type: ignore[arg-type]
 CODEC: web.AppKey[EncryptionCodec] = web.AppKey("codec", EncryptionCodec)
 SLOTS: web.AppKey[asyncio.Semaphore] = web.AppKey("slots", asyncio.Semaphore)
+
+
+class LoginThrottle:
+    """Password guessing: after LOGIN_FAILURES failures for one name within LOGIN_WINDOW, that name is
+    refused until the window passes (in memory, per process; bounded)."""
+
+    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, name: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(name, []) if now - t < self.window]
+        if recent:
+            self._failures[name] = recent
+        else:
+            self._failures.pop(name, None)
+        return recent
+
+    def locked(self, name: str, now: float | None = None) -> bool:
+        return len(self._recent(name, time.monotonic() if now is None else now)) >= self.limit
+
+    def failed(self, name: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if len(self._failures) >= 10_000:  # a flood of names: forget the oldest entry
+            self._failures.pop(next(iter(self._failures)))
+        self._failures[name] = [*self._recent(name, now), now]
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -220,14 +255,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = form.get("operator", [""])[0]
     password = form.get("password", [""])[0]
     access = request.app[ACCESS]
+    throttle = request.app[THROTTLE]
+    key = name[:128]
+    if throttle.locked(key):
+        log.warning("sign-in for %r refused: too many failures", key)
+        page = LOGIN_PAGE.format(message="Too many failed sign-ins; try again later.", next="")
+        return web.Response(text=page, content_type="text/html", status=429)
     op = access.operators.get(name)
     # Checked under the slots too: scrypt costs memory, and guessing should not be cheap.
     async with request.app[SLOTS]:
         ok = op is not None and await asyncio.to_thread(check_password, password, op.password_hash)
     if not ok or op is None:
+        throttle.failed(key)
         log.warning("failed sign-in for %r from %s", name[:64], request.remote)
         page = LOGIN_PAGE.format(message="Wrong operator or password.", next="")
         return web.Response(text=page, content_type="text/html", status=401)
+    throttle.succeeded(key)
     log.info("%s signed in from %s", op.name, request.remote)
     target = _safe_next(request, form.get("next", [""])[0])
     response: web.StreamResponse
@@ -273,6 +316,7 @@ def create_app(s: Settings | None = None, access: AccessSettings | None = None) 
     # Not strict: a payload already stored in clear is shown to the operator as it is.
     app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id)
     app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
+    app[THROTTLE] = LoginThrottle()
     app.add_routes(
         [
             web.post(r"/{action:(decode|encode)}", codec_call),

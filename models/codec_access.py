@@ -222,7 +222,7 @@ class Sessions:
         return base64.urlsafe_b64encode(hmac.new(self._access.session_secret, body, "sha256").digest()).decode()
 
     def issue(self, operator: str, now: float | None = None) -> str:
-        exp = int((now or time.time()) + self._access.session_seconds)
+        exp = int((time.time() if now is None else now) + self._access.session_seconds)
         body = base64.urlsafe_b64encode(json.dumps({"op": operator, "exp": exp}).encode())
         return f"{body.decode()}.{self._sign(body)}"
 
@@ -237,7 +237,7 @@ class Sessions:
             name, exp = data["op"], int(data["exp"])
         except (ValueError, KeyError, TypeError):
             return None
-        if exp < (now or time.time()):
+        if exp < (time.time() if now is None else now):
             return None
         # An operator removed from the settings loses access at once, whatever their cookie says.
         return self._access.operators.get(name)

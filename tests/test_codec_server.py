@@ -343,3 +343,16 @@ def test_idle_and_slow_connections_are_closed_and_hold_no_threads(access: Access
         assert request(f"{srv.url}/health", method="GET")[0] == 200
     finally:
         srv.close()
+
+
+def test_password_guessing_locks_the_name(server: str) -> None:
+    name = "auditor"
+    for _ in range(codec_server.LOGIN_FAILURES):
+        assert sign_in(server, name, "guess")[0] == 401
+    # Locked: even the right password is refused until the window passes.
+    assert sign_in(server, name, "auditor-password-1")[0] == 429
+    throttle = codec_server.LoginThrottle(limit=2, window=60)
+    throttle.failed("x", now=10)
+    assert not throttle.locked("x", now=11)
+    throttle.failed("x", now=11)
+    assert throttle.locked("x", now=12) and not throttle.locked("x", now=71)
