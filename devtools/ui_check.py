@@ -150,6 +150,15 @@ def use_codec(driver: Any, ui: str, codec_url: str) -> None:
 
 def send_signal(driver: Any, name: str, value: object) -> None:
     """More Actions > Send a Signal, with a JSON input: the UI encodes it through the codec server."""
+    send_message(driver, "signal", name, value)
+
+
+def send_update(driver: Any, name: str, value: object) -> None:
+    """More Actions > Send an Update, the same way; the UI waits for the update's outcome."""
+    send_message(driver, "update", name, value)
+
+
+def send_message(driver: Any, kind: str, name: str, value: object) -> None:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -159,31 +168,37 @@ def send_signal(driver: Any, name: str, value: object) -> None:
 
     # The page may still be wiring its handlers when the button appears: retry until the dialog opens.
     # The signal name is a text box, or a list when the UI learnt the signals from the workflow.
-    picker = "//button[@data-testid='signal-select-button']"
+    menu_label = "Send a Signal" if kind == "signal" else "Send an Update"
+    picker = f"//button[@data-testid='{kind}-select-button']"
     deadline = time.monotonic() + 20
-    while not (boxes := shown("//input[@id='signal-name']") + shown(picker)):
+    while not (boxes := shown(f"//input[@id='{kind}-name']") + shown(picker)):
         if time.monotonic() > deadline:
             driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
             (Path(tempfile.gettempdir()) / "ui-check-dialog.html").write_text(driver.page_source)
-            raise AssertionError("the Send a Signal dialog did not open")
-        if items := shown("//*[@role='menuitem' or self::li or self::button][normalize-space(.)='Send a Signal']"):
+            raise AssertionError(f"the {menu_label} dialog did not open")
+        if items := shown(f"//*[@role='menuitem' or self::li or self::button][normalize-space(.)='{menu_label}']"):
             driver.execute_script("arguments[0].click()", items[-1])
         elif buttons := shown("//button[contains(normalize-space(.), 'More Actions')]"):
             driver.execute_script("arguments[0].click()", buttons[-1])
         time.sleep(1)
     if shown(picker):
         driver.execute_script("arguments[0].click()", boxes[-1])
-        option = f"//*[@id='signal-select-select']//*[normalize-space(text())='{name}']"
+        option = f"//*[@id='{kind}-select-select']//*[normalize-space(text())='{name}']"
         deadline = time.monotonic() + 10
         while not (options := shown(option)):
             if time.monotonic() > deadline:
                 driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
-                raise AssertionError(f"no signal {name!r} in the list")
+                raise AssertionError(f"no {kind} {name!r} in the list")
             time.sleep(0.3)
         driver.execute_script("arguments[0].click()", options[-1])
     else:
         boxes[0].send_keys(name)
         boxes[0].send_keys(Keys.TAB)
+    if kind == "update":
+        # A fixed update id: a second click (see below) is then the same update, not another one.
+        update_id = shown("//label[contains(normalize-space(.), 'Update ID')]/following::input[1]")
+        if update_id:
+            update_id[0].send_keys(f"ui-check-{time.time_ns()}")
     editor = next(e for e in driver.find_elements(By.CSS_SELECTOR, "dialog .cm-content") if e.is_displayed())
     editor.click()
     editor.send_keys(json.dumps(value))
@@ -195,12 +210,16 @@ def send_signal(driver: Any, name: str, value: object) -> None:
     deadline = time.monotonic() + 15
     while pending := shown("//button[@data-testid='confirm-modal-button']"):
         time.sleep(1)
+        if kind == "update" and shown("//*[contains(normalize-space(text()), 'Encoded failure')]"):
+            # A refusal stays in the dialog (the UI cannot decode the encrypted failure).
+            click(driver, "Cancel")
+            return
         with contextlib.suppress(StaleElementReferenceException):  # closed meanwhile
             if pending[0].is_enabled():  # the first click can land before the form takes the input
                 pending[0].click()
         if time.monotonic() > deadline:
             driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
-            raise AssertionError(f"the signal was not sent; the dialog says: {body_text(driver)[-600:]}")
+            raise AssertionError(f"the {kind} was not sent; the dialog says: {body_text(driver)[-600:]}")
         time.sleep(0.3)
 
 

@@ -103,6 +103,10 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
             "report_violation",
             {"violation_id": "ui-signal-1", "category": "listing", "rule": "ENF-2", "points": 2},
         )
+        # An update from the UI: REG-8 refuses it, and the refusal goes on the record like the first.
+        driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+        ui_check.wait_for(driver, lambda t: "More Actions" in t and "max_history_events" in t)
+        ui_check.send_update(driver, "unbind_identity", {"reason": "asked from the UI"})
         return text
     finally:
         driver.quit()
@@ -151,6 +155,15 @@ async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertex
                     break
                 await asyncio.sleep(0.2)
             assert status.penalty_points.get("listing") == 2, status
+            refusals = [r for r in status.reasons if r.startswith("REG-8")]
+            assert len(refusals) >= 1, status
+            summaries = [
+                e.user_metadata.summary
+                async for e in account.fetch_history_events()
+                if e.HasField("user_metadata") and e.user_metadata.summary.ByteSize()
+            ]
+            texts = [str(x) for x in await env.client.data_converter.decode(summaries)]
+            assert texts.count("audit unbind_identity (REG-8)") == 2, "the update sent from the UI was refused"
             await finish(account)
     finally:
         await env.shutdown()
