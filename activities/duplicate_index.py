@@ -1,6 +1,6 @@
 """ASSOC-3 candidate index, held in memory by each worker process; the product rows stay in the database.
 
-Per product it keeps 25 text band keys (uint32) and up to 48 image words (16-bit), about 300 bytes, in
+Per product it keeps 25 text band keys (uint32) and up to 48 image words (20-bit), about 400 bytes, in
 flat NumPy arrays: a lookup is a few binary searches and one bincount, whatever the catalogue size.
 New products go to a small write buffer that is merged into the sorted arrays when it grows.
 
@@ -60,7 +60,7 @@ class DuplicateIndex:
         if len(self._buf_seq) >= MERGE_AT:
             self.merge()
 
-    def add_many(self, seqs: np.ndarray, bands: np.ndarray, words: list[np.ndarray]) -> None:
+    def add_many(self, seqs: np.ndarray, bands: np.ndarray, words: list[np.ndarray] | np.ndarray) -> None:
         """Bulk load (start-up rebuild, bench): seqs int64[n], bands uint32[n, BANDS], words per product."""
         self.merge()
         self._merge_arrays(np.asarray(seqs, np.int64), np.asarray(bands, np.uint32), words)
@@ -73,15 +73,21 @@ class DuplicateIndex:
         self._buf_seq, self._buf_bands, self._buf_words = [], [], []
         self._merge_arrays(seqs, bands, words)
 
-    def _merge_arrays(self, seqs: np.ndarray, bands: np.ndarray, words: list[np.ndarray]) -> None:
+    def _merge_arrays(
+        self, seqs: np.ndarray, bands: np.ndarray, words: list[np.ndarray] | np.ndarray
+    ) -> None:
         rows = np.arange(self.size, self.size + len(seqs), dtype=np.uint32)
         for b in range(BANDS):
             keys = np.concatenate([self.band_keys[b], bands[:, b]])
             owners = np.concatenate([self.band_rows[b], rows])
             order = np.argsort(keys, kind="stable")
             self.band_keys[b], self.band_rows[b] = keys[order], owners[order]
-        lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
-        new_words = np.concatenate(words).astype(np.uint32) if words else np.zeros(0, np.uint32)
+        if isinstance(words, np.ndarray):  # one row of words per product (bulk load)
+            lengths = np.full(len(words), words.shape[1], np.int64)
+            new_words = words.ravel().astype(np.uint32)
+        else:
+            lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
+            new_words = np.concatenate(words).astype(np.uint32) if words else np.zeros(0, np.uint32)
         old_words = np.repeat(np.arange(1 << WORD_BITS, dtype=np.uint32), np.diff(self.word_offsets))
         all_words = np.concatenate([old_words, new_words])
         all_rows = np.concatenate([self.word_rows, np.repeat(rows, lengths)])
@@ -131,10 +137,13 @@ class DuplicateIndex:
                 starts = np.repeat(lo - np.cumsum(np.concatenate([[0], df[:-1]])), df)
                 rows = self.word_rows[starts + np.arange(int(df.sum()))]
                 weights = np.repeat(np.log(total / df).astype(np.float32), df)
-                votes = np.bincount(rows, weights=weights, minlength=self.size)
-                k = min(MAX_IMAGE_CANDIDATES, self.size)
-                top = np.argpartition(-votes, k - 1)[:k]
-                scores = {int(self.row_seq[r]): float(votes[r]) for r in top if votes[r] > 0}
+                votes = np.bincount(rows, weights=weights)
+                # the best rows among those hit, without sorting all of them
+                hit_votes = votes[rows]
+                k = min(len(hit_votes), 4 * MAX_IMAGE_CANDIDATES)
+                floor = np.partition(hit_votes, len(hit_votes) - k)[len(hit_votes) - k]
+                best_rows = np.unique(rows[hit_votes >= floor])
+                scores = {int(self.row_seq[r]): float(votes[r]) for r in best_rows.tolist()}
         if self._buf_seq:
             probe_set = set(probes.tolist())
             for seq, w in zip(self._buf_seq, self._buf_words, strict=True):

@@ -164,13 +164,14 @@ def listing_signature(title: str, description: str, img: Image.Image) -> Listing
 
 def signature_row(product_id: str, sig: ListingSignature) -> ProductSignature:
     stored = vis.stored_features(sig.image)
-    words = vis.index_words(stored).astype("<u2")
+    words = vis.index_words(stored).astype("<u4")
     return ProductSignature(
         product_id=product_id,
         text=sig.text,
         bands=sig.bands.astype("<u4").tobytes(),
         words=words.tobytes(),
         features=vis.pack(stored),
+        thumb=vis.thumbnail(sig.image.gray),
     )
 
 
@@ -200,7 +201,7 @@ class _IndexHolder:
                 ).all()
                 seqs = np.array([r[0] for r in rows], np.int64)
                 bands = np.stack([np.frombuffer(r[1], "<u4") for r in rows])
-                words = [np.frombuffer(r[2], "<u2").astype(np.uint32) for r in rows]
+                words = [np.frombuffer(r[2], "<u4").astype(np.uint32) for r in rows]
                 if len(rows) > 1000:
                     index.add_many(seqs, bands, words)
                 else:
@@ -250,6 +251,7 @@ def find_duplicate(
             ProductSignature.seq,
             ProductSignature.text,
             ProductSignature.features,
+            ProductSignature.thumb,
             Product.product_id,
             Product.member_id,
             Product.phash,
@@ -261,14 +263,30 @@ def find_duplicate(
             Product.listed,
         )
     ).all()
-    image_seqs = set(found.image)
+    return best_match(sig, list(rows), set(found.image), text_threshold, image_max_distance)
+
+
+def best_match(
+    sig: ListingSignature,
+    rows: list[tuple[int, str, bytes, bytes, str, str, str]],
+    image_seqs: set[int],
+    text_threshold: float,
+    image_max_distance: int,
+) -> Match | None:
+    """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash): exact
+    text Jaccard, and local features confirmed for the image candidates (the perceptual-hash distance
+    decides only for pictures too plain to have local features)."""
     best: Match | None = None
-    for seq, text, features, product_id, owner, phash in rows:
+    for seq, text, features, thumb, product_id, owner, phash in rows:
         sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
         dist = hamming(sig.phash, phash)
-        inliers, image_copy = 0, dist <= image_max_distance
-        if seq in image_seqs and not image_copy and sim < text_threshold:
-            c = vis.confirm_copy(vis.unpack(features), sig.image)
+        inliers, image_copy = 0, False
+        if len(sig.image.upright.points) < vis.MIN_INLIERS:
+            # too plain a picture for local features: only a near-identical one (pHash) is a copy
+            image_copy = dist <= image_max_distance
+        elif seq in image_seqs and sim < text_threshold:
+            # a close pHash is no proof: look-alikes shot on one template are close too (bench)
+            c = vis.confirm_copy(vis.unpack(features), vis.unthumbnail(thumb), sig.image)
             inliers, image_copy = c.inliers, c.is_copy
         if sim >= text_threshold or image_copy:
             m = Match(product_id, owner, sim, dist, inliers)

@@ -9,7 +9,6 @@ evaluation (tests use the held-out split), so nothing is tuned to the cases that
 from __future__ import annotations
 
 import io
-import math
 import random
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
@@ -171,5 +170,48 @@ def split(name: str, k: int) -> int:
     return {"tune": 0, "heldout": 5_000_000}[name] + k
 
 
-__all__ = ["COPY_KINDS", "copy_of", "split", "studio_photo", "template"]
-_ = math
+TEXT_KINDS = ("reworded", "reordered", "units", "synonyms", "emoji_spacing")
+_SWAPS = {
+    "wireless": "cordless", "vintage": "retro", "compact": "small", "portable": "travel", "large": "big",
+    "stainless": "steel", "water bottle": "water flask", "lamp": "light", "colour": "color", "mug": "cup",
+}  # fmt: skip
+_EMOJI = ["🔥", "✨", "⭐", "💯", "🚀", "👍", "🎁"]
+
+
+def text_copy(title: str, description: str, kind: str, seed: int) -> tuple[str, str]:
+    """The listing text rewritten the way copycats disguise it."""
+    import re
+
+    from devtools.product_fixtures import reworded
+
+    rng = random.Random(f"text-{kind}-{seed}")
+    if kind == "reworded":
+        return reworded(title, description)
+    if kind == "reordered":
+        words = title.split()
+        rng.shuffle(words)
+        sentences = [s for s in description.split(". ") if s]
+        rng.shuffle(sentences)
+        return " ".join(words), ". ".join(sentences)
+    if kind == "units":
+
+        def inch(m: re.Match[str]) -> str:
+            return f"{int(m.group(1)) / 2.54:.1f} x {int(m.group(2)) / 2.54:.1f} inch"
+
+        d = re.sub(r"(\d+) x (\d+) cm", inch, description)
+        d = re.sub(r"(\d+) g\b", lambda m: f"{int(m.group(1)) / 28.3495:.2f} oz", d)
+        t = re.sub(r"(\d+)cm", lambda m: f'{int(m.group(1)) / 2.54:.1f}"', title)
+        return t, d
+    if kind == "synonyms":
+        t, d = title, description
+        for a, b in _SWAPS.items():
+            t = re.sub(rf"\b{a}\b", b, t, flags=re.I)
+            d = re.sub(rf"\b{a}\b", b, d, flags=re.I)
+        return t, d
+    # emoji and spacing: emoji between words, a spaced-out word, fullwidth letters, doubled spaces
+    words = title.split()
+    words[0] = " ".join(words[0].upper())
+    t = f" {rng.choice(_EMOJI)} ".join(words)
+    t = "".join(chr(ord(c) + 0xFEE0) if "A" <= c <= "Z" and rng.random() < 0.3 else c for c in t)
+    d = "  ".join(f"{w}{rng.choice(_EMOJI)}" if rng.random() < 0.15 else w for w in description.split())
+    return t, d
