@@ -34,6 +34,8 @@ RATIO = 0.75  # Lowe's ratio test
 RANSAC_PX = 4.0
 MIN_INLIERS = 10
 MIN_SPREAD = 0.005  # inliers' convex hull, as a share of the frame
+FEW_FEATURES = 40  # a picture with fewer is too plain for local features; its pHash decides (studio
+# shots of one template are within the policy's pHash distance of each other, so it cannot decide more)
 THUMB_SCALE = 0.5  # the stored grayscale thumbnail, of the feature frame
 BLOCK = 8  # thumbnail pixels (16 in the feature frame)
 TEXTURED_STD = 6.0  # a block with less contrast than this in both pictures says nothing

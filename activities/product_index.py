@@ -281,18 +281,20 @@ def best_match(
         sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
         dist = hamming(sig.phash, phash)
         inliers, image_copy = 0, False
-        if len(sig.image.upright.points) < vis.MIN_INLIERS:
-            # too plain a picture for local features: only a near-identical one (pHash) is a copy
-            image_copy = dist <= image_max_distance
-        elif seq in image_seqs and sim < text_threshold:
-            # a close pHash is no proof: look-alikes shot on one template are close too (bench)
-            c = vis.confirm_copy(vis.unpack(features), vis.unthumbnail(thumb), sig.image)
+        if seq in image_seqs and sim < text_threshold:
+            stored = vis.unpack(features)
+            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image)
             inliers, image_copy = c.inliers, c.is_copy
+            if min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES:
+                # too plain a picture for local features to decide: a near-identical pHash does
+                image_copy = image_copy or dist <= image_max_distance
         if sim >= text_threshold or image_copy:
             m = Match(product_id, owner, sim, dist, inliers)
-            if best is None or (m.text_similarity, -m.image_distance) > (
+            # the strongest evidence wins: the text decision, then the most features confirmed
+            if best is None or (m.text_similarity >= text_threshold, m.image_inliers, m.text_similarity) > (
+                best.text_similarity >= text_threshold,
+                best.image_inliers,
                 best.text_similarity,
-                -best.image_distance,
             ):
                 best = m
     return best

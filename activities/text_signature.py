@@ -55,10 +55,10 @@ def _convert(m: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).casefold()
-    t = _SPACED.sub(lambda m: m.group(0).replace(" ", ""), t)  # "w a t e r" -> "water"
     t = _MEASURE.sub(_convert, t)
     # emoji, symbols and punctuation become spaces
     t = "".join(" " if unicodedata.category(c).startswith(("S", "P")) else c for c in t)
+    t = _SPACED.sub(lambda m: m.group(0).replace(" ", ""), " ".join(t.split()))  # "w a t e r" -> "water"
     subs, _ = _terms()
     for pattern, canonical in subs:
         t = pattern.sub(canonical, t)

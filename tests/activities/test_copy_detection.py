@@ -77,8 +77,11 @@ def test_image_copies_with_new_text_are_refused(catalogue: dict[int, str]) -> No
             member = f"SCOPY{n}{kind[:4].upper()}"
             result = release(member, f"{member}-P1", t, d, pc.copy_of(pc.studio_photo(n), kind, n))
             ok = result.refusal is not None and result.refusal.code == "duplicate_product"
-            if ok:
-                assert result.duplicate_of_product_id == original
+            if ok:  # the original, or an earlier copy of it that slipped through
+                assert result.duplicate_of_product_id in (
+                    original,
+                    *(f"SCOPY{n}{k[:4].upper()}-P1" for k in caught),
+                )
             caught[kind] = caught.get(kind, 0) + ok
     # every kind caught at least 3 times in 5 (background changes are the weakest, ~0.8 in the bench),
     # and 90% overall; the bench measures per kind on more originals
@@ -95,15 +98,18 @@ def test_text_copies_with_a_new_image_are_refused_on_exact_similarity(catalogue:
             result = release(member, f"{member}-P1", t2, d2, pc.studio_photo(n + 10**7))
             assert result.refusal is not None and result.refusal.code == "duplicate_product", (n, kind)
             assert result.duplicate_of_product_id == original
-            assert result.text_similarity == pytest.approx(
-                exact_jaccard(shingles(title, description), shingles(t2, d2))
+            exact = exact_jaccard(
+                shingles(normalise(f"{title} {description}"), ""), shingles(normalise(f"{t2} {d2}"), "")
+            )
+            assert (
+                result.text_similarity == pytest.approx(exact) and exact >= POLICY.text_similarity_threshold
             )
 
 
 def test_normalisation_undoes_units_emoji_spacing_and_synonyms() -> None:
     assert normalise("12 inch  🔥 B O T T L E!!") == normalise("30 cm bottle")
     assert normalise("Cordless retro lamp, 16 oz") == normalise("wireless vintage lamp 454 g")
-    assert normalise("ＳＴＡＩＮＬＥＳＳ steel") == "stainless stainless"
+    assert normalise("ＳＴＡＩＮＬＥＳＳ steel") == normalise("stainless")
 
 
 def test_malformed_exif_is_a_refusal_or_an_image_never_an_error() -> None:
