@@ -189,12 +189,7 @@ def appearance(
     if n == 0:
         return 0.0, 0
     ncc = (a * b).mean(axis=1)[textured] / (sa[textured] * sb[textured] + 1e-3)
-    if _DEBUG is not None:
-        _DEBUG.append(ncc)
     return float((ncc > BLOCK_NCC).mean()), n
-
-
-_DEBUG: list[np.ndarray] | None = None  # the bench's tuning script collects block correlations here
 
 
 @dataclass

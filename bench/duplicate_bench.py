@@ -1,6 +1,6 @@
 """ASSOC-3: copy detection at marketplace scale, against today's method measured in the same run.
 
-    .venv/bin/python bench/duplicate_bench.py [--listings 1000000] [--originals 120]
+    .venv/bin/python bench/duplicate_bench.py [--listings 1000000] [--originals 60]
 
 The catalogue: `--originals` studio product photos with their texts (the held-out split of
 devtools/product_corpus.py: nothing here was used to choose thresholds), three look-alikes of each
@@ -57,7 +57,7 @@ def old_text(title: str, description: str) -> np.ndarray:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--listings", type=int, default=1_000_000)
-    p.add_argument("--originals", type=int, default=120)
+    p.add_argument("--originals", type=int, default=60)
     p.add_argument("--queries", type=int, default=400, help="timed lookups per catalogue size")
     args = p.parse_args()
     policy = load_policy().association

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import random
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 SIZE = 512
 # Photo templates a catalogue shares: a studio background and a product silhouette per category.
@@ -138,7 +138,7 @@ def copy_of(img: Image.Image, kind: str, seed: int) -> Image.Image:
         out = ImageOps.expand(img, border=b, fill=tuple(rng.randrange(256) for _ in range(3)))
     elif kind == "background":  # the studio background replaced by another colour or a gradient
         bg = img.getpixel((2, 2))
-        mask = Image.eval(ImageOps.grayscale(ImageChops_diff(img, bg)), lambda v: 255 if v > 12 else 0)
+        mask = Image.eval(ImageOps.grayscale(_difference(img, bg)), lambda v: 255 if v > 12 else 0)
         mask = mask.filter(ImageFilter.MaxFilter(3))
         top = tuple(rng.randrange(256) for _ in range(3))
         bottom = tuple(rng.randrange(256) for _ in range(3))
@@ -159,9 +159,7 @@ def copy_of(img: Image.Image, kind: str, seed: int) -> Image.Image:
     return _jpeg(out, rng.randrange(30, 60) if kind == "recompressed" else rng.randrange(60, 92))
 
 
-def ImageChops_diff(img: Image.Image, colour: tuple[int, ...]) -> Image.Image:  # noqa: N802
-    from PIL import ImageChops
-
+def _difference(img: Image.Image, colour: tuple[int, ...]) -> Image.Image:
     return ImageChops.difference(img, Image.new("RGB", img.size, colour))
 
 
