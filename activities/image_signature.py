@@ -54,7 +54,7 @@ class Features:
 
 @cache
 def _sift() -> cv2.SIFT:
-    return cv2.SIFT_create(nfeatures=QUERY_FEATURES)
+    return cv2.SIFT_create(nfeatures=QUERY_FEATURES)  # type: ignore[attr-defined]
 
 
 @cache
@@ -83,7 +83,7 @@ def features(gray: np.ndarray, *, mirror: bool = False, limit: int | None = None
     order = np.argsort([-k.response for k in keypoints], kind="stable")[:limit]
     des = des[order]
     des = np.sqrt(des / (des.sum(axis=1, keepdims=True) + 1e-7))  # RootSIFT
-    points = np.float32([keypoints[i].pt for i in order])
+    points = np.array([keypoints[i].pt for i in order], dtype=np.float32)
     return Features(points, des.astype(np.float32))
 
 

@@ -25,6 +25,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
@@ -110,8 +111,7 @@ def _open_product_image(data: bytes) -> Image.Image | Refusal:
             if img.width * img.height > MAX_IMAGE_PIXELS:
                 return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
             img.load()
-            img = ImageOps.exif_transpose(img)
-            rgb = img.convert("RGB")
+            rgb = ImageOps.exif_transpose(img).convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
     except UnidentifiedImageError:
@@ -246,8 +246,8 @@ def find_duplicate(
     seqs = list(dict.fromkeys(found.text + found.image))
     if not seqs:
         return None
-    rows = session.exec(
-        select(
+    rows = session.execute(  # seven columns: beyond sqlmodel's typed select
+        sa_select(  # type: ignore[call-overload]
             ProductSignature.seq,
             ProductSignature.text,
             ProductSignature.features,
@@ -263,7 +263,7 @@ def find_duplicate(
             Product.listed,
         )
     ).all()
-    return best_match(sig, list(rows), set(found.image), text_threshold, image_max_distance)
+    return best_match(sig, [tuple(r) for r in rows], set(found.image), text_threshold, image_max_distance)
 
 
 def best_match(

@@ -170,8 +170,8 @@ def main() -> None:
     for kind, n, sig, old_sig, old_ph in queries:
         t = time.perf_counter()
         found = index.candidates(sig.bands, sig.image.probes)
-        seqs = list(dict.fromkeys(found.text + found.image))
-        match = best_match(sig, [table[s] for s in seqs if s in table], set(found.image), text_t, image_d)
+        wanted = list(dict.fromkeys(found.text + found.image))
+        match = best_match(sig, [table[s] for s in wanted if s in table], set(found.image), text_t, image_d)
         decide.append(time.perf_counter() - t)
         hit = match is not None
         right = hit and match.product_id == f"P{n}-0"  # type: ignore[union-attr]

@@ -110,7 +110,10 @@ def copy_of(img: Image.Image, kind: str, seed: int) -> Image.Image:
     elif kind == "rotated":  # up to 15 degrees either way, corners filled with the background
         angle = rng.uniform(3, 15) * rng.choice((-1, 1))
         out = img.rotate(
-            angle, resample=Image.BICUBIC, expand=rng.random() < 0.5, fillcolor=img.getpixel((2, 2))
+            angle,
+            resample=Image.Resampling.BICUBIC,
+            expand=rng.random() < 0.5,
+            fillcolor=img.getpixel((2, 2)),
         )
     elif kind == "text_overlay":
         out = img.copy()
@@ -137,7 +140,7 @@ def copy_of(img: Image.Image, kind: str, seed: int) -> Image.Image:
         b = rng.randrange(w // 20, w // 6)
         out = ImageOps.expand(img, border=b, fill=tuple(rng.randrange(256) for _ in range(3)))
     elif kind == "background":  # the studio background replaced by another colour or a gradient
-        bg = img.getpixel((2, 2))
+        bg = tuple(img.getpixel((2, 2)))  # type: ignore[arg-type]
         mask = Image.eval(ImageOps.grayscale(_difference(img, bg)), lambda v: 255 if v > 12 else 0)
         mask = mask.filter(ImageFilter.MaxFilter(3))
         top = tuple(rng.randrange(256) for _ in range(3))
@@ -155,7 +158,9 @@ def copy_of(img: Image.Image, kind: str, seed: int) -> Image.Image:
         out = Image.merge("HSV", (hh, ss, vv)).convert("RGB")
     # every copy is re-uploaded: resized and recompressed
     scale = rng.uniform(0.55, 1.0) if kind != "resized" else rng.uniform(0.35, 0.7)
-    out = out.resize((max(100, int(out.width * scale)), max(100, int(out.height * scale))), Image.LANCZOS)
+    out = out.resize(
+        (max(100, int(out.width * scale)), max(100, int(out.height * scale))), Image.Resampling.LANCZOS
+    )
     return _jpeg(out, rng.randrange(30, 60) if kind == "recompressed" else rng.randrange(60, 92))
 
 
