@@ -151,16 +151,19 @@ def main() -> None:
         if not index.size or 1 not in set(index.row_seq[: len(table)].tolist()):
             index.add_many(np.asarray(real_seqs), np.stack(real_bands), real_words)
         print(f"  index of {index.size} listings built in {time.perf_counter() - t0:.0f} s")
-        lookup = []
+        lookup, cpu = [], []
         for _, _, sig, _, _ in queries[: args.queries]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             index.candidates(sig.bands, sig.image.probes)
             lookup.append(time.perf_counter() - t)
+            cpu.append(time.thread_time() - c)
         lookup.sort()
+        cpu.sort()
         results[index.size] = {
             "mb": index.nbytes() / 2**20,
             "p50": 1000 * lookup[len(lookup) // 2],
             "p99": 1000 * lookup[int(len(lookup) * 0.99) - 1],
+            "cpu99": 1000 * cpu[int(len(cpu) * 0.99) - 1],
         }
 
     # ---- quality at the largest size: the new decision and today's, on the same queries
@@ -187,7 +190,8 @@ def main() -> None:
     print(f"index (in process; the product rows stay in the database), {args.originals} held-out originals")
     for size, r in results.items():
         print(
-            f"  {size:>9,} listings  memory {r['mb']:7.1f} MB   candidate lookup p50 {r['p50']:5.2f} ms  p99 {r['p99']:5.2f} ms"
+            f"  {size:>9,} listings  memory {r['mb']:7.1f} MB   candidate lookup p50 {r['p50']:5.2f} ms"
+            f"  p99 {r['p99']:5.2f} ms (CPU time p99 {r['cpu99']:5.2f} ms: the machine is shared)"
         )
     top = max(results)
     per = results[top]["mb"] * 2**20 / top
