@@ -13,7 +13,6 @@ another store is read from the database with the candidate rows, so a take-down 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +34,8 @@ class Candidates:
 
 @dataclass
 class DuplicateIndex:
+    """Not thread-safe: the activity's holder (activities/product_index.py) serialises access."""
+
     # text: per band, sorted keys and the seq of each
     band_keys: list[np.ndarray] = field(default_factory=lambda: [np.zeros(0, np.uint32)] * BANDS)
     band_rows: list[np.ndarray] = field(default_factory=lambda: [np.zeros(0, np.uint32)] * BANDS)
@@ -48,7 +49,9 @@ class DuplicateIndex:
     _buf_seq: list[int] = field(default_factory=list)
     _buf_bands: list[np.ndarray] = field(default_factory=list)
     _buf_words: list[np.ndarray] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __len__(self) -> int:
+        return self.size + len(self._buf_seq)
 
     # ------------------------------------------------------------ building
 

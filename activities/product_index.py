@@ -33,7 +33,7 @@ from temporalio import activity
 from activities import image_signature as vis
 from activities import text_signature as txt
 from activities.blobs import path_for
-from activities.duplicate_index import DuplicateIndex
+from activities.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
 from models.contract import ListProductInput, ListProductResult, ProductInput, UnlistProductInput
 from models.db import engine
@@ -178,6 +178,9 @@ def signature_row(product_id: str, sig: ListingSignature) -> ProductSignature:
 # ---------------------------------------------------------------- the in-process index
 
 
+CATCH_UP_WINDOW = 1000  # seqs are taken at insert but seen at commit, so a little out of order
+
+
 class _IndexHolder:
     """One candidate index per process and database, caught up with the table before each lookup."""
 
@@ -185,20 +188,34 @@ class _IndexHolder:
         self.lock = threading.Lock()
         self.index: DuplicateIndex | None = None
         self.engine_url: str | None = None
+        self.recent: set[int] = set()  # seqs indexed within the last CATCH_UP_WINDOW
 
-    def current(self, session: Session) -> DuplicateIndex:
+    def candidates(self, session: Session, sig: ListingSignature) -> Candidates:
+        """Caught up with the table, then looked up, under one lock: activity threads share the index."""
         url = str(session.get_bind().url)  # type: ignore[union-attr]
         with self.lock:
             top = session.exec(select(func.max(ProductSignature.seq))).one() or 0
             if self.index is None or self.engine_url != url or top < self.index.last_seq:
                 self.index, self.engine_url = DuplicateIndex(), url  # first use, or the table was emptied
+                self.recent = set()
             index = self.index
-            if top > index.last_seq:
-                rows = session.exec(
-                    select(ProductSignature.seq, ProductSignature.bands, ProductSignature.words)
-                    .where(ProductSignature.seq > index.last_seq)  # type: ignore[operator]
-                    .order_by(ProductSignature.seq)  # type: ignore[arg-type]
+            # A seq is taken at insert and seen at commit, so listings can appear a little out of order:
+            # the trailing window is re-checked (seq numbers only) for any that came in late.
+            columns = select(ProductSignature.seq, ProductSignature.bands, ProductSignature.words)
+            if not len(index):  # first use: the whole table
+                rows = session.exec(columns.order_by(ProductSignature.seq)).all()  # type: ignore[arg-type]
+            else:
+                floor = index.last_seq - CATCH_UP_WINDOW
+                window = session.exec(
+                    select(ProductSignature.seq).where(ProductSignature.seq > floor)  # type: ignore[operator]
                 ).all()
+                missing = [s for s in window if s is not None and s not in self.recent]
+                rows = (
+                    session.exec(columns.where(ProductSignature.seq.in_(missing))).all()  # type: ignore[union-attr]
+                    if missing
+                    else []
+                )
+            if rows:
                 seqs = np.array([r[0] for r in rows], np.int64)
                 bands = np.stack([np.frombuffer(r[1], "<u4") for r in rows])
                 words = [np.frombuffer(r[2], "<u4").astype(np.uint32) for r in rows]
@@ -207,14 +224,12 @@ class _IndexHolder:
                 else:
                     for seq, b, w in zip(seqs.tolist(), bands, words, strict=True):
                         index.add(seq, b, w)
-            return index
+                self.recent |= set(seqs.tolist())
+                self.recent = {s for s in self.recent if s > index.last_seq - CATCH_UP_WINDOW}
+            return index.candidates(sig.bands, sig.image.probes)
 
 
 _HOLDER = _IndexHolder()
-
-
-def catalogue_index(session: Session) -> DuplicateIndex:
-    return _HOLDER.current(session)
 
 
 # ---------------------------------------------------------------- lookup
@@ -241,8 +256,9 @@ def find_duplicate(
     """The most similar listed product of another store that is a copy, found through the index:
     exact text Jaccard at or above the threshold, or an image confirmed by local features (or within the
     perceptual-hash distance)."""
-    index = index or catalogue_index(session)
-    found = index.candidates(sig.bands, sig.image.probes)
+    found = (
+        _HOLDER.candidates(session, sig) if index is None else index.candidates(sig.bands, sig.image.probes)
+    )
     seqs = list(dict.fromkeys(found.text + found.image))
     if not seqs:
         return None

@@ -122,3 +122,36 @@ def test_malformed_exif_is_a_refusal_or_an_image_never_an_error() -> None:
         img.save(buf, "JPEG", exif=exif)
         out = _open_product_image(buf.getvalue())
         assert isinstance(out, Image.Image) or (isinstance(out, Refusal) and out.code == "image_damaged")
+
+
+def test_an_index_in_another_process_catches_up_with_the_table(catalogue: dict[int, str]) -> None:
+    """A second worker's index sees listings made through the first, and ones committed out of order."""
+    from sqlmodel import Session, select
+
+    from activities.product_index import _IndexHolder, listing_signature
+    from models.db import engine
+    from models.products import ProductSignature
+
+    n = ORIGINALS[0]
+    title, description, _ = pf.listing(n)
+    sig = listing_signature(title, description, pc.studio_photo(n))
+    other = _IndexHolder()
+    with Session(engine()) as session:
+        seq_of = {r.product_id: r.seq for r in session.exec(select(ProductSignature)).all()}
+        found = other.candidates(session, sig)
+        assert seq_of[catalogue[n]] in found.text and seq_of[catalogue[n]] in found.image
+        # a row that took a lower seq than the newest but committed later (as under concurrent listings)
+        late = ProductSignature.model_validate(
+            {
+                **session.get(ProductSignature, seq_of[catalogue[n]]).model_dump(),
+                "seq": None,
+                "product_id": "SLATE-P1",
+            }  # type: ignore[union-attr]
+        )
+        late.seq = -5  # below every seq the index has seen, inside its re-checked window
+        session.add(late)
+        session.commit()
+        assert -5 in other.candidates(session, sig).text
+        assert len(other.index or []) == len(seq_of) + 1  # nothing indexed twice
+        session.delete(late)
+        session.commit()
