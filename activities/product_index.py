@@ -104,6 +104,7 @@ def _open_product_image(data: bytes) -> Image.Image | Refusal:
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the picture is still used
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             if img.format not in ("JPEG", "PNG", "WEBP"):
