@@ -6,8 +6,8 @@ New products go to a small write buffer that is merged into the sorted arrays wh
 
 Consistency with the database: the index is keyed by ProductSignature.seq (an increasing integer
 primary key). A process builds it from that table on first use and, before every lookup, reads the rows
-with a seq above the last it has seen (an index range scan), so products listed by other workers are
-found too. The index only proposes candidates: whether a candidate is still listed and belongs to
+it has not seen in a trailing window of seqs (an index range scan; the window covers transactions that
+commit out of order), so products listed by other workers are found too. The index only proposes candidates: whether a candidate is still listed and belongs to
 another store is read from the database with the candidate rows, so a take-down needs no index update.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 from activities.image_signature import WORD_BITS
 from activities.text_signature import BANDS
 
-MERGE_AT = 50_000  # buffered entries before the sorted arrays are rebuilt
+MERGE_AT = 10_000  # buffered products before the sorted arrays are rebuilt (seconds at 1M listings)
 MAX_TEXT_CANDIDATES = 32
 MAX_IMAGE_CANDIDATES = 8
 STOP_FRACTION = 0.002  # an image word in more than this share of products is a stop word (no evidence)
@@ -115,10 +115,9 @@ class DuplicateIndex:
             lo, hi = np.searchsorted(keys, bands[b], "left"), np.searchsorted(keys, bands[b], "right")
             if hi > lo:
                 found.append(self.row_seq[self.band_rows[b][lo:hi]])
-        for seq, pb in zip(self._buf_seq, self._buf_bands, strict=True):
-            shared = int(np.count_nonzero(pb == bands))
-            if shared:
-                found.append(np.full(shared, seq, np.int64))
+        if self._buf_seq:
+            shared = np.count_nonzero(np.stack(self._buf_bands) == bands, axis=1)
+            found.append(np.repeat(np.asarray(self._buf_seq, np.int64), shared))
         if not found:
             return []
         seqs, counts = np.unique(np.concatenate(found), return_counts=True)
@@ -147,12 +146,15 @@ class DuplicateIndex:
                 floor = np.partition(hit_votes, len(hit_votes) - k)[len(hit_votes) - k]
                 best_rows = np.unique(rows[hit_votes >= floor])
                 scores = {int(self.row_seq[r]): float(votes[r]) for r in best_rows.tolist()}
-        if self._buf_seq:
-            probe_set = set(probes.tolist())
-            for seq, w in zip(self._buf_seq, self._buf_words, strict=True):
-                hits = sum(1 for x in w.tolist() if x in probe_set)
-                if hits:
-                    scores[seq] = hits * float(np.log(total))
+        if self._buf_seq and len(probes):
+            # the write buffer, vectorised: its words, whose product each is, and the same idf weights
+            words = np.concatenate(self._buf_words).astype(np.int64)
+            owner = np.repeat(np.arange(len(self._buf_words)), [len(w) for w in self._buf_words])
+            hit = np.isin(words, probes.astype(np.int64))
+            df = self.word_offsets[words[hit] + 1] - self.word_offsets[words[hit]] + 1
+            votes = np.bincount(owner[hit], weights=np.log(total / df), minlength=len(self._buf_words))
+            for i in np.flatnonzero(votes > 0).tolist():
+                scores[self._buf_seq[i]] = float(votes[i])
         best = sorted(scores.items(), key=lambda kv: -kv[1])[:MAX_IMAGE_CANDIDATES]
         return [seq for seq, _ in best]
 
