@@ -48,7 +48,7 @@ class DetectionSettings:
     corner_support_min: float = 0.3  # share of the sides next to a corner that must be visible
     min_text_lines: int = 2
     frame_margin: float = 0.006  # of the long side: a corner closer than this to the frame is cut off
-    candidates_with_text: int = 5  # how many of the best-shaped quadrilaterals get a text count
+    candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Quad:
     touches_frame: bool
     text_lines: int = -1
     shape_score: float = 0.0
+    completed: int = -1  # the side that was not seen and was put back from the ID-1 shape (-1: none)
 
     @property
     def support(self) -> float:
@@ -183,14 +184,13 @@ class Gradients:
             return 0.0
         normal = np.array([-d[1], d[0]]) / length
         ts = np.linspace(t0, t1, n)
-        pts = p[None, :] + ts[:, None] * d[None, :]
-        best = np.zeros(n, np.float32)
-        for s in (-3, -2, -1, 0, 1, 2, 3):
-            xy = np.round(pts + s * normal).astype(int)
-            ok = (xy[:, 0] >= 0) & (xy[:, 0] < self.w) & (xy[:, 1] >= 0) & (xy[:, 1] < self.h)
-            xs, ys = np.clip(xy[:, 0], 0, self.w - 1), np.clip(xy[:, 1], 0, self.h - 1)
-            g = np.abs(self.gx[ys, xs] * normal[0] + self.gy[ys, xs] * normal[1]).max(axis=1)
-            best = np.maximum(best, np.where(ok, g, 0))
+        offsets = np.arange(-3, 4)
+        cand = p[None, None, :] + ts[:, None, None] * d[None, None, :] + offsets[None, :, None] * normal
+        xy = np.round(cand).astype(int)
+        inside = (xy[..., 0] >= 0) & (xy[..., 0] < self.w) & (xy[..., 1] >= 0) & (xy[..., 1] < self.h)
+        xs, ys = np.clip(xy[..., 0], 0, self.w - 1), np.clip(xy[..., 1], 0, self.h - 1)
+        g = np.abs(self.gx[ys, xs] * normal[0] + self.gy[ys, xs] * normal[1]).max(axis=2)
+        best = np.where(inside, g, 0).max(axis=1)
         return float((best >= strength).mean())
 
 
@@ -225,7 +225,7 @@ def hypotheses(rgb: np.ndarray, settings: DetectionSettings) -> list[np.ndarray]
         for contour in contours:
             if cv2.contourArea(cv2.convexHull(contour)) >= min_area:
                 hulls.append(cv2.convexHull(contour))
-    quads = []
+    quads, seen = [], set()
     for hull in hulls:
         peri = cv2.arcLength(hull, True)
         for eps in (0.01, 0.02, 0.04):
@@ -233,7 +233,10 @@ def hypotheses(rgb: np.ndarray, settings: DetectionSettings) -> list[np.ndarray]
             if 4 <= len(approx) <= 8:
                 quad = quad_from_polygon(approx)
                 if quad is not None:
-                    quads.append(quad)
+                    key = tuple(np.round(order_corners(quad) / 6).astype(int).ravel())
+                    if key not in seen:
+                        seen.add(key)
+                        quads.append(quad)
                 if len(approx) == 4:
                     break
     return quads
@@ -260,6 +263,8 @@ def refine(grads: Gradients, c: np.ndarray, strength: float) -> np.ndarray:
 def measure(rgb_shape: tuple[int, ...], grads: Gradients, quad: np.ndarray, settings: DetectionSettings) -> Quad | None:
     h, w = rgb_shape[:2]
     c = order_corners(quad)
+    if not cv2.isContourConvex(c.reshape(-1, 1, 2)) or not 0.5 < geometry(c)[0] < 4:
+        return None
     c = refine(grads, c, settings.edge_strength)
     if not cv2.isContourConvex(c.reshape(-1, 1, 2)):
         return None
@@ -287,10 +292,29 @@ def measure(rgb_shape: tuple[int, ...], grads: Gradients, quad: np.ndarray, sett
     return q
 
 
-def overlap(a: Quad, b: Quad) -> float:
-    """Intersection over the smaller of the two."""
+def overlap(a: Quad, b: Quad, *, union: bool = False) -> float:
+    """Intersection over the smaller of the two (or over their union)."""
     inter, _ = cv2.intersectConvexConvex(a.corners.astype(np.float32), b.corners.astype(np.float32))
-    return float(inter) / max(1e-6, min(cv2.contourArea(a.corners), cv2.contourArea(b.corners)))
+    area_a, area_b = cv2.contourArea(a.corners), cv2.contourArea(b.corners)
+    return float(inter) / max(1e-6, (area_a + area_b - inter) if union else min(area_a, area_b))
+
+
+def completions(q: Quad) -> list[np.ndarray]:
+    """The whole card, when one side of it was not seen (a header band the colour of the wall):
+    the quadrilateral extended across its short dimension, either way, to the ID-1 aspect ratio."""
+    c = q.corners.astype(np.float64)
+    out = []
+    if q.aspect > ID1_ASPECT:
+        k = q.aspect / ID1_ASPECT
+        tl, tr, br, bl = c
+        out.append(np.array([bl + (tl - bl) * k, br + (tr - br) * k, br, bl]))  # the top was missed
+        out.append(np.array([tl, tr, tr + (br - tr) * k, tl + (bl - tl) * k]))  # the bottom was missed
+    else:
+        k = ID1_ASPECT / q.aspect
+        tl, tr, br, bl = c
+        out.append(np.array([tl, tr + (tr - tl) * (k - 1), br + (br - bl) * (k - 1), bl]))  # the right
+        out.append(np.array([tl + (tl - tr) * (k - 1), tr, br, bl + (bl - br) * (k - 1)]))  # the left
+    return [o.astype(np.float32) for o in out]
 
 
 def straighten(rgb: np.ndarray, corners: np.ndarray, width: int) -> np.ndarray:
@@ -316,19 +340,33 @@ def scan(
     grads = Gradients(rgb)
     measured = [m for q in hypotheses(rgb, s) if (m := measure(rgb.shape, grads, q, s)) is not None]
     # Enough edge along three sides (the fourth may be hidden by the holding hand) to be an object.
+    lo, hi = ID1_ASPECT * (1 - s.aspect_tolerance), ID1_ASPECT * (1 + s.aspect_tolerance)
     solid = [q for q in measured if sorted(q.side_support)[1] >= s.side_support_min]
+    for i, q in enumerate(solid):
+        if not lo <= q.aspect <= hi and q.side_ratio >= s.steep_side_ratio and 0.55 * ID1_ASPECT < q.aspect < 1.8 * ID1_ASPECT:
+            done = [
+                m
+                for c in completions(q)
+                if (m := measure(rgb.shape, grads, c, s)) is not None
+                and sorted(m.side_support)[1] >= s.side_support_min
+                and lo <= m.aspect <= hi
+            ]
+            if done:
+                best_done = max(done, key=lambda m: sorted(m.side_support)[1])
+                best_done.completed = int(np.argmin(best_done.side_support))
+                best_done.shape_score = q.shape_score  # as good as the evidence it was built from
+                solid[i] = best_done
     solid.sort(key=lambda q: q.shape_score, reverse=True)
     # One quadrilateral per object: the best-shaped wins, near-duplicates are dropped.
     distinct: list[Quad] = []
     for q in solid:
-        if all(overlap(q, d) < 0.6 for d in distinct):
+        if all(overlap(q, d, union=True) < 0.6 for d in distinct):
             distinct.append(q)
     scale = 1.0 if full is None else full.shape[1] / rgb.shape[1]
     source = rgb if full is None else full
     for q in distinct[: s.candidates_with_text]:
-        q.text_lines = text_lines(straighten(source, q.corners * scale, 480))
+        q.text_lines = text_lines(straighten(source, q.corners * scale, 360))
     texty = [q for q in distinct if q.text_lines >= s.min_text_lines]
-    lo, hi = ID1_ASPECT * (1 - s.aspect_tolerance), ID1_ASPECT * (1 + s.aspect_tolerance)
 
     def steep(q: Quad) -> bool:
         return q.side_ratio < s.steep_side_ratio or q.max_angle_off > s.steep_max_angle
@@ -339,16 +377,19 @@ def scan(
         cut = [q for q in texty if q.touches_frame]
         if cut:
             return CardScan(OUT_OF_FRAME, cut[0], {**measures, **describe(cut[0])})
-        oblique = [q for q in texty if steep(q) or hi < q.aspect <= 2 * ID1_ASPECT]
+        oblique = [q for q in texty if steep(q)]
         if oblique:
             return CardScan(TOO_STEEP, oblique[0], {**measures, **describe(oblique[0])})
         return CardScan(NOT_FOUND, None, measures)
     best = cards[0]
     measures.update(describe(best))
-    others = [q for q in cards[1:] if overlap(q, best) < 0.1 and q.area_fraction > 0.4 * best.area_fraction]
+    others = [q for q in texty if q is not best and overlap(q, best) < 0.1 and q.area_fraction > 0.4 * best.area_fraction]
     if others:
         return CardScan(TWO_DOCUMENTS, best, {**measures, "documents": float(1 + len(others))})
-    if min(best.corner_support) < s.corner_support_min:
+    # The corners of a side that blends into the background cannot be seen either way: they are
+    # judged from the three sides that were seen.
+    seen = [v for i, v in enumerate(best.corner_support) if best.completed < 0 or i not in (best.completed, (best.completed + 1) % 4)]
+    if min(seen) < s.corner_support_min:
         return CardScan(CORNER_MISSING, best, measures)
     return CardScan(FOUND, best, measures)
 
