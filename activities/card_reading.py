@@ -93,11 +93,17 @@ def _candidates(text: str) -> set[str]:
 def _plausible_number(cand: str) -> bool:
     """A number read well enough to say it is someone else's: the shape of an ID number, check
     character included where the format has one."""
-    from stdnum.cn import ric
+    from stdnum.iso7064 import mod_11_2
 
     if re.fullmatch(r"\d{17}[\dXx]", cand):
-        return bool(ric.is_valid(cand))
-    return bool(re.fullmatch(r"[A-Z0-9]{8,12}", cand)) and sum(ch.isdigit() for ch in cand) >= 4
+        # The resident ID number's check character (ISO 7064 MOD 11-2): a misread digit breaks it.
+        return bool(mod_11_2.is_valid(cand.upper()))
+    # Other documents: letters and digits mixed (a date or a phone number read off the card is not one).
+    return (
+        bool(re.fullmatch(r"[A-Z0-9]{8,12}", cand))
+        and sum(ch.isdigit() for ch in cand) >= 4
+        and any(ch.isalpha() for ch in cand)
+    )
 
 
 def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float = 0.8) -> Reading:

@@ -32,6 +32,12 @@ class AuthenticationPolicy:
     glare_max_fraction: float = 0.08
     corner_margin_fraction: float = 0.01
     detect_max_side: int = 800
+    card_aspect_tolerance: float = 0.2  # straightened aspect ratio within 20% of ID-1 (85.6 x 54)
+    card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
+    card_min_colourfulness: float = 6.0  # colour spread on the card below this: a greyscale copy
+    screen_moire_min: float = 80.0  # spectral peak over its surroundings at screen-pixel frequencies
+    face_cover_min_delta_e: float = 45.0  # lower face's colour this far from the upper face's: covered
+    ocr_min_confidence: float = 0.8  # below this a number read differently is "unreadable", not "mismatch"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A refusal names the rule it applies, a reason code for machines and a sentence for people."""
+"""A refusal names the rule it applies, a reason code for machines, a sentence for people, and whether
+trying again (a new photo, a later attempt) can fix it."""
 
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ class Refusal:
     rule: str  # e.g. "REG-11"
     code: str  # e.g. "duplicate_identity"
     message: str  # for the person who sent the command
+    # False unless the rule says a new attempt can succeed; payloads written before this field existed
+    # deserialise to the default.
+    retryable: bool = False
 
     def __str__(self) -> str:
         return f"{self.rule} {self.code}: {self.message}"
