@@ -88,9 +88,9 @@ def order_corners(corners: np.ndarray) -> np.ndarray:
     c = c[np.argsort(angles)]  # clockwise in image coordinates, starting at the top left quadrant
     start = int(np.argmin(c.sum(axis=1)))
     c = np.roll(c, -start, axis=0)
-    if np.linalg.norm(c[0] - c[1]) + np.linalg.norm(c[2] - c[3]) < np.linalg.norm(c[1] - c[2]) + np.linalg.norm(
-        c[3] - c[0]
-    ):
+    if np.linalg.norm(c[0] - c[1]) + np.linalg.norm(c[2] - c[3]) < np.linalg.norm(
+        c[1] - c[2]
+    ) + np.linalg.norm(c[3] - c[0]):
         c = np.roll(c, -1, axis=0)  # held upright: turn it to landscape
     return c
 
@@ -260,7 +260,9 @@ def refine(grads: Gradients, c: np.ndarray, strength: float) -> np.ndarray:
     return np.array(out, np.float32)
 
 
-def measure(rgb_shape: tuple[int, ...], grads: Gradients, quad: np.ndarray, settings: DetectionSettings) -> Quad | None:
+def measure(
+    rgb_shape: tuple[int, ...], grads: Gradients, quad: np.ndarray, settings: DetectionSettings
+) -> Quad | None:
     h, w = rgb_shape[:2]
     c = order_corners(quad)
     if not cv2.isContourConvex(c.reshape(-1, 1, 2)) or not 0.5 < geometry(c)[0] < 4:
@@ -272,7 +274,12 @@ def measure(rgb_shape: tuple[int, ...], grads: Gradients, quad: np.ndarray, sett
     if area < settings.min_area_fraction or area > 0.7:
         return None
     # A corner reconstructed far outside the frame is not a card we can judge.
-    if (c[:, 0] < -0.5 * w).any() or (c[:, 0] > 1.5 * w).any() or (c[:, 1] < -0.5 * h).any() or (c[:, 1] > 1.5 * h).any():
+    if (
+        (c[:, 0] < -0.5 * w).any()
+        or (c[:, 0] > 1.5 * w).any()
+        or (c[:, 1] < -0.5 * h).any()
+        or (c[:, 1] > 1.5 * h).any()
+    ):
         return None
     aspect, side_ratio, worst = geometry(c)
     sides = [grads.along(c[i], c[(i + 1) % 4], 0.08, 0.92, 40, settings.edge_strength) for i in range(4)]
@@ -284,7 +291,10 @@ def measure(rgb_shape: tuple[int, ...], grads: Gradients, quad: np.ndarray, sett
         corner_support.append(min(a, b))
     margin = settings.frame_margin * max(w, h)
     touches = bool(
-        (c[:, 0] < margin).any() or (c[:, 1] < margin).any() or (c[:, 0] > w - 1 - margin).any() or (c[:, 1] > h - 1 - margin).any()
+        (c[:, 0] < margin).any()
+        or (c[:, 1] < margin).any()
+        or (c[:, 0] > w - 1 - margin).any()
+        or (c[:, 1] > h - 1 - margin).any()
     )
     q = Quad(c, aspect, side_ratio, worst, sides, corner_support, area, touches)
     aspect_fit = max(0.0, 1 - abs(np.log(aspect / ID1_ASPECT)) / 0.4)
@@ -343,7 +353,11 @@ def scan(
     lo, hi = ID1_ASPECT * (1 - s.aspect_tolerance), ID1_ASPECT * (1 + s.aspect_tolerance)
     solid = [q for q in measured if sorted(q.side_support)[1] >= s.side_support_min]
     for i, q in enumerate(solid):
-        if not lo <= q.aspect <= hi and q.side_ratio >= s.steep_side_ratio and 0.55 * ID1_ASPECT < q.aspect < 1.8 * ID1_ASPECT:
+        if (
+            not lo <= q.aspect <= hi
+            and q.side_ratio >= s.steep_side_ratio
+            and 0.55 * ID1_ASPECT < q.aspect < 1.8 * ID1_ASPECT
+        ):
             done = [
                 m
                 for c in completions(q)
@@ -383,12 +397,20 @@ def scan(
         return CardScan(NOT_FOUND, None, measures)
     best = cards[0]
     measures.update(describe(best))
-    others = [q for q in texty if q is not best and overlap(q, best) < 0.1 and q.area_fraction > 0.4 * best.area_fraction]
+    others = [
+        q
+        for q in texty
+        if q is not best and overlap(q, best) < 0.1 and q.area_fraction > 0.4 * best.area_fraction
+    ]
     if others:
         return CardScan(TWO_DOCUMENTS, best, {**measures, "documents": float(1 + len(others))})
     # The corners of a side that blends into the background cannot be seen either way: they are
     # judged from the three sides that were seen.
-    seen = [v for i, v in enumerate(best.corner_support) if best.completed < 0 or i not in (best.completed, (best.completed + 1) % 4)]
+    seen = [
+        v
+        for i, v in enumerate(best.corner_support)
+        if best.completed < 0 or i not in (best.completed, (best.completed + 1) % 4)
+    ]
     if min(seen) < s.corner_support_min:
         return CardScan(CORNER_MISSING, best, measures)
     return CardScan(FOUND, best, measures)

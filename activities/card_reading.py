@@ -28,7 +28,21 @@ _engine_lock = threading.Lock()
 _call_lock = threading.Lock()
 
 # Characters OCR confuses with digits, in the places where a digit belongs.
-_AS_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
+_AS_DIGIT = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "I": "1",
+        "l": "1",
+        "|": "1",
+        "Z": "2",
+        "S": "5",
+        "B": "8",
+        "G": "6",
+    }
+)
 # A run of letters and digits (spaces and dashes inside allowed) with at least six digits.
 _RUN = re.compile(r"[0-9A-Za-z|][0-9A-Za-z| \-]{5,}[0-9A-Za-z]")
 
@@ -38,7 +52,9 @@ def engine() -> Any:
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                from rapidocr_onnxruntime import RapidOCR  # imported late: a worker that never reads pays nothing
+                from rapidocr_onnxruntime import (
+                    RapidOCR,  # imported late: a worker that never reads pays nothing
+                )
 
                 # The card arrives straightened at a known size: no need for the default upscaling to
                 # 736 px on the short side, which triples the detection work.

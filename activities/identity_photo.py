@@ -61,25 +61,55 @@ REASONS: dict[str, tuple[str, bool]] = {
     "not_an_image": ("The file is not a picture. Upload a photo (JPEG, PNG or WebP).", True),
     "unsupported_format": ("This picture format is not accepted. Upload a JPEG, PNG or WebP photo.", True),
     "truncated_image": ("The picture is damaged or incomplete. Upload it again.", True),
-    "decompression_bomb": ("The picture's dimensions are far larger than any photo. Upload a normal photo.", True),
-    "resolution_too_low": ("The photo is too small to read. Use your phone camera at normal resolution.", True),
+    "decompression_bomb": (
+        "The picture's dimensions are far larger than any photo. Upload a normal photo.",
+        True,
+    ),
+    "resolution_too_low": (
+        "The photo is too small to read. Use your phone camera at normal resolution.",
+        True,
+    ),
     "too_dark": ("The photo is too dark. Take it again in better light.", True),
     "too_bright": ("The photo is too bright. Avoid direct light and take it again.", True),
     "card_not_found": ("We cannot see your ID card. Hold it beside your face, facing the camera.", True),
-    "card_out_of_frame": ("Part of your ID card is outside the photo. Move it so the whole card is in the frame.", True),
-    "card_corner_missing": ("A corner of the ID card is covered. Hold the card by its edges so all four corners show.", True),
+    "card_out_of_frame": (
+        "Part of your ID card is outside the photo. Move it so the whole card is in the frame.",
+        True,
+    ),
+    "card_corner_missing": (
+        "A corner of the ID card is covered. Hold the card by its edges so all four corners show.",
+        True,
+    ),
     "two_documents": ("More than one card is in the photo. Hold only your own ID card.", True),
     "card_perspective_too_steep": ("The ID card is tilted too far. Hold it flat, facing the camera.", True),
     "too_blurry": ("The photo is blurred. Hold still and make sure the card is in focus.", True),
     "glare": ("Light reflects on the ID card. Tilt the card slightly to remove the glare.", True),
-    "photocopy_or_greyscale": ("This looks like a copy or a black-and-white photo. Photograph your original card in colour.", True),
-    "screen_recapture": ("This looks like a photo of a screen. Take a photo of yourself and your card directly.", True),
+    "photocopy_or_greyscale": (
+        "This looks like a copy or a black-and-white photo. Photograph your original card in colour.",
+        True,
+    ),
+    "screen_recapture": (
+        "This looks like a photo of a screen. Take a photo of yourself and your card directly.",
+        True,
+    ),
     "no_face": ("We cannot see your face. Face the camera with your face uncovered.", True),
     "multiple_people": ("More than one person is in the photo. Only you and your ID card may appear.", True),
-    "face_not_clear": ("Your face is not clear: come closer to the camera with your whole face in the frame.", True),
-    "face_covered": ("Part of your face is covered. Remove anything in front of your face and take the photo again.", True),
-    "card_portrait_missing": ("We cannot see the portrait on your ID card. Show the side with your photo.", True),
-    "card_text_unreadable": ("We cannot read the number on your ID card. Keep it in focus, free of glare and fingers.", True),
+    "face_not_clear": (
+        "Your face is not clear: come closer to the camera with your whole face in the frame.",
+        True,
+    ),
+    "face_covered": (
+        "Part of your face is covered. Remove anything in front of your face and take the photo again.",
+        True,
+    ),
+    "card_portrait_missing": (
+        "We cannot see the portrait on your ID card. Show the side with your photo.",
+        True,
+    ),
+    "card_text_unreadable": (
+        "We cannot read the number on your ID card. Keep it in focus, free of glare and fingers.",
+        True,
+    ),
     "id_number_mismatch": ("The ID card in the photo is not the one you registered with.", False),
     "face_mismatch": ("Your face does not match the portrait on the ID card.", False),
 }
@@ -205,11 +235,15 @@ def card_portrait(full: np.ndarray, corners_full: np.ndarray) -> tuple[int, int,
 # ---------------------------------------------------------------- the whole check
 
 
-def check_photo(data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None) -> PhotoCheckResult:
+def check_photo(
+    data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None
+) -> PhotoCheckResult:
     return verify_photo(data, policy, id_fingerprint=id_fingerprint).result
 
 
-def verify_photo(data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None) -> PhotoVerdict:
+def verify_photo(
+    data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None
+) -> PhotoVerdict:
     """The whole OPEN-1 check of one photo. With `id_fingerprint` (the registered ID card number's
     fingerprint) the number printed on the card is read and must match it."""
     started = time.perf_counter()
@@ -294,7 +328,9 @@ def _verify_image(
     measures["distance"] = distance
 
     if id_fingerprint is not None:
-        reading = card_reading.read_number(card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence)
+        reading = card_reading.read_number(
+            card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence
+        )
         measures.update(card_lines_read=float(reading.lines))
         if reading.verdict != card_reading.MATCH:
             return fail(reading.verdict, **measures), None
@@ -337,8 +373,8 @@ def _faces_and_match(
     marks = face_recognition.face_landmarks(small, [face])
     if marks:
         cover = photo_cues.face_cover(small, marks[0])
-        measures["face_cover_delta_e"] = cover
-        if cover > policy.face_cover_min_delta_e:
+        measures["mouth_detail_ratio"] = cover
+        if cover < policy.face_cover_max_detail_ratio:
             return fail("face_covered", **measures)
 
     corners_full = card.corners / factor

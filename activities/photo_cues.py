@@ -21,7 +21,9 @@ def moire(grey: np.ndarray, patch: int = 256) -> float:
     """How far the strongest fine periodic pattern stands above the photo's own fine detail.
 
     A screen photographed shows its pixel grid as a fine periodic pattern over the whole frame: a
-    sharp peak in the spectrum at high frequency. Natural texture spreads its energy instead. Patches
+    peak in the spectrum at high frequency that stands above everything at lower frequencies. Natural
+    texture has most of its energy low, and a coarse repeating pattern (bricks, tiles, stripes) puts its
+    strongest harmonics low too, so the score is the strongest fine peak over the strongest coarse one. Patches
     are taken at the frame's four quarters (the card occupies at most one of them); the median over
     the patches is kept, so one patterned object cannot make a photo look like a screen."""
     h, w = grey.shape
@@ -31,13 +33,13 @@ def moire(grey: np.ndarray, patch: int = 256) -> float:
     yy, xx = np.mgrid[-patch // 2 : patch // 2, -patch // 2 : patch // 2]
     radius = np.hypot(yy, xx) / patch
     band = (radius > 0.12) & (radius < 0.48)
+    coarse = (radius > 0.03) & (radius <= 0.12)
     scores = []
     for cy, cx in ((h // 4, w // 4), (h // 4, 3 * w // 4), (3 * h // 4, w // 4), (3 * h // 4, 3 * w // 4)):
         tile = grey[cy - patch // 2 : cy + patch // 2, cx - patch // 2 : cx + patch // 2].astype(np.float32)
         tile = (tile - tile.mean()) * window
         spectrum = np.abs(np.fft.fftshift(np.fft.fft2(tile)))
-        values = spectrum[band]
-        scores.append(float(values.max() / (np.median(values) + 1e-6)))
+        scores.append(float(spectrum[band].max() / (spectrum[coarse].max() + 1e-6)))
     return float(np.median(scores))
 
 
@@ -48,7 +50,12 @@ def screen_border(grey: np.ndarray) -> float:
     b = max(4, int(0.025 * min(h, w)))
     g = grey.astype(np.float32)
     bands = [g[:b, b:-b], g[-b:, b:-b], g[b:-b, :b], g[b:-b, -b:]]
-    inner = [g[3 * b : 5 * b, 5 * b : -5 * b], g[-5 * b : -3 * b, 5 * b : -5 * b], g[5 * b : -5 * b, 3 * b : 5 * b], g[5 * b : -5 * b, -5 * b : -3 * b]]
+    inner = [
+        g[3 * b : 5 * b, 5 * b : -5 * b],
+        g[-5 * b : -3 * b, 5 * b : -5 * b],
+        g[5 * b : -5 * b, 3 * b : 5 * b],
+        g[5 * b : -5 * b, -5 * b : -3 * b],
+    ]
     contrast = []
     for band, near in zip(bands, inner, strict=True):
         if band.mean() > 45 or band.std() > 10:
@@ -58,31 +65,25 @@ def screen_border(grey: np.ndarray) -> float:
 
 
 def face_cover(rgb: np.ndarray, landmarks: dict[str, list[tuple[int, int]]]) -> float:
-    """Colour distance (CIE76 delta E) between the lower face (nose tip, lips, chin) and the upper
-    face (the nose bridge and the skin under the eyes). A hand, a mask or a phone held over the mouth
-    puts another colour there; lips and shadows stay near the skin's own."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab[..., 0] *= 100 / 255
-    lab[..., 1:] -= 128
+    """Detail around the mouth and nose tip relative to detail around the eyes (mean gradient of
+    lightness). An uncovered face has lips, teeth, nostrils: about as much detail as the eyes and brows
+    (0.8 to 1.0). A hand, scarf, mask or phone over the mouth is smooth: the ratio falls. The landmark
+    model still places a mouth on a covered face, which is what lets the two regions be compared."""
+    lightness = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    magnitude = np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1))
 
-    def mean_in(points: list[tuple[int, int]], grow: float = 1.0) -> np.ndarray | None:
-        pts = np.array(points, np.float32)
-        centre = pts.mean(axis=0)
-        pts = centre + (pts - centre) * grow
-        mask = np.zeros(rgb.shape[:2], np.uint8)
-        cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 1)
-        if mask.sum() < 12:
-            return None
-        return lab[mask > 0].mean(axis=0)
+    def region(points: list[tuple[int, int]]) -> np.ndarray:
+        mask = np.zeros(lightness.shape, np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.array(points, np.int32)), 1)
+        return mask > 0
 
-    left_eye, right_eye = np.array(landmarks["left_eye"]), np.array(landmarks["right_eye"])
-    nose_bridge = landmarks["nose_bridge"]
-    eye_gap = float(np.linalg.norm(left_eye.mean(axis=0) - right_eye.mean(axis=0)))
-    down = np.array([0, int(0.35 * eye_gap)])
-    # Cheeks under each eye, and the bridge of the nose: skin that a mask or a hand leaves uncovered.
-    cheeks = [tuple(p + down) for p in left_eye] + [tuple(p + down) for p in right_eye]
-    upper = mean_in(nose_bridge + cheeks)
-    lower = mean_in(landmarks["nose_tip"] + landmarks["top_lip"] + landmarks["bottom_lip"] + landmarks["chin"][5:12], 0.8)
-    if upper is None or lower is None:
-        return 0.0
-    return float(np.linalg.norm(upper - lower))
+    mouth = region(landmarks["top_lip"] + landmarks["bottom_lip"] + landmarks["nose_tip"])
+    eyes = region(
+        landmarks["left_eye"]
+        + landmarks["right_eye"]
+        + landmarks["left_eyebrow"]
+        + landmarks["right_eyebrow"]
+    )
+    if mouth.sum() < 12 or eyes.sum() < 12:
+        return 1.0
+    return float(magnitude[mouth].mean() / max(1e-6, magnitude[eyes].mean()))

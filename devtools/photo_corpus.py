@@ -39,9 +39,18 @@ GENUINE_PAIRS = [
     ("biden.jpg", "biden.jpg"),
     ("astronaut.png", "astronaut.png"),
 ]
-OTHER = {"obama.jpg": "biden.jpg", "obama2.jpg": "astronaut.png", "biden.jpg": "obama.jpg", "astronaut.png": "biden.jpg"}
+OTHER = {
+    "obama.jpg": "biden.jpg",
+    "obama2.jpg": "astronaut.png",
+    "biden.jpg": "obama.jpg",
+    "astronaut.png": "biden.jpg",
+}
 SPLITS = {
-    "tune": dict(designs=("light", "guilloche", "dark"), backgrounds=("wall", "astronaut_room", "gradient_wall"), seed=1000),
+    "tune": dict(
+        designs=("light", "guilloche", "dark"),
+        backgrounds=("wall", "astronaut_room", "gradient_wall"),
+        seed=1000,
+    ),
     "report": dict(
         designs=("header", "white", "sand", "gradient"),
         backgrounds=("obama_room", "obama2_wall", "biden_shirt", "white_wall", "brick"),
@@ -84,7 +93,11 @@ class Photo:
 
 @cache
 def font(size: int, bold: bool = False, mono: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    names = ["DejaVuSansMono.ttf"] if mono else (["DejaVuSans-Bold.ttf"] if bold else ["LiberationSans-Regular.ttf", "DejaVuSans.ttf"])
+    names = (
+        ["DejaVuSansMono.ttf"]
+        if mono
+        else (["DejaVuSans-Bold.ttf"] if bold else ["LiberationSans-Regular.ttf", "DejaVuSans.ttf"])
+    )
     for base in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation"):
         for n in names:
             p = Path(base) / n
@@ -113,7 +126,9 @@ def _guilloche(d: ImageDraw.ImageDraw, colour: tuple[int, int, int, int], rng: n
         d.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=colour, width=2)
 
 
-def draw_card(design: str, who: str | None, number: str, rng: np.random.Generator, *, grey: bool = False) -> Image.Image:
+def draw_card(
+    design: str, who: str | None, number: str, rng: np.random.Generator, *, grey: bool = False
+) -> Image.Image:
     """An ID-1 card, RGBA with transparent rounded corners."""
     img = Image.new("RGBA", (CARD_W, CARD_H), (0, 0, 0, 0))
     mask = Image.new("L", (CARD_W, CARD_H), 0)
@@ -154,7 +169,9 @@ def draw_card(design: str, who: str | None, number: str, rng: np.random.Generato
         y = np.linspace(0, 1, CARD_H)[:, None, None]
         x = np.linspace(0, 1, CARD_W)[None, :, None]
         arr = (np.array([236, 214, 232]) * (1 - x) + np.array([200, 206, 244]) * x) * (1 - 0.1 * y)
-        base = Image.fromarray(np.concatenate([arr, np.full((CARD_H, CARD_W, 1), 255)], -1).astype(np.uint8), "RGBA")
+        base = Image.fromarray(
+            np.concatenate([arr, np.full((CARD_H, CARD_W, 1), 255)], -1).astype(np.uint8), "RGBA"
+        )
         d = ImageDraw.Draw(base)
         d.text((36, 36), "PERSONAL ID", fill=(80, 40, 110, 255), font=font(38, bold=True))
     else:
@@ -164,7 +181,11 @@ def draw_card(design: str, who: str | None, number: str, rng: np.random.Generato
     else:
         d.rectangle((*photo_at, photo_at[0] + 250, photo_at[1] + 310), outline=label, width=3)
     given = ["LEE MING", "ANNA MARTIN", "SAMPLE SELLER", "WANG FANG"][int(rng.integers(4))]
-    rows = [("Name", given), ("Born", f"19{int(rng.integers(60, 99))}-0{int(rng.integers(1, 9))}-1{int(rng.integers(0, 9))}"), ("Sex", "F" if rng.random() < 0.5 else "M")]
+    rows = [
+        ("Name", given),
+        ("Born", f"19{int(rng.integers(60, 99))}-0{int(rng.integers(1, 9))}-1{int(rng.integers(0, 9))}"),
+        ("Sex", "F" if rng.random() < 0.5 else "M"),
+    ]
     for i, (k, v) in enumerate(rows):
         d.text((text_x, top + i * 70), k, fill=label, font=font(22))
         d.text((text_x, top + i * 70 + 24), v, fill=ink, font=font(34))
@@ -176,7 +197,9 @@ def draw_card(design: str, who: str | None, number: str, rng: np.random.Generato
     img.paste(base, (0, 0), mask)
     # The card's cut edge: a thin rim a shade darker than its face, as a laminated card shows.
     rim = Image.new("RGBA", (CARD_W, CARD_H), (0, 0, 0, 0))
-    ImageDraw.Draw(rim).rounded_rectangle((0, 0, CARD_W - 1, CARD_H - 1), radius=32, outline=(110, 110, 115, 110), width=5)
+    ImageDraw.Draw(rim).rounded_rectangle(
+        (0, 0, CARD_W - 1, CARD_H - 1), radius=32, outline=(110, 110, 115, 110), width=5
+    )
     img = Image.alpha_composite(img, rim)
     return img
 
@@ -189,6 +212,15 @@ def _fill(img: Image.Image) -> Image.Image:
 
 
 def backdrop(kind: str, rng: np.random.Generator) -> Image.Image:
+    """A background, exposed as a phone would (its mean lightness brought between 90 and 190)."""
+    img = np.asarray(_backdrop(kind, rng)).astype(np.float32)
+    mean = float(img.mean())
+    target = float(np.clip(mean, 90, 190))
+    img = 255 * (img / 255) ** (np.log(target / 255) / np.log(max(mean, 1) / 255))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def _backdrop(kind: str, rng: np.random.Generator) -> Image.Image:
     w, h = SCENE
     src = lambda n: ImageOps.exif_transpose(Image.open(FACES / n)).convert("RGB")  # noqa: E731
     if kind == "astronaut_room":
@@ -230,11 +262,16 @@ def finger(width: int, rng: np.random.Generator) -> Image.Image:
     tone = tuple(int(v) for v in rng.uniform([170, 110, 85], [230, 175, 150])) + (255,)
     d = ImageDraw.Draw(t)
     d.rounded_rectangle((0, 0, t.width - 1, t.height - 1), radius=width // 2, fill=tone)
-    d.ellipse((width * 0.2, width * 0.1, width * 0.8, width * 0.6), fill=tuple(min(255, c + 18) for c in tone[:3]) + (255,))
+    d.ellipse(
+        (width * 0.2, width * 0.1, width * 0.8, width * 0.6),
+        fill=tuple(min(255, c + 18) for c in tone[:3]) + (255,),
+    )
     return t.filter(ImageFilter.GaussianBlur(1.5))
 
 
-def card_quad(rng: np.random.Generator, width: float, angle: float, lean: float, centre: tuple[float, float]) -> np.ndarray:
+def card_quad(
+    rng: np.random.Generator, width: float, angle: float, lean: float, centre: tuple[float, float]
+) -> np.ndarray:
     """Corners TL, TR, BR, BL of a card `width` px wide, turned `angle` degrees, leaned back by `lean`
     (0: facing the camera; the top edge shortens as if tilted away)."""
     hgt = width * 54 / 85.6 * (1 - 0.5 * lean)
@@ -310,10 +347,13 @@ def compose(p: Photo) -> np.ndarray:
     paste(scene, person, (px, h - person.height))
     if p.kind == "face_covered":
         fx = px + person.width // 2
-        fy = h - person.height + int(person.height * 0.45)
-        cover = Image.new("RGBA", (int(face_h * 1.0), int(face_h * 0.6)), (0, 0, 0, 0))
+        # Mouth and chin hidden (a hand, a scarf, a phone); a face hidden whole is "no_face".
+        fy = h - person.height + int(person.height * 0.445)
+        cover = Image.new("RGBA", (int(face_h * 0.9), int(face_h * 0.5)), (0, 0, 0, 0))
         colour = [(60, 90, 160, 255), (230, 230, 235, 255), (40, 40, 40, 255)][int(rng.integers(3))]
-        ImageDraw.Draw(cover).rounded_rectangle((0, 0, cover.width - 1, cover.height - 1), radius=40, fill=colour)
+        ImageDraw.Draw(cover).rounded_rectangle(
+            (0, 0, cover.width - 1, cover.height - 1), radius=40, fill=colour
+        )
         paste(scene, cover.filter(ImageFilter.GaussianBlur(2)), (fx - cover.width // 2, fy))
     card_who = OTHER[p.live] if p.kind == "other_face" else dict(GENUINE_PAIRS)[p.live]
     number = registered_number(p.seed)
@@ -371,7 +411,9 @@ def compose(p: Photo) -> np.ndarray:
     if p.kind == "screen":
         scene = screen(scene, rng)
     if p.kind == "photocopy" and rng.random() < 0.5:
-        scene = np.repeat(cv2.cvtColor(scene.astype(np.uint8), cv2.COLOR_RGB2GRAY)[..., None], 3, -1).astype(np.float32)
+        scene = np.repeat(cv2.cvtColor(scene.astype(np.uint8), cv2.COLOR_RGB2GRAY)[..., None], 3, -1).astype(
+            np.float32
+        )
     return np.clip(scene, 0, 255).astype(np.uint8)
 
 

@@ -27,14 +27,18 @@ def evaluate(photos: list[photo_corpus.Photo], policy: AuthenticationPolicy | No
     policy = policy or load_policy().authentication
     out = []
     for p in photos:
-        result = check_photo(photo_corpus.jpeg(p), policy, id_fingerprint=fingerprint("id_card", p.registered_id))
+        result = check_photo(
+            photo_corpus.jpeg(p), policy, id_fingerprint=fingerprint("id_card", p.registered_id)
+        )
         got = "pass" if result.passed else result.refusal.code  # type: ignore[union-attr]
         out.append(Outcome(p, got, result.measures.get("seconds", 0.0)))
     return out
 
 
 def report(outcomes: list[Outcome]) -> str:
-    labels = sorted({o.photo.expect for o in outcomes} | {o.got for o in outcomes}, key=lambda c: (c != "pass", c))
+    labels = sorted(
+        {o.photo.expect for o in outcomes} | {o.got for o in outcomes}, key=lambda c: (c != "pass", c)
+    )
     pairs = Counter((o.photo.expect, o.got) for o in outcomes)
     lines = ["verdict                         precision  recall   n"]
     for label in labels:
@@ -65,7 +69,9 @@ def main() -> None:
     if a.verbose:
         for o in outcomes:
             mark = "ok " if o.got == o.photo.expect else "BAD"
-            print(f"{mark} {o.photo.name:<30} {o.photo.expect:<28} {o.got:<28} {o.photo.design:<9} {o.photo.backdrop:<14} {o.seconds:.2f}s")
+            print(
+                f"{mark} {o.photo.name:<30} {o.photo.expect:<28} {o.got:<28} {o.photo.design:<9} {o.photo.backdrop:<14} {o.seconds:.2f}s"
+            )
     print(report(outcomes))
 
 

@@ -35,8 +35,8 @@ class AuthenticationPolicy:
     card_aspect_tolerance: float = 0.2  # straightened aspect ratio within 20% of ID-1 (85.6 x 54)
     card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
     card_min_colourfulness: float = 6.0  # colour spread on the card below this: a greyscale copy
-    screen_moire_min: float = 80.0  # spectral peak over its surroundings at screen-pixel frequencies
-    face_cover_min_delta_e: float = 45.0  # lower face's colour this far from the upper face's: covered
+    screen_moire_min: float = 2.0  # strongest fine spectral peak over the strongest coarse one
+    face_cover_max_detail_ratio: float = 0.75  # detail at the mouth over detail at the eyes below this: covered
     ocr_min_confidence: float = 0.8  # below this a number read differently is "unreadable", not "mismatch"
 
 
