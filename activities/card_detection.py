@@ -378,29 +378,36 @@ def scan(
             distinct.append(q)
     scale = 1.0 if full is None else full.shape[1] / rgb.shape[1]
     source = rgb if full is None else full
-    for q in distinct[: s.candidates_with_text]:
-        q.text_lines = text_lines(straighten(source, q.corners * scale, 360))
-    texty = [q for q in distinct if q.text_lines >= s.min_text_lines]
+    budget = [s.candidates_with_text]
+
+    def texty(q: Quad) -> bool:
+        """Text lines are counted lazily, within a budget: the text detector is the costly part."""
+        if q.text_lines < 0 and budget[0] > 0:
+            budget[0] -= 1
+            q.text_lines = text_lines(straighten(source, q.corners * scale, 360))
+        return q.text_lines >= s.min_text_lines
 
     def steep(q: Quad) -> bool:
         return q.side_ratio < s.steep_side_ratio or q.max_angle_off > s.steep_max_angle
 
-    cards = [q for q in texty if lo <= q.aspect <= hi and not q.touches_frame and not steep(q)]
     measures = {"card_candidates": float(len(distinct))}
-    if not cards:
-        cut = [q for q in texty if q.touches_frame]
-        if cut:
-            return CardScan(OUT_OF_FRAME, cut[0], {**measures, **describe(cut[0])})
-        oblique = [q for q in texty if steep(q)]
-        if oblique:
-            return CardScan(TOO_STEEP, oblique[0], {**measures, **describe(oblique[0])})
+    shaped = [q for q in distinct if lo <= q.aspect <= hi and not q.touches_frame and not steep(q)]
+    best = next((q for q in shaped if texty(q)), None)
+    if best is None:
+        for q in distinct:
+            if q.text_lines < 0 and (q.touches_frame or steep(q)) and texty(q):
+                verdict = OUT_OF_FRAME if q.touches_frame else TOO_STEEP
+                return CardScan(verdict, q, {**measures, **describe(q)})
         return CardScan(NOT_FOUND, None, measures)
-    best = cards[0]
     measures.update(describe(best))
     others = [
         q
-        for q in texty
-        if q is not best and overlap(q, best) < 0.1 and q.area_fraction > 0.4 * best.area_fraction
+        for q in distinct
+        if q is not best
+        and overlap(q, best) < 0.1
+        and q.area_fraction > 0.4 * best.area_fraction
+        and (lo <= q.aspect <= hi or q.touches_frame or steep(q))
+        and texty(q)
     ]
     if others:
         return CardScan(TWO_DOCUMENTS, best, {**measures, "documents": float(1 + len(others))})

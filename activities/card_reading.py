@@ -123,20 +123,34 @@ def _plausible_number(cand: str) -> bool:
 
 
 def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float = 0.8) -> Reading:
-    """Reads the card's lines, widest first (the number is a long line), and stops at the first that
-    carries the registered number."""
+    """Finds the card's text lines, then reads them widest first (an ID number is a long line) and
+    stops at the first that carries the registered number; the rest, and the card turned upside down,
+    are read only when it is not found there."""
     ocr = engine()
+    bgr = np.ascontiguousarray(card[..., ::-1])
     with _call_lock:
-        result, _ = ocr(np.ascontiguousarray(card[..., ::-1]), use_cls=True)
-    lines = result or []
-    best_conf, plausible = 0.0, False
-    for _box, text, conf in lines:
-        for cand in _candidates(text):
-            if fingerprint("id_card", cand) == id_fingerprint:
-                return Reading(MATCH, len(lines), float(conf))
-            if conf >= min_confidence and _plausible_number(cand.upper()):
-                plausible = True
-                best_conf = max(best_conf, float(conf))
+        boxes, _ = ocr.text_det(bgr)
+        crops = ocr.get_crop_img_list(bgr, ocr.sorted_boxes(boxes)) if boxes is not None and len(boxes) else []
+    if not crops:
+        return Reading(UNREADABLE, 0, 0.0)
+    crops.sort(key=lambda c: -c.shape[1] / max(1, c.shape[0]))
+    best_conf, plausible, read = 0.0, False, 0
+    batches = [crops[:3], crops[3:], [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]]
+    for batch in batches:
+        if not batch:
+            continue
+        with _call_lock:
+            lines, _ = ocr.text_rec(batch)
+        read += len(batch)
+        for text, conf in lines:
+            for cand in _candidates(text):
+                if fingerprint("id_card", cand) == id_fingerprint:
+                    return Reading(MATCH, read, float(conf))
+                if conf >= min_confidence and _plausible_number(cand.upper()):
+                    plausible = True
+                    best_conf = max(best_conf, float(conf))
+        if plausible:
+            break  # a number was read well, upright: no need to turn the card over
     if plausible:
-        return Reading(MISMATCH, len(lines), best_conf)
-    return Reading(UNREADABLE, len(lines), best_conf)
+        return Reading(MISMATCH, read, best_conf)
+    return Reading(UNREADABLE, read, best_conf)
