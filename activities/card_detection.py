@@ -168,7 +168,12 @@ class Gradients:
         g = np.abs(self.gx[ys, xs] * normal[0] + self.gy[ys, xs] * normal[1]).max(axis=2)
         inside = (xy[..., 0] >= 0) & (xy[..., 0] < self.w) & (xy[..., 1] >= 0) & (xy[..., 1] < self.h)
         g = np.where(inside, g, 0)
-        best = g.argmax(axis=1)
+        # The card's border is its outermost strong edge: print inside the card (a portrait, a coloured
+        # band along a side) can be as strong, so of the strong responses the outermost wins. With the
+        # corners in clockwise order the normal points into the card, so outward is the lowest offset.
+        peak = g.max(axis=1, keepdims=True)
+        strong = g >= np.maximum(strength, 0.5 * peak)
+        best = np.where(strong.any(axis=1), strong.argmax(axis=1), 0)
         good = g[np.arange(len(ts)), best] >= strength
         if good.sum() < 8:
             return None
@@ -302,6 +307,43 @@ def measure(
     return q
 
 
+def widen(rgb_shape: tuple[int, ...], grads: Gradients, q: Quad, settings: DetectionSettings) -> Quad:
+    """The card around a quadrilateral that is only part of it: a band printed along one side (a
+    coloured strip, the edge of a header) is a strong straight edge parallel to the card's border. Each
+    side is tried further out, parallel to itself; a border found there that brings the shape nearer
+    to ID-1 is taken."""
+    best = q
+    for i in range(4):
+        c = best.corners.astype(np.float64)
+        p0, p1 = c[i], c[(i + 1) % 4]
+        d = p1 - p0
+        inward = np.array([-d[1], d[0]]) / max(1e-6, float(np.linalg.norm(d)))
+        depth = float(np.linalg.norm(c[(i + 2) % 4] - c[(i + 1) % 4]))
+        left_edge = False  # a new border only counts once the current one is behind
+        for k in np.arange(2, 0.2 * depth, 1.0):
+            moved = c.copy()
+            # Slide the side outward along its two neighbours, so the shape stays a quadrilateral.
+            for j, nb in ((i, (i - 1) % 4), ((i + 1) % 4, (i + 2) % 4)):
+                along = c[j] - c[nb]
+                cos = abs(float(np.dot(along, -inward))) / max(1e-6, float(np.linalg.norm(along)))
+                moved[j] = c[j] + along / max(1e-6, float(np.linalg.norm(along))) * k / max(cos, 0.3)
+            support = grads.along(moved[i], moved[(i + 1) % 4], 0.08, 0.92, 30, settings.edge_strength)
+            if not left_edge:
+                left_edge = support < 0.3
+                continue
+            if support < 0.8:
+                continue
+            m = measure(rgb_shape, grads, moved.astype(np.float32), settings)
+            if (
+                m is not None
+                and abs(np.log(m.aspect / ID1_ASPECT)) < abs(np.log(best.aspect / ID1_ASPECT)) - 0.02
+            ):
+                m.shape_score, m.completed = best.shape_score, best.completed
+                best = m
+            break
+    return best
+
+
 def overlap(a: Quad, b: Quad, *, union: bool = False) -> float:
     """Intersection over the smaller of the two (or over their union)."""
     inter, _ = cv2.intersectConvexConvex(a.corners.astype(np.float32), b.corners.astype(np.float32))
@@ -399,6 +441,7 @@ def scan(
                 verdict = OUT_OF_FRAME if q.touches_frame else TOO_STEEP
                 return CardScan(verdict, q, {**measures, **describe(q)})
         return CardScan(NOT_FOUND, None, measures)
+    best = widen(rgb.shape, grads, best, s)
     measures.update(describe(best))
     others = [
         q

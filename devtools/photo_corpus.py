@@ -230,7 +230,7 @@ def _backdrop(kind: str, rng: np.random.Generator) -> Image.Image:
     if kind == "obama2_wall":
         return _fill(src("obama2.jpg").crop((0, 0, 626, 170)))
     if kind == "biden_shirt":
-        return _fill(src("biden.jpg").crop((250, 1300, 750, 1900)))
+        return _fill(src("biden.jpg").crop((330, 600, 830, 1000)))
     ys = np.linspace(0, 1, h)[:, None, None]
     xs = np.linspace(0, 1, w)[None, :, None]
     if kind == "white_wall":
