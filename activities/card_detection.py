@@ -48,6 +48,7 @@ class DetectionSettings:
     corner_support_min: float = 0.3  # share of the sides next to a corner that must be visible
     min_text_lines: int = 2
     frame_margin: float = 0.006  # of the long side: a corner closer than this to the frame is cut off
+    corner_skin_max: float = 0.3  # skin around a corner beyond the card's own share: a thumb over it
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
 
@@ -463,7 +464,41 @@ def scan(
     ]
     if min(seen) < s.corner_support_min:
         return CardScan(CORNER_MISSING, best, measures)
+    # A thumb laid over a corner can leave an edge of its own where the card's side was: the corner
+    # then has support, but skin where the card should be, beyond what the card's own print has.
+    skin = corner_skin(rgb, best)
+    measures["card_corner_skin"] = skin
+    if skin > s.corner_skin_max:
+        return CardScan(CORNER_MISSING, best, measures)
     return CardScan(FOUND, best, measures)
+
+
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Skin-toned pixels (the usual YCrCb box, which holds light and dark skin alike)."""
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+    return (y > 50) & (cr >= 135) & (cr <= 178) & (cb >= 80) & (cb <= 130)
+
+
+def corner_skin(rgb: np.ndarray, q: Quad) -> float:
+    """How much more skin there is around the card's most skin-covered corner than on the card as a
+    whole (whose portrait, or a skin-toned print, has some) or around it (a wall may be skin-toned)."""
+    c = q.corners
+    h, w = rgb.shape[:2]
+    mean_side = float(np.mean([np.linalg.norm(c[(i + 1) % 4] - c[i]) for i in range(4)]))
+    r = max(3, int(0.09 * mean_side))
+    skin = skin_mask(rgb)
+    card_mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(card_mask, c.astype(np.int32), 1)
+    ring = cv2.dilate(card_mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) - card_mask
+    own = float(skin[card_mask > 0].mean()) if card_mask.any() else 0.0
+    around = float(skin[ring > 0].mean()) if ring.any() else 0.0
+    worst = 0.0
+    for x, y in c:
+        x0, y0, x1, y1 = max(0, int(x) - r), max(0, int(y) - r), min(w, int(x) + r), min(h, int(y) + r)
+        if x1 > x0 and y1 > y0:
+            worst = max(worst, float(skin[y0:y1, x0:x1].mean()))
+    return worst - max(own, around)
 
 
 def describe(q: Quad) -> dict[str, float]:

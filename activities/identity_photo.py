@@ -304,12 +304,15 @@ def _verify_image(
 
     flat = warp_card(small, card.corners)
     flat_grey = cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY)
+    # Glare first: a reflection washes out the print, which would otherwise read as blur. Clipped means
+    # brighter than the card's own white: a white card in good light is not glare.
+    clip_at = min(254.0, max(250.0, float(np.median(flat_grey)) + 25))
+    clipped = float((flat_grey >= clip_at).mean())
+    if clipped > policy.glare_max_fraction:
+        return fail("glare", glare_fraction=clipped), None
     card_sharpness = sharpness(flat_grey)
     if card_sharpness < policy.blur_min_variance:
         return fail("too_blurry", sharpness=card_sharpness), None
-    clipped = float((flat_grey >= 250).mean())
-    if clipped > policy.glare_max_fraction:
-        return fail("glare", glare_fraction=clipped), None
     measures.update(card_sharpness=card_sharpness, glare_fraction=clipped)
 
     corners_full = card.corners / factor
