@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from activities.identity_photo import verify_photo
 from activities.identity_registry import fingerprint
@@ -37,7 +38,7 @@ async def cmd_check_photo(args: argparse.Namespace) -> int:
         data = args.photo.read_bytes()
     id_print = fingerprint("id_card", args.id_card) if args.id_card else None
     result = verify_photo(data, policy, id_fingerprint=id_print).result
-    out = {
+    out: dict[str, Any] = {
         "verdict": "pass" if result.passed else "refused",
         "rule": "OPEN-1",
         "code": result.refusal.code if result.refusal else None,

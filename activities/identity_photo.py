@@ -297,6 +297,16 @@ def _verify_image(
         if clipped > policy.glare_max_fraction / 4:
             return fail("glare", glare_fraction=clipped), None
         return fail("card_not_found", **measures), None
+    if scan.card is not None and scan.verdict in (card_detection.FOUND, card_detection.CORNER_MISSING):
+        # A copy of a card is refused as a copy, whatever else is wrong with it: a new photo of the
+        # same copy would not pass.
+        corners_full = scan.card.corners / factor
+        native = float(np.linalg.norm(corners_full[1] - corners_full[0]))
+        card_full = warp_card(full, corners_full, int(min(1000, max(640, native))))
+        card_colour = photo_cues.colourfulness(card_full)
+        measures["card_colourfulness"] = card_colour
+        if card_colour < policy.card_min_colourfulness:
+            return fail("photocopy_or_greyscale", **measures), None
     if scan.verdict != card_detection.FOUND:
         return fail(scan.verdict, **measures), None
     card = scan.card
@@ -314,14 +324,6 @@ def _verify_image(
     if card_sharpness < policy.blur_min_variance:
         return fail("too_blurry", sharpness=card_sharpness), None
     measures.update(card_sharpness=card_sharpness, glare_fraction=clipped)
-
-    corners_full = card.corners / factor
-    native = float(np.linalg.norm(corners_full[1] - corners_full[0]))
-    card_full = warp_card(full, corners_full, int(min(1000, max(640, native))))
-    card_colour = photo_cues.colourfulness(card_full)
-    measures["card_colourfulness"] = card_colour
-    if card_colour < policy.card_min_colourfulness:
-        return fail("photocopy_or_greyscale", **measures), None
 
     with DLIB_LOCK:
         outcome = _faces_and_match(small, grey, full, card, factor, decoded.size, policy, measures)

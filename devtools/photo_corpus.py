@@ -45,16 +45,21 @@ OTHER = {
     "biden.jpg": "obama.jpg",
     "astronaut.png": "biden.jpg",
 }
+
+
+@dataclass(frozen=True)
+class Split:
+    designs: tuple[str, ...]
+    backgrounds: tuple[str, ...]
+    seed: int
+
+
 SPLITS = {
-    "tune": dict(
-        designs=("light", "guilloche", "dark"),
-        backgrounds=("wall", "astronaut_room", "gradient_wall"),
-        seed=1000,
-    ),
-    "report": dict(
-        designs=("header", "white", "sand", "gradient"),
-        backgrounds=("obama_room", "obama2_wall", "biden_shirt", "white_wall", "brick"),
-        seed=5000,
+    "tune": Split(("light", "guilloche", "dark"), ("wall", "astronaut_room", "gradient_wall"), 1000),
+    "report": Split(
+        ("header", "white", "sand", "gradient"),
+        ("obama_room", "obama2_wall", "biden_shirt", "white_wall", "brick"),
+        5000,
     ),
 }
 # kind -> the verdict the check must give
@@ -115,7 +120,7 @@ def _portrait(who: str, size: tuple[int, int], rng: np.random.Generator) -> Imag
     face = head(who, int(size[1] * 0.5), scale_box=1.7)
     if rng.random() < 0.4:
         face = ImageOps.mirror(face)
-    return ImageOps.fit(face, size, Image.LANCZOS, centering=(0.5, 0.4))
+    return ImageOps.fit(face, size, Image.Resampling.LANCZOS, centering=(0.5, 0.4))
 
 
 def _guilloche(d: ImageDraw.ImageDraw, colour: tuple[int, int, int, int], rng: np.random.Generator) -> None:
@@ -208,7 +213,7 @@ def draw_card(
 
 
 def _fill(img: Image.Image) -> Image.Image:
-    return ImageOps.fit(img, SCENE, Image.BICUBIC).filter(ImageFilter.GaussianBlur(3))
+    return ImageOps.fit(img, SCENE, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(3))
 
 
 def backdrop(kind: str, rng: np.random.Generator) -> Image.Image:
@@ -405,7 +410,7 @@ def compose(p: Photo) -> np.ndarray:
         glare_spot(scene, quads[0].mean(axis=0) + rng.uniform(-30, 30, 2), cw * 0.05, 120)  # small: must pass
     if p.kind == "glare":
         glare_spot(scene, quads[0].mean(axis=0), cw * 0.3, 255)
-    scene = np.clip(scene + rng.normal(0, 2.5, scene.shape), 0, 255)
+    scene = np.clip(scene + rng.normal(0, 2.5, scene.shape), 0, 255).astype(np.float32)
     if p.kind == "blurred":
         scene = cv2.GaussianBlur(scene, (0, 0), 6)
     if p.kind == "screen":
@@ -426,11 +431,11 @@ def jpeg(p: Photo) -> bytes:
 
 def corpus(split: str, per_kind: int = 1, genuine: int = 8) -> list[Photo]:
     spec = SPLITS[split]
-    designs, backdrops = spec["designs"], spec["backgrounds"]
+    designs, backdrops = spec.designs, spec.backgrounds
     out, n = [], 0
     for kind, expect in KINDS.items():
         for i in range(genuine if kind == "genuine" else per_kind):
-            seed = int(spec["seed"]) + n
+            seed = spec.seed + n
             pick = np.random.default_rng(seed + 31)
             n += 1
             live = GENUINE_PAIRS[(i + n) % len(GENUINE_PAIRS)][0]
