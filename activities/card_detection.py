@@ -437,6 +437,7 @@ def scan(
     shaped = [q for q in distinct if lo <= q.aspect <= hi and not q.touches_frame and not steep(q)]
     best = next((q for q in shaped if texty(q)), None)
     if best is None:
+        budget[0] = s.candidates_with_text  # a fresh budget for cards cut off or held obliquely
         for q in distinct:
             if q.text_lines < 0 and (q.touches_frame or steep(q)) and texty(q):
                 verdict = OUT_OF_FRAME if q.touches_frame else TOO_STEEP

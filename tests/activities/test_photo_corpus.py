@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def outcomes() -> list[photo_eval.Outcome]:
-    return photo_eval.evaluate(photo_corpus.corpus("report", per_kind=2, genuine=8), POLICY)
+    return photo_eval.evaluate(photo_corpus.corpus("report", per_kind=1, genuine=6), POLICY)
 
 
 def test_reporting_split_every_reason_right_and_no_false_accept(outcomes: list[photo_eval.Outcome]) -> None:
