@@ -1,5 +1,4 @@
-"""A refusal names the rule it applies, a reason code for machines, a sentence for people, and whether
-trying again (a new photo, a later attempt) can fix it."""
+"""A refusal names the rule it applies, a reason code for machines and a sentence for people."""
 
 from dataclasses import dataclass
 
@@ -12,9 +11,7 @@ class Refusal:
     rule: str  # e.g. "REG-11"
     code: str  # e.g. "duplicate_identity"
     message: str  # for the person who sent the command
-    # False unless the rule says a new attempt can succeed; payloads written before this field existed
-    # deserialise to the default.
-    retryable: bool = False
+    retryable: bool = True  # can the sender fix it and try again (a new photo), or is it final (REG-5)?
 
     def __str__(self) -> str:
         return f"{self.rule} {self.code}: {self.message}"
@@ -28,5 +25,5 @@ class RefusedError(Exception):
         self.refusal = refusal
 
 
-def refuse(rule: str, code: str, message: str) -> RefusedError:
-    return RefusedError(Refusal(rule, code, message))
+def refuse(rule: str, code: str, message: str, *, retryable: bool = True) -> RefusedError:
+    return RefusedError(Refusal(rule, code, message, retryable))
