@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.identity_photo import verify_photo
-from activities.identity_registry import fingerprint
+from activities.identity_registry import candidate_fingerprints
 from models.policy import load_policy
 
 
@@ -36,7 +36,14 @@ async def cmd_check_photo(args: argparse.Namespace) -> int:
         data = b"\0" * (policy.max_photo_bytes + 1)  # refused by size, as the activity does, unread
     else:
         data = args.photo.read_bytes()
-    id_print = fingerprint("id_card", args.id_card) if args.id_card else None
+    id_print = None
+    if args.id_card:
+        # As the registry would hold it: the mainland form, else another document's strict pattern.
+        prints = candidate_fingerprints("id_card", args.id_card)
+        if not prints:
+            print("the --id-card value is not a valid ID card number")
+            return 2
+        id_print = prints[0]
     result = verify_photo(data, policy, id_fingerprint=id_print).result
     out: dict[str, Any] = {
         "verdict": "pass" if result.passed else "refused",

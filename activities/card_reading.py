@@ -5,7 +5,7 @@ nothing is downloaded at run time). One engine per process, created on first use
 may be called from several threads, but the engine's own settings are not, so calls take turns.
 
 The number read never leaves this module in clear: candidates are fingerprinted with the registry's
-own `fingerprint("id_card", ...)` (which canonicalises them) and only the verdict comes out.
+own fingerprints (`candidate_fingerprints("id_card", ...)`, which canonicalise them) and only the verdict comes out.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from activities.identity_registry import fingerprint
+from activities.identity_registry import candidate_fingerprints
 
 MATCH = "match"
 MISMATCH = "id_number_mismatch"
@@ -144,9 +144,12 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
         read += len(batch)
         for text, conf in lines:
             for cand in _candidates(text):
-                if fingerprint("id_card", cand) == id_fingerprint:
+                # The registry's own canonical forms (mainland, then other documents' strict pattern);
+                # a run with none is not an ID number at all.
+                prints = candidate_fingerprints("id_card", cand)
+                if id_fingerprint in prints:
                     return Reading(MATCH, read, float(conf))
-                if conf >= min_confidence and _plausible_number(cand.upper()):
+                if prints and conf >= min_confidence and _plausible_number(cand.upper()):
                     plausible = True
                     best_conf = max(best_conf, float(conf))
         if plausible:

@@ -303,7 +303,10 @@ def _verify_image(
         corners_full = scan.card.corners / factor
         native = float(np.linalg.norm(corners_full[1] - corners_full[0]))
         card_full = warp_card(full, corners_full, int(min(1000, max(640, native))))
-        card_colour = photo_cues.colourfulness(card_full)
+        # The card's own face: an inset leaves out its rounded corners and the background beside them.
+        ch, cw = card_full.shape[:2]
+        inset = card_full[int(0.08 * ch) : int(0.92 * ch), int(0.06 * cw) : int(0.94 * cw)]
+        card_colour = photo_cues.colourfulness(inset, ignore_skin=True)
         measures["card_colourfulness"] = card_colour
         if card_colour < policy.card_min_colourfulness:
             return fail("photocopy_or_greyscale", **measures), None
@@ -379,7 +382,9 @@ def _faces_and_match(
     if marks:
         cover = photo_cues.face_cover(small, marks[0])
         measures["mouth_detail_ratio"] = cover
-        if cover < policy.face_cover_max_detail_ratio:
+        # Much less detail than the eyes have: something smooth over the mouth; much more: the edge
+        # of something held across it.
+        if not policy.mouth_detail_min <= cover <= policy.mouth_detail_max:
             return fail("face_covered", **measures)
 
     corners_full = card.corners / factor

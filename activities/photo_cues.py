@@ -7,11 +7,18 @@ import cv2
 import numpy as np
 
 
-def colourfulness(rgb: np.ndarray) -> float:
+def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     """Spread of colour (Lab a and b, in OpenCV's 8-bit units) across the pixels. A greyscale copy
-    under a coloured light still has one colour everywhere: its spread is near zero, whatever the cast."""
+    under a coloured light still has one colour everywhere: its spread is near zero, whatever the cast.
+    `ignore_skin`: leave out skin-toned pixels (the thumb holding a copy is not the copy's colour)."""
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     a, b = lab[..., 1].ravel(), lab[..., 2].ravel()
+    if ignore_skin:
+        from activities.card_detection import skin_mask
+
+        keep = ~skin_mask(rgb).ravel()
+        if keep.sum() > 0.3 * keep.size:
+            a, b = a[keep], b[keep]
     # The 97th percentile of the distance from the median colour: a small colour portrait or a thin
     # coloured band is enough (a plain white card is a real card), stray JPEG chroma noise is not.
     d = np.hypot(a - np.median(a), b - np.median(b))
