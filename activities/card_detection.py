@@ -48,7 +48,7 @@ class DetectionSettings:
     corner_support_min: float = 0.3  # share of the sides next to a corner that must be visible
     min_text_lines: int = 2
     frame_margin: float = 0.006  # of the long side: a corner closer than this to the frame is cut off
-    corner_skin_max: float = 0.3  # skin around a corner beyond the card's own share: a thumb over it
+    corner_skin_max: float = 0.33  # skin around a corner beyond the card's own share: a thumb over it
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
 

@@ -53,7 +53,8 @@ def moire(grey: np.ndarray, patch: int = 256) -> float:
 
 def screen_border(grey: np.ndarray) -> float:
     """A monitor's bezel: a dark, flat band along all four edges of the frame. Returns the weakest
-    side's contrast between the band and the picture just inside it (0 when any side is not dark and flat)."""
+    side's contrast between the band and the picture just inside it (0 when any side is not dark and
+    flat; 100 when all four are dark, even and alike)."""
     h, w = grey.shape
     b = max(4, int(0.025 * min(h, w)))
     g = grey.astype(np.float32)
@@ -64,6 +65,13 @@ def screen_border(grey: np.ndarray) -> float:
         g[5 * b : -5 * b, 3 * b : 5 * b],
         g[5 * b : -5 * b, -5 * b : -3 * b],
     ]
+    # A bezel is flatter than any wall: one even colour on all four sides. The picture next to it may
+    # be as dark as the bezel itself, so evenness alone is enough.
+    if (
+        all(band.std() < 3 and band.mean() < 45 for band in bands)
+        and np.ptp([band.mean() for band in bands]) < 6
+    ):
+        return 100.0
     contrast = []
     for band, near in zip(bands, inner, strict=True):
         if band.mean() > 45 or band.std() > 10:

@@ -69,8 +69,11 @@ def test_a_pass_hands_back_the_live_encoding_and_no_number_in_measures() -> None
 
 
 def _scene(kind: str) -> np.ndarray:
+    """A reporting-split photo as the check receives it (JPEG, decoded)."""
+    import io
+
     photo = next(p for p in photo_corpus.corpus("report", 1, 1) if p.kind == kind)
-    return photo_corpus.compose(photo)
+    return np.asarray(Image.open(io.BytesIO(photo_corpus.jpeg(photo))).convert("RGB"))
 
 
 def test_the_detector_finds_a_dark_card_and_tells_a_covered_corner_from_a_cut_one() -> None:
