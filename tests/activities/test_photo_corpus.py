@@ -69,10 +69,10 @@ def test_a_pass_hands_back_the_live_encoding_and_no_number_in_measures() -> None
 
 
 def _scene(kind: str) -> np.ndarray:
-    """A reporting-split photo as the check receives it (JPEG, decoded)."""
+    """A photo of the reporting split above, as the check receives it (JPEG, decoded)."""
     import io
 
-    photo = next(p for p in photo_corpus.corpus("report", 1, 1) if p.kind == kind)
+    photo = next(p for p in photo_corpus.corpus("report", 1, 6) if p.kind == kind)
     return np.asarray(Image.open(io.BytesIO(photo_corpus.jpeg(photo))).convert("RGB"))
 
 
