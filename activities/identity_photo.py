@@ -264,7 +264,7 @@ def _verify_image(
         decoded
         if factor == 1.0
         else decoded.resize(
-            (max(1, round(decoded.width * factor)), max(1, round(decoded.height * factor))), Image.BILINEAR
+            (max(1, round(decoded.width * factor)), max(1, round(decoded.height * factor))), Image.Resampling.BILINEAR
         )
     )
     small = np.asarray(small_img)

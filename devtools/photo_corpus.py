@@ -412,7 +412,7 @@ def compose(p: Photo) -> np.ndarray:
         glare_spot(scene, quads[0].mean(axis=0), cw * 0.3, 255)
     scene = np.clip(scene + rng.normal(0, 2.5, scene.shape), 0, 255).astype(np.float32)
     if p.kind == "blurred":
-        scene = cv2.GaussianBlur(scene, (0, 0), 6)
+        scene = cv2.GaussianBlur(scene, (0, 0), 6).astype(np.float32)
     if p.kind == "screen":
         scene = screen(scene, rng)
     if p.kind == "photocopy" and rng.random() < 0.5:

@@ -80,7 +80,7 @@ def test_the_detector_finds_a_dark_card_and_tells_a_covered_corner_from_a_cut_on
     verdicts = {}
     for kind in ("genuine", "corner_covered", "out_of_frame", "no_card", "two_cards", "steep"):
         full = _scene(kind)
-        small = np.asarray(Image.fromarray(full).resize((800, 600), Image.BILINEAR))
+        small = np.asarray(Image.fromarray(full).resize((800, 600), Image.Resampling.BILINEAR))
         verdicts[kind] = card_detection.scan(small, card_reading.text_lines, full=full).verdict
     assert verdicts == {
         "genuine": card_detection.FOUND,
