@@ -15,10 +15,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from activities.identity_registry import candidate_fingerprints
 
+DETECT_WIDTH = 480
 MATCH = "match"
 MISMATCH = "id_number_mismatch"
 UNREADABLE = "card_text_unreadable"
@@ -128,9 +130,17 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
     are read only when it is not found there."""
     ocr = engine()
     bgr = np.ascontiguousarray(card[..., ::-1])
+    # Lines are found on a 480 px copy (a card's print is large enough there) and read from the
+    # full-resolution card, where the digits are sharpest.
+    factor = min(1.0, DETECT_WIDTH / bgr.shape[1])
+    small = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else bgr
     with _call_lock:
-        boxes, _ = ocr.text_det(bgr)
-        crops = ocr.get_crop_img_list(bgr, ocr.sorted_boxes(boxes)) if boxes is not None and len(boxes) else []
+        boxes, _ = ocr.text_det(small)
+        if boxes is not None and len(boxes):
+            boxes = [np.asarray(b, np.float32) / factor for b in ocr.sorted_boxes(boxes)]
+            crops = ocr.get_crop_img_list(bgr, boxes)
+        else:
+            crops = []
     if not crops:
         return Reading(UNREADABLE, 0, 0.0)
     crops.sort(key=lambda c: -c.shape[1] / max(1, c.shape[0]))
