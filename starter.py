@@ -1,7 +1,7 @@
 """The command line for backend services and operators: `python starter.py [--json] COMMAND ...`.
 
-Each command is declared next to its code in `commands/` (seller, reading, operators, services) with
-Click; this module groups them, and `python starter.py --help` lists them by who sends them.
+Each command is declared with Click next to its code in `commands/` (seller, reading, operators,
+services, offline); this module groups them, and `python starter.py --help` lists them by caller.
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 ...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from commands import operators, reading, seller, services
+from commands import offline, operators, reading, seller, services
 from commands.common import EXIT_REFUSED, Output, table
 from commands.reading import requirements_text
 
@@ -72,6 +72,7 @@ cli.add_section("Seller commands", seller.COMMANDS)
 cli.add_section("Reading (changes nothing)", reading.COMMANDS)
 cli.add_section("Operators", operators.COMMANDS)
 cli.add_section("Other services", services.COMMANDS)
+cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
