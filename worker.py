@@ -31,6 +31,7 @@ from activities.supervision import ActivitySupervision
 from models.settings import settings
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
+from workflows.command_memo import CommandMemo
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -68,8 +69,9 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
-        # Database failures reported small and without SQL; heartbeats for a dead worker's tasks.
-        interceptors=[ActivitySupervision()],
+        # Database failures reported small and without SQL; heartbeats for a dead worker's tasks;
+        # commands answered once per request id across continue-as-new.
+        interceptors=[ActivitySupervision(), CommandMemo()],
     )
 
 
