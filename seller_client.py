@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -66,20 +67,31 @@ async def register(
     policy: Policy | None = None,
     task_queue: str | None = None,
 ) -> RegistrationResult:
-    """Register a seller; the request id makes a repeated call answer the same result."""
+    """Register a seller; the request id makes a repeated call answer the same result.
+
+    An answer (accepted or refused) is final for its request id. A run that failed (it outlived its
+    retries through an outage, or was terminated) is not an answer: the same request id starts a fresh
+    run, which finds whatever the failed one wrote (claim_identity is keyed by the request id).
+    """
     workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
-    try:
-        return await client.execute_workflow(
-            Registration.run,
-            args=[reg, policy or current_policy()],
-            id=workflow_id,
-            task_queue=task_queue or settings().task_queue,
-            # A request id registers once: a repeat reads the first run's answer instead of re-running it.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary="Seller registration",
-        )
-    except WorkflowAlreadyStartedError:
-        return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
+    for _ in range(2):  # a run found running may fail under us: then once more, afresh
+        try:
+            return await client.execute_workflow(
+                Registration.run,
+                args=[reg, policy or current_policy()],
+                id=workflow_id,
+                task_queue=task_queue or settings().task_queue,
+                # A request id answers once: a repeat reads the first answer instead of re-running it,
+                # but a failed run does not bind the request id to its failure.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                static_summary="Seller registration",
+            )
+        except WorkflowAlreadyStartedError:
+            try:
+                return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
+            except WorkflowFailureError:
+                continue
+    return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
 
 
 def new_request_id() -> str:
