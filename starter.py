@@ -25,7 +25,9 @@
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 ...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
-and exit with status 3; `--json` prints machine-readable output instead.
+and exit with status 3; `--json` prints machine-readable output instead. Every command takes
+`--request-id KEY`: the same key again answers the first answer and changes nothing; a command whose
+answer was lost exits with status 75 and prints the key to send it again with.
 """
 
 from __future__ import annotations

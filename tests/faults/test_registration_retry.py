@@ -31,7 +31,9 @@ async def started(env: WorkflowEnvironment, workflow_id: str) -> None:
 async def test_a_failed_registration_run_does_not_bind_its_request_id(dev_env: WorkflowEnvironment) -> None:
     reg = applicant()
     # No worker serves this queue: the run waits, as in an outage, until an operator ends it.
-    stuck = asyncio.create_task(seller_client.register(dev_env.client, reg, task_queue=f"idle-{uuid.uuid4()}"))
+    stuck = asyncio.create_task(
+        seller_client.register(dev_env.client, reg, task_queue=f"idle-{uuid.uuid4()}")
+    )
     await started(dev_env, f"registration-{reg.request_id}")
     await dev_env.client.get_workflow_handle(f"registration-{reg.request_id}").terminate("outage: given up")
     with pytest.raises(WorkflowFailureError):
