@@ -5,7 +5,9 @@ services, offline); this module groups them, and `python starter.py --help` list
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 ...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
-and exit with status 3; `--json` prints machine-readable output instead.
+and exit with status 3; `--json` prints machine-readable output instead. Every command takes
+`--request-id KEY`: the same key again answers the first answer and changes nothing; a command whose
+answer was lost exits with status 75 and prints the key to send it again with.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ def cli(ctx: click.Context, as_json: bool) -> None:
     Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
     ...), defaulting to the embedded dev server. A refusal prints `refused: RULE code: sentence` on
     stderr and exits with status 3; --json prints it, and every answer, as JSON on stdout instead.
-    Each command has --help.
+    Every command takes --request-id KEY: the same key again answers the first answer and changes
+    nothing; a command whose answer was lost exits with status 75 and prints the key to send it again
+    with. Each command has --help.
     """
     ctx.obj = Output(json=as_json)
 
@@ -76,7 +80,8 @@ cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; answer its exit status (0 done, 2 usage or Temporal unreachable, 3 refused)."""
+    """Run one command; answer its exit status (0 done, 2 usage or Temporal unreachable, 3 refused,
+    75 not answered: send it again with the same --request-id)."""
     try:
         return int(cli.main(args=argv, prog_name="starter.py", standalone_mode=False) or 0)
     except click.ClickException as err:

@@ -12,9 +12,11 @@ from typing import Any, ParamSpec
 
 import click
 
+import seller_client
 from models.refusals import Refusal
 
 EXIT_REFUSED = 3
+EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 P = ParamSpec("P")
 
@@ -47,6 +49,33 @@ class Output:
 
 
 pass_output = click.make_pass_decorator(Output, ensure=True)
+
+
+def request_id_option(*, used: bool = True) -> Callable[[Any], Any]:
+    """`--request-id KEY`, which every command takes so that scripts can send any of them the same way.
+
+    It is the update id of an account command (the same key answers the first answer); reports and
+    screenings are keyed by their own ids (--id, BUYER) and reads change nothing, so there the key is
+    accepted and not used (`used=False`).
+    """
+    return click.option(
+        "--request-id",
+        metavar="KEY",
+        expose_value=used,
+        help="idempotency key: the same key again answers the first answer"
+        if used
+        else "accepted as by every command; this one is keyed by its own id or changes nothing",
+    )
+
+
+def not_answered(key: str, err: seller_client.CommandNotAnswered) -> int:
+    """A lost answer: the command was applied at most once, and the same key will tell which."""
+    print(
+        f"not answered ({err}); it was applied at most once: send it again with --request-id "
+        f"{key} to learn its answer",
+        file=sys.stderr,
+    )
+    return EXIT_NOT_ANSWERED
 
 
 def run_async(command: Callable[P, Coroutine[Any, Any, int]]) -> Callable[P, int]:

@@ -12,13 +12,14 @@ from activities.identity_photo import verify_photo
 from activities.identity_registry import candidate_fingerprints
 from models.policy import load_policy
 
-from .common import EXIT_REFUSED, Output, pass_output
+from .common import EXIT_REFUSED, Output, pass_output, request_id_option
 
 
 @click.command("check-photo")
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--id-card", help="the registered ID card number the card must carry")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (as starter.py --json)")
+@request_id_option(used=False)
 @pass_output
 def check_photo(out: Output, photo: Path, id_card: str | None, as_json: bool) -> int:
     """Run the whole OPEN-1 photo check on a file, offline (no Temporal, no DB).

@@ -10,7 +10,7 @@ from models.contract import AppealDecisionInput
 from models.refusals import RefusedError
 from workflows.seller_account import SellerAccount
 
-from .common import Output, pass_output, run_async
+from .common import Output, pass_output, request_id_option, run_async
 from .seller import account_command
 
 
@@ -18,6 +18,7 @@ from .seller import account_command
 @click.option("--region", required=True, help="two-letter country code")
 @click.option("--licence", required=True, help="the applicant's business licence number")
 @click.option("--operator", required=True, help="who approves (recorded)")
+@request_id_option(used=False)
 @pass_output
 def preapprove(out: Output, region: str, licence: str, operator: str) -> int:
     """Approve a non-mainland applicant in advance (REG-2).
@@ -38,12 +39,15 @@ def preapprove(out: Output, region: str, licence: str, operator: str) -> int:
 @click.argument("decision", type=click.Choice(["approve", "reject"]))
 @click.option("--operator", required=True, help="your operator name (recorded, ENF-4)")
 @click.option("--note", default="")
+@request_id_option()
 @pass_output
 @run_async
-async def decide(out: Output, member_id: str, case_id: str, decision: str, operator: str, note: str) -> int:
+async def decide(
+    out: Output, member_id: str, case_id: str, decision: str, operator: str, note: str, request_id: str | None
+) -> int:
     """Approve or reject an appeal (ASSOC-5)."""
     verdict = AppealDecisionInput(case_id, decision == "approve", operator, note)
-    return await account_command(out, member_id, SellerAccount.decide_appeal, verdict)
+    return await account_command(out, member_id, SellerAccount.decide_appeal, verdict, request_id=request_id)
 
 
 COMMANDS = [preapprove, decide]

@@ -13,13 +13,14 @@ from models.contract import Requirement, Requirements
 from models.db import engine
 from models.tables import Account, AuditRecord, Notice
 
-from .common import Output, pass_output, run_async, table
+from .common import Output, pass_output, request_id_option, run_async, table
 
 MEMBER = click.argument("member_id", metavar="MEMBER")
 
 
 @click.command("status")
 @MEMBER
+@request_id_option(used=False)
 @pass_output
 @run_async
 async def status(out: Output, member_id: str) -> int:
@@ -65,6 +66,7 @@ def requirements_text(needs: Requirements) -> str:
 
 @click.command("list")
 @click.option("--state", help="only accounts in this state")
+@request_id_option(used=False)
 @pass_output
 def list_accounts(out: Output, state: str | None) -> int:
     """Accounts in the registry."""
@@ -87,6 +89,7 @@ def list_accounts(out: Output, state: str | None) -> int:
 
 @click.command("audit")
 @MEMBER
+@request_id_option(used=False)
 @pass_output
 def audit(out: Output, member_id: str) -> int:
     """An account's audit trail (ENF-4): time, actor, rule, reason, change."""
@@ -117,6 +120,7 @@ def audit(out: Output, member_id: str) -> int:
 
 @click.command("notices")
 @MEMBER
+@request_id_option(used=False)
 def notices(member_id: str) -> int:
     """Notices sent to an account (warnings, reminders, advisories)."""
     with Session(engine()) as session:
@@ -130,6 +134,7 @@ def notices(member_id: str) -> int:
 
 @click.command("links")
 @MEMBER
+@request_id_option(used=False)
 @pass_output
 def links(out: Output, member_id: str) -> int:
     """Accounts linked to this one (ASSOC-2/3), the links ENF-3 follows."""

@@ -22,7 +22,7 @@ from models.contract import (
 from models.refusals import Refusal, RefusedError
 from workflows.seller_account import SellerAccount
 
-from .common import EXIT_REFUSED, Output, one_of, pass_output, run_async
+from .common import EXIT_REFUSED, Output, not_answered, one_of, pass_output, request_id_option, run_async
 
 MEMBER = click.argument("member_id", metavar="MEMBER")
 IMAGE_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -87,6 +87,7 @@ async def register(
     "--channel", type=click.Choice(["marketplace", "messenger"]), default="marketplace", show_default=True
 )
 @click.option("--ip", required=True)
+@request_id_option(used=False)
 @pass_output
 @run_async
 async def login(out: Output, member_id: str, channel: str, ip: str) -> int:
@@ -97,11 +98,21 @@ async def login(out: Output, member_id: str, channel: str, ip: str) -> int:
     return 0
 
 
-async def account_command(out: Output, member_id: str, update: Any, arg: Any) -> int:
+def key_of(request_id: str | None) -> str:
+    """The command's idempotency key: --request-id, or a new one (printed if the answer is lost)."""
+    return request_id or seller_client.new_request_id()
+
+
+async def account_command(
+    out: Output, member_id: str, update: Any, arg: Any, *, request_id: str | None
+) -> int:
     """Send one account command (a workflow update) and print the state it leaves, or its refusal."""
+    key = key_of(request_id)
     client = await seller_client.connect()
     try:
-        state = await seller_client.command(client, member_id, update, arg)
+        state = await seller_client.command(client, member_id, update, arg, request_id=key)
+    except seller_client.CommandNotAnswered as err:
+        return not_answered(key, err)
     except RefusedError as err:
         return out.refused(err.refusal)
     out.show({"member_id": member_id, "state": state})
@@ -111,22 +122,26 @@ async def account_command(out: Output, member_id: str, update: Any, arg: Any) ->
 @click.command("verify-email")
 @MEMBER
 @click.argument("code")
+@request_id_option()
 @pass_output
 @run_async
-async def verify_email(out: Output, member_id: str, code: str) -> int:
+async def verify_email(out: Output, member_id: str, code: str, request_id: str | None) -> int:
     """Prove the email with the 6-digit code it received (REG-6)."""
-    return await account_command(out, member_id, SellerAccount.verify_email, VerifyEmailInput(code=code))
+    return await account_command(
+        out, member_id, SellerAccount.verify_email, VerifyEmailInput(code=code), request_id=request_id
+    )
 
 
 @click.command("request-code")
 @MEMBER
 @click.option("--email", required=True, help="the registered address (codes go nowhere else)")
+@request_id_option()
 @pass_output
 @run_async
-async def request_code(out: Output, member_id: str, email: str) -> int:
+async def request_code(out: Output, member_id: str, email: str, request_id: str | None) -> int:
     """Mail a new REG-6 code to the registered email."""
     return await account_command(
-        out, member_id, SellerAccount.request_email_code, RequestCodeInput(email=email)
+        out, member_id, SellerAccount.request_email_code, RequestCodeInput(email=email), request_id=request_id
     )
 
 
@@ -134,29 +149,35 @@ async def request_code(out: Output, member_id: str, email: str) -> int:
 @MEMBER
 @click.option("--email", help="the new email (give this or --mobile)")
 @click.option("--mobile", help="the new mobile number (give this or --email)")
+@request_id_option()
 @pass_output
 @run_async
-async def change_contact(out: Output, member_id: str, email: str | None, mobile: str | None) -> int:
+async def change_contact(
+    out: Output, member_id: str, email: str | None, mobile: str | None, request_id: str | None
+) -> int:
     """Change the email or mobile (REG-11; ASSOC-2 links a clash)."""
     kind, value = one_of(email=email, mobile=mobile)
-    return await account_command(
-        out, member_id, SellerAccount.change_contact, ChangeContactInput(kind=kind, value=value)
-    )
+    change = ChangeContactInput(kind=kind, value=value)
+    return await account_command(out, member_id, SellerAccount.change_contact, change, request_id=request_id)
 
 
 @click.command("authenticate")
 @MEMBER
 @click.argument("photo", type=IMAGE_FILE)
+@request_id_option()
 @pass_output
 @run_async
-async def authenticate(out: Output, member_id: str, photo: Path) -> int:
+async def authenticate(out: Output, member_id: str, photo: Path, request_id: str | None) -> int:
     """Submit the photo holding the ID card (OPEN-1; needs REG-6 first).
 
     PHOTO is a JPEG, PNG or WebP file.
     """
+    key = key_of(request_id)
     client = await seller_client.connect()
     try:
-        result = await seller_client.submit_photo(client, member_id, photo)
+        result = await seller_client.submit_photo(client, member_id, photo, request_id=key)
+    except seller_client.CommandNotAnswered as err:
+        return not_answered(key, err)
     except RefusedError as err:
         return out.refused(err.refusal)
     if not result.passed:
@@ -168,25 +189,35 @@ async def authenticate(out: Output, member_id: str, photo: Path) -> int:
 @click.command("unbind")
 @MEMBER
 @click.option("--reason", default="")
+@request_id_option()
 @pass_output
 @run_async
-async def unbind(out: Output, member_id: str, reason: str) -> int:
+async def unbind(out: Output, member_id: str, reason: str, request_id: str | None) -> int:
     """Ask to unbind the authenticated identity (always refused, REG-8)."""
-    return await account_command(out, member_id, SellerAccount.unbind_identity, UnbindInput(reason=reason))
+    return await account_command(
+        out, member_id, SellerAccount.unbind_identity, UnbindInput(reason=reason), request_id=request_id
+    )
 
 
 @click.command("exam")
 @MEMBER
+@request_id_option()
 @pass_output
 @run_async
-async def exam(out: Output, member_id: str) -> int:
+async def exam(out: Output, member_id: str, request_id: str | None) -> int:
     """Take the rules exam in the terminal (OPEN-2).
 
     One question at a time, answered a-d. Exits 0 when passed and 3 when not.
     """
+    # One key for the command, one update id per step: the paper drawn, then the answers given.
+    key = key_of(request_id)
     client = await seller_client.connect()
     try:
-        paper = await seller_client.command(client, member_id, SellerAccount.start_exam, ExamStartInput())
+        paper = await seller_client.command(
+            client, member_id, SellerAccount.start_exam, ExamStartInput(), request_id=f"{key}:paper"
+        )
+    except seller_client.CommandNotAnswered as err:
+        return not_answered(key, err)
     except RefusedError as err:
         return out.refused(err.refusal)
     print(
@@ -206,8 +237,14 @@ async def exam(out: Output, member_id: str) -> int:
         print()
     try:
         result = await seller_client.command(
-            client, member_id, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, answers)
+            client,
+            member_id,
+            SellerAccount.submit_exam,
+            ExamAnswers(paper.paper_id, answers),
+            request_id=f"{key}:answers",
         )
+    except seller_client.CommandNotAnswered as err:
+        return not_answered(key, err)
     except RefusedError as err:
         return out.refused(err.refusal)
     verdict = "passed" if result.passed else "not passed"
@@ -224,10 +261,18 @@ async def exam(out: Output, member_id: str) -> int:
 @click.option("--price", required=True, help="e.g. 19.90")
 @click.option("--category", required=True)
 @click.option("--image", required=True, type=IMAGE_FILE, help="JPEG, PNG or WebP file")
+@request_id_option()
 @pass_output
 @run_async
 async def release(
-    out: Output, member_id: str, title: str, description: str, price: str, category: str, image: Path
+    out: Output,
+    member_id: str,
+    title: str,
+    description: str,
+    price: str,
+    category: str,
+    image: Path,
+    request_id: str | None,
 ) -> int:
     """Release a product (OPEN-3; ASSOC-3 duplicate check)."""
     from activities.blobs import BlobError, put_stream
@@ -239,9 +284,14 @@ async def release(
     except BlobError:
         return out.refused(Refusal("OPEN-3", "image_too_large", "The product image is too large."))
     product = ProductInput(title, description, price, category, ref)
+    key = key_of(request_id)
     client = await seller_client.connect()
     try:
-        result = await seller_client.command(client, member_id, SellerAccount.release_product, product)
+        result = await seller_client.command(
+            client, member_id, SellerAccount.release_product, product, request_id=key
+        )
+    except seller_client.CommandNotAnswered as err:
+        return not_answered(key, err)
     except RefusedError as err:
         return out.refused(err.refusal)
     if not result.accepted:
@@ -253,11 +303,14 @@ async def release(
 @click.command("remove-product")
 @MEMBER
 @click.argument("product_id")
+@request_id_option()
 @pass_output
 @run_async
-async def remove_product(out: Output, member_id: str, product_id: str) -> int:
+async def remove_product(out: Output, member_id: str, product_id: str, request_id: str | None) -> int:
     """Take a product down (an open store stays open)."""
-    return await account_command(out, member_id, SellerAccount.remove_product, ProductRemoval(product_id))
+    return await account_command(
+        out, member_id, SellerAccount.remove_product, ProductRemoval(product_id), request_id=request_id
+    )
 
 
 @click.command("appeal")
@@ -272,18 +325,34 @@ async def remove_product(out: Output, member_id: str, product_id: str) -> int:
     help="purchase invoice file, repeatable",
 )
 @click.option("--letter", required=True, help="the letter, or a file holding it")
+@request_id_option()
 @pass_output
 @run_async
 async def appeal(
-    out: Output, member_id: str, case_id: str, opening_info: str, invoice: tuple[Path, ...], letter: str
+    out: Output,
+    member_id: str,
+    case_id: str,
+    opening_info: str,
+    invoice: tuple[Path, ...],
+    letter: str,
+    request_id: str | None,
 ) -> int:
     """Appeal an association case, once (ASSOC-5)."""
+    key = key_of(request_id)
     client = await seller_client.connect()
     text = Path(letter).read_text() if Path(letter).is_file() else letter
     try:
         state = await seller_client.appeal(
-            client, member_id, case_id, opening_info=opening_info, invoices=list(invoice), letter=text
+            client,
+            member_id,
+            case_id,
+            opening_info=opening_info,
+            invoices=list(invoice),
+            letter=text,
+            request_id=key,
         )
+    except seller_client.CommandNotAnswered as err:
+        return not_answered(key, err)
     except RefusedError as err:
         return out.refused(err.refusal)
     out.show({"member_id": member_id, "case_id": case_id, "state": state})

@@ -8,7 +8,7 @@ import seller_client
 from models.contract import BuyerScreening, ClosureReport, ViolationInput
 from models.refusals import Refusal
 
-from .common import Output, one_of, pass_output, run_async
+from .common import Output, one_of, pass_output, request_id_option, run_async
 
 CLOSURE_REASONS = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}
 
@@ -23,6 +23,7 @@ CLOSURE_REASONS = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}
 @click.option("--rule", default="ENF-2", show_default=True)
 @click.option("--serious", is_flag=True, help="a serious violation: closes and bars (ENF-1, REG-5)")
 @click.option("--evidence", default="", help="evidence reference")
+@request_id_option(used=False)
 @pass_output
 @run_async
 async def violation(
@@ -57,6 +58,7 @@ async def violation(
 @click.option("--id", "report_id", required=True, help="the reporting service's report id")
 @click.option("--evidence", default="")
 @click.option("--reported-by", default="service", show_default=True)
+@request_id_option(used=False)
 @pass_output
 @run_async
 async def close_report(
@@ -91,6 +93,7 @@ async def close_report(
 @click.option("--mobile")
 @click.option("--email")
 @click.option("--device")
+@request_id_option(used=False)
 @pass_output
 @run_async
 async def screen_buyer(

@@ -46,6 +46,11 @@ def test_every_command_answers_help_with_its_docstring(capsys: pytest.CaptureFix
         assert first_line and " ".join(first_line.split()) in " ".join(out.split()), name
 
 
+def test_every_command_takes_a_request_id() -> None:
+    for name, command in starter.cli.commands.items():
+        assert "--request-id" in {opt for p in command.params for opt in p.opts}, name
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
