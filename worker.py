@@ -22,6 +22,7 @@ from activities.audit import record_audit, send_notice
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
+from activities.failure_kinds import FailureKinds
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
 from activities.login_ip import record_login_ip
@@ -67,6 +68,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
+        interceptors=[FailureKinds()],  # bad input fails an activity at once, without retries
     )
 
 
