@@ -6,6 +6,7 @@ the server in clear. `starter.py` is the command line over this module.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from models import boundary
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -60,6 +62,7 @@ async def register(
     task_queue: str | None = None,
 ) -> RegistrationResult:
     """Register a seller; the request id makes a repeated call answer the same result."""
+    boundary.check(reg)  # refused here (RefusedError) before it names a workflow
     workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
     try:
         return await client.execute_workflow(
@@ -84,7 +87,9 @@ def account(client: Client, member_id: str) -> WorkflowHandle:
 
 
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
-    await account(client, member_id).signal(SellerAccount.login, LoginInput(channel=channel, ip=ip))
+    # Signals cannot be refused by the workflow (it records and drops an invalid one): refuse here first.
+    login = boundary.check(LoginInput(channel=channel, ip=ip))
+    await account(client, member_id).signal(SellerAccount.login, login)
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
@@ -130,13 +135,18 @@ async def submit_photo(client: Client, member_id: str, path: Path, *, policy: Po
 
 
 async def report_violation(client: Client, member_id: str, violation: ViolationInput) -> None:
-    """ENF-1/2: another service reports a violation; the same violation id twice counts once."""
-    await account(client, member_id).signal(SellerAccount.report_violation, violation)
+    """ENF-1/2: another service reports a violation; the same violation id twice counts once.
+
+    A `given_at` without a time zone is taken as UTC here, explicitly (the workflow refuses one: it
+    cannot know what was meant). Other bad values raise RefusedError before anything is sent."""
+    if violation.given_at is not None and violation.given_at.tzinfo is None:
+        violation = dataclasses.replace(violation, given_at=violation.given_at.replace(tzinfo=UTC))
+    await account(client, member_id).signal(SellerAccount.report_violation, boundary.check(violation))
 
 
 async def report_closure(client: Client, member_id: str, report: ClosureReport) -> None:
     """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed."""
-    await account(client, member_id).signal(SellerAccount.report_closure, report)
+    await account(client, member_id).signal(SellerAccount.report_closure, boundary.check(report))
 
 
 def member_by_licence(licence_number: str) -> str | None:

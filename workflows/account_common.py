@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,20 +15,18 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.failure_kinds import BAD_INPUT_ERROR_TYPE
+    from models.policy import StepsPolicy
     from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Nothing retries forever: infrastructure trouble is retried with backoff for this long, then the
-# account records that it needs attention (workflows/attention.py) and the step can be tried again.
-RETRY_BUDGET = timedelta(minutes=5)
-STEP_FAILED_ERROR_TYPE = "StepFailed"
 # ENF-2 ledgers: (a) intellectual property and prohibited goods, (b) trade, (c) listing quality, and
 # serious IP infringement strikes. REG-3 false buyer accounts count on the trade ledger.
 LEDGERS = {"ip": "ip", "trade": "trade", "false_buyer": "trade", "listing": "listing", "ip_strike": "strike"}
+# Nothing retries forever: infrastructure trouble is retried with backoff within the policy's budget
+# (models/policy.py StepsPolicy), then the account records that it needs attention (workflows/recovery.py).
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
-    maximum_attempts=12,
     # Bad input inside an activity (activities/failure_kinds.py) is refused at once: no retry fixes it.
     non_retryable_error_types=[BAD_INPUT_ERROR_TYPE],
 )
@@ -50,8 +48,9 @@ class StepFailed(ApplicationError):
             refusal = Refusal(
                 rule, "step_unavailable", f"{step} failed after retries ({cause}); try again later."
             )
-            super().__init__(refusal.message, refusal, type=STEP_FAILED_ERROR_TYPE, non_retryable=False)
-        self.step, self.kind, self.cause, self.refusal = step, kind, cause, refusal
+            # Retrying later can fix it: non_retryable is False (the refusal type is the same for callers).
+            super().__init__(refusal.message, refusal, type=REFUSAL_ERROR_TYPE, non_retryable=False)
+        self.step, self.kind, self.reason, self.refusal = step, kind, cause, refusal
 
 
 def _looks_like_rule(word: str) -> bool:
@@ -83,12 +82,13 @@ async def run_activity(activity: Callable[[Any], Any], arg: Any, *, summary: str
     budget. The account is told how each step ended (`_step_succeeded` / `_step_failed`), so a step
     that ran out of retries is recorded as needing attention and cleared when it next succeeds."""
     account = workflow.instance()
+    steps = getattr(getattr(account, "policy", None), "steps", None) or StepsPolicy()
     handle = workflow.start_activity(
         activity,
         arg,
         start_to_close_timeout=ACTIVITY_TIMEOUT,
-        schedule_to_close_timeout=RETRY_BUDGET,
-        retry_policy=RETRY,
+        schedule_to_close_timeout=timedelta(seconds=steps.retry_budget_seconds),
+        retry_policy=replace(RETRY, maximum_attempts=steps.max_attempts),
         summary=summary,
     )
     # A seller's command still waiting on its step when the account closes is cancelled (`cancel_commands`).

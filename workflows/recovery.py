@@ -66,7 +66,7 @@ class Recovery:
         """Called by run_activity when a step failed for good. Infrastructure trouble needs attention."""
         if failure.kind != "infrastructure":
             return
-        self._needs_attention(failure.step, failure.cause)
+        self._needs_attention(failure.step, failure.reason)
 
     def _needs_attention(self, step: str, error: str) -> None:
         self.state.attention = [a for a in self.state.attention if a.step != step]
@@ -122,7 +122,7 @@ class Recovery:
                 self.state.outbox.append(effect)
                 self._publish()
             else:
-                self._needs_attention(failed.step, f"refused: {failed.cause}")
+                self._needs_attention(failed.step, f"refused: {failed.reason}")
 
     async def _guarded(self, step: Awaitable[None]) -> None:
         """A run-loop step: whatever fails in it is recorded, and the account goes on living."""

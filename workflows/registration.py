@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.email_verification import send_verification_code
     from activities.identity_registry import claim_identity
     from activities.registration_checks import screen_registration
+    from models import boundary
     from models.contract import (
         AccountInput,
         AccountProfile,
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         account_workflow_id,
     )
     from models.policy import Policy
+    from models.refusals import RefusedError
     from workflows.seller_account import SellerAccount
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -46,6 +48,10 @@ def new_member_id() -> str:
 class Registration:
     @workflow.run
     async def run(self, reg: RegistrationInput, policy: Policy) -> RegistrationResult:
+        try:
+            reg = boundary.check(reg)  # sizes of the columns it ends up in (models/limits.py)
+        except RefusedError as err:
+            return RegistrationResult(accepted=False, refusal=err.refusal)
         options = dict(
             start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=10)
         )

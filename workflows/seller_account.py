@@ -137,6 +137,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
             await workflow.wait_condition(
                 lambda: (
                     self._timers_moved
+                    or bool(self._rejected_signals or self._attention_to_record)
                     or bool(self._pending_logins)
                     or bool(self._facts)
                     or self._history_is_long()
