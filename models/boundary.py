@@ -279,22 +279,9 @@ MESSAGES: dict[type, Message] = {
             "main_member_id": Maybe(MEMBER),
         },
     ),
-    RegistrationInput: Message(
-        "REG-7",
-        {
-            "request_id": _ids(L.REQUEST_ID),
-            "store_name": Text(L.STORE_NAME),
-            "email": Text(L.EMAIL),
-            "mobile": Text(L.MOBILE),
-            "region": Text(L.REGION),
-            "licence_number": Text(L.DOCUMENT_NUMBER),
-            "id_card_number": Text(L.DOCUMENT_NUMBER),
-            "account_type": Text(4, choices=("main", "sub")),
-            "main_member_id": Maybe(Text(L.MEMBER_ID)),
-            "pre_approval_ref": Maybe(Text(40)),
-            "owned_brands": Items(Text(L.STORE_NAME), 50),
-        },
-    ),
+    # Registration screening (activities/registration_checks.py, REG-1/2/6/11) checks the applicant's
+    # fields with its own reason codes; the boundary adds what becomes a key: the request id.
+    RegistrationInput: Message("REG-7", {"request_id": _ids(L.REQUEST_ID)}),
 }
 
 
