@@ -32,12 +32,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlmodel import Session, select
 
@@ -560,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return asyncio.run(args.run(args))
+    except RefusedError as err:  # refused at the boundary before anything was sent (models/boundary.py)
+        return _refused(err.refusal, as_json=args.json)
     except RuntimeError as err:
         if "Failed client connect" in str(err) or "connection" in str(err).lower():
             print(f"cannot reach Temporal: {err}. Start it with ./run devserver start", file=sys.stderr)
@@ -567,5 +573,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process once the command's work is done and its output flushed.
+
+    The Temporal client's Rust threads may still hand a last callback to Python while the interpreter
+    finalizes, which aborts the process ("Fatal Python error: PyGILState_Release", exit 134) after a
+    command that succeeded. `os._exit` skips that finalization: nothing is left to clean up here."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except SystemExit as stop:  # argparse --help and usage errors
+        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    exit_now(status)
