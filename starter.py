@@ -19,6 +19,7 @@
     python starter.py close-report --rule REG-9|REG-10 (--member-id M | --licence L) --id R
     python starter.py appeal MEMBER CASE --opening-info TEXT --invoice FILE... --letter TEXT|FILE
     python starter.py decide MEMBER CASE approve|reject --operator NAME [--note TEXT]
+    python starter.py retry MEMBER --operator NAME     (steps that ran out of retries: NeedsAttention)
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
@@ -59,6 +60,7 @@ from models.contract import (
     ProductRemoval,
     RegistrationInput,
     RequestCodeInput,
+    RetryInput,
     UnbindInput,
     VerifyEmailInput,
     ViolationInput,
@@ -360,6 +362,11 @@ async def cmd_decide(args: argparse.Namespace) -> int:
     return await _account_command(args, SellerAccount.decide_appeal, decision)
 
 
+async def cmd_retry(args: argparse.Namespace) -> int:
+    """Operator: write again what ran out of retries (NeedsAttention); prints what still fails."""
+    return await _account_command(args, SellerAccount.retry, RetryInput(args.operator))
+
+
 async def cmd_screen_buyer(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
     buyer = BuyerScreening(
@@ -534,6 +541,13 @@ def parser() -> argparse.ArgumentParser:
     de.add_argument("--operator", required=True, help="your operator name (recorded, ENF-4)")
     de.add_argument("--note", default="")
     de.set_defaults(run=cmd_decide)
+
+    rt = sub.add_parser(
+        "retry", help="operator: try again the steps an account could not finish (NeedsAttention)"
+    )
+    rt.add_argument("member_id")
+    rt.add_argument("--operator", required=True, help="your operator name (recorded, ENF-4)")
+    rt.set_defaults(run=cmd_retry)
 
     sb = sub.add_parser("screen-buyer", help="service: screen a new buyer account against sellers (REG-3)")
     sb.add_argument("buyer_id")
