@@ -72,6 +72,7 @@ class Text:
     pattern: re.Pattern[str] | None = None
     multiline: bool = False  # free text may hold newlines and tabs; names and ids may not
     ip: bool = False
+    controls: bool = True  # False: a field whose own validator refuses control characters with its codes
 
     def __call__(self, name: str, value: Any) -> str:
         if not isinstance(value, str):
@@ -81,7 +82,7 @@ class Text:
         if len(value.strip()) < self.min_len:
             raise Invalid(name, "too_short", f"{name} needs at least {self.min_len} character(s).")
         allowed = "\n\t\r" if self.multiline else ""
-        if any(
+        if self.controls and any(
             unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") and c not in allowed
             for c in value
         ):
@@ -228,9 +229,11 @@ MESSAGES: dict[type, Message] = {
     ),
     # updates
     VerifyEmailInput: Message("REG-6", {"code": Text(L.EMAIL_CODE)}),
-    RequestCodeInput: Message("REG-6", {"email": Text(L.EMAIL, min_len=1)}),
+    # Contacts: email-validator and phonenumbers (activities/registration_checks.py contact_refusal)
+    # refuse control characters and bad forms with REG-6/REG-11 codes; the boundary checks type and size.
+    RequestCodeInput: Message("REG-6", {"email": Text(L.EMAIL, controls=False)}),
     ChangeContactInput: Message(
-        "REG-11", {"kind": Text(8, choices=("email", "mobile")), "value": Text(L.EMAIL, min_len=1)}
+        "REG-11", {"kind": Text(8, choices=("email", "mobile")), "value": Text(L.EMAIL, controls=False)}
     ),
     PhotoSubmission: Message("OPEN-1", {"photo_ref": Text(L.BLOB_REF)}),
     UnbindInput: Message("REG-8", {"reason": Text(L.NOTE, multiline=True)}),

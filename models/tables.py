@@ -40,7 +40,7 @@ class IdentityFingerprint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # licence | id_card | mobile | email
     digest: str = Field(max_length=64)
-    member_id: str = Field(foreign_key="account.member_id", index=True, max_length=32)
+    member_id: str = Field(foreign_key="account.member_id", index=True, max_length=limits.MEMBER_ID)
 
 
 class BarredFingerprint(SQLModel, table=True):
@@ -51,7 +51,7 @@ class BarredFingerprint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
     digest: str = Field(max_length=64)
-    origin_member_id: str = Field(max_length=32)
+    origin_member_id: str = Field(max_length=limits.MEMBER_ID)
     barred_at: datetime
 
 
@@ -66,7 +66,8 @@ class AccountLink(SQLModel, table=True):
     member_b: str = Field(max_length=limits.MEMBER_ID, index=True)
     rule: str = Field(max_length=limits.RULE)
     reason: str = Field(max_length=limits.CAUSE)
-    evidence: str = Field(default="", max_length=limits.LINK_EVIDENCE)  # e.g. the identity kind or the product ids
+    # e.g. the identity kind or the product ids
+    evidence: str = Field(default="", max_length=limits.LINK_EVIDENCE)
     created_at: datetime
     cleared_at: datetime | None = None  # ASSOC-5: an approved appeal clears the link; ENF-3 ignores it
     cleared_by: str | None = Field(default=None, max_length=limits.ACTOR)
@@ -96,7 +97,7 @@ class PreApproval(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(unique=True, index=True, max_length=40)
-    region: str = Field(max_length=8)
+    region: str = Field(max_length=limits.REGION)
     licence_digest: str = Field(max_length=64)
     approved_by: str = Field(max_length=64)
     created_at: datetime
@@ -114,10 +115,10 @@ class BuyerAccount(SQLModel, table=True):
     """REG-3: buyer accounts screened against seller identities (fingerprints only, never in clear)."""
 
     buyer_id: str = Field(primary_key=True, max_length=40)
-    region: str = Field(max_length=8)
+    region: str = Field(max_length=limits.REGION)
     state: str = Field(default="active", max_length=16)  # active | closed
     closed_reason: str | None = Field(default=None, max_length=40)
-    matched_member_id: str | None = Field(default=None, max_length=32)
+    matched_member_id: str | None = Field(default=None, max_length=limits.MEMBER_ID)
     screened_at: datetime
 
 
@@ -125,7 +126,7 @@ class LoginDevice(SQLModel, table=True):
     """Devices an account logged in from (keyed digests), for REG-3 matching; never a link by itself."""
 
     device_digest: str = Field(primary_key=True, max_length=64)
-    member_id: str = Field(primary_key=True, max_length=32, index=True)
+    member_id: str = Field(primary_key=True, max_length=limits.MEMBER_ID, index=True)
     first_seen: datetime
 
 

@@ -11,7 +11,10 @@ Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
           retry(RetryInput) (operator: write again what ran out of retries, workflows/recovery.py)
 Queries:  status() -> AccountStatus
 Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date,
-          ENF-2 freezes and point expiry, ASSOC-4 appeal windows.
+          ENF-2 freezes and point expiry, ASSOC-4 appeal windows, and the run's own age: a run
+          continues-as-new after `max_run_days` so a sleeping account reaches new code in bounded time.
+
+Changing this workflow: docs/DEPLOYING.md (patches, recorded histories per release, the deploy test).
 
 The account's state is the chart in workflows/lifecycle.py; every change goes through `_transition`,
 which fires the chart and writes the audit row (ENF-4) before anything else happens. Every message is
@@ -55,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         PendingEffect,
         RebindContactInput,
         RequestCodeInput,
+        Requirements,
         SendCodeInput,
         VerifyCodeInput,
         VerifyEmailInput,
@@ -62,6 +66,11 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
     from workflows import search_attributes as sa
     from workflows.lifecycle import DORMANT_FROM, LifecycleChart
+    from workflows.requirements import clear_errors, record_error, requirements_of
+
+
+# The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
+RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
 
 
 @workflow.defn
@@ -71,6 +80,10 @@ class SellerAccount(Enforcement, Opening, Recovery):
         self.profile = inp.profile
         self.policy = inp.policy
         self.max_history_events = inp.max_history_events
+        self.max_run_days = inp.max_run_days
+        self._run_refresh = False  # patch RUN_REFRESH_PATCH: set by run(), False on runs started by v1
+        self._run_started = inp.registered_at
+        self._refresh_due = False
         self.state = inp.state or AccountState(
             chart=ChartModel(products_to_open=inp.policy.store.products_to_open),
             registered_at=inp.registered_at,
@@ -94,6 +107,9 @@ class SellerAccount(Enforcement, Opening, Recovery):
             self.profile = boundary.parse(AccountProfile, inp.profile)
         except RefusedError as err:
             raise refusal_error(err) from None  # never started: nothing to record yet
+        # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
+        self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
+        self._run_started = workflow.now()
         if inp.state is None:
             await self._audit(
                 "register", rule="REG-7", reason="registered", actor="seller", to_state="registered"
@@ -109,7 +125,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
             await self._drain_facts()
             await self._record_rejected_signals()
             await self._record_attention()
-            if self._history_is_long():
+            if self._history_is_long() or self._refresh_due:
                 break
 
         # Handlers may still be awaiting activities; finishing under them would lose their answers.
@@ -122,6 +138,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
                     registered_at=self.state.registered_at,
                     state=self.state,
                     max_history_events=self.max_history_events,
+                    max_run_days=self.max_run_days,
                     # Logins signalled while this run was finishing are applied by the next one.
                     pending_logins=self._pending_logins,
                     pending_facts=self._facts,
@@ -149,7 +166,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
             return True
         return False
 
-    def _next_deadline(self) -> Deadline | None:
+    def _next_deadline(self, *, with_run_refresh: bool = True) -> Deadline | None:
         state = self.chart.state
         year = timedelta(days=self.policy.dormancy.inactivity_days)
         expiry = self.state.last_login_at + year
@@ -173,6 +190,9 @@ class SellerAccount(Enforcement, Opening, Recovery):
             ]
             keep = timedelta(days=self.policy.penalties.expiry_days)
             candidates += [Deadline(d.given_at + keep, "points_expiry") for d in self.state.deductions[:1]]
+            if self._run_refresh and with_run_refresh:
+                refresh_at = self._run_started + timedelta(days=self.max_run_days)
+                candidates.append(Deadline(refresh_at, "run_refresh"))
         return min(candidates, key=lambda d: d.at, default=None)
 
     async def _on_deadline(self, deadline: Deadline) -> None:
@@ -217,6 +237,8 @@ class SellerAccount(Enforcement, Opening, Recovery):
         elif deadline.kind == "points_expiry":
             self._prune_deductions()
             self._publish()
+        elif deadline.kind == "run_refresh":
+            self._refresh_due = True  # the run loop ends and the account continues on the current code
         elif deadline.kind == "dormancy":
             if self.chart.state == "registered":
                 await self._transition("reclaim", rule="REG-4", reason="dormancy_reclaim")
@@ -273,6 +295,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
             if result.refusal is not None:
                 await self._refused("verify_email", result.refusal, actor="seller")
             self.state.email_verified = True
+            clear_errors(self.state, "email_verification")
             await self._audit("verify_email", rule="REG-6", reason="email_verified", actor="seller")
             self._publish()
             return self.chart.state
@@ -313,6 +336,10 @@ class SellerAccount(Enforcement, Opening, Recovery):
         self._require_live("request_email_code")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+        # REG-6: a malformed address (a line break, a header) is refused here, before any activity.
+        refusal = contact_refusal("email", inp.email, self.profile.region)
+        if refusal is not None:
+            raise refusal_error(RefusedError(refusal))
 
     @workflow.update
     async def change_contact(self, inp: ChangeContactInput) -> str:
@@ -346,7 +373,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
     def _check_change_contact(self, inp: ChangeContactInput) -> None:
         self._at_boundary(inp)
         self._require_live("change_contact")
-        refusal = contact_refusal(inp.kind, inp.value)
+        refusal = contact_refusal(inp.kind, inp.value, self.profile.region)
         if refusal is not None:
             raise refusal_error(RefusedError(refusal))
 
@@ -364,6 +391,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
     async def _refused(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
         """Record a refusal of a processed command (ENF-4) and fail the command with it."""
         self.state.reasons = [str(refusal)]
+        record_error(self.state, command, refusal)
         await self._audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
         raise refusal_error(RefusedError(refusal))
 
@@ -384,7 +412,11 @@ class SellerAccount(Enforcement, Opening, Recovery):
             holds=[h.hold_id for h in self.state.holds],
             open_cases=[c.case_id for c in self.state.cases if c.decision is None],
             needs_attention=self._attention_lines(),
+            requirements=self._requirements(),
         )
+
+    def _requirements(self) -> Requirements:
+        return requirements_of(self.chart.state, self.state, self.policy, workflow.now())
 
     def _waiting_for(self) -> list[str]:
         state = self.chart.state
@@ -400,7 +432,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
             "suspended": [f"{h.kind} {h.hold_id} to be lifted ({h.rule})" for h in self.state.holds],
             "closed": [],
         }[state]
-        deadline = self._next_deadline()
+        deadline = self._next_deadline(with_run_refresh=False)  # the run's age is not the seller's concern
         if deadline is not None and state != "closed":
             waits.append(f"{deadline.summary} at {deadline.at.isoformat(timespec='seconds')}")
         return waits
@@ -494,6 +526,10 @@ class SellerAccount(Enforcement, Opening, Recovery):
         if self.state.closed_reason:
             lines.append(f"closed: {self.state.closed_reason}")
         lines += [f"waiting for {w}" for w in self._waiting_for()]
+        needs = self._requirements()
+        lines += [f"due: {r.requirement} ({r.rule})" for r in needs.currently_due]
+        lines += [f"past due: {r.requirement} ({r.rule})" for r in needs.past_due]
+        lines += [f"last refusal: {e.requirement} {e.rule} {e.code}" for e in needs.errors]
         lines += [f"needs attention: {a}" for a in self._attention_lines()]
         workflow.set_current_details("\n\n".join(lines))
 
