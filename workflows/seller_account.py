@@ -130,6 +130,9 @@ class SellerAccount(Enforcement, Opening, Recovery):
 
         # Handlers may still be awaiting activities; finishing under them would lose their answers.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # Refused signals and exhausted steps of the last moments are on the record before the run ends.
+        await self._record_rejected_signals()
+        await self._record_attention()
         if not self.chart.is_closed:
             workflow.continue_as_new(
                 AccountInput(

@@ -24,6 +24,7 @@ from models.contract import (
     RegistrationInput,
     RequestCodeInput,
     RetryInput,
+    VerifyEmailInput,
     ViolationInput,
 )
 from models.db import engine
@@ -300,6 +301,12 @@ async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             await asyncio.sleep(1.5)  # the step has failed and is waiting for its next attempt
+            # Other commands do not wait behind it (issue 18 #5): a wrong code is answered at once.
+            with pytest.raises(WorkflowUpdateFailedError) as wrong:
+                await asyncio.wait_for(
+                    h.execute_update(SellerAccount.verify_email, VerifyEmailInput("000000")), 10
+                )
+            assert seller_client.as_refusal(wrong.value) is not None
             # Logins, violations and a serious violation go on meanwhile.
             await h.signal(SellerAccount.login, seller_client.boundary.check(_login()))
             await until(h, lambda s: s.login_count == 1, "the login applied")
