@@ -4,8 +4,10 @@ the real time-skipping test server and the real registry (SQLite, and PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +36,7 @@ from models.tables import Account, AuditRecord, IdentityFingerprint, Notice
 from tests.conftest import new_worker
 from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
+from workflows import search_attributes as sa
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -373,3 +376,45 @@ def seller_client_sa() -> Any:
     from workflows import search_attributes
 
     return search_attributes
+
+
+@contextlib.contextmanager
+def audit_log_locked() -> Iterator[None]:
+    """Another writer holds the audit table: the account's audit writes fail (infrastructure trouble)."""
+    conn = engine().raw_connection()
+    try:
+        cur = conn.cursor()
+        if engine().dialect.name == "postgresql":
+            cur.execute("LOCK TABLE auditrecord IN ACCESS EXCLUSIVE MODE")
+        else:
+            cur.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+async def test_audit_rows_that_cannot_be_written_wait_for_the_operators_retry(
+    time_env: WorkflowEnvironment,
+) -> None:
+    policy = dataclasses.replace(POLICY, steps=StepsPolicy(retry_budget_seconds=4, max_attempts=3))
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open", policy=policy)
+        with audit_log_locked():
+            await h.signal(SellerAccount.report_violation, ViolationInput("l-locked", "listing", "ENF-2", 2))
+            status = await until(h, lambda s: bool(s.needs_attention), "the unwritten audit row noticed")
+            assert status.penalty_points["listing"] == 2, "the decision stands; only its record waits"
+            assert any("waiting to be written again" in line for line in status.needs_attention)
+            desc = await h.describe()
+            assert desc.typed_search_attributes.get(sa.NEEDS_ATTENTION) is True
+        result = await h.execute_update(SellerAccount.retry, RetryInput("ops"))
+        assert (result.retried, result.still_failing) == (1, [])
+        rows = [r for r in audit_rows(h.id) if r.event == "violation"]
+        assert [(r.detail["violation_id"], r.reason) for r in rows] == [("l-locked", "listing_points")]
+        assert (await h.query(SellerAccount.status)).needs_attention == []
+        assert (await h.describe()).typed_search_attributes.get(sa.NEEDS_ATTENTION) is False
+        [retry] = await audited(h.id, "retry")
+        assert retry.actor == "operator:ops"
+        await serious_violation_closes(h)
+        assert await task_failures(h) == []
+        await finish(h)
