@@ -296,7 +296,7 @@ def parse(cls: type[T], raw: Any) -> T:
     """A decoded payload (dict of JSON values, or an instance of `cls`) as a checked, normalised `cls`."""
     message = MESSAGES[cls]
     if dataclasses.is_dataclass(raw) and isinstance(raw, cls):
-        raw = {f.name: getattr(raw, f.name) for f in dataclasses.fields(cls)}
+        raw = {f.name: getattr(raw, f.name) for f in dataclasses.fields(raw)}  # type: ignore[arg-type]
     if not isinstance(raw, dict):
         raise refuse(message.rule, "not_an_object", f"{cls.__name__} must be an object of named fields.")
     values: dict[str, Any] = {}

@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.failure_kinds import BAD_INPUT_ERROR_TYPE
@@ -70,9 +70,13 @@ def _failure_kind(err: ActivityError) -> tuple[str, str]:
         return "cancelled", "the account closed while this step waited"
     if isinstance(cause, ApplicationError) and cause.type == BAD_INPUT_ERROR_TYPE:
         return "bad_input", cause.message[:200]
-    inner = cause
-    while inner is not None and inner.cause is not None and not isinstance(inner, ApplicationError):
-        inner = inner.cause  # type: ignore[assignment]
+    inner: BaseException | None = cause
+    while (
+        isinstance(inner, FailureError)
+        and inner.cause is not None
+        and not isinstance(inner, ApplicationError)
+    ):
+        inner = inner.cause
     label = getattr(inner, "type", None) or type(inner).__name__
     return "infrastructure", f"{label}: {getattr(inner, 'message', str(inner))}"[:200]
 
