@@ -19,6 +19,7 @@
     python starter.py close-report --rule REG-9|REG-10 (--member-id M | --licence L) --id R
     python starter.py appeal MEMBER CASE --opening-info TEXT --invoice FILE... --letter TEXT|FILE
     python starter.py decide MEMBER CASE approve|reject --operator NAME [--note TEXT]
+    python starter.py retry MEMBER --operator NAME     (steps that ran out of retries: NeedsAttention)
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
@@ -35,12 +36,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlmodel import Session, select
 
@@ -61,6 +66,7 @@ from models.contract import (
     RequestCodeInput,
     Requirement,
     Requirements,
+    RetryInput,
     UnbindInput,
     VerifyEmailInput,
     ViolationInput,
@@ -436,6 +442,11 @@ async def cmd_decide(args: argparse.Namespace) -> int:
     return await _account_command(args, SellerAccount.decide_appeal, decision)
 
 
+async def cmd_retry(args: argparse.Namespace) -> int:
+    """Operator: write again what ran out of retries (NeedsAttention); prints what still fails."""
+    return await _account_command(args, SellerAccount.retry, RetryInput(args.operator))
+
+
 async def cmd_screen_buyer(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
     buyer = BuyerScreening(
@@ -611,6 +622,13 @@ def parser() -> argparse.ArgumentParser:
     de.add_argument("--note", default="")
     de.set_defaults(run=cmd_decide)
 
+    rt = sub.add_parser(
+        "retry", help="operator: try again the steps an account could not finish (NeedsAttention)"
+    )
+    rt.add_argument("member_id")
+    rt.add_argument("--operator", required=True, help="your operator name (recorded, ENF-4)")
+    rt.set_defaults(run=cmd_retry)
+
     sb = sub.add_parser("screen-buyer", help="service: screen a new buyer account against sellers (REG-3)")
     sb.add_argument("buyer_id")
     sb.add_argument("--region", required=True)
@@ -651,6 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return asyncio.run(args.run(args))
+    except RefusedError as err:  # refused at the boundary before anything was sent (models/boundary.py)
+        return _refused(err.refusal, as_json=args.json)
     except RuntimeError as err:
         if "Failed client connect" in str(err) or "connection" in str(err).lower():
             print(f"cannot reach Temporal: {err}. Start it with ./run devserver start", file=sys.stderr)
@@ -658,5 +678,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process once the command's work is done and its output flushed.
+
+    The Temporal client's Rust threads may still hand a last callback to Python while the interpreter
+    finalizes, which aborts the process ("Fatal Python error: PyGILState_Release", exit 134) after a
+    command that succeeded. `os._exit` skips that finalization: nothing is left to clean up here."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except SystemExit as stop:  # argparse --help and usage errors
+        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    exit_now(status)
