@@ -7,6 +7,7 @@ the server in clear. `starter.py` is the command line over this module.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models import boundary
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -73,6 +75,7 @@ async def register(
     retries through an outage, or was terminated) is not an answer: the same request id starts a fresh
     run, which finds whatever the failed one wrote (claim_identity is keyed by the request id).
     """
+    boundary.check(reg)  # refused here (RefusedError) before it names a workflow
     workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
     for _ in range(2):  # a run found running may fail under us: then once more, afresh
         try:
@@ -103,7 +106,9 @@ def account(client: Client, member_id: str) -> WorkflowHandle:
 
 
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
-    await account(client, member_id).signal(SellerAccount.login, LoginInput(channel=channel, ip=ip))
+    # Signals cannot be refused by the workflow (it records and drops an invalid one): refuse here first.
+    login = boundary.check(LoginInput(channel=channel, ip=ip))
+    await account(client, member_id).signal(SellerAccount.login, login)
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
@@ -213,13 +218,18 @@ async def submit_photo(
 
 
 async def report_violation(client: Client, member_id: str, violation: ViolationInput) -> None:
-    """ENF-1/2: another service reports a violation; the same violation id twice counts once."""
-    await account(client, member_id).signal(SellerAccount.report_violation, violation)
+    """ENF-1/2: another service reports a violation; the same violation id twice counts once.
+
+    A `given_at` without a time zone is taken as UTC here, explicitly (the workflow refuses one: it
+    cannot know what was meant). Other bad values raise RefusedError before anything is sent."""
+    if violation.given_at is not None and violation.given_at.tzinfo is None:
+        violation = dataclasses.replace(violation, given_at=violation.given_at.replace(tzinfo=UTC))
+    await account(client, member_id).signal(SellerAccount.report_violation, boundary.check(violation))
 
 
 async def report_closure(client: Client, member_id: str, report: ClosureReport) -> None:
     """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed."""
-    await account(client, member_id).signal(SellerAccount.report_closure, report)
+    await account(client, member_id).signal(SellerAccount.report_closure, boundary.check(report))
 
 
 def member_by_licence(licence_number: str) -> str | None:

@@ -12,15 +12,20 @@ answer was lost exits with status 75 and prints the key to send it again with.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from commands import offline, operators, reading, seller, services
 from commands.common import EXIT_REFUSED, Output, table
 from commands.reading import requirements_text
+from models.refusals import RefusedError
 
 # demo.py and the tests use these through the entry point.
 __all__ = ["EXIT_REFUSED", "cli", "main", "requirements_text", "table"]
@@ -28,8 +33,9 @@ __all__ = ["EXIT_REFUSED", "cli", "main", "requirements_text", "table"]
 EXIT_UNREACHABLE = 2
 
 
-class SectionedGroup(click.Group):
-    """A group whose help lists its commands in sections, in the order they were added."""
+class CommandLine(click.Group):
+    """The group of commands: its help lists them in sections, in the order they were added, and a
+    refusal raised before anything was sent is printed like every other refusal."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,6 +45,12 @@ class SectionedGroup(click.Group):
         for command in commands:
             self.add_command(command)
             self.sections.setdefault(title, []).append(command.name or "")
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RefusedError as err:  # refused at the boundary before anything was sent (models/boundary.py)
+            return ctx.ensure_object(Output).refused(err.refusal)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
@@ -54,7 +66,7 @@ class SectionedGroup(click.Group):
 
 
 @click.group(
-    cls=SectionedGroup,
+    cls=CommandLine,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (before the command)")
@@ -97,5 +109,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process once the command's work is done and its output flushed.
+
+    The Temporal client's Rust threads may still hand a last callback to Python while the interpreter
+    finalizes, which aborts the process ("Fatal Python error: PyGILState_Release", exit 134) after a
+    command that succeeded. `os._exit` skips that finalization: nothing is left to clean up here."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except SystemExit as stop:  # anything that calls sys.exit itself
+        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    exit_now(status)

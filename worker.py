@@ -22,6 +22,7 @@ from activities.audit import record_audit, send_notice
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
+from activities.failure_kinds import FailureKinds
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
 from activities.login_ip import record_login_ip
@@ -69,9 +70,10 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
-        # Database failures reported small and without SQL; heartbeats for a dead worker's tasks;
-        # commands answered once per request id across continue-as-new.
-        interceptors=[ActivitySupervision(), CommandMemo()],
+        # Outermost first: database failures reported small and without SQL, and heartbeats for a dead
+        # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
+        # is bad input, not an outage); commands answered once per request id across continue-as-new.
+        interceptors=[ActivitySupervision(), FailureKinds(), CommandMemo()],
     )
 
 

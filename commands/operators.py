@@ -1,4 +1,4 @@
-"""Operators' decisions: pre-approve an applicant from abroad, decide an appeal."""
+"""Operators' decisions: pre-approve an applicant from abroad, decide an appeal, retry stuck steps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 
 import seller_client
 from activities.registration_checks import create_pre_approval
-from models.contract import AppealDecisionInput
+from models.contract import AppealDecisionInput, RetryInput
 from models.refusals import RefusedError
 from workflows.seller_account import SellerAccount
 
@@ -50,4 +50,20 @@ async def decide(
     return await account_command(out, member_id, SellerAccount.decide_appeal, verdict, request_id=request_id)
 
 
-COMMANDS = [preapprove, decide]
+@click.command("retry")
+@click.argument("member_id", metavar="MEMBER")
+@click.option("--operator", required=True, help="your operator name (recorded, ENF-4)")
+@request_id_option()
+@pass_output
+@run_async
+async def retry(out: Output, member_id: str, operator: str, request_id: str | None) -> int:
+    """Try again the steps an account could not finish (NeedsAttention).
+
+    Writes again what ran out of retries and prints what still fails.
+    """
+    return await account_command(
+        out, member_id, SellerAccount.retry, RetryInput(operator), request_id=request_id
+    )
+
+
+COMMANDS = [preapprove, decide, retry]

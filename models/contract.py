@@ -176,6 +176,8 @@ class AccountState:
     listing_freeze_steps: int = 0  # ENF-2 (c): how many 12-point steps have frozen the store
     holds: list[Hold] = field(default_factory=list)  # what keeps the account suspended
     cases: list[AssociationCase] = field(default_factory=list)  # ASSOC-4/5
+    attention: list["Attention"] = field(default_factory=list)  # steps that ran out of retries
+    outbox: list["PendingEffect"] = field(default_factory=list)  # effects to write again (`retry`)
 
 
 @dataclass
@@ -283,6 +285,7 @@ class AccountStatus:
     penalty_points: dict[str, int] = field(default_factory=dict)  # ENF-2 live points per ledger
     holds: list[str] = field(default_factory=list)  # what keeps it suspended
     open_cases: list[str] = field(default_factory=list)  # ASSOC-4 cases not yet decided
+    needs_attention: list[str] = field(default_factory=list)  # what failed after its retries, and why
     requirements: Requirements = field(default_factory=Requirements)  # what is due, as data
 
 
@@ -621,3 +624,46 @@ class BuyerScreening:
 class BuyerScreeningResult:
     closed: bool
     seller_member_id: str | None = None
+
+
+# ---------------------------------------------------------------- failures that ran out of retries
+
+
+@dataclass
+class Attention:
+    """A step that failed after its retry budget (infrastructure trouble): the account keeps living,
+    operators see it (NeedsAttention) and the step is tried again by `retry` or the next attempt."""
+
+    step: str  # the activity's summary, e.g. "REG-6 mail code"
+    error: str  # the failure's kind and message, short
+    at: datetime
+
+
+@dataclass
+class CascadeStep:
+    reason: str
+    chain: list[str] = field(default_factory=list)
+    origin: str | None = None
+
+
+@dataclass
+class PendingEffect:
+    """A system effect (no personal data) not yet written; exactly one field is set."""
+
+    audit: AuditInput | None = None
+    notice: NoticeInput | None = None
+    bar: BarIdentityInput | None = None
+    cascade: CascadeStep | None = None
+
+
+@dataclass
+class RetryInput:
+    """Operator command: try again the steps that ran out of retries."""
+
+    operator: str
+
+
+@dataclass
+class RetryResult:
+    retried: int
+    still_failing: list[str] = field(default_factory=list)

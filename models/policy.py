@@ -80,6 +80,15 @@ class EmailVerificationPolicy:
 
 
 @dataclass(frozen=True)
+class StepsPolicy:
+    """Nothing retries forever: an account step (activity) hit by infrastructure trouble is retried
+    with backoff for at most this long, then recorded as needing attention (workflows/recovery.py)."""
+
+    retry_budget_seconds: float = 300
+    max_attempts: int = 12
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str = "builtin"
     dormancy: DormancyPolicy = field(default_factory=DormancyPolicy)
@@ -89,6 +98,7 @@ class Policy:
     association: AssociationPolicy = field(default_factory=AssociationPolicy)
     penalties: PenaltyPolicy = field(default_factory=PenaltyPolicy)
     email_verification: EmailVerificationPolicy = field(default_factory=EmailVerificationPolicy)
+    steps: StepsPolicy = field(default_factory=StepsPolicy)
 
 
 T = TypeVar("T")

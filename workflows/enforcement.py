@@ -6,12 +6,13 @@ effects (_transition, _audit, _notice, _publish) these handlers use."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.blobs import BLOB_REF
-    from activities.enforcement import active_links, bar_identity, clear_link
+    from activities.enforcement import active_links, clear_link
     from models.contract import (
         AppealDecisionInput,
         AppealInput,
@@ -19,11 +20,13 @@ with workflow.unsafe.imports_passed_through():
         AssociationCaseInput,
         BanInput,
         BarIdentityInput,
+        CascadeStep,
         ClearLinkInput,
         ClosureReport,
         Deduction,
         Fact,
         Hold,
+        PendingEffect,
         ViolationInput,
         account_workflow_id,
     )
@@ -36,35 +39,42 @@ from workflows.account_common import LEDGERS, refusal_error, run_activity
 class Enforcement:
     # ------------------------------------------------------------------ ENF, REG-9/10, ASSOC-4 facts
 
-    @workflow.signal
-    def report_violation(self, violation: ViolationInput) -> None:
-        self._facts.append(Fact(violation=violation))
+    # Signals are undecoded (`*payloads`) and checked at the boundary (workflows/recovery.py `_receive`):
+    # an invalid one is recorded and dropped, a valid one queued for the run loop.
 
     @workflow.signal
-    def report_closure(self, report: ClosureReport) -> None:
-        self._facts.append(Fact(closure=report))
+    def report_violation(self, *payloads: Any) -> None:
+        if (violation := self._receive("report_violation", ViolationInput, payloads)) is not None:
+            self._facts.append(Fact(violation=violation))
 
     @workflow.signal
-    def open_case(self, case: AssociationCaseInput) -> None:
-        self._facts.append(Fact(case=case))
+    def report_closure(self, *payloads: Any) -> None:
+        if (report := self._receive("report_closure", ClosureReport, payloads)) is not None:
+            self._facts.append(Fact(closure=report))
 
     @workflow.signal
-    def ban(self, ban: BanInput) -> None:
-        self._facts.append(Fact(ban=ban))
+    def open_case(self, *payloads: Any) -> None:
+        if (case := self._receive("open_case", AssociationCaseInput, payloads)) is not None:
+            self._facts.append(Fact(case=case))
+
+    @workflow.signal
+    def ban(self, *payloads: Any) -> None:
+        if (ban := self._receive("ban", BanInput, payloads)) is not None:
+            self._facts.append(Fact(ban=ban))
 
     async def _drain_facts(self) -> None:
-        """Apply inbound facts one at a time, in arrival order; duplicates are recognised by id."""
+        """Apply inbound facts one at a time, in arrival order; duplicates are recognised by id. No
+        seller's command holds them up, and one that fails is recorded without stopping the rest."""
         while self._facts and not self.chart.is_closed:
             fact = self._facts.pop(0)
-            async with self._lock:
-                if fact.violation is not None:
-                    await self._apply_violation(fact.violation)
-                elif fact.closure is not None:
-                    await self._apply_closure(fact.closure)
-                elif fact.case is not None:
-                    await self._open_case(fact.case, tell_other=False)
-                elif fact.ban is not None:
-                    await self._apply_ban(fact.ban)
+            if fact.violation is not None:
+                await self._guarded(self._apply_violation(fact.violation))
+            elif fact.closure is not None:
+                await self._guarded(self._apply_closure(fact.closure))
+            elif fact.case is not None:
+                await self._guarded(self._open_case(fact.case, tell_other=False))
+            elif fact.ban is not None:
+                await self._guarded(self._apply_ban(fact.ban))
         self._facts.clear()  # a closed account applies nothing more
 
     def _first_time(self, report_id: str) -> bool:
@@ -210,37 +220,32 @@ class Enforcement:
             return
         self.state.holds.clear()
         await self._transition("close", rule=rule, reason=reason, actor=actor, detail=detail)
-        me = self.profile.member_id
+        # Effects: if they cannot be done now they wait in the outbox (workflows/recovery.py).
         if bar:
-            await run_activity(
-                bar_identity,
-                BarIdentityInput(member_id=me, at=workflow.now()),
-                summary="REG-5 bar identity",
+            await self._effect(
+                PendingEffect(bar=BarIdentityInput(member_id=self.profile.member_id, at=workflow.now()))
             )
         if cascade:
-            links = await run_activity(
-                active_links,
-                me,
-                summary="ENF-3 links",
-            )
-            seen = set(chain or []) | {me}
-            targets = [m for m in links if m not in seen]
-            # Everyone banned in this wave goes in the chain, so siblings and cycles never ban back.
-            wave = sorted(seen | set(targets))
-            for target in targets:
-                ban = BanInput(
-                    origin_member_id=origin or me, via_member_id=me, origin_reason=reason, chain=wave
-                )
-                try:
-                    await workflow.get_external_workflow_handle(account_workflow_id(target)).signal(
-                        "ban", ban
-                    )
-                    outcome = "ban_sent"
-                except Exception:  # the linked account's workflow has already ended (closed)
-                    outcome = "ban_target_gone"
-                await self._audit(
-                    "cascade", rule="ENF-3", reason=outcome, detail={"target_member_id": target}
-                )
+            cascade_step = CascadeStep(reason=reason, chain=list(chain or []), origin=origin)
+            await self._effect(PendingEffect(cascade=cascade_step))
+
+    async def _cascade(self, step: CascadeStep) -> None:
+        """ENF-3: ban every account linked to this closed one, each ban naming where it came from."""
+        me = self.profile.member_id
+        reason, chain, origin = step.reason, step.chain, step.origin
+        links = await run_activity(active_links, me, summary="ENF-3 links")
+        seen = set(chain or []) | {me}
+        targets = [m for m in links if m not in seen]
+        # Everyone banned in this wave goes in the chain, so siblings and cycles never ban back.
+        wave = sorted(seen | set(targets))
+        for target in targets:
+            ban = BanInput(origin_member_id=origin or me, via_member_id=me, origin_reason=reason, chain=wave)
+            try:
+                await workflow.get_external_workflow_handle(account_workflow_id(target)).signal("ban", ban)
+                outcome = "ban_sent"
+            except Exception:  # the linked account's workflow has already ended (closed)
+                outcome = "ban_target_gone"
+            await self._audit("cascade", rule="ENF-3", reason=outcome, detail={"target_member_id": target})
 
     async def _open_case(self, case_input: AssociationCaseInput, *, tell_other: bool) -> None:
         if self.chart.is_closed or any(c.case_id == case_input.case_id for c in self.state.cases):
@@ -307,6 +312,7 @@ class Enforcement:
 
     @appeal.validator
     def _validate_appeal(self, inp: AppealInput) -> None:
+        self._at_boundary(inp)
         self._check_appeal(inp)
 
     def _check_appeal(self, inp: AppealInput) -> AssociationCase:
@@ -377,11 +383,12 @@ class Enforcement:
 
     @decide_appeal.validator
     def _validate_decision(self, inp: AppealDecisionInput) -> None:
+        self._at_boundary(inp)
         self._check_decision(inp)
 
     def _check_decision(self, inp: AppealDecisionInput) -> AssociationCase:
         self._require_live("decide_appeal")
-        if not inp.operator.strip() or len(inp.operator) > 64:
+        if not inp.operator.strip():
             raise refusal_error(
                 refuse("ENF-4", "operator_required", "A decision names the operator who takes it.")
             )

@@ -73,6 +73,7 @@ class Opening:
 
     @submit_authentication_photo.validator
     def _check_photo(self, photo: PhotoSubmission) -> None:
+        self._at_boundary(photo)
         self._require_allowed("submit_authentication_photo", "authenticate")
         if not self.state.email_verified:
             raise refusal_error(
@@ -120,6 +121,7 @@ class Opening:
 
     @start_exam.validator
     def _check_start_exam(self, inp: ExamStartInput) -> None:
+        self._at_boundary(inp)
         self._check_exam_allowed()
 
     def _check_exam_allowed(self) -> None:
@@ -177,6 +179,7 @@ class Opening:
 
     @submit_exam.validator
     def _check_submit_exam(self, inp: ExamAnswers) -> None:
+        self._at_boundary(inp)
         self._check_answers(inp)
 
     def _check_answers(self, inp: ExamAnswers) -> None:
@@ -257,6 +260,7 @@ class Opening:
 
     @release_product.validator
     def _check_release_product(self, product: ProductInput) -> None:
+        self._at_boundary(product)
         self._check_product(product)
 
     def _check_product(self, product: ProductInput) -> None:
@@ -299,6 +303,7 @@ class Opening:
 
     @remove_product.validator
     def _check_remove_product(self, removal: ProductRemoval) -> None:
+        self._at_boundary(removal)
         self._require_live("remove_product")
         if removal.product_id not in self.state.products_live:
             raise refusal_error(refuse("OPEN-3", "no_such_product", "This store has no such listed product."))
@@ -318,6 +323,10 @@ class Opening:
             await self._refused(
                 "unbind_identity", Refusal("REG-8", "unbind_not_allowed", message), actor="seller"
             )
+
+    @unbind_identity.validator
+    def _check_unbind(self, inp: UnbindInput) -> None:
+        self._at_boundary(inp)  # a malformed request is refused here; a well-formed one is recorded
 
     def _require_allowed(self, command: str, event: str) -> None:
         """Refuse (OPEN-4) a command the account's current state does not allow."""

@@ -8,8 +8,10 @@ REGION = SearchAttributeKey.for_keyword("Region")
 PENALTY_POINTS = SearchAttributeKey.for_int("PenaltyPoints")
 PRODUCT_COUNT = SearchAttributeKey.for_int("ProductCount")
 OPEN_CASE = SearchAttributeKey.for_bool("OpenCase")
+# A step ran out of retries (workflows/recovery.py): the account lives on, an operator should look.
+NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 
-ALL = (SELLER_STATE, MEMBER_ID, REGION, PENALTY_POINTS, PRODUCT_COUNT, OPEN_CASE)
+ALL = (SELLER_STATE, MEMBER_ID, REGION, PENALTY_POINTS, PRODUCT_COUNT, OPEN_CASE, NEEDS_ATTENTION)
 ALL_NAMES = tuple(k.name for k in ALL)
 
 

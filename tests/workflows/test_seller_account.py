@@ -37,7 +37,7 @@ async def start_account(
         SellerAccount.run,
         AccountInput(
             profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
-            policy=POLICY,
+            policy=kwargs.pop("policy", POLICY),
             registered_at=now,
             state=account_state,
             **kwargs,
