@@ -19,7 +19,6 @@ only the two faces found are encoded, at full resolution, from their scaled-up b
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 import warnings
@@ -27,10 +26,11 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image
 from temporalio import activity
 
 from activities.blobs import path_for
+from activities.safe_image import ImageLimits, ImageRefusal, decode_image
 from models.contract import PhotoCheckInput, PhotoCheckResult
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
@@ -82,43 +82,40 @@ class CardFound:
 
 
 def decode(data: bytes, policy: AuthenticationPolicy) -> Image.Image | PhotoCheckResult:
-    """Open under explicit limits; returns the upright RGB image or the failure."""
-    if not data:
-        return fail("empty_file")
-    if len(data) > policy.max_photo_bytes:
-        return fail("file_too_large", bytes=len(data))
-    # Pillow's guards are process-wide settings: set them every time, explicitly. face_recognition
-    # turns LOAD_TRUNCATED_IMAGES on when it is imported, which would pass half a JPEG as a photo.
-    Image.MAX_IMAGE_PIXELS = policy.max_image_pixels
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            fmt = img.format
-            if fmt not in SUPPORTED_FORMATS:
-                return fail("unsupported_format")
-            if getattr(img, "n_frames", 1) > 1:  # animations (APNG, WebP): not a photo
-                return fail("unsupported_format", frames=float(img.n_frames))
-            if img.width * img.height > policy.max_image_pixels:
-                return fail("decompression_bomb", pixels=float(img.width * img.height))
-            img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return fail("decompression_bomb")
-    except UnidentifiedImageError:
-        return fail("not_an_image")
-    except (OSError, SyntaxError, ValueError):
-        return fail("truncated_image")
-    # Orientation first: a phone photo taken sideways is stored sideways with an EXIF tag.
-    img = ImageOps.exif_transpose(img)
-    if img.width < policy.min_width or img.height < policy.min_height:
-        # A portrait photo is fine: compare the long and short sides.
-        long_side, short_side = max(img.size), min(img.size)
-        if long_side < max(policy.min_width, policy.min_height) or short_side < min(
-            policy.min_width, policy.min_height
-        ):
-            return fail("resolution_too_low", width=img.width, height=img.height)
-    return img.convert("RGB")
+    """Open under explicit limits (activities/safe_image.py); returns the upright RGB image, no
+    larger than `decode_max_side`, or the failure."""
+    decoded = decode_image(data, photo_limits(policy))
+    if isinstance(decoded, ImageRefusal):
+        code = _DECODE_CODES.get(decoded.code, decoded.code)
+        message = MESSAGES.get(code) or decoded.message
+        return PhotoCheckResult(
+            passed=False, refusal=Refusal("OPEN-1", code, message), measures=decoded.measures
+        )
+    # A portrait photo is fine: compare the long and short sides, of the photo as taken.
+    long_side, short_side = max(decoded.original_size), min(decoded.original_size)
+    if long_side < max(policy.min_width, policy.min_height) or short_side < min(
+        policy.min_width, policy.min_height
+    ):
+        return fail("resolution_too_low", width=decoded.original_size[0], height=decoded.original_size[1])
+    return decoded.image
+
+
+def photo_limits(policy: AuthenticationPolicy) -> ImageLimits:
+    return ImageLimits(
+        max_bytes=policy.max_photo_bytes,
+        max_pixels=policy.max_image_pixels,
+        max_decode_bytes=policy.max_decode_bytes,
+        max_side=policy.decode_max_side,
+        max_jpeg_scans=policy.max_jpeg_scans,
+    )
+
+
+# The decoder's reason codes under the names OPEN-1 has always given them; new ones pass through.
+_DECODE_CODES = {
+    "image_too_large": "decompression_bomb",
+    "image_malformed": "truncated_image",
+    "animated_image": "unsupported_format",
+}
 
 
 # ---------------------------------------------------------------- 2. the card

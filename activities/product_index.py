@@ -14,10 +14,8 @@ A store's own listings never count against it; only other stores' listed product
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import unicodedata
-import warnings
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -25,13 +23,13 @@ from functools import cache
 import imagehash
 import numpy as np
 from datasketch import MinHash
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.blobs import path_for
 from activities.identity_registry import link_accounts
+from activities.safe_image import ImageLimits, ImageRefusal, decode_image
 from models.contract import ListProductInput, ListProductResult, ProductInput, UnlistProductInput
 from models.db import engine
 from models.products import Product, ProductBand
@@ -48,6 +46,15 @@ MAX_TITLE, MAX_DESCRIPTION = 200, 5000
 MAX_PRICE = Decimal("1000000")
 MAX_IMAGE_BYTES = 8_000_000
 MAX_IMAGE_PIXELS = 40_000_000
+# phash looks at a 32 x 32 greyscale copy: 512 px is plenty, and JPEGs decode straight to it.
+PRODUCT_IMAGE_LIMITS = ImageLimits(max_bytes=MAX_IMAGE_BYTES, max_pixels=MAX_IMAGE_PIXELS, max_side=512)
+_DECODE_CODES = {
+    "empty_file": "image_empty",
+    "file_too_large": "image_too_large",
+    "unsupported_format": "image_unsupported",
+    "animated_image": "image_unsupported",
+    "image_malformed": "image_damaged",
+}
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -150,25 +157,11 @@ def image_phash(data: bytes) -> str | Refusal:
         return Refusal(
             "OPEN-3", "image_too_large", f"The product image is larger than {MAX_IMAGE_BYTES // 10**6} MB."
         )
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.format not in ("JPEG", "PNG", "WEBP"):
-                return Refusal("OPEN-3", "image_unsupported", "The product image must be JPEG, PNG or WebP.")
-            if img.width * img.height > MAX_IMAGE_PIXELS:
-                return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
-            img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
-    except UnidentifiedImageError:
-        return Refusal("OPEN-3", "not_an_image", "The product image is not a picture.")
-    except (OSError, SyntaxError, ValueError):
-        return Refusal("OPEN-3", "image_damaged", "The product image is damaged or incomplete.")
-    img = ImageOps.exif_transpose(img)
-    if min(img.size) < 100:
+    decoded = decode_image(data, PRODUCT_IMAGE_LIMITS)
+    if isinstance(decoded, ImageRefusal):
+        return Refusal("OPEN-3", _DECODE_CODES.get(decoded.code, decoded.code), decoded.message)
+    img = decoded.image
+    if min(decoded.original_size) < 100:
         return Refusal(
             "OPEN-3", "image_too_small", "The product image must be at least 100 pixels on each side."
         )
