@@ -30,8 +30,11 @@ from PIL import Image
 from temporalio import activity
 
 from activities.blobs import path_for
+from activities.heartbeat import heartbeating
+from activities.known_faces import check_against_registry
 from activities.safe_image import ImageLimits, ImageRefusal, decode_image
 from models.contract import PhotoCheckInput, PhotoCheckResult
+from models.db import engine
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
 
@@ -251,7 +254,28 @@ def card_portrait(full: np.ndarray, corners_full: np.ndarray) -> tuple[int, int,
 # ---------------------------------------------------------------- the whole check
 
 
+@dataclass
+class PhotoVerdict:
+    """The check's answer and, on a pass, the live face's encoding (biometric: for the known-faces
+    registry only, never in a result, history or log)."""
+
+    result: PhotoCheckResult
+    live_encoding: np.ndarray | None = None
+
+
+def verify_photo(
+    data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None
+) -> PhotoVerdict:
+    """OPEN-1 on one photo. `id_fingerprint` is the registered ID card's (unused by this pipeline)."""
+    out = _check(data, policy)
+    return out if isinstance(out, PhotoVerdict) else PhotoVerdict(out)
+
+
 def check_photo(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
+    return verify_photo(data, policy).result
+
+
+def _check(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult | PhotoVerdict:
     started = time.perf_counter()
     decoded = decode(data, policy)
     if isinstance(decoded, PhotoCheckResult):
@@ -321,7 +345,7 @@ def _faces_and_match(
     card_sharpness: float,
     clipped: float,
     started: float,
-) -> PhotoCheckResult:
+) -> PhotoCheckResult | PhotoVerdict:
     # A face at arm's length is large in the downscaled copy; upsampling (4x the work) is only
     # needed to tell "nobody" from "someone too far away".
     faces = face_recognition.face_locations(small, number_of_times_to_upsample=0)
@@ -365,17 +389,21 @@ def _faces_and_match(
             refusal=Refusal("OPEN-1", "face_mismatch", MESSAGES["face_mismatch"]),
             measures=measures,
         )
-    return PhotoCheckResult(passed=True, measures=measures)
+    return PhotoVerdict(PhotoCheckResult(passed=True, measures=measures), live_enc)
 
 
 @activity.defn
 def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
-    """Reads the photo from the blob store by reference; pure otherwise, so retries are safe.
-    File checks run freely; the face work takes turns (DLIB_LOCK)."""
+    """Reads the photo from the blob store by reference; refuses a photo another account used; on a
+    pass enrols the face and names the accounts that share it (activities/known_faces.py). Safe to
+    retry: a retry after success finds its own enrolment and answers the same. Heartbeats throughout."""
     path = path_for(inp.photo_ref)
     if not path.exists():
         return fail("not_an_image")
     size = path.stat().st_size
     if size > inp.policy.max_photo_bytes:
         return fail("file_too_large", bytes=float(size))  # never read a huge file into memory
-    return check_photo(path.read_bytes(), inp.policy)
+    with heartbeating():
+        if not inp.member_id or not inp.policy.known_faces:  # no account to bind: the checks only
+            return check_photo(path.read_bytes(), inp.policy)
+        return check_against_registry(inp, path.read_bytes(), engine(), verify_photo)

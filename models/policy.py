@@ -35,7 +35,9 @@ class AuthenticationPolicy:
     decode_max_side: int = 2400  # photos are decoded no larger than this (JPEG: by DCT scaling)
     max_decode_bytes: int = 128_000_000  # one decoded image in memory, estimated from the header
     max_jpeg_scans: int = 64  # progressive JPEGs have about 10; each scan costs a pass over the image
-    photo_reuse_max_distance: int = 4  # bits between perceptual hashes: "the same photo" (photo_reused)
+    known_faces: bool = True  # one photo, one account; one face, one main account (ASSOC-2)
+    photo_reuse_max_distance: int = 3  # bits between perceptual hashes: "the same photo" (at most 3)
+    shared_face_max_distance: float = 0.45  # face encodings closer than this: one person (ASSOC-2)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,6 @@ class AssociationPolicy:
     appeal_window_days: float = 7
     text_similarity_threshold: float = 0.6
     image_hash_max_distance: int = 6
-    shared_face_max_distance: float = 0.45  # 128-d face encodings closer than this: one person (ASSOC-2)
 
 
 @dataclass(frozen=True)
