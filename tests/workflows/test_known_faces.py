@@ -60,8 +60,11 @@ async def test_one_person_two_accounts_are_linked_with_a_case_on_both(
             case_id = f"ASSOC-2:shared_face:{min(first, second)}:{max(first, second)}"
             on_second = await handles[1].query(SellerAccount.status)
             assert on_second.open_cases == [case_id]
-            on_first = await status_until(handles[0], lambda s: s.open_cases == [case_id], "case opened")
-            assert on_first.state == "suspended"
+            await status_until(
+                handles[0],
+                lambda s: s.open_cases == [case_id] and s.state == "suspended",
+                "suspended by the case",
+            )
             events = [(r.event, r.rule, r.reason) for r in audit_rows(f"seller-{second}")]
             assert ("identity_link", "ASSOC-2", "shared_face") in events
 
