@@ -19,6 +19,7 @@ only the two faces found are encoded, at full resolution, from their scaled-up b
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
@@ -392,6 +393,12 @@ def _faces_and_match(
     return PhotoVerdict(PhotoCheckResult(passed=True, measures=measures), live_enc)
 
 
+# Photo checks in flight per worker process. Each is bounded (< 150 MB, bench/hostile_image_bench.py)
+# and dlib takes turns anyway (DLIB_LOCK), so a few at once keep the cores busy while the worker's
+# 16 activity slots cannot hold 16 checks' memory at once; the others wait here, heartbeating.
+PHOTO_CHECKS = threading.BoundedSemaphore(int(os.environ.get("PHOTO_CHECKS_AT_ONCE", "4")))
+
+
 @activity.defn
 def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     """Reads the photo from the blob store by reference; refuses a photo another account used; on a
@@ -403,7 +410,7 @@ def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     size = path.stat().st_size
     if size > inp.policy.max_photo_bytes:
         return fail("file_too_large", bytes=float(size))  # never read a huge file into memory
-    with heartbeating():
+    with heartbeating(), PHOTO_CHECKS:
         if not inp.member_id or not inp.policy.known_faces:  # no account to bind: the checks only
             return check_photo(path.read_bytes(), inp.policy)
         return check_against_registry(inp, path.read_bytes(), engine(), verify_photo)

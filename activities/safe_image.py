@@ -5,7 +5,8 @@ Every cost is decided from the file's header before a single pixel is decoded:
     bytes      the file's size                                   -> file_too_large
     pixels     width x height from the header                    -> image_too_large
     memory     pixels x bytes per pixel of the decoded mode      -> image_too_large
-               (JPEG: of the reduced size libjpeg will produce, see `draft`)
+               (JPEG: of the reduced size libjpeg will produce, see `draft`, plus
+               the full image's DCT coefficients for a progressive JPEG)
     scans      SOS markers of a JPEG, counted before decoding    -> too_many_scans
                (libjpeg walks every block of the image once per scan, whatever the scan holds: a
                0.4 MB file of 2000 near-empty scans over 40 Mpx takes 5 s, 13 000 scans take 40 s)
@@ -56,7 +57,7 @@ _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "
 class ImageLimits:
     max_bytes: int
     max_pixels: int  # width x height in the header
-    max_decode_bytes: int = 128_000_000  # one decoded image in memory
+    max_decode_bytes: int = 100_000_000  # one decoded image in memory
     max_side: int | None = None  # decode no larger than this (long side); None: full size
     max_jpeg_scans: int = 64
     formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
@@ -132,6 +133,16 @@ def jpeg_scan_count(data: bytes) -> int:
             continue
         pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return 0
+
+
+def _sampled_components(img: Image.Image) -> float:
+    """Components per pixel once chroma subsampling is counted (4:2:0 YCbCr: 1.5)."""
+    layers = getattr(img, "layer", None) or []
+    if not layers:
+        return float(len(img.getbands()))
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    return sum(layer[1] * layer[2] for layer in layers) / (h_max * v_max)
 
 
 def _orientation(img: Image.Image) -> tuple[int, bool]:
@@ -211,11 +222,17 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage | ImageRefusa
             if scans > limits.max_jpeg_scans:
                 return ImageRefusal("too_many_scans", {"scans": float(scans)})
             if limits.max_side is not None and max(width, height) > limits.max_side:
-                # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 directly, never above the request.
-                factor = max(width, height) / limits.max_side
+                # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 directly, to the smallest scale that
+                # is at least the request. Asking for half of max_side lands between max_side / 2
+                # and max_side (a 4032 px phone photo: 2016 px), never at full size.
+                factor = 2 * max(width, height) / limits.max_side
                 img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
         bpp = _BYTES_PER_PIXEL.get(img.mode, 4)
         decode_bytes = img.size[0] * img.size[1] * bpp
+        if fmt == "JPEG" and img.info.get("progressive"):
+            # A progressive JPEG keeps every DCT coefficient of the full image until the last scan,
+            # whatever the output scale: 2 bytes each, per component at its sampling.
+            decode_bytes += pixels * 2 * _sampled_components(img)
         if decode_bytes > limits.max_decode_bytes:
             return ImageRefusal(
                 "image_too_large", {"pixels": float(pixels), "decode_bytes": float(decode_bytes)}

@@ -180,7 +180,10 @@ def cases() -> Iterator[HostileImage]:
         "flat_40mp_grey.png", png_header_only(8000, 5000, colour_type=0), "ok", "40 MB decoded, then reduced"
     )
     yield HostileImage(
-        "flat_30mp_rgb.png", png_header_only(6400, 4700), "ok", "the largest RGB PNG within the budget"
+        "flat_25mp_rgb.png", png_header_only(6000, 4150), "ok", "the largest RGB PNG within the budget"
+    )
+    yield HostileImage(
+        "flat_30mp_rgb.png", png_header_only(6400, 4700), "image_too_large", "120 MB decoded: over the budget"
     )
     yield HostileImage("many_scans.jpg", many_scan_jpeg(), "too_many_scans", "2000 scans over 40 Mpx")
     yield HostileImage(
@@ -189,8 +192,20 @@ def cases() -> Iterator[HostileImage]:
     yield HostileImage(
         "progressive_40mp.jpg",
         _save(_photo_like((8000, 5000)), "JPEG", progressive=True, quality=80),
+        "image_too_large",
+        "libjpeg holds 120 MB of coefficients for a progressive 40 Mpx image, at any output scale",
+    )
+    yield HostileImage(
+        "progressive_16mp.jpg",
+        _save(_photo_like((4600, 3450)), "JPEG", progressive=True, quality=80),
         "ok",
-        "an honest large progressive photo: decoded at 1/4 by DCT scaling",
+        "an honest large progressive photo",
+    )
+    yield HostileImage(
+        "baseline_40mp.jpg",
+        _save(_photo_like((8000, 5000)), "JPEG", quality=80),
+        "ok",
+        "decoded at 1/2 by DCT scaling, then reduced",
     )
     yield HostileImage(
         "exif_orientation_float.jpg",

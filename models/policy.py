@@ -33,7 +33,7 @@ class AuthenticationPolicy:
     corner_margin_fraction: float = 0.01
     detect_max_side: int = 800
     decode_max_side: int = 2400  # photos are decoded no larger than this (JPEG: by DCT scaling)
-    max_decode_bytes: int = 128_000_000  # one decoded image in memory, estimated from the header
+    max_decode_bytes: int = 100_000_000  # one decoded image in memory, estimated from the header
     max_jpeg_scans: int = 64  # progressive JPEGs have about 10; each scan costs a pass over the image
     known_faces: bool = True  # one photo, one account; one face, one main account (ASSOC-2)
     photo_reuse_max_distance: int = 3  # bits between perceptual hashes: "the same photo" (at most 3)
