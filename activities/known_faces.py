@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import delete, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from usearch.index import Index
 
 from activities.identity_registry import link_accounts
@@ -247,8 +247,8 @@ def forget_member(session: Session, member_id: str) -> None:
     template = session.exec(select(FaceTemplate).where(FaceTemplate.member_id == member_id)).first()
     if template is not None and template.id is not None:
         face_index(session.get_bind()).forget(template.id)  # type: ignore[arg-type]
-    session.exec(delete(FaceTemplate).where(FaceTemplate.member_id == member_id))  # type: ignore[call-overload]
-    session.exec(delete(AuthenticationPhoto).where(AuthenticationPhoto.member_id == member_id))  # type: ignore[call-overload]
+    session.exec(delete(FaceTemplate).where(col(FaceTemplate.member_id) == member_id))  # type: ignore[call-overload]
+    session.exec(delete(AuthenticationPhoto).where(col(AuthenticationPhoto.member_id) == member_id))  # type: ignore[call-overload]
     session.commit()
 
 

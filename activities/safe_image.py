@@ -206,7 +206,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage | ImageRefusa
     # face_recognition turns this on at import; it would pass half a JPEG as a photo.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        img = Image.open(io.BytesIO(data))  # reads the header only
+        img: Image.Image = Image.open(io.BytesIO(data))  # reads the header only
         fmt = img.format or ""
         if fmt not in limits.formats:
             return ImageRefusal("unsupported_format")
@@ -214,8 +214,9 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage | ImageRefusa
         pixels = width * height
         if pixels > limits.max_pixels or width <= 0 or height <= 0:
             return ImageRefusal("image_too_large", {"pixels": float(pixels)})
-        if getattr(img, "n_frames", 1) > 1:
-            return ImageRefusal("animated_image", {"frames": float(img.n_frames)})
+        frames = int(getattr(img, "n_frames", 1))
+        if frames > 1:
+            return ImageRefusal("animated_image", {"frames": float(frames)})
         notes: list[str] = []
         if fmt == "JPEG":
             scans = jpeg_scan_count(data)
@@ -228,7 +229,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage | ImageRefusa
                 factor = 2 * max(width, height) / limits.max_side
                 img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
         bpp = _BYTES_PER_PIXEL.get(img.mode, 4)
-        decode_bytes = img.size[0] * img.size[1] * bpp
+        decode_bytes = float(img.size[0] * img.size[1] * bpp)
         if fmt == "JPEG" and img.info.get("progressive"):
             # A progressive JPEG keeps every DCT coefficient of the full image until the last scan,
             # whatever the output scale: 2 bytes each, per component at its sampling.
@@ -240,7 +241,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage | ImageRefusa
         orientation, exif_bad = _orientation(img)
         if exif_bad:
             notes.append("exif_ignored")
-        with BUDGET.reserve(decode_bytes):
+        with BUDGET.reserve(int(decode_bytes)):
             img.load()
             img = _shrink(img, limits.max_side)
         img = _to_rgb(img)

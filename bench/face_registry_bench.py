@@ -135,7 +135,7 @@ def main() -> None:
     with_match = sum(1 for t in truth if t)
     own = sum(1 for i, t in enumerate(truth[:half]) if any(owner[j] == known[i] for j in t))
 
-    def p(values: list[float], q: float) -> float:
+    def p(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else values[0]
 
     print(
