@@ -193,9 +193,12 @@ def enroll(
 ) -> bool:
     """Store the account's face and photo; False if another account took this photo first (a race
     the unique index decides). Idempotent: a retry after success changes nothing."""
+    holder = session.exec(select(AuthenticationPhoto).where(AuthenticationPhoto.sha256 == sha256)).first()
+    if holder is not None and family(session, holder.member_id) != family(session, member_id):
+        return False  # another account enrolled this photo since our check
     if session.exec(select(FaceTemplate).where(FaceTemplate.member_id == member_id)).first() is None:
         session.add(FaceTemplate(member_id=member_id, template=as_bytes(template), enrolled_at=at))
-    if session.exec(select(AuthenticationPhoto).where(AuthenticationPhoto.sha256 == sha256)).first() is None:
+    if holder is None:
         s = _slices(phash) if phash is not None else [0, 0, 0, 0]
         session.add(
             AuthenticationPhoto(

@@ -167,3 +167,15 @@ def test_verify_photo_hands_back_the_live_encoding_only_on_a_pass(name: str) -> 
     )
     failed = verify_photo(photo("other_portrait"), POLICY)
     assert not failed.result.passed and failed.live_encoding is None
+
+
+def test_a_photo_enrolled_by_another_account_since_the_check_is_refused_at_enrolment(data_dir: Path) -> None:
+    """The race: both accounts passed the reuse check before either enrolled. The first enrolment
+    wins; the second is told so, and stores nothing."""
+    first, second = account(), account()
+    face = np.random.default_rng(9).normal(0, 0.1, 128).astype(np.float32)
+    with Session(engine()) as session:
+        assert known_faces.enroll(session, first, face, "ab" * 32, "0123456789abcdef", NOW)
+        assert not known_faces.enroll(session, second, face, "ab" * 32, "0123456789abcdef", NOW)
+        assert session.exec(select(FaceTemplate).where(FaceTemplate.member_id == second)).first() is None
+        assert known_faces.enroll(session, first, face, "ab" * 32, "0123456789abcdef", NOW)  # its own retry
