@@ -73,9 +73,13 @@ def build_worker(
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    # python-statemachine resolves file paths at import time, which the sandbox forbids.
+    # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
+    # libraries the update validators call (REG-6/REG-11) import their data modules on first use
+    # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("statemachine")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum"
+        )
     )
 
 
