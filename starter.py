@@ -22,6 +22,7 @@
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
+    python starter.py check-photo PHOTO [--id-card NUMBER]     (OPEN-1 offline: no Temporal, no DB)
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 ...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
@@ -41,6 +42,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+import check_photo_command
 import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
@@ -589,6 +591,8 @@ def parser() -> argparse.ArgumentParser:
     no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
     no.add_argument("member_id")
     no.set_defaults(run=cmd_notices)
+
+    check_photo_command.add_parser(sub)
     return p
 
 

@@ -38,6 +38,13 @@ class AuthenticationPolicy:
     known_faces: bool = True  # one photo, one account; one face, one main account (ASSOC-2)
     photo_reuse_max_distance: int = 3  # bits between perceptual hashes: "the same photo" (at most 3)
     shared_face_max_distance: float = 0.45  # face encodings closer than this: one person (ASSOC-2)
+    card_aspect_tolerance: float = 0.2  # straightened aspect ratio within 20% of ID-1 (85.6 x 54)
+    card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
+    card_min_colourfulness: float = 2.5  # colour spread on the card below this: a greyscale copy
+    screen_moire_min: float = 2.0  # strongest fine spectral peak over the strongest coarse one
+    mouth_detail_min: float = 0.75  # detail at the mouth over detail at the eyes below this: covered
+    mouth_detail_max: float = 1.2  # above this: an object's edge across the mouth
+    ocr_min_confidence: float = 0.8  # below this a number read differently is "unreadable", not "mismatch"
 
 
 @dataclass(frozen=True)
