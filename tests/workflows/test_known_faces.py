@@ -53,7 +53,7 @@ async def test_one_person_two_accounts_are_linked_with_a_case_on_both(
         handles = [seller_client.account(client, m) for m in (first, second, third)]
         try:
             alone = await seller_client.submit_photo(client, first, photo(tmp_path, "pass_obama"))
-            assert (alone.passed, alone.state) == (True, "authenticated")
+            assert (alone.passed, alone.state) == (True, "authenticated"), alone.failures
 
             again = await seller_client.submit_photo(client, second, photo(tmp_path, "pass_obama2"))
             assert again.passed and again.state == "suspended"
