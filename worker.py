@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,7 @@ from activities.exam import draw_exam_paper, grade_exam
 from activities.failure_kinds import FailureKinds
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
+from activities.known_faces import warm_face_index
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
@@ -96,6 +98,8 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The known-faces index lives in this process: build it from the registry while we start.
+    threading.Thread(target=warm_face_index, name="warm-face-index", daemon=True).start()
     logging.info("worker on task queue %s at %s", settings().task_queue, settings().temporal_address)
     async with worker:
         await stop.wait()

@@ -402,6 +402,7 @@ class PhotoSubmission:
 class PhotoCheckInput:
     photo_ref: str
     policy: AuthenticationPolicy
+    member_id: str = ""  # whose photo: the registry finds its ID card and its known-face matches by it
 
 
 @dataclass
@@ -409,6 +410,8 @@ class PhotoCheckResult:
     passed: bool
     refusal: Refusal | None = None
     measures: dict[str, float] = field(default_factory=dict)  # for operators and the bench
+    # ASSOC-2 shared_face: other accounts (not of the same main, REG-9) whose face is this one's.
+    linked_member_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

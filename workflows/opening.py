@@ -47,8 +47,14 @@ class Opening:
             self._require_allowed("submit_authentication_photo", "authenticate")
             result = await workflow.execute_activity(
                 check_authentication_photo,
-                PhotoCheckInput(photo_ref=photo.photo_ref, policy=self.policy.authentication),
+                PhotoCheckInput(
+                    photo_ref=photo.photo_ref,
+                    policy=self.policy.authentication,
+                    member_id=self.profile.member_id,
+                ),
                 start_to_close_timeout=timedelta(minutes=2),
+                # The check heartbeats every few seconds: a dead worker's check moves on in 15 s.
+                heartbeat_timeout=timedelta(seconds=15),
                 retry_policy=RetryPolicy(maximum_attempts=3),
                 summary="OPEN-1 photo checks",
             )
@@ -69,6 +75,11 @@ class Opening:
             await self._transition(
                 "authenticate", rule="OPEN-1", reason="photo_authenticated", actor="seller"
             )
+            for other in result.linked_member_ids:  # ASSOC-2: the same person holds another account
+                await self._audit(
+                    "identity_link", rule="ASSOC-2", reason="shared_face", detail={"linked_member_id": other}
+                )
+                await self._associate(other, rule="ASSOC-2", cause="shared_face")
             return AuthenticationResult(passed=True, state=self.chart.state)
 
     @submit_authentication_photo.validator
