@@ -2,6 +2,10 @@
 
 Every call goes through Temporal with the encrypting payload codec, so personal data never reaches
 the server in clear. `starter.py` is the command line over this module.
+
+Every account command is signed (models/credentials.py) with the role it needs, from the keys in
+settings: a seller's command as that seller, a report as the named service, a decision as the named
+operator. A process holding only a seller key cannot sign anything else.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from models import credentials
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -27,6 +32,7 @@ from models.contract import (
     ViolationInput,
     account_workflow_id,
 )
+from models.credentials import Signed
 from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, settings
@@ -83,18 +89,52 @@ def account(client: Client, member_id: str) -> WorkflowHandle:
     return client.get_workflow_handle_for(SellerAccount.run, account_workflow_id(member_id))
 
 
+def sign(
+    command: str, member_id: str, message: Signed, *, operator: str | None = None, service: str | None = None
+) -> Any:
+    """A copy of `message` carrying a credential for `command` on `member_id`, in the role it needs."""
+    cred = credentials.for_command(command, member_id, operator=operator, service=service)
+    return credentials.signed(message, cred)
+
+
+def _name(handler: Any) -> str:
+    return handler if isinstance(handler, str) else handler.__name__
+
+
+async def signal(
+    client: Client,
+    member_id: str,
+    handler: Any,
+    message: Signed,
+    *,
+    operator: str | None = None,
+    service: str | None = None,
+) -> None:
+    """Send an account signal, signed. Signals are not answered: one with a bad credential is audited
+    and dropped by the account (ENF-4)."""
+    signed = sign(_name(handler), member_id, message, operator=operator, service=service)
+    await account(client, member_id).signal(handler, signed)
+
+
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
-    await account(client, member_id).signal(SellerAccount.login, LoginInput(channel=channel, ip=ip))
+    await signal(client, member_id, SellerAccount.login, LoginInput(channel=channel, ip=ip))
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
     return await account(client, member_id).query(SellerAccount.status)
 
 
-async def command(client: Client, member_id: str, update: Any, arg: Any) -> Any:
-    """Send an account command (a workflow update); a refusal raises RefusedError with its rule and code."""
+async def command(
+    client: Client, member_id: str, update: Any, arg: Any, *, operator: str | None = None
+) -> Any:
+    """Send an account command (a workflow update), signed as the seller, or as `operator` for an
+    operator's decision; a refusal raises RefusedError with its rule and code."""
     try:
-        return await account(client, member_id).execute_update(update, arg)
+        signed = sign(_name(update), member_id, arg, operator=operator)
+    except PermissionError as err:
+        raise RefusedError(credentials.refusal("credential_missing", str(err))) from err
+    try:
+        return await account(client, member_id).execute_update(update, signed)
     except WorkflowUpdateFailedError as err:
         refusal = as_refusal(err)
         if refusal is None:
@@ -129,14 +169,16 @@ async def submit_photo(client: Client, member_id: str, path: Path, *, policy: Po
     return await command(client, member_id, SellerAccount.submit_authentication_photo, PhotoSubmission(ref))
 
 
-async def report_violation(client: Client, member_id: str, violation: ViolationInput) -> None:
+async def report_violation(
+    client: Client, member_id: str, violation: ViolationInput, *, service: str = "risk-engine"
+) -> None:
     """ENF-1/2: another service reports a violation; the same violation id twice counts once."""
-    await account(client, member_id).signal(SellerAccount.report_violation, violation)
+    await signal(client, member_id, SellerAccount.report_violation, violation, service=service)
 
 
 async def report_closure(client: Client, member_id: str, report: ClosureReport) -> None:
     """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed."""
-    await account(client, member_id).signal(SellerAccount.report_closure, report)
+    await signal(client, member_id, SellerAccount.report_closure, report, service=report.reported_by)
 
 
 def member_by_licence(licence_number: str) -> str | None:
@@ -177,8 +219,11 @@ async def appeal(
     )
 
 
-async def screen_buyer(client: Client, buyer: BuyerScreening, *, task_queue: str | None = None) -> Any:
+async def screen_buyer(
+    client: Client, buyer: BuyerScreening, *, task_queue: str | None = None, service: str = "buyer-signup"
+) -> Any:
     """REG-3: screen a new buyer account; an overseas buyer matching a seller is closed."""
+    buyer = sign("screen_buyer", credentials.ANY, buyer, service=service)
     try:
         return await client.execute_workflow(
             BuyerScreeningWorkflow.run,

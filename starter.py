@@ -18,14 +18,17 @@
     python starter.py violation MEMBER --id V --category ip|trade|listing|ip_strike [--points N] [--serious]
     python starter.py close-report --rule REG-9|REG-10 (--member-id M | --licence L) --id R
     python starter.py appeal MEMBER CASE --opening-info TEXT --invoice FILE... --letter TEXT|FILE
-    python starter.py decide MEMBER CASE approve|reject --operator NAME [--note TEXT]
+    python starter.py decide MEMBER CASE approve|reject --as-operator NAME [--note TEXT]
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
-    python starter.py preapprove --region DE --licence L --operator NAME
+    python starter.py preapprove --region DE --licence L --as-operator NAME
     python starter.py links MEMBER
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
-...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
-and exit with status 3; `--json` prints machine-readable output instead.
+CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role it
+needs (models/credentials.py): seller commands as the account's seller, reports as a service
+(`--as-service NAME`), decisions as the operator named by `--as-operator NAME`. Refusals print the
+rule, the reason code and the sentence, and exit with status 3; an unknown member exits with status 4;
+`--json` prints machine-readable output instead.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
+from temporalio.service import RPCError, RPCStatusCode
 
 import seller_client
 from activities.identity_registry import linked_accounts
@@ -65,6 +69,7 @@ from models.tables import Account, AuditRecord, Notice
 from workflows.seller_account import SellerAccount
 
 EXIT_REFUSED = 3
+EXIT_UNKNOWN = 4
 
 
 def _print(obj: Any, *, as_json: bool) -> None:
@@ -86,6 +91,20 @@ def _refused(refusal: Refusal, *, as_json: bool) -> int:
     else:
         print(f"refused: {refusal.rule} {refusal.code}: {refusal.message}", file=sys.stderr)
     return EXIT_REFUSED
+
+
+def _unknown_member(member_id: str, *, as_json: bool) -> int:
+    message = f"No seller account has member id {member_id!r}."
+    if as_json:
+        print(json.dumps({"error": {"code": "unknown_member", "member_id": member_id, "message": message}}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return EXIT_UNKNOWN
+
+
+def _registered(member_id: str) -> Account | None:
+    with Session(engine()) as session:
+        return session.get(Account, member_id)
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
@@ -127,7 +146,26 @@ async def cmd_login(args: argparse.Namespace) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
-    _print(await seller_client.status(client, args.member_id), as_json=args.json)
+    try:
+        status = await seller_client.status(client, args.member_id)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        account = _registered(args.member_id)
+        if account is None:
+            return _unknown_member(args.member_id, as_json=args.json)
+        # The workflow is gone (retention after closing): the registry keeps the final state.
+        _print(
+            {
+                "member_id": account.member_id,
+                "state": account.state,
+                "closed_reason": account.closed_reason,
+                "source": "registry (the account's workflow is no longer retained)",
+            },
+            as_json=args.json,
+        )
+        return 0
+    _print(status, as_json=args.json)
     return 0
 
 
@@ -167,6 +205,8 @@ async def cmd_audit(args: argparse.Namespace) -> int:
             .where(AuditRecord.workflow_id == f"seller-{args.member_id}")
             .order_by(AuditRecord.seq)  # type: ignore[arg-type]
         ).all()
+    if not records and _registered(args.member_id) is None:
+        return _unknown_member(args.member_id, as_json=args.json)
     rows = [
         (
             r.seq,
@@ -176,13 +216,15 @@ async def cmd_audit(args: argparse.Namespace) -> int:
             r.rule,
             r.reason,
             f"{r.from_state or ''}→{r.to_state or ''}" if r.to_state else "",
+            # The case, the operator's note, the ban's origin...: what the decision was about.
+            " ".join(f"{k}={v}" for k, v in sorted(r.detail.items())),
         )
         for r in records
     ]
     if args.json:
         _print([r.model_dump() for r in records], as_json=True)
     else:
-        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change"]))
+        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change", "detail"]))
     return 0
 
 
@@ -196,10 +238,12 @@ async def cmd_notices(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _account_command(args: argparse.Namespace, update: Any, arg: Any) -> int:
+async def _account_command(
+    args: argparse.Namespace, update: Any, arg: Any, *, operator: str | None = None
+) -> int:
     client = await seller_client.connect()
     try:
-        state = await seller_client.command(client, args.member_id, update, arg)
+        state = await seller_client.command(client, args.member_id, update, arg, operator=operator)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"member_id": args.member_id, "state": state}, as_json=args.json)
@@ -311,7 +355,7 @@ async def cmd_violation(args: argparse.Namespace) -> int:
         severity="serious" if args.serious else "normal",
         evidence_ref=args.evidence,
     )
-    await seller_client.report_violation(client, args.member_id, v)
+    await seller_client.report_violation(client, args.member_id, v, service=args.as_service)
     _print({"member_id": args.member_id, "violation": args.violation_id, "reported": True}, as_json=args.json)
     return 0
 
@@ -352,8 +396,8 @@ async def cmd_appeal(args: argparse.Namespace) -> int:
 
 
 async def cmd_decide(args: argparse.Namespace) -> int:
-    decision = AppealDecisionInput(args.case_id, args.decision == "approve", args.operator, args.note)
-    return await _account_command(args, SellerAccount.decide_appeal, decision)
+    decision = AppealDecisionInput(args.case_id, args.decision == "approve", args.as_operator, args.note)
+    return await _account_command(args, SellerAccount.decide_appeal, decision, operator=args.as_operator)
 
 
 async def cmd_screen_buyer(args: argparse.Namespace) -> int:
@@ -366,7 +410,9 @@ async def cmd_screen_buyer(args: argparse.Namespace) -> int:
         email=args.email or "",
         device_id=args.device or "",
     )
-    result = await seller_client.screen_buyer(client, buyer)
+    result = await seller_client.screen_buyer(client, buyer, service=args.as_service)
+    if result.refusal is not None:
+        return _refused(result.refusal, as_json=args.json)
     _print(
         {"buyer_id": args.buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id},
         as_json=args.json,
@@ -377,12 +423,19 @@ async def cmd_screen_buyer(args: argparse.Namespace) -> int:
 async def cmd_preapprove(args: argparse.Namespace) -> int:
     try:
         ref = create_pre_approval(
-            args.region, args.licence, operator=args.operator, at=seller_client.utcnow()
+            args.region, args.licence, operator=f"operator:{args.as_operator}", at=seller_client.utcnow()
         )
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"pre_approval_ref": ref, "region": args.region.upper()}, as_json=args.json)
     return 0
+
+
+def _link_status(link: Any) -> str:
+    """ASSOC-5: an approved appeal clears a link, and ENF-3 no longer follows it."""
+    if link.cleared_at is None:
+        return "active"
+    return f"cleared {link.cleared_at.isoformat(timespec='seconds')} by {link.cleared_by or '?'}"
 
 
 async def cmd_links(args: argparse.Namespace) -> int:
@@ -394,13 +447,14 @@ async def cmd_links(args: argparse.Namespace) -> int:
             link.reason,
             link.evidence,
             link.created_at.isoformat(timespec="seconds"),
+            _link_status(link),
         )
         for link in links
     ]
     if args.json:
-        _print([link.model_dump() for link in links], as_json=True)
+        _print([link.model_dump() | {"status": _link_status(link)} for link in links], as_json=True)
     else:
-        print(table(rows, ["linked account", "rule", "reason", "evidence", "since"]))
+        print(table(rows, ["linked account", "rule", "reason", "evidence", "since", "status"]))
     return 0
 
 
@@ -503,6 +557,7 @@ def parser() -> argparse.ArgumentParser:
         "--serious", action="store_true", help="a serious violation: closes and bars (ENF-1, REG-5)"
     )
     vi.add_argument("--evidence", default="", help="evidence reference")
+    vi.add_argument("--as-service", default="risk-engine", metavar="NAME", help="the reporting service")
     vi.set_defaults(run=cmd_violation)
 
     cr = sub.add_parser("close-report", help="service: REG-9 rental/transfer or REG-10 Alibaba.com closure")
@@ -512,7 +567,7 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--licence", help="REG-10: the supplier's business licence number")
     cr.add_argument("--id", dest="report_id", required=True)
     cr.add_argument("--evidence", default="")
-    cr.add_argument("--reported-by", default="service")
+    cr.add_argument("--reported-by", "--as-service", default="risk-engine", help="the reporting service")
     cr.set_defaults(run=cmd_close_report)
 
     ap = sub.add_parser("appeal", help="seller: appeal an association case once (ASSOC-5)")
@@ -527,7 +582,14 @@ def parser() -> argparse.ArgumentParser:
     de.add_argument("member_id")
     de.add_argument("case_id")
     de.add_argument("decision", choices=["approve", "reject"])
-    de.add_argument("--operator", required=True, help="your operator name (recorded, ENF-4)")
+    de.add_argument(
+        "--as-operator",
+        "--operator",
+        dest="as_operator",
+        required=True,
+        metavar="NAME",
+        help="sign the decision as this operator (an operator key is needed; recorded, ENF-4)",
+    )
     de.add_argument("--note", default="")
     de.set_defaults(run=cmd_decide)
 
@@ -538,12 +600,15 @@ def parser() -> argparse.ArgumentParser:
     sb.add_argument("--mobile")
     sb.add_argument("--email")
     sb.add_argument("--device")
+    sb.add_argument("--as-service", default="buyer-signup", metavar="NAME", help="the screening service")
     sb.set_defaults(run=cmd_screen_buyer)
 
     pa = sub.add_parser("preapprove", help="operator: approve a non-mainland applicant in advance (REG-2)")
     pa.add_argument("--region", required=True, help="two-letter country code")
     pa.add_argument("--licence", required=True, help="the applicant's business licence number")
-    pa.add_argument("--operator", required=True, help="who approves (recorded)")
+    pa.add_argument(
+        "--as-operator", "--operator", dest="as_operator", required=True, metavar="NAME", help="who approves"
+    )
     pa.set_defaults(run=cmd_preapprove)
 
     lk = sub.add_parser("links", help="operator: accounts linked to this one (ASSOC-2/3), for ENF-3")

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import record_audit, send_notice
+from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
@@ -27,6 +28,7 @@ from activities.identity_registry import claim_identity, rebind_contact
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
+from models.credentials import keyring
 from models.settings import settings
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
@@ -52,12 +54,14 @@ ACTIVITIES: Sequence[Any] = (
     active_links,
     clear_link,
     screen_buyer,
+    verify_credentials,
 )
 
 
 def build_worker(
     client: Client, *, task_queue: str | None = None, max_concurrent_activities: int = 16
 ) -> Worker:
+    keyring()  # credential keys are read at start, outside any workflow (models/credentials.py)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,

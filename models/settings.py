@@ -33,6 +33,8 @@ class Settings:
     codec_keys: dict[str, bytes] = field(repr=False, default_factory=dict)
     codec_key_id: str = "k1"
     codec_server_token: str = field(repr=False, default="")
+    # Credential keys (models/credentials.py): `id:roles:hex,...`, the first key for a role signs it.
+    credential_keys: str = field(repr=False, default="")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "no-reply@seller-platform.invalid"
@@ -60,10 +62,15 @@ def load_settings() -> Settings:
     dev_key = "k1:" + "5e11e7" * 10 + "a1b2"
     keys = _codec_keys(_env("CODEC_KEYS", dev_key))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
+    from models.credentials import DEV_KEYS
+
+    credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     if _env("SELLER_ENV", "development") == "production" and (
-        secret == DEV_SECRET or "CODEC_KEYS" not in os.environ
+        secret == DEV_SECRET
+        or "CODEC_KEYS" not in os.environ
+        or DEV_KEYS.rsplit(":", 1)[1] in credential_keys
     ):
-        raise RuntimeError("production needs FINGERPRINT_SECRET and CODEC_KEYS set")
+        raise RuntimeError("production needs FINGERPRINT_SECRET, CODEC_KEYS and CREDENTIAL_KEYS set")
     policy_file = os.environ.get("POLICY_FILE")
     return Settings(
         data_dir=data_dir,
@@ -76,6 +83,7 @@ def load_settings() -> Settings:
         codec_keys=keys,
         codec_key_id=next(iter(keys)),
         codec_server_token=_env("CODEC_SERVER_TOKEN", "dev-codec-token"),
+        credential_keys=credential_keys,
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
