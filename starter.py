@@ -48,6 +48,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
+from models import credentials
 from models.contract import (
     AppealDecisionInput,
     BuyerScreening,
@@ -422,9 +423,16 @@ async def cmd_screen_buyer(args: argparse.Namespace) -> int:
 
 async def cmd_preapprove(args: argparse.Namespace) -> int:
     try:
+        # Only a process holding an operator key can sign one: that is what makes the name verified.
+        cred = credentials.for_command("preapprove", credentials.ANY, operator=args.as_operator)
+        refusal = credentials.check(cred, command="preapprove", account="*", now=seller_client.utcnow())
+        if refusal is not None:
+            return _refused(refusal, as_json=args.json)
         ref = create_pre_approval(
-            args.region, args.licence, operator=f"operator:{args.as_operator}", at=seller_client.utcnow()
+            args.region, args.licence, operator=cred.principal, at=seller_client.utcnow()
         )
+    except PermissionError as err:
+        return _refused(credentials.refusal("role_not_allowed", str(err)), as_json=args.json)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"pre_approval_ref": ref, "region": args.region.upper()}, as_json=args.json)
