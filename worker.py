@@ -61,7 +61,6 @@ ACTIVITIES: Sequence[Any] = (
 def build_worker(
     client: Client, *, task_queue: str | None = None, max_concurrent_activities: int = 16
 ) -> Worker:
-    keyring()  # credential keys are read at start, outside any workflow (models/credentials.py)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
@@ -75,6 +74,9 @@ def build_worker(
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
+    # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
+    # and workers and replayers alike build their runner here (models/credentials.py).
+    keyring()
     # python-statemachine resolves file paths at import time, which the sandbox forbids.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules("statemachine")
