@@ -22,6 +22,7 @@
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
     python starter.py preapprove --region DE --licence L --as-operator NAME
     python starter.py links MEMBER
+    python starter.py credential COMMAND --member M (--as-operator NAME | --as-service NAME)
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role it
@@ -39,6 +40,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -439,6 +441,22 @@ async def cmd_preapprove(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_credential(args: argparse.Namespace) -> int:
+    """Print a signed credential as the `auth` field to paste into a command sent from the Web UI."""
+    try:
+        cred = credentials.for_command(
+            args.command_name,
+            args.member or credentials.ANY,
+            operator=args.as_operator,
+            service=args.as_service,
+            ttl=timedelta(minutes=args.ttl_minutes),
+        )
+    except PermissionError as err:
+        return _refused(credentials.refusal("role_not_allowed", str(err)), as_json=args.json)
+    print(json.dumps({"auth": credentials.as_dict(cred)}, indent=2))
+    return 0
+
+
 def _link_status(link: Any) -> str:
     """ASSOC-5: an approved appeal clears a link, and ENF-3 no longer follows it."""
     if link.cleared_at is None:
@@ -622,6 +640,15 @@ def parser() -> argparse.ArgumentParser:
     lk = sub.add_parser("links", help="operator: accounts linked to this one (ASSOC-2/3), for ENF-3")
     lk.add_argument("member_id")
     lk.set_defaults(run=cmd_links)
+
+    cd = sub.add_parser("credential", help="print a signed credential (`auth`) for a command sent by hand")
+    cd.add_argument("command_name", metavar="COMMAND", choices=sorted(credentials.COMMAND_ROLES))
+    cd.add_argument("--member", help="the account it is for (default: any, for operators and services)")
+    who = cd.add_mutually_exclusive_group()
+    who.add_argument("--as-operator", metavar="NAME")
+    who.add_argument("--as-service", metavar="NAME")
+    cd.add_argument("--ttl-minutes", type=float, default=10)
+    cd.set_defaults(run=cmd_credential)
 
     no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
     no.add_argument("member_id")

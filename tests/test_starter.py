@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from sqlmodel import Session, select
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
@@ -310,3 +311,28 @@ def test_the_demo_table_shows_whole_deadlines(capsys: pytest.CaptureFixture[str]
     waits = ["rules exam (OPEN-2)", "REG-4 warning 30d before reclaim at 2027-11-25T06:40:00+00:00"]
     demo.print_states([AccountStatus("M1", "authenticated", None, None, [], waits, utcnow(), 0, 0, "v1")])
     assert "; ".join(waits) in capsys.readouterr().out
+
+
+async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_command(
+    dev_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Web UI path: an operator pastes the printed `auth` into the JSON input of an update."""
+    from tests.signing import update
+    from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
+    from tests.workflows.test_seller_account import finish
+
+    async with new_worker(dev_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(dev_env, worker.task_queue, state="open")
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
+        capsys.readouterr()
+        assert (
+            await asyncio.to_thread(starter.main, ["credential", "decide_appeal", "--as-operator", "lin"])
+            == 0
+        )
+        auth = json.loads(capsys.readouterr().out)["auth"]
+        typed = {"case_id": case_id, "approved": True, "operator": "", "note": "checked by hand"}
+        untyped = dev_env.client.get_workflow_handle(h.id)
+        with pytest.raises(WorkflowUpdateFailedError):  # no credential: refused
+            await untyped.execute_update("decide_appeal", typed)
+        assert await untyped.execute_update("decide_appeal", typed | {"auth": auth}) == "open"
+        await finish(h, other)
