@@ -62,6 +62,8 @@ from models.contract import (
     ProductRemoval,
     RegistrationInput,
     RequestCodeInput,
+    Requirement,
+    Requirements,
     UnbindInput,
     VerifyEmailInput,
     ViolationInput,
@@ -168,8 +170,41 @@ async def cmd_status(args: argparse.Namespace) -> int:
             as_json=args.json,
         )
         return 0
-    _print(status, as_json=args.json)
+    if args.json:
+        _print(status, as_json=True)
+        return 0
+    _print({k: v for k, v in dataclasses.asdict(status).items() if k != "requirements"}, as_json=False)
+    print(requirements_text(status.requirements))
     return 0
+
+
+def requirements_text(needs: Requirements) -> str:
+    """The requirements block of `status`: one line per requirement, error and disabled reason."""
+
+    def when(r: Requirement) -> str:
+        return f" by {r.due_at.isoformat(timespec='seconds')}" if r.due_at else ""
+
+    lines = ["requirements:"]
+    for title, items in (
+        ("currently due", needs.currently_due),
+        ("past due", needs.past_due),
+        ("eventually due", needs.eventually_due),
+        ("pending review", needs.pending_review),
+    ):
+        lines += [f"  {title}: {r.requirement} ({r.rule}) {r.description}{when(r)}" for r in items]
+    for e in needs.errors:
+        again = "retryable" if e.retryable else "final"
+        lines.append(f"  last refusal: {e.requirement} {e.rule} {e.code} ({again}): {e.message}")
+    if needs.disabled_reason is not None:
+        d = needs.disabled_reason
+        extra = f" until {d.until.isoformat(timespec='seconds')}" if d.until else ""
+        cases = f" cases {', '.join(d.case_ids)}" if d.case_ids else ""
+        lines.append(
+            f"  disabled: {d.state} ({d.reason}{', ' + ', '.join(d.rules) if d.rules else ''}){extra}{cases}"
+        )
+    if len(lines) == 1:
+        lines.append("  nothing")
+    return "\n".join(lines)
 
 
 async def cmd_list(args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@
 
 Runs each scenario on the time-skipping test server with a real worker and a throw-away data folder,
 and writes the history (payloads still encrypted with the development codec key) to
-tests/workflows/histories/<name>.json. Record a new scenario when a feature lands; never re-record an
-old one to make a replay pass: a failing replay means the change breaks running workflows.
+tests/workflows/histories/<release>/<name>-<n>.json, <release> being workflows.releases.CURRENT.
+Record the scenarios once per release (docs/DEPLOYING.md); never re-record an older release's histories
+to make a replay pass: a failing replay means the change breaks running workflows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "histories"
+from workflows.releases import CURRENT  # noqa: E402
+
+HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "histories" / CURRENT
 os.environ.setdefault("SELLER_DATA_DIR", tempfile.mkdtemp(prefix="seller-record-"))
 os.environ.pop("CODEC_KEYS", None)  # histories are kept encrypted with the stable development key
 
@@ -230,7 +233,7 @@ async def write(client: Client, handle: WorkflowHandle, path: Path) -> None:
         handle.id, run_id=handle.first_execution_run_id or handle.run_id
     ).fetch_history()
     path.write_text(history.to_json())
-    print(f"{path.relative_to(HISTORIES.parent.parent.parent)}: {len(history.events)} events")
+    print(f"{path.relative_to(HISTORIES.parents[3])}: {len(history.events)} events")
 
 
 if __name__ == "__main__":

@@ -107,6 +107,50 @@ class Deduction:
 
 
 @dataclass
+class Requirement:
+    """Something the seller (or a reviewer) still has to do, the rule that asks for it and by when."""
+
+    requirement: str  # email_verification | authentication_photo | rules_exam | products | login | appeal
+    rule: str
+    description: str
+    due_at: datetime | None = None
+
+
+@dataclass
+class RequirementError:
+    """Why the last attempt at a requirement was refused (the refusal's reason code)."""
+
+    requirement: str
+    rule: str
+    code: str
+    retryable: bool
+    message: str
+
+
+@dataclass
+class DisabledReason:
+    """Why the account cannot trade: closed for good, suspended by holds and cases, or dormant."""
+
+    state: str  # closed | suspended | dormant
+    reason: str  # the closure reason, or the holds' kinds
+    rules: list[str] = field(default_factory=list)
+    until: datetime | None = None  # when the last timed hold lifts, if all are timed
+    case_ids: list[str] = field(default_factory=list)  # ASSOC-4 cases keeping it suspended
+
+
+@dataclass
+class Requirements:
+    """What the account still needs, as data (the shape payment platforms give connected accounts)."""
+
+    currently_due: list[Requirement] = field(default_factory=list)
+    eventually_due: list[Requirement] = field(default_factory=list)  # not yet asked for, with a deadline
+    past_due: list[Requirement] = field(default_factory=list)
+    pending_review: list[Requirement] = field(default_factory=list)  # an appeal awaiting an operator
+    errors: list[RequirementError] = field(default_factory=list)
+    disabled_reason: DisabledReason | None = None
+
+
+@dataclass
 class AccountState:
     """All of the workflow's state; handed to continue-as-new and restored in @workflow.init."""
 
@@ -117,6 +161,7 @@ class AccountState:
     audit_seq: int = 0
     closed_reason: str | None = None
     reasons: list[str] = field(default_factory=list)  # latest refusals/failures, for the seller
+    errors: list[RequirementError] = field(default_factory=list)  # the last refused attempt per requirement
     warnings_sent: list[float] = field(default_factory=list)  # REG-4 warnings (days before) this year
     authentication_overdue: bool = False  # OPEN-1
     email_verified: bool = False  # REG-6
@@ -204,6 +249,9 @@ class AccountInput:
     state: AccountState | None = None  # set only by continue-as-new
     # Continue-as-new when the server suggests it, or at this many events, whichever comes first.
     max_history_events: int = 10_000
+    # ...and after this many days in one run, so that every account reaches newly deployed code in
+    # bounded time, however long it sleeps (docs/DEPLOYING.md). Absent from inputs of v1 runs: default.
+    max_run_days: float = 30
     pending_logins: list[LoginInput] = field(default_factory=list)  # carried over by continue-as-new
     pending_facts: list[Fact] = field(
         default_factory=list
@@ -225,6 +273,7 @@ class AccountStatus:
     penalty_points: dict[str, int] = field(default_factory=dict)  # ENF-2 live points per ledger
     holds: list[str] = field(default_factory=list)  # what keeps it suspended
     open_cases: list[str] = field(default_factory=list)  # ASSOC-4 cases not yet decided
+    requirements: Requirements = field(default_factory=Requirements)  # what is due, as data
 
 
 @dataclass

@@ -11,6 +11,7 @@ class Refusal:
     rule: str  # e.g. "REG-11"
     code: str  # e.g. "duplicate_identity"
     message: str  # for the person who sent the command
+    retryable: bool = True  # can the sender fix it and try again (a new photo), or is it final (REG-5)?
 
     def __str__(self) -> str:
         return f"{self.rule} {self.code}: {self.message}"
@@ -24,5 +25,5 @@ class RefusedError(Exception):
         self.refusal = refusal
 
 
-def refuse(rule: str, code: str, message: str) -> RefusedError:
-    return RefusedError(Refusal(rule, code, message))
+def refuse(rule: str, code: str, message: str, *, retryable: bool = True) -> RefusedError:
+    return RefusedError(Refusal(rule, code, message, retryable))

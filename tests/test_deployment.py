@@ -81,4 +81,4 @@ def test_the_ui_calls_the_codec_server_and_the_commands_exist() -> None:
         script = SERVICES[name]["command"][1]
         assert (ROOT / script).is_file(), f"{name} runs {script}, which does not exist"
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "requirements.txt" in dockerfile and "--no-deps -r requirements-face.txt" in dockerfile
+    assert "COPY pyproject.toml uv.lock" in dockerfile and "uv sync --frozen --no-dev" in dockerfile

@@ -33,7 +33,8 @@ async def run_activity(activity: Callable[[Any], Any], arg: Any, *, summary: str
 @dataclass
 class Deadline:
     at: datetime
-    kind: str  # reg4_warning | dormancy | authentication_due | hold_expiry | appeal_deadline | points_expiry
+    # reg4_warning | dormancy | authentication_due | hold_expiry | appeal_deadline | points_expiry | run_refresh
+    kind: str
     days_before: float = 0
 
     @property
@@ -46,6 +47,7 @@ class Deadline:
             "hold_expiry": "ENF-2 freeze lifts",
             "appeal_deadline": "ASSOC-4 appeal window closes",
             "points_expiry": "ENF-2 points expire",
+            "run_refresh": "continue-as-new onto the deployed code",
         }[self.kind]
 
 

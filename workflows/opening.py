@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         UnlistProductInput,
     )
     from models.refusals import Refusal, RefusedError, refuse
+    from workflows.requirements import clear_errors, record_error
 
 
 from workflows.account_common import refusal_error, run_activity
@@ -54,6 +55,7 @@ class Opening:
             )
             if not result.passed and result.refusal is not None:
                 self.state.reasons = [str(result.refusal)]
+                record_error(self.state, "submit_authentication_photo", result.refusal)
                 await self._audit(
                     "authentication_failed",
                     rule=result.refusal.rule,
@@ -64,6 +66,7 @@ class Opening:
                 self._publish()
                 return AuthenticationResult(passed=False, state=self.chart.state, failures=[result.refusal])
             self.state.reasons = []
+            clear_errors(self.state, "authentication_photo")
             await self._transition(
                 "authenticate",
                 rule="OPEN-1",
@@ -154,6 +157,7 @@ class Opening:
             detail = {"score": str(grade.score), "pass_mark": str(pass_mark)}
             if grade.score >= pass_mark:
                 self.state.reasons = []
+                clear_errors(self.state, "rules_exam")
                 await self._transition(
                     "pass_exam",
                     rule="OPEN-2",
@@ -164,6 +168,11 @@ class Opening:
                 return ExamResult(passed=True, score=grade.score, pass_mark=pass_mark, state=self.chart.state)
             self.state.exam_retake_at = workflow.now() + timedelta(hours=self.policy.exam.retake_delay_hours)
             self.state.reasons = [f"OPEN-2 exam_failed: scored {grade.score}, the pass mark is {pass_mark}"]
+            record_error(
+                self.state,
+                "submit_exam",
+                Refusal("OPEN-2", "exam_failed", f"Scored {grade.score}; the pass mark is {pass_mark}."),
+            )
             await self._audit(
                 "exam_failed",
                 rule="OPEN-2",

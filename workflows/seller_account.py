@@ -10,7 +10,10 @@ Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
           release_product, remove_product, appeal, decide_appeal
 Queries:  status() -> AccountStatus
 Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date,
-          ENF-2 freezes and point expiry, ASSOC-4 appeal windows.
+          ENF-2 freezes and point expiry, ASSOC-4 appeal windows, and the run's own age: a run
+          continues-as-new after `max_run_days` so a sleeping account reaches new code in bounded time.
+
+Changing this workflow: docs/DEPLOYING.md (patches, recorded histories per release, the deploy test).
 
 The account's state is the chart in workflows/lifecycle.py; every change goes through `_transition`,
 which fires the chart and writes the audit row (ENF-4) before anything else happens. This module
@@ -52,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeInput,
         RebindContactInput,
         RequestCodeInput,
+        Requirements,
         SendCodeInput,
         VerifyCodeInput,
         VerifyEmailInput,
@@ -59,6 +63,11 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
     from workflows import search_attributes as sa
     from workflows.lifecycle import DORMANT_FROM, LifecycleChart
+    from workflows.requirements import clear_errors, record_error, requirements_of
+
+
+# The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
+RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
 
 
 @workflow.defn
@@ -68,6 +77,10 @@ class SellerAccount(Enforcement, Opening, Authorization):
         self.profile = inp.profile
         self.policy = inp.policy
         self.max_history_events = inp.max_history_events
+        self.max_run_days = inp.max_run_days
+        self._run_refresh = False  # patch RUN_REFRESH_PATCH: set by run(), False on runs started by v1
+        self._run_started = inp.registered_at
+        self._refresh_due = False
         self.state = inp.state or AccountState(
             chart=ChartModel(products_to_open=inp.policy.store.products_to_open),
             registered_at=inp.registered_at,
@@ -83,6 +96,9 @@ class SellerAccount(Enforcement, Opening, Authorization):
 
     @workflow.run
     async def run(self, inp: AccountInput) -> AccountStatus:
+        # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
+        self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
+        self._run_started = workflow.now()
         if inp.state is None:
             await self._audit(
                 "register", rule="REG-7", reason="registered", actor="seller", to_state="registered"
@@ -97,7 +113,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
                     await self._on_deadline(deadline)
             await self._drain_logins()
             await self._drain_facts()
-            if self._history_is_long():
+            if self._history_is_long() or self._refresh_due:
                 break
 
         # Handlers may still be awaiting activities; finishing under them would lose their answers.
@@ -110,6 +126,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
                     registered_at=self.state.registered_at,
                     state=self.state,
                     max_history_events=self.max_history_events,
+                    max_run_days=self.max_run_days,
                     # Logins signalled while this run was finishing are applied by the next one.
                     pending_logins=self._pending_logins,
                     pending_facts=self._facts,
@@ -136,7 +153,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
             return True
         return False
 
-    def _next_deadline(self) -> Deadline | None:
+    def _next_deadline(self, *, with_run_refresh: bool = True) -> Deadline | None:
         state = self.chart.state
         year = timedelta(days=self.policy.dormancy.inactivity_days)
         expiry = self.state.last_login_at + year
@@ -160,6 +177,9 @@ class SellerAccount(Enforcement, Opening, Authorization):
             ]
             keep = timedelta(days=self.policy.penalties.expiry_days)
             candidates += [Deadline(d.given_at + keep, "points_expiry") for d in self.state.deductions[:1]]
+            if self._run_refresh and with_run_refresh:
+                refresh_at = self._run_started + timedelta(days=self.max_run_days)
+                candidates.append(Deadline(refresh_at, "run_refresh"))
         return min(candidates, key=lambda d: d.at, default=None)
 
     async def _on_deadline(self, deadline: Deadline) -> None:
@@ -204,6 +224,8 @@ class SellerAccount(Enforcement, Opening, Authorization):
         elif deadline.kind == "points_expiry":
             self._prune_deductions()
             self._publish()
+        elif deadline.kind == "run_refresh":
+            self._refresh_due = True  # the run loop ends and the account continues on the current code
         elif deadline.kind == "dormancy":
             if self.chart.state == "registered":
                 await self._transition("reclaim", rule="REG-4", reason="dormancy_reclaim")
@@ -263,6 +285,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
             if result.refusal is not None:
                 await self._refused("verify_email", result.refusal, actor=actor)
             self.state.email_verified = True
+            clear_errors(self.state, "email_verification")
             await self._audit("verify_email", rule="REG-6", reason="email_verified", actor=actor)
             self._publish()
             return self.chart.state
@@ -348,6 +371,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
     async def _refused(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
         """Record a refusal of a processed command (ENF-4) and fail the command with it."""
         self.state.reasons = [str(refusal)]
+        record_error(self.state, command, refusal)
         await self._audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
         raise refusal_error(RefusedError(refusal))
 
@@ -367,7 +391,11 @@ class SellerAccount(Enforcement, Opening, Authorization):
             penalty_points={ledger: self._points(ledger) for ledger in ("ip", "trade", "listing", "strike")},
             holds=[h.hold_id for h in self.state.holds],
             open_cases=[c.case_id for c in self.state.cases if c.decision is None],
+            requirements=self._requirements(),
         )
+
+    def _requirements(self) -> Requirements:
+        return requirements_of(self.chart.state, self.state, self.policy, workflow.now())
 
     def _waiting_for(self) -> list[str]:
         state = self.chart.state
@@ -383,7 +411,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
             "suspended": [f"{h.kind} {h.hold_id} to be lifted ({h.rule})" for h in self.state.holds],
             "closed": [],
         }[state]
-        deadline = self._next_deadline()
+        deadline = self._next_deadline(with_run_refresh=False)  # the run's age is not the seller's concern
         if deadline is not None and state != "closed":
             waits.append(f"{deadline.summary} at {deadline.at.isoformat(timespec='seconds')}")
         return waits
@@ -475,6 +503,10 @@ class SellerAccount(Enforcement, Opening, Authorization):
         if self.state.closed_reason:
             lines.append(f"closed: {self.state.closed_reason}")
         lines += [f"waiting for {w}" for w in self._waiting_for()]
+        needs = self._requirements()
+        lines += [f"due: {r.requirement} ({r.rule})" for r in needs.currently_due]
+        lines += [f"past due: {r.requirement} ({r.rule})" for r in needs.past_due]
+        lines += [f"last refusal: {e.requirement} {e.rule} {e.code}" for e in needs.errors]
         workflow.set_current_details("\n\n".join(lines))
 
     def _history_is_long(self) -> bool:

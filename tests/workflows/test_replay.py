@@ -1,5 +1,6 @@
-"""Recorded histories (tests/workflows/histories/, written by devtools/record_histories.py) replay with
-the current workflow code: a change that would break running accounts fails here, not in production."""
+"""Recorded histories of every release (tests/workflows/histories/<release>/, written by
+devtools/record_histories.py) replay with the current workflow code: a change that would break running
+accounts fails here, not in production (docs/DEPLOYING.md)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ from temporalio.worker import Replayer
 from models.settings import load_settings
 from seller_client import data_converter
 from worker import WORKFLOWS, sandbox_runner
+from workflows.releases import RELEASES
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-
-
-def test_histories_were_recorded() -> None:
-    assert len(HISTORIES) >= 3, "run `python -m devtools.record_histories` to record the scenarios"
+ROOT = Path(__file__).parent / "histories"
+HISTORIES = sorted(ROOT.glob("*/*.json"))
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_every_released_version_has_recorded_histories() -> None:
+    released = [name for name, commit in RELEASES.items() if commit is not None]
+    for release in released:
+        assert len(list((ROOT / release).glob("*.json"))) >= 3, f"no histories kept for release {release}"
+    assert {p.parent.name for p in HISTORIES} <= set(RELEASES), "histories of an unknown release"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_recorded_history_replays_with_current_code(path: Path) -> None:
     raw = json.loads(path.read_text())
     workflow_id = raw["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId", path.stem)
