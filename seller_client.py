@@ -185,15 +185,16 @@ def member_by_licence(licence_number: str) -> str | None:
     """REG-10: Alibaba.com names the supplier by its business licence; find the seller it belongs to."""
     from sqlmodel import Session, select
 
-    from activities.identity_registry import fingerprint
+    from activities.identity_registry import candidate_fingerprints
     from models.db import engine
     from models.tables import IdentityFingerprint
 
+    digests = candidate_fingerprints("licence", licence_number)  # mainland or any region; none if malformed
     with Session(engine()) as session:
         row = session.exec(
             select(IdentityFingerprint).where(
                 IdentityFingerprint.kind == "licence",
-                IdentityFingerprint.digest == fingerprint("licence", licence_number),
+                IdentityFingerprint.digest.in_(digests),  # type: ignore[attr-defined]
             )
         ).first()
         return row.member_id if row else None

@@ -77,9 +77,13 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
     # and workers and replayers alike build their runner here (models/credentials.py).
     keyring()
-    # python-statemachine resolves file paths at import time, which the sandbox forbids.
+    # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
+    # libraries the update validators call (REG-6/REG-11) import their data modules on first use
+    # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("statemachine")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum"
+        )
     )
 
 

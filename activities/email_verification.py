@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.identity_canonical import email_address
 from models.contract import SendCodeInput, SendCodeResult, VerifyCodeInput, VerifyCodeResult
 from models.db import engine
 from models.email_verification import EmailCode
-from models.refusals import Refusal
+from models.refusals import Refusal, RefusedError
 from models.settings import settings
 from models.tables import Account, IdentityFingerprint
 
@@ -72,10 +73,16 @@ def send_verification_code(inp: SendCodeInput) -> SendCodeResult:
     A retry of the same issue (same member and issued_at) replaces the code of the first attempt,
     whose mail may never have left: only the latest mailed code is valid.
     """
+    try:
+        # Defence in depth behind the update validators: only an address email-validator accepts (and
+        # normalises) reaches a mail header; anything else is refused for good, never retried.
+        address = email_address(inp.email)
+    except RefusedError as err:
+        return SendCodeResult(sent=False, refusal=err.refusal)
     code = f"{secrets.randbelow(10**6):06d}"
     expires_at = inp.issued_at + timedelta(minutes=inp.ttl_minutes)
     with Session(engine()) as session:
-        if not _registered_email(session, inp.member_id, inp.email):
+        if not _registered_email(session, inp.member_id, address):
             return SendCodeResult(
                 sent=False,
                 refusal=Refusal(
@@ -105,7 +112,7 @@ def send_verification_code(inp: SendCodeInput) -> SendCodeResult:
         except IntegrityError:
             session.rollback()
             raise  # a concurrent attempt of the same issue: let Temporal retry it
-    _send(inp.email, code, inp.ttl_minutes)
+    _send(address, code, inp.ttl_minutes)
     return SendCodeResult(sent=True, expires_at=expires_at)
 
 

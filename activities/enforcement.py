@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.identity_registry import fingerprint
+from activities.identity_canonical import ANY_REGION
+from activities.identity_registry import candidate_fingerprints
 from activities.login_ip import device_digest
 from models.contract import BarIdentityInput, BuyerScreening, BuyerScreeningResult, ClearLinkInput
 from models.db import engine
@@ -91,14 +92,18 @@ def screen_buyer(inp: BuyerScreening) -> BuyerScreeningResult:
             )
         seller = None
         if inp.region.strip().upper() != MAINLAND_CHINA:
+            # The seller's identity was claimed under mainland rules; the buyer's values may be
+            # written for either region. A value valid under neither cannot match anything.
+            regions = (MAINLAND_CHINA, inp.region.strip().upper(), ANY_REGION)
             digests = [
-                fingerprint(kind, value)
+                digest
                 for kind, value in (
                     ("id_card", inp.id_card_number),
                     ("mobile", inp.mobile),
                     ("email", inp.email),
                 )
                 if value
+                for digest in candidate_fingerprints(kind, value, regions)
             ]
             if digests:
                 match = session.exec(

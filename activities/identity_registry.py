@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import unicodedata
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities import identity_canonical
+from activities.identity_canonical import ANY_REGION, MAINLAND_CHINA
 from models.contract import (
     ClaimIdentityInput,
     ClaimIdentityResult,
@@ -25,26 +25,48 @@ from models.contract import (
     RegistrationInput,
 )
 from models.db import engine
-from models.refusals import Refusal
+from models.refusals import Refusal, RefusedError
 from models.settings import settings
 from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint
 
 IDENTITY_KINDS = ("licence", "id_card", "mobile", "email")
 
 
-def canonical(kind: str, value: str) -> str:
-    """The form two spellings of one identity share, so that `A@x.com ` and `a@x.com` collide."""
-    value = unicodedata.normalize("NFKC", value).strip()
-    if kind == "email":
-        return value.casefold()
-    if kind == "mobile":
-        return re.sub(r"[^\d+]", "", value)
-    return re.sub(r"[\s-]", "", value).upper()
+def canonical(kind: str, value: str, *, region: str = MAINLAND_CHINA) -> str:
+    """The form two spellings of one identity share (activities/identity_canonical.py); raises
+    RefusedError for a value that has none."""
+    return identity_canonical.canonical(kind, value, region=region)
 
 
-def fingerprint(kind: str, value: str, *, secret: bytes | None = None) -> str:
+def fingerprint(kind: str, value: str, *, region: str = MAINLAND_CHINA, secret: bytes | None = None) -> str:
+    """The only way an identity attribute becomes a fingerprint: canonicalise, then HMAC.
+
+    Raises RefusedError (rule, reason code, sentence) for a value with no canonical form, so a value is
+    never fingerprinted as typed.
+    """
     key = secret if secret is not None else settings().fingerprint_secret
-    return hmac.new(key, f"{kind}:{canonical(kind, value)}".encode(), hashlib.sha256).hexdigest()
+    return digest_of(kind, canonical(kind, value, region=region), secret=key)
+
+
+def digest_of(kind: str, canonical_form: str, *, secret: bytes | None = None) -> str:
+    """HMAC of an already canonical value (the re-fingerprinting command computes legacy digests)."""
+    key = secret if secret is not None else settings().fingerprint_secret
+    return hmac.new(key, f"{kind}:{canonical_form}".encode(), hashlib.sha256).hexdigest()
+
+
+def candidate_fingerprints(
+    kind: str, value: str, regions: tuple[str, ...] = (MAINLAND_CHINA, ANY_REGION)
+) -> list[str]:
+    """For lookups only (REG-3 buyer screening, REG-10 by licence): the fingerprints of a value read
+    under each region where it is valid (`ANY_REGION`: the strict pattern of non-mainland numbers). A
+    lookup may try several readings; a claim never does."""
+    found = []
+    for region in regions:
+        try:
+            found.append(fingerprint(kind, value, region=region))
+        except RefusedError:
+            continue
+    return list(dict.fromkeys(found))
 
 
 def identity_fingerprints(reg: RegistrationInput) -> dict[str, str]:
@@ -54,11 +76,11 @@ def identity_fingerprints(reg: RegistrationInput) -> dict[str, str]:
         "mobile": reg.mobile,
         "email": reg.email,
     }
-    return {kind: fingerprint(kind, value) for kind, value in values.items()}
+    return {kind: fingerprint(kind, value, region=reg.region) for kind, value in values.items()}
 
 
-def _refused(rule: str, code: str, message: str) -> ClaimIdentityResult:
-    return ClaimIdentityResult(member_id=None, refusal=Refusal(rule, code, message))
+def _refused(rule: str, code: str, message: str, *, retryable: bool = True) -> ClaimIdentityResult:
+    return ClaimIdentityResult(member_id=None, refusal=Refusal(rule, code, message, retryable))
 
 
 def _sub_account_refusal(
@@ -119,11 +141,21 @@ def linked_accounts(member_id: str) -> list[AccountLink]:
         )
 
 
+def _account_region(member_id: str) -> str:
+    with Session(engine()) as session:
+        account = session.get(Account, member_id)
+        return account.region if account is not None else MAINLAND_CHINA
+
+
 @activity.defn
 def rebind_contact(inp: RebindContactInput) -> RebindContactResult:
     """ASSOC-2: move the account's email or mobile fingerprint to a new value. A value that already
     belongs to another seller is refused, and the two accounts are linked for the operators."""
-    digest = fingerprint(inp.kind, inp.value)
+    try:
+        # Defence in depth: the update's validator refused malformed values already.
+        digest = fingerprint(inp.kind, inp.value, region=_account_region(inp.member_id))
+    except RefusedError as err:
+        return RebindContactResult(changed=False, refusal=err.refusal)
     with Session(engine()) as session:
         holder = session.exec(
             select(IdentityFingerprint).where(
@@ -145,6 +177,7 @@ def rebind_contact(inp: RebindContactInput) -> RebindContactResult:
                         "REG-5",
                         "identity_barred",
                         "This contact belongs to an account closed for serious violations.",
+                        retryable=False,
                     ),
                 )
             current = session.exec(
@@ -183,6 +216,7 @@ def rebind_contact(inp: RebindContactInput) -> RebindContactResult:
                 "identity_in_use",
                 f"This {inp.kind} is registered to another seller account; the accounts have been linked"
                 " for review.",
+                retryable=False,
             ),
             linked_member_id=holder.member_id,
         )
@@ -196,7 +230,10 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
     answers the same member id.
     """
     reg = inp.registration
-    prints = identity_fingerprints(reg)
+    try:
+        prints = identity_fingerprints(reg)
+    except RefusedError as err:  # screening refused it already; never retry a malformed value
+        return ClaimIdentityResult(member_id=None, refusal=err.refusal)
     with Session(engine()) as session:
         existing = session.exec(select(Account).where(Account.registration_id == reg.request_id)).first()
         if existing is not None:
@@ -213,6 +250,7 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
                 "REG-5",
                 "identity_barred",
                 "This identity belongs to an account closed for serious violations and may not register again.",
+                retryable=False,
             )
 
         if reg.account_type == "sub":
@@ -251,5 +289,6 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
                 "duplicate_identity",
                 "The business licence, ID card, mobile number or email is already registered to another seller"
                 " account: each may register only one.",
+                retryable=False,
             )
     return ClaimIdentityResult(member_id=inp.member_id)

@@ -3,7 +3,9 @@
 Matching runs on a *skeleton* of the text, so that spelling tricks do not slip through:
 NFKC folds full-width forms; accents are stripped; Unicode confusables (Cyrillic `а`, Greek `ο`, ...)
 map to their Latin look-alike through `confusable-homoglyphs` (the Unicode Consortium's confusables
-data, maintained upstream, rather than a hand-made table); digits and symbols used for letters are
+data, maintained upstream, rather than a hand-made table); letters of look-alike scripts with no
+confusable (small capitals `ɴɪᴋᴇ`, dotless `ı`, Greek `κ`, ...) are transliterated by anyascii rather
+than dropped; digits and symbols used for letters are
 read as letters; and the letters that look alike in most fonts (`I`/`l`/`1`/`|`, `0`/`O`) collapse to
 one. Separators are dropped, but word boundaries are remembered so that short, common terms only
 match as words of their own ("Pineapple Garden" is not "apple"), while runs of single characters
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from anyascii import anyascii
 from confusable_homoglyphs import confusables
 
 from models.refusals import Refusal
@@ -76,6 +79,43 @@ def _homoglyph(char: str) -> str:
     return char
 
 
+# Scripts whose letters stand in for Latin ones (by shape or by sound): a letter of these with no Latin
+# confusable is transliterated, never dropped. Other scripts (Han, kana, Hangul, Arabic, Thai, ...)
+# write names of their own: read phonetically they would refuse innocent names (妮可 "Nicole" reads
+# "NiKe"), so their letters stay separators.
+_LOOKALIKE_SCRIPTS = (
+    "LATIN",
+    "GREEK",
+    "CYRILLIC",
+    "CHEROKEE",
+    "ARMENIAN",
+    "COPTIC",
+    "LISU",
+    "MODIFIER LETTER",
+    "REGIONAL INDICATOR",
+    "OLD ITALIC",
+    "GOTHIC",
+    "DESERET",
+    "CANADIAN SYLLABICS",
+)
+
+
+@cache
+def _transliterated(char: str) -> str:
+    """A letter of a look-alike script read as ASCII by anyascii (`ɴ` -> `N`, `ı` -> `i`, `κ` -> `k`)."""
+    if not unicodedata.category(char).startswith(("L", "S")):
+        return char
+    name = unicodedata.name(char, "")
+    if not any(script in name for script in _LOOKALIKE_SCRIPTS):
+        return char
+    # anyascii marks some letters as abbreviations ("Ꝓ" -> "P.") and spells symbols ":name:": only the
+    # letters it gives stand in for letters, and a symbol without a letter reading stays a separator.
+    latin = "".join(c for c in anyascii(char) if c.isascii() and c.isalpha())
+    if not latin or (unicodedata.category(char).startswith("S") and len(latin) > 1):
+        return char
+    return latin
+
+
 def _latin(text: str) -> str:
     out = []
     for char in unicodedata.normalize("NFKC", text):
@@ -85,7 +125,15 @@ def _latin(text: str) -> str:
             stripped = "".join(
                 c for c in unicodedata.normalize("NFD", char) if unicodedata.category(c) != "Mn"
             )
-            char = stripped if stripped.isascii() and stripped else _homoglyph(char)
+            if stripped.isascii() and stripped:
+                char = stripped
+            else:
+                # Small letters of some scripts (Cherokee) are confusable only through their capitals.
+                glyph = _homoglyph(char)
+                if glyph == char and len(char.upper()) == 1:
+                    glyph = _homoglyph(char.upper())
+                    glyph = glyph if glyph != char.upper() else char
+                char = glyph if glyph != char else _transliterated(char)
         out.append(char)
     return "".join(out)
 

@@ -14,18 +14,17 @@ from datetime import datetime
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.identity_canonical import canonical_document, refusal_for
 from models.contract import RegistrationInput
 from models.db import engine
 from models.refusals import Refusal, RefusedError
 from models.tables import PreApproval
 
 MAINLAND_CHINA = "CN"
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
-)
-_MOBILE = re.compile(r"^\+?[0-9]{7,15}$")
+# Controls, format characters and line/paragraph separators: never part of a name or an identity.
+_CONTROL_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
 _REGION = re.compile(r"^[A-Z]{2}$")
-_FOREIGN_ID = re.compile(r"^[A-Z0-9]{6,20}$")
+# Check-character tables, for devtools/identity_factory.py (validation itself is python-stdnum's).
 # GB 32100-2015 unified social credit code alphabet (no I, O, S, V, Z).
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -45,43 +44,22 @@ FIELD_RULES = {
 LIMITS = {"store_name": 64, "email": 254, "mobile": 20, "licence_number": 30, "id_card_number": 30}
 
 
-def uscc_valid(code: str) -> bool:
-    """A mainland business licence number: 18 characters with a GB 32100-2015 check character."""
-    if len(code) != 18 or any(c not in _USCC_ALPHABET for c in code):
-        return False
-    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
-    return _USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
-
-
-def resident_id_valid(number: str) -> bool:
-    """A mainland resident ID card number: 17 digits and an ISO 7064 MOD 11-2 check character."""
-    if not re.fullmatch(r"\d{17}[\dX]", number):
-        return False
-    total = sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == number[17]
-
-
 def _bad(field: str, code: str, message: str) -> Refusal:
     return Refusal(FIELD_RULES[field], code, message)
 
 
-def contact_refusal(kind: str, value: str) -> Refusal | None:
-    """The email/mobile checks of registration, for a later change of contact (pure: validators use it)."""
+def contact_refusal(kind: str, value: object, region: str = MAINLAND_CHINA) -> Refusal | None:
+    """The email/mobile checks of registration, for a later change of contact or a code request (pure:
+    update validators use it, so a malformed value never reaches an activity or a mail header)."""
     if kind not in ("email", "mobile"):
         return Refusal("ASSOC-2", "bad_contact_kind", "only the email or the mobile number can be changed")
-    if not value.strip():
+    if not isinstance(value, str) or not value.strip():
         return _bad(kind, "missing_field", f"{kind} is required")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
-        return _bad(kind, "control_characters", f"{kind} contains control characters")
+    if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value):
+        return _bad(kind, "control_characters", f"{kind} contains control or line-break characters")
     if len(value) > LIMITS[kind]:
         return _bad(kind, "too_long", f"{kind} is longer than {LIMITS[kind]} characters")
-    if kind == "email" and not _EMAIL.match(value.strip()):
-        return _bad("email", "bad_email", "the email address is not valid")
-    if kind == "mobile" and not _MOBILE.match(re.sub(r"[\s-]", "", value)):
-        return _bad(
-            "mobile", "bad_mobile", "the mobile number must be 7 to 15 digits, optionally with a leading +"
-        )
-    return None
+    return refusal_for(kind, value, region=region or MAINLAND_CHINA)
 
 
 def validate_registration(reg: RegistrationInput) -> Refusal | None:
@@ -97,7 +75,7 @@ def validate_registration(reg: RegistrationInput) -> Refusal | None:
     for name, value in fields.items():
         if not isinstance(value, str) or not value.strip():
             return _bad(name, "missing_field", f"{name.replace('_', ' ')} is required")
-        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
+        if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value):
             return _bad(name, "control_characters", f"{name.replace('_', ' ')} contains control characters")
         if len(value) > LIMITS.get(name, 64):
             return _bad(
@@ -105,41 +83,20 @@ def validate_registration(reg: RegistrationInput) -> Refusal | None:
             )
     if not 2 <= len(reg.store_name.strip()) <= 64:
         return _bad("store_name", "bad_store_name", "the store name must be 2 to 64 characters")
-    if not _EMAIL.match(reg.email.strip()):
-        return _bad("email", "bad_email", "the email address is not valid")
-    if not _MOBILE.match(re.sub(r"[\s-]", "", reg.mobile)):
-        return _bad(
-            "mobile", "bad_mobile", "the mobile number must be 7 to 15 digits, optionally with a leading +"
-        )
     region = reg.region.strip().upper()
     if not _REGION.match(region):
         return _bad("region", "bad_region", "the region must be a two-letter country code")
-    licence = re.sub(r"[\s-]", "", reg.licence_number).upper()
-    id_card = re.sub(r"[\s-]", "", reg.id_card_number).upper()
-    if region == MAINLAND_CHINA:
-        if not uscc_valid(licence):
-            return _bad(
-                "licence_number",
-                "bad_licence_number",
-                "the business licence number is not a valid unified social credit code",
-            )
-        if not resident_id_valid(id_card):
-            return _bad(
-                "id_card_number", "bad_id_card_number", "the ID card number is not a valid resident ID number"
-            )
-    else:
-        if not _FOREIGN_ID.match(licence):
-            return _bad(
-                "licence_number",
-                "bad_licence_number",
-                "the business licence number must be 6 to 20 letters or digits",
-            )
-        if not _FOREIGN_ID.match(id_card):
-            return _bad(
-                "id_card_number",
-                "bad_id_card_number",
-                "the ID document number must be 6 to 20 letters or digits",
-            )
+    # The canonical forms (python-stdnum, phonenumbers, email-validator) are the validation: a value
+    # passes only if it has the one form that will be fingerprinted.
+    for kind, value in (
+        ("email", reg.email),
+        ("mobile", reg.mobile),
+        ("licence", reg.licence_number),
+        ("id_card", reg.id_card_number),
+    ):
+        refusal = refusal_for(kind, value, region=region)
+        if refusal is not None:
+            return refusal
     if reg.account_type not in ("main", "sub"):
         return _bad("account_type", "bad_account_type", "the account type must be main or sub")
     if reg.account_type == "sub" and not reg.main_member_id:
@@ -175,12 +132,10 @@ def create_pre_approval(region: str, licence_number: str, *, operator: str, at: 
         raise RefusedError(
             Refusal("REG-2", "bad_region", "pre-approval is for a non-mainland two-letter region")
         )
-    if not _FOREIGN_ID.match(re.sub(r"[\s-]", "", licence_number).upper()):
-        raise RefusedError(
-            Refusal(
-                "REG-2", "bad_licence_number", "the business licence number must be 6 to 20 letters or digits"
-            )
-        )
+    try:
+        canonical_document("licence", licence_number, region)
+    except RefusedError as err:
+        raise RefusedError(Refusal("REG-2", err.refusal.code, err.refusal.message)) from None
     if not operator.strip():
         raise RefusedError(
             Refusal("REG-2", "operator_required", "a pre-approval names the operator who gave it")
@@ -191,7 +146,7 @@ def create_pre_approval(region: str, licence_number: str, *, operator: str, at: 
             PreApproval(
                 ref=ref,
                 region=region,
-                licence_digest=fingerprint("licence", licence_number),
+                licence_digest=fingerprint("licence", licence_number, region=region),
                 approved_by=operator.strip(),
                 created_at=at,
             )
@@ -212,7 +167,11 @@ def screen_registration(reg: RegistrationInput) -> Refusal | None:
     if refusal is not None:
         return refusal
     with Session(engine()) as session:
-        return region_refusal(reg, session=session, licence_digest=fingerprint("licence", reg.licence_number))
+        return region_refusal(
+            reg,
+            session=session,
+            licence_digest=fingerprint("licence", reg.licence_number, region=reg.region.strip().upper()),
+        )
 
 
 def screen_names(reg: RegistrationInput) -> Refusal | None:

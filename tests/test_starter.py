@@ -184,7 +184,7 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
         second = await start_account(dev_env, worker.task_queue, state="exam_passed")
         a = (await first.query(SellerAccount.status)).member_id
         b = (await second.query(SellerAccount.status)).member_id
-        registered_identity(a)
+        who = registered_identity(a)
         n = 40_000_000 + uuid.uuid4().int % 10**6
         image = tmp_path / "p.jpg"
         image.write_bytes(product_fixtures.encode(product_fixtures.image(n)))
@@ -243,7 +243,7 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 
         # REG-3: an overseas buyer with the seller's mobile is closed, and the seller gets trade points.
         code, out = await cli(
-            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", f"mobile-{a}"
+            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", who.mobile
         )
         assert (code, out["closed"], out["seller_member_id"]) == (0, True, a)
         await until(first, lambda s: s.penalty_points["trade"] == 12, "REG-3 trade points")

@@ -326,6 +326,10 @@ class SellerAccount(Enforcement, Opening, Authorization):
         self._require_live("request_email_code")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+        # REG-6: a malformed address (a line break, a header) is refused here, before any activity.
+        refusal = contact_refusal("email", inp.email, self.profile.region)
+        if refusal is not None:
+            raise refusal_error(RefusedError(refusal))
 
     @workflow.update
     async def change_contact(self, inp: ChangeContactInput) -> str:
@@ -360,7 +364,7 @@ class SellerAccount(Enforcement, Opening, Authorization):
     def _check_change_contact(self, inp: ChangeContactInput) -> None:
         self._authorize("change_contact", inp.auth)
         self._require_live("change_contact")
-        refusal = contact_refusal(inp.kind, inp.value)
+        refusal = contact_refusal(inp.kind, inp.value, self.profile.region)
         if refusal is not None:
             raise refusal_error(RefusedError(refusal))
 

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from activities.blobs import put_bytes
 from activities.identity_registry import fingerprint, link_accounts
+from devtools.identity_factory import applicant
 from models.contract import (
     AccountStatus,
     AppealDecisionInput,
@@ -22,6 +23,7 @@ from models.contract import (
     AssociationCaseInput,
     ClosureReport,
     LoginInput,
+    RegistrationInput,
     ViolationInput,
 )
 from models.db import engine
@@ -52,8 +54,9 @@ async def violation(handle: WorkflowHandle, vid: str, category: str, points: int
     )
 
 
-def registered_identity(member_id: str) -> None:
-    """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring)."""
+def registered_identity(member_id: str) -> RegistrationInput:
+    """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring);
+    returns the identity it was registered with."""
     now = datetime.now(UTC)
     with Session(engine()) as session:
         session.add(
@@ -67,13 +70,11 @@ def registered_identity(member_id: str) -> None:
             )
         )
         session.flush()
-        for kind in ("id_card", "mobile"):
-            session.add(
-                IdentityFingerprint(
-                    kind=kind, digest=fingerprint(kind, f"{kind}-{member_id}"), member_id=member_id
-                )
-            )
+        who = applicant()
+        for kind, value in (("id_card", who.id_card_number), ("mobile", who.mobile)):
+            session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
         session.commit()
+    return who
 
 
 async def refused(h: WorkflowHandle, handler, arg, **who: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]

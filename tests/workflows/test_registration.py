@@ -125,7 +125,7 @@ async def test_region_needs_a_matching_pre_approval(dev_env: WorkflowEnvironment
                 PreApproval(
                     ref=ref,
                     region="DE",
-                    licence_digest=fingerprint("licence", "DEHRB123456"),
+                    licence_digest=fingerprint("licence", "DEHRB123456", region="DE"),
                     approved_by="operator:lin",
                     created_at=datetime.now(UTC),
                 )
