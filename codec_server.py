@@ -1,108 +1,370 @@
-"""The payload codec server: lets the Temporal Web UI (and `temporal` CLI) show decrypted payloads to
-operators who hold the token, while the Temporal server itself only ever stores ciphertext.
+"""The payload codec server: lets operators read decrypted payloads in the Temporal Web UI (and the
+`temporal` CLI), while the Temporal server itself only ever stores ciphertext.
 
-    python codec_server.py [--port 8081]      # CODEC_KEYS, CODEC_SERVER_TOKEN from the environment
+    python codec_server.py [--host 127.0.0.1] [--port 8081]
+    python codec_server.py hash-password          # a password hash for CODEC_OPERATORS
 
-Point the UI at it (TEMPORAL_CODEC_ENDPOINT=http://localhost:8081 in docker-compose, or the UI's
-"Codec Server" setting with "Pass the user access token" off and the token in CODEC_SERVER_TOKEN
-sent as `Authorization: Bearer <token>`). Endpoints, per Temporal's remote codec protocol:
+Remote codec protocol, as the Web UI 2.x and the CLI call it:
 
-    POST /{namespace}/encode   {"payloads": [...]}  ->  {"payloads": [...]}
-    POST /{namespace}/decode   {"payloads": [...]}  ->  {"payloads": [...]}
+    POST /decode?preserveStorageRefs=true    X-Namespace: default    {"payloads": [...]}
+    POST /encode                             X-Namespace: default    {"payloads": [...]}
 
-Requests without the token get 401. CORS allows the UI's origin (CODEC_CORS_ORIGIN, default
-http://localhost:8233) to call it from the browser.
+(`/{namespace}/decode` and `/{namespace}/encode` are accepted too; any query string is ignored.)
+
+Authentication (models/codec_access.py): an operator signs in at `/login` and the UI sends the session
+cookie ("include cross-origin credentials"); or the UI passes the user's OIDC access token; or the CLI
+sends the static `CODEC_SERVER_TOKEN`. Every principal reads only its namespaces. Anything else gets
+401, and the UI shows the ciphertext. CORS answers the configured UI origins only, never `*`.
+
+Bounded: bodies are capped on the bytes actually read (whatever Content-Length says), slow or idle
+connections are closed, and at most a fixed number of requests decode at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import hmac
+import html
 import json
 import logging
 import os
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+import urllib.parse
 
+from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from models.codec import codec
-from models.settings import settings
+from models.codec import EncryptionCodec
+from models.codec_access import (
+    SESSION_COOKIE,
+    AccessSettings,
+    OidcVerifier,
+    Principal,
+    Sessions,
+    check_password,
+    hash_password,
+    load_access,
+)
+from models.settings import Settings, settings
 
 log = logging.getLogger("codec_server")
-MAX_BODY = 8 * 1024 * 1024
+
+MAX_BODY = 8 * 1024 * 1024  # bytes of JSON per request
+MAX_PAYLOADS = 10_000
+BODY_SECONDS = 15.0  # a body must arrive within this, however it trickles
+IDLE_SECONDS = 15.0  # an idle (or never-speaking) connection is closed after this
+MAX_CONCURRENT = 32  # requests doing codec work at once; the next wait, up to QUEUE_SECONDS
+QUEUE_SECONDS = 10.0
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Namespace")
+LOGIN_FAILURES = 5  # failed sign-ins per operator name within LOGIN_WINDOW before it is locked
+LOGIN_WINDOW = 15 * 60.0
+
+ACCESS: web.AppKey[AccessSettings] = web.AppKey("access", AccessSettings)
+SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
+OIDC: web.AppKey[OidcVerifier | None] = web.AppKey("oidc", object)  # type: ignore[arg-type]
+CODEC: web.AppKey[EncryptionCodec] = web.AppKey("codec", EncryptionCodec)
+SLOTS: web.AppKey[asyncio.Semaphore] = web.AppKey("slots", asyncio.Semaphore)
 
 
-class CodecHandler(BaseHTTPRequestHandler):
-    server_version = "SellerCodec/1"
+class LoginThrottle:
+    """Password guessing: after LOGIN_FAILURES failures for one name within LOGIN_WINDOW, that name is
+    refused until the window passes (in memory, per process; bounded)."""
 
-    def _cors(self) -> None:
-        self.send_header(
-            "Access-Control-Allow-Origin", os.environ.get("CODEC_CORS_ORIGIN", "http://localhost:8233")
+    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, name: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(name, []) if now - t < self.window]
+        if recent:
+            self._failures[name] = recent
+        else:
+            self._failures.pop(name, None)
+        return recent
+
+    def locked(self, name: str, now: float | None = None) -> bool:
+        return len(self._recent(name, time.monotonic() if now is None else now)) >= self.limit
+
+    def failed(self, name: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if len(self._failures) >= 10_000:  # a flood of names: forget the oldest entry
+            self._failures.pop(next(iter(self._failures)))
+        self._failures[name] = [*self._recent(name, now), now]
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """CORS for the configured UI origins, with credentials; other origins get no CORS headers, and
+    their codec requests are refused outright (a browser would hide the answer, but why decrypt)."""
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and origin.rstrip("/") in request.app[ACCESS].ui_origins
+    if request.method == "OPTIONS":
+        response: web.StreamResponse = web.Response(status=204 if allowed else 403)
+        log.debug("preflight from %s for %s asks %s", origin, request.path, request.headers.get("Access-Control-Request-Headers"))
+    elif origin is not None and not allowed and request.path.endswith(("/decode", "/encode")):
+        response = _error(403, "origin not allowed")
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # 404/405: answered as JSON, with the CORS headers below
+            response = _error(exc.status, exc.reason)
+    if allowed:
+        assert origin is not None
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        # Whatever headers the UI version asks for (only ever from an allowed origin): a header missing
+        # here fails the preflight, and the UI would show ciphertext with "could not connect".
+        asked = request.headers.get("Access-Control-Request-Headers", "")
+        response.headers["Access-Control-Allow-Headers"] = asked or ", ".join(ALLOWED_HEADERS)
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+async def read_capped(request: web.Request, cap: int = MAX_BODY) -> bytes | None:
+    """The body, or None when it is over the cap: counted on the bytes read, so a missing, negative or
+    lying Content-Length cannot get past it."""
+    if (request.content_length or 0) > cap:
+        return None  # announced over the cap: no need to wait for it
+    chunks: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(BODY_SECONDS):
+        while chunk := await request.content.read(64 * 1024):
+            size += len(chunk)
+            if size > cap:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    access = request.app[ACCESS]
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        token = auth.removeprefix("Bearer ").strip()
+        if access.static_token and hmac.compare_digest(token.encode(), access.static_token.encode()):
+            return Principal("cli-token", "token", access.token_namespaces)
+        verifier = request.app[OIDC]
+        if verifier is not None and token.count(".") == 2:
+            return await asyncio.to_thread(verifier.principal, token)
+        return None
+    op = request.app[SESSIONS].operator(request.cookies.get(SESSION_COOKIE))
+    return Principal(op.name, "session", op.namespaces) if op else None
+
+
+def namespace_of(request: web.Request) -> str:
+    return (
+        request.headers.get("X-Namespace", "").strip()
+        or request.match_info.get("namespace", "")
+        or request.app[ACCESS].default_namespace
+    )
+
+
+async def codec_call(request: web.Request) -> web.Response:
+    action = request.match_info["action"]
+    principal = await authenticate(request)
+    if principal is None:
+        log.info("%s refused: not signed in (%s)", action, request.headers.get("Origin", "no origin"))
+        return _error(401, "sign in at /login, or send a valid bearer token")
+    namespace = namespace_of(request)
+    if not principal.may_read(namespace):
+        log.warning("%s (%s) refused namespace %r", principal.name, principal.via, namespace)
+        return _error(403, f"not allowed in namespace {namespace!r}")
+    try:
+        body = await read_capped(request)
+    except TimeoutError:
+        return _error(408, "request body too slow")
+    if body is None:
+        return _error(413, f"body over {MAX_BODY} bytes")
+    try:
+        payloads = json_format.Parse(body, Payloads())
+    except (json_format.ParseError, UnicodeDecodeError) as err:
+        log.warning("%s: not a payloads document (%s)", action, type(err).__name__)
+        return _error(400, f"not a payloads document: {str(err)[:200]}")
+    if len(payloads.payloads) > MAX_PAYLOADS:
+        return _error(413, f"over {MAX_PAYLOADS} payloads")
+    slots = request.app[SLOTS]
+    try:
+        async with asyncio.timeout(QUEUE_SECONDS):
+            await slots.acquire()
+    except TimeoutError:
+        return _error(503, "busy, retry")
+    try:
+        c = request.app[CODEC]
+        out = await (c.encode(payloads.payloads) if action == "encode" else c.decode(payloads.payloads))
+    except Exception as err:  # a payload from another key set, a forged one: say so, never crash
+        log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
+        return _error(400, f"cannot {action}: {type(err).__name__}")
+    finally:
+        slots.release()
+    # Who read how much, never what: payloads are personal data.
+    log.info("%s %s %d payload(s) in %s", principal.name, action, len(out), namespace)
+    return web.json_response(json_format.MessageToDict(Payloads(payloads=out)))
+
+
+LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Codec server sign-in</title>
+<style>body{{font-family:sans-serif;max-width:24em;margin:4em auto}}input{{display:block;margin:.4em 0 1em;
+width:100%}}.msg{{color:#a00}}</style></head><body><h1>Operator sign-in</h1>
+<p>Decrypts payloads for the Temporal Web UI.</p><p class="msg" id="msg">{message}</p>
+<form method="post" action="/login"><input type="hidden" name="next" value="{next}">
+<label>Operator<input name="operator" id="operator" autocomplete="username" required></label>
+<label>Password<input name="password" id="password" type="password" autocomplete="current-password"
+required></label><button type="submit" id="sign-in">Sign in</button></form></body></html>"""
+
+SIGNED_IN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Signed in</title></head>
+<body style="font-family:sans-serif;max-width:24em;margin:4em auto"><h1 id="signed-in">Signed in as {name}</h1>
+<p>Namespaces: {namespaces}. Open the Web UI (its Codec Server setting pointing here, with
+"include cross-origin credentials" on).</p>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form></body></html>"""
+
+
+def _safe_next(request: web.Request, target: str) -> str | None:
+    """Only back to a configured UI origin: never an open redirect."""
+    parsed = urllib.parse.urlsplit(target)
+    origin = f"{parsed.scheme}://{parsed.netloc}"
+    return target if target and origin in request.app[ACCESS].ui_origins else None
+
+
+async def login_page(request: web.Request) -> web.Response:
+    nxt = html.escape(request.query.get("next", ""), quote=True)
+    return web.Response(text=LOGIN_PAGE.format(message="", next=nxt), content_type="text/html")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    try:
+        body = await read_capped(request, cap=16 * 1024)
+    except TimeoutError:
+        return _error(408, "request body too slow")
+    if body is None:
+        return _error(413, "form too large")
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    name = form.get("operator", [""])[0]
+    password = form.get("password", [""])[0]
+    access = request.app[ACCESS]
+    throttle = request.app[THROTTLE]
+    key = name[:128]
+    if throttle.locked(key):
+        log.warning("sign-in for %r refused: too many failures", key)
+        page = LOGIN_PAGE.format(message="Too many failed sign-ins; try again later.", next="")
+        return web.Response(text=page, content_type="text/html", status=429)
+    op = access.operators.get(name)
+    # Checked under the slots too: scrypt costs memory, and guessing should not be cheap.
+    async with request.app[SLOTS]:
+        ok = op is not None and await asyncio.to_thread(check_password, password, op.password_hash)
+    if not ok or op is None:
+        throttle.failed(key)
+        log.warning("failed sign-in for %r from %s", name[:64], request.remote)
+        page = LOGIN_PAGE.format(message="Wrong operator or password.", next="")
+        return web.Response(text=page, content_type="text/html", status=401)
+    throttle.succeeded(key)
+    log.info("%s signed in from %s", op.name, request.remote)
+    target = _safe_next(request, form.get("next", [""])[0])
+    response: web.StreamResponse
+    if target:
+        response = web.Response(status=303, headers={"Location": target})
+    else:
+        page = SIGNED_IN_PAGE.format(
+            name=html.escape(op.name), namespaces=html.escape(", ".join(sorted(op.namespaces)))
         )
-        self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace")
-        self.send_header("Access-Control-Allow-Credentials", "true")
-
-    def _reply(self, status: HTTPStatus, body: dict | None = None) -> None:
-        data = json.dumps(body or {}).encode()
-        self.send_response(status)
-        self._cors()
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_OPTIONS(self) -> None:  # noqa: N802  (the CORS preflight carries no token)
-        self.send_response(HTTPStatus.NO_CONTENT)
-        self._cors()
-        self.end_headers()
-
-    def do_POST(self) -> None:  # noqa: N802
-        action = self.path.rstrip("/").rsplit("/", 1)[-1]
-        if action not in ("encode", "decode"):
-            return self._reply(HTTPStatus.NOT_FOUND, {"error": "POST /{namespace}/encode or /decode"})
-        token = settings().codec_server_token
-        given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not token or not hmac.compare_digest(given.encode(), token.encode()):
-            return self._reply(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong token"})
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large"})
-        try:
-            payloads = json_format.Parse(self.rfile.read(length), Payloads())
-        except json_format.ParseError as err:
-            return self._reply(HTTPStatus.BAD_REQUEST, {"error": f"not a payloads document: {err}"})
-        c = codec()
-        try:
-            out = asyncio.run(
-                c.encode(payloads.payloads) if action == "encode" else c.decode(payloads.payloads)
-            )
-        except Exception as err:  # a payload from another key set: say so, never crash the server
-            return self._reply(HTTPStatus.BAD_REQUEST, {"error": f"cannot {action}: {err}"})
-        self._reply(HTTPStatus.OK, json_format.MessageToDict(Payloads(payloads=out)))
-        # Log the count only: payloads are personal data.
-        log.info("%s %d payload(s)", action, len(out))
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        log.debug(format, *args)
+        response = web.Response(text=page, content_type="text/html")
+    response.set_cookie(
+        SESSION_COOKIE,
+        request.app[SESSIONS].issue(op.name),
+        max_age=access.session_seconds,
+        httponly=True,
+        path="/",
+        # https: the UI may sit on another site, so the cookie must travel cross-site (None + Secure).
+        # Plain-http development: UI and codec server on one host are the same site; Lax is enough and
+        # browsers refuse `SameSite=None` without Secure.
+        secure=access.cookie_secure,
+        samesite="None" if access.cookie_secure else "Lax",
+    )
+    return response
 
 
-def serve(port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), CodecHandler)
+async def logout(request: web.Request) -> web.Response:
+    response = web.Response(text="Signed out.", content_type="text/plain")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def create_app(s: Settings | None = None, access: AccessSettings | None = None) -> web.Application:
+    s = s or settings()
+    access = access or load_access(s)
+    app = web.Application(middlewares=[cors], client_max_size=MAX_BODY)
+    app[ACCESS] = access
+    app[SESSIONS] = Sessions(access)
+    app[OIDC] = OidcVerifier(access.oidc) if access.oidc else None
+    # Not strict: a payload already stored in clear is shown to the operator as it is.
+    app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id)
+    app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
+    app[THROTTLE] = LoginThrottle()
+    app.add_routes(
+        [
+            web.post(r"/{action:(decode|encode)}", codec_call),
+            web.post(r"/{namespace}/{action:(decode|encode)}", codec_call),
+            web.get("/login", login_page),
+            web.post("/login", login),
+            web.post("/logout", logout),
+            web.get("/health", health),
+        ]
+    )
+    return app
+
+
+async def start(
+    host: str, port: int, app: web.Application | None = None, *, idle_seconds: float = IDLE_SECONDS
+) -> web.AppRunner:
+    """Serve until the returned runner is cleaned up. `keepalive_timeout` also closes a connection that
+    never completes its request headers (aiohttp arms it when the connection opens)."""
+    runner = web.AppRunner(app or create_app(), keepalive_timeout=idle_seconds, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, backlog=256).start()
+    return runner
+
+
+async def serve_forever(host: str, port: int) -> None:
+    runner = await start(host, port)
+    log.info("codec server on http://%s:%d", host, port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", nargs="?", choices=["serve", "hash-password"], default="serve")
     p.add_argument("--port", type=int, default=int(os.environ.get("CODEC_SERVER_PORT", "8081")))
     p.add_argument("--host", default=os.environ.get("CODEC_SERVER_HOST", "127.0.0.1"))
     args = p.parse_args()
+    if args.command == "hash-password":
+        password = getpass.getpass("operator password: ")
+        if len(password) < 12:
+            raise SystemExit("use 12 characters or more")
+        print(json.dumps({"password": hash_password(password)}))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = serve(args.port, args.host)
-    log.info("codec server on http://%s:%d", args.host, args.port)
-    server.serve_forever()
+    load_access(settings())  # refuse bad settings before listening
+    asyncio.run(serve_forever(args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -308,6 +308,10 @@ async def main() -> int:
     print_states(statuses)
     print(f"\nWatch them in the Web UI: {temporal_dev.ui_url()}")
     print("  filter with:  SellerState = 'closed'   or   WorkflowType = 'SellerAccount'")
+    print(
+        f"  to read payloads: python codec_server.py, sign in at {temporal_dev.UI_CODEC_ENDPOINT}/login"
+        " (README, Operator's guide)"
+    )
     print("  the dev server keeps running: ./run devserver stop")
     return 0
 

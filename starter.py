@@ -23,6 +23,7 @@
     python starter.py preapprove --region DE --licence L --as-operator NAME
     python starter.py links MEMBER
     python starter.py credential COMMAND --member M (--as-operator NAME | --as-service NAME)
+    python starter.py check-photo PHOTO [--id-card NUMBER]     (OPEN-1 offline: no Temporal, no DB)
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role it
@@ -47,6 +48,7 @@ from typing import Any
 from sqlmodel import Session, select
 from temporalio.service import RPCError, RPCStatusCode
 
+import check_photo_command
 import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
@@ -688,6 +690,8 @@ def parser() -> argparse.ArgumentParser:
     no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
     no.add_argument("member_id")
     no.set_defaults(run=cmd_notices)
+
+    check_photo_command.add_parser(sub)
     return p
 
 

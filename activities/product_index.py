@@ -1,45 +1,45 @@
 """ASSOC-3 duplicate distribution: is this product the same as, or highly similar to, another store's?
 
-Text: MinHash (datasketch) over word 1- and 2-grams of the normalised title and description, with
-LSH banding (25 bands x 5 rows: a pair at 0.7 Jaccard shares a band with probability 0.99, at 0.6
-with 0.87, at 0.2 with 0.008), then
-the estimated Jaccard against the policy threshold. Image: the 64-bit perceptual hash (imagehash),
-cut into 4 slices of 16 bits and probed with every 1-bit variant of each slice (multi-index
-hashing): two hashes within 7 bits are within 1 bit on some slice, so the probes find every
-candidate within the policy distance (at most 7), and few others.
+Text (activities/text_signature.py): the title and description normalised against copycats' disguises,
+MinHash LSH bands for candidates, the exact Jaccard of the shingle sets against the policy threshold.
+Image (activities/image_signature.py): SIFT visual words for candidates, a RANSAC-confirmed match of
+local features for the decision (crops, flips, rotations, overlays, borders, backgrounds, colours);
+the perceptual-hash distance is kept as evidence for operators and as a second image test.
+Candidates come from the in-process index (activities/duplicate_index.py), kept in step with the
+ProductSignature table; only the candidates' rows are read and compared.
 
 A store's own listings never count against it; only other stores' listed products do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
+import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
 
 import imagehash
 import numpy as np
-from datasketch import MinHash
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities import image_signature as vis
+from activities import text_signature as txt
 from activities.blobs import path_for
+from activities.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
 from models.contract import ListProductInput, ListProductResult, ProductInput, UnlistProductInput
 from models.db import engine
-from models.products import Product, ProductBand
+from models.products import Product, ProductSignature
 from models.refusals import Refusal
 
-NUM_PERM = 128
-BANDS, ROWS = 25, 5  # 125 of the 128 values; S-curve midpoint ~0.53
-IMAGE_SLICES = 4
 CATEGORIES = (
     "apparel", "beauty", "electronics", "home", "garden", "toys", "sports", "tools", "jewellery", "food",
     "books", "automotive", "pets", "office", "health",
@@ -48,7 +48,6 @@ MAX_TITLE, MAX_DESCRIPTION = 200, 5000
 MAX_PRICE = Decimal("1000000")
 MAX_IMAGE_BYTES = 8_000_000
 MAX_IMAGE_PIXELS = 40_000_000
-_WORD = re.compile(r"[^\W_]+")
 
 
 # ---------------------------------------------------------------- input (pure: used by the validator)
@@ -89,61 +88,12 @@ def price_cents(price: str) -> int | None:
     return int(value * 100)
 
 
-# ---------------------------------------------------------------- fingerprints
+# ---------------------------------------------------------------- the image, opened once
 
 
-def shingles(title: str, description: str) -> set[str]:
-    words = _WORD.findall(unicodedata.normalize("NFKC", f"{title} {description}").casefold())
-    return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
-
-
-@cache
-def _permutations() -> MinHash:
-    return MinHash(num_perm=NUM_PERM)  # seed 1: every process draws the same permutations
-
-
-def text_minhash(title: str, description: str) -> MinHash:
-    # Reusing the permutations halves the cost of a signature (they are drawn per MinHash otherwise).
-    base = _permutations()
-    m = MinHash(num_perm=NUM_PERM, permutations=base.permutations, scheme=base.scheme)
-    m.update_batch([s.encode() for s in shingles(title, description)])
-    return m
-
-
-def text_bands(hashvalues: np.ndarray) -> list[str]:
-    keys = []
-    for b in range(BANDS):
-        chunk = hashvalues[b * ROWS : (b + 1) * ROWS].astype("<u8").tobytes()
-        keys.append(f"t{b}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
-    return keys
-
-
-def image_bands(phash_hex: str) -> list[str]:
-    """The keys a product is stored under: its hash cut into 4 slices of 16 bits."""
-    return [f"i{k}:{phash_hex[4 * k : 4 * k + 4]}" for k in range(IMAGE_SLICES)]
-
-
-def image_probes(phash_hex: str) -> list[str]:
-    """The keys to look up: each slice as it is and with any one of its 16 bits flipped. Two hashes
-    within 7 bits differ in at most 1 bit in some slice (4 slices x 2 bits > 7), so every product
-    within the policy distance (6) shares at least one key with the query."""
-    keys = []
-    for k in range(IMAGE_SLICES):
-        value = int(phash_hex[4 * k : 4 * k + 4], 16)
-        keys += [f"i{k}:{v:04x}" for v in (value, *(value ^ (1 << b) for b in range(16)))]
-    return keys
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.count_nonzero(a == b)) / len(a)
-
-
-def hamming(a_hex: str, b_hex: str) -> int:
-    return (int(a_hex, 16) ^ int(b_hex, 16)).bit_count()
-
-
-def image_phash(data: bytes) -> str | Refusal:
-    """The image's perceptual hash, or why it is not a usable product image."""
+def _open_product_image(data: bytes) -> Image.Image | Refusal:
+    """Every product image is opened here, and nowhere else: the decoded, upright RGB picture, or why it
+    is not a usable product image. Any decoding error (EXIF included) is a refusal, never an exception."""
     if not data:
         return Refusal("OPEN-3", "image_empty", "The product image is empty.")
     if len(data) > MAX_IMAGE_BYTES:
@@ -154,6 +104,7 @@ def image_phash(data: bytes) -> str | Refusal:
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the picture is still used
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             if img.format not in ("JPEG", "PNG", "WEBP"):
@@ -161,18 +112,125 @@ def image_phash(data: bytes) -> str | Refusal:
             if img.width * img.height > MAX_IMAGE_PIXELS:
                 return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
             img.load()
+            rgb = ImageOps.exif_transpose(img).convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
     except UnidentifiedImageError:
         return Refusal("OPEN-3", "not_an_image", "The product image is not a picture.")
-    except (OSError, SyntaxError, ValueError):
+    except Exception:  # noqa: BLE001  (OSError, SyntaxError, ValueError, bad EXIF of any kind: all damage)
         return Refusal("OPEN-3", "image_damaged", "The product image is damaged or incomplete.")
-    img = ImageOps.exif_transpose(img)
-    if min(img.size) < 100:
+    if min(rgb.size) < 100:
         return Refusal(
             "OPEN-3", "image_too_small", "The product image must be at least 100 pixels on each side."
         )
-    return str(imagehash.phash(img.convert("RGB")))
+    return rgb
+
+
+def image_phash(data: bytes) -> str | Refusal:
+    """The image's 64-bit perceptual hash (hex), or why it is not a usable product image."""
+    img = _open_product_image(data)
+    return img if isinstance(img, Refusal) else str(imagehash.phash(img))
+
+
+def hamming(a_hex: str, b_hex: str) -> int:
+    return (int(a_hex, 16) ^ int(b_hex, 16)).bit_count()
+
+
+# ---------------------------------------------------------------- a listing's signature
+
+
+@dataclass
+class ListingSignature:
+    shingles: set[str]
+    minhash: np.ndarray  # uint64[128]
+    bands: np.ndarray  # uint32[25]
+    phash: str
+    image: vis.QuerySignature
+    text: str  # normalised
+
+
+def listing_signature(title: str, description: str, img: Image.Image) -> ListingSignature:
+    text = txt.normalise(f"{title} {description}")[: MAX_TITLE + MAX_DESCRIPTION + 1]
+    sh = txt.shingles(text, "")  # the stored text gives the same shingles: candidates compare alike
+    mh = txt.minhash(sh)
+    return ListingSignature(
+        shingles=sh,
+        minhash=mh,
+        bands=txt.band_keys(mh),
+        phash=str(imagehash.phash(img)),
+        image=vis.query_signature(img),
+        text=text,
+    )
+
+
+def signature_row(product_id: str, sig: ListingSignature) -> ProductSignature:
+    stored = vis.stored_features(sig.image)
+    words = vis.index_words(stored).astype("<u4")
+    return ProductSignature(
+        product_id=product_id,
+        text=sig.text,
+        bands=sig.bands.astype("<u4").tobytes(),
+        words=words.tobytes(),
+        features=vis.pack(stored),
+        thumb=vis.thumbnail(sig.image.gray),
+    )
+
+
+# ---------------------------------------------------------------- the in-process index
+
+
+CATCH_UP_WINDOW = 1000  # seqs are taken at insert but seen at commit, so a little out of order
+
+
+class _IndexHolder:
+    """One candidate index per process and database, caught up with the table before each lookup."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.index: DuplicateIndex | None = None
+        self.engine_url: str | None = None
+        self.recent: set[int] = set()  # seqs indexed within the last CATCH_UP_WINDOW
+
+    def candidates(self, session: Session, sig: ListingSignature) -> Candidates:
+        """Caught up with the table, then looked up, under one lock: activity threads share the index."""
+        url = str(session.get_bind().url)  # type: ignore[union-attr]
+        with self.lock:
+            top = session.exec(select(func.max(ProductSignature.seq))).one() or 0
+            if self.index is None or self.engine_url != url or top < self.index.last_seq:
+                self.index, self.engine_url = DuplicateIndex(), url  # first use, or the table was emptied
+                self.recent = set()
+            index = self.index
+            # A seq is taken at insert and seen at commit, so listings can appear a little out of order:
+            # the trailing window is re-checked (seq numbers only) for any that came in late.
+            columns = select(ProductSignature.seq, ProductSignature.bands, ProductSignature.words)
+            if not len(index):  # first use: the whole table
+                rows = session.exec(columns.order_by(ProductSignature.seq)).all()  # type: ignore[arg-type]
+            else:
+                floor = index.last_seq - CATCH_UP_WINDOW
+                window = session.exec(
+                    select(ProductSignature.seq).where(ProductSignature.seq > floor)  # type: ignore[operator]
+                ).all()
+                missing = [s for s in window if s is not None and s not in self.recent]
+                rows = (
+                    session.exec(columns.where(ProductSignature.seq.in_(missing))).all()  # type: ignore[union-attr]
+                    if missing
+                    else []
+                )
+            if rows:
+                seqs = np.array([r[0] for r in rows], np.int64)
+                bands = np.stack([np.frombuffer(r[1], "<u4") for r in rows])
+                words = [np.frombuffer(r[2], "<u4").astype(np.uint32) for r in rows]
+                if len(rows) > 1000:
+                    index.add_many(seqs, bands, words)
+                else:
+                    for seq, b, w in zip(seqs.tolist(), bands, words, strict=True):
+                        index.add(seq, b, w)
+                self.recent |= set(seqs.tolist())
+                self.recent = {s for s in self.recent if s > index.last_seq - CATCH_UP_WINDOW}
+            return index.candidates(sig.bands, sig.image.probes)
+
+
+_HOLDER = _IndexHolder()
 
 
 # ---------------------------------------------------------------- lookup
@@ -184,54 +242,84 @@ class Match:
     member_id: str
     text_similarity: float
     image_distance: int
+    image_inliers: int = 0
 
 
 def find_duplicate(
     session: Session,
     member_id: str,
-    minhash: np.ndarray,
-    phash: str,
+    sig: ListingSignature,
     *,
     text_threshold: float,
     image_max_distance: int,
+    index: DuplicateIndex | None = None,
 ) -> Match | None:
-    """The most similar listed product of another store within the thresholds, found through the index."""
-    if image_max_distance > 7:
-        raise ValueError("the image index finds distances up to 7 bits; image_hash_max_distance is larger")
-    keys = text_bands(minhash) + image_probes(phash)
-    ids = session.exec(
-        select(ProductBand.product_id).where(ProductBand.band_key.in_(keys))  # type: ignore[attr-defined]
-    ).all()
-    # Only the columns the comparison needs: ORM objects for hundreds of candidates cost more than the query.
-    candidates = (
-        session.exec(
-            select(Product.product_id, Product.member_id, Product.minhash, Product.phash).where(
-                Product.product_id.in_(set(ids)),  # type: ignore[attr-defined]
-                Product.member_id != member_id,
-                Product.listed,
-            )
-        ).all()
-        if ids
-        else []
+    """The most similar listed product of another store that is a copy, found through the index:
+    exact text Jaccard at or above the threshold, or an image confirmed by local features (or within the
+    perceptual-hash distance)."""
+    found = (
+        _HOLDER.candidates(session, sig) if index is None else index.candidates(sig.bands, sig.image.probes)
     )
+    seqs = list(dict.fromkeys(found.text + found.image))
+    if not seqs:
+        return None
+    rows = session.execute(  # seven columns: beyond sqlmodel's typed select
+        sa_select(  # type: ignore[call-overload]
+            ProductSignature.seq,
+            ProductSignature.text,
+            ProductSignature.features,
+            ProductSignature.thumb,
+            Product.product_id,
+            Product.member_id,
+            Product.phash,
+        )
+        .join(Product, Product.product_id == ProductSignature.product_id)  # type: ignore[arg-type]
+        .where(
+            ProductSignature.seq.in_(seqs),  # type: ignore[union-attr]
+            Product.member_id != member_id,
+            Product.listed,
+        )
+    ).all()
+    return best_match(sig, [tuple(r) for r in rows], set(found.image), text_threshold, image_max_distance)
+
+
+def best_match(
+    sig: ListingSignature,
+    rows: list[tuple[int, str, bytes, bytes, str, str, str]],
+    image_seqs: set[int],
+    text_threshold: float,
+    image_max_distance: int,
+) -> Match | None:
+    """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash): exact
+    text Jaccard, and local features confirmed for the image candidates (the perceptual-hash distance
+    decides only for pictures too plain to have local features)."""
     best: Match | None = None
-    for c in candidates:
-        sim = jaccard(minhash, np.frombuffer(c.minhash, dtype="<u8"))
-        dist = hamming(phash, c.phash)
-        if sim >= text_threshold or dist <= image_max_distance:
-            m = Match(c.product_id, c.member_id, sim, dist)
-            if best is None or (m.text_similarity - m.image_distance / 64) > (
-                best.text_similarity - best.image_distance / 64
+    for seq, text, features, thumb, product_id, owner, phash in rows:
+        sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
+        dist = hamming(sig.phash, phash)
+        inliers, image_copy = 0, False
+        if seq in image_seqs and sim < text_threshold:
+            stored = vis.unpack(features)
+            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image)
+            inliers, image_copy = c.inliers, c.is_copy
+            if min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES:
+                # too plain a picture for local features to decide: a near-identical pHash does
+                image_copy = image_copy or dist <= image_max_distance
+        if sim >= text_threshold or image_copy:
+            m = Match(product_id, owner, sim, dist, inliers)
+            # the strongest evidence wins: the text decision, then the most features confirmed
+            if best is None or (m.text_similarity >= text_threshold, m.image_inliers, m.text_similarity) > (
+                best.text_similarity >= text_threshold,
+                best.image_inliers,
+                best.text_similarity,
             ):
                 best = m
     return best
 
 
-def insert_product(session: Session, product: Product) -> None:
+def insert_product(session: Session, product: Product, sig: ListingSignature) -> None:
     session.add(product)
-    keys = text_bands(np.frombuffer(product.minhash, dtype="<u8")) + image_bands(product.phash)
-    for key in dict.fromkeys(keys):
-        session.add(ProductBand(band_key=key, product_id=product.product_id))
+    session.add(signature_row(product.product_id, sig))
 
 
 @activity.defn
@@ -255,15 +343,14 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                     f"The product image is larger than {MAX_IMAGE_BYTES // 10**6} MB.",
                 ),
             )
-        phash = image_phash(path.read_bytes())
-        if isinstance(phash, Refusal):
-            return ListProductResult(accepted=False, refusal=phash)
-        minhash = text_minhash(inp.product.title, inp.product.description).hashvalues.astype("<u8")
+        img = _open_product_image(path.read_bytes())
+        if isinstance(img, Refusal):
+            return ListProductResult(accepted=False, refusal=img)
+        sig = listing_signature(inp.product.title, inp.product.description, img)
         match = find_duplicate(
             session,
             inp.member_id,
-            minhash,
-            phash,
+            sig,
             text_threshold=inp.text_threshold,
             image_max_distance=inp.image_max_distance,
         )
@@ -299,10 +386,11 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                 category=inp.product.category,
                 price_cents=price_cents(inp.product.price) or 0,
                 image_ref=inp.product.image_ref,
-                minhash=minhash.tobytes(),
-                phash=phash,
+                minhash=sig.minhash.tobytes(),
+                phash=sig.phash,
                 created_at=inp.at,
             ),
+            sig,
         )
         try:
             session.commit()

@@ -101,7 +101,7 @@ def image(n: int, size: int = 512) -> Image.Image:
 
 def copycat_image(img: Image.Image, how: str) -> Image.Image:
     if how == "resized":
-        return img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.LANCZOS)
+        return img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
     if how == "recompressed":
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=35)

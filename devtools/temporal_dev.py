@@ -23,6 +23,8 @@ from models.settings import settings
 from workflows.search_attributes import dev_server_args
 
 UI_PORT = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
+# Where the UI's browser finds the codec server (python codec_server.py); without it the UI shows ciphertext.
+UI_CODEC_ENDPOINT = os.environ.get("TEMPORAL_UI_CODEC_ENDPOINT", "http://localhost:8081")
 
 
 def temporal_binary() -> Path:
@@ -64,6 +66,8 @@ def start(*, wait_seconds: float = 60) -> bool:
             str(port),
             "--ui-port",
             str(UI_PORT),
+            "--ui-codec-endpoint",
+            UI_CODEC_ENDPOINT,
             "--db-filename",
             str(data / "temporal.db"),
             "--namespace",

@@ -1,15 +1,15 @@
 """OPEN-3 / ASSOC-3: listed products and the lookup index for duplicate distribution.
 
-The index is two kinds of band rows: MinHash LSH bands of the listing's text, and 8-bit slices of its
-image's 64-bit perceptual hash. A lookup fetches only the products sharing a band with the new one
-(an indexed IN query), never the whole catalogue; exact similarity is then computed on those few.
+Each product has one signature row (text band keys, image visual words, stored local features); each
+worker holds the candidate index built from those rows in memory (activities/duplicate_index.py), and
+the exact comparison runs on the few candidates' rows.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -26,6 +26,14 @@ class Product(SQLModel, table=True):
     created_at: datetime
 
 
-class ProductBand(SQLModel, table=True):
-    band_key: str = Field(primary_key=True, max_length=40)  # "t<band>:<hash>" or "i<slice>:<byte>"
-    product_id: str = Field(primary_key=True, max_length=48, index=True)
+class ProductSignature(SQLModel, table=True):
+    """One row per product (was 29 band rows): what the in-memory ASSOC-3 index is rebuilt from.
+    `seq` increases with every insert, so a worker catches up with others' listings by a range scan."""
+
+    seq: int | None = Field(default=None, primary_key=True)
+    product_id: str = Field(unique=True, max_length=48)
+    text: str = Field(sa_column=Column(Text, nullable=False))  # normalised title and description
+    bands: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint32[25] text LSH band keys
+    words: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint32[<=48] image visual words (20-bit)
+    features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # packed SIFT, for confirmation
+    thumb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # grayscale PNG, for confirmation

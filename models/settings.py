@@ -14,6 +14,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
+DEV_CODEC_TOKEN = "dev-codec-token"
+# Development default key: public (it is in this file), stable so that saved dev histories stay readable.
+DEV_CODEC_KEY = "5e11e7" * 10 + "a1b2"
 
 
 def _env(name: str, default: str) -> str:
@@ -38,39 +41,93 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "no-reply@seller-platform.invalid"
+    # "production" refuses development secrets and turns on the strict codec (models/codec.py).
+    seller_env: str = "development"
+    # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
+    codec_strict: bool = False
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
 
-def _codec_keys(raw: str) -> dict[str, bytes]:
+class SettingsError(ValueError):
+    """A setting is missing, malformed or a development value where production needs a real one."""
+
+
+def parse_codec_keys(raw: str) -> dict[str, bytes]:
     """`CODEC_KEYS=k2:<64 hex>,k1:<64 hex>`; the first entry encrypts, the others only decrypt."""
     keys: dict[str, bytes] = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        key_id, _, hex_key = part.partition(":")
-        key = bytes.fromhex(hex_key)
+    for n, part in enumerate((p.strip() for p in raw.split(",")), start=1):
+        if not part:
+            raise SettingsError(
+                f"CODEC_KEYS: entry {n} is empty (expected id:<64 hex digits>, comma separated)"
+            )
+        key_id, sep, hex_key = part.partition(":")
+        key_id = key_id.strip()
+        if not sep or not key_id:
+            raise SettingsError(f"CODEC_KEYS: entry {n} is not id:<64 hex digits>")
+        try:
+            key = bytes.fromhex(hex_key.strip())
+        except ValueError:
+            raise SettingsError(f"CODEC_KEYS: key {key_id!r} is not hexadecimal") from None
         if len(key) != 32:
-            raise ValueError(f"CODEC_KEYS: key {key_id!r} must be 32 bytes (64 hex digits)")
+            raise SettingsError(f"CODEC_KEYS: key {key_id!r} must be 32 bytes (64 hex digits)")
+        if key_id in keys:
+            raise SettingsError(f"CODEC_KEYS: key id {key_id!r} appears twice; each key needs its own id")
         keys[key_id] = key
     return keys
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+    return value in ("1", "true", "yes", "on")
+
+
+def production_problems(env: dict[str, str] | None = None) -> list[str]:
+    """Development values production must not run with, each naming its setting."""
+    env = dict(os.environ if env is None else env)
+    problems = []
+    secret = env.get("FINGERPRINT_SECRET", "")
+    if not secret.strip() or secret == DEV_SECRET:
+        problems.append("FINGERPRINT_SECRET is unset, empty or the development secret")
+    raw_keys = env.get("CODEC_KEYS", "")
+    if not raw_keys.strip():
+        problems.append("CODEC_KEYS is unset: production needs its own keys")
+    elif DEV_CODEC_KEY in raw_keys.lower():
+        problems.append("CODEC_KEYS contains the public development key")
+    if env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN) == DEV_CODEC_TOKEN:
+        problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
+    from models.credentials import DEV_KEYS
+
+    raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
+    if not raw_credential_keys.strip():
+        problems.append("CREDENTIAL_KEYS is unset: production needs its own command-signing keys")
+    elif DEV_KEYS.rsplit(":", 1)[1] in raw_credential_keys.lower():
+        problems.append("CREDENTIAL_KEYS contains the public development key")
+    if env.get("CODEC_STRICT", "").strip().lower() in ("0", "false", "no", "off"):
+        problems.append("CODEC_STRICT cannot be turned off in production")
+    return problems
+
+
 def load_settings() -> Settings:
     data_dir = Path(_env("SELLER_DATA_DIR", str(PROJECT_ROOT / ".data"))).resolve()
-    # Development default key: derived, stable across runs so that saved histories stay readable.
-    dev_key = "k1:" + "5e11e7" * 10 + "a1b2"
-    keys = _codec_keys(_env("CODEC_KEYS", dev_key))
+    seller_env = _env("SELLER_ENV", "development").strip().lower()
+    if seller_env not in ("development", "production"):
+        raise SettingsError(f"SELLER_ENV: expected development or production, got {seller_env!r}")
+    production = seller_env == "production"
+    if production and (problems := production_problems()):
+        raise SettingsError("SELLER_ENV=production refuses development settings: " + "; ".join(problems))
+    keys = parse_codec_keys(_env("CODEC_KEYS", f"k1:{DEV_CODEC_KEY}"))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
     from models.credentials import DEV_KEYS
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
-    if _env("SELLER_ENV", "development") == "production" and (
-        secret == DEV_SECRET
-        or "CODEC_KEYS" not in os.environ
-        or DEV_KEYS.rsplit(":", 1)[1] in credential_keys
-    ):
-        raise RuntimeError("production needs FINGERPRINT_SECRET, CODEC_KEYS and CREDENTIAL_KEYS set")
     policy_file = os.environ.get("POLICY_FILE")
     return Settings(
         data_dir=data_dir,
@@ -82,11 +139,13 @@ def load_settings() -> Settings:
         fingerprint_secret=secret.encode(),
         codec_keys=keys,
         codec_key_id=next(iter(keys)),
-        codec_server_token=_env("CODEC_SERVER_TOKEN", "dev-codec-token"),
+        codec_server_token=_env("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN),
         credential_keys=credential_keys,
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
+        seller_env=seller_env,
+        codec_strict=production or _flag("CODEC_STRICT", False),
     )
 
 

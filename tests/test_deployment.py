@@ -75,10 +75,35 @@ def test_the_one_shot_registers_exactly_the_workflows_search_attributes() -> Non
 
 def test_the_ui_calls_the_codec_server_and_the_commands_exist() -> None:
     ui = SERVICES["temporal-ui"]["environment"]
-    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith(":8081")
-    assert "8081:8081" in SERVICES["codec-server"]["ports"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].removesuffix("}").endswith(":8081")
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true", "operators' codec sign-in rides on cookies"
+    codec = SERVICES["codec-server"]["environment"]
+    assert "*" not in codec["CODEC_UI_ORIGINS"], "credentials are never allowed from any origin"
+    assert codec["CODEC_SESSION_SECRET"].startswith("${CODEC_SESSION_SECRET:?"), "compose must demand it"
     for name in ("worker", "codec-server"):
         script = SERVICES[name]["command"][1]
         assert (ROOT / script).is_file(), f"{name} runs {script}, which does not exist"
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "COPY pyproject.toml uv.lock" in dockerfile and "uv sync --frozen --no-dev" in dockerfile
+
+
+def published(service: str) -> list[str]:
+    return [str(p) for p in SERVICES[service].get("ports", [])]
+
+
+def test_frontend_ui_and_codec_server_publish_on_loopback_by_default() -> None:
+    for name in ("temporal", "temporal-ui", "codec-server"):
+        ports = published(name)
+        assert ports, f"{name} publishes a port"
+        for port in ports:
+            # host:container with the host part defaulting to loopback, never every interface.
+            assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), f"{name} publishes {port} beyond loopback"
+    for name, service in SERVICES.items():
+        if name not in ("temporal", "temporal-ui", "codec-server"):
+            assert not service.get("ports"), f"{name} needs no published port"
+
+
+def test_the_ui_write_actions_are_off_unless_oidc_is_configured() -> None:
+    ui = SERVICES["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "${UI_DISABLE_WRITE_ACTIONS:-true}"
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "${UI_AUTH_ENABLED:-false}"

@@ -1,20 +1,36 @@
-"""Operators find accounts by state in the real Web UI: headless Chromium against the dev server's UI."""
+"""Operators work in the real Web UI: headless Chromium against the dev server's UI (2.54), its codec
+endpoint pointing at the codec server. Signed in, an operator reads an account (inputs, activity
+summaries, refusals with rule and reason) and sends it a signal; not signed in, the same page shows
+ciphertext only. The signed-in page is saved as docs/operator-account.png for the README."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import sys
+import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+import codec_server
 from devtools import ui_check
 from devtools.smtp_sink import free_port
+from models.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, load_access
+from models.contract import UnbindInput, ViolationInput
 from models.settings import settings
 from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.workflows.test_seller_account import finish, start_account
 from workflows import search_attributes as sa
+from workflows.seller_account import SellerAccount
+
+# What the UI shows for an encrypted payload it could not decode: the base64 of the AES-GCM bytes.
+CIPHERTEXT = re.compile(r"[A-Za-z0-9+/]{200,}")
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "operator-account.png"
 
 pytestmark = pytest.mark.skipif(
     not (Path(ui_check.CHROMIUM).exists() and Path(ui_check.CHROMEDRIVER).exists()),
@@ -22,26 +38,133 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
-    ui_port = free_port()
-    env = await WorkflowEnvironment.start_local(
+async def ui_env(ui_port: int, codec_url: str) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
         data_converter=data_converter(settings()),
         search_attributes=sa.ALL,
         ui=True,
         ui_port=ui_port,
         dev_server_log_level="error",
+        dev_server_extra_args=["--ui-codec-endpoint", codec_url],
     )
+
+
+async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
+    ui_port = free_port()
+    env = await ui_env(ui_port, f"http://127.0.0.1:{free_port()}")
     try:
         async with new_worker(env.client) as worker:
             passed = await start_account(env, worker.task_queue, state="exam_passed")
             other = await start_account(env, worker.task_queue, state="registered")
             ui = f"http://127.0.0.1:{ui_port}"
-            import asyncio
-
             found = await asyncio.to_thread(ui_check.find_accounts, ui, "exam_passed", expect=passed.id)
             assert passed.id in found
             assert other.id not in found, "the state filter must leave other states out"
             await finish(passed, other)
     finally:
         await env.shutdown()
+
+
+def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str:
+    """Signed in: the account's page, decoded; then a signal sent from the UI. Returns the page text."""
+    driver = ui_check.browser()
+    try:
+        ui_check.sign_in(driver, codec_url, DEV_OPERATOR, DEV_OPERATOR_PASSWORD)
+        ui_check.use_codec(driver, ui, codec_url)
+        driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+        # The workflow input, decoded (the seller's store name), and the activity summaries.
+        text = ui_check.wait_for(
+            driver,
+            lambda t: "max_history_events" in t and "audit unbind_identity (REG-8)" in t,
+            what="the decoded input and the activity summaries",
+        )
+        assert "audit violation (ENF-2)" in text
+        driver.set_window_size(1600, 1250)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+        # The refusal with its rule and reason code, in the audit activity's decoded input.
+        ui_check.click(driver, "Event History")
+        ui_check.click_text(driver, "audit unbind_identity (REG-8)")
+        history = ui_check.wait_for(
+            driver, lambda t: "unbind_not_allowed" in t, what="the REG-8 refusal's reason code"
+        )
+        assert "REG-8" in history
+        # Current details: the account's state and what it waits for, decoded from the metadata query.
+        ui_check.click(driver, "User Metadata")
+        details = ui_check.wait_for(
+            driver, lambda t: "waiting for" in t, what="the current details", timeout=20
+        )
+        assert "REG-4" in details
+        driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+        ui_check.wait_for(driver, lambda t: "More Actions" in t and "max_history_events" in t)
+        ui_check.send_signal(
+            driver,
+            "report_violation",
+            {"violation_id": "ui-signal-1", "category": "listing", "rule": "ENF-2", "points": 2},
+        )
+        # An update from the UI: REG-8 refuses it, and the refusal goes on the record like the first.
+        driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+        ui_check.wait_for(driver, lambda t: "More Actions" in t and "max_history_events" in t)
+        ui_check.send_update(driver, "unbind_identity", {"reason": "asked from the UI"})
+        return text
+    finally:
+        driver.quit()
+
+
+def stranger_reads(ui: str, codec_url: str, workflow_id: str) -> str:
+    """Not signed in, the same settings: the codec server answers 401 and the UI shows ciphertext."""
+    driver = ui_check.browser()
+    try:
+        ui_check.use_codec(driver, ui, codec_url)
+        driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+        return ui_check.wait_for(
+            driver,
+            lambda t: "Codec Server could not connect" in t and CIPHERTEXT.search(t) is not None,
+            what="the ciphertext and the codec's refusal",
+        )
+    finally:
+        driver.quit()
+
+
+async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertext() -> None:
+    ui_port, codec_port = free_port(), free_port()
+    ui, codec_url = f"http://127.0.0.1:{ui_port}", f"http://127.0.0.1:{codec_port}"
+    access = replace(load_access(settings(), env={}), ui_origins=(ui,))
+    runner = await codec_server.start("127.0.0.1", codec_port, codec_server.create_app(settings(), access))
+    env = await ui_env(ui_port, codec_url)
+    try:
+        async with new_worker(env.client) as worker:
+            account = await start_account(env, worker.task_queue, state="open")
+            await account.signal(
+                SellerAccount.report_violation,
+                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=2),
+            )
+            with pytest.raises(WorkflowUpdateFailedError):
+                await account.execute_update(SellerAccount.unbind_identity, UnbindInput("please"))
+
+            stranger = await asyncio.to_thread(stranger_reads, ui, codec_url, account.id)
+            assert "max_history_events" not in stranger
+            assert "audit unbind_identity (REG-8)" not in stranger, "summaries are ciphertext too"
+
+            await asyncio.to_thread(operator_reads_and_signals, ui, codec_url, account.id)
+            # The signal typed in the UI was encoded by the codec server and applied by the worker.
+            for _ in range(100):
+                status = await account.query(SellerAccount.status)
+                if status.penalty_points.get("listing"):
+                    break
+                await asyncio.sleep(0.2)
+            assert status.penalty_points.get("listing") == 2, status
+            refusals = [r for r in status.reasons if r.startswith("REG-8")]
+            assert len(refusals) >= 1, status
+            summaries = [
+                e.user_metadata.summary
+                async for e in account.fetch_history_events()
+                if e.HasField("user_metadata") and e.user_metadata.summary.ByteSize()
+            ]
+            texts = [str(x) for x in await env.client.data_converter.decode(summaries)]
+            assert texts.count("audit unbind_identity (REG-8)") == 2, "the update sent from the UI was refused"
+            await finish(account)
+    finally:
+        await env.shutdown()
+        await runner.cleanup()

@@ -1,0 +1,276 @@
+"""ASSOC-3 image copies: local features that survive what copycats do to a stolen product photo.
+
+A copy is cropped, flipped, rotated, relabelled with text, a logo or a price tag, framed, put on another
+background or recoloured, then resized and recompressed. A global perceptual hash changes under most of
+these; the local features of the product itself (SIFT keypoints: corners and blobs of the label, the
+outline, the print) survive them. So:
+
+- candidates: each product is indexed under the "visual words" of its strongest features (a 20-bit
+  random-projection hash of the RootSIFT descriptor; no trained vocabulary, so nothing to ship or drift),
+  and a query votes with the words of its own features and of its mirror image (SIFT is not
+  mirror-invariant), probing the two least certain bits of each word;
+- confirmation, on candidates only: descriptor matches (ratio test) that agree on one similarity
+  transform (RANSAC: rotation, scale, shift), counted, and spread over the product (not one shared logo);
+  then the stored thumbnail is laid over the query with that transform and compared block by block
+  (normalised cross-correlation of 16-pixel blocks around the matched area): look-alikes shot on one
+  template share the silhouette's geometry, but not the print on the label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+MAX_SIDE = 384  # features are taken on this size: copies are re-uploaded at any size
+QUERY_FEATURES = 400
+STORED_FEATURES = 96  # kept for the confirmation
+INDEXED_FEATURES = 48  # the strongest of them give the index's words
+WORD_BITS = 20
+RATIO = 0.75  # Lowe's ratio test
+RANSAC_PX = 4.0
+MIN_INLIERS = 10
+MIN_SPREAD = 0.005  # inliers' convex hull, as a share of the frame
+FEW_FEATURES = 40  # a picture with fewer is too plain for local features; its pHash decides (studio
+# shots of one template are within the policy's pHash distance of each other, so it cannot decide more)
+THUMB_SCALE = 0.5  # the stored grayscale thumbnail, of the feature frame
+BLOCK = 8  # thumbnail pixels (16 in the feature frame)
+TEXTURED_STD = 6.0  # a block with less contrast than this in both pictures says nothing
+MIN_BLOCKS = 12  # fewer textured blocks than this: the appearance test cannot decide...
+FEW_BLOCKS_INLIERS = 18  # ...and the geometry alone must be stronger:
+FEW_BLOCKS_SPREAD = 0.02  # many matches, spread over the product (a shared logo is not a copied photo)
+MIN_AGREEMENT = 0.75  # share of textured blocks that correlate (NCC > BLOCK_NCC)
+BLOCK_NCC = 0.6  # chosen on the tune split: 1 look-alike pair in 1200 passes, vs 3 at 0.5
+
+
+@dataclass
+class Features:
+    points: np.ndarray  # float32 (n, 2), in the MAX_SIDE frame
+    descriptors: np.ndarray  # float32 (n, 128), RootSIFT
+
+
+@cache
+def _sift() -> cv2.SIFT:
+    return cv2.SIFT_create(nfeatures=QUERY_FEATURES)  # type: ignore[attr-defined]
+
+
+@cache
+def _projection() -> np.ndarray:
+    # Fixed seed: every process, and every index rebuilt from the table, hashes descriptors the same way.
+    return np.random.default_rng(20260601).standard_normal((128, WORD_BITS)).astype(np.float32)
+
+
+def gray_frame(img: Image.Image) -> np.ndarray:
+    g = np.asarray(ImageOps.grayscale(img))
+    scale = MAX_SIDE / max(g.shape)
+    if scale < 1:
+        g = cv2.resize(
+            g, (round(g.shape[1] * scale), round(g.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
+    return np.ascontiguousarray(g)
+
+
+def features(gray: np.ndarray, *, mirror: bool = False, limit: int | None = None) -> Features:
+    """SIFT features of a grayscale frame, strongest first."""
+    if mirror:
+        gray = np.ascontiguousarray(gray[:, ::-1])
+    keypoints, des = _sift().detectAndCompute(gray, None)
+    if des is None or not keypoints:
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
+    order = np.argsort([-k.response for k in keypoints], kind="stable")[:limit]
+    des = des[order]
+    des = np.sqrt(des / (des.sum(axis=1, keepdims=True) + 1e-7))  # RootSIFT
+    points = np.array([keypoints[i].pt for i in order], dtype=np.float32)
+    return Features(points, des.astype(np.float32))
+
+
+def _projected(des: np.ndarray) -> np.ndarray:
+    return (des - des.mean(axis=1, keepdims=True)) @ _projection()
+
+
+def words(des: np.ndarray) -> np.ndarray:
+    """The visual word of each descriptor: the signs of WORD_BITS random projections."""
+    bits = (_projected(des) > 0).astype(np.uint32)
+    return (bits << np.arange(WORD_BITS, dtype=np.uint32)).sum(axis=1).astype(np.uint32)
+
+
+def index_words(f: Features) -> np.ndarray:
+    return np.unique(words(f.descriptors[:INDEXED_FEATURES]))
+
+
+def probe_words(f: Features) -> np.ndarray:
+    """A query's words, and each with its one or two least certain bits flipped (multi-probe LSH)."""
+    if not len(f.descriptors):
+        return np.zeros(0, np.uint32)
+    proj = _projected(f.descriptors)
+    w = ((proj > 0).astype(np.uint32) << np.arange(WORD_BITS, dtype=np.uint32)).sum(axis=1).astype(np.uint32)
+    weakest = np.argsort(np.abs(proj), axis=1)[:, :2].astype(np.uint32)
+    b0, b1 = np.uint32(1) << weakest[:, 0], np.uint32(1) << weakest[:, 1]
+    return np.unique(np.concatenate([w, w ^ b0, w ^ b1, w ^ b0 ^ b1]))
+
+
+def pack(f: Features) -> bytes:
+    """Stored features: points as float16 pairs, descriptors quantised to bytes (RootSIFT < 0.5)."""
+    n = len(f.points)
+    q = np.clip(np.rint(f.descriptors * 510), 0, 255).astype(np.uint8)
+    return n.to_bytes(2, "little") + f.points.astype("<f2").tobytes() + q.tobytes()
+
+
+def unpack(blob: bytes) -> Features:
+    n = int.from_bytes(blob[:2], "little")
+    points = np.frombuffer(blob, "<f2", count=2 * n, offset=2).reshape(n, 2).astype(np.float32)
+    des = np.frombuffer(blob, np.uint8, offset=2 + 4 * n).reshape(n, 128).astype(np.float32) / 510
+    return Features(points, des)
+
+
+@cache
+def _matcher() -> cv2.BFMatcher:
+    return cv2.BFMatcher(cv2.NORM_L2)
+
+
+def thumbnail(gray: np.ndarray) -> bytes:
+    """The stored appearance: the feature frame at THUMB_SCALE, PNG (lossless, small on studio shots)."""
+    h, w = gray.shape
+    small = cv2.resize(
+        gray, (max(1, round(w * THUMB_SCALE)), max(1, round(h * THUMB_SCALE))), interpolation=cv2.INTER_AREA
+    )
+    ok, buf = cv2.imencode(".png", small)
+    return buf.tobytes() if ok else b""
+
+
+def unthumbnail(blob: bytes) -> np.ndarray | None:
+    if not blob:
+        return None
+    return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
+def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
+    return (
+        a[: hb * BLOCK, : wb * BLOCK].reshape(hb, BLOCK, wb, BLOCK).transpose(0, 2, 1, 3).reshape(hb * wb, -1)
+    )
+
+
+def appearance(
+    thumb: np.ndarray, query_gray: np.ndarray, transform: np.ndarray, hull: np.ndarray
+) -> tuple[float, int]:
+    """Share of textured blocks around the matched area where the stored picture, laid over the query,
+    correlates with it; and how many textured blocks there were."""
+    s = THUMB_SCALE
+    q = cv2.resize(
+        query_gray,
+        (max(1, round(query_gray.shape[1] * s)), max(1, round(query_gray.shape[0] * s))),
+        interpolation=cv2.INTER_AREA,
+    )
+    m = transform.astype(np.float64).copy()
+    m[:, 2] *= s  # the same similarity transform between the thumbnails (the frame scale cancels)
+    h, w = q.shape
+    warped = cv2.warpAffine(thumb.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpAffine(np.ones_like(thumb, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    pts = hull.reshape(-1, 2) * s
+    centre = pts.mean(axis=0)
+    pts = (pts - centre) * 1.25 + centre  # a margin round the matched features
+    region = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(region, np.round(pts).astype(np.int32), 1)
+    region &= valid
+    hb, wb = h // BLOCK, w // BLOCK
+    if hb == 0 or wb == 0:
+        return 0.0, 0
+    inside = _blocks(region.astype(np.float32), hb, wb).mean(axis=1) > 0.5
+    a = _blocks(warped, hb, wb)[inside]
+    b = _blocks(q.astype(np.float32), hb, wb)[inside]
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    sa, sb = np.sqrt((a * a).mean(axis=1)), np.sqrt((b * b).mean(axis=1))
+    textured = (sa > TEXTURED_STD) | (sb > TEXTURED_STD)
+    n = int(textured.sum())
+    if n == 0:
+        return 0.0, 0
+    ncc = (a * b).mean(axis=1)[textured] / (sa[textured] * sb[textured] + 1e-3)
+    return float((ncc > BLOCK_NCC).mean()), n
+
+
+@dataclass
+class Confirmation:
+    inliers: int
+    spread: float
+    agreement: float = 0.0
+    blocks: int = 0
+
+    @property
+    def is_copy(self) -> bool:
+        if self.inliers < MIN_INLIERS or self.spread < MIN_SPREAD:
+            return False
+        if self.blocks < MIN_BLOCKS:
+            return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
+        return self.agreement >= MIN_AGREEMENT
+
+
+def confirm(
+    stored: Features, query: Features, thumb: np.ndarray | None = None, query_gray: np.ndarray | None = None
+) -> Confirmation:
+    """How many of the stored product's features reappear in the query under one similarity transform,
+    and whether the stored picture laid over the query by that transform looks the same."""
+    if len(stored.descriptors) < 4 or len(query.descriptors) < 4:
+        return Confirmation(0, 0.0)
+    pairs = _matcher().knnMatch(stored.descriptors, query.descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    if len(good) < 4:
+        return Confirmation(len(good) // 2, 0.0)
+    src = stored.points[[g.queryIdx for g in good]]
+    dst = query.points[[g.trainIdx for g in good]]
+    transform, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX
+    )
+    if transform is None or mask is None:
+        return Confirmation(0, 0.0)
+    scale = float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))
+    if not 0.15 <= scale <= 6:  # a collapsed fit (many features onto one point) is no match
+        return Confirmation(0, 0.0)
+    keep = mask.ravel() == 1
+    # one query feature counts once, however many stored features it answered
+    _, first = np.unique(np.round(dst[keep]).astype(np.int32), axis=0, return_index=True)
+    inl = src[keep][first]
+    if len(inl) < 3:
+        return Confirmation(int(len(inl)), 0.0)
+    spread = cv2.contourArea(cv2.convexHull(inl)) / MAX_SIDE**2
+    c = Confirmation(int(len(inl)), float(spread))
+    if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
+        c.agreement, c.blocks = appearance(
+            thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
+        )
+    return c
+
+
+@dataclass
+class QuerySignature:
+    """What a new listing's image is looked up and confirmed with: both orientations."""
+
+    upright: Features
+    mirrored: Features
+    probes: np.ndarray
+    gray: np.ndarray  # the feature frame
+
+    @property
+    def gray_mirrored(self) -> np.ndarray:
+        return np.ascontiguousarray(self.gray[:, ::-1])
+
+
+def query_signature(img: Image.Image) -> QuerySignature:
+    gray = gray_frame(img)
+    up, mi = features(gray), features(gray, mirror=True)
+    return QuerySignature(up, mi, np.unique(np.concatenate([probe_words(up), probe_words(mi)])), gray)
+
+
+def stored_features(q: QuerySignature) -> Features:
+    return Features(q.upright.points[:STORED_FEATURES], q.upright.descriptors[:STORED_FEATURES])
+
+
+def confirm_copy(stored: Features, thumb: np.ndarray | None, q: QuerySignature) -> Confirmation:
+    a = confirm(stored, q.upright, thumb, q.gray)
+    if a.is_copy:
+        return a
+    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored)
+    return a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b

@@ -1,0 +1,33 @@
+"""The ASSOC-3 candidate index: what is in the write buffer is found as what is merged (seeded data)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from activities.duplicate_index import DuplicateIndex
+from activities.image_signature import WORD_BITS
+from activities.text_signature import BANDS
+
+
+def test_buffered_and_merged_listings_are_found_alike() -> None:
+    rng = np.random.default_rng(20260601)
+    n = 3000
+    seqs = np.arange(1, n + 1)
+    bands = rng.integers(0, 2**32, (n, BANDS), dtype=np.uint32)
+    words = [rng.integers(0, 2**WORD_BITS, 48, dtype=np.uint32) for _ in range(n)]
+    merged, buffered = DuplicateIndex(), DuplicateIndex()
+    merged.add_many(seqs, bands, words)
+    buffered.add_many(seqs[:2000], bands[:2000], words[:2000])
+    for s, b, w in zip(seqs[2000:].tolist(), bands[2000:], words[2000:], strict=True):
+        buffered.add(s, b, w)
+    assert len(merged) == len(buffered) == n
+    for q in (0, 1999, 2000, 2999):
+        probes = np.unique(
+            np.concatenate([words[q][:30], rng.integers(0, 2**WORD_BITS, 500, dtype=np.uint32)])
+        )
+        assert merged.image_candidates(probes)[0] == buffered.image_candidates(probes)[0] == q + 1
+        one_band = bands[q].copy()
+        one_band[1:] ^= np.uint32(1)  # only band 0 still shared
+        assert merged.text_candidates(one_band) == buffered.text_candidates(one_band) == [q + 1]
+    buffered.merge()
+    assert buffered.size == n and buffered.image_candidates(np.unique(words[2500]))[0] == 2501
