@@ -30,7 +30,9 @@ CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is si
 needs (models/credentials.py): seller commands as the account's seller, reports as a service
 (`--as-service NAME`), decisions as the operator named by `--as-operator NAME`. Refusals print the
 rule, the reason code and the sentence, and exit with status 3; an unknown member exits with status 4;
-`--json` prints machine-readable output instead.
+`--json` prints machine-readable output instead. Every command takes
+`--request-id KEY`: the same key again answers the first answer and changes nothing; a command whose
+answer was lost exits with status 75 and prints the key to send it again with.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ from workflows.seller_account import SellerAccount
 
 EXIT_REFUSED = 3
 EXIT_UNKNOWN = 4
+EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 
 def _print(obj: Any, *, as_json: bool) -> None:
@@ -278,12 +281,32 @@ async def cmd_notices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key(args: argparse.Namespace, part: str = "") -> str:
+    """The command's idempotency key: --request-id, or a new one (printed if the answer is lost)."""
+    if not getattr(args, "key", None):
+        args.key = args.request_id or seller_client.new_request_id()
+    return f"{args.key}{part}"
+
+
+def _not_answered(err: seller_client.CommandNotAnswered) -> int:
+    print(
+        f"not answered ({err}); it was applied at most once: send it again with --request-id "
+        f"{err.request_id} to learn its answer",
+        file=sys.stderr,
+    )
+    return EXIT_NOT_ANSWERED
+
+
 async def _account_command(
     args: argparse.Namespace, update: Any, arg: Any, *, operator: str | None = None
 ) -> int:
     client = await seller_client.connect()
     try:
-        state = await seller_client.command(client, args.member_id, update, arg, operator=operator)
+        state = await seller_client.command(
+            client, args.member_id, update, arg, request_id=_key(args), operator=operator
+        )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"member_id": args.member_id, "state": state}, as_json=args.json)
@@ -308,7 +331,11 @@ async def cmd_change_contact(args: argparse.Namespace) -> int:
 async def cmd_authenticate(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
     try:
-        result = await seller_client.submit_photo(client, args.member_id, Path(args.photo))
+        result = await seller_client.submit_photo(
+            client, args.member_id, Path(args.photo), request_id=_key(args)
+        )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     if not result.passed:
@@ -326,8 +353,14 @@ async def cmd_exam(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
     try:
         paper = await seller_client.command(
-            client, args.member_id, SellerAccount.start_exam, ExamStartInput()
+            client,
+            args.member_id,
+            SellerAccount.start_exam,
+            ExamStartInput(),
+            request_id=_key(args, ":paper"),
         )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     print(
@@ -347,7 +380,11 @@ async def cmd_exam(args: argparse.Namespace) -> int:
         print()
     try:
         result = await seller_client.command(
-            client, args.member_id, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, answers)
+            client,
+            args.member_id,
+            SellerAccount.submit_exam,
+            ExamAnswers(paper.paper_id, answers),
+            request_id=_key(args, ":answers"),
         )
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
@@ -372,7 +409,11 @@ async def cmd_release(args: argparse.Namespace) -> int:
     product = ProductInput(args.title, args.description, args.price, args.category, ref)
     client = await seller_client.connect()
     try:
-        result = await seller_client.command(client, args.member_id, SellerAccount.release_product, product)
+        result = await seller_client.command(
+            client, args.member_id, SellerAccount.release_product, product, request_id=_key(args)
+        )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     if not result.accepted:
@@ -428,7 +469,10 @@ async def cmd_appeal(args: argparse.Namespace) -> int:
             opening_info=args.opening_info,
             invoices=[Path(p) for p in args.invoice],
             letter=letter,
+            request_id=_key(args),
         )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"member_id": args.member_id, "case_id": args.case_id, "state": state}, as_json=args.json)
@@ -692,6 +736,15 @@ def parser() -> argparse.ArgumentParser:
     no.set_defaults(run=cmd_notices)
 
     check_photo_command.add_parser(sub)
+
+    # Every command takes an idempotency key, so that scripts can send any of them the same way. It is
+    # the update id of an account command (the same key answers the first answer); reports and
+    # screenings are keyed by their own ids (--id, BUYER), and reads change nothing.
+    for name, command in sub.choices.items():
+        if name != "register":
+            command.add_argument(
+                "--request-id", help="idempotency key: the same key again answers the first answer"
+            )
     return p
 
 
