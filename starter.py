@@ -4,8 +4,11 @@ Each command is declared with Click next to its code in `commands/` (seller, rea
 services, offline); this module groups them, and `python starter.py --help` lists them by caller.
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
-...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
-and exit with status 3; `--json` prints machine-readable output instead. Every command takes
+CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role it
+needs (models/credentials.py): seller commands as the account's seller, reports as a service
+(`--as-service NAME`), decisions as the operator named by `--as-operator NAME`. Refusals print the
+rule, the reason code and the sentence, and exit with status 3; an unknown member exits with status 4;
+`--json` prints machine-readable output instead. Every command takes
 `--request-id KEY`: the same key again answers the first answer and changes nothing; a command whose
 answer was lost exits with status 75 and prints the key to send it again with.
 """
@@ -23,12 +26,12 @@ from typing import Any, NoReturn
 import click
 
 from commands import offline, operators, reading, seller, services
-from commands.common import EXIT_REFUSED, Output, table
+from commands.common import EXIT_REFUSED, EXIT_UNKNOWN, Output, table
 from commands.reading import requirements_text
 from models.refusals import RefusedError
 
 # demo.py and the tests use these through the entry point.
-__all__ = ["EXIT_REFUSED", "cli", "main", "requirements_text", "table"]
+__all__ = ["EXIT_REFUSED", "EXIT_UNKNOWN", "cli", "main", "requirements_text", "table"]
 
 EXIT_UNREACHABLE = 2
 
@@ -75,8 +78,11 @@ def cli(ctx: click.Context, as_json: bool) -> None:
     """Seller accounts from the command line, for backend services and operators.
 
     Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
-    ...), defaulting to the embedded dev server. A refusal prints `refused: RULE code: sentence` on
-    stderr and exits with status 3; --json prints it, and every answer, as JSON on stdout instead.
+    CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role
+    it needs: seller commands as the account's seller, reports as a service (--as-service NAME),
+    decisions as the operator named by --as-operator NAME. A refusal prints `refused: RULE code:
+    sentence` on stderr and exits with status 3; an unknown member exits with status 4; --json prints
+    it, and every answer, as JSON on stdout instead.
     Every command takes --request-id KEY: the same key again answers the first answer and changes
     nothing; a command whose answer was lost exits with status 75 and prints the key to send it again
     with. Each command has --help.
@@ -93,7 +99,7 @@ cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; answer its exit status (0 done, 2 usage or Temporal unreachable, 3 refused,
-    75 not answered: send it again with the same --request-id)."""
+    4 unknown member, 75 not answered: send it again with the same --request-id)."""
     try:
         return int(cli.main(args=argv, prog_name="starter.py", standalone_mode=False) or 0)
     except click.ClickException as err:

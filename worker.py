@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import record_audit, send_notice
+from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
@@ -31,6 +32,7 @@ from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from activities.supervision import ActivitySupervision
+from models.credentials import keyring
 from models.settings import settings
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
@@ -57,6 +59,7 @@ ACTIVITIES: Sequence[Any] = (
     active_links,
     clear_link,
     screen_buyer,
+    verify_credentials,
 )
 
 
@@ -80,6 +83,9 @@ def build_worker(
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
+    # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
+    # and workers and replayers alike build their runner here (models/credentials.py).
+    keyring()
     # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
     # libraries the update validators call (REG-6/REG-11) import their data modules on first use
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.

@@ -140,7 +140,10 @@ async def signal_latency(client, ids: list[str], sig, probe) -> float:  # type: 
         handle = client.get_workflow_handle(wid)
         before = await probe(handle)
         t = time.perf_counter()
-        await handle.signal(sig, LoginInput("marketplace", "198.51.100.1"))
+        login = seller_client.sign(
+            "login", wid.removeprefix("seller-"), LoginInput("marketplace", "198.51.100.1")
+        )
+        await handle.signal(sig, login)
         while await probe(handle) == before:
             await asyncio.sleep(0.005)
         times.append(time.perf_counter() - t)

@@ -16,6 +16,7 @@ import seller_client
 from models.refusals import Refusal
 
 EXIT_REFUSED = 3
+EXIT_UNKNOWN = 4
 EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 P = ParamSpec("P")
@@ -46,6 +47,16 @@ class Output:
         else:
             print(f"refused: {refusal.rule} {refusal.code}: {refusal.message}", file=sys.stderr)
         return EXIT_REFUSED
+
+    def unknown_member(self, member_id: str) -> int:
+        message = f"No seller account has member id {member_id!r}."
+        if self.json:
+            print(
+                json.dumps({"error": {"code": "unknown_member", "member_id": member_id, "message": message}})
+            )
+        else:
+            print(f"error: {message}", file=sys.stderr)
+        return EXIT_UNKNOWN
 
 
 pass_output = click.make_pass_decorator(Output, ensure=True)
@@ -88,13 +99,24 @@ def run_async(command: Callable[P, Coroutine[Any, Any, int]]) -> Callable[P, int
     return run
 
 
+def at_most_one(**given: str | None) -> list[tuple[str, str]]:
+    """The options given of a mutually exclusive set (`--as-operator NAME | --as-service NAME`)."""
+    present = [(name, value) for name, value in given.items() if value is not None]
+    if len(present) > 1:
+        raise click.UsageError(f"give only one of {_names(given)}", click.get_current_context(silent=True))
+    return present
+
+
 def one_of(**given: str | None) -> tuple[str, str]:
     """The one option given of a required, mutually exclusive set (`--email E | --mobile M`)."""
-    present = [(name, value) for name, value in given.items() if value is not None]
-    names = " | ".join(f"--{name.replace('_', '-')}" for name in given)
-    if len(present) != 1:
-        raise click.UsageError(f"give exactly one of {names}", click.get_current_context(silent=True))
+    present = at_most_one(**given)
+    if not present:
+        raise click.UsageError(f"give exactly one of {_names(given)}", click.get_current_context(silent=True))
     return present[0]
+
+
+def _names(given: dict[str, str | None]) -> str:
+    return " | ".join(f"--{name.replace('_', '-')}" for name in given)
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

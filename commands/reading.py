@@ -6,16 +6,22 @@ import dataclasses
 
 import click
 from sqlmodel import Session, select
+from temporalio.service import RPCError, RPCStatusCode
 
 import seller_client
 from activities.identity_registry import linked_accounts
 from models.contract import Requirement, Requirements
 from models.db import engine
-from models.tables import Account, AuditRecord, Notice
+from models.tables import Account, AccountLink, AuditRecord, Notice
 
 from .common import Output, pass_output, request_id_option, run_async, table
 
 MEMBER = click.argument("member_id", metavar="MEMBER")
+
+
+def registered(member_id: str) -> Account | None:
+    with Session(engine()) as session:
+        return session.get(Account, member_id)
 
 
 @click.command("status")
@@ -24,9 +30,30 @@ MEMBER = click.argument("member_id", metavar="MEMBER")
 @pass_output
 @run_async
 async def status(out: Output, member_id: str) -> int:
-    """The account's state, reasons and what it is waiting for."""
+    """The account's state, reasons and what it is waiting for.
+
+    An account whose workflow is no longer retained (after closing) answers from the registry; an
+    unknown member id exits with status 4.
+    """
     client = await seller_client.connect()
-    found = await seller_client.status(client, member_id)
+    try:
+        found = await seller_client.status(client, member_id)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        account = registered(member_id)
+        if account is None:
+            return out.unknown_member(member_id)
+        # The workflow is gone (retention after closing): the registry keeps the final state.
+        out.show(
+            {
+                "member_id": account.member_id,
+                "state": account.state,
+                "closed_reason": account.closed_reason,
+                "source": "registry (the account's workflow is no longer retained)",
+            }
+        )
+        return 0
     if out.json:
         out.show(found)
         return 0
@@ -92,13 +119,15 @@ def list_accounts(out: Output, state: str | None) -> int:
 @request_id_option(used=False)
 @pass_output
 def audit(out: Output, member_id: str) -> int:
-    """An account's audit trail (ENF-4): time, actor, rule, reason, change."""
+    """An account's audit trail (ENF-4): time, actor, rule, reason, change, detail."""
     with Session(engine()) as session:
         records = session.exec(
             select(AuditRecord)
             .where(AuditRecord.workflow_id == f"seller-{member_id}")
             .order_by(AuditRecord.seq)  # type: ignore[arg-type]
         ).all()
+    if not records and registered(member_id) is None:
+        return out.unknown_member(member_id)
     rows = [
         (
             r.seq,
@@ -108,13 +137,15 @@ def audit(out: Output, member_id: str) -> int:
             r.rule,
             r.reason,
             f"{r.from_state or ''}→{r.to_state or ''}" if r.to_state else "",
+            # The case, the operator's note, the ban's origin...: what the decision was about.
+            " ".join(f"{k}={v}" for k, v in sorted(r.detail.items())),
         )
         for r in records
     ]
     if out.json:
         out.show([r.model_dump() for r in records])
     else:
-        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change"]))
+        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change", "detail"]))
     return 0
 
 
@@ -137,7 +168,7 @@ def notices(member_id: str) -> int:
 @request_id_option(used=False)
 @pass_output
 def links(out: Output, member_id: str) -> int:
-    """Accounts linked to this one (ASSOC-2/3), the links ENF-3 follows."""
+    """Accounts linked to this one (ASSOC-2/3), the links ENF-3 follows, active or cleared."""
     found = linked_accounts(member_id)
     rows = [
         (
@@ -146,14 +177,22 @@ def links(out: Output, member_id: str) -> int:
             link.reason,
             link.evidence,
             link.created_at.isoformat(timespec="seconds"),
+            link_status(link),
         )
         for link in found
     ]
     if out.json:
-        out.show([link.model_dump() for link in found])
+        out.show([link.model_dump() | {"status": link_status(link)} for link in found])
     else:
-        print(table(rows, ["linked account", "rule", "reason", "evidence", "since"]))
+        print(table(rows, ["linked account", "rule", "reason", "evidence", "since", "status"]))
     return 0
+
+
+def link_status(link: AccountLink) -> str:
+    """ASSOC-5: an approved appeal clears a link, and ENF-3 no longer follows it."""
+    if link.cleared_at is None:
+        return "active"
+    return f"cleared {link.cleared_at.isoformat(timespec='seconds')} by {link.cleared_by or '?'}"
 
 
 COMMANDS = [status, list_accounts, audit, notices, links]

@@ -104,13 +104,16 @@ def key_of(request_id: str | None) -> str:
 
 
 async def account_command(
-    out: Output, member_id: str, update: Any, arg: Any, *, request_id: str | None
+    out: Output, member_id: str, update: Any, arg: Any, *, request_id: str | None, operator: str | None = None
 ) -> int:
-    """Send one account command (a workflow update) and print the state it leaves, or its refusal."""
+    """Send one account command (a workflow update) and print the state it leaves, or its refusal.
+
+    It is signed as the account's seller, or as `operator` for an operator's decision (models/credentials.py).
+    """
     key = key_of(request_id)
     client = await seller_client.connect()
     try:
-        state = await seller_client.command(client, member_id, update, arg, request_id=key)
+        state = await seller_client.command(client, member_id, update, arg, request_id=key, operator=operator)
     except seller_client.CommandNotAnswered as err:
         return not_answered(key, err)
     except RefusedError as err:

@@ -23,6 +23,9 @@ CLOSURE_REASONS = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}
 @click.option("--rule", default="ENF-2", show_default=True)
 @click.option("--serious", is_flag=True, help="a serious violation: closes and bars (ENF-1, REG-5)")
 @click.option("--evidence", default="", help="evidence reference")
+@click.option(
+    "--as-service", default="risk-engine", show_default=True, metavar="NAME", help="the reporting service"
+)
 @request_id_option(used=False)
 @pass_output
 @run_async
@@ -35,6 +38,7 @@ async def violation(
     rule: str,
     serious: bool,
     evidence: str,
+    as_service: str,
 ) -> int:
     """Report a violation (ENF-1/2); a violation id counts once."""
     client = await seller_client.connect()
@@ -46,7 +50,7 @@ async def violation(
         severity="serious" if serious else "normal",
         evidence_ref=evidence,
     )
-    await seller_client.report_violation(client, member_id, v)
+    await seller_client.report_violation(client, member_id, v, service=as_service)
     out.show({"member_id": member_id, "violation": violation_id, "reported": True})
     return 0
 
@@ -57,7 +61,15 @@ async def violation(
 @click.option("--licence", help="REG-10: the supplier's business licence number")
 @click.option("--id", "report_id", required=True, help="the reporting service's report id")
 @click.option("--evidence", default="")
-@click.option("--reported-by", default="service", show_default=True)
+@click.option(
+    "--reported-by",
+    "--as-service",
+    "reported_by",
+    default="risk-engine",
+    show_default=True,
+    metavar="NAME",
+    help="the reporting service",
+)
 @request_id_option(used=False)
 @pass_output
 @run_async
@@ -93,6 +105,9 @@ async def close_report(
 @click.option("--mobile")
 @click.option("--email")
 @click.option("--device")
+@click.option(
+    "--as-service", default="buyer-signup", show_default=True, metavar="NAME", help="the screening service"
+)
 @request_id_option(used=False)
 @pass_output
 @run_async
@@ -104,6 +119,7 @@ async def screen_buyer(
     mobile: str | None,
     email: str | None,
     device: str | None,
+    as_service: str,
 ) -> int:
     """Screen a new buyer account against the sellers (REG-3)."""
     client = await seller_client.connect()
@@ -115,7 +131,9 @@ async def screen_buyer(
         email=email or "",
         device_id=device or "",
     )
-    result = await seller_client.screen_buyer(client, buyer)
+    result = await seller_client.screen_buyer(client, buyer, service=as_service)
+    if result.refusal is not None:
+        return out.refused(result.refusal)
     out.show({"buyer_id": buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id})
     return 0
 

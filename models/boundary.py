@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from temporalio.converter import value_to_type
+
 from models import limits as L
 from models.contract import (
     AccountProfile,
@@ -43,6 +45,7 @@ from models.contract import (
     VerifyEmailInput,
     ViolationInput,
 )
+from models.credentials import Credential
 from models.refusals import refuse
 
 T = TypeVar("T")
@@ -270,7 +273,7 @@ MESSAGES: dict[type, Message] = {
             "note": Text(L.NOTE, multiline=True),
         },
     ),
-    RetryInput: Message("ENF-4", {"operator": Text(L.OPERATOR_NAME, min_len=1)}),
+    RetryInput: Message("ENF-4", {"operator": Text(L.OPERATOR_NAME)}),
     # workflow inputs
     AccountProfile: Message(
         "REG-7",
@@ -307,13 +310,25 @@ def parse(cls: type[T], raw: Any) -> T:
                     raise Invalid(f.name, "missing", f"{f.name} is required.")
                 continue
             kind = message.fields.get(f.name)
-            if kind is None:  # a field with nothing to check (none today): passed as it came
+            if f.name == "auth":  # the sender's credential (models/credentials.py), verified later
+                values["auth"] = _credential(raw["auth"])
+            elif kind is None:  # a field with nothing to check (none today): passed as it came
                 values[f.name] = raw[f.name]
             else:
                 values[f.name] = kind(f.name, raw[f.name])
     except Invalid as bad:
         raise refuse(message.rule, f"{bad.field}_{bad.problem}", bad.message) from None
     return cls(**values)
+
+
+def _credential(value: Any) -> Credential | None:
+    """A signal's `auth` arrives as plain JSON: the Credential it decodes to, or why it does not."""
+    if value is None or isinstance(value, Credential):
+        return value
+    try:
+        return value_to_type(Credential | None, value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):
+        raise Invalid("auth", "malformed", "auth is not a credential.") from None
 
 
 def check(obj: T) -> T:

@@ -3,11 +3,13 @@
 Every payload is a dataclass so that it can grow fields without breaking old callers (Temporal
 samples). Fields that hold personal data (email, mobile, ID numbers, IP) only ever travel inside
 payloads encrypted by the codec (models/codec.py); the workflow's own state keeps none of them.
+Every update and signal payload is `Signed`: it carries the sender's credential (models/credentials.py).
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from models.credentials import Signed
 from models.policy import AuthenticationPolicy, Policy
 from models.refusals import Refusal
 
@@ -181,14 +183,14 @@ class AccountState:
 
 
 @dataclass
-class LoginInput:
+class LoginInput(Signed):
     channel: str  # marketplace | messenger
     ip: str
     device_id: str = ""  # the client's device identifier, if known (REG-3 matching)
 
 
 @dataclass
-class ViolationInput:
+class ViolationInput(Signed):
     """ENF-1/2: a violation reported by another service. The same violation id twice counts once."""
 
     violation_id: str
@@ -201,7 +203,7 @@ class ViolationInput:
 
 
 @dataclass
-class ClosureReport:
+class ClosureReport(Signed):
     """REG-9 rental/lending/transfer, REG-10 Alibaba.com closure: the account is closed."""
 
     report_id: str
@@ -212,7 +214,7 @@ class ClosureReport:
 
 
 @dataclass
-class AssociationCaseInput:
+class AssociationCaseInput(Signed):
     """ASSOC-2/3: this account is linked to another; opens a case (suspension + appeal window)."""
 
     case_id: str
@@ -222,7 +224,7 @@ class AssociationCaseInput:
 
 
 @dataclass
-class BanInput:
+class BanInput(Signed):
     """ENF-3: a ban cascading from a closed account; names the account it came from."""
 
     origin_member_id: str
@@ -366,7 +368,7 @@ class ClaimIdentityResult:
 
 
 @dataclass
-class ChangeContactInput:
+class ChangeContactInput(Signed):
     """Change the account's email or mobile (ASSOC-2: the new value may not belong to another seller)."""
 
     kind: str  # email | mobile
@@ -389,12 +391,12 @@ class RebindContactResult:
 
 
 @dataclass
-class VerifyEmailInput:
+class VerifyEmailInput(Signed):
     code: str
 
 
 @dataclass
-class PhotoSubmission:
+class PhotoSubmission(Signed):
     photo_ref: str  # `sha256:<hex>` in the blob store: the image itself never travels in history
 
 
@@ -422,12 +424,12 @@ class AuthenticationResult:
 
 
 @dataclass
-class UnbindInput:
+class UnbindInput(Signed):
     reason: str = ""
 
 
 @dataclass
-class ExamStartInput:
+class ExamStartInput(Signed):
     pass
 
 
@@ -445,7 +447,7 @@ class DrawnExam:
 
 
 @dataclass
-class ExamAnswers:
+class ExamAnswers(Signed):
     paper_id: str
     answers: list[int]  # per question, the index of the chosen option as shown
 
@@ -473,7 +475,7 @@ class ExamResult:
 
 
 @dataclass
-class ProductInput:
+class ProductInput(Signed):
     """A product release (OPEN-3). The image is uploaded to the blob store first; only its reference travels."""
 
     title: str
@@ -511,7 +513,7 @@ class UnlistProductInput:
 
 
 @dataclass
-class ProductRemoval:
+class ProductRemoval(Signed):
     product_id: str
 
 
@@ -525,7 +527,7 @@ class ProductReleaseResult:
 
 
 @dataclass
-class AppealInput:
+class AppealInput(Signed):
     case_id: str
     store_opening_info: str
     invoice_refs: list[str]  # blob references of the purchase invoices
@@ -533,7 +535,7 @@ class AppealInput:
 
 
 @dataclass
-class AppealDecisionInput:
+class AppealDecisionInput(Signed):
     case_id: str
     approved: bool
     operator: str
@@ -558,7 +560,7 @@ class SendCodeResult:
 
 
 @dataclass
-class RequestCodeInput:
+class RequestCodeInput(Signed):
     """Ask for a new code; the address must be the one registered (REG-6: the registrant's own)."""
 
     email: str
@@ -610,7 +612,7 @@ class ClearLinkInput:
 
 
 @dataclass
-class BuyerScreening:
+class BuyerScreening(Signed):
     """REG-3: a new buyer account's details, screened against seller identities. Personal data:
     travels encrypted, stored only as fingerprints."""
 
@@ -627,6 +629,7 @@ class BuyerScreening:
 class BuyerScreeningResult:
     closed: bool
     seller_member_id: str | None = None
+    refusal: Refusal | None = None  # ENF-4: the request's credential did not allow it
 
 
 # ---------------------------------------------------------------- failures that ran out of retries
@@ -660,10 +663,10 @@ class PendingEffect:
 
 
 @dataclass
-class RetryInput:
-    """Operator command: try again the steps that ran out of retries."""
+class RetryInput(Signed):
+    """Operator command: try again the steps that ran out of retries (signed by the operator)."""
 
-    operator: str
+    operator: str = ""  # informative: the audit names the credential's verified operator
 
 
 @dataclass

@@ -55,7 +55,8 @@ def test_every_command_takes_a_request_id() -> None:
     "argv, message",
     [
         (["change-contact", "M1"], "give exactly one of --email | --mobile"),
-        (["change-contact", "M1", "--email", "a@example.com", "--mobile", "+8613700000000"], "exactly one"),
+        (["change-contact", "M1", "--email", "a@example.com", "--mobile", "+8613700000000"], "only one of"),
+        (["credential", "decide_appeal", "--as-operator", "lin", "--as-service", "x"], "only one of"),
         (["close-report", "--rule", "REG-9", "--id", "r1"], "give exactly one of --member-id | --licence"),
         (["decide", "M1", "C1", "maybe", "--operator", "lin"], "'maybe' is not one of"),
         (["violation", "M1", "--id", "v1", "--category", "rumour"], "'rumour' is not one of"),

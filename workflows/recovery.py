@@ -147,7 +147,7 @@ class Recovery:
             "retry",
             rule="ENF-4",
             reason="retried",
-            actor=f"operator:{inp.operator.strip()}",
+            actor=self._actor(inp.auth, f"operator:{inp.operator.strip()}"),
             detail={"effects": str(len(effects)), "still_pending": str(len(self.state.outbox))},
         )
         return RetryResult(retried=len(effects), still_failing=self._attention_lines())
@@ -158,6 +158,7 @@ class Recovery:
             boundary.check(inp)
         except RefusedError as err:
             raise refusal_error(err) from None
+        self._authorize("retry", inp.auth)
 
 
 def _refusal_of(err: ApplicationError) -> Refusal:

@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 from temporalio import workflow
 
 from workflows.account_common import CommandLock, Deadline, cancel_commands, refusal_error, run_activity
+from workflows.authorization import Authorization
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 from workflows.recovery import Recovery
@@ -74,7 +75,7 @@ RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
 
 
 @workflow.defn
-class SellerAccount(Enforcement, Opening, Recovery):
+class SellerAccount(Enforcement, Opening, Recovery, Authorization):
     @workflow.init
     def __init__(self, inp: AccountInput) -> None:
         self.profile = inp.profile
@@ -263,11 +264,15 @@ class SellerAccount(Enforcement, Opening, Recovery):
         self._pending_logins.clear()
         if not logins or self.chart.is_closed:
             return
+        actors = await self._verified([("login", x) for x in logins])
+        logins = [x for x, actor in zip(logins, actors, strict=True) if actor is not None]
+        if not logins:
+            return
         self.state.last_login_at = workflow.now()
         self.state.login_count += len(logins)
         self.state.warnings_sent.clear()
         if self.chart.state == "dormant":
-            await self._transition("wake", rule="REG-4", reason="login", actor="seller")
+            await self._transition("wake", rule="REG-4", reason="login", actor=actors[0] or "seller")
         # One activity for every login applied in this task keeps a burst of logins cheap in history.
         await run_activity(
             record_login_ip,
@@ -295,17 +300,19 @@ class SellerAccount(Enforcement, Opening, Recovery):
                 ),
                 summary="REG-6 check code",
             )
+            actor = self._actor(inp.auth, "seller")
             if result.refusal is not None:
-                await self._refused("verify_email", result.refusal, actor="seller")
+                await self._refused("verify_email", result.refusal, actor=actor)
             self.state.email_verified = True
             clear_errors(self.state, "email_verification")
-            await self._audit("verify_email", rule="REG-6", reason="email_verified", actor="seller")
+            await self._audit("verify_email", rule="REG-6", reason="email_verified", actor=actor)
             self._publish()
             return self.chart.state
 
     @verify_email.validator
     def _check_verify_email(self, inp: VerifyEmailInput) -> None:
         self._at_boundary(inp)
+        self._authorize("verify_email", inp.auth)
         self._require_live("verify_email")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
@@ -316,10 +323,10 @@ class SellerAccount(Enforcement, Opening, Recovery):
     async def request_email_code(self, inp: RequestCodeInput) -> str:
         """REG-6: mail a new code (the previous one stops working)."""
         async with self._lock:
-            await self._mail_code(inp.email)
+            await self._mail_code(inp.email, actor=self._actor(inp.auth, "seller"))
             return self.chart.state
 
-    async def _mail_code(self, email: str) -> None:
+    async def _mail_code(self, email: str, *, actor: str) -> None:
         sent = await run_activity(
             send_verification_code,
             SendCodeInput(
@@ -331,11 +338,12 @@ class SellerAccount(Enforcement, Opening, Recovery):
             summary="REG-6 mail code",
         )
         if sent.refusal is not None:
-            await self._refused("request_email_code", sent.refusal, actor="seller")
+            await self._refused("request_email_code", sent.refusal, actor=actor)
 
     @request_email_code.validator
     def _check_request_email_code(self, inp: RequestCodeInput) -> None:
         self._at_boundary(inp)
+        self._authorize("request_email_code", inp.auth)
         self._require_live("request_email_code")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
@@ -348,6 +356,7 @@ class SellerAccount(Enforcement, Opening, Recovery):
     async def change_contact(self, inp: ChangeContactInput) -> str:
         """REG-11 / ASSOC-2: a new email or mobile must be free; one held by another seller links the two."""
         async with self._lock:
+            actor = self._actor(inp.auth, "seller")
             result = await run_activity(
                 rebind_contact,
                 RebindContactInput(
@@ -364,17 +373,18 @@ class SellerAccount(Enforcement, Opening, Recovery):
                         detail={"linked_member_id": result.linked_member_id},
                     )
                     await self._associate(result.linked_member_id, rule="ASSOC-2", cause=f"shared_{inp.kind}")
-                await self._refused("change_contact", result.refusal, actor="seller")
-            await self._audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor="seller")
+                await self._refused("change_contact", result.refusal, actor=actor)
+            await self._audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor=actor)
             if inp.kind == "email":
                 # REG-6: the new address is proved like the first one.
                 self.state.email_verified = False
-                await self._mail_code(inp.value)
+                await self._mail_code(inp.value, actor=actor)
             return self.chart.state
 
     @change_contact.validator
     def _check_change_contact(self, inp: ChangeContactInput) -> None:
         self._at_boundary(inp)
+        self._authorize("change_contact", inp.auth)
         self._require_live("change_contact")
         refusal = contact_refusal(inp.kind, inp.value, self.profile.region)
         if refusal is not None:
@@ -461,6 +471,8 @@ class SellerAccount(Enforcement, Opening, Recovery):
         if after == "closed":
             self.state.closed_reason = reason
             cancel_commands(self)
+        elif event in ("reinstate", "wake"):
+            self.state.reasons = []  # refusals from before the hold or the sleep no longer apply
         await self._audit(
             event, rule=rule, reason=reason, actor=actor, from_state=before, to_state=after, detail=detail
         )
@@ -520,10 +532,14 @@ class SellerAccount(Enforcement, Opening, Recovery):
                 sa.REGION.value_set(self.profile.region),
                 sa.PRODUCT_COUNT.value_set(len(self.state.products_live)),
                 sa.PENALTY_POINTS.value_set(sum(self._points(x) for x in ("ip", "trade", "listing"))),
-                sa.OPEN_CASE.value_set(any(c.decision is None for c in self.state.cases)),
+                # Only a live account can still be decided on: a closed one has settled its cases.
+                sa.OPEN_CASE.value_set(
+                    not self.chart.is_closed and any(c.decision is None for c in self.state.cases)
+                ),
             ]
             # Published once it has been true (so histories from before it replay unchanged).
             + ([sa.NEEDS_ATTENTION.value_set(self._attention_flag)] if self._attention_published else [])
+            + ([sa.CLOSED_REASON.value_set(self.state.closed_reason)] if self.state.closed_reason else [])
         )
         lines = [f"**{self.chart.state}**"]
         if self.state.closed_reason:

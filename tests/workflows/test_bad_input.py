@@ -33,6 +33,7 @@ from models.db import engine
 from models.policy import StepsPolicy, load_policy
 from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, IdentityFingerprint, Notice
+from tests import signing
 from tests.conftest import new_worker
 from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
@@ -61,9 +62,11 @@ async def audited(workflow_id: str, event: str, count: int = 1) -> list[AuditRec
 
 
 async def serious_violation_closes(handle: WorkflowHandle) -> None:
-    await handle.signal(
+    await signing.signal(
+        handle,
         SellerAccount.report_violation,
         ViolationInput(f"serious-{uuid.uuid4().hex[:8]}", "ip", "ENF-1", severity="serious"),
+        service="risk-engine",
     )
     status = await until(handle, lambda s: s.state == "closed", "closed by a serious violation")
     assert status.closed_reason == "serious_violation"
@@ -81,7 +84,9 @@ async def test_case5_a_given_at_without_time_zone_is_audited_and_dropped(
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        await h.signal("report_violation", violation(given_at="2026-11-01T00:00:00"))
+        await h.signal(
+            "report_violation", signing.raw(h, "report_violation", violation(given_at="2026-11-01T00:00:00"))
+        )
         [row] = await audited(h.id, "signal_refused")
         assert (row.rule, row.reason, row.detail["signal"]) == (
             "ENF-2",
@@ -91,7 +96,10 @@ async def test_case5_a_given_at_without_time_zone_is_audited_and_dropped(
         status = await h.query(SellerAccount.status)
         assert (status.state, status.penalty_points["trade"]) == ("open", 0)
         # An aware time is taken, in any offset.
-        await h.signal("report_violation", violation(points=5, given_at="2026-11-01T08:00:00+08:00"))
+        await h.signal(
+            "report_violation",
+            signing.raw(h, "report_violation", violation(points=5, given_at="2026-11-01T08:00:00+08:00")),
+        )
         await serious_violation_closes(h)
         assert await task_failures(h) == []
         await finish(h)
@@ -131,9 +139,11 @@ async def test_case6_points_of_2_to_the_63_are_refused_and_the_account_lives(
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        await h.signal("report_violation", violation(points=2**63))
-        await h.signal("report_violation", violation(points=limits.POINTS_MAX + 1))
-        await h.signal("report_violation", violation(points=-1))
+        await h.signal("report_violation", signing.raw(h, "report_violation", violation(points=2**63)))
+        await h.signal(
+            "report_violation", signing.raw(h, "report_violation", violation(points=limits.POINTS_MAX + 1))
+        )
+        await h.signal("report_violation", signing.raw(h, "report_violation", violation(points=-1)))
         rows = await audited(h.id, "signal_refused", 3)
         assert {(r.rule, r.reason) for r in rows} == {("ENF-2", "points_out_of_range")}
         member_id = (await h.query(SellerAccount.status)).member_id
@@ -142,7 +152,7 @@ async def test_case6_points_of_2_to_the_63_are_refused_and_the_account_lives(
                 time_env.client, member_id, ViolationInput("big", "trade", "ENF-2", 2**63)
             )
         assert err.value.refusal.code == "points_out_of_range"
-        await h.signal("report_violation", violation(points=7))
+        await h.signal("report_violation", signing.raw(h, "report_violation", violation(points=7)))
         await until(h, lambda s: s.penalty_points["trade"] == 7, "a valid violation still counts")
         await serious_violation_closes(h)
         assert await task_failures(h) == []
@@ -166,13 +176,20 @@ async def test_case7_a_58_character_operator_is_refused_and_55_is_stored(
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
-        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
+        await signing.update(h, SellerAccount.appeal, appeal_for(case_id))
         with pytest.raises(WorkflowUpdateFailedError) as err:
-            await h.execute_update(SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "o" * 58))
+            await signing.update(
+                h,
+                SellerAccount.decide_appeal,
+                AppealDecisionInput(case_id, True, "o" * 58),
+                operator="o" * 58,
+            )
         refusal = seller_client.as_refusal(err.value)
         assert refusal is not None and (refusal.rule, refusal.code) == ("ASSOC-5", "operator_too_long")
         longest = "p" * limits.OPERATOR_NAME
-        await h.execute_update(SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, longest))
+        await signing.update(
+            h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, longest), operator=longest
+        )
         await until(h, lambda s: s.state == "open", "reinstated by the approval")
         [approved] = await audited(h.id, "appeal_approved")
         assert approved.actor == f"operator:{longest}"  # 64 characters, stored on PostgreSQL too
@@ -186,12 +203,24 @@ async def test_case7_long_rules_causes_and_case_ids_are_refused_at_the_boundary(
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
         other = "T" + uuid.uuid4().hex[:15].upper()
-        await h.signal("report_violation", violation(rule="ENF-2-" + "X" * 11))
         await h.signal(
-            "open_case", {"case_id": "c-" + "x" * 63, "cause": "duplicate_product", "linked_member_id": other}
+            "report_violation", signing.raw(h, "report_violation", violation(rule="ENF-2-" + "X" * 11))
         )
         await h.signal(
-            "open_case", {"case_id": "c-1", "cause": "c" * (limits.CAUSE + 1), "linked_member_id": other}
+            "open_case",
+            signing.raw(
+                h,
+                "open_case",
+                {"case_id": "c-" + "x" * 63, "cause": "duplicate_product", "linked_member_id": other},
+            ),
+        )
+        await h.signal(
+            "open_case",
+            signing.raw(
+                h,
+                "open_case",
+                {"case_id": "c-1", "cause": "c" * (limits.CAUSE + 1), "linked_member_id": other},
+            ),
         )
         rows = await audited(h.id, "signal_refused", 3)
         assert sorted((r.rule, r.reason) for r in rows) == [
@@ -202,7 +231,10 @@ async def test_case7_long_rules_causes_and_case_ids_are_refused_at_the_boundary(
         # The longest case id allowed makes a notice key that fits its column.
         longest = "c" * limits.CASE_ID
         await h.signal(
-            "open_case", {"case_id": longest, "cause": "duplicate_product", "linked_member_id": other}
+            "open_case",
+            signing.raw(
+                h, "open_case", {"case_id": longest, "cause": "duplicate_product", "linked_member_id": other}
+            ),
         )
         await until(h, lambda s: longest in s.open_cases, "the case with the longest id opened")
         await audited(h.id, "suspend")
@@ -244,12 +276,14 @@ async def test_case8_signals_with_missing_fields_or_wrong_types_are_audited(
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        await h.signal("report_violation", {"violation_id": "v-missing"})
-        await h.signal("report_violation", violation(points="ten"))
+        await h.signal("report_violation", signing.raw(h, "report_violation", {"violation_id": "v-missing"}))
+        await h.signal("report_violation", signing.raw(h, "report_violation", violation(points="ten")))
         await h.signal("report_violation", "not an object")
         await h.signal("report_closure", args=[{"report_id": "r1"}, {"extra": 1}])
-        await h.signal("login", {"channel": "fax", "ip": "203.0.113.1"})
-        await h.signal("ban", {"origin_member_id": 7, "via_member_id": "M1", "origin_reason": "x"})
+        await h.signal("login", signing.raw(h, "login", {"channel": "fax", "ip": "203.0.113.1"}))
+        await h.signal(
+            "ban", signing.raw(h, "ban", {"origin_member_id": 7, "via_member_id": "M1", "origin_reason": "x"})
+        )
         rows = await audited(h.id, "signal_refused", 6)
         assert sorted((r.detail["signal"], r.rule, r.reason) for r in rows) == [
             ("ban", "ENF-3", "origin_member_id_wrong_type"),
@@ -300,18 +334,18 @@ async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing
         try:
             pending = await h.start_update(
                 SellerAccount.request_email_code,
-                RequestCodeInput(email),
+                signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             await asyncio.sleep(1.5)  # the step has failed and is waiting for its next attempt
             # Other commands do not wait behind it (issue 18 #5): a wrong code is answered at once.
             with pytest.raises(WorkflowUpdateFailedError) as wrong:
                 await asyncio.wait_for(
-                    h.execute_update(SellerAccount.verify_email, VerifyEmailInput("000000")), 10
+                    signing.update(h, SellerAccount.verify_email, VerifyEmailInput("000000")), 10
                 )
             assert seller_client.as_refusal(wrong.value) is not None
             # Logins, violations and a serious violation go on meanwhile.
-            await h.signal(SellerAccount.login, seller_client.boundary.check(_login()))
+            await signing.signal(h, SellerAccount.login, seller_client.boundary.check(_login()))
             await until(h, lambda s: s.login_count == 1, "the login applied")
             await serious_violation_closes(h)
             with pytest.raises(WorkflowUpdateFailedError) as err:
@@ -344,7 +378,7 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
         try:
             pending = await h.start_update(
                 SellerAccount.request_email_code,
-                RequestCodeInput(email),
+                signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             with pytest.raises(WorkflowUpdateFailedError) as err:
@@ -361,11 +395,11 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
         assert desc.typed_search_attributes.get(seller_client_sa().NEEDS_ATTENTION) is True
         # The seller's next attempt succeeds and clears it; the operator's retry has nothing left to do.
         assert (
-            await h.execute_update(SellerAccount.request_email_code, RequestCodeInput(email)) == "registered"
+            await signing.update(h, SellerAccount.request_email_code, RequestCodeInput(email)) == "registered"
         )
         assert (await h.query(SellerAccount.status)).needs_attention == []
         assert (await h.describe()).typed_search_attributes.get(seller_client_sa().NEEDS_ATTENTION) is False
-        result = await h.execute_update(SellerAccount.retry, RetryInput("ops"))
+        result = await signing.update(h, SellerAccount.retry, RetryInput("ops"), operator="ops")
         assert (result.retried, result.still_failing) == (0, [])
         await serious_violation_closes(h)
         assert await task_failures(h) == []
@@ -401,13 +435,18 @@ async def test_audit_rows_that_cannot_be_written_wait_for_the_operators_retry(
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open", policy=policy)
         with audit_log_locked():
-            await h.signal(SellerAccount.report_violation, ViolationInput("l-locked", "listing", "ENF-2", 2))
+            await signing.signal(
+                h,
+                SellerAccount.report_violation,
+                ViolationInput("l-locked", "listing", "ENF-2", 2),
+                service="qa",
+            )
             status = await until(h, lambda s: bool(s.needs_attention), "the unwritten audit row noticed")
             assert status.penalty_points["listing"] == 2, "the decision stands; only its record waits"
             assert any("waiting to be written again" in line for line in status.needs_attention)
             desc = await h.describe()
             assert desc.typed_search_attributes.get(sa.NEEDS_ATTENTION) is True
-        result = await h.execute_update(SellerAccount.retry, RetryInput("ops"))
+        result = await signing.update(h, SellerAccount.retry, RetryInput("ops"), operator="ops")
         assert (result.retried, result.still_failing) == (1, [])
         rows = [r for r in audit_rows(h.id) if r.event == "violation"]
         assert [(r.detail["violation_id"], r.reason) for r in rows] == [("l-locked", "listing_points")]

@@ -25,6 +25,7 @@ from models import boundary, limits
 from models.contract import BanInput, ClosureReport
 from models.policy import StepsPolicy
 from models.refusals import RefusedError
+from tests import signing
 from tests.conftest import new_worker
 from tests.workflows.test_bad_input import serious_violation_closes, task_failures
 from tests.workflows.test_seller_account import POLICY, finish, start_account
@@ -282,6 +283,7 @@ async def send(handle: WorkflowHandle, message: str, call: list[Any], n: int) ->
     for key in ("violation_id", "report_id"):  # a repeated id counts once: keep each one applied
         if call and isinstance(call[0], dict) and isinstance(call[0].get(key), str) and len(call[0][key]) < 8:
             call[0][key] += f"-{n}"
+    call = [signing.raw(handle, message, a) for a in call]  # a valid credential: the payload is fuzzed
     if message in SIGNALS:
         await handle.signal(message, args=call)
         return "signalled"
@@ -324,7 +326,12 @@ async def test_random_payloads_never_wedge_the_account(
 async def test_plausible_closing_signals_still_close(time_env: WorkflowEnvironment) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open", policy=FUZZ_POLICY)
-        await h.signal("report_closure", {"report_id": uuid.uuid4().hex[:8], "rule": "REG-9", "reason": "x"})
+        await h.signal(
+            "report_closure",
+            signing.raw(
+                h, "report_closure", {"report_id": uuid.uuid4().hex[:8], "rule": "REG-9", "reason": "x"}
+            ),
+        )
         status = await h.query(SellerAccount.status)
         for _ in range(100):
             status = await h.query(SellerAccount.status)
