@@ -6,14 +6,22 @@ the server in clear. `starter.py` is the command line over this module.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.contract import (
     AccountStatus,
@@ -59,20 +67,31 @@ async def register(
     policy: Policy | None = None,
     task_queue: str | None = None,
 ) -> RegistrationResult:
-    """Register a seller; the request id makes a repeated call answer the same result."""
+    """Register a seller; the request id makes a repeated call answer the same result.
+
+    An answer (accepted or refused) is final for its request id. A run that failed (it outlived its
+    retries through an outage, or was terminated) is not an answer: the same request id starts a fresh
+    run, which finds whatever the failed one wrote (claim_identity is keyed by the request id).
+    """
     workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
-    try:
-        return await client.execute_workflow(
-            Registration.run,
-            args=[reg, policy or current_policy()],
-            id=workflow_id,
-            task_queue=task_queue or settings().task_queue,
-            # A request id registers once: a repeat reads the first run's answer instead of re-running it.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary="Seller registration",
-        )
-    except WorkflowAlreadyStartedError:
-        return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
+    for _ in range(2):  # a run found running may fail under us: then once more, afresh
+        try:
+            return await client.execute_workflow(
+                Registration.run,
+                args=[reg, policy or current_policy()],
+                id=workflow_id,
+                task_queue=task_queue or settings().task_queue,
+                # A request id answers once: a repeat reads the first answer instead of re-running it,
+                # but a failed run does not bind the request id to its failure.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                static_summary="Seller registration",
+            )
+        except WorkflowAlreadyStartedError:
+            try:
+                return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
+            except WorkflowFailureError:
+                continue
+    return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
 
 
 def new_request_id() -> str:
@@ -91,15 +110,66 @@ async def status(client: Client, member_id: str) -> AccountStatus:
     return await account(client, member_id).query(SellerAccount.status)
 
 
-async def command(client: Client, member_id: str, update: Any, arg: Any) -> Any:
-    """Send an account command (a workflow update); a refusal raises RefusedError with its rule and code."""
-    try:
-        return await account(client, member_id).execute_update(update, arg)
-    except WorkflowUpdateFailedError as err:
-        refusal = as_refusal(err)
-        if refusal is None:
-            raise
-        raise RefusedError(refusal) from err
+async def command(
+    client: Client, member_id: str, update: Any, arg: Any, *, request_id: str | None = None
+) -> Any:
+    """Send an account command (a workflow update); a refusal raises RefusedError with its rule and code.
+
+    Exactly once as the caller sees it: the request id (the caller's, or a new one) is the update id,
+    so the same id sent again answers the first answer and changes nothing. A lost answer (server
+    restart, network) is retried here with the same id; if it stays lost, `CommandNotAnswered`
+    carries the id for the caller to retry with later (see workflows/command_memo.py for how long the
+    account remembers it).
+    """
+    key = request_id or new_request_id()
+    return await keyed_update(account(client, member_id), update, arg, key)
+
+
+class CommandNotAnswered(Exception):
+    """The command's answer was not received; it may or may not have been applied. Send it again
+    with the same `request_id` to learn its answer (it is applied at most once)."""
+
+    def __init__(self, request_id: str, cause: BaseException) -> None:
+        super().__init__(f"no answer for request {request_id}: {type(cause).__name__}: {cause}")
+        self.request_id = request_id
+
+
+# How long the facade itself keeps asking for an answer before handing the id back to the caller.
+ANSWER_PATIENCE_SECONDS = 60.0
+
+
+async def keyed_update(handle: WorkflowHandle, update: Any, arg: Any, key: str) -> Any:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + ANSWER_PATIENCE_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            return await handle.execute_update(update, arg, id=key)
+        except WorkflowUpdateFailedError as err:
+            refusal = as_refusal(err)
+            if refusal is None:
+                raise
+            raise RefusedError(refusal) from err
+        except (RPCError, RPCTimeoutOrCancelledError) as err:
+            if not answer_may_come(err) or loop.time() + delay > give_up:
+                raise CommandNotAnswered(key, err) from err
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def answer_may_come(err: BaseException) -> bool:
+    """Transport trouble (server restarting, network, deadline): asking again with the same id is safe."""
+    if isinstance(err, RPCTimeoutOrCancelledError):
+        return True
+    return isinstance(err, RPCError) and err.status in (
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.INTERNAL,
+    )
 
 
 def as_refusal(err: BaseException) -> Refusal | None:
@@ -114,7 +184,14 @@ def as_refusal(err: BaseException) -> Refusal | None:
     return Refusal("?", "refused", app.message)
 
 
-async def submit_photo(client: Client, member_id: str, path: Path, *, policy: Policy | None = None) -> Any:
+async def submit_photo(
+    client: Client,
+    member_id: str,
+    path: Path,
+    *,
+    policy: Policy | None = None,
+    request_id: str | None = None,
+) -> Any:
     """OPEN-1: put the photo in the blob store (never in history) and send its reference."""
     from activities.blobs import BlobError, put_stream
 
@@ -126,7 +203,13 @@ async def submit_photo(client: Client, member_id: str, path: Path, *, policy: Po
         raise RefusedError(
             Refusal("OPEN-1", "file_too_large", f"The file is larger than {limit // 1_000_000} MB.")
         ) from err
-    return await command(client, member_id, SellerAccount.submit_authentication_photo, PhotoSubmission(ref))
+    return await command(
+        client,
+        member_id,
+        SellerAccount.submit_authentication_photo,
+        PhotoSubmission(ref),
+        request_id=request_id,
+    )
 
 
 async def report_violation(client: Client, member_id: str, violation: ViolationInput) -> None:
@@ -159,7 +242,14 @@ def member_by_licence(licence_number: str) -> str | None:
 
 
 async def appeal(
-    client: Client, member_id: str, case_id: str, *, opening_info: str, invoices: list[Path], letter: str
+    client: Client,
+    member_id: str,
+    case_id: str,
+    *,
+    opening_info: str,
+    invoices: list[Path],
+    letter: str,
+    request_id: str | None = None,
 ) -> Any:
     """ASSOC-5: invoices go to the blob store; the appeal carries their references."""
     from activities.blobs import BlobError, put_stream
@@ -174,7 +264,11 @@ async def appeal(
                 Refusal("ASSOC-5", "invoice_too_large", f"{path.name} is larger than 20 MB.")
             ) from err
     return await command(
-        client, member_id, SellerAccount.appeal, AppealInput(case_id, opening_info, refs, letter)
+        client,
+        member_id,
+        SellerAccount.appeal,
+        AppealInput(case_id, opening_info, refs, letter),
+        request_id=request_id,
     )
 
 

@@ -22,10 +22,13 @@
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
     python starter.py preapprove --region DE --licence L --operator NAME
     python starter.py links MEMBER
+    python starter.py check-photo PHOTO [--id-card NUMBER]     (OPEN-1 offline: no Temporal, no DB)
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 ...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
-and exit with status 3; `--json` prints machine-readable output instead.
+and exit with status 3; `--json` prints machine-readable output instead. Every command takes
+`--request-id KEY`: the same key again answers the first answer and changes nothing; a command whose
+answer was lost exits with status 75 and prints the key to send it again with.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+import check_photo_command
 import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
@@ -67,6 +71,7 @@ from models.tables import Account, AuditRecord, Notice
 from workflows.seller_account import SellerAccount
 
 EXIT_REFUSED = 3
+EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 
 def _print(obj: Any, *, as_json: bool) -> None:
@@ -232,10 +237,28 @@ async def cmd_notices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key(args: argparse.Namespace, part: str = "") -> str:
+    """The command's idempotency key: --request-id, or a new one (printed if the answer is lost)."""
+    if not getattr(args, "key", None):
+        args.key = args.request_id or seller_client.new_request_id()
+    return f"{args.key}{part}"
+
+
+def _not_answered(err: seller_client.CommandNotAnswered) -> int:
+    print(
+        f"not answered ({err}); it was applied at most once: send it again with --request-id "
+        f"{err.request_id} to learn its answer",
+        file=sys.stderr,
+    )
+    return EXIT_NOT_ANSWERED
+
+
 async def _account_command(args: argparse.Namespace, update: Any, arg: Any) -> int:
     client = await seller_client.connect()
     try:
-        state = await seller_client.command(client, args.member_id, update, arg)
+        state = await seller_client.command(client, args.member_id, update, arg, request_id=_key(args))
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"member_id": args.member_id, "state": state}, as_json=args.json)
@@ -260,7 +283,11 @@ async def cmd_change_contact(args: argparse.Namespace) -> int:
 async def cmd_authenticate(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
     try:
-        result = await seller_client.submit_photo(client, args.member_id, Path(args.photo))
+        result = await seller_client.submit_photo(
+            client, args.member_id, Path(args.photo), request_id=_key(args)
+        )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     if not result.passed:
@@ -278,8 +305,14 @@ async def cmd_exam(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
     try:
         paper = await seller_client.command(
-            client, args.member_id, SellerAccount.start_exam, ExamStartInput()
+            client,
+            args.member_id,
+            SellerAccount.start_exam,
+            ExamStartInput(),
+            request_id=_key(args, ":paper"),
         )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     print(
@@ -299,7 +332,11 @@ async def cmd_exam(args: argparse.Namespace) -> int:
         print()
     try:
         result = await seller_client.command(
-            client, args.member_id, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, answers)
+            client,
+            args.member_id,
+            SellerAccount.submit_exam,
+            ExamAnswers(paper.paper_id, answers),
+            request_id=_key(args, ":answers"),
         )
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
@@ -324,7 +361,11 @@ async def cmd_release(args: argparse.Namespace) -> int:
     product = ProductInput(args.title, args.description, args.price, args.category, ref)
     client = await seller_client.connect()
     try:
-        result = await seller_client.command(client, args.member_id, SellerAccount.release_product, product)
+        result = await seller_client.command(
+            client, args.member_id, SellerAccount.release_product, product, request_id=_key(args)
+        )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     if not result.accepted:
@@ -380,7 +421,10 @@ async def cmd_appeal(args: argparse.Namespace) -> int:
             opening_info=args.opening_info,
             invoices=[Path(p) for p in args.invoice],
             letter=letter,
+            request_id=_key(args),
         )
+    except seller_client.CommandNotAnswered as err:
+        return _not_answered(err)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"member_id": args.member_id, "case_id": args.case_id, "state": state}, as_json=args.json)
@@ -589,6 +633,17 @@ def parser() -> argparse.ArgumentParser:
     no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
     no.add_argument("member_id")
     no.set_defaults(run=cmd_notices)
+
+    check_photo_command.add_parser(sub)
+
+    # Every command takes an idempotency key, so that scripts can send any of them the same way. It is
+    # the update id of an account command (the same key answers the first answer); reports and
+    # screenings are keyed by their own ids (--id, BUYER), and reads change nothing.
+    for name, command in sub.choices.items():
+        if name != "register":
+            command.add_argument(
+                "--request-id", help="idempotency key: the same key again answers the first answer"
+            )
     return p
 
 

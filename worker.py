@@ -27,9 +27,11 @@ from activities.identity_registry import claim_identity, rebind_contact
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
+from activities.supervision import ActivitySupervision
 from models.settings import settings
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
+from workflows.command_memo import CommandMemo
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -67,6 +69,9 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
+        # Database failures reported small and without SQL; heartbeats for a dead worker's tasks;
+        # commands answered once per request id across continue-as-new.
+        interceptors=[ActivitySupervision(), CommandMemo()],
     )
 
 

@@ -20,10 +20,11 @@ def _same_key(session: Session, model: type, **key: object) -> bool:
 
 @activity.defn
 def record_audit(inp: AuditInput) -> bool:
-    """Append one audit row; returns False when a retry finds its row already written.
+    """Append one audit row; True once it stands.
 
     The unique (workflow id, seq) key makes the write idempotent: a retry after a lost response
-    hits the constraint, and the row from the first attempt stands.
+    finds (or hits the constraint on) the row its first attempt wrote, which stands, and answers the
+    same True: the key is this record's own, so the row found is this record.
     """
     record = AuditRecord(
         workflow_id=inp.workflow_id,
@@ -40,7 +41,7 @@ def record_audit(inp: AuditInput) -> bool:
     )
     with Session(engine()) as session:
         if _same_key(session, AuditRecord, workflow_id=inp.workflow_id, seq=inp.seq):
-            return False
+            return True
         session.add(record)
         if inp.to_state and inp.to_state != inp.from_state:
             # The registry's copy of the state, for listings; the workflow stays the source of truth.
@@ -57,16 +58,17 @@ def record_audit(inp: AuditInput) -> bool:
         except IntegrityError:
             # Another attempt of this activity won the race between our check and our insert.
             session.rollback()
-            return False
+            return True
     return True
 
 
 @activity.defn
 def send_notice(inp: NoticeInput) -> bool:
-    """Put a notice in the seller's outbox, once per key (warnings, reminders, advisories)."""
+    """Put a notice in the seller's outbox, once per key (warnings, reminders, advisories); True once
+    it is there, on every attempt."""
     with Session(engine()) as session:
         if _same_key(session, Notice, member_id=inp.member_id, key=inp.key):
-            return False
+            return True
         session.add(
             Notice(
                 member_id=inp.member_id,
@@ -81,5 +83,5 @@ def send_notice(inp: NoticeInput) -> bool:
             session.commit()
         except IntegrityError:
             session.rollback()
-            return False
+            return True
     return True

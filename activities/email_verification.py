@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import smtplib
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -27,6 +26,21 @@ def _digest(member_id: str, code: str) -> str:
     return hmac.new(
         settings().fingerprint_secret, f"email-code:{member_id}:{code}".encode(), hashlib.sha256
     ).hexdigest()
+
+
+def issue_code(member_id: str, issued_at: datetime) -> str:
+    """The code of one issue, the same on every attempt: a keyed digest of the issue, so that no one
+    without the secret can compute it, and a retry never sends a second, different code."""
+    key = hmac.new(
+        settings().fingerprint_secret,
+        f"email-code-value:{member_id}:{_aware(issued_at).isoformat()}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return f"{int.from_bytes(key[:8], 'big') % 10**6:06d}"
+
+
+def _matches(row: EmailCode, inp: VerifyCodeInput) -> bool:
+    return hmac.compare_digest(row.code_digest, _digest(inp.member_id, inp.code.strip()))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -70,8 +84,9 @@ def _registered_email(session: Session, member_id: str, email: str) -> bool:
 def send_verification_code(inp: SendCodeInput) -> SendCodeResult:
     """Issue a code and mail it to the registered address.
 
-    A retry of the same issue (same member and issued_at) replaces the code of the first attempt,
-    whose mail may never have left: only the latest mailed code is valid.
+    One issue (member and issued_at, fixed by the workflow) has one code: a retry after the first
+    attempt committed, or even mailed, finds the same row and mails the same code again, so the code
+    the seller already holds stays good (issue 18, case 2).
     """
     try:
         # Defence in depth behind the update validators: only an address email-validator accepts (and
@@ -79,7 +94,7 @@ def send_verification_code(inp: SendCodeInput) -> SendCodeResult:
         address = email_address(inp.email)
     except RefusedError as err:
         return SendCodeResult(sent=False, refusal=err.refusal)
-    code = f"{secrets.randbelow(10**6):06d}"
+    code = issue_code(inp.member_id, inp.issued_at)
     expires_at = inp.issued_at + timedelta(minutes=inp.ttl_minutes)
     with Session(engine()) as session:
         if not _registered_email(session, inp.member_id, address):
@@ -102,11 +117,12 @@ def send_verification_code(inp: SendCodeInput) -> SendCodeResult:
         ).first()
         if row is None:
             row = EmailCode(
-                member_id=inp.member_id, code_digest="", issued_at=inp.issued_at, expires_at=expires_at
+                member_id=inp.member_id,
+                code_digest=_digest(inp.member_id, code),
+                issued_at=inp.issued_at,
+                expires_at=expires_at,
             )
-        row.code_digest = _digest(inp.member_id, code)
-        row.attempts = 0
-        session.add(row)
+            session.add(row)
         try:
             session.commit()
         except IntegrityError:
@@ -130,6 +146,10 @@ def verify_email_code(inp: VerifyCodeInput) -> VerifyCodeResult:
         if row is None:
             return refused("no_code", "No verification code has been sent; ask for a new one.")
         if row.used_at is not None:
+            if _aware(row.used_at) == _aware(inp.now) and _matches(row, inp):
+                # This very check, retried after it committed (the workflow's `now` is fixed for one
+                # command): its answer was success, and stays so.
+                return VerifyCodeResult(verified=True)
             return refused("code_used", "This code has already been used.")
         if row.attempts >= inp.max_attempts:
             return refused("too_many_attempts", "Too many wrong codes; ask for a new one.")
@@ -145,7 +165,7 @@ def verify_email_code(inp: VerifyCodeInput) -> VerifyCodeResult:
         if not counted:
             session.rollback()
             return refused("too_many_attempts", "Too many wrong codes; ask for a new one.")
-        if not hmac.compare_digest(row.code_digest, _digest(inp.member_id, inp.code.strip())):
+        if not _matches(row, inp):
             session.commit()
             return refused("code_wrong", "The code is not correct.")
         row.used_at = inp.now

@@ -64,20 +64,26 @@ def active_links(member_id: str) -> list[str]:
 
 @activity.defn
 def clear_link(inp: ClearLinkInput) -> int:
-    """ASSOC-5: an approved appeal clears the links between the two accounts. Idempotent."""
+    """ASSOC-5: an approved appeal clears the links between the two accounts. Idempotent: returns how
+    many links this decision cleared, the same on a retry after its commit."""
     a, b = sorted((inp.member_id, inp.linked_member_id))
     with Session(engine()) as session:
         links = session.exec(
-            select(AccountLink).where(
-                AccountLink.member_a == a, AccountLink.member_b == b, AccountLink.cleared_at.is_(None)
-            )  # type: ignore[union-attr]
+            select(AccountLink).where(AccountLink.member_a == a, AccountLink.member_b == b)
         ).all()
-        for link in links:
+        open_links = [link for link in links if link.cleared_at is None]
+        for link in open_links:
             link.cleared_at = inp.at
             link.cleared_by = inp.operator
             session.add(link)
         session.commit()
-        return len(links)
+        return sum(
+            1
+            for link in links
+            if link.cleared_by == inp.operator
+            and link.cleared_at is not None
+            and link.cleared_at.replace(tzinfo=None) == inp.at.replace(tzinfo=None)
+        )
 
 
 @activity.defn

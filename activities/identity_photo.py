@@ -6,15 +6,22 @@ gets one clear thing to do:
     file      empty_file, file_too_large, not_an_image, unsupported_format, truncated_image,
               decompression_bomb, resolution_too_low          (Pillow, limits set explicitly)
     light     too_dark, too_bright                            (mean luminance of the frame)
-    card      card_not_found, card_corner_missing             (OpenCV: a card-shaped quadrilateral)
-    quality   too_blurry, glare                               (variance of the Laplacian; clipped
-                                                               highlights, on the card region)
-    faces     no_face, multiple_people, face_not_clear        (face_recognition HOG, downscaled)
+    capture   photocopy_or_greyscale, screen_recapture        (colour spread; moire and bezel)
+    card      card_not_found, card_out_of_frame, card_corner_missing, two_documents,
+              card_perspective_too_steep                      (card_detection: shape, edges, text)
+    quality   too_blurry, glare                               (on the straightened card)
+    copy      photocopy_or_greyscale                          (colour spread on the card)
+    faces     no_face, multiple_people, face_not_clear, face_covered   (face_recognition, downscaled)
     portrait  card_portrait_missing                           (full resolution, card region only)
+    number    card_text_unreadable, id_number_mismatch        (card_reading: OCR, fingerprints)
     match     face_mismatch                                   (128-d encodings within policy tolerance)
 
-Speed (see bench/photo_bench.py): faces are found on a copy no larger than `detect_max_side`;
-only the two faces found are encoded, at full resolution, from their scaled-up boxes.
+Every reason code has a sentence for the seller and says whether a new photo can fix it (REASONS).
+The ID number read on the card and the face encodings never leave this module, except the live
+encoding handed back in memory (PhotoVerdict) for the known-faces registry.
+
+Speed (see bench/photo_bench.py): the card and faces are found on a copy no larger than
+`detect_max_side`; the card is read, and the two faces encoded, at full resolution from what was found.
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ import io
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from temporalio import activity
 
+from activities import card_detection, card_reading, photo_cues
 from activities.blobs import path_for
 from models.contract import PhotoCheckInput, PhotoCheckResult
 from models.policy import AuthenticationPolicy
@@ -44,38 +52,84 @@ with warnings.catch_warnings():  # face_recognition_models imports pkg_resources
 # checks therefore take turns within a worker process; more throughput means more worker processes.
 DLIB_LOCK = threading.Lock()
 SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP"}
-ID1_ASPECT = 85.6 / 54.0
-MESSAGES = {
-    "empty_file": "The file is empty. Take the photo again and upload it.",
-    "file_too_large": "The file is larger than we accept. Send a normal phone photo (JPEG or PNG).",
-    "not_an_image": "The file is not a picture. Upload a photo (JPEG, PNG or WebP).",
-    "unsupported_format": "This picture format is not accepted. Upload a JPEG, PNG or WebP photo.",
-    "truncated_image": "The picture is damaged or incomplete. Upload it again.",
-    "decompression_bomb": "The picture's dimensions are far larger than any photo. Upload a normal photo.",
-    "resolution_too_low": "The photo is too small to read. Use your phone camera at normal resolution.",
-    "too_dark": "The photo is too dark. Take it again in better light.",
-    "too_bright": "The photo is too bright. Avoid direct light and take it again.",
-    "card_not_found": "We cannot see your ID card. Hold it beside your face, facing the camera.",
-    "card_corner_missing": "A corner of the ID card is cut off or covered. All four corners must show.",
-    "too_blurry": "The photo is blurred. Hold still and make sure the card is in focus.",
-    "glare": "Light reflects on the ID card. Tilt the card slightly to remove the glare.",
-    "no_face": "We cannot see your face. Face the camera with your face uncovered.",
-    "multiple_people": "More than one person is in the photo. Only you and your ID card may appear.",
-    "face_not_clear": "Your face is not clear: come closer to the camera with your whole face in the frame.",
-    "card_portrait_missing": "We cannot see the portrait on your ID card. Show the side with your photo.",
-    "face_mismatch": "Your face does not match the portrait on the ID card.",
+ID1_ASPECT = card_detection.ID1_ASPECT
+
+# code -> (sentence for the seller, whether a new photo can fix it)
+REASONS: dict[str, tuple[str, bool]] = {
+    "empty_file": ("The file is empty. Take the photo again and upload it.", True),
+    "file_too_large": ("The file is larger than we accept. Send a normal phone photo (JPEG or PNG).", True),
+    "not_an_image": ("The file is not a picture. Upload a photo (JPEG, PNG or WebP).", True),
+    "unsupported_format": ("This picture format is not accepted. Upload a JPEG, PNG or WebP photo.", True),
+    "truncated_image": ("The picture is damaged or incomplete. Upload it again.", True),
+    "decompression_bomb": (
+        "The picture's dimensions are far larger than any photo. Upload a normal photo.",
+        True,
+    ),
+    "resolution_too_low": (
+        "The photo is too small to read. Use your phone camera at normal resolution.",
+        True,
+    ),
+    "too_dark": ("The photo is too dark. Take it again in better light.", True),
+    "too_bright": ("The photo is too bright. Avoid direct light and take it again.", True),
+    "card_not_found": ("We cannot see your ID card. Hold it beside your face, facing the camera.", True),
+    "card_out_of_frame": (
+        "Part of your ID card is outside the photo. Move it so the whole card is in the frame.",
+        True,
+    ),
+    "card_corner_missing": (
+        "A corner of the ID card is covered. Hold the card by its edges so all four corners show.",
+        True,
+    ),
+    "two_documents": ("More than one card is in the photo. Hold only your own ID card.", True),
+    "card_perspective_too_steep": ("The ID card is tilted too far. Hold it flat, facing the camera.", True),
+    "too_blurry": ("The photo is blurred. Hold still and make sure the card is in focus.", True),
+    "glare": ("Light reflects on the ID card. Tilt the card slightly to remove the glare.", True),
+    "photocopy_or_greyscale": (
+        "This looks like a copy or a black-and-white photo. Photograph your original card in colour.",
+        True,
+    ),
+    "screen_recapture": (
+        "This looks like a photo of a screen. Take a photo of yourself and your card directly.",
+        True,
+    ),
+    "no_face": ("We cannot see your face. Face the camera with your face uncovered.", True),
+    "multiple_people": ("More than one person is in the photo. Only you and your ID card may appear.", True),
+    "face_not_clear": (
+        "Your face is not clear: come closer to the camera with your whole face in the frame.",
+        True,
+    ),
+    "face_covered": (
+        "Part of your face is covered. Remove anything in front of your face and take the photo again.",
+        True,
+    ),
+    "card_portrait_missing": (
+        "We cannot see the portrait on your ID card. Show the side with your photo.",
+        True,
+    ),
+    "card_text_unreadable": (
+        "We cannot read the number on your ID card. Keep it in focus, free of glare and fingers.",
+        True,
+    ),
+    "id_number_mismatch": ("The ID card in the photo is not the one you registered with.", False),
+    "face_mismatch": ("Your face does not match the portrait on the ID card.", False),
 }
+MESSAGES = {code: sentence for code, (sentence, _) in REASONS.items()}
 
 
 def fail(code: str, **measures: float) -> PhotoCheckResult:
-    return PhotoCheckResult(passed=False, refusal=Refusal("OPEN-1", code, MESSAGES[code]), measures=measures)
+    sentence, retryable = REASONS[code]
+    return PhotoCheckResult(
+        passed=False, refusal=Refusal("OPEN-1", code, sentence, retryable=retryable), measures=measures
+    )
 
 
 @dataclass
-class CardFound:
-    corners: np.ndarray  # 4x2 float, in the detection image's pixels
-    fill: float  # card-coloured share of the quadrilateral
-    corner_cover: list[float] = field(default_factory=list)  # card-coloured share near each corner
+class PhotoVerdict:
+    """The check's result, and on a pass the seller's live face encoding (128 floats) for the
+    known-faces registry. The encoding stays in memory: it is never serialised into a result."""
+
+    result: PhotoCheckResult
+    live_encoding: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- 1. the file
@@ -124,88 +178,15 @@ def decode(data: bytes, policy: AuthenticationPolicy) -> Image.Image | PhotoChec
 # ---------------------------------------------------------------- 2. the card
 
 
-def card_mask(rgb: np.ndarray) -> np.ndarray:
-    """Pixels that look like an ID card's printed background: light and nearly colourless."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    mask = ((hsv[..., 1] < 45) & (hsv[..., 2] > 165)).astype(np.uint8) * 255
-    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-
-
-def find_card(rgb: np.ndarray) -> CardFound | None:
-    """The most card-like region: a filled quadrilateral with the ID-1 aspect ratio."""
-    h, w = rgb.shape[:2]
-    mask = card_mask(rgb)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    best: tuple[float, CardFound] | None = None
-    for contour in contours:
-        area = cv2.contourArea(contour)
-        if area < 0.015 * w * h:
-            continue
-        (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
-        if min(rw, rh) < 1:
-            continue
-        aspect = max(rw, rh) / min(rw, rh)
-        fill = area / (rw * rh)
-        if abs(aspect - ID1_ASPECT) > 0.25 or fill < 0.72:
-            continue
-        score = fill - abs(aspect - ID1_ASPECT)
-        corners = cv2.boxPoints(((cx, cy), (rw, rh), angle))
-        if best is None or score > best[0]:
-            best = (score, CardFound(corners=corners, fill=fill))
-    if best is None:
-        return None
-    found = best[1]
-    found.corner_cover = [corner_cover(mask, found.corners, i) for i in range(4)]
-    return found
-
-
-def corner_cover(mask: np.ndarray, corners: np.ndarray, i: int) -> float:
-    """Share of card-coloured pixels in the small square just inside corner i."""
-    centre = corners.mean(axis=0)
-    corner = corners[i]
-    side = 0.07 * float(np.linalg.norm(corners[0] - corners[1]) + np.linalg.norm(corners[1] - corners[2])) / 2
-    # Step inside along the diagonal so that the rounded corner and the edge blur do not count.
-    inner = corner + (centre - corner) / np.linalg.norm(centre - corner) * side * 1.1
-    x0, y0 = int(inner[0] - side / 2), int(inner[1] - side / 2)
-    x1, y1 = int(inner[0] + side / 2), int(inner[1] + side / 2)
-    h, w = mask.shape
-    if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-        return 0.0
-    patch = mask[y0:y1, x0:x1]
-    return float((patch > 0).mean()) if patch.size else 0.0
-
-
-def corners_refusal(
-    card: CardFound, shape: tuple[int, ...], policy: AuthenticationPolicy
-) -> PhotoCheckResult | None:
-    h, w = shape[:2]
-    margin = policy.corner_margin_fraction * max(w, h)
-    for x, y in card.corners:
-        if x < margin or y < margin or x > w - 1 - margin or y > h - 1 - margin:
-            return fail("card_corner_missing", corner_x=float(x), corner_y=float(y))
-    covered = min(card.corner_cover)
-    if covered < 0.6:
-        return fail("card_corner_missing", corner_cover=covered)
-    return None
+def detection_settings(policy: AuthenticationPolicy) -> card_detection.DetectionSettings:
+    return card_detection.DetectionSettings(
+        aspect_tolerance=policy.card_aspect_tolerance, steep_side_ratio=policy.card_steep_side_ratio
+    )
 
 
 def warp_card(rgb: np.ndarray, corners: np.ndarray, width: int = 480) -> np.ndarray:
     """The card, straightened to a fixed size: quality is measured on the same scale for every photo."""
-    pts = order_corners(corners)
-    height = int(round(width / ID1_ASPECT))
-    target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
-    matrix = cv2.getPerspectiveTransform(pts.astype(np.float32), target)
-    return cv2.warpPerspective(rgb, matrix, (width, height))
-
-
-def order_corners(corners: np.ndarray) -> np.ndarray:
-    """Top-left, top-right, bottom-right, bottom-left, with the long side horizontal."""
-    c = np.asarray(corners, dtype=np.float32)
-    s, d = c.sum(axis=1), np.diff(c, axis=1).ravel()
-    ordered = np.array([c[np.argmin(s)], c[np.argmin(d)], c[np.argmax(s)], c[np.argmax(d)]])
-    if np.linalg.norm(ordered[0] - ordered[1]) < np.linalg.norm(ordered[1] - ordered[2]):
-        ordered = np.roll(ordered, -1, axis=0)  # held upright: turn it to landscape
-    return ordered
+    return card_detection.straighten(rgb, corners, width)
 
 
 def sharpness(grey: np.ndarray) -> float:
@@ -254,18 +235,36 @@ def card_portrait(full: np.ndarray, corners_full: np.ndarray) -> tuple[int, int,
 # ---------------------------------------------------------------- the whole check
 
 
-def check_photo(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
+def check_photo(
+    data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None
+) -> PhotoCheckResult:
+    return verify_photo(data, policy, id_fingerprint=id_fingerprint).result
+
+
+def verify_photo(
+    data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str | None = None
+) -> PhotoVerdict:
+    """The whole OPEN-1 check of one photo. With `id_fingerprint` (the registered ID card number's
+    fingerprint) the number printed on the card is read and must match it."""
     started = time.perf_counter()
     decoded = decode(data, policy)
     if isinstance(decoded, PhotoCheckResult):
-        return decoded
+        return PhotoVerdict(decoded)
+    result, encoding = _verify_image(decoded, policy, id_fingerprint)
+    result.measures["seconds"] = time.perf_counter() - started
+    return PhotoVerdict(result, encoding if result.passed else None)
+
+
+def _verify_image(
+    decoded: Image.Image, policy: AuthenticationPolicy, id_fingerprint: str | None
+) -> tuple[PhotoCheckResult, np.ndarray | None]:
     full = np.asarray(decoded)
     factor = min(1.0, policy.detect_max_side / max(decoded.size))
     small_img = (
         decoded
         if factor == 1.0
         else decoded.resize(
-            (max(1, round(decoded.width * factor)), max(1, round(decoded.height * factor))), Image.BILINEAR
+            (max(1, round(decoded.width * factor)), max(1, round(decoded.height * factor))), Image.Resampling.BILINEAR
         )
     )
     small = np.asarray(small_img)
@@ -273,58 +272,91 @@ def check_photo(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
 
     brightness = float(grey.mean())
     if brightness < policy.dark_max_mean:
-        return fail("too_dark", brightness=brightness)
+        return fail("too_dark", brightness=brightness), None
     if brightness > policy.bright_min_mean:
-        return fail("too_bright", brightness=brightness)
+        return fail("too_bright", brightness=brightness), None
 
-    card = find_card(small)
-    if card is None:
-        # A blurred photo smears the card's edges too: say what the seller can fix.
+    # The capture itself: a black-and-white photo, or a screen photographed.
+    frame_colour = photo_cues.colourfulness(small)
+    if frame_colour < policy.card_min_colourfulness / 2:
+        return fail("photocopy_or_greyscale", colourfulness=frame_colour), None
+    full_grey = cv2.cvtColor(full, cv2.COLOR_RGB2GRAY)
+    moire = photo_cues.moire(full_grey)
+    bezel = photo_cues.screen_border(grey)
+    if moire >= policy.screen_moire_min or bezel >= 25:
+        return fail("screen_recapture", moire=moire, bezel_contrast=bezel), None
+
+    scan = card_detection.scan(small, card_reading.text_lines, detection_settings(policy), full=full)
+    measures = {"brightness": brightness, "moire": moire, **scan.measures}
+    if scan.verdict == card_detection.NOT_FOUND:
+        # A blurred photo smears the card's edges too, and a reflection can hide it: say what the
+        # seller can fix.
         if sharpness(grey) < policy.blur_min_variance / 4:
-            return fail("too_blurry", sharpness=sharpness(grey))
-        return fail("card_not_found")
-    refusal = corners_refusal(card, small.shape, policy)
-    if refusal is not None:
-        return refusal
+            return fail("too_blurry", sharpness=sharpness(grey)), None
+        clipped = float((grey >= 250).mean())
+        if clipped > policy.glare_max_fraction / 4:
+            return fail("glare", glare_fraction=clipped), None
+        return fail("card_not_found", **measures), None
+    if scan.card is not None and scan.verdict in (card_detection.FOUND, card_detection.CORNER_MISSING):
+        # A copy of a card is refused as a copy, whatever else is wrong with it: a new photo of the
+        # same copy would not pass.
+        corners_full = scan.card.corners / factor
+        native = float(np.linalg.norm(corners_full[1] - corners_full[0]))
+        card_full = warp_card(full, corners_full, int(min(1000, max(640, native))))
+        # The card's own face: an inset leaves out its rounded corners and the background beside them.
+        ch, cw = card_full.shape[:2]
+        inset = card_full[int(0.08 * ch) : int(0.92 * ch), int(0.06 * cw) : int(0.94 * cw)]
+        card_colour = photo_cues.colourfulness(inset, ignore_skin=True)
+        measures["card_colourfulness"] = card_colour
+        if card_colour < policy.card_min_colourfulness:
+            return fail("photocopy_or_greyscale", **measures), None
+    if scan.verdict != card_detection.FOUND:
+        return fail(scan.verdict, **measures), None
+    card = scan.card
+    assert card is not None
 
     flat = warp_card(small, card.corners)
     flat_grey = cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY)
+    # Glare first: a reflection washes out the print, which would otherwise read as blur. Clipped means
+    # brighter than the card's own white: a white card in good light is not glare.
+    clip_at = min(254.0, max(250.0, float(np.median(flat_grey)) + 25))
+    clipped = float((flat_grey >= clip_at).mean())
+    if clipped > policy.glare_max_fraction:
+        return fail("glare", glare_fraction=clipped), None
     card_sharpness = sharpness(flat_grey)
     if card_sharpness < policy.blur_min_variance:
-        return fail("too_blurry", sharpness=card_sharpness)
-    clipped = float((flat_grey >= 250).mean())
-    if clipped > policy.glare_max_fraction:
-        return fail("glare", glare_fraction=clipped)
+        return fail("too_blurry", sharpness=card_sharpness), None
+    measures.update(card_sharpness=card_sharpness, glare_fraction=clipped)
 
     with DLIB_LOCK:
-        return _faces_and_match(
-            small,
-            grey,
-            full,
-            card,
-            factor,
-            decoded.size,
-            policy,
-            brightness,
-            card_sharpness,
-            clipped,
-            started,
+        outcome = _faces_and_match(small, grey, full, card, factor, decoded.size, policy, measures)
+    if isinstance(outcome, PhotoCheckResult):
+        return outcome, None
+    distance, live_enc = outcome
+    measures["distance"] = distance
+
+    if id_fingerprint is not None:
+        reading = card_reading.read_number(
+            card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence
         )
+        measures.update(card_lines_read=float(reading.lines))
+        if reading.verdict != card_reading.MATCH:
+            return fail(reading.verdict, **measures), None
+    if distance > policy.face_match_tolerance:
+        return fail("face_mismatch", **measures), None
+    return PhotoCheckResult(passed=True, measures=measures), live_enc
 
 
 def _faces_and_match(
     small: np.ndarray,
     grey: np.ndarray,
     full: np.ndarray,
-    card: CardFound,
+    card: card_detection.Quad,
     factor: float,
     size: tuple[int, int],
     policy: AuthenticationPolicy,
-    brightness: float,
-    card_sharpness: float,
-    clipped: float,
-    started: float,
-) -> PhotoCheckResult:
+    measures: dict[str, float],
+) -> PhotoCheckResult | tuple[float, np.ndarray]:
     # A face at arm's length is large in the downscaled copy; upsampling (4x the work) is only
     # needed to tell "nobody" from "someone too far away".
     faces = face_recognition.face_locations(small, number_of_times_to_upsample=0)
@@ -333,7 +365,7 @@ def _faces_and_match(
         faces = face_recognition.face_locations(small, number_of_times_to_upsample=1)
         live = [b for b in faces if not inside(b, card.corners)]
     if not live:
-        return fail("no_face")
+        return fail("no_face", **measures)
     if len(live) > 1:
         return fail("multiple_people", faces=float(len(live)))
     face = live[0]
@@ -346,29 +378,24 @@ def _faces_and_match(
     face_sharpness = sharpness(cv2.resize(grey[top:bottom, left:right], (160, 160)))
     if face_sharpness < policy.blur_min_variance / 2:
         return fail("face_not_clear", sharpness=face_sharpness)
+    marks = face_recognition.face_landmarks(small, [face])
+    if marks:
+        cover = photo_cues.face_cover(small, marks[0])
+        measures["mouth_detail_ratio"] = cover
+        # Much less detail than the eyes have: something smooth over the mouth; much more: the edge
+        # of something held across it.
+        if not policy.mouth_detail_min <= cover <= policy.mouth_detail_max:
+            return fail("face_covered", **measures)
 
     corners_full = card.corners / factor
     portrait = card_portrait(full, corners_full)
     if portrait is None:
-        return fail("card_portrait_missing")
+        return fail("card_portrait_missing", **measures)
 
     live_full = scale_box(face, 1 / factor, size)
     live_enc, card_enc = face_recognition.face_encodings(full, [live_full, portrait], num_jitters=1)
     distance = float(face_recognition.face_distance([card_enc], live_enc)[0])
-    measures = {
-        "distance": distance,
-        "brightness": brightness,
-        "card_sharpness": card_sharpness,
-        "glare_fraction": clipped,
-        "seconds": time.perf_counter() - started,
-    }
-    if distance > policy.face_match_tolerance:
-        return PhotoCheckResult(
-            passed=False,
-            refusal=Refusal("OPEN-1", "face_mismatch", MESSAGES["face_mismatch"]),
-            measures=measures,
-        )
-    return PhotoCheckResult(passed=True, measures=measures)
+    return distance, live_enc
 
 
 @activity.defn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
@@ -64,13 +65,16 @@ def _record_one(session: Session, digest: str, inp: LoginIpInput) -> tuple[int, 
     if len(members) <= inp.threshold:
         return len(members), []
     key = f"assoc1-{digest[:32]}"
-    already = set(
-        session.exec(
-            select(Notice.member_id).where(Notice.key == key, Notice.member_id.in_(members))  # type: ignore[attr-defined]
-        ).all()
-    )
-    advised = [m for m in members if m not in already]
-    for member in advised:
+    noticed = session.exec(
+        select(Notice.member_id, Notice.at).where(Notice.key == key, Notice.member_id.in_(members))  # type: ignore[attr-defined]
+    ).all()
+    # Those advised at this very login (a retry after its commit) count as advised by it, so a retry
+    # answers as the first attempt did.
+    ours = [m for m, at in noticed if _same_moment(at, inp.at)]
+    already = {m for m, _ in noticed}
+    new = [m for m in members if m not in already]
+    advised = sorted(ours + new)
+    for member in new:
         session.add(
             Notice(
                 member_id=member,
@@ -85,8 +89,13 @@ def _record_one(session: Session, digest: str, inp: LoginIpInput) -> tuple[int, 
         session.commit()
     except IntegrityError:
         session.rollback()  # another login of the same address advised them first
-        advised = []
+        advised = ours
     return len(members), advised
+
+
+def _same_moment(a: datetime, b: datetime) -> bool:
+    # SQLite hands datetimes back without their zone; every time here is UTC.
+    return a.replace(tzinfo=a.tzinfo or UTC) == b.replace(tzinfo=b.tzinfo or UTC)
 
 
 def accounts_on_ip(ip: str) -> int:

@@ -51,11 +51,12 @@ class Variant:
 VARIANTS = [
     Variant("pass_obama", "obama.jpg", "obama2.jpg", "pass", "card portrait is another photo of him"),
     Variant("pass_obama2", "obama2.jpg", "obama.jpg", "pass"),
-    Variant("pass_biden", "biden.jpg", "biden.jpg", "pass", "card portrait mirrored and greyscale"),
+    # A greyscale portrait on this nearly colourless card would be a photocopy (photocopy_or_greyscale).
+    Variant("pass_biden", "biden.jpg", "biden.jpg", "pass", "card portrait mirrored"),
     Variant("pass_astronaut", "astronaut.png", "astronaut.png", "pass"),
     Variant("pass_rotated_exif", "obama.jpg", "obama2.jpg", "pass", "pixels turned, EXIF orientation 6"),
     Variant("pass_tilted_card", "obama2.jpg", "obama.jpg", "pass", "card held at 8 degrees"),
-    Variant("corner_cut_off", "obama.jpg", "obama2.jpg", "card_corner_missing", "card runs off the frame"),
+    Variant("corner_cut_off", "obama.jpg", "obama2.jpg", "card_out_of_frame", "card runs off the frame"),
     Variant("corner_covered", "obama.jpg", "obama2.jpg", "card_corner_missing", "a thumb over a corner"),
     Variant("blurred", "obama.jpg", "obama2.jpg", "too_blurry"),
     Variant("dark", "obama.jpg", "obama2.jpg", "too_dark"),
@@ -174,7 +175,7 @@ def compose(v: Variant) -> Image.Image:
         other = feathered(head("biden.jpg", 230))
         scene.alpha_composite(other, (430, 1200 - other.height))
     if v.card is not None:
-        c = card(v.card or None, mirror=v.name == "pass_biden", grey=v.name == "pass_biden")
+        c = card(v.card or None, mirror=v.name == "pass_biden", grey=False)
         at = CARD_AT
         if v.name == "corner_cut_off":
             at = (SCENE[0] - CARD[0] + 70, CARD_AT[1])

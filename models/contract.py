@@ -240,6 +240,17 @@ class Fact:
 
 
 @dataclass
+class CommandAnswer:
+    """A command's answer kept by request id (its update id), so that the same request sent again
+    after a continue-as-new answers the same (workflows/command_memo.py)."""
+
+    update_id: str
+    update: str
+    result_json: str | None = None  # the answer as JSON (payload converter), when it succeeded
+    refusal: Refusal | None = None  # the refusal, when it was refused
+
+
+@dataclass
 class AccountInput:
     profile: AccountProfile
     policy: Policy
@@ -254,6 +265,7 @@ class AccountInput:
     pending_facts: list[Fact] = field(
         default_factory=list
     )  # violations, reports, cases, bans not yet applied
+    recent_commands: list[CommandAnswer] = field(default_factory=list)  # carried over by continue-as-new
 
 
 @dataclass

@@ -32,6 +32,13 @@ class AuthenticationPolicy:
     glare_max_fraction: float = 0.08
     corner_margin_fraction: float = 0.01
     detect_max_side: int = 800
+    card_aspect_tolerance: float = 0.2  # straightened aspect ratio within 20% of ID-1 (85.6 x 54)
+    card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
+    card_min_colourfulness: float = 2.5  # colour spread on the card below this: a greyscale copy
+    screen_moire_min: float = 2.0  # strongest fine spectral peak over the strongest coarse one
+    mouth_detail_min: float = 0.75  # detail at the mouth over detail at the eyes below this: covered
+    mouth_detail_max: float = 1.2  # above this: an object's edge across the mouth
+    ocr_min_confidence: float = 0.8  # below this a number read differently is "unreadable", not "mismatch"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import REFUSAL_ERROR_TYPE, RefusedError
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # ENF-2 ledgers: (a) intellectual property and prohibited goods, (b) trade, (c) listing quality, and
 # serious IP infringement strikes. REG-3 false buyer accounts count on the trade ledger.
 LEDGERS = {"ip": "ip", "trade": "trade", "false_buyer": "trade", "listing": "listing", "ip_strike": "strike"}
@@ -26,7 +27,14 @@ async def run_activity(activity: Callable[[Any], Any], arg: Any, *, summary: str
     """Every account activity but the photo check: 30 s an attempt, retried with backoff until it
     succeeds (they are idempotent, and a registry outage must not lose a decision)."""
     return await workflow.execute_activity(
-        activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
+        activity,
+        arg,
+        start_to_close_timeout=ACTIVITY_TIMEOUT,
+        # The worker heartbeats while the activity runs (activities/supervision.py): a dead worker's
+        # task goes to another worker after this, not after the whole start-to-close timeout.
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=RETRY,
+        summary=summary,
     )
 
 

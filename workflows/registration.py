@@ -10,11 +10,12 @@ replay-safe random source): unguessable, never chosen by the applicant, and neve
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -35,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REGISTRATION_ID_PREFIX = "registration-"
+OUTAGE_PATIENCE = timedelta(minutes=15)
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 def new_member_id() -> str:
@@ -46,8 +49,15 @@ def new_member_id() -> str:
 class Registration:
     @workflow.run
     async def run(self, reg: RegistrationInput, policy: Policy) -> RegistrationResult:
+        # Infrastructure trouble (registry unwritable, database restarting) is waited out for up to
+        # OUTAGE_PATIENCE, retrying every 30 s at most; a worker that dies is noticed by its missing
+        # heartbeat in seconds. Past that the run fails, and the same request id starts afresh
+        # (seller_client.register).
         options = dict(
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=10)
+            start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            schedule_to_close_timeout=OUTAGE_PATIENCE,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
         refusal = await workflow.execute_activity(
             screen_registration, reg, summary="REG-1/REG-2 screening", **options
@@ -78,10 +88,19 @@ class Registration:
                 ),
                 summary="REG-6 mail code",
                 start_to_close_timeout=timedelta(seconds=30),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
         except ActivityError:
             workflow.logger.warning("verification mail not sent; the seller can request a new code")
+        # An earlier run of this request may have started it, then failed before answering.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self._start_account(reg, policy, member_id)
+        return RegistrationResult(
+            accepted=True, member_id=member_id, workflow_id=account_workflow_id(member_id)
+        )
+
+    async def _start_account(self, reg: RegistrationInput, policy: Policy, member_id: str) -> None:
         await workflow.start_child_workflow(
             SellerAccount.run,
             AccountInput(
@@ -99,7 +118,4 @@ class Registration:
             # The account lives for years, long after its registration workflow has answered.
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Seller account {member_id} ({reg.region.strip().upper()})",
-        )
-        return RegistrationResult(
-            accepted=True, member_id=member_id, workflow_id=account_workflow_id(member_id)
         )

@@ -57,12 +57,36 @@ def test_code_arrives_by_mail_and_verifies_once(member: tuple[str, str], mailbox
     send(member_id, email)
     code = mailbox.latest_code(email)
     assert verify(member_id, code).verified
-    again = verify(member_id, code)
+    # Another check (a later command, so a later workflow time) finds the code used.
+    again = verify(member_id, code, now=T0 + timedelta(minutes=2))
     assert (
         not again.verified
         and again.refusal
         and (again.refusal.rule, again.refusal.code) == ("REG-6", "code_used")
     )
+
+
+def test_a_check_retried_after_it_committed_answers_success(
+    member: tuple[str, str], mailbox: SmtpSink
+) -> None:
+    """The same command's check (same workflow time) retried after its commit: still success."""
+    member_id, email = member
+    send(member_id, email)
+    code = mailbox.latest_code(email)
+    assert verify(member_id, code).verified
+    assert verify(member_id, code).verified
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    assert verify(member_id, wrong).refusal.code == "code_used"  # type: ignore[union-attr]
+
+
+def test_a_send_retried_mails_the_same_code(member: tuple[str, str], mailbox: SmtpSink) -> None:
+    """A retry of one issue (the worker died after mailing) sends the same code: the first stays good."""
+    member_id, email = member
+    send(member_id, email)
+    first = mailbox.latest_code(email)
+    send(member_id, email)
+    assert mailbox.latest_code(email) == first
+    assert verify(member_id, first).verified
 
 
 def test_wrong_codes_count_and_lock_out_the_right_one(member: tuple[str, str], mailbox: SmtpSink) -> None:
