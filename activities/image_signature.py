@@ -12,8 +12,11 @@ outline, the print) survive them. So:
 - confirmation, on candidates only: descriptor matches (ratio test) that agree on one similarity
   transform (RANSAC: rotation, scale, shift), counted, and spread over the product (not one shared logo);
   then the stored thumbnail is laid over the query with that transform and compared block by block
-  (normalised cross-correlation of 16-pixel blocks around the matched area): look-alikes shot on one
-  template share the silhouette's geometry, but not the print on the label.
+  (normalised cross-correlation of 16-pixel blocks) on the product's interior only: the pixels unlike
+  the stored picture's border colour, shrunk so the outline is left out. Look-alikes shot on one
+  template share the outline and the label's place, not the print on the label; a new background is
+  outside the compared area; the absolute correlation is taken, since a hue shift can swap which of
+  two colours is the darker. Pictures without a plain border are compared on the matched area.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ BLOCK_NCC = 0.6
 FG_DIFF = 12.0
 ERODE = 3
 INSIDE = 0.9
-SHIFT = 0
 
 
 @dataclass
@@ -213,23 +215,14 @@ def appearance(
     a = _blocks(warped, hb, wb)[inside]
     a = a - a.mean(axis=1, keepdims=True)
     sa = np.sqrt((a * a).mean(axis=1))
-    qf = np.pad(q.astype(np.float32), SHIFT, mode="edge")
-    best, textured = None, np.zeros(len(a), bool)
-    # the fitted transform is a few features' least squares: let each block find its place within SHIFT px
-    for dy in range(-SHIFT, SHIFT + 1):
-        for dx in range(-SHIFT, SHIFT + 1):
-            qs = qf[SHIFT + dy : SHIFT + dy + h, SHIFT + dx : SHIFT + dx + w]
-            b = _blocks(qs, hb, wb)[inside]
-            b = b - b.mean(axis=1, keepdims=True)
-            sb = np.sqrt((b * b).mean(axis=1))
-            if dx == dy == 0:
-                textured = (sa > TEXTURED_STD) | (sb > TEXTURED_STD)
-            ncc = np.abs((a * b).mean(axis=1) / (sa * sb + 1e-3))
-            best = ncc if best is None else np.maximum(best, ncc)
+    b = _blocks(q.astype(np.float32), hb, wb)[inside]
+    b = b - b.mean(axis=1, keepdims=True)
+    sb = np.sqrt((b * b).mean(axis=1))
+    textured = (sa > TEXTURED_STD) | (sb > TEXTURED_STD)
     n = int(textured.sum())
-    if n == 0 or best is None:
+    if n == 0:
         return 0.0, 0
-    ncc = best[textured]
+    ncc = np.abs((a * b).mean(axis=1)[textured] / (sa[textured] * sb[textured] + 1e-3))
     # a colour shift can swap which of two colours is the darker: an anticorrelated block is the same print
     return float((ncc > BLOCK_NCC).mean()), n
 
@@ -240,7 +233,6 @@ class Confirmation:
     spread: float
     agreement: float = 0.0
     blocks: int = 0
-    interior: int = -1  # inliers on the product's interior; -1: no plain background to tell
 
     @property
     def is_copy(self) -> bool:
@@ -284,10 +276,6 @@ def confirm(
         c.agreement, c.blocks = appearance(
             thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
         )
-        fg = foreground(thumb)
-        if fg is not None:
-            xy = np.clip(np.round(inl * THUMB_SCALE).astype(int), 0, np.array(fg.shape[::-1]) - 1)
-            c.interior = int(fg[xy[:, 1], xy[:, 0]].sum())
     return c
 
 
