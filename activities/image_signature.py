@@ -200,7 +200,7 @@ def appearance(
     valid = cv2.warpAffine(np.ones_like(thumb, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     fg = foreground(thumb)
     if fg is not None:
-        region = cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST) & valid
+        region = np.minimum(cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST), valid)
     else:
         pts = hull.reshape(-1, 2) * s
         centre = pts.mean(axis=0)
