@@ -22,7 +22,7 @@ from activities.text_signature import BANDS
 
 MERGE_AT = 10_000  # buffered products before the sorted arrays are rebuilt (seconds at 1M listings)
 MAX_TEXT_CANDIDATES = 32
-MAX_IMAGE_CANDIDATES = 16  # colour-shifted and re-backgrounded copies share few words with the original
+MAX_IMAGE_CANDIDATES = 8
 STOP_FRACTION = 0.002  # an image word in more than this share of products is a stop word (no evidence)
 
 

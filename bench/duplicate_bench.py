@@ -187,6 +187,9 @@ def main() -> None:
             if est >= text_t or (o_ph - old_ph) <= image_d:
                 o_hit = True
                 o_right |= s == original_seq[n]
+        if kind == "look-alike" and match is not None:
+            print(f"  look-alike of P{n}-0 matched {match.product_id}: text {match.text_similarity:.2f},"
+                  f" {match.image_inliers} inliers")  # fmt: skip
         caught.setdefault(kind, []).append(int(hit if kind == "look-alike" else right))
         old_caught.setdefault(kind, []).append(int(o_hit if kind == "look-alike" else o_right))
 
