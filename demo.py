@@ -235,7 +235,11 @@ async def enforcement(client: Client, mail: SmtpSink, people: Sellers, policy: P
         )
     print("  ASSOC-5: both stores appeal once, with opening information, invoices and a letter")
     state = await seller_client.command(
-        client, lotus, SellerAccount.decide_appeal, AppealDecisionInput(case, True, "demo-operator-lin")
+        client,
+        lotus,
+        SellerAccount.decide_appeal,
+        AppealDecisionInput(case, True, "demo-operator-lin"),
+        operator="demo-operator-lin",
     )
     print(f"  operator lin APPROVES Jade Garden's appeal -> {state} (the link is cleared)")
     state = await seller_client.command(
@@ -243,6 +247,7 @@ async def enforcement(client: Client, mail: SmtpSink, people: Sellers, policy: P
         copycat,
         SellerAccount.decide_appeal,
         AppealDecisionInput(case, False, "demo-operator-wang"),
+        operator="demo-operator-wang",
     )
     print(f"  operator wang REJECTS Copycat Corner's appeal -> {state}")
 
@@ -275,7 +280,8 @@ async def enforcement(client: Client, mail: SmtpSink, people: Sellers, policy: P
 
 def print_states(statuses: list[AccountStatus]) -> None:
     rows = [
-        (s.member_id, s.state, s.closed_reason or "", s.products_released, "; ".join(s.waiting_for)[:60])
+        # Whole: a deadline cut off mid-date tells an operator nothing.
+        (s.member_id, s.state, s.closed_reason or "", s.products_released, "; ".join(s.waiting_for))
         for s in statuses
     ]
     say("Accounts")

@@ -2,11 +2,16 @@
 
 Every call goes through Temporal with the encrypting payload codec, so personal data never reaches
 the server in clear. `starter.py` is the command line over this module.
+
+Every account command is signed (models/credentials.py) with the role it needs, from the keys in
+settings: a seller's command as that seller, a report as the named service, a decision as the named
+operator. A process holding only a seller key cannot sign anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +28,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models import boundary, credentials
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -35,6 +41,7 @@ from models.contract import (
     ViolationInput,
     account_workflow_id,
 )
+from models.credentials import Signed
 from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, settings
@@ -73,6 +80,7 @@ async def register(
     retries through an outage, or was terminated) is not an answer: the same request id starts a fresh
     run, which finds whatever the failed one wrote (claim_identity is keyed by the request id).
     """
+    boundary.check(reg)  # refused here (RefusedError) before it names a workflow
     workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
     for _ in range(2):  # a run found running may fail under us: then once more, afresh
         try:
@@ -102,8 +110,36 @@ def account(client: Client, member_id: str) -> WorkflowHandle:
     return client.get_workflow_handle_for(SellerAccount.run, account_workflow_id(member_id))
 
 
+def sign(
+    command: str, member_id: str, message: Signed, *, operator: str | None = None, service: str | None = None
+) -> Any:
+    """A copy of `message` carrying a credential for `command` on `member_id`, in the role it needs."""
+    cred = credentials.for_command(command, member_id, operator=operator, service=service)
+    return credentials.signed(message, cred)
+
+
+def _name(handler: Any) -> str:
+    return handler if isinstance(handler, str) else handler.__name__
+
+
+async def signal(
+    client: Client,
+    member_id: str,
+    handler: Any,
+    message: Signed,
+    *,
+    operator: str | None = None,
+    service: str | None = None,
+) -> None:
+    """Send an account signal, signed. Signals are not answered: one with a bad credential is audited
+    and dropped by the account (ENF-4)."""
+    # Signals cannot be refused by the workflow (it records and drops an invalid one): refuse here first.
+    signed = sign(_name(handler), member_id, boundary.check(message), operator=operator, service=service)
+    await account(client, member_id).signal(handler, signed)
+
+
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
-    await account(client, member_id).signal(SellerAccount.login, LoginInput(channel=channel, ip=ip))
+    await signal(client, member_id, SellerAccount.login, LoginInput(channel=channel, ip=ip))
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
@@ -111,7 +147,13 @@ async def status(client: Client, member_id: str) -> AccountStatus:
 
 
 async def command(
-    client: Client, member_id: str, update: Any, arg: Any, *, request_id: str | None = None
+    client: Client,
+    member_id: str,
+    update: Any,
+    arg: Any,
+    *,
+    request_id: str | None = None,
+    operator: str | None = None,
 ) -> Any:
     """Send an account command (a workflow update); a refusal raises RefusedError with its rule and code.
 
@@ -121,8 +163,12 @@ async def command(
     carries the id for the caller to retry with later (see workflows/command_memo.py for how long the
     account remembers it).
     """
+    try:  # signed as the seller, or as `operator` for an operator's decision (README, Roles)
+        signed = sign(_name(update), member_id, arg, operator=operator)
+    except PermissionError as err:
+        raise RefusedError(credentials.refusal("credential_missing", str(err))) from err
     key = request_id or new_request_id()
-    return await keyed_update(account(client, member_id), update, arg, key)
+    return await keyed_update(account(client, member_id), update, signed, key)
 
 
 class CommandNotAnswered(Exception):
@@ -212,14 +258,21 @@ async def submit_photo(
     )
 
 
-async def report_violation(client: Client, member_id: str, violation: ViolationInput) -> None:
-    """ENF-1/2: another service reports a violation; the same violation id twice counts once."""
-    await account(client, member_id).signal(SellerAccount.report_violation, violation)
+async def report_violation(
+    client: Client, member_id: str, violation: ViolationInput, *, service: str = "risk-engine"
+) -> None:
+    """ENF-1/2: another service reports a violation; the same violation id twice counts once.
+
+    A `given_at` without a time zone is taken as UTC here, explicitly (the workflow refuses one: it
+    cannot know what was meant). Other bad values raise RefusedError before anything is sent."""
+    if violation.given_at is not None and violation.given_at.tzinfo is None:
+        violation = dataclasses.replace(violation, given_at=violation.given_at.replace(tzinfo=UTC))
+    await signal(client, member_id, SellerAccount.report_violation, violation, service=service)
 
 
 async def report_closure(client: Client, member_id: str, report: ClosureReport) -> None:
     """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed."""
-    await account(client, member_id).signal(SellerAccount.report_closure, report)
+    await signal(client, member_id, SellerAccount.report_closure, report, service=report.reported_by)
 
 
 def member_by_licence(licence_number: str) -> str | None:
@@ -272,8 +325,11 @@ async def appeal(
     )
 
 
-async def screen_buyer(client: Client, buyer: BuyerScreening, *, task_queue: str | None = None) -> Any:
+async def screen_buyer(
+    client: Client, buyer: BuyerScreening, *, task_queue: str | None = None, service: str = "buyer-signup"
+) -> Any:
     """REG-3: screen a new buyer account; an overseas buyer matching a seller is closed."""
+    buyer = sign("screen_buyer", credentials.ANY, buyer, service=service)
     try:
         return await client.execute_workflow(
             BuyerScreeningWorkflow.run,

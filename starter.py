@@ -18,15 +18,20 @@
     python starter.py violation MEMBER --id V --category ip|trade|listing|ip_strike [--points N] [--serious]
     python starter.py close-report --rule REG-9|REG-10 (--member-id M | --licence L) --id R
     python starter.py appeal MEMBER CASE --opening-info TEXT --invoice FILE... --letter TEXT|FILE
-    python starter.py decide MEMBER CASE approve|reject --operator NAME [--note TEXT]
+    python starter.py decide MEMBER CASE approve|reject --as-operator NAME [--note TEXT]
+    python starter.py retry MEMBER --as-operator NAME  (steps that ran out of retries: NeedsAttention)
     python starter.py screen-buyer BUYER --region US [--id-card I] [--mobile M] [--email E] [--device D]
-    python starter.py preapprove --region DE --licence L --operator NAME
+    python starter.py preapprove --region DE --licence L --as-operator NAME
     python starter.py links MEMBER
+    python starter.py credential COMMAND --member M (--as-operator NAME | --as-service NAME)
     python starter.py check-photo PHOTO [--id-card NUMBER]     (OPEN-1 offline: no Temporal, no DB)
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
-...), defaulting to the embedded dev server. Refusals print the rule, the reason code and the sentence,
-and exit with status 3; `--json` prints machine-readable output instead. Every command takes
+CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role it
+needs (models/credentials.py): seller commands as the account's seller, reports as a service
+(`--as-service NAME`), decisions as the operator named by `--as-operator NAME`. Refusals print the
+rule, the reason code and the sentence, and exit with status 3; an unknown member exits with status 4;
+`--json` prints machine-readable output instead. Every command takes
 `--request-id KEY`: the same key again answers the first answer and changes nothing; a command whose
 answer was lost exits with status 75 and prints the key to send it again with.
 """
@@ -35,19 +40,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlmodel import Session, select
+from temporalio.service import RPCError, RPCStatusCode
 
 import check_photo_command
 import seller_client
 from activities.identity_registry import linked_accounts
 from activities.registration_checks import create_pre_approval
+from models import credentials
 from models.contract import (
     AppealDecisionInput,
     BuyerScreening,
@@ -61,6 +73,7 @@ from models.contract import (
     RequestCodeInput,
     Requirement,
     Requirements,
+    RetryInput,
     UnbindInput,
     VerifyEmailInput,
     ViolationInput,
@@ -71,6 +84,7 @@ from models.tables import Account, AuditRecord, Notice
 from workflows.seller_account import SellerAccount
 
 EXIT_REFUSED = 3
+EXIT_UNKNOWN = 4
 EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 
@@ -93,6 +107,20 @@ def _refused(refusal: Refusal, *, as_json: bool) -> int:
     else:
         print(f"refused: {refusal.rule} {refusal.code}: {refusal.message}", file=sys.stderr)
     return EXIT_REFUSED
+
+
+def _unknown_member(member_id: str, *, as_json: bool) -> int:
+    message = f"No seller account has member id {member_id!r}."
+    if as_json:
+        print(json.dumps({"error": {"code": "unknown_member", "member_id": member_id, "message": message}}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return EXIT_UNKNOWN
+
+
+def _registered(member_id: str) -> Account | None:
+    with Session(engine()) as session:
+        return session.get(Account, member_id)
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
@@ -134,7 +162,25 @@ async def cmd_login(args: argparse.Namespace) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     client = await seller_client.connect()
-    status = await seller_client.status(client, args.member_id)
+    try:
+        status = await seller_client.status(client, args.member_id)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        account = _registered(args.member_id)
+        if account is None:
+            return _unknown_member(args.member_id, as_json=args.json)
+        # The workflow is gone (retention after closing): the registry keeps the final state.
+        _print(
+            {
+                "member_id": account.member_id,
+                "state": account.state,
+                "closed_reason": account.closed_reason,
+                "source": "registry (the account's workflow is no longer retained)",
+            },
+            as_json=args.json,
+        )
+        return 0
     if args.json:
         _print(status, as_json=True)
         return 0
@@ -208,6 +254,8 @@ async def cmd_audit(args: argparse.Namespace) -> int:
             .where(AuditRecord.workflow_id == f"seller-{args.member_id}")
             .order_by(AuditRecord.seq)  # type: ignore[arg-type]
         ).all()
+    if not records and _registered(args.member_id) is None:
+        return _unknown_member(args.member_id, as_json=args.json)
     rows = [
         (
             r.seq,
@@ -217,13 +265,15 @@ async def cmd_audit(args: argparse.Namespace) -> int:
             r.rule,
             r.reason,
             f"{r.from_state or ''}→{r.to_state or ''}" if r.to_state else "",
+            # The case, the operator's note, the ban's origin...: what the decision was about.
+            " ".join(f"{k}={v}" for k, v in sorted(r.detail.items())),
         )
         for r in records
     ]
     if args.json:
         _print([r.model_dump() for r in records], as_json=True)
     else:
-        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change"]))
+        print(table(rows, ["#", "time", "actor", "event", "rule", "reason", "change", "detail"]))
     return 0
 
 
@@ -253,10 +303,14 @@ def _not_answered(err: seller_client.CommandNotAnswered) -> int:
     return EXIT_NOT_ANSWERED
 
 
-async def _account_command(args: argparse.Namespace, update: Any, arg: Any) -> int:
+async def _account_command(
+    args: argparse.Namespace, update: Any, arg: Any, *, operator: str | None = None
+) -> int:
     client = await seller_client.connect()
     try:
-        state = await seller_client.command(client, args.member_id, update, arg, request_id=_key(args))
+        state = await seller_client.command(
+            client, args.member_id, update, arg, request_id=_key(args), operator=operator
+        )
     except seller_client.CommandNotAnswered as err:
         return _not_answered(err)
     except RefusedError as err:
@@ -388,7 +442,7 @@ async def cmd_violation(args: argparse.Namespace) -> int:
         severity="serious" if args.serious else "normal",
         evidence_ref=args.evidence,
     )
-    await seller_client.report_violation(client, args.member_id, v)
+    await seller_client.report_violation(client, args.member_id, v, service=args.as_service)
     _print({"member_id": args.member_id, "violation": args.violation_id, "reported": True}, as_json=args.json)
     return 0
 
@@ -432,8 +486,15 @@ async def cmd_appeal(args: argparse.Namespace) -> int:
 
 
 async def cmd_decide(args: argparse.Namespace) -> int:
-    decision = AppealDecisionInput(args.case_id, args.decision == "approve", args.operator, args.note)
-    return await _account_command(args, SellerAccount.decide_appeal, decision)
+    decision = AppealDecisionInput(args.case_id, args.decision == "approve", args.as_operator, args.note)
+    return await _account_command(args, SellerAccount.decide_appeal, decision, operator=args.as_operator)
+
+
+async def cmd_retry(args: argparse.Namespace) -> int:
+    """Operator: write again what ran out of retries (NeedsAttention); prints what still fails."""
+    return await _account_command(
+        args, SellerAccount.retry, RetryInput(args.as_operator), operator=args.as_operator
+    )
 
 
 async def cmd_screen_buyer(args: argparse.Namespace) -> int:
@@ -446,7 +507,9 @@ async def cmd_screen_buyer(args: argparse.Namespace) -> int:
         email=args.email or "",
         device_id=args.device or "",
     )
-    result = await seller_client.screen_buyer(client, buyer)
+    result = await seller_client.screen_buyer(client, buyer, service=args.as_service)
+    if result.refusal is not None:
+        return _refused(result.refusal, as_json=args.json)
     _print(
         {"buyer_id": args.buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id},
         as_json=args.json,
@@ -456,13 +519,43 @@ async def cmd_screen_buyer(args: argparse.Namespace) -> int:
 
 async def cmd_preapprove(args: argparse.Namespace) -> int:
     try:
+        # Only a process holding an operator key can sign one: that is what makes the name verified.
+        cred = credentials.for_command("preapprove", credentials.ANY, operator=args.as_operator)
+        refusal = credentials.check(cred, command="preapprove", account="*", now=seller_client.utcnow())
+        if refusal is not None:
+            return _refused(refusal, as_json=args.json)
         ref = create_pre_approval(
-            args.region, args.licence, operator=args.operator, at=seller_client.utcnow()
+            args.region, args.licence, operator=cred.principal, at=seller_client.utcnow()
         )
+    except PermissionError as err:
+        return _refused(credentials.refusal("role_not_allowed", str(err)), as_json=args.json)
     except RefusedError as err:
         return _refused(err.refusal, as_json=args.json)
     _print({"pre_approval_ref": ref, "region": args.region.upper()}, as_json=args.json)
     return 0
+
+
+async def cmd_credential(args: argparse.Namespace) -> int:
+    """Print a signed credential as the `auth` field to paste into a command sent from the Web UI."""
+    try:
+        cred = credentials.for_command(
+            args.command_name,
+            args.member or credentials.ANY,
+            operator=args.as_operator,
+            service=args.as_service,
+            ttl=timedelta(minutes=args.ttl_minutes),
+        )
+    except PermissionError as err:
+        return _refused(credentials.refusal("role_not_allowed", str(err)), as_json=args.json)
+    print(json.dumps({"auth": credentials.as_dict(cred)}, indent=2))
+    return 0
+
+
+def _link_status(link: Any) -> str:
+    """ASSOC-5: an approved appeal clears a link, and ENF-3 no longer follows it."""
+    if link.cleared_at is None:
+        return "active"
+    return f"cleared {link.cleared_at.isoformat(timespec='seconds')} by {link.cleared_by or '?'}"
 
 
 async def cmd_links(args: argparse.Namespace) -> int:
@@ -474,13 +567,14 @@ async def cmd_links(args: argparse.Namespace) -> int:
             link.reason,
             link.evidence,
             link.created_at.isoformat(timespec="seconds"),
+            _link_status(link),
         )
         for link in links
     ]
     if args.json:
-        _print([link.model_dump() for link in links], as_json=True)
+        _print([link.model_dump() | {"status": _link_status(link)} for link in links], as_json=True)
     else:
-        print(table(rows, ["linked account", "rule", "reason", "evidence", "since"]))
+        print(table(rows, ["linked account", "rule", "reason", "evidence", "since", "status"]))
     return 0
 
 
@@ -583,6 +677,7 @@ def parser() -> argparse.ArgumentParser:
         "--serious", action="store_true", help="a serious violation: closes and bars (ENF-1, REG-5)"
     )
     vi.add_argument("--evidence", default="", help="evidence reference")
+    vi.add_argument("--as-service", default="risk-engine", metavar="NAME", help="the reporting service")
     vi.set_defaults(run=cmd_violation)
 
     cr = sub.add_parser("close-report", help="service: REG-9 rental/transfer or REG-10 Alibaba.com closure")
@@ -592,7 +687,7 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--licence", help="REG-10: the supplier's business licence number")
     cr.add_argument("--id", dest="report_id", required=True)
     cr.add_argument("--evidence", default="")
-    cr.add_argument("--reported-by", default="service")
+    cr.add_argument("--reported-by", "--as-service", default="risk-engine", help="the reporting service")
     cr.set_defaults(run=cmd_close_report)
 
     ap = sub.add_parser("appeal", help="seller: appeal an association case once (ASSOC-5)")
@@ -607,9 +702,23 @@ def parser() -> argparse.ArgumentParser:
     de.add_argument("member_id")
     de.add_argument("case_id")
     de.add_argument("decision", choices=["approve", "reject"])
-    de.add_argument("--operator", required=True, help="your operator name (recorded, ENF-4)")
+    de.add_argument(
+        "--as-operator",
+        "--operator",
+        dest="as_operator",
+        required=True,
+        metavar="NAME",
+        help="sign the decision as this operator (an operator key is needed; recorded, ENF-4)",
+    )
     de.add_argument("--note", default="")
     de.set_defaults(run=cmd_decide)
+
+    rt = sub.add_parser(
+        "retry", help="operator: try again the steps an account could not finish (NeedsAttention)"
+    )
+    rt.add_argument("member_id")
+    rt.add_argument("--as-operator", required=True, help="your operator name: signs the command (ENF-4)")
+    rt.set_defaults(run=cmd_retry)
 
     sb = sub.add_parser("screen-buyer", help="service: screen a new buyer account against sellers (REG-3)")
     sb.add_argument("buyer_id")
@@ -618,17 +727,29 @@ def parser() -> argparse.ArgumentParser:
     sb.add_argument("--mobile")
     sb.add_argument("--email")
     sb.add_argument("--device")
+    sb.add_argument("--as-service", default="buyer-signup", metavar="NAME", help="the screening service")
     sb.set_defaults(run=cmd_screen_buyer)
 
     pa = sub.add_parser("preapprove", help="operator: approve a non-mainland applicant in advance (REG-2)")
     pa.add_argument("--region", required=True, help="two-letter country code")
     pa.add_argument("--licence", required=True, help="the applicant's business licence number")
-    pa.add_argument("--operator", required=True, help="who approves (recorded)")
+    pa.add_argument(
+        "--as-operator", "--operator", dest="as_operator", required=True, metavar="NAME", help="who approves"
+    )
     pa.set_defaults(run=cmd_preapprove)
 
     lk = sub.add_parser("links", help="operator: accounts linked to this one (ASSOC-2/3), for ENF-3")
     lk.add_argument("member_id")
     lk.set_defaults(run=cmd_links)
+
+    cd = sub.add_parser("credential", help="print a signed credential (`auth`) for a command sent by hand")
+    cd.add_argument("command_name", metavar="COMMAND", choices=sorted(credentials.COMMAND_ROLES))
+    cd.add_argument("--member", help="the account it is for (default: any, for operators and services)")
+    who = cd.add_mutually_exclusive_group()
+    who.add_argument("--as-operator", metavar="NAME")
+    who.add_argument("--as-service", metavar="NAME")
+    cd.add_argument("--ttl-minutes", type=float, default=10)
+    cd.set_defaults(run=cmd_credential)
 
     no = sub.add_parser("notices", help="notices sent to an account (warnings, reminders, advisories)")
     no.add_argument("member_id")
@@ -651,6 +772,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return asyncio.run(args.run(args))
+    except RefusedError as err:  # refused at the boundary before anything was sent (models/boundary.py)
+        return _refused(err.refusal, as_json=args.json)
     except RuntimeError as err:
         if "Failed client connect" in str(err) or "connection" in str(err).lower():
             print(f"cannot reach Temporal: {err}. Start it with ./run devserver start", file=sys.stderr)
@@ -658,5 +781,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process once the command's work is done and its output flushed.
+
+    The Temporal client's Rust threads may still hand a last callback to Python while the interpreter
+    finalizes, which aborts the process ("Fatal Python error: PyGILState_Release", exit 134) after a
+    command that succeeded. `os._exit` skips that finalization: nothing is left to clean up here."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except SystemExit as stop:  # argparse --help and usage errors
+        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    exit_now(status)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,15 +20,19 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import record_audit, send_notice
+from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
+from activities.failure_kinds import FailureKinds
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
+from activities.known_faces import warm_face_index
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from activities.supervision import ActivitySupervision
+from models.credentials import keyring
 from models.settings import settings
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
@@ -54,6 +59,7 @@ ACTIVITIES: Sequence[Any] = (
     active_links,
     clear_link,
     screen_buyer,
+    verify_credentials,
 )
 
 
@@ -69,13 +75,17 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
-        # Database failures reported small and without SQL; heartbeats for a dead worker's tasks;
-        # commands answered once per request id across continue-as-new.
-        interceptors=[ActivitySupervision(), CommandMemo()],
+        # Outermost first: database failures reported small and without SQL, and heartbeats for a dead
+        # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
+        # is bad input, not an outage); commands answered once per request id across continue-as-new.
+        interceptors=[ActivitySupervision(), FailureKinds(), CommandMemo()],
     )
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
+    # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
+    # and workers and replayers alike build their runner here (models/credentials.py).
+    keyring()
     # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
     # libraries the update validators call (REG-6/REG-11) import their data modules on first use
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
@@ -94,6 +104,8 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The known-faces index lives in this process: build it from the registry while we start.
+    threading.Thread(target=warm_face_index, name="warm-face-index", daemon=True).start()
     logging.info("worker on task queue %s at %s", settings().task_queue, settings().temporal_address)
     async with worker:
         await stop.wait()

@@ -240,3 +240,10 @@ def refusal_for(kind: str, value: str, *, region: str = MAINLAND_CHINA) -> Refus
     except RefusedError as err:
         return err.refusal
     return None
+
+
+# Read the data files now, when the module is imported (outside any workflow): update validators call
+# these functions inside the workflow sandbox, which forbids open(); a cold cache there failed every
+# email change in a freshly started worker.
+_document_modules()
+load_providers()

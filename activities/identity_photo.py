@@ -26,7 +26,7 @@ Speed (see bench/photo_bench.py): the card and faces are found on a copy no larg
 
 from __future__ import annotations
 
-import io
+import os
 import threading
 import time
 import warnings
@@ -34,12 +34,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image
 from temporalio import activity
 
 from activities import card_detection, card_reading, photo_cues
 from activities.blobs import path_for
+from activities.heartbeat import heartbeating
+from activities.known_faces import check_against_registry
+from activities.safe_image import ImageLimits, ImageRefusal, decode_image
 from models.contract import PhotoCheckInput, PhotoCheckResult
+from models.db import engine
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
 
@@ -136,43 +140,40 @@ class PhotoVerdict:
 
 
 def decode(data: bytes, policy: AuthenticationPolicy) -> Image.Image | PhotoCheckResult:
-    """Open under explicit limits; returns the upright RGB image or the failure."""
-    if not data:
-        return fail("empty_file")
-    if len(data) > policy.max_photo_bytes:
-        return fail("file_too_large", bytes=len(data))
-    # Pillow's guards are process-wide settings: set them every time, explicitly. face_recognition
-    # turns LOAD_TRUNCATED_IMAGES on when it is imported, which would pass half a JPEG as a photo.
-    Image.MAX_IMAGE_PIXELS = policy.max_image_pixels
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            fmt = img.format
-            if fmt not in SUPPORTED_FORMATS:
-                return fail("unsupported_format")
-            if getattr(img, "n_frames", 1) > 1:  # animations (APNG, WebP): not a photo
-                return fail("unsupported_format", frames=float(img.n_frames))
-            if img.width * img.height > policy.max_image_pixels:
-                return fail("decompression_bomb", pixels=float(img.width * img.height))
-            img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return fail("decompression_bomb")
-    except UnidentifiedImageError:
-        return fail("not_an_image")
-    except (OSError, SyntaxError, ValueError):
-        return fail("truncated_image")
-    # Orientation first: a phone photo taken sideways is stored sideways with an EXIF tag.
-    img = ImageOps.exif_transpose(img)
-    if img.width < policy.min_width or img.height < policy.min_height:
-        # A portrait photo is fine: compare the long and short sides.
-        long_side, short_side = max(img.size), min(img.size)
-        if long_side < max(policy.min_width, policy.min_height) or short_side < min(
-            policy.min_width, policy.min_height
-        ):
-            return fail("resolution_too_low", width=img.width, height=img.height)
-    return img.convert("RGB")
+    """Open under explicit limits (activities/safe_image.py); returns the upright RGB image, no
+    larger than `decode_max_side`, or the failure."""
+    decoded = decode_image(data, photo_limits(policy))
+    if isinstance(decoded, ImageRefusal):
+        code = _DECODE_CODES.get(decoded.code, decoded.code)
+        message = MESSAGES.get(code) or decoded.message
+        return PhotoCheckResult(
+            passed=False, refusal=Refusal("OPEN-1", code, message), measures=decoded.measures
+        )
+    # A portrait photo is fine: compare the long and short sides, of the photo as taken.
+    long_side, short_side = max(decoded.original_size), min(decoded.original_size)
+    if long_side < max(policy.min_width, policy.min_height) or short_side < min(
+        policy.min_width, policy.min_height
+    ):
+        return fail("resolution_too_low", width=decoded.original_size[0], height=decoded.original_size[1])
+    return decoded.image
+
+
+def photo_limits(policy: AuthenticationPolicy) -> ImageLimits:
+    return ImageLimits(
+        max_bytes=policy.max_photo_bytes,
+        max_pixels=policy.max_image_pixels,
+        max_decode_bytes=policy.max_decode_bytes,
+        max_side=policy.decode_max_side,
+        max_jpeg_scans=policy.max_jpeg_scans,
+    )
+
+
+# The decoder's reason codes under the names OPEN-1 has always given them; new ones pass through.
+_DECODE_CODES = {
+    "image_too_large": "decompression_bomb",
+    "image_malformed": "truncated_image",
+    "animated_image": "unsupported_format",
+}
 
 
 # ---------------------------------------------------------------- 2. the card
@@ -264,7 +265,8 @@ def _verify_image(
         decoded
         if factor == 1.0
         else decoded.resize(
-            (max(1, round(decoded.width * factor)), max(1, round(decoded.height * factor))), Image.Resampling.BILINEAR
+            (max(1, round(decoded.width * factor)), max(1, round(decoded.height * factor))),
+            Image.Resampling.BILINEAR,
         )
     )
     small = np.asarray(small_img)
@@ -398,14 +400,24 @@ def _faces_and_match(
     return distance, live_enc
 
 
+# Photo checks in flight per worker process. Each is bounded (< 150 MB, bench/hostile_image_bench.py)
+# and dlib takes turns anyway (DLIB_LOCK), so a few at once keep the cores busy while the worker's
+# 16 activity slots cannot hold 16 checks' memory at once; the others wait here, heartbeating.
+PHOTO_CHECKS = threading.BoundedSemaphore(int(os.environ.get("PHOTO_CHECKS_AT_ONCE", "4")))
+
+
 @activity.defn
 def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
-    """Reads the photo from the blob store by reference; pure otherwise, so retries are safe.
-    File checks run freely; the face work takes turns (DLIB_LOCK)."""
+    """Reads the photo from the blob store by reference; refuses a photo another account used; on a
+    pass enrols the face and names the accounts that share it (activities/known_faces.py). Safe to
+    retry: a retry after success finds its own enrolment and answers the same. Heartbeats throughout."""
     path = path_for(inp.photo_ref)
     if not path.exists():
         return fail("not_an_image")
     size = path.stat().st_size
     if size > inp.policy.max_photo_bytes:
         return fail("file_too_large", bytes=float(size))  # never read a huge file into memory
-    return check_photo(path.read_bytes(), inp.policy)
+    with heartbeating(), PHOTO_CHECKS:
+        if not inp.member_id or not inp.policy.known_faces:  # no account to bind: the checks only
+            return check_photo(path.read_bytes(), inp.policy)
+        return check_against_registry(inp, path.read_bytes(), engine(), verify_photo)

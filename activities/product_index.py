@@ -13,17 +13,15 @@ A store's own listings never count against it; only other stores' listed product
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 import unicodedata
-import warnings
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import imagehash
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +33,7 @@ from activities import text_signature as txt
 from activities.blobs import path_for
 from activities.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
+from activities.safe_image import ImageLimits, ImageRefusal, decode_image
 from models.contract import ListProductInput, ListProductResult, ProductInput, UnlistProductInput
 from models.db import engine
 from models.products import Product, ProductSignature
@@ -48,6 +47,16 @@ MAX_TITLE, MAX_DESCRIPTION = 200, 5000
 MAX_PRICE = Decimal("1000000")
 MAX_IMAGE_BYTES = 8_000_000
 MAX_IMAGE_PIXELS = 40_000_000
+# The signatures look at 384 px (image_signature.MAX_SIDE) and phash at 32: decoding no larger than
+# 1024 px is plenty, and JPEGs decode straight to it by DCT scaling.
+PRODUCT_IMAGE_LIMITS = ImageLimits(max_bytes=MAX_IMAGE_BYTES, max_pixels=MAX_IMAGE_PIXELS, max_side=1024)
+_DECODE_CODES = {
+    "empty_file": "image_empty",
+    "file_too_large": "image_too_large",
+    "unsupported_format": "image_unsupported",
+    "animated_image": "image_unsupported",
+    "image_malformed": "image_damaged",
+}
 
 
 # ---------------------------------------------------------------- input (pure: used by the validator)
@@ -100,26 +109,11 @@ def _open_product_image(data: bytes) -> Image.Image | Refusal:
         return Refusal(
             "OPEN-3", "image_too_large", f"The product image is larger than {MAX_IMAGE_BYTES // 10**6} MB."
         )
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the picture is still used
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.format not in ("JPEG", "PNG", "WEBP"):
-                return Refusal("OPEN-3", "image_unsupported", "The product image must be JPEG, PNG or WebP.")
-            if img.width * img.height > MAX_IMAGE_PIXELS:
-                return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
-            img.load()
-            rgb = ImageOps.exif_transpose(img).convert("RGB")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return Refusal("OPEN-3", "image_too_large", "The product image has too many pixels.")
-    except UnidentifiedImageError:
-        return Refusal("OPEN-3", "not_an_image", "The product image is not a picture.")
-    except Exception:  # noqa: BLE001  (OSError, SyntaxError, ValueError, bad EXIF of any kind: all damage)
-        return Refusal("OPEN-3", "image_damaged", "The product image is damaged or incomplete.")
-    if min(rgb.size) < 100:
+    decoded = decode_image(data, PRODUCT_IMAGE_LIMITS)  # bounded: activities/safe_image.py
+    if isinstance(decoded, ImageRefusal):
+        return Refusal("OPEN-3", _DECODE_CODES.get(decoded.code, decoded.code), decoded.message)
+    rgb = decoded.image
+    if min(decoded.original_size) < 100:
         return Refusal(
             "OPEN-3", "image_too_small", "The product image must be at least 100 pixels on each side."
         )

@@ -44,7 +44,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -300,22 +300,41 @@ async def values_from_temporal(
     return found
 
 
-async def open_cases(collisions: list[Collision], client: Client | None = None) -> int:
+async def open_cases(
+    collisions: list[Collision], client: Client | None = None, *, ttl: timedelta | None = None
+) -> int:
     """ASSOC-4: each account of a collision gets the association case a live contact change would open."""
+    import hashlib
+    import hmac
+
     from temporalio.service import RPCError
 
+    from models import credentials
     from models.contract import AssociationCaseInput, account_workflow_id
+    from models.settings import settings
     from seller_client import connect
 
     client = client or await connect()
     sent = 0
     for c in collisions:
         first, second = c.member_ids
-        case_id = f"ASSOC-2:shared_{c.kind}:{first}:{second}"
+        # Opaque (both sellers see it, so it names neither: DESIGN 13) and the same on every run, so a
+        # resend opens nothing new.
+        pair = f"ASSOC-2:shared_{c.kind}:{first}:{second}".encode()
+        case_id = "C" + hmac.new(settings().fingerprint_secret, pair, hashlib.sha256).hexdigest()[:20]
         for member, other in ((first, second), (second, first)):
+            case = AssociationCaseInput(case_id, f"shared_{c.kind}", other, "ASSOC-2")
+            # The platform's own maintenance job: it signs as the system, like the account workflows.
+            cred = credentials.sign(
+                role="system",
+                actor="refingerprint",
+                account=member,
+                command="open_case",
+                ttl=ttl or credentials.DEFAULT_TTL,
+            )
             try:
                 await client.get_workflow_handle(account_workflow_id(member)).signal(
-                    "open_case", AssociationCaseInput(case_id, f"shared_{c.kind}", other, "ASSOC-2")
+                    "open_case", credentials.signed(case, cred)
                 )
                 sent += 1
             except RPCError:

@@ -32,12 +32,15 @@ from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSki
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from activities.blobs import put_bytes  # noqa: E402
 from devtools.identity_factory import applicant  # noqa: E402
 from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
+from models import credentials  # noqa: E402
 from models.contract import LoginInput, RegistrationInput  # noqa: E402
 from models.policy import load_policy  # noqa: E402
 from models.settings import settings  # noqa: E402
 from seller_client import data_converter  # noqa: E402
+from tests.signing import TEST_TTL, signal, update  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 from workflows.registration import Registration  # noqa: E402
 from workflows.seller_account import SellerAccount  # noqa: E402
@@ -64,9 +67,9 @@ async def reclaim_after_a_year(env: WorkflowEnvironment, tq: str, mail: SmtpSink
     """Registration, logins, REG-4 warnings and the reclaim of an account that never authenticated."""
     reg = applicant(request_id=f"record-{uuid.uuid4().hex[:8]}")
     account = await register(env, tq, reg)
-    await account.signal(SellerAccount.login, LoginInput(channel="marketplace", ip="192.0.2.10"))
+    await signal(account, SellerAccount.login, LoginInput(channel="marketplace", ip="192.0.2.10"))
     await env.sleep(timedelta(days=30))
-    await account.signal(SellerAccount.login, LoginInput(channel="messenger", ip="192.0.2.11"))
+    await signal(account, SellerAccount.login, LoginInput(channel="messenger", ip="192.0.2.11"))
     await skip_until_closed(env, account)
     return [env.client.get_workflow_handle(f"registration-{reg.request_id}"), account]
 
@@ -79,12 +82,12 @@ async def email_verified(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> l
     reg = applicant(request_id=f"record-{uuid.uuid4().hex[:8]}")
     account = await register(env, tq, reg)
     try:
-        await account.execute_update(SellerAccount.verify_email, VerifyEmailInput(code="000000"))
+        await update(account, SellerAccount.verify_email, VerifyEmailInput(code="000000"))
         raise AssertionError("a wrong code must be refused")
     except WorkflowUpdateFailedError:
         pass
     code = await asyncio.to_thread(mail.latest_code, reg.email)
-    await account.execute_update(SellerAccount.verify_email, VerifyEmailInput(code=code))
+    await update(account, SellerAccount.verify_email, VerifyEmailInput(code=code))
     await account.terminate("recorded")
     return [account]
 
@@ -111,33 +114,83 @@ async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: Smtp
     reg = applicant(request_id=f"record-{uuid.uuid4().hex[:8]}")
     account = await register(env, tq, reg)
     code = await asyncio.to_thread(mail.latest_code, reg.email)
-    await account.execute_update(SellerAccount.verify_email, VerifyEmailInput(code=code))
+    await update(account, SellerAccount.verify_email, VerifyEmailInput(code=code))
     photo = put_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]))
-    assert (
-        await account.execute_update(SellerAccount.submit_authentication_photo, PhotoSubmission(photo))
-    ).passed
-    paper = await account.execute_update(SellerAccount.start_exam, ExamStartInput())
+    assert (await update(account, SellerAccount.submit_authentication_photo, PhotoSubmission(photo))).passed
+    paper = await update(account, SellerAccount.start_exam, ExamStartInput())
     member = account.id.removeprefix("seller-")
     key = answer_key(draw(f"{member}:1", len(paper.questions), 1).paper)
-    await account.execute_update(SellerAccount.submit_exam, ExamAnswers(paper.paper_id, key))
+    await update(account, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, key))
     base = uuid.uuid4().int % 10**6 * 100
     for k in range(10):
         ref = put_bytes(product_fixtures.encode(product_fixtures.image(base + k)))
-        await account.execute_update(SellerAccount.release_product, product_fixtures.product(base + k, ref))
-    await account.signal(SellerAccount.report_violation, ViolationInput("rec-l1", "listing", "ENF-2", 12))
+        await update(account, SellerAccount.release_product, product_fixtures.product(base + k, ref))
+    await signal(account, SellerAccount.report_violation, ViolationInput("rec-l1", "listing", "ENF-2", 12))
     await env.sleep(timedelta(days=8))
     case_id = f"ASSOC-3:duplicate_product:{member}:MRECORDED"
-    await account.signal(
-        SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", "MRECORDED")
+    await signal(
+        account, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", "MRECORDED")
     )
     await asyncio.sleep(1)
     invoice = put_bytes(b"%PDF-1.4 recorded invoice")
     letter = "We make this product ourselves; invoices attached."
-    await account.execute_update(SellerAccount.appeal, AppealInput(case_id, "Opened 2026", [invoice], letter))
-    await account.execute_update(SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "recorder"))
-    await account.signal(SellerAccount.report_closure, ClosureReport("rec-end", "REG-9", "account_rental"))
+    await update(account, SellerAccount.appeal, AppealInput(case_id, "Opened 2026", [invoice], letter))
+    await update(
+        account, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, ""), operator="recorder"
+    )
+    await signal(account, SellerAccount.report_closure, ClosureReport("rec-end", "REG-9", "account_rental"))
     await account.result()
     return [account]
+
+
+@scenario
+async def roles_and_an_association(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> list[WorkflowHandle]:
+    """Signed commands (DESIGN 13): an unsigned violation dropped, a seller taking another's mobile
+    (ASSOC-2: an opaque case opened on both by a system-signed signal), a seller's attempt to decide
+    refused, the appeal approved by an operator, then the other store closed by a service report with
+    its case settled."""
+    from models.contract import (
+        AppealDecisionInput,
+        AppealInput,
+        ChangeContactInput,
+        ClosureReport,
+        ViolationInput,
+    )
+
+    regs = [applicant(request_id=f"record-{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    seller, other = [await register(env, tq, reg) for reg in regs]
+    await seller.signal(SellerAccount.report_violation, ViolationInput("rec-unsigned", "trade", "ENF-2", 48))
+    await signal(seller, SellerAccount.login, LoginInput(channel="marketplace", ip="192.0.2.12"))
+    try:
+        await update(seller, SellerAccount.change_contact, ChangeContactInput("mobile", regs[1].mobile))
+        raise AssertionError("a mobile held by another seller must be refused (ASSOC-2)")
+    except WorkflowUpdateFailedError:
+        pass
+    for _ in range(100):
+        status = await seller.query(SellerAccount.status)
+        if status.open_cases and (await other.query(SellerAccount.status)).open_cases:
+            break
+        await asyncio.sleep(0.1)
+    case_id = status.open_cases[0]
+    invoice = put_bytes(b"%PDF-1.4 recorded invoice, roles")
+    letter = "The number was mistyped; it is not ours. Invoices attached."
+    await update(seller, SellerAccount.appeal, AppealInput(case_id, "Opened 2026", [invoice], letter))
+    try:
+        me = seller.id.removeprefix("seller-")
+        mine = credentials.sign(role="seller", actor=me, account=me, command="decide_appeal", ttl=TEST_TTL)
+        own = credentials.signed(AppealDecisionInput(case_id, True, ""), mine)
+        await seller.execute_update(SellerAccount.decide_appeal, own)
+        raise AssertionError("a seller's credential must not decide an appeal")
+    except WorkflowUpdateFailedError:
+        pass
+    await update(seller, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, ""), operator="lin")
+    await signal(other, SellerAccount.report_closure, ClosureReport("rec-roles", "REG-9", "account_rental"))
+    await signal(
+        seller, SellerAccount.report_closure, ClosureReport("rec-roles-2", "REG-9", "account_rental")
+    )
+    await seller.result()
+    await other.result()
+    return [seller, other]
 
 
 async def skip_until_closed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:

@@ -33,7 +33,7 @@ class SmtpSink:
         self._messages: list[EmailMessage] = []
         self._lock = threading.Lock()
         self._mbox = mailbox.mbox(str(mbox)) if mbox else None
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -45,11 +45,15 @@ class SmtpSink:
         return "250 Message accepted for delivery"
 
     def start(self) -> SmtpSink:
+        # A controller runs once: a fresh one lets tests stop the sink (SMTP down) and start it again.
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def __enter__(self) -> SmtpSink:
         return self.start()

@@ -3,11 +3,13 @@
 Every payload is a dataclass so that it can grow fields without breaking old callers (Temporal
 samples). Fields that hold personal data (email, mobile, ID numbers, IP) only ever travel inside
 payloads encrypted by the codec (models/codec.py); the workflow's own state keeps none of them.
+Every update and signal payload is `Signed`: it carries the sender's credential (models/credentials.py).
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from models.credentials import Signed
 from models.policy import AuthenticationPolicy, Policy
 from models.refusals import Refusal
 
@@ -176,17 +178,19 @@ class AccountState:
     listing_freeze_steps: int = 0  # ENF-2 (c): how many 12-point steps have frozen the store
     holds: list[Hold] = field(default_factory=list)  # what keeps the account suspended
     cases: list[AssociationCase] = field(default_factory=list)  # ASSOC-4/5
+    attention: list["Attention"] = field(default_factory=list)  # steps that ran out of retries
+    outbox: list["PendingEffect"] = field(default_factory=list)  # effects to write again (`retry`)
 
 
 @dataclass
-class LoginInput:
+class LoginInput(Signed):
     channel: str  # marketplace | messenger
     ip: str
     device_id: str = ""  # the client's device identifier, if known (REG-3 matching)
 
 
 @dataclass
-class ViolationInput:
+class ViolationInput(Signed):
     """ENF-1/2: a violation reported by another service. The same violation id twice counts once."""
 
     violation_id: str
@@ -199,7 +203,7 @@ class ViolationInput:
 
 
 @dataclass
-class ClosureReport:
+class ClosureReport(Signed):
     """REG-9 rental/lending/transfer, REG-10 Alibaba.com closure: the account is closed."""
 
     report_id: str
@@ -210,7 +214,7 @@ class ClosureReport:
 
 
 @dataclass
-class AssociationCaseInput:
+class AssociationCaseInput(Signed):
     """ASSOC-2/3: this account is linked to another; opens a case (suspension + appeal window)."""
 
     case_id: str
@@ -220,7 +224,7 @@ class AssociationCaseInput:
 
 
 @dataclass
-class BanInput:
+class BanInput(Signed):
     """ENF-3: a ban cascading from a closed account; names the account it came from."""
 
     origin_member_id: str
@@ -283,6 +287,7 @@ class AccountStatus:
     penalty_points: dict[str, int] = field(default_factory=dict)  # ENF-2 live points per ledger
     holds: list[str] = field(default_factory=list)  # what keeps it suspended
     open_cases: list[str] = field(default_factory=list)  # ASSOC-4 cases not yet decided
+    needs_attention: list[str] = field(default_factory=list)  # what failed after its retries, and why
     requirements: Requirements = field(default_factory=Requirements)  # what is due, as data
 
 
@@ -363,7 +368,7 @@ class ClaimIdentityResult:
 
 
 @dataclass
-class ChangeContactInput:
+class ChangeContactInput(Signed):
     """Change the account's email or mobile (ASSOC-2: the new value may not belong to another seller)."""
 
     kind: str  # email | mobile
@@ -386,12 +391,12 @@ class RebindContactResult:
 
 
 @dataclass
-class VerifyEmailInput:
+class VerifyEmailInput(Signed):
     code: str
 
 
 @dataclass
-class PhotoSubmission:
+class PhotoSubmission(Signed):
     photo_ref: str  # `sha256:<hex>` in the blob store: the image itself never travels in history
 
 
@@ -399,6 +404,7 @@ class PhotoSubmission:
 class PhotoCheckInput:
     photo_ref: str
     policy: AuthenticationPolicy
+    member_id: str = ""  # whose photo: the registry finds its ID card and its known-face matches by it
 
 
 @dataclass
@@ -406,6 +412,8 @@ class PhotoCheckResult:
     passed: bool
     refusal: Refusal | None = None
     measures: dict[str, float] = field(default_factory=dict)  # for operators and the bench
+    # ASSOC-2 shared_face: other accounts (not of the same main, REG-9) whose face is this one's.
+    linked_member_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -416,12 +424,12 @@ class AuthenticationResult:
 
 
 @dataclass
-class UnbindInput:
+class UnbindInput(Signed):
     reason: str = ""
 
 
 @dataclass
-class ExamStartInput:
+class ExamStartInput(Signed):
     pass
 
 
@@ -439,7 +447,7 @@ class DrawnExam:
 
 
 @dataclass
-class ExamAnswers:
+class ExamAnswers(Signed):
     paper_id: str
     answers: list[int]  # per question, the index of the chosen option as shown
 
@@ -467,7 +475,7 @@ class ExamResult:
 
 
 @dataclass
-class ProductInput:
+class ProductInput(Signed):
     """A product release (OPEN-3). The image is uploaded to the blob store first; only its reference travels."""
 
     title: str
@@ -505,7 +513,7 @@ class UnlistProductInput:
 
 
 @dataclass
-class ProductRemoval:
+class ProductRemoval(Signed):
     product_id: str
 
 
@@ -519,7 +527,7 @@ class ProductReleaseResult:
 
 
 @dataclass
-class AppealInput:
+class AppealInput(Signed):
     case_id: str
     store_opening_info: str
     invoice_refs: list[str]  # blob references of the purchase invoices
@@ -527,7 +535,7 @@ class AppealInput:
 
 
 @dataclass
-class AppealDecisionInput:
+class AppealDecisionInput(Signed):
     case_id: str
     approved: bool
     operator: str
@@ -552,7 +560,7 @@ class SendCodeResult:
 
 
 @dataclass
-class RequestCodeInput:
+class RequestCodeInput(Signed):
     """Ask for a new code; the address must be the one registered (REG-6: the registrant's own)."""
 
     email: str
@@ -604,7 +612,7 @@ class ClearLinkInput:
 
 
 @dataclass
-class BuyerScreening:
+class BuyerScreening(Signed):
     """REG-3: a new buyer account's details, screened against seller identities. Personal data:
     travels encrypted, stored only as fingerprints."""
 
@@ -621,3 +629,47 @@ class BuyerScreening:
 class BuyerScreeningResult:
     closed: bool
     seller_member_id: str | None = None
+    refusal: Refusal | None = None  # ENF-4: the request's credential did not allow it
+
+
+# ---------------------------------------------------------------- failures that ran out of retries
+
+
+@dataclass
+class Attention:
+    """A step that failed after its retry budget (infrastructure trouble): the account keeps living,
+    operators see it (NeedsAttention) and the step is tried again by `retry` or the next attempt."""
+
+    step: str  # the activity's summary, e.g. "REG-6 mail code"
+    error: str  # the failure's kind and message, short
+    at: datetime
+
+
+@dataclass
+class CascadeStep:
+    reason: str
+    chain: list[str] = field(default_factory=list)
+    origin: str | None = None
+
+
+@dataclass
+class PendingEffect:
+    """A system effect (no personal data) not yet written; exactly one field is set."""
+
+    audit: AuditInput | None = None
+    notice: NoticeInput | None = None
+    bar: BarIdentityInput | None = None
+    cascade: CascadeStep | None = None
+
+
+@dataclass
+class RetryInput(Signed):
+    """Operator command: try again the steps that ran out of retries (signed by the operator)."""
+
+    operator: str = ""  # informative: the audit names the credential's verified operator
+
+
+@dataclass
+class RetryResult:
+    retried: int
+    still_failing: list[str] = field(default_factory=list)

@@ -32,6 +32,12 @@ class AuthenticationPolicy:
     glare_max_fraction: float = 0.08
     corner_margin_fraction: float = 0.01
     detect_max_side: int = 800
+    decode_max_side: int = 2400  # photos are decoded no larger than this (JPEG: by DCT scaling)
+    max_decode_bytes: int = 100_000_000  # one decoded image in memory, estimated from the header
+    max_jpeg_scans: int = 64  # progressive JPEGs have about 10; each scan costs a pass over the image
+    known_faces: bool = True  # one photo, one account; one face, one main account (ASSOC-2)
+    photo_reuse_max_distance: int = 3  # bits between perceptual hashes: "the same photo" (at most 3)
+    shared_face_max_distance: float = 0.45  # face encodings closer than this: one person (ASSOC-2)
     card_aspect_tolerance: float = 0.2  # straightened aspect ratio within 20% of ID-1 (85.6 x 54)
     card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
     card_min_colourfulness: float = 2.5  # colour spread on the card below this: a greyscale copy
@@ -80,6 +86,15 @@ class EmailVerificationPolicy:
 
 
 @dataclass(frozen=True)
+class StepsPolicy:
+    """Nothing retries forever: an account step (activity) hit by infrastructure trouble is retried
+    with backoff for at most this long, then recorded as needing attention (workflows/recovery.py)."""
+
+    retry_budget_seconds: float = 300
+    max_attempts: int = 12
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str = "builtin"
     dormancy: DormancyPolicy = field(default_factory=DormancyPolicy)
@@ -89,6 +104,7 @@ class Policy:
     association: AssociationPolicy = field(default_factory=AssociationPolicy)
     penalties: PenaltyPolicy = field(default_factory=PenaltyPolicy)
     email_verification: EmailVerificationPolicy = field(default_factory=EmailVerificationPolicy)
+    steps: StepsPolicy = field(default_factory=StepsPolicy)
 
 
 T = TypeVar("T")

@@ -36,6 +36,8 @@ class Settings:
     codec_keys: dict[str, bytes] = field(repr=False, default_factory=dict)
     codec_key_id: str = "k1"
     codec_server_token: str = field(repr=False, default="")
+    # Credential keys (models/credentials.py): `id:roles:hex,...`, the first key for a role signs it.
+    credential_keys: str = field(repr=False, default="")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "no-reply@seller-platform.invalid"
@@ -58,7 +60,9 @@ def parse_codec_keys(raw: str) -> dict[str, bytes]:
     keys: dict[str, bytes] = {}
     for n, part in enumerate((p.strip() for p in raw.split(",")), start=1):
         if not part:
-            raise SettingsError(f"CODEC_KEYS: entry {n} is empty (expected id:<64 hex digits>, comma separated)")
+            raise SettingsError(
+                f"CODEC_KEYS: entry {n} is empty (expected id:<64 hex digits>, comma separated)"
+            )
         key_id, sep, hex_key = part.partition(":")
         key_id = key_id.strip()
         if not sep or not key_id:
@@ -99,6 +103,13 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
         problems.append("CODEC_KEYS contains the public development key")
     if env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN) == DEV_CODEC_TOKEN:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
+    from models.credentials import DEV_KEYS
+
+    raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
+    if not raw_credential_keys.strip():
+        problems.append("CREDENTIAL_KEYS is unset: production needs its own command-signing keys")
+    elif DEV_KEYS.rsplit(":", 1)[1] in raw_credential_keys.lower():
+        problems.append("CREDENTIAL_KEYS contains the public development key")
     if env.get("CODEC_STRICT", "").strip().lower() in ("0", "false", "no", "off"):
         problems.append("CODEC_STRICT cannot be turned off in production")
     return problems
@@ -114,6 +125,9 @@ def load_settings() -> Settings:
         raise SettingsError("SELLER_ENV=production refuses development settings: " + "; ".join(problems))
     keys = parse_codec_keys(_env("CODEC_KEYS", f"k1:{DEV_CODEC_KEY}"))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
+    from models.credentials import DEV_KEYS
+
+    credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")
     return Settings(
         data_dir=data_dir,
@@ -126,6 +140,7 @@ def load_settings() -> Settings:
         codec_keys=keys,
         codec_key_id=next(iter(keys)),
         codec_server_token=_env("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN),
+        credential_keys=credential_keys,
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),

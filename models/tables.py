@@ -14,18 +14,20 @@ from sqlalchemy import JSON, Column, UniqueConstraint, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
+from models import limits
+
 
 class Account(SQLModel, table=True):
     """One seller account. `member_id` is assigned by the system and never changes (REG-7)."""
 
-    member_id: str = Field(primary_key=True, max_length=32)
-    registration_id: str = Field(unique=True, index=True, max_length=64)
-    store_name: str = Field(max_length=64)
-    region: str = Field(max_length=8, index=True)
+    member_id: str = Field(primary_key=True, max_length=limits.MEMBER_ID)
+    registration_id: str = Field(unique=True, index=True, max_length=limits.REQUEST_ID)
+    store_name: str = Field(max_length=limits.STORE_NAME)
+    region: str = Field(max_length=limits.REGION, index=True)
     is_main: bool = True
-    main_member_id: str | None = Field(default=None, max_length=32, index=True)
-    state: str = Field(default="registered", max_length=16, index=True)
-    closed_reason: str | None = Field(default=None, max_length=32)
+    main_member_id: str | None = Field(default=None, max_length=limits.MEMBER_ID, index=True)
+    state: str = Field(default="registered", max_length=limits.STATE, index=True)
+    closed_reason: str | None = Field(default=None, max_length=limits.CLOSED_REASON)
     created_at: datetime
     updated_at: datetime
 
@@ -38,7 +40,7 @@ class IdentityFingerprint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # licence | id_card | mobile | email
     digest: str = Field(max_length=64)
-    member_id: str = Field(foreign_key="account.member_id", index=True, max_length=32)
+    member_id: str = Field(foreign_key="account.member_id", index=True, max_length=limits.MEMBER_ID)
 
 
 class BarredFingerprint(SQLModel, table=True):
@@ -49,7 +51,7 @@ class BarredFingerprint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
     digest: str = Field(max_length=64)
-    origin_member_id: str = Field(max_length=32)
+    origin_member_id: str = Field(max_length=limits.MEMBER_ID)
     barred_at: datetime
 
 
@@ -60,14 +62,15 @@ class AccountLink(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("member_a", "member_b", "reason", name="uq_link_pair_reason"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    member_a: str = Field(max_length=32, index=True)
-    member_b: str = Field(max_length=32, index=True)
-    rule: str = Field(max_length=16)
-    reason: str = Field(max_length=32)
-    evidence: str = Field(default="", max_length=128)  # e.g. the identity kind or the product ids
+    member_a: str = Field(max_length=limits.MEMBER_ID, index=True)
+    member_b: str = Field(max_length=limits.MEMBER_ID, index=True)
+    rule: str = Field(max_length=limits.RULE)
+    reason: str = Field(max_length=limits.CAUSE)
+    # e.g. the identity kind or the product ids
+    evidence: str = Field(default="", max_length=limits.LINK_EVIDENCE)
     created_at: datetime
     cleared_at: datetime | None = None  # ASSOC-5: an approved appeal clears the link; ENF-3 ignores it
-    cleared_by: str | None = Field(default=None, max_length=64)
+    cleared_by: str | None = Field(default=None, max_length=limits.ACTOR)
 
 
 class AuditRecord(SQLModel, table=True):
@@ -76,16 +79,16 @@ class AuditRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("workflow_id", "seq", name="uq_audit_workflow_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    workflow_id: str = Field(max_length=64, index=True)
+    workflow_id: str = Field(max_length=limits.WORKFLOW_ID, index=True)
     seq: int
     at: datetime
-    actor: str = Field(max_length=64)  # system | seller | operator:<name> | service:<name>
-    event: str = Field(max_length=32)
-    rule: str = Field(max_length=16)
-    reason: str = Field(max_length=64)
-    from_state: str | None = Field(default=None, max_length=16)
-    to_state: str | None = Field(default=None, max_length=16)
-    policy_version: str = Field(max_length=32)
+    actor: str = Field(max_length=limits.ACTOR)  # system | seller | operator:<name> | service:<name>
+    event: str = Field(max_length=limits.EVENT)
+    rule: str = Field(max_length=limits.RULE)
+    reason: str = Field(max_length=limits.REASON)
+    from_state: str | None = Field(default=None, max_length=limits.STATE)
+    to_state: str | None = Field(default=None, max_length=limits.STATE)
+    policy_version: str = Field(max_length=limits.POLICY_VERSION)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
@@ -94,7 +97,7 @@ class PreApproval(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(unique=True, index=True, max_length=40)
-    region: str = Field(max_length=8)
+    region: str = Field(max_length=limits.REGION)
     licence_digest: str = Field(max_length=64)
     approved_by: str = Field(max_length=64)
     created_at: datetime
@@ -104,7 +107,7 @@ class LoginIp(SQLModel, table=True):
     """ASSOC-1: which accounts logged in from an IP (kept as a keyed digest); advice only."""
 
     ip_digest: str = Field(primary_key=True, max_length=64)
-    member_id: str = Field(primary_key=True, max_length=32)
+    member_id: str = Field(primary_key=True, max_length=limits.MEMBER_ID)
     first_seen: datetime
 
 
@@ -112,10 +115,10 @@ class BuyerAccount(SQLModel, table=True):
     """REG-3: buyer accounts screened against seller identities (fingerprints only, never in clear)."""
 
     buyer_id: str = Field(primary_key=True, max_length=40)
-    region: str = Field(max_length=8)
+    region: str = Field(max_length=limits.REGION)
     state: str = Field(default="active", max_length=16)  # active | closed
     closed_reason: str | None = Field(default=None, max_length=40)
-    matched_member_id: str | None = Field(default=None, max_length=32)
+    matched_member_id: str | None = Field(default=None, max_length=limits.MEMBER_ID)
     screened_at: datetime
 
 
@@ -123,7 +126,7 @@ class LoginDevice(SQLModel, table=True):
     """Devices an account logged in from (keyed digests), for REG-3 matching; never a link by itself."""
 
     device_digest: str = Field(primary_key=True, max_length=64)
-    member_id: str = Field(primary_key=True, max_length=32, index=True)
+    member_id: str = Field(primary_key=True, max_length=limits.MEMBER_ID, index=True)
     first_seen: datetime
 
 
@@ -133,11 +136,11 @@ class Notice(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("member_id", "key", name="uq_notice_member_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    member_id: str = Field(max_length=32, index=True)
-    key: str = Field(max_length=96)
-    kind: str = Field(max_length=32)
-    rule: str = Field(max_length=16)
-    message: str = Field(max_length=500)
+    member_id: str = Field(max_length=limits.MEMBER_ID, index=True)
+    key: str = Field(max_length=limits.NOTICE_KEY)
+    kind: str = Field(max_length=limits.NOTICE_KIND)
+    rule: str = Field(max_length=limits.RULE)
+    message: str = Field(max_length=limits.NOTICE_MESSAGE)
     at: datetime
 
 
@@ -183,4 +186,5 @@ def install_guards(engine: Engine) -> None:
 
 # Feature tables live in their own modules; importing them here registers them for create_all.
 import models.email_verification  # noqa: E402,F401
+import models.known_faces  # noqa: E402,F401
 import models.products  # noqa: E402,F401

@@ -12,7 +12,8 @@ if [ -n "$url" ]; then
   echo "== the database and race tests again, on PostgreSQL ($url)"
   SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest -p no:cacheprovider \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
-    tests/workflows/test_identity_aliases.py tests/workflows/test_contact_validation.py "$@"
+    tests/workflows/test_identity_aliases.py tests/workflows/test_contact_validation.py \
+    tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py "$@"
 else
   echo "== PostgreSQL server binaries not installed: the PostgreSQL pass is skipped (.ci/run installs them)"
 fi

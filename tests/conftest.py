@@ -112,6 +112,21 @@ async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def empty_face_registry(data_dir: Path) -> None:
+    """One photo, one account; one face, one main account (activities/known_faces.py): the face
+    fixtures hold four people, so every test starts with no face or photo known."""
+    from sqlmodel import Session, delete
+
+    from models.db import engine
+    from models.known_faces import AuthenticationPhoto, FaceTemplate
+
+    with Session(engine()) as session:
+        session.exec(delete(FaceTemplate))  # type: ignore[call-overload]
+        session.exec(delete(AuthenticationPhoto))  # type: ignore[call-overload]
+        session.commit()
+
+
 def new_worker(client: Client, **kwargs) -> Worker:  # type: ignore[no-untyped-def]
     """A worker with every workflow and activity on a fresh task queue, so tests never share one."""
     from worker import build_worker

@@ -24,6 +24,7 @@ from models.settings import (
     settings,
 )
 from tests.conftest import new_worker
+from tests.signing import signed
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.seller_account import SellerAccount
 
@@ -66,6 +67,7 @@ PRODUCTION = {
     "FINGERPRINT_SECRET": "a-real-fingerprint-secret-from-the-vault",
     "CODEC_KEYS": f"k1:{KEY_A}",
     "CODEC_SERVER_TOKEN": "a-real-cli-token-from-the-vault",
+    "CREDENTIAL_KEYS": "k1:*:" + "7a" * 32,
 }
 
 
@@ -105,7 +107,9 @@ def test_production_runs_strict_with_real_secrets(monkeypatch: pytest.MonkeyPatc
         load_access(s, env=env)
     env["CODEC_SESSION_SECRET"] = "s" * 40
     assert load_access(s, env=env).operators == {}, "production has no built-in operator"
-    dev_password = f'{{"ops": {{"password": "{hash_password(DEV_OPERATOR_PASSWORD)}", "namespaces": ["default"]}}}}'
+    dev_password = (
+        f'{{"ops": {{"password": "{hash_password(DEV_OPERATOR_PASSWORD)}", "namespaces": ["default"]}}}}'
+    )
     with pytest.raises(SettingsError, match="development password"):
         load_access(s, env={**env, "CODEC_OPERATORS": dev_password})
     with pytest.raises(SettingsError, match="CODEC_UI_ORIGINS"):
@@ -143,7 +147,9 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
     import dataclasses
 
     s = dataclasses.replace(settings(), codec_strict=True)
-    strict = Client(time_env.client.service_client, namespace=time_env.client.namespace, data_converter=data_converter(s))
+    strict = Client(
+        time_env.client.service_client, namespace=time_env.client.namespace, data_converter=data_converter(s)
+    )
     # A hand-typed command: no codec, the value in clear.
     clear = Client(time_env.client.service_client, namespace=time_env.client.namespace)
     async with new_worker(strict) as worker:
@@ -151,7 +157,11 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
         typed = clear.get_workflow_handle(account.id)
         await typed.signal(
             SellerAccount.report_violation,
-            ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+            signed(
+                account,
+                SellerAccount.report_violation,
+                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+            ),
         )
         with pytest.raises(WorkflowUpdateFailedError):
             await typed.execute_update("unbind_identity", {"reason": "x"})
@@ -160,7 +170,11 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
         # The same violation through the codec closes the store: the one above was refused, not lost.
         await strict.get_workflow_handle(account.id).signal(
             SellerAccount.report_violation,
-            ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+            signed(
+                account,
+                SellerAccount.report_violation,
+                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+            ),
         )
         for _ in range(100):
             status = await strict.get_workflow_handle(account.id).query(SellerAccount.status)

@@ -47,7 +47,13 @@ def test_every_application_variable_is_one_the_code_reads() -> None:
     env = SERVICES["worker"]["environment"]
     assert set(env) <= known, f"compose sets variables the code never reads: {sorted(set(env) - known)}"
     # Production refuses to start without these (models/settings.py): compose must demand them.
-    for required in ("FINGERPRINT_SECRET", "CODEC_KEYS", "CODEC_SERVER_TOKEN", "DATABASE_URL"):
+    for required in (
+        "FINGERPRINT_SECRET",
+        "CODEC_KEYS",
+        "CREDENTIAL_KEYS",
+        "CODEC_SERVER_TOKEN",
+        "DATABASE_URL",
+    ):
         assert required in env
     assert env["SELLER_ENV"] == "production"
     assert (

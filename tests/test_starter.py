@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import sys
@@ -10,15 +11,18 @@ import uuid
 
 import pytest
 from sqlmodel import Session, select
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 import starter
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
+from models.contract import AssociationCaseInput, ClosureReport
 from models.db import engine
 from models.tables import AccountLink, IdentityFingerprint
 from tests.conftest import new_worker
+from tests.workflows.test_seller_account import notices
 from workflows.seller_account import SellerAccount
 
 
@@ -41,6 +45,18 @@ def cli(dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, capsys: p
             return code, {"text": out}
 
     return run
+
+
+async def text_of(argv: list[str]) -> str:
+    """What `starter.py ARGV` prints for a person (no --json); the exit code must be 0."""
+    out = io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out):
+            return starter.main(argv)
+
+    assert await asyncio.to_thread(run) == 0
+    return out.getvalue()
 
 
 async def registered(env: WorkflowEnvironment, tq: str, **overrides: object) -> tuple[str, object]:
@@ -113,7 +129,7 @@ async def test_changed_email_that_collides_links_the_accounts(dev_env: WorkflowE
 async def test_preapprove_then_register_abroad(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
     code, out = await cli("preapprove", "--region", "CN", "--licence", "DEHRB1", "--operator", "lin")
     assert (code, out["refused"]["code"]) == (3, "bad_region")
-    code, out = await cli("preapprove", "--region", "de", "--licence", "DEHRB777777", "--operator", "op:lin")
+    code, out = await cli("preapprove", "--region", "de", "--licence", "DEHRB777777", "--as-operator", "lin")
     assert code == 0 and out["pre_approval_ref"].startswith("PA-")
     async with new_worker(dev_env.client) as worker:
         reg = applicant(region="DE", licence_number="DEHRB777777", id_card_number="L01X00T99")
@@ -196,13 +212,26 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
         assert (code, out["state"]) == (0, "suspended")
         code, out = await cli("appeal", a, case_id, *appeal, "--letter", "A second letter for the same case.")
         assert out["refused"]["code"] == "already_appealed"
-        code, out = await cli("decide", a, case_id, "approve", "--operator", "lin", "--note", "own brand")
+        code, out = await cli("decide", a, case_id, "approve", "--as-operator", "lin", "--note", "own brand")
         assert (code, out["state"]) == (0, "exam_passed")
+        # `links` says the approved appeal cleared the link, and by whom.
+        code, links = await cli("links", a)
+        assert [x["status"].split(" ")[0] for x in links] == ["cleared"]
+        assert links[0]["status"].endswith("by operator:lin")
+        # The association notice names the case it is about, and no other member.
+        case_notices = [n for n in notices(a) if n.kind == "association_case"]
+        assert (
+            len(case_notices) == 1 and case_id in case_notices[0].message and b not in case_notices[0].message
+        )
         code, out = await cli(
             "appeal", b, case_id, *appeal, "--letter", "We bought it from the same factory, honestly."
         )
-        code, out = await cli("decide", b, case_id, "reject", "--operator", "wang")
+        code, out = await cli("decide", b, case_id, "reject", "--as-operator", "wang", "--note", "forged")
         assert (code, out["state"]) == (0, "closed")
+        # The table shows what each decision was about: the case and the operator's note.
+        text = await text_of(["audit", b])
+        decided = next(line for line in text.splitlines() if "appeal_rejected" in line)
+        assert f"case_id={case_id}" in decided and "note=forged" in decided and "operator:wang" in decided
         # The approved store's link was cleared, so the rejected store's closure does not ban it.
         await asyncio.sleep(0.5)
         assert (await first.query(SellerAccount.status)).state == "exam_passed"
@@ -229,3 +258,81 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
         )
         assert (code, out["refused"]["code"]) == (3, "no_matching_account")
         await finish(first)
+
+
+@pytest.mark.parametrize("command", ["status", "audit"])
+async def test_an_unknown_member_is_a_clear_error(
+    dev_env: WorkflowEnvironment, cli, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    code, out = await cli(command, "MNOSUCHMEMBER")
+    assert (code, out["error"]["code"]) == (starter.EXIT_UNKNOWN, "unknown_member")
+    code = await asyncio.to_thread(starter.main, [command, "MNOSUCHMEMBER"])
+    err = capsys.readouterr().err
+    assert code == starter.EXIT_UNKNOWN
+    assert "No seller account has member id 'MNOSUCHMEMBER'" in err and "Traceback" not in err
+
+
+async def test_status_of_an_account_closed_with_an_open_case(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
+    """Closing settles the case: `status` lists none, and OpenCase finds only live accounts."""
+    from tests.signing import signal
+    from tests.workflows.test_enforcement import until
+    from tests.workflows.test_seller_account import finish, start_account
+
+    async with new_worker(dev_env.client) as worker:
+        live = await start_account(dev_env, worker.task_queue, state="open")
+        closing = await start_account(dev_env, worker.task_queue, state="open")
+        for n, h in enumerate((live, closing)):
+            case = AssociationCaseInput(f"C{n}{uuid.uuid4().hex[:16]}", "shared_email", "MOTHER")
+            await signal(h, SellerAccount.open_case, case, operator="ops")
+            await until(h, lambda s: bool(s.open_cases), "case opened")
+        await seller_client.report_closure(
+            dev_env.client, closing.id.removeprefix("seller-"), ClosureReport("r1", "REG-9", "account_rental")
+        )
+        await until(closing, lambda s: s.state == "closed", "closed")
+        code, out = await cli("status", closing.id.removeprefix("seller-"))
+        assert (code, out["state"], out["open_cases"]) == (0, "closed", [])
+        ids = {live.id, closing.id}
+        found: set[str] = set()
+        for _ in range(100):  # visibility is eventually consistent
+            found = {w.id async for w in dev_env.client.list_workflows("OpenCase = true") if w.id in ids}
+            closed = {w.id async for w in dev_env.client.list_workflows("ClosedReason = 'account_rental'")}
+            if found == {live.id} and closing.id in closed:
+                break
+            await asyncio.sleep(0.1)
+        assert found == {live.id}
+        await finish(live)
+
+
+def test_the_demo_table_shows_whole_deadlines(capsys: pytest.CaptureFixture[str]) -> None:
+    import demo
+    from models.contract import AccountStatus
+    from seller_client import utcnow
+
+    waits = ["rules exam (OPEN-2)", "REG-4 warning 30d before reclaim at 2027-11-25T06:40:00+00:00"]
+    demo.print_states([AccountStatus("M1", "authenticated", None, None, [], waits, utcnow(), 0, 0, "v1")])
+    assert "; ".join(waits) in capsys.readouterr().out
+
+
+async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_command(
+    dev_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Web UI path: an operator pastes the printed `auth` into the JSON input of an update."""
+    from tests.signing import update
+    from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
+    from tests.workflows.test_seller_account import finish
+
+    async with new_worker(dev_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(dev_env, worker.task_queue, state="open")
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
+        capsys.readouterr()
+        assert (
+            await asyncio.to_thread(starter.main, ["credential", "decide_appeal", "--as-operator", "lin"])
+            == 0
+        )
+        auth = json.loads(capsys.readouterr().out)["auth"]
+        typed = {"case_id": case_id, "approved": True, "operator": "", "note": "checked by hand"}
+        untyped = dev_env.client.get_workflow_handle(h.id)
+        with pytest.raises(WorkflowUpdateFailedError):  # no credential: refused
+            await untyped.execute_update("decide_appeal", typed)
+        assert await untyped.execute_update("decide_appeal", typed | {"auth": auth}) == "open"
+        await finish(h, other)

@@ -24,6 +24,8 @@ from models.contract import UnbindInput, ViolationInput
 from models.settings import settings
 from seller_client import data_converter
 from tests.conftest import new_worker
+from tests.signing import signal as send_signed
+from tests.signing import update
 from tests.workflows.test_seller_account import finish, start_account
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
@@ -66,6 +68,16 @@ async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
         await env.shutdown()
 
 
+def pasted_auth(command: str, workflow_id: str, **who: str) -> dict:  # type: ignore[type-arg]
+    """What `starter.py credential COMMAND ...` prints, to paste into the UI's JSON input."""
+    from models import credentials
+    from tests.signing import TEST_TTL
+
+    member = workflow_id.removeprefix("seller-")
+    cred = credentials.for_command(command, member, ttl=TEST_TTL, **who)
+    return {"auth": credentials.as_dict(cred)}
+
+
 def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str:
     """Signed in: the account's page, decoded; then a signal sent from the UI. Returns the page text."""
     driver = ui_check.browser()
@@ -101,12 +113,18 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
         ui_check.send_signal(
             driver,
             "report_violation",
-            {"violation_id": "ui-signal-1", "category": "listing", "rule": "ENF-2", "points": 2},
+            # Commands carry a signed credential (README, Roles: "By hand"), pasted with the input.
+            {"violation_id": "ui-signal-1", "category": "listing", "rule": "ENF-2", "points": 2}
+            | pasted_auth("report_violation", workflow_id, service="ui-operator"),
         )
         # An update from the UI: REG-8 refuses it, and the refusal goes on the record like the first.
         driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
         ui_check.wait_for(driver, lambda t: "More Actions" in t and "max_history_events" in t)
-        ui_check.send_update(driver, "unbind_identity", {"reason": "asked from the UI"})
+        ui_check.send_update(
+            driver,
+            "unbind_identity",
+            {"reason": "asked from the UI"} | pasted_auth("unbind_identity", workflow_id),
+        )
         return text
     finally:
         driver.quit()
@@ -136,12 +154,13 @@ async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertex
     try:
         async with new_worker(env.client) as worker:
             account = await start_account(env, worker.task_queue, state="open")
-            await account.signal(
+            await send_signed(
+                account,
                 SellerAccount.report_violation,
                 ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=2),
             )
             with pytest.raises(WorkflowUpdateFailedError):
-                await account.execute_update(SellerAccount.unbind_identity, UnbindInput("please"))
+                await update(account, SellerAccount.unbind_identity, UnbindInput("please"))
 
             stranger = await asyncio.to_thread(stranger_reads, ui, codec_url, account.id)
             assert "max_history_events" not in stranger
@@ -163,7 +182,9 @@ async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertex
                 if e.HasField("user_metadata") and e.user_metadata.summary.ByteSize()
             ]
             texts = [str(x) for x in await env.client.data_converter.decode(summaries)]
-            assert texts.count("audit unbind_identity (REG-8)") == 2, "the update sent from the UI was refused"
+            assert texts.count("audit unbind_identity (REG-8)") == 2, (
+                "the update sent from the UI was refused"
+            )
             await finish(account)
     finally:
         await env.shutdown()

@@ -13,8 +13,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.credentials import verify_credentials
     from activities.enforcement import screen_buyer
+    from models import credentials
     from models.contract import BuyerScreening, BuyerScreeningResult, ViolationInput, account_workflow_id
+    from models.credentials import CredentialCheck, VerifyCredentialsInput
     from models.policy import Policy
     from workflows.seller_account import SellerAccount
 
@@ -24,6 +27,19 @@ class BuyerScreeningWorkflow:
     @workflow.run
     async def run(self, buyer: BuyerScreening, policy: Policy) -> BuyerScreeningResult:
         buyer.at = buyer.at or workflow.now()
+        # A screening is a service's report (ENF-4); the verdict is recorded like a signal's.
+        verdict = (
+            await workflow.execute_local_activity(
+                verify_credentials,
+                VerifyCredentialsInput([CredentialCheck("screen_buyer", "*", buyer.auth)], workflow.now()),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+                summary="ENF-4 verify credential",
+            )
+        )[0]
+        if verdict.refusal is not None:
+            return BuyerScreeningResult(closed=False, refusal=verdict.refusal)
+        buyer.auth = None  # the registry needs the buyer's details, not the caller's credential
         result = await workflow.execute_activity(
             screen_buyer,
             buyer,
@@ -38,6 +54,14 @@ class BuyerScreeningWorkflow:
                 rule="REG-3",
                 points=policy.penalties.false_buyer_points,
                 evidence_ref=f"buyer:{buyer.buyer_id}",
+                auth=credentials.sign(
+                    role="system",
+                    actor=workflow.info().workflow_id,
+                    account=result.seller_member_id,
+                    command="report_violation",
+                    now=workflow.now(),
+                    ttl=timedelta(hours=1),
+                ),
             )
             await workflow.get_external_workflow_handle(account_workflow_id(result.seller_member_id)).signal(
                 SellerAccount.report_violation, violation

@@ -6,12 +6,13 @@ effects (_transition, _audit, _notice, _publish) these handlers use."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.blobs import BLOB_REF
-    from activities.enforcement import active_links, bar_identity, clear_link
+    from activities.enforcement import active_links, clear_link
     from models.contract import (
         AppealDecisionInput,
         AppealInput,
@@ -19,14 +20,17 @@ with workflow.unsafe.imports_passed_through():
         AssociationCaseInput,
         BanInput,
         BarIdentityInput,
+        CascadeStep,
         ClearLinkInput,
         ClosureReport,
         Deduction,
         Fact,
         Hold,
+        PendingEffect,
         ViolationInput,
         account_workflow_id,
     )
+    from models.credentials import Signed
     from models.refusals import refuse
 
 
@@ -36,35 +40,50 @@ from workflows.account_common import LEDGERS, refusal_error, run_activity
 class Enforcement:
     # ------------------------------------------------------------------ ENF, REG-9/10, ASSOC-4 facts
 
-    @workflow.signal
-    def report_violation(self, violation: ViolationInput) -> None:
-        self._facts.append(Fact(violation=violation))
+    # Signals are undecoded (`*payloads`) and checked at the boundary (workflows/recovery.py `_receive`):
+    # an invalid one is recorded and dropped, a valid one queued for the run loop.
 
     @workflow.signal
-    def report_closure(self, report: ClosureReport) -> None:
-        self._facts.append(Fact(closure=report))
+    def report_violation(self, *payloads: Any) -> None:
+        if (violation := self._receive("report_violation", ViolationInput, payloads)) is not None:
+            self._facts.append(Fact(violation=violation))
 
     @workflow.signal
-    def open_case(self, case: AssociationCaseInput) -> None:
-        self._facts.append(Fact(case=case))
+    def report_closure(self, *payloads: Any) -> None:
+        if (report := self._receive("report_closure", ClosureReport, payloads)) is not None:
+            self._facts.append(Fact(closure=report))
 
     @workflow.signal
-    def ban(self, ban: BanInput) -> None:
-        self._facts.append(Fact(ban=ban))
+    def open_case(self, *payloads: Any) -> None:
+        if (case := self._receive("open_case", AssociationCaseInput, payloads)) is not None:
+            self._facts.append(Fact(case=case))
+
+    @workflow.signal
+    def ban(self, *payloads: Any) -> None:
+        if (ban := self._receive("ban", BanInput, payloads)) is not None:
+            self._facts.append(Fact(ban=ban))
 
     async def _drain_facts(self) -> None:
-        """Apply inbound facts one at a time, in arrival order; duplicates are recognised by id."""
+        """Apply inbound facts one at a time, in arrival order; duplicates are recognised by id. Each
+        fact's credential is verified first (ENF-4): one with a bad credential is audited and dropped. No
+        seller's command holds them up, and one that fails is recorded without stopping the rest."""
         while self._facts and not self.chart.is_closed:
-            fact = self._facts.pop(0)
-            async with self._lock:
+            batch, self._facts = self._facts, []
+            messages = [m for m in map(_fact_message, batch) if m is not None]
+            actors = iter(await self._verified(messages))
+            for fact in batch:
+                message = _fact_message(fact)
+                actor = next(actors) if message is not None else None
+                if actor is None or self.chart.is_closed:
+                    continue
                 if fact.violation is not None:
-                    await self._apply_violation(fact.violation)
+                    await self._guarded(self._apply_violation(fact.violation, actor=actor))
                 elif fact.closure is not None:
-                    await self._apply_closure(fact.closure)
+                    await self._guarded(self._apply_closure(fact.closure, actor=actor))
                 elif fact.case is not None:
-                    await self._open_case(fact.case, tell_other=False)
+                    await self._guarded(self._open_case(fact.case, tell_other=False, actor=actor))
                 elif fact.ban is not None:
-                    await self._apply_ban(fact.ban)
+                    await self._guarded(self._apply_ban(fact.ban, actor=actor))
         self._facts.clear()  # a closed account applies nothing more
 
     def _first_time(self, report_id: str) -> bool:
@@ -73,18 +92,24 @@ class Enforcement:
         self.state.seen_reports.append(report_id)
         return True
 
-    async def _apply_violation(self, v: ViolationInput) -> None:
+    async def _apply_violation(self, v: ViolationInput, *, actor: str) -> None:
         if not self._first_time(v.violation_id):
             return
         penalties = self.policy.penalties
         detail = {"violation_id": v.violation_id, "category": v.category, "evidence": v.evidence_ref[:80]}
         if v.severity == "serious":
-            await self._audit("violation", rule=v.rule, reason=f"serious_{v.category}", detail=detail)
-            await self._close(rule="ENF-1", reason="serious_violation", bar=True, cascade=True, detail=detail)
+            await self._audit(
+                "violation", rule=v.rule, reason=f"serious_{v.category}", actor=actor, detail=detail
+            )
+            await self._close(
+                rule="ENF-1", reason="serious_violation", actor=actor, bar=True, cascade=True, detail=detail
+            )
             return
         ledger = LEDGERS.get(v.category)
         if ledger is None:
-            await self._audit("violation_ignored", rule="ENF-1", reason="unknown_category", detail=detail)
+            await self._audit(
+                "violation_ignored", rule="ENF-1", reason="unknown_category", actor=actor, detail=detail
+            )
             return
         now = workflow.now()
         given = min(v.given_at or now, now)
@@ -98,12 +123,13 @@ class Enforcement:
             "violation",
             rule=v.rule,
             reason=f"{ledger}_points",
+            actor=actor,
             detail=detail | {"points": str(points), "total": str(total)},
         )
         if ledger in ("ip", "trade"):
             limit = penalties.ip_close_points if ledger == "ip" else penalties.trade_close_points
             if total >= limit:
-                await self._close(rule="ENF-2", reason=f"{ledger}_points_{limit}", detail=detail)
+                await self._close(rule="ENF-2", reason=f"{ledger}_points_{limit}", actor=actor, detail=detail)
         elif ledger == "listing":
             steps = total // penalties.listing_freeze_every
             if steps > self.state.listing_freeze_steps:
@@ -113,7 +139,9 @@ class Enforcement:
                 )
         elif ledger == "strike":
             if total >= penalties.strikes_to_close:
-                await self._close(rule="ENF-2", reason="third_strike", bar=True, cascade=True, detail=detail)
+                await self._close(
+                    rule="ENF-2", reason="third_strike", actor=actor, bar=True, cascade=True, detail=detail
+                )
             else:
                 days = penalties.strike_freeze_days[min(total, len(penalties.strike_freeze_days)) - 1]
                 await self._freeze(v.violation_id, days=days, reason=f"strike_{total}")
@@ -138,7 +166,7 @@ class Enforcement:
             Hold(hold_id=f"freeze-{violation_id}", kind="freeze", rule="ENF-2", until=until), reason
         )
 
-    async def _apply_closure(self, report: ClosureReport) -> None:
+    async def _apply_closure(self, report: ClosureReport, *, actor: str) -> None:
         if not self._first_time(report.report_id):
             return
         detail = {
@@ -148,19 +176,22 @@ class Enforcement:
         }
         if report.rule == "REG-10":
             # Closed on Alibaba.com for serious violations: serious here too (REG-5, ENF-3).
-            await self._close(rule="REG-10", reason="alibaba_closure", bar=True, cascade=True, detail=detail)
+            await self._close(
+                rule="REG-10", reason="alibaba_closure", actor=actor, bar=True, cascade=True, detail=detail
+            )
         elif report.rule == "REG-9":
-            await self._close(rule="REG-9", reason="account_rental", detail=detail)
+            await self._close(rule="REG-9", reason="account_rental", actor=actor, detail=detail)
         else:
             await self._audit(
-                "closure_report_ignored", rule=report.rule, reason="unknown_rule", detail=detail
+                "closure_report_ignored", rule=report.rule, reason="unknown_rule", actor=actor, detail=detail
             )
 
-    async def _apply_ban(self, ban: BanInput) -> None:
+    async def _apply_ban(self, ban: BanInput, *, actor: str) -> None:
         # Closed accounts never get here: a ban is applied once, whichever path it came by.
         await self._close(
             rule="ENF-3",
             reason="linked_ban",
+            actor=actor,
             cascade=True,
             chain=ban.chain,
             origin=ban.origin_member_id,
@@ -171,15 +202,15 @@ class Enforcement:
             },
         )
 
-    async def _add_hold(self, hold: Hold, reason: str) -> None:
+    async def _add_hold(self, hold: Hold, reason: str, *, actor: str = "system") -> None:
         if self.chart.is_closed or any(h.hold_id == hold.hold_id for h in self.state.holds):
             return
         self.state.holds.append(hold)
         detail = {"hold_id": hold.hold_id} | ({"until": hold.until.isoformat()} if hold.until else {})
         if self.chart.state == "suspended":
-            await self._audit("hold_added", rule=hold.rule, reason=reason, detail=detail)
+            await self._audit("hold_added", rule=hold.rule, reason=reason, actor=actor, detail=detail)
         else:
-            await self._transition("suspend", rule=hold.rule, reason=reason, detail=detail)
+            await self._transition("suspend", rule=hold.rule, reason=reason, actor=actor, detail=detail)
 
     async def _lift_hold(self, hold_id: str, *, rule: str, reason: str, actor: str = "system") -> None:
         self.state.holds = [h for h in self.state.holds if h.hold_id != hold_id]
@@ -209,40 +240,47 @@ class Enforcement:
         if self.chart.is_closed:
             return
         self.state.holds.clear()
+        for case in self.state.cases:
+            if case.decision is None:  # a closed store has nothing left to appeal (ASSOC-4)
+                case.decision = "closed"
+                case.decided_by = actor
         await self._transition("close", rule=rule, reason=reason, actor=actor, detail=detail)
-        me = self.profile.member_id
+        # Effects: if they cannot be done now they wait in the outbox (workflows/recovery.py).
         if bar:
-            await run_activity(
-                bar_identity,
-                BarIdentityInput(member_id=me, at=workflow.now()),
-                summary="REG-5 bar identity",
+            await self._effect(
+                PendingEffect(bar=BarIdentityInput(member_id=self.profile.member_id, at=workflow.now()))
             )
         if cascade:
-            links = await run_activity(
-                active_links,
-                me,
-                summary="ENF-3 links",
-            )
-            seen = set(chain or []) | {me}
-            targets = [m for m in links if m not in seen]
-            # Everyone banned in this wave goes in the chain, so siblings and cycles never ban back.
-            wave = sorted(seen | set(targets))
-            for target in targets:
-                ban = BanInput(
-                    origin_member_id=origin or me, via_member_id=me, origin_reason=reason, chain=wave
-                )
-                try:
-                    await workflow.get_external_workflow_handle(account_workflow_id(target)).signal(
-                        "ban", ban
-                    )
-                    outcome = "ban_sent"
-                except Exception:  # the linked account's workflow has already ended (closed)
-                    outcome = "ban_target_gone"
-                await self._audit(
-                    "cascade", rule="ENF-3", reason=outcome, detail={"target_member_id": target}
-                )
+            cascade_step = CascadeStep(reason=reason, chain=list(chain or []), origin=origin)
+            await self._effect(PendingEffect(cascade=cascade_step))
 
-    async def _open_case(self, case_input: AssociationCaseInput, *, tell_other: bool) -> None:
+    async def _cascade(self, step: CascadeStep) -> None:
+        """ENF-3: ban every account linked to this closed one, each ban naming where it came from."""
+        me = self.profile.member_id
+        reason, chain, origin = step.reason, step.chain, step.origin
+        links = await run_activity(active_links, me, summary="ENF-3 links")
+        seen = set(chain or []) | {me}
+        targets = [m for m in links if m not in seen]
+        # Everyone banned in this wave goes in the chain, so siblings and cycles never ban back.
+        wave = sorted(seen | set(targets))
+        for target in targets:
+            ban = BanInput(
+                origin_member_id=origin or me,
+                via_member_id=me,
+                origin_reason=reason,
+                chain=wave,
+                auth=self._system_credential("ban", target),
+            )
+            try:
+                await workflow.get_external_workflow_handle(account_workflow_id(target)).signal("ban", ban)
+                outcome = "ban_sent"
+            except Exception:  # the linked account's workflow has already ended (closed)
+                outcome = "ban_target_gone"
+            await self._audit("cascade", rule="ENF-3", reason=outcome, detail={"target_member_id": target})
+
+    async def _open_case(
+        self, case_input: AssociationCaseInput, *, tell_other: bool, actor: str = "system"
+    ) -> None:
         if self.chart.is_closed or any(c.case_id == case_input.case_id for c in self.state.cases):
             return
         now = workflow.now()
@@ -260,14 +298,22 @@ class Enforcement:
             kind="association_case",
             rule="ASSOC-4",
             message=(
-                "Your store has been found associated with another store and is suspended. Appeal within "
-                f"{self.policy.association.appeal_window_days:g} days with your store-opening information, "
-                "purchase invoices and a letter, or the store will be closed."
+                f"Your store has been found associated with another store and is suspended (case "
+                f"{case.case_id}). Appeal within {self.policy.association.appeal_window_days:g} days with "
+                "your store-opening information, purchase invoices and a letter, or the store will be closed."
             ),
         )
-        await self._add_hold(Hold(hold_id=f"case-{case.case_id}", kind="case", rule="ASSOC-4"), case.cause)
+        await self._add_hold(
+            Hold(hold_id=f"case-{case.case_id}", kind="case", rule="ASSOC-4"), case.cause, actor=actor
+        )
         if tell_other:
-            other = AssociationCaseInput(case.case_id, case.cause, self.profile.member_id, case_input.rule)
+            other = AssociationCaseInput(
+                case.case_id,
+                case.cause,
+                self.profile.member_id,
+                case_input.rule,
+                auth=self._system_credential("open_case", case.linked_member_id),
+            )
             try:
                 await workflow.get_external_workflow_handle(
                     account_workflow_id(case.linked_member_id)
@@ -281,9 +327,12 @@ class Enforcement:
                 )
 
     async def _associate(self, linked_member_id: str, *, rule: str, cause: str) -> None:
-        """ASSOC-4: a new link suspends both stores, each with an appeal window."""
-        first, second = sorted((self.profile.member_id, linked_member_id))
-        case_id = f"{rule}:{cause}:{first}:{second}"
+        """ASSOC-4: a new link suspends both stores, each with an appeal window. The case id is opaque
+        (it is shown to both sellers, so it must name neither); a link already under an undecided case
+        opens no second one."""
+        if any(c.linked_member_id == linked_member_id and c.decision is None for c in self.state.cases):
+            return
+        case_id = f"C{workflow.uuid4().hex[:20]}"
         await self._open_case(AssociationCaseInput(case_id, cause, linked_member_id, rule), tell_other=True)
 
     @workflow.update
@@ -299,7 +348,7 @@ class Enforcement:
                 "appeal_filed",
                 rule="ASSOC-5",
                 reason="appeal_filed",
-                actor="seller",
+                actor=self._actor(inp.auth, "seller"),
                 detail={"case_id": case.case_id, "invoices": str(len(inp.invoice_refs))},
             )
             self._publish()
@@ -307,6 +356,8 @@ class Enforcement:
 
     @appeal.validator
     def _validate_appeal(self, inp: AppealInput) -> None:
+        self._at_boundary(inp)
+        self._authorize("appeal", inp.auth)
         self._check_appeal(inp)
 
     def _check_appeal(self, inp: AppealInput) -> AssociationCase:
@@ -349,7 +400,7 @@ class Enforcement:
         """ASSOC-5: an operator approves (the store returns to where it was) or rejects (closed)."""
         async with self._lock:
             case = self._check_decision(inp)
-            actor = f"operator:{inp.operator.strip()}"
+            actor = self._actor(inp.auth, f"operator:{inp.operator.strip()}")
             case.decision = "approved" if inp.approved else "rejected"
             case.decided_by = actor
             detail = {"case_id": case.case_id, "note": inp.note[:200]}
@@ -377,14 +428,20 @@ class Enforcement:
 
     @decide_appeal.validator
     def _validate_decision(self, inp: AppealDecisionInput) -> None:
+        self._at_boundary(inp)
+        self._authorize("decide_appeal", inp.auth)
+        # The decision is recorded under the verified operator; a different name typed beside it is refused.
+        assert inp.auth is not None
+        if inp.operator.strip() and inp.operator.strip() != inp.auth.actor:
+            raise refusal_error(
+                refuse(
+                    "ENF-4", "operator_mismatch", "The decision names another operator than the credential."
+                )
+            )
         self._check_decision(inp)
 
     def _check_decision(self, inp: AppealDecisionInput) -> AssociationCase:
         self._require_live("decide_appeal")
-        if not inp.operator.strip() or len(inp.operator) > 64:
-            raise refusal_error(
-                refuse("ENF-4", "operator_required", "A decision names the operator who takes it.")
-            )
         case = next((c for c in self.state.cases if c.case_id == inp.case_id), None)
         if case is None:
             raise refusal_error(
@@ -397,3 +454,16 @@ class Enforcement:
         if case.appealed_at is None:
             raise refusal_error(refuse("ASSOC-5", "no_appeal", "The seller has not appealed this case."))
         return case
+
+
+def _fact_message(fact: Fact) -> tuple[str, Signed] | None:
+    """The signal a fact came in by, and its payload (whose credential is verified)."""
+    if fact.violation is not None:
+        return "report_violation", fact.violation
+    if fact.closure is not None:
+        return "report_closure", fact.closure
+    if fact.case is not None:
+        return "open_case", fact.case
+    if fact.ban is not None:
+        return "ban", fact.ban
+    return None

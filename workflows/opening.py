@@ -4,6 +4,7 @@ and the refused unbinding. Mixed into SellerAccount (workflows/seller_account.py
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import NoReturn
 
@@ -47,8 +48,14 @@ class Opening:
             self._require_allowed("submit_authentication_photo", "authenticate")
             result = await workflow.execute_activity(
                 check_authentication_photo,
-                PhotoCheckInput(photo_ref=photo.photo_ref, policy=self.policy.authentication),
+                PhotoCheckInput(
+                    photo_ref=photo.photo_ref,
+                    policy=self.policy.authentication,
+                    member_id=self.profile.member_id,
+                ),
                 start_to_close_timeout=timedelta(minutes=2),
+                # The check heartbeats every few seconds: a dead worker's check moves on in 15 s.
+                heartbeat_timeout=timedelta(seconds=15),
                 retry_policy=RetryPolicy(maximum_attempts=3),
                 summary="OPEN-1 photo checks",
             )
@@ -59,7 +66,7 @@ class Opening:
                     "authentication_failed",
                     rule=result.refusal.rule,
                     reason=result.refusal.code,
-                    actor="seller",
+                    actor=self._actor(photo.auth, "seller"),
                     detail={"photo_ref": photo.photo_ref},
                 )
                 self._publish()
@@ -67,12 +74,22 @@ class Opening:
             self.state.reasons = []
             clear_errors(self.state, "authentication_photo")
             await self._transition(
-                "authenticate", rule="OPEN-1", reason="photo_authenticated", actor="seller"
+                "authenticate",
+                rule="OPEN-1",
+                reason="photo_authenticated",
+                actor=self._actor(photo.auth, "seller"),
             )
+            for other in result.linked_member_ids:  # ASSOC-2: the same person holds another account
+                await self._audit(
+                    "identity_link", rule="ASSOC-2", reason="shared_face", detail={"linked_member_id": other}
+                )
+                await self._associate(other, rule="ASSOC-2", cause="shared_face")
             return AuthenticationResult(passed=True, state=self.chart.state)
 
     @submit_authentication_photo.validator
     def _check_photo(self, photo: PhotoSubmission) -> None:
+        self._at_boundary(photo)
+        self._authorize("submit_authentication_photo", photo.auth)
         self._require_allowed("submit_authentication_photo", "authenticate")
         if not self.state.email_verified:
             raise refusal_error(
@@ -111,7 +128,7 @@ class Opening:
                     "exam_started",
                     rule="OPEN-2",
                     reason=f"attempt_{self.state.exam_attempts}",
-                    actor="seller",
+                    actor=self._actor(inp.auth, "seller"),
                 )
             view = self.state.exam_view
             assert view is not None
@@ -120,6 +137,8 @@ class Opening:
 
     @start_exam.validator
     def _check_start_exam(self, inp: ExamStartInput) -> None:
+        self._at_boundary(inp)
+        self._authorize("start_exam", inp.auth)
         self._check_exam_allowed()
 
     def _check_exam_allowed(self) -> None:
@@ -153,7 +172,11 @@ class Opening:
                 self.state.reasons = []
                 clear_errors(self.state, "rules_exam")
                 await self._transition(
-                    "pass_exam", rule="OPEN-2", reason="exam_passed", actor="seller", detail=detail
+                    "pass_exam",
+                    rule="OPEN-2",
+                    reason="exam_passed",
+                    actor=self._actor(inp.auth, "seller"),
+                    detail=detail,
                 )
                 return ExamResult(passed=True, score=grade.score, pass_mark=pass_mark, state=self.chart.state)
             self.state.exam_retake_at = workflow.now() + timedelta(hours=self.policy.exam.retake_delay_hours)
@@ -164,7 +187,11 @@ class Opening:
                 Refusal("OPEN-2", "exam_failed", f"Scored {grade.score}; the pass mark is {pass_mark}."),
             )
             await self._audit(
-                "exam_failed", rule="OPEN-2", reason="exam_failed", actor="seller", detail=detail
+                "exam_failed",
+                rule="OPEN-2",
+                reason="exam_failed",
+                actor=self._actor(inp.auth, "seller"),
+                detail=detail,
             )
             self._publish()
             return ExamResult(
@@ -177,6 +204,8 @@ class Opening:
 
     @submit_exam.validator
     def _check_submit_exam(self, inp: ExamAnswers) -> None:
+        self._at_boundary(inp)
+        self._authorize("submit_exam", inp.auth)
         self._check_answers(inp)
 
     def _check_answers(self, inp: ExamAnswers) -> None:
@@ -205,7 +234,7 @@ class Opening:
                 ListProductInput(
                     member_id=self.profile.member_id,
                     product_id=product_id,
-                    product=product,
+                    product=replace(product, auth=None),  # the credential is the workflow's, not the index's
                     at=workflow.now(),
                     text_threshold=self.policy.association.text_similarity_threshold,
                     image_max_distance=self.policy.association.image_hash_max_distance,
@@ -225,7 +254,7 @@ class Opening:
                     "product_refused",
                     rule=listing.refusal.rule,
                     reason=listing.refusal.code,
-                    actor="seller",
+                    actor=self._actor(product.auth, "seller"),
                     detail=detail,
                 )
                 if listing.duplicate_of_member_id:
@@ -243,7 +272,7 @@ class Opening:
                 "release_product",
                 rule="OPEN-3",
                 reason="product_released",
-                actor="seller",
+                actor=self._actor(product.auth, "seller"),
                 detail={"product_id": product_id},
             )
             if self.chart.state == "ten_products":
@@ -257,6 +286,8 @@ class Opening:
 
     @release_product.validator
     def _check_release_product(self, product: ProductInput) -> None:
+        self._at_boundary(product)
+        self._authorize("release_product", product.auth)
         self._check_product(product)
 
     def _check_product(self, product: ProductInput) -> None:
@@ -291,7 +322,7 @@ class Opening:
                 "remove_product",
                 rule="OPEN-3",
                 reason="product_removed",
-                actor="seller",
+                actor=self._actor(removal.auth, "seller"),
                 detail={"product_id": removal.product_id},
             )
             self._publish()
@@ -299,6 +330,8 @@ class Opening:
 
     @remove_product.validator
     def _check_remove_product(self, removal: ProductRemoval) -> None:
+        self._at_boundary(removal)
+        self._authorize("remove_product", removal.auth)
         self._require_live("remove_product")
         if removal.product_id not in self.state.products_live:
             raise refusal_error(refuse("OPEN-3", "no_such_product", "This store has no such listed product."))
@@ -316,8 +349,16 @@ class Opening:
                     "The authenticated identity is bound to this account for good and cannot be unbound."
                 )
             await self._refused(
-                "unbind_identity", Refusal("REG-8", "unbind_not_allowed", message), actor="seller"
+                "unbind_identity",
+                Refusal("REG-8", "unbind_not_allowed", message),
+                actor=self._actor(inp.auth, "seller"),
             )
+
+    @unbind_identity.validator
+    def _check_unbind(self, inp: UnbindInput) -> None:
+        self._at_boundary(inp)  # a malformed request is refused here; a well-formed one is recorded
+        # Refused either way (REG-8), but only the seller's own request goes on the record.
+        self._authorize("unbind_identity", inp.auth)
 
     def _require_allowed(self, command: str, event: str) -> None:
         """Refuse (OPEN-4) a command the account's current state does not allow."""

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.email_verification import send_verification_code
     from activities.identity_registry import claim_identity
     from activities.registration_checks import screen_registration
+    from models import boundary
     from models.contract import (
         AccountInput,
         AccountProfile,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         account_workflow_id,
     )
     from models.policy import Policy
+    from models.refusals import RefusedError
     from workflows.seller_account import SellerAccount
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -49,6 +51,10 @@ def new_member_id() -> str:
 class Registration:
     @workflow.run
     async def run(self, reg: RegistrationInput, policy: Policy) -> RegistrationResult:
+        try:
+            reg = boundary.check(reg)  # sizes of the columns it ends up in (models/limits.py)
+        except RefusedError as err:
+            return RegistrationResult(accepted=False, refusal=err.refusal)
         # Infrastructure trouble (registry unwritable, database restarting) is waited out for up to
         # OUTAGE_PATIENCE, retrying every 30 s at most; a worker that dies is noticed by its missing
         # heartbeat in seconds. Past that the run fails, and the same request id starts afresh

@@ -7,9 +7,12 @@ MEMBER_ID = SearchAttributeKey.for_keyword("MemberId")
 REGION = SearchAttributeKey.for_keyword("Region")
 PENALTY_POINTS = SearchAttributeKey.for_int("PenaltyPoints")
 PRODUCT_COUNT = SearchAttributeKey.for_int("ProductCount")
-OPEN_CASE = SearchAttributeKey.for_bool("OpenCase")
+OPEN_CASE = SearchAttributeKey.for_bool("OpenCase")  # a live account with an undecided ASSOC-4 case
+CLOSED_REASON = SearchAttributeKey.for_keyword("ClosedReason")  # set once the account is closed
+# A step ran out of retries (workflows/recovery.py): the account lives on, an operator should look.
+NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 
-ALL = (SELLER_STATE, MEMBER_ID, REGION, PENALTY_POINTS, PRODUCT_COUNT, OPEN_CASE)
+ALL = (SELLER_STATE, MEMBER_ID, REGION, PENALTY_POINTS, PRODUCT_COUNT, OPEN_CASE, CLOSED_REASON, NEEDS_ATTENTION)
 ALL_NAMES = tuple(k.name for k in ALL)
 
 

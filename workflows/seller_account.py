@@ -8,6 +8,7 @@ Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
           change_contact(ChangeContactInput), submit_authentication_photo(PhotoSubmission),
           unbind_identity(UnbindInput) (always refused, REG-8), start_exam, submit_exam,
           release_product, remove_product, appeal, decide_appeal
+          retry(RetryInput) (operator: write again what ran out of retries, workflows/recovery.py)
 Queries:  status() -> AccountStatus
 Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date,
           ENF-2 freezes and point expiry, ASSOC-4 appeal windows, and the run's own age: a run
@@ -16,7 +17,9 @@ Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authenticatio
 Changing this workflow: docs/DEPLOYING.md (patches, recorded histories per release, the deploy test).
 
 The account's state is the chart in workflows/lifecycle.py; every change goes through `_transition`,
-which fires the chart and writes the audit row (ENF-4) before anything else happens. This module
+which fires the chart and writes the audit row (ENF-4) before anything else happens. Every message is
+checked against its declaration (models/boundary.py) where it enters; a failing step never stops the
+account (workflows/recovery.py), and enforcement never waits behind a seller's command. This module
 reads as the account's life (registration, logins, dormancy, contact, status); the opening steps
 (workflows/opening.py: OPEN-1..4, REG-8) and enforcement (workflows/enforcement.py: ENF, ASSOC-4/5,
 REG-9/10) are mixed in, and share its effects.
@@ -24,25 +27,26 @@ REG-9/10) are mixed in, and share its effects.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio import workflow
 
-from workflows.account_common import Deadline, refusal_error, run_activity
+from workflows.account_common import CommandLock, Deadline, cancel_commands, refusal_error, run_activity
+from workflows.authorization import Authorization
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
+from workflows.recovery import Recovery
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import record_audit, send_notice
     from activities.email_verification import send_verification_code, verify_email_code
     from activities.identity_registry import rebind_contact
     from activities.login_ip import record_login_ip
     from activities.registration_checks import contact_refusal
+    from models import boundary
     from models.contract import (
-        LOGIN_CHANNELS,
         AccountInput,
+        AccountProfile,
         AccountState,
         AccountStatus,
         AuditInput,
@@ -52,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         LoginInput,
         LoginIpInput,
         NoticeInput,
+        PendingEffect,
         RebindContactInput,
         RequestCodeInput,
         Requirements,
@@ -70,7 +75,7 @@ RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
 
 
 @workflow.defn
-class SellerAccount(Enforcement, Opening):
+class SellerAccount(Enforcement, Opening, Recovery, Authorization):
     @workflow.init
     def __init__(self, inp: AccountInput) -> None:
         self.profile = inp.profile
@@ -86,15 +91,23 @@ class SellerAccount(Enforcement, Opening):
             last_login_at=inp.registered_at,
         )
         self.chart = LifecycleChart(self.state.chart)
-        self._lock = asyncio.Lock()
+        self._lock = CommandLock()  # per command kind: never held by enforcement, timers or logins
+        self._command_steps: set[Any] = set()  # commands' activities in flight, cancelled on closure
         self._timers_moved = False
         self._pending_logins: list[LoginInput] = list(inp.pending_logins)
         self._facts: list[Fact] = list(inp.pending_facts)
+        self._rejected_signals: list[tuple[str, Refusal]] = []
+        self._attention_to_record: list[tuple[str, str]] = []
+        self._attention_published = bool(self.state.attention or self.state.outbox)
 
     # ------------------------------------------------------------------ the account's life
 
     @workflow.run
     async def run(self, inp: AccountInput) -> AccountStatus:
+        try:
+            self.profile = boundary.parse(AccountProfile, inp.profile)
+        except RefusedError as err:
+            raise refusal_error(err) from None  # never started: nothing to record yet
         # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
         self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
         self._run_started = workflow.now()
@@ -108,15 +121,19 @@ class SellerAccount(Enforcement, Opening):
             deadline = self._next_deadline()
             fired = await self._wait(deadline)
             if fired and deadline is not None:
-                async with self._lock:
-                    await self._on_deadline(deadline)
-            await self._drain_logins()
+                await self._guarded(self._on_deadline(deadline))
+            await self._guarded(self._drain_logins())
             await self._drain_facts()
+            await self._record_rejected_signals()
+            await self._record_attention()
             if self._history_is_long() or self._refresh_due:
                 break
 
         # Handlers may still be awaiting activities; finishing under them would lose their answers.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # Refused signals and exhausted steps of the last moments are on the record before the run ends.
+        await self._record_rejected_signals()
+        await self._record_attention()
         if not self.chart.is_closed:
             workflow.continue_as_new(
                 AccountInput(
@@ -141,6 +158,7 @@ class SellerAccount(Enforcement, Opening):
             await workflow.wait_condition(
                 lambda: (
                     self._timers_moved
+                    or bool(self._rejected_signals or self._attention_to_record)
                     or bool(self._pending_logins)
                     or bool(self._facts)
                     or self._history_is_long()
@@ -234,21 +252,27 @@ class SellerAccount(Enforcement, Opening):
     # ------------------------------------------------------------------ messages
 
     @workflow.signal
-    def login(self, login: LoginInput) -> None:
-        # Signals cannot be refused; the run loop applies queued logins in order, under the lock.
-        self._pending_logins.append(login)
+    def login(self, *payloads: Any) -> None:
+        # Signals cannot be refused: checked here (an invalid one is recorded and dropped), applied in
+        # order by the run loop. Undecoded, so that a payload that does not fit is seen too.
+        login = self._receive("login", LoginInput, payloads)
+        if login is not None:
+            self._pending_logins.append(login)
 
     async def _drain_logins(self) -> None:
-        logins = [x for x in self._pending_logins if x.channel in LOGIN_CHANNELS]
+        logins = list(self._pending_logins)
         self._pending_logins.clear()
         if not logins or self.chart.is_closed:
             return
-        async with self._lock:
-            self.state.last_login_at = workflow.now()
-            self.state.login_count += len(logins)
-            self.state.warnings_sent.clear()
-            if self.chart.state == "dormant":
-                await self._transition("wake", rule="REG-4", reason="login", actor="seller")
+        actors = await self._verified([("login", x) for x in logins])
+        logins = [x for x, actor in zip(logins, actors, strict=True) if actor is not None]
+        if not logins:
+            return
+        self.state.last_login_at = workflow.now()
+        self.state.login_count += len(logins)
+        self.state.warnings_sent.clear()
+        if self.chart.state == "dormant":
+            await self._transition("wake", rule="REG-4", reason="login", actor=actors[0] or "seller")
         # One activity for every login applied in this task keeps a burst of logins cheap in history.
         await run_activity(
             record_login_ip,
@@ -265,7 +289,7 @@ class SellerAccount(Enforcement, Opening):
     @workflow.update
     async def verify_email(self, inp: VerifyEmailInput) -> str:
         """REG-6: the one-time code mailed at registration proves the email is the registrant's own."""
-        async with self._lock:
+        async with self._lock:  # per command kind (CommandLock)
             result = await run_activity(
                 verify_email_code,
                 VerifyCodeInput(
@@ -276,16 +300,19 @@ class SellerAccount(Enforcement, Opening):
                 ),
                 summary="REG-6 check code",
             )
+            actor = self._actor(inp.auth, "seller")
             if result.refusal is not None:
-                await self._refused("verify_email", result.refusal, actor="seller")
+                await self._refused("verify_email", result.refusal, actor=actor)
             self.state.email_verified = True
             clear_errors(self.state, "email_verification")
-            await self._audit("verify_email", rule="REG-6", reason="email_verified", actor="seller")
+            await self._audit("verify_email", rule="REG-6", reason="email_verified", actor=actor)
             self._publish()
             return self.chart.state
 
     @verify_email.validator
     def _check_verify_email(self, inp: VerifyEmailInput) -> None:
+        self._at_boundary(inp)
+        self._authorize("verify_email", inp.auth)
         self._require_live("verify_email")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
@@ -296,10 +323,10 @@ class SellerAccount(Enforcement, Opening):
     async def request_email_code(self, inp: RequestCodeInput) -> str:
         """REG-6: mail a new code (the previous one stops working)."""
         async with self._lock:
-            await self._mail_code(inp.email)
+            await self._mail_code(inp.email, actor=self._actor(inp.auth, "seller"))
             return self.chart.state
 
-    async def _mail_code(self, email: str) -> None:
+    async def _mail_code(self, email: str, *, actor: str) -> None:
         sent = await run_activity(
             send_verification_code,
             SendCodeInput(
@@ -311,10 +338,12 @@ class SellerAccount(Enforcement, Opening):
             summary="REG-6 mail code",
         )
         if sent.refusal is not None:
-            await self._refused("request_email_code", sent.refusal, actor="seller")
+            await self._refused("request_email_code", sent.refusal, actor=actor)
 
     @request_email_code.validator
     def _check_request_email_code(self, inp: RequestCodeInput) -> None:
+        self._at_boundary(inp)
+        self._authorize("request_email_code", inp.auth)
         self._require_live("request_email_code")
         if self.state.email_verified:
             raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
@@ -327,6 +356,7 @@ class SellerAccount(Enforcement, Opening):
     async def change_contact(self, inp: ChangeContactInput) -> str:
         """REG-11 / ASSOC-2: a new email or mobile must be free; one held by another seller links the two."""
         async with self._lock:
+            actor = self._actor(inp.auth, "seller")
             result = await run_activity(
                 rebind_contact,
                 RebindContactInput(
@@ -343,20 +373,29 @@ class SellerAccount(Enforcement, Opening):
                         detail={"linked_member_id": result.linked_member_id},
                     )
                     await self._associate(result.linked_member_id, rule="ASSOC-2", cause=f"shared_{inp.kind}")
-                await self._refused("change_contact", result.refusal, actor="seller")
-            await self._audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor="seller")
+                await self._refused("change_contact", result.refusal, actor=actor)
+            await self._audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor=actor)
             if inp.kind == "email":
                 # REG-6: the new address is proved like the first one.
                 self.state.email_verified = False
-                await self._mail_code(inp.value)
+                await self._mail_code(inp.value, actor=actor)
             return self.chart.state
 
     @change_contact.validator
     def _check_change_contact(self, inp: ChangeContactInput) -> None:
+        self._at_boundary(inp)
+        self._authorize("change_contact", inp.auth)
         self._require_live("change_contact")
         refusal = contact_refusal(inp.kind, inp.value, self.profile.region)
         if refusal is not None:
             raise refusal_error(RefusedError(refusal))
+
+    def _at_boundary(self, inp: Any) -> None:
+        """Refuse a command whose payload breaks its declaration (models/boundary.py)."""
+        try:
+            boundary.check(inp)
+        except RefusedError as err:
+            raise refusal_error(err) from None
 
     def _require_live(self, command: str) -> None:
         if self.chart.is_closed:
@@ -385,6 +424,7 @@ class SellerAccount(Enforcement, Opening):
             penalty_points={ledger: self._points(ledger) for ledger in ("ip", "trade", "listing", "strike")},
             holds=[h.hold_id for h in self.state.holds],
             open_cases=[c.case_id for c in self.state.cases if c.decision is None],
+            needs_attention=self._attention_lines(),
             requirements=self._requirements(),
         )
 
@@ -422,10 +462,17 @@ class SellerAccount(Enforcement, Opening):
         detail: dict[str, str] | None = None,
     ) -> None:
         """Fire the chart and record the change: the only place the account's state changes."""
-        before, after = self.chart.fire(event)
+        try:
+            before, after = self.chart.fire(event)
+        except RefusedError as err:
+            # Enforcement may have moved the state while a command waited on its step.
+            raise refusal_error(err) from None
         self._timers_moved = True  # a new state has other deadlines (or, closed, none)
         if after == "closed":
             self.state.closed_reason = reason
+            cancel_commands(self)
+        elif event in ("reinstate", "wake"):
+            self.state.reasons = []  # refusals from before the hold or the sleep no longer apply
         await self._audit(
             event, rule=rule, reason=reason, actor=actor, from_state=before, to_state=after, detail=detail
         )
@@ -443,40 +490,41 @@ class SellerAccount(Enforcement, Opening):
         detail: dict[str, str] | None = None,
     ) -> None:
         self.state.audit_seq += 1
-        await run_activity(
-            record_audit,
-            AuditInput(
-                workflow_id=workflow.info().workflow_id,
-                seq=self.state.audit_seq,
-                at=workflow.now(),
-                actor=actor,
-                event=event,
-                rule=rule,
-                reason=reason,
-                policy_version=self.policy.version,
-                from_state=from_state,
-                to_state=to_state,
-                detail=detail or {},
-            ),
-            summary=f"audit {event} ({rule})",
+        await self._effect(
+            PendingEffect(
+                audit=AuditInput(
+                    workflow_id=workflow.info().workflow_id,
+                    seq=self.state.audit_seq,
+                    at=workflow.now(),
+                    actor=actor,
+                    event=event,
+                    rule=rule,
+                    reason=reason,
+                    policy_version=self.policy.version,
+                    from_state=from_state,
+                    to_state=to_state,
+                    detail=detail or {},
+                )
+            )
         )
 
     async def _notice(self, key: str, *, kind: str, rule: str, message: str) -> None:
-        await run_activity(
-            send_notice,
-            NoticeInput(
-                member_id=self.profile.member_id,
-                key=key,
-                kind=kind,
-                rule=rule,
-                message=message,
-                at=workflow.now(),
-            ),
-            summary=f"notice {kind} ({rule})",
+        await self._effect(
+            PendingEffect(
+                notice=NoticeInput(
+                    member_id=self.profile.member_id,
+                    key=key,
+                    kind=kind,
+                    rule=rule,
+                    message=message,
+                    at=workflow.now(),
+                )
+            )
         )
 
     def _publish(self) -> None:
         """Search attributes and current details, so operators see business state in the Web UI."""
+        self._attention_published = self._attention_published or self._attention_flag
         workflow.upsert_search_attributes(
             [
                 sa.SELLER_STATE.value_set(self.chart.state),
@@ -484,8 +532,14 @@ class SellerAccount(Enforcement, Opening):
                 sa.REGION.value_set(self.profile.region),
                 sa.PRODUCT_COUNT.value_set(len(self.state.products_live)),
                 sa.PENALTY_POINTS.value_set(sum(self._points(x) for x in ("ip", "trade", "listing"))),
-                sa.OPEN_CASE.value_set(any(c.decision is None for c in self.state.cases)),
+                # Only a live account can still be decided on: a closed one has settled its cases.
+                sa.OPEN_CASE.value_set(
+                    not self.chart.is_closed and any(c.decision is None for c in self.state.cases)
+                ),
             ]
+            # Published once it has been true (so histories from before it replay unchanged).
+            + ([sa.NEEDS_ATTENTION.value_set(self._attention_flag)] if self._attention_published else [])
+            + ([sa.CLOSED_REASON.value_set(self.state.closed_reason)] if self.state.closed_reason else [])
         )
         lines = [f"**{self.chart.state}**"]
         if self.state.closed_reason:
@@ -495,6 +549,7 @@ class SellerAccount(Enforcement, Opening):
         lines += [f"due: {r.requirement} ({r.rule})" for r in needs.currently_due]
         lines += [f"past due: {r.requirement} ({r.rule})" for r in needs.past_due]
         lines += [f"last refusal: {e.requirement} {e.rule} {e.code}" for e in needs.errors]
+        lines += [f"needs attention: {a}" for a in self._attention_lines()]
         workflow.set_current_details("\n\n".join(lines))
 
     def _history_is_long(self) -> bool:

@@ -272,6 +272,7 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
 async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: WorkflowEnvironment) -> None:
     """--open-cases: each account of a collision gets the ASSOC-2 case a live contact change would open;
     sending twice opens nothing more."""
+    from tests.signing import TEST_TTL
     from tests.workflows.test_enforcement import until
     from tests.workflows.test_seller_account import finish, start_account
     from workflows.seller_account import SellerAccount
@@ -282,11 +283,13 @@ async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: W
         a = (await first.query(SellerAccount.status)).member_id
         b = (await second.query(SellerAccount.status)).member_id
         collision = cmd.Collision("mobile", (min(a, b), max(a, b)), True)
-        assert await cmd.open_cases([collision], client=time_env.client) == 2
+        # Signed for the time-skipping server's clock, which runs ahead of the wall clock.
+        assert await cmd.open_cases([collision], client=time_env.client, ttl=TEST_TTL) == 2
         sa = await until(first, lambda s: s.state == "suspended" and bool(s.open_cases), "first suspended")
         sb = await until(second, lambda s: s.state == "suspended" and bool(s.open_cases), "second suspended")
         assert sa.open_cases == sb.open_cases and len(sa.open_cases) == 1
-        await cmd.open_cases([collision], client=time_env.client)
+        assert a not in sa.open_cases[0] and b not in sa.open_cases[0], "case ids name no member"
+        await cmd.open_cases([collision], client=time_env.client, ttl=TEST_TTL)
         await asyncio.sleep(0.5)  # real time for the signals' workflow task
         assert (await first.query(SellerAccount.status)).open_cases == sa.open_cases
         await finish(first, second)

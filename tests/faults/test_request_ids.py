@@ -26,6 +26,7 @@ from models.contract import (
 from models.policy import load_policy
 from models.refusals import RefusedError
 from tests.conftest import new_worker
+from tests.signing import signed
 from tests.workflows.test_seller_account import audit_rows, finish
 from workflows.seller_account import SellerAccount
 
@@ -90,7 +91,10 @@ async def force_continue_as_new(handle: WorkflowHandle, first_run: str) -> str:
     for burst in range(20):
         for i in range(30):
             ip = f"198.51.100.{(burst * 30 + i) % 250}"
-            await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
+            await handle.signal(
+                SellerAccount.login,
+                signed(handle, SellerAccount.login, LoginInput(channel="marketplace", ip=ip)),
+            )
         for _ in range(40):
             run = (await handle.describe()).run_id
             if run != first_run:

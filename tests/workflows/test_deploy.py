@@ -30,6 +30,7 @@ from models.contract import AccountInput, AccountProfile, LoginInput
 from models.db import engine
 from models.policy import load_policy
 from tests.conftest import new_worker
+from tests.signing import signal as send_signed
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.releases import RELEASES
 from workflows.seller_account import RUN_REFRESH_PATCH, SellerAccount
@@ -62,7 +63,7 @@ async def test_a_sleeping_account_continues_as_new_every_max_run_days_with_its_s
 ) -> None:
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue, state="exam_passed", max_run_days=30)
-        await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip="198.51.100.7"))
+        await send_signed(handle, SellerAccount.login, LoginInput(channel="marketplace", ip="198.51.100.7"))
         await time_env.sleep(timedelta(days=100))  # nothing happens to this account but time
         latest = time_env.client.get_workflow_handle(handle.id)
         status = await latest.query(SellerAccount.status)
@@ -149,7 +150,7 @@ async def test_accounts_started_on_v1_carry_on_under_the_current_code_and_then_t
             )
         )
     for handle in handles:
-        await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip="203.0.113.20"))
+        await send_signed(handle, SellerAccount.login, LoginInput(channel="marketplace", ip="203.0.113.20"))
     for handle in handles:
         for _ in range(300):
             if (await _status_eventually(handle)).login_count == 1:
@@ -167,8 +168,8 @@ async def test_accounts_started_on_v1_carry_on_under_the_current_code_and_then_t
             assert (status.state, status.login_count) == ("registered", 1)
         for i in range(12):  # enough logins for v1's history limit: the chain continues as new
             for handle in handles:
-                await handle.signal(
-                    SellerAccount.login, LoginInput(channel="messenger", ip=f"203.0.113.{30 + i}")
+                await send_signed(
+                    handle, SellerAccount.login, LoginInput(channel="messenger", ip=f"203.0.113.{30 + i}")
                 )
             await asyncio.sleep(0.3)
         for handle in handles:

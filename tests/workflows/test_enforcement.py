@@ -29,6 +29,7 @@ from models.contract import (
 from models.db import engine
 from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
 from tests.conftest import new_worker
+from tests.signing import signal, update
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows.seller_account import SellerAccount
 
@@ -46,8 +47,10 @@ async def until(handle: WorkflowHandle, check: Callable[[AccountStatus], bool], 
 
 
 async def violation(handle: WorkflowHandle, vid: str, category: str, points: int = 0, **kw) -> None:  # type: ignore[no-untyped-def]
-    await handle.signal(
-        SellerAccount.report_violation, ViolationInput(vid, category, kw.pop("rule", "ENF-2"), points, **kw)
+    await signal(
+        handle,
+        SellerAccount.report_violation,
+        ViolationInput(vid, category, kw.pop("rule", "ENF-2"), points, **kw),
     )
 
 
@@ -74,9 +77,10 @@ def registered_identity(member_id: str) -> RegistrationInput:
     return who
 
 
-async def refused(h: WorkflowHandle, update, arg) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+async def refused(h: WorkflowHandle, handler, arg, **who: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The rule and reason code of a refused update, sent signed as `who` (default: the seller)."""
     with pytest.raises(WorkflowUpdateFailedError) as err:
-        await h.execute_update(update, arg)
+        await update(h, handler, arg, **who)
     refusal = seller_client.as_refusal(err.value)
     assert refusal is not None, err.value
     return refusal.rule, refusal.code
@@ -101,11 +105,11 @@ async def test_trade_points_expire_on_a_rolling_year(time_env: WorkflowEnvironme
         await violation(h, "t1", "trade", 20)  # the same violation reported twice counts once
         await until(h, lambda s: s.penalty_points["trade"] == 20, "20 trade points")
         await time_env.sleep(100 * DAY)
-        await h.signal(SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
+        await signal(h, SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
         await violation(h, "t2", "trade", 20)
         await until(h, lambda s: s.penalty_points["trade"] == 40, "40 points")
         await time_env.sleep(267 * DAY)  # day 367: t1 (day 0) is more than 365 days old
-        await h.signal(SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
+        await signal(h, SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
         await violation(h, "t3", "trade", 20)
         status = await until(h, lambda s: "t3" in str(audit_rows(h.id)[-1].detail), "t3 applied")
         assert (status.state, status.penalty_points["trade"]) == ("open", 40), "t1 expired: 40, not 60"
@@ -206,7 +210,9 @@ async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
 
 async def open_case(h: WorkflowHandle, linked: str) -> str:
     case_id = f"ASSOC-3:duplicate_product:{uuid.uuid4().hex[:8]}"
-    await h.signal(SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", linked))
+    await signal(
+        h, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", linked), operator="ops"
+    )
     await until(h, lambda s: case_id in s.open_cases and s.state == "suspended", "case opened")
     return case_id
 
@@ -239,14 +245,16 @@ async def linked_pair_with_a_case(
 async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: WorkflowEnvironment) -> None:
     async with new_worker(time_env.client) as worker:
         h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="ten_products")
-        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
         assert await refused(h, SellerAccount.appeal, appeal_for(case_id)) == ("ASSOC-5", "already_appealed")
-        assert await refused(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, " ")) == (
-            "ENF-4",
-            "operator_required",
-        )
-        state = await h.execute_update(
-            SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin", "invoices check out")
+        assert await refused(
+            h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "wang"), operator="lin"
+        ) == ("ENF-4", "operator_mismatch")
+        state = await update(
+            h,
+            SellerAccount.decide_appeal,
+            AppealDecisionInput(case_id, True, "lin", "invoices check out"),
+            operator="lin",
         )
         assert state == "ten_products"
         rows = [r for r in audit_rows(h.id) if r.event == "appeal_approved"]
@@ -262,9 +270,12 @@ async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: W
 async def test_appeal_rejected_closes_and_cascades(time_env: WorkflowEnvironment) -> None:
     async with new_worker(time_env.client) as worker:
         h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
-        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
-        await h.execute_update(
-            SellerAccount.decide_appeal, AppealDecisionInput(case_id, False, "wang", "invoices forged")
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
+        await update(
+            h,
+            SellerAccount.decide_appeal,
+            AppealDecisionInput(case_id, False, "wang", "invoices forged"),
+            operator="wang",
         )
         status = await until(h, lambda s: s.state == "closed", "closed")
         assert status.closed_reason == "appeal_rejected"
@@ -303,8 +314,8 @@ async def test_closure_reports_close_the_account(
             reason,
             reported_by="alibaba.com" if rule == "REG-10" else "risk",
         )
-        await h.signal(SellerAccount.report_closure, report)
-        await h.signal(SellerAccount.report_closure, report)
+        await signal(h, SellerAccount.report_closure, report)
+        await signal(h, SellerAccount.report_closure, report)
         status = await until(h, lambda s: s.state == "closed", "closed")
         assert status.closed_reason == reason
         assert [(r.rule, r.reason) for r in await closes(h.id)] == [(rule, reason)]
@@ -317,16 +328,26 @@ async def test_facts_in_any_order(time_env: WorkflowEnvironment) -> None:
         h = await start_account(time_env, worker.task_queue, state="open")
         case_id = f"ASSOC-2:shared_email:{uuid.uuid4().hex[:6]}"
         await violation(h, "f1", "listing", 12)
-        await h.signal(SellerAccount.open_case, AssociationCaseInput(case_id, "shared_email", "MOTHER"))
+        await signal(
+            h,
+            SellerAccount.open_case,
+            AssociationCaseInput(case_id, "shared_email", "MOTHER"),
+            operator="ops",
+        )
         await violation(h, "f1", "listing", 12)
-        await h.signal(SellerAccount.open_case, AssociationCaseInput(case_id, "shared_email", "MOTHER"))
+        await signal(
+            h,
+            SellerAccount.open_case,
+            AssociationCaseInput(case_id, "shared_email", "MOTHER"),
+            operator="ops",
+        )
         status = await until(h, lambda s: len(s.holds) == 2, "two holds")
         assert status.penalty_points["listing"] == 12 and status.open_cases == [case_id]
-        await h.execute_update(SellerAccount.appeal, appeal_for(case_id))
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
         await time_env.sleep(8 * DAY)  # the freeze lifts by itself; the appealed case still holds
         status = await until(h, lambda s: s.holds == [f"case-{case_id}"], "freeze lifted, case held")
         assert status.state == "suspended"
-        await h.execute_update(SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin"))
+        await update(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, ""), operator="lin")
         status = await until(h, lambda s: s.state == "open", "back to open")
         assert status.holds == [] and status.open_cases == []
         events = [(r.event, r.reason) for r in audit_rows(h.id)]

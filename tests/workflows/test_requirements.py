@@ -15,6 +15,7 @@ from models.contract import AccountStatus, AppealInput, AssociationCaseInput, Ex
 from models.policy import load_policy
 from starter import requirements_text
 from tests.conftest import new_worker
+from tests.signing import signal, update
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.seller_account import SellerAccount
 
@@ -56,15 +57,15 @@ async def test_a_failed_exam_is_an_error_with_its_code_until_a_pass_clears_it(
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue, state="authenticated")
         member = (await handle.query(SellerAccount.status)).member_id
-        paper = await handle.execute_update(SellerAccount.start_exam, ExamStartInput())
+        paper = await update(handle, SellerAccount.start_exam, ExamStartInput())
         key = answer_key(draw(f"{member}:1", POLICY.exam.questions_per_paper, 1).paper)
         wrong = [(k + 1) % 4 for k in key]
-        await handle.execute_update(SellerAccount.submit_exam, ExamAnswers(paper.paper_id, wrong))
+        await update(handle, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, wrong))
         failed = (await handle.query(SellerAccount.status)).requirements
         await time_env.sleep(timedelta(hours=POLICY.exam.retake_delay_hours, minutes=1))
-        paper = await handle.execute_update(SellerAccount.start_exam, ExamStartInput())
+        paper = await update(handle, SellerAccount.start_exam, ExamStartInput())
         key = answer_key(draw(f"{member}:2", POLICY.exam.questions_per_paper, 2).paper)
-        await handle.execute_update(SellerAccount.submit_exam, ExamAnswers(paper.paper_id, key))
+        await update(handle, SellerAccount.submit_exam, ExamAnswers(paper.paper_id, key))
         passed = (await handle.query(SellerAccount.status)).requirements
         await finish(handle)
 
@@ -91,11 +92,13 @@ async def test_an_open_case_is_an_appeal_due_then_under_review_and_says_why_the_
 ) -> None:
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue, state="open")
-        await handle.signal(
+        await signal(
+            handle,
             SellerAccount.open_case,
             AssociationCaseInput(
                 case_id="case-requirements-1", cause="shared_mobile", linked_member_id="TOTHER"
             ),
+            operator="ops",
         )
         status = await until(handle, lambda s: s.state == "suspended", "the case suspends the store")
         due = status.requirements
@@ -106,7 +109,7 @@ async def test_an_open_case_is_an_appeal_due_then_under_review_and_says_why_the_
             invoice_refs=[invoice],
             letter="These stores are not linked: the mobile number was recycled by the carrier.",
         )
-        await handle.execute_update(SellerAccount.appeal, appeal)
+        await update(handle, SellerAccount.appeal, appeal)
         review = (await handle.query(SellerAccount.status)).requirements
         await finish(handle)
 

@@ -19,6 +19,7 @@ from models.db import engine
 from models.policy import load_policy
 from models.tables import AuditRecord, Notice
 from tests.conftest import new_worker
+from tests.signing import signal
 from workflows.seller_account import SellerAccount
 
 POLICY = load_policy()
@@ -37,7 +38,7 @@ async def start_account(
         SellerAccount.run,
         AccountInput(
             profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
-            policy=POLICY,
+            policy=kwargs.pop("policy", POLICY),
             registered_at=now,
             state=account_state,
             **kwargs,
@@ -57,7 +58,7 @@ async def finish(*handles: WorkflowHandle) -> None:
                 f"test-over-{uuid.uuid4().hex[:8]}", "REG-9", "account_rental", reported_by="test"
             )
             with contextlib.suppress(RPCError):  # it finished between the two calls
-                await handle.signal(SellerAccount.report_closure, report)
+                await signal(handle, SellerAccount.report_closure, report)
     for handle in handles:
         for _ in range(200):
             if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
@@ -109,7 +110,7 @@ async def test_a_login_on_day_364_restarts_the_year(time_env: WorkflowEnvironmen
         handle = await start_account(time_env, worker.task_queue)
         started = await time_env.get_current_time()
         await time_env.sleep(timedelta(days=364))
-        await handle.signal(SellerAccount.login, LoginInput(channel="messenger", ip="203.0.113.9"))
+        await signal(handle, SellerAccount.login, LoginInput(channel="messenger", ip="203.0.113.9"))
         await time_env.sleep(timedelta(days=300))
         assert (await handle.query(SellerAccount.status)).state == "registered"
         final = await handle.result()
@@ -126,7 +127,7 @@ async def test_authenticated_account_goes_dormant_and_wakes_on_login(time_env: W
         status = await handle.query(SellerAccount.status)
         assert (status.state, status.resume_state) == ("dormant", "exam_passed")
 
-        await handle.signal(SellerAccount.login, LoginInput(channel="marketplace", ip="198.51.100.7"))
+        await signal(handle, SellerAccount.login, LoginInput(channel="marketplace", ip="198.51.100.7"))
         for _ in range(50):  # the signal is applied by the workflow's next task
             status = await handle.query(SellerAccount.status)
             if status.state != "dormant":
@@ -154,8 +155,8 @@ async def test_thousands_of_logins_continue_as_new_with_bounded_history(
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue, max_history_events=400)
         for i in range(logins):
-            await handle.signal(
-                SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}")
+            await signal(
+                handle, SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}")
             )
         for _ in range(200):
             status = await handle.query(SellerAccount.status)
@@ -183,7 +184,7 @@ async def test_assoc1_many_accounts_on_one_ip_are_advised_never_linked(time_env:
     async with new_worker(time_env.client) as worker:
         handles = [await start_account(time_env, worker.task_queue) for _ in range(threshold + 1)]
         for h in handles:
-            await h.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
+            await signal(h, SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
         members = [(await h.query(SellerAccount.status)).member_id for h in handles]
         for _ in range(100):
             advised = [m for m in members if any(n.rule == "ASSOC-1" for n in notices(m))]
@@ -196,7 +197,7 @@ async def test_assoc1_many_accounts_on_one_ip_are_advised_never_linked(time_env:
             assert [n.kind for n in notices(m) if n.rule == "ASSOC-1"] == ["ip_advisory"]
             status = await h.query(SellerAccount.status)
             assert status.state == "registered" and status.reasons == []
-            await h.signal(SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
+            await signal(h, SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
         await asyncio.sleep(0.5)
         assert all(len([n for n in notices(m) if n.rule == "ASSOC-1"]) == 1 for m in members)
         for h in handles:
@@ -209,7 +210,7 @@ async def test_assoc1_at_the_threshold_no_one_is_advised(time_env: WorkflowEnvir
     async with new_worker(time_env.client) as worker:
         handles = [await start_account(time_env, worker.task_queue) for _ in range(threshold)]
         for h in handles:
-            await h.signal(SellerAccount.login, LoginInput(channel="messenger", ip=ip))
+            await signal(h, SellerAccount.login, LoginInput(channel="messenger", ip=ip))
         for _ in range(100):  # the address activity runs right after each login is applied
             if accounts_on_ip(ip) == threshold:
                 break

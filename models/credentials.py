@@ -1,0 +1,279 @@
+"""Signed credentials: who sends a command, in which role, for which account (DESIGN 13).
+
+Every account command carries a `Credential` in its payload's `auth` field (the `Signed` base of the
+message dataclasses in models/contract.py). One optional field on each message, rather than an envelope
+around it, keeps the public contract as it was: a message is still the same dataclass, old histories
+and old callers decode unchanged, and an operator sending a command from the Web UI adds one `auth`
+object to the JSON they would have sent anyway.
+
+A credential names the caller (`actor`), the `role` it acts in, the `account` (a member id, or `*` for
+services, operators and the system), the `command` (an update or signal name, or `*`), an expiry and the
+id of the key that signed it (HMAC-SHA256 over all of those). Keys come from settings
+(`CREDENTIAL_KEYS`): several, by id, each limited to the roles it may sign for, so the seller-facing
+backend holding a seller key cannot mint an operator's credential. Rotation: put the new key first (it
+signs from then on); keep the old one listed while credentials signed by it may still be in flight.
+
+Who verifies, and why it is deterministic:
+- updates: in the update's validator, against keys loaded at worker start (this module is passed through
+  the sandbox). Temporal never re-runs a validator on replay, so an accepted command stays accepted when
+  keys rotate later; the handler reads the verified actor from the credential without verifying again.
+- signals (no validator): in a local activity (activities/credentials.py) whose verdict is recorded in
+  history, so a replay after rotation reads the recorded verdict instead of re-verifying.
+- expiry is always checked against `workflow.now()` (passed to the local activity as data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from models import limits
+from models.refusals import Refusal
+
+ROLES = ("seller", "service", "operator", "system")
+ANY = "*"
+RULE = "ENF-4"  # the audit names the actor: a command is taken only from the actor it claims to be
+# As long as the longest operator name the audit's actor column holds with its `operator:` prefix.
+ACTOR = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._@-]{{0,{limits.OPERATOR_NAME - 1}}}$")
+DEFAULT_TTL = timedelta(minutes=10)
+# The development key: signs every role. `SELLER_ENV=production` refuses to start with it (settings).
+DEV_KEYS = "dev:*:" + "c0ffee" * 10 + "beef"
+
+# Which roles may send each command: the one table the workflow and the clients read.
+SELLER = ("seller",)
+COMMAND_ROLES: dict[str, tuple[str, ...]] = {
+    # seller-facing updates
+    "verify_email": SELLER,
+    "request_email_code": SELLER,
+    "change_contact": SELLER,
+    "submit_authentication_photo": SELLER,
+    "unbind_identity": SELLER,
+    "start_exam": SELLER,
+    "submit_exam": SELLER,
+    "release_product": SELLER,
+    "remove_product": SELLER,
+    "appeal": SELLER,
+    # the marketplace's login service reports logins; a seller's own client may too
+    "login": ("seller", "service"),
+    # service reports
+    "report_violation": ("service", "system"),  # system: REG-3 buyer screening
+    "report_closure": ("service",),
+    "screen_buyer": ("service",),
+    # operator decisions; cases and bans between accounts are the system's, or an operator's by hand
+    "decide_appeal": ("operator",),
+    "retry": ("operator",),  # write again the steps that ran out of retries (NeedsAttention)
+    "preapprove": ("operator",),
+    "open_case": ("system", "operator"),
+    "ban": ("system", "operator"),
+}
+
+
+@dataclass
+class Credential:
+    actor: str  # seller: the member id; service: its name; operator: the operator's name; system: workflow id
+    role: str  # seller | service | operator | system
+    account: str  # the member id it may act on, or "*" (not for sellers)
+    command: str  # the update or signal name, or "*"
+    expires_at: datetime
+    key_id: str
+    signature: str = ""  # hex HMAC-SHA256 of the fields above
+
+    @property
+    def principal(self) -> str:
+        """What the audit records (ENF-4): `operator:alice`, `service:risk-engine`, `seller:M123`."""
+        return f"{self.role}:{self.actor}"
+
+
+@dataclass(kw_only=True)
+class Signed:
+    """Base of every account message: the sender's credential rides in the payload (encrypted by the codec)."""
+
+    auth: Credential | None = None
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    secret: bytes = field(repr=False)
+    roles: frozenset[str]
+
+
+def parse_keys(raw: str) -> list[SigningKey]:
+    """`CREDENTIAL_KEYS=k2:seller+service:<hex>,k1:*:<hex>`: id, roles (`+`-separated or `*`), secret of at
+    least 32 bytes. Order matters: for each role, the first key allowed to sign it signs."""
+    keys: list[SigningKey] = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key_id, roles_spec, hex_secret = (part.split(":") + ["", ""])[:3]
+        secret = bytes.fromhex(hex_secret)
+        roles = frozenset(ROLES if roles_spec == ANY else roles_spec.split("+"))
+        if not key_id or len(secret) < 32 or not roles <= set(ROLES):
+            raise ValueError(f"CREDENTIAL_KEYS: key {key_id!r} needs an id, known roles and >= 32 bytes")
+        keys.append(SigningKey(key_id, secret, roles))
+    if not keys:
+        raise ValueError("CREDENTIAL_KEYS lists no key")
+    return keys
+
+
+@lru_cache(maxsize=1)
+def keyring() -> tuple[SigningKey, ...]:
+    """The keys of this process, read once (the worker loads them at start, outside any workflow)."""
+    from models.settings import settings
+
+    return tuple(parse_keys(settings().credential_keys))
+
+
+def _message(c: Credential) -> bytes:
+    expires = c.expires_at.astimezone(UTC).isoformat(timespec="seconds")
+    return "\x1f".join(("v1", c.actor, c.role, c.account, c.command, expires, c.key_id)).encode()
+
+
+def _digest(secret: bytes, c: Credential) -> str:
+    return hmac.new(secret, _message(c), hashlib.sha256).hexdigest()
+
+
+def sign(
+    *,
+    role: str,
+    actor: str,
+    account: str,
+    command: str,
+    now: datetime | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    keys: tuple[SigningKey, ...] | None = None,
+) -> Credential:
+    """A credential signed by the first key allowed to sign for `role`."""
+    keys = keys if keys is not None else keyring()
+    key = next((k for k in keys if role in k.roles), None)
+    if key is None:
+        raise PermissionError(f"no credential key here may sign for role {role!r}")
+    expires = ((now or datetime.now(UTC)) + ttl).astimezone(UTC).replace(microsecond=0)
+    cred = Credential(actor, role, account, command, expires, key.key_id)
+    cred.signature = _digest(key.secret, cred)
+    return cred
+
+
+M = TypeVar("M", bound=Signed)
+
+
+def signed(message: M, credential: Credential) -> M:
+    """A copy of the message carrying the credential (the caller's object is left as it was)."""
+    return replace(message, auth=credential)
+
+
+def refusal(code: str, message: str) -> Refusal:
+    return Refusal(RULE, code, message)
+
+
+def _verifies(cred: Credential, keys: tuple[SigningKey, ...]) -> bool:
+    """The signature is a listed key's, that key may sign for the role, and the fields are well formed
+    (anything odd a sender put in them is invalid, never an exception)."""
+    try:
+        key = next((k for k in keys if k.key_id == cred.key_id), None)
+        return (
+            key is not None
+            and cred.role in key.roles
+            and isinstance(cred.signature, str)
+            and cred.expires_at.tzinfo is not None
+            and all(isinstance(x, str) for x in (cred.actor, cred.account, cred.command))
+            and ACTOR.match(cred.actor) is not None
+            and hmac.compare_digest(_digest(key.secret, cred), cred.signature)
+        )
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def check(
+    cred: Credential | None,
+    *,
+    command: str,
+    account: str,
+    now: datetime,
+    keys: tuple[SigningKey, ...] | None = None,
+) -> Refusal | None:
+    """None when `cred` lets its actor send `command` to `account` at `now`; else why not.
+
+    Pure: the same credential, keys and time give the same answer, which is what makes it safe in a
+    validator (and in the recorded local activity)."""
+    if cred is None:
+        return refusal("credential_missing", f"`{command}` needs a signed credential; none was sent.")
+    if not _verifies(cred, keys if keys is not None else keyring()):
+        return refusal("credential_invalid", "The credential's signature does not verify.")
+    if now >= cred.expires_at:
+        return refusal("credential_expired", "The credential has expired; sign the command again.")
+    allowed = COMMAND_ROLES.get(command, ())
+    if cred.role not in allowed:
+        return refusal(
+            "role_not_allowed",
+            f"`{command}` is for the {' or '.join(allowed) or 'no'} role; this credential is {cred.role}'s.",
+        )
+    if cred.command not in (command, ANY):
+        return refusal("credential_wrong_command", f"The credential was issued for `{cred.command}`.")
+    wildcard = cred.account == ANY and cred.role != "seller"
+    if not wildcard and cred.account != account:
+        return refusal("credential_wrong_account", "The credential was issued for another account.")
+    if cred.role == "seller" and cred.actor != account:
+        return refusal("credential_wrong_account", "A seller acts only on their own account.")
+    return None
+
+
+def for_command(
+    command: str,
+    account: str,
+    *,
+    operator: str | None = None,
+    service: str | None = None,
+    now: datetime | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+) -> Credential:
+    """What a client signs for `command`: the seller for their own account unless the command is not a
+    seller's; then the named operator, else the named service."""
+    roles = COMMAND_ROLES.get(command, ())
+    if operator and "operator" in roles:
+        return sign(role="operator", actor=operator, account=account, command=command, now=now, ttl=ttl)
+    if "seller" in roles and not service:
+        return sign(role="seller", actor=account, account=account, command=command, now=now, ttl=ttl)
+    if "service" in roles:
+        name = service or "backend"
+        return sign(role="service", actor=name, account=account, command=command, now=now, ttl=ttl)
+    if "operator" in roles:
+        raise PermissionError(f"`{command}` is an operator's decision: name the operator (--as-operator)")
+    raise PermissionError(f"no client role may send `{command}`")
+
+
+def as_dict(cred: Credential) -> dict[str, Any]:
+    return {
+        "actor": cred.actor,
+        "role": cred.role,
+        "account": cred.account,
+        "command": cred.command,
+        "expires_at": cred.expires_at.isoformat(),
+        "key_id": cred.key_id,
+        "signature": cred.signature,
+    }
+
+
+# ---------------------------------------------------------------- signals: verified by a local activity
+
+
+@dataclass
+class CredentialCheck:
+    command: str
+    account: str
+    auth: Credential | None = None
+
+
+@dataclass
+class VerifyCredentialsInput:
+    checks: list[CredentialCheck]
+    now: datetime  # the workflow's clock: expiry is judged at workflow time, not the activity's
+
+
+@dataclass
+class CredentialVerdict:
+    principal: str | None  # the verified actor, or None: the message is dropped
+    refusal: Refusal | None = None
