@@ -169,7 +169,9 @@ def foreground(thumb: np.ndarray) -> np.ndarray | None:
     h, w = thumb.shape
     if h < 4 * BLOCK or w < 4 * BLOCK:
         return None
-    ring = np.concatenate([thumb[:2].ravel(), thumb[-2:].ravel(), thumb[:, :2].ravel(), thumb[:, -2:].ravel()])
+    ring = np.concatenate(
+        [thumb[:2].ravel(), thumb[-2:].ravel(), thumb[:, :2].ravel(), thumb[:, -2:].ravel()]
+    )
     bg = float(np.median(ring))
     if float(np.mean(np.abs(ring.astype(np.float32) - bg) <= FG_DIFF)) < 0.9:
         return None

@@ -59,6 +59,7 @@ async def register(env: WorkflowEnvironment, tq: str, reg: RegistrationInput) ->
         Registration.run, args=[reg, load_policy()], id=f"registration-{reg.request_id}", task_queue=tq
     )
     assert result.accepted, result.refusal
+    assert result.workflow_id is not None
     return env.client.get_workflow_handle(result.workflow_id)
 
 
