@@ -116,7 +116,7 @@ async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: Smtp
     account = await register(env, tq, reg)
     code = await asyncio.to_thread(mail.latest_code, reg.email)
     await update(account, SellerAccount.verify_email, VerifyEmailInput(code=code))
-    photo = put_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]))
+    photo = put_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0], reg.id_card_number))
     assert (await update(account, SellerAccount.submit_authentication_photo, PhotoSubmission(photo))).passed
     paper = await update(account, SellerAccount.start_exam, ExamStartInput())
     member = account.id.removeprefix("seller-")
