@@ -127,12 +127,10 @@ def _plausible_number(cand: str) -> bool:
     if re.fullmatch(r"\d{17}[\dXx]", cand):
         # The resident ID number's check character (ISO 7064 MOD 11-2): a misread digit breaks it.
         return bool(mod_11_2.is_valid(cand.upper()))
-    # Other documents: letters and digits mixed (a date or a phone number read off the card is not one).
-    return (
-        bool(re.fullmatch(r"[A-Z0-9]{8,12}", cand))
-        and sum(ch.isdigit() for ch in cand) >= 4
-        and any(ch.isalpha() for ch in cand)
-    )
+    # Without a check character nothing tells a different number from a misread one (or from another
+    # line: "BORN 1990-01-01" reads as BORN19900101): that is unreadable, which a new photo can fix,
+    # never the final "not your card".
+    return False
 
 
 def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float = 0.8) -> Reading:
