@@ -130,7 +130,10 @@ async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: Smtp
     await env.sleep(timedelta(days=8))
     case_id = f"ASSOC-3:duplicate_product:{member}:MRECORDED"
     await signal(
-        account, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", "MRECORDED")
+        account,
+        SellerAccount.open_case,
+        AssociationCaseInput(case_id, "duplicate_product", "MRECORDED"),
+        operator="recorder",
     )
     await asyncio.sleep(1)
     invoice = put_bytes(b"%PDF-1.4 recorded invoice")
