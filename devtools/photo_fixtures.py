@@ -97,7 +97,7 @@ def head(name: str, face_height: int, *, scale_box: float = 2.2) -> Image.Image:
         box = (box[0], box[1], box[2], min(box[3], 300))
     crop = img.crop(box)
     factor = face_height / h
-    return crop.resize((max(1, int(crop.width * factor)), max(1, int(crop.height * factor))), Image.LANCZOS)
+    return crop.resize((max(1, int(crop.width * factor)), max(1, int(crop.height * factor))), Image.Resampling.LANCZOS)
 
 
 def background(rng: np.random.Generator) -> Image.Image:
@@ -118,7 +118,7 @@ def feathered(img: Image.Image) -> Image.Image:
     return img
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # very old Pillow
@@ -157,7 +157,7 @@ def card(
             face = ImageOps.mirror(face)
         if grey:
             face = ImageOps.grayscale(face).convert("RGB")
-        face = ImageOps.fit(face, (180, 225), Image.LANCZOS, centering=(0.5, 0.4))
+        face = ImageOps.fit(face, (180, 225), Image.Resampling.LANCZOS, centering=(0.5, 0.4))
         img.paste(face, (26, 90))
     return img
 
@@ -169,7 +169,7 @@ def thumb(size: int) -> Image.Image:
 
 
 def place_card(scene: Image.Image, c: Image.Image, at: tuple[int, int], angle: float) -> None:
-    rotated = c.rotate(angle, resample=Image.BICUBIC, expand=True)
+    rotated = c.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
     dx, dy = (rotated.width - c.width) // 2, (rotated.height - c.height) // 2
     scene.alpha_composite(rotated, (at[0] - dx, at[1] - dy))
 
