@@ -33,6 +33,7 @@ from models.contract import (
     AccountStatus,
     AppealInput,
     BuyerScreening,
+    BuyerScreeningResult,
     ClosureReport,
     LoginInput,
     PhotoSubmission,
@@ -96,10 +97,10 @@ async def register(
             )
         except WorkflowAlreadyStartedError:
             try:
-                return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
+                return await client.get_workflow_handle(workflow_id, result_type=RegistrationResult).result()
             except WorkflowFailureError:
                 continue
-    return await client.get_workflow_handle_for(Registration.run, workflow_id).result()
+    return await client.get_workflow_handle(workflow_id, result_type=RegistrationResult).result()
 
 
 def new_request_id() -> str:
@@ -339,8 +340,8 @@ async def screen_buyer(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        return await client.get_workflow_handle_for(
-            BuyerScreeningWorkflow.run, f"buyer-{buyer.buyer_id}"
+        return await client.get_workflow_handle(
+            f"buyer-{buyer.buyer_id}", result_type=BuyerScreeningResult
         ).result()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
@@ -12,7 +14,7 @@ from models.tables import Account, AuditRecord, Notice
 
 
 def _same_key(session: Session, model: type, **key: object) -> bool:
-    stmt = select(model)
+    stmt: Any = select(model)
     for name, value in key.items():
         stmt = stmt.where(getattr(model, name) == value)
     return session.exec(stmt).first() is not None

@@ -48,7 +48,9 @@ class DetectionSettings:
     corner_support_min: float = 0.3  # share of the sides next to a corner that must be visible
     min_text_lines: int = 2
     frame_margin: float = 0.006  # of the long side: a corner closer than this to the frame is cut off
-    corner_skin_max: float = 0.33  # skin around a corner beyond the card's own share: a thumb over it
+    # skin on the card at a corner beyond the skin on the card along its two sides: a thumb covering the
+    # card's part of the corner window gives about 1, genuine cards up to 0.28 (tune split, 3 draws)
+    corner_skin_max: float = 0.5
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
 
@@ -65,6 +67,9 @@ class Quad:
     text_lines: int = -1
     shape_score: float = 0.0
     completed: int = -1  # the side that was not seen and was put back from the ID-1 shape (-1: none)
+    # per corner: (edge share along the side leaving it, edge share along the side arriving at it)
+    corner_sides: list[tuple[float, float]] = field(default_factory=list)
+    interior: int = -1  # a side that is print inside the card, whose border beyond was not found
 
     @property
     def support(self) -> float:
@@ -289,12 +294,13 @@ def measure(
         return None
     aspect, side_ratio, worst = geometry(c)
     sides = [grads.along(c[i], c[(i + 1) % 4], 0.08, 0.92, 40, settings.edge_strength) for i in range(4)]
-    corner_support = []
+    corner_support, corner_sides = [], []
     for i in range(4):
         nxt, prv = c[(i + 1) % 4], c[i - 1]
         a = grads.along(c[i], nxt, 0.07, 0.2, 10, settings.edge_strength)
         b = grads.along(c[i], prv, 0.07, 0.2, 10, settings.edge_strength)
         corner_support.append(min(a, b))
+        corner_sides.append((a, b))
     margin = settings.frame_margin * max(w, h)
     touches = bool(
         (c[:, 0] < margin).any()
@@ -302,7 +308,7 @@ def measure(
         or (c[:, 0] > w - 1 - margin).any()
         or (c[:, 1] > h - 1 - margin).any()
     )
-    q = Quad(c, aspect, side_ratio, worst, sides, corner_support, area, touches)
+    q = Quad(c, aspect, side_ratio, worst, sides, corner_support, area, touches, corner_sides=corner_sides)
     aspect_fit = max(0.0, 1 - abs(np.log(aspect / ID1_ASPECT)) / 0.4)
     q.shape_score = float(np.mean(sides) + 0.5 * min(sides) + aspect_fit + 0.2 * min(area / 0.05, 1))
     return q
@@ -314,14 +320,19 @@ def widen(rgb_shape: tuple[int, ...], grads: Gradients, q: Quad, settings: Detec
     side is tried further out, parallel to itself; a border found there that brings the shape nearer
     to ID-1 is taken."""
     best = q
+    lo, hi = ID1_ASPECT * (1 - settings.aspect_tolerance), ID1_ASPECT * (1 + settings.aspect_tolerance)
     for i in range(4):
         c = best.corners.astype(np.float64)
         p0, p1 = c[i], c[(i + 1) % 4]
+        # Both neighbouring sides carry on past this side's ends: it is print inside the card (a
+        # header's lower edge, a band's inner edge), and the card's border is further out. Then any
+        # border that keeps the ID-1 shape is taken, and none found means the card's end is hidden.
+        interior = inner_side(grads, c, i, settings.edge_strength)
         d = p1 - p0
         inward = np.array([-d[1], d[0]]) / max(1e-6, float(np.linalg.norm(d)))
         depth = float(np.linalg.norm(c[(i + 2) % 4] - c[(i + 1) % 4]))
         left_edge = False  # a new border only counts once the current one is behind
-        for k in np.arange(2, 0.2 * depth, 1.0):
+        for k in np.arange(2, 0.35 * depth, 1.0):
             moved = c.copy()
             # Slide the side outward along its two neighbours, so the shape stays a quadrilateral.
             for j, nb in ((i, (i - 1) % 4), ((i + 1) % 4, (i + 2) % 4)):
@@ -330,19 +341,38 @@ def widen(rgb_shape: tuple[int, ...], grads: Gradients, q: Quad, settings: Detec
                 moved[j] = c[j] + along / max(1e-6, float(np.linalg.norm(along))) * k / max(cos, 0.3)
             support = grads.along(moved[i], moved[(i + 1) % 4], 0.08, 0.92, 30, settings.edge_strength)
             if not left_edge:
-                left_edge = support < 0.3
+                left_edge = support < 0.5
                 continue
             if support < 0.8:
                 continue
             m = measure(rgb_shape, grads, moved.astype(np.float32), settings)
-            if (
-                m is not None
-                and abs(np.log(m.aspect / ID1_ASPECT)) < abs(np.log(best.aspect / ID1_ASPECT)) - 0.02
+            if m is not None and (
+                abs(np.log(m.aspect / ID1_ASPECT)) < abs(np.log(best.aspect / ID1_ASPECT)) - 0.02
+                or (interior and lo <= m.aspect <= hi)
             ):
                 m.shape_score, m.completed = best.shape_score, best.completed
                 best = m
+                interior = False
+            elif interior:
+                continue  # print inside the card (a line of the header's text): the border is further
             break
+        if interior and best.interior < 0:
+            best.interior = i
     return best
+
+
+def inner_side(grads: Gradients, c: np.ndarray, i: int, strength: float) -> bool:
+    """Whether side i is print inside the card rather than its border: both neighbouring sides' edges
+    go on a little past its corners and then stop (the card's border running on to the real corners),
+    where lines in the background would run on."""
+
+    def runs_on(a: np.ndarray, b: np.ndarray) -> bool:  # the side a->b, past b
+        return (
+            grads.along(a, b, 1.015, 1.05, 8, strength) >= 0.75
+            and grads.along(a, b, 1.3, 1.5, 10, strength) < 0.5
+        )
+
+    return runs_on(c[i - 1], c[i]) and runs_on(c[(i + 2) % 4], c[(i + 1) % 4])
 
 
 def overlap(a: Quad, b: Quad, *, union: bool = False) -> float:
@@ -458,12 +488,17 @@ def scan(
         return CardScan(TWO_DOCUMENTS, best, {**measures, "documents": float(1 + len(others))})
     # The corners of a side that blends into the background cannot be seen either way: they are
     # judged from the three sides that were seen.
-    seen = [
-        v
-        for i, v in enumerate(best.corner_support)
-        if best.completed < 0 or i not in (best.completed, (best.completed + 1) % 4)
-    ]
-    if min(seen) < s.corner_support_min:
+    # The seen side must reach each rebuilt corner, or the side put back may be one hidden whole.
+    seen = []
+    for i, (leaving, arriving) in enumerate(best.corner_sides):
+        if i == best.completed:
+            seen.append(arriving)
+        elif best.completed >= 0 and i == (best.completed + 1) % 4:
+            seen.append(leaving)
+        else:
+            seen.append(min(leaving, arriving))
+    measures["card_corner_support"] = float(min(seen))
+    if min(seen) < s.corner_support_min or best.interior >= 0:
         return CardScan(CORNER_MISSING, best, measures)
     # A thumb laid over a corner can leave an edge of its own where the card's side was: the corner
     # then has support, but skin where the card should be, beyond what the card's own print has.
@@ -482,24 +517,29 @@ def skin_mask(rgb: np.ndarray) -> np.ndarray:
 
 
 def corner_skin(rgb: np.ndarray, q: Quad) -> float:
-    """How much more skin there is around the card's most skin-covered corner than on the card as a
-    whole (whose portrait, or a skin-toned print, has some) or around it (a wall may be skin-toned)."""
-    c = q.corners
+    """How much more skin lies on the card at its most skin-covered corner than on the card along the
+    two sides that meet there. Only the card's own pixels count: skin-toned things behind the card
+    (a wall, a tie) are not over it, and print along a side (a tan band) is there at the side too."""
+    c = q.corners.astype(np.float64)
     h, w = rgb.shape[:2]
     mean_side = float(np.mean([np.linalg.norm(c[(i + 1) % 4] - c[i]) for i in range(4)]))
     r = max(3, int(0.09 * mean_side))
     skin = skin_mask(rgb)
     card_mask = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(card_mask, c.astype(np.int32), 1)
-    ring = cv2.dilate(card_mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) - card_mask
-    own = float(skin[card_mask > 0].mean()) if card_mask.any() else 0.0
-    around = float(skin[ring > 0].mean()) if ring.any() else 0.0
-    worst = 0.0
-    for x, y in c:
+    cv2.fillConvexPoly(card_mask, np.round(c).astype(np.int32), 1)
+
+    def on_card(x: float, y: float) -> float:
         x0, y0, x1, y1 = max(0, int(x) - r), max(0, int(y) - r), min(w, int(x) + r), min(h, int(y) + r)
-        if x1 > x0 and y1 > y0:
-            worst = max(worst, float(skin[y0:y1, x0:x1].mean()))
-    return worst - max(own, around)
+        if x1 <= x0 or y1 <= y0:
+            return 0.0
+        mask = card_mask[y0:y1, x0:x1] > 0
+        return float(skin[y0:y1, x0:x1][mask].mean()) if mask.sum() >= r else 0.0
+
+    def along_side(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.median([on_card(*(a + t * (b - a))) for t in (0.3, 0.5, 0.7)]))
+
+    sides = [along_side(c[i], c[(i + 1) % 4]) for i in range(4)]
+    return max(on_card(*c[i]) - max(sides[i], sides[i - 1]) for i in range(4))
 
 
 def describe(q: Quad) -> dict[str, float]:

@@ -7,8 +7,10 @@ appeal cleared (ASSOC-5), and the screening of buyer accounts against seller ide
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.identity_canonical import ANY_REGION
@@ -113,8 +115,8 @@ def screen_buyer(inp: BuyerScreening) -> BuyerScreeningResult:
             ]
             if digests:
                 match = session.exec(
-                    select(IdentityFingerprint).where(IdentityFingerprint.digest.in_(digests))
-                ).first()  # type: ignore[attr-defined]
+                    select(IdentityFingerprint).where(col(IdentityFingerprint.digest).in_(digests))
+                ).first()
                 seller = match.member_id if match else None
             if seller is None and inp.device_id:
                 device = session.exec(
@@ -128,7 +130,7 @@ def screen_buyer(inp: BuyerScreening) -> BuyerScreeningResult:
                 state="closed" if seller else "active",
                 closed_reason="false_buyer_registration" if seller else None,
                 matched_member_id=seller,
-                screened_at=inp.at,
+                screened_at=inp.at or datetime.now(UTC),
             )
         )
         try:

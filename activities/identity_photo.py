@@ -35,12 +35,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PIL import Image
+from sqlmodel import Session
 from temporalio import activity
 
 from activities import card_detection, card_reading, photo_cues
 from activities.blobs import path_for
 from activities.heartbeat import heartbeating
-from activities.known_faces import check_against_registry
+from activities.known_faces import check_against_registry, id_card_fingerprint
 from activities.safe_image import ImageLimits, ImageRefusal, decode_image
 from models.contract import PhotoCheckInput, PhotoCheckResult
 from models.db import engine
@@ -418,6 +419,10 @@ def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     if size > inp.policy.max_photo_bytes:
         return fail("file_too_large", bytes=float(size))  # never read a huge file into memory
     with heartbeating(), PHOTO_CHECKS:
-        if not inp.member_id or not inp.policy.known_faces:  # no account to bind: the checks only
+        if not inp.member_id:  # no account to bind: the checks only
             return check_photo(path.read_bytes(), inp.policy)
+        if not inp.policy.known_faces:  # no face registry: the checks, with the registered ID card
+            with Session(engine()) as session:
+                registered = id_card_fingerprint(session, inp.member_id)
+            return check_photo(path.read_bytes(), inp.policy, id_fingerprint=registered)
         return check_against_registry(inp, path.read_bytes(), engine(), verify_photo)

@@ -278,10 +278,10 @@ def check_against_registry(
     with Session(eng) as session:
         if photo_holder(session, inp.member_id, sha256, phash, policy.photo_reuse_max_distance):
             return PhotoCheckResult(passed=False, refusal=PHOTO_REUSED)
-        # The registered ID card (`id_card_fingerprint(session, inp.member_id)`) is not passed yet:
-        # with it OPEN-1 reads the card's number, and the photos the workflow tests submit
-        # (devtools/photo_fixtures.py) do not print the applicant's number. Pass it once they do.
-    verdict = verify(data, policy, id_fingerprint=None)
+        # OPEN-1 reads the card's number against the registered one: someone else's card is refused
+        # (id_number_mismatch). Only the fingerprint goes in; the number read never comes out.
+        registered = id_card_fingerprint(session, inp.member_id)
+    verdict = verify(data, policy, id_fingerprint=registered)
     result = verdict.result
     if not result.passed or verdict.live_encoding is None:
         return result

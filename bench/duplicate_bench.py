@@ -169,6 +169,7 @@ def main() -> None:
     # ---- quality at the largest size: the new decision and today's, on the same queries
     caught: dict[str, list[int]] = {}
     old_caught: dict[str, list[int]] = {}
+    retrieved: dict[str, list[int]] = {}  # the original among the candidates (the index's recall)
     decide = []
     for kind, n, sig, old_sig, old_ph in queries:
         t = time.perf_counter()
@@ -176,6 +177,8 @@ def main() -> None:
         wanted = list(dict.fromkeys(found.text + found.image))
         match = best_match(sig, [table[s] for s in wanted if s in table], set(found.image), text_t, image_d)
         decide.append(time.perf_counter() - t)
+        found_original = original_seq[n] in found.image or original_seq[n] in found.text
+        retrieved.setdefault(kind, []).append(int(found_original))
         hit = match is not None
         right = hit and match.product_id == f"P{n}-0"  # type: ignore[union-attr]
         o_hit, o_right = False, False
@@ -184,6 +187,9 @@ def main() -> None:
             if est >= text_t or (o_ph - old_ph) <= image_d:
                 o_hit = True
                 o_right |= s == original_seq[n]
+        if kind == "look-alike" and match is not None:
+            print(f"  look-alike of P{n}-0 matched {match.product_id}: text {match.text_similarity:.2f},"
+                  f" {match.image_inliers} inliers")  # fmt: skip
         caught.setdefault(kind, []).append(int(hit if kind == "look-alike" else right))
         old_caught.setdefault(kind, []).append(int(o_hit if kind == "look-alike" else o_right))
 
@@ -204,7 +210,7 @@ def main() -> None:
         f" candidates + decision median {1000 * statistics.median(decide):.1f} ms,"
         f" p99 {1000 * sorted(decide)[int(len(decide) * 0.99) - 1]:.1f} ms"
     )
-    print(f"quality at {top:,} listings            new      today")
+    print(f"quality at {top:,} listings            new      today    (original among the candidates)")
     true_alarms = old_true = 0
     for kind in caught:
         if kind == "look-alike":
@@ -212,7 +218,7 @@ def main() -> None:
         new_r, old_r = np.mean(caught[kind]), np.mean(old_caught[kind])
         true_alarms += sum(caught[kind])
         old_true += sum(old_caught[kind])
-        print(f"  recall {kind:<22} {new_r:6.3f}   {old_r:6.3f}")
+        print(f"  recall {kind:<22} {new_r:6.3f}   {old_r:6.3f}    ({np.mean(retrieved[kind]):.3f})")
     fa, ofa = sum(caught["look-alike"]), sum(old_caught["look-alike"])
     print(f"  look-alikes matched         {fa:6d}   {ofa:6d}   of {len(caught['look-alike'])}")
     print(

@@ -108,8 +108,7 @@ def one_face_policy():  # type: ignore[no-untyped-def]
     )
 
 
-async def onboard(client, mail: SmtpSink, photo: Path, tq: str, n: int) -> str:  # type: ignore[no-untyped-def]
-    reg = applicant()
+async def onboard(client, mail: SmtpSink, reg, photo: Path, tq: str, n: int) -> str:  # type: ignore[no-untyped-def]
     member = (await seller_client.register(client, reg, policy=one_face_policy(), task_queue=tq)).member_id
     assert member
     code = await asyncio.to_thread(mail.latest_code, reg.email, timeout=60)
@@ -163,16 +162,19 @@ async def main() -> None:
         dev_server_log_level="error",
     )
     client = env.client
-    photo = Path(settings().data_dir) / "photo.jpg"
-    photo.parent.mkdir(parents=True, exist_ok=True)
-    photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]))
+    # Each seller's card prints its own registered ID number (OPEN-1 reads it); made before the clock.
+    regs = [applicant() for _ in range(args.sellers)]
+    photos = [Path(settings().data_dir) / f"photo-{i}.jpg" for i in range(args.sellers)]
+    photos[0].parent.mkdir(parents=True, exist_ok=True)
+    for reg, photo in zip(regs, photos, strict=True):
+        photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0], reg.id_card_number))
     tq = f"bench-{uuid.uuid4().hex[:6]}"
     try:
         with SmtpSink(port=settings().smtp_port) as mail:
             async with build_worker(client, task_queue=tq):
                 t = time.perf_counter()
                 members = await asyncio.gather(
-                    *(onboard(client, mail, photo, tq, i) for i in range(args.sellers))
+                    *(onboard(client, mail, regs[i], photos[i], tq, i) for i in range(args.sellers))
                 )
                 ours = time.perf_counter() - t
                 per_seller = await activities_in(client, f"seller-{members[0]}")

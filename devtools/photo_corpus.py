@@ -429,13 +429,15 @@ def jpeg(p: Photo) -> bytes:
     return buf.getvalue()
 
 
-def corpus(split: str, per_kind: int = 1, genuine: int = 8) -> list[Photo]:
+def corpus(split: str, per_kind: int = 1, genuine: int = 8, seed_offset: int = 0) -> list[Photo]:
+    """`seed_offset` draws other photos of the same split (other poses, places, numbers), to check that
+    what was tuned on one draw holds on the next."""
     spec = SPLITS[split]
     designs, backdrops = spec.designs, spec.backgrounds
     out, n = [], 0
     for kind, expect in KINDS.items():
         for i in range(genuine if kind == "genuine" else per_kind):
-            seed = spec.seed + n
+            seed = spec.seed + seed_offset + n
             pick = np.random.default_rng(seed + 31)
             n += 1
             live = GENUINE_PAIRS[(i + n) % len(GENUINE_PAIRS)][0]

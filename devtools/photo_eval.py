@@ -1,7 +1,7 @@
 """Runs the OPEN-1 check over the generated corpus and reports per reason code: precision, recall and
 the confusion table (expected verdict down, given verdict across).
 
-    .venv/bin/python -m devtools.photo_eval [--split report|tune] [--per-kind N] [--genuine N]
+    .venv/bin/python -m devtools.photo_eval [--split report|tune] [--per-kind N] [--genuine N] [--seed-offset N]
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ def main() -> None:
     ap.add_argument("--split", choices=sorted(photo_corpus.SPLITS), default="report")
     ap.add_argument("--per-kind", type=int, default=2)
     ap.add_argument("--genuine", type=int, default=10)
+    ap.add_argument("--seed-offset", type=int, default=0, help="another draw of the split")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
-    outcomes = evaluate(photo_corpus.corpus(a.split, a.per_kind, a.genuine))
+    outcomes = evaluate(photo_corpus.corpus(a.split, a.per_kind, a.genuine, a.seed_offset))
     if a.verbose:
         for o in outcomes:
             mark = "ok " if o.got == o.photo.expect else "BAD"

@@ -97,7 +97,7 @@ def head(name: str, face_height: int, *, scale_box: float = 2.2) -> Image.Image:
         box = (box[0], box[1], box[2], min(box[3], 300))
     crop = img.crop(box)
     factor = face_height / h
-    return crop.resize((max(1, int(crop.width * factor)), max(1, int(crop.height * factor))), Image.LANCZOS)
+    return crop.resize((max(1, int(crop.width * factor)), max(1, int(crop.height * factor))), Image.Resampling.LANCZOS)
 
 
 def background(rng: np.random.Generator) -> Image.Image:
@@ -118,14 +118,27 @@ def feathered(img: Image.Image) -> Image.Image:
     return img
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # very old Pillow
         return ImageFont.load_default()
 
 
-def card(portrait: str | None, *, mirror: bool = False, grey: bool = False) -> Image.Image:
+SPECIMEN_NUMBER = "000000 19900101 000X"  # no one's number: not a valid region nor check character
+
+
+def number_line(id_number: str) -> str:
+    """The number as a resident ID card prints it: region, birth date and sequence in groups."""
+    if len(id_number) == 18:
+        return f"{id_number[:6]} {id_number[6:14]} {id_number[14:]}"
+    return id_number
+
+
+def card(
+    portrait: str | None, *, mirror: bool = False, grey: bool = False, id_number: str | None = None
+) -> Image.Image:
+    """The card; `id_number` is printed on its number line (a specimen number when None)."""
     w, h = CARD
     img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
@@ -136,14 +149,15 @@ def card(portrait: str | None, *, mirror: bool = False, grey: bool = False) -> I
     d.text((24, 28), "RESIDENT IDENTITY CARD  SPECIMEN", fill=(40, 60, 100, 255), font=_font(22))
     for i, line in enumerate(["Name  SAMPLE SELLER", "Sex  -   Born 1990-01-01", "Address  SPECIMEN ONLY"]):
         d.text((230, 96 + i * 44), line, fill=(30, 30, 30, 255), font=_font(21))
-    d.text((230, 290), "ID  000000 19900101 000X", fill=(30, 30, 30, 255), font=_font(22))
+    number = number_line(id_number) if id_number else SPECIMEN_NUMBER
+    d.text((230, 290), f"ID  {number}", fill=(30, 30, 30, 255), font=_font(22))
     if portrait:
         face = head(portrait, 118, scale_box=1.7)
         if mirror:
             face = ImageOps.mirror(face)
         if grey:
             face = ImageOps.grayscale(face).convert("RGB")
-        face = ImageOps.fit(face, (180, 225), Image.LANCZOS, centering=(0.5, 0.4))
+        face = ImageOps.fit(face, (180, 225), Image.Resampling.LANCZOS, centering=(0.5, 0.4))
         img.paste(face, (26, 90))
     return img
 
@@ -155,12 +169,12 @@ def thumb(size: int) -> Image.Image:
 
 
 def place_card(scene: Image.Image, c: Image.Image, at: tuple[int, int], angle: float) -> None:
-    rotated = c.rotate(angle, resample=Image.BICUBIC, expand=True)
+    rotated = c.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
     dx, dy = (rotated.width - c.width) // 2, (rotated.height - c.height) // 2
     scene.alpha_composite(rotated, (at[0] - dx, at[1] - dy))
 
 
-def compose(v: Variant) -> Image.Image:
+def compose(v: Variant, id_number: str | None = None) -> Image.Image:
     rng = np.random.default_rng(sum(map(ord, v.name)))  # str hash() is salted per process
     scene = background(rng).convert("RGBA")
     if v.live:
@@ -175,7 +189,7 @@ def compose(v: Variant) -> Image.Image:
         other = feathered(head("biden.jpg", 230))
         scene.alpha_composite(other, (430, 1200 - other.height))
     if v.card is not None:
-        c = card(v.card or None, mirror=v.name == "pass_biden", grey=False)
+        c = card(v.card or None, mirror=v.name == "pass_biden", grey=False, id_number=id_number)
         at = CARD_AT
         if v.name == "corner_cut_off":
             at = (SCENE[0] - CARD[0] + 70, CARD_AT[1])
@@ -207,8 +221,10 @@ def glare(img: Image.Image, centre: tuple[int, int], radius: int) -> Image.Image
     return Image.fromarray(np.clip(arr + boost, 0, 255).astype(np.uint8))
 
 
-def jpeg_bytes(v: Variant) -> bytes:
-    img = compose(v)
+def jpeg_bytes(v: Variant, id_number: str | None = None) -> bytes:
+    """The variant as a phone's JPEG; `id_number` is the number printed on the card (the applicant's
+    registered number for a photo that must pass OPEN-1's card reading)."""
+    img = compose(v, id_number)
     buf = io.BytesIO()
     if v.name == "pass_rotated_exif":
         # A phone held sideways: pixels stored turned, with the tag that says how to turn them back.

@@ -59,6 +59,7 @@ async def register(env: WorkflowEnvironment, tq: str, reg: RegistrationInput) ->
         Registration.run, args=[reg, load_policy()], id=f"registration-{reg.request_id}", task_queue=tq
     )
     assert result.accepted, result.refusal
+    assert result.workflow_id is not None
     return env.client.get_workflow_handle(result.workflow_id)
 
 
@@ -115,7 +116,7 @@ async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: Smtp
     account = await register(env, tq, reg)
     code = await asyncio.to_thread(mail.latest_code, reg.email)
     await update(account, SellerAccount.verify_email, VerifyEmailInput(code=code))
-    photo = put_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]))
+    photo = put_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0], reg.id_card_number))
     assert (await update(account, SellerAccount.submit_authentication_photo, PhotoSubmission(photo))).passed
     paper = await update(account, SellerAccount.start_exam, ExamStartInput())
     member = account.id.removeprefix("seller-")
@@ -129,7 +130,10 @@ async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: Smtp
     await env.sleep(timedelta(days=8))
     case_id = f"ASSOC-3:duplicate_product:{member}:MRECORDED"
     await signal(
-        account, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", "MRECORDED")
+        account,
+        SellerAccount.open_case,
+        AssociationCaseInput(case_id, "duplicate_product", "MRECORDED"),
+        operator="recorder",
     )
     await asyncio.sleep(1)
     invoice = put_bytes(b"%PDF-1.4 recorded invoice")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,9 @@ ANY = "*"
 RULE = "ENF-4"  # the audit names the actor: a command is taken only from the actor it claims to be
 # As long as the longest operator name the audit's actor column holds with its `operator:` prefix.
 ACTOR = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._@-]{{0,{limits.OPERATOR_NAME - 1}}}$")
-DEFAULT_TTL = timedelta(minutes=10)
+# How long a client's credential lives (CREDENTIAL_TTL_SECONDS, 10 minutes by default). The test suite
+# sets it long: on the time-skipping server the workflow clock runs years ahead of the wall clock.
+DEFAULT_TTL = timedelta(seconds=int(os.environ.get("CREDENTIAL_TTL_SECONDS", "600")))
 # The development key: signs every role. `SELLER_ENV=production` refuses to start with it (settings).
 DEV_KEYS = "dev:*:" + "c0ffee" * 10 + "beef"
 

@@ -118,9 +118,9 @@ def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
         raise ValueError(f"policy: unknown setting(s) {sorted(unknown)} in [{where}]")
     kwargs: dict[str, Any] = {}
     for name, value in raw.items():
-        default = (
-            known[name].default_factory() if callable(known[name].default_factory) else known[name].default
-        )  # type: ignore[misc]
+        spec = known[name]
+        factory: Any = spec.default_factory
+        default = factory() if callable(factory) else spec.default
         if is_dataclass(default):
             kwargs[name] = _build(type(default), value, name)
         else:

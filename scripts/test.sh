@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole check: lint, then the test suite on SQLite, then the database and race tests again on
+# The whole check: lint (ruff) and types (mypy), then the test suite on SQLite, then the database and race tests again on
 # PostgreSQL when its server binaries are installed (.ci/run installs them; scripts/postgres.sh starts
 # a private server on loopback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 "$PY" -m ruff check .
+"$PY" -m mypy .
 "$PY" -m pytest "$@"
 url=$(scripts/postgres.sh || true)
 if [ -n "$url" ]; then

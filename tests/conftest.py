@@ -25,6 +25,9 @@ import pytest_asyncio
 _SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or f"/tmp/seller-tests-{uuid.uuid4().hex[:8]}")
 os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
 os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
+# Credentials signed by the facade (seller_client) are checked against the workflow's clock, which the
+# time-skipping server runs years ahead of the wall clock as the session's tests skip time.
+os.environ.setdefault("CREDENTIAL_TTL_SECONDS", str(1000 * 365 * 24 * 3600))
 # The PostgreSQL pass (scripts/test.sh) points the registry at a throw-away database, emptied here.
 if os.environ.get("SELLER_TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["SELLER_TEST_DATABASE_URL"]

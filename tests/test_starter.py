@@ -156,7 +156,7 @@ async def test_authenticate_and_take_the_exam_in_the_terminal(
         code = await asyncio.to_thread(mailbox.latest_code, reg.email)  # type: ignore[attr-defined]
         assert (await cli("verify-email", member, code))[0] == 0
         photo = tmp_path / "me.jpg"
-        photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[1]))
+        photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[1], reg.id_card_number))  # type: ignore[attr-defined]
         code, out = await cli("authenticate", member, str(photo))
         assert (code, out["state"]) == (0, "authenticated")
 

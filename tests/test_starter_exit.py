@@ -12,6 +12,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from models.contract import AccountInput, AccountProfile, ClosureReport
+from tests import signing
 from tests.conftest import new_worker
 from tests.workflows.test_seller_account import POLICY
 from workflows.seller_account import SellerAccount
@@ -67,10 +68,13 @@ async def test_the_cli_exits_with_its_own_status_every_time(dev_env: WorkflowEnv
             "--points",
             str(2**63),
         )
-        await handle.signal(
-            SellerAccount.report_closure, ClosureReport("exit-over", "REG-9", "account_rental")
+        await signing.signal(
+            handle,
+            SellerAccount.report_closure,
+            ClosureReport("exit-over", "REG-9", "account_rental"),
+            service="test",
         )
-        await handle.result()
+        await asyncio.wait_for(handle.result(), timeout=120)
     codes = [code for code, _ in results]
     assert codes == [0] * RUNS, [out[-300:] for code, out in results if code != 0][:2]
     assert all(member_id in out for _, out in results)

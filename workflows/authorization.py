@@ -12,6 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.account_base import AccountBase
+
 with workflow.unsafe.imports_passed_through():
     from activities.credentials import verify_credentials
     from models import credentials
@@ -25,7 +27,7 @@ SIGNED_SIGNALS = "signed-signals"
 SYSTEM_TTL = timedelta(hours=1)
 
 
-class Authorization:
+class Authorization(AccountBase):
     def _authorize(self, command: str, auth: Credential | None) -> None:
         """For validators: refuse (ENF-4) unless `auth` lets its actor send `command` to this account.
         Never called from a handler: a handler re-runs on replay, a validator does not."""
@@ -56,7 +58,7 @@ class Authorization:
                 summary="ENF-4 verify credentials",
             )
         except ActivityError:  # pure code failing five times: a fault of ours, never the sender's say-so
-            verdicts = [None] * len(messages)
+            verdicts = [None] * len(messages)  # type: ignore[list-item]  # None: verification failed
         principals: list[str | None] = []
         for (command, message), verdict in zip(messages, verdicts, strict=True):
             if verdict is not None and verdict.principal is not None:

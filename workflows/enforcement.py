@@ -10,6 +10,8 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.account_base import AccountBase
+
 with workflow.unsafe.imports_passed_through():
     from activities.blobs import BLOB_REF
     from activities.enforcement import active_links, clear_link
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.account_common import LEDGERS, refusal_error, run_activity
 
 
-class Enforcement:
+class Enforcement(AccountBase):
     # ------------------------------------------------------------------ ENF, REG-9/10, ASSOC-4 facts
 
     # Signals are undecoded (`*payloads`) and checked at the boundary (workflows/recovery.py `_receive`):

@@ -11,6 +11,8 @@ from typing import NoReturn
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.account_base import AccountBase
+
 with workflow.unsafe.imports_passed_through():
     from activities.blobs import BLOB_REF
     from activities.exam import draw_exam_paper, grade_exam
@@ -40,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.account_common import refusal_error, run_activity
 
 
-class Opening:
+class Opening(AccountBase):
     @workflow.update
     async def submit_authentication_photo(self, photo: PhotoSubmission) -> AuthenticationResult:
         """OPEN-1: the photo (by blob reference) is checked; a pass binds the identity for good (REG-8)."""

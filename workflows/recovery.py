@@ -22,6 +22,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.account_base import AccountBase
+
 with workflow.unsafe.imports_passed_through():
     from activities.audit import record_audit, send_notice
     from activities.enforcement import bar_identity
@@ -32,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.account_common import StepFailed, refusal_error, run_activity
 
 
-class Recovery:
+class Recovery(AccountBase):
     # ------------------------------------------------------------------ signals at the boundary
 
     def _receive(self, signal: str, cls: type, payloads: tuple[Any, ...]) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -59,7 +60,7 @@ class Registration:
         # OUTAGE_PATIENCE, retrying every 30 s at most; a worker that dies is noticed by its missing
         # heartbeat in seconds. Past that the run fails, and the same request id starts afresh
         # (seller_client.register).
-        options = dict(
+        options: dict[str, Any] = dict(
             start_to_close_timeout=timedelta(seconds=30),
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             schedule_to_close_timeout=OUTAGE_PATIENCE,

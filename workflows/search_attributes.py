@@ -12,7 +12,16 @@ CLOSED_REASON = SearchAttributeKey.for_keyword("ClosedReason")  # set once the a
 # A step ran out of retries (workflows/recovery.py): the account lives on, an operator should look.
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 
-ALL = (SELLER_STATE, MEMBER_ID, REGION, PENALTY_POINTS, PRODUCT_COUNT, OPEN_CASE, CLOSED_REASON, NEEDS_ATTENTION)
+ALL = (
+    SELLER_STATE,
+    MEMBER_ID,
+    REGION,
+    PENALTY_POINTS,
+    PRODUCT_COUNT,
+    OPEN_CASE,
+    CLOSED_REASON,
+    NEEDS_ATTENTION,
+)
 ALL_NAMES = tuple(k.name for k in ALL)
 
 

@@ -31,6 +31,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 from workflows.account_common import CommandLock, Deadline, cancel_commands, refusal_error, run_activity
 from workflows.authorization import Authorization
@@ -525,22 +526,22 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
     def _publish(self) -> None:
         """Search attributes and current details, so operators see business state in the Web UI."""
         self._attention_published = self._attention_published or self._attention_flag
-        workflow.upsert_search_attributes(
-            [
-                sa.SELLER_STATE.value_set(self.chart.state),
-                sa.MEMBER_ID.value_set(self.profile.member_id),
-                sa.REGION.value_set(self.profile.region),
-                sa.PRODUCT_COUNT.value_set(len(self.state.products_live)),
-                sa.PENALTY_POINTS.value_set(sum(self._points(x) for x in ("ip", "trade", "listing"))),
-                # Only a live account can still be decided on: a closed one has settled its cases.
-                sa.OPEN_CASE.value_set(
-                    not self.chart.is_closed and any(c.decision is None for c in self.state.cases)
-                ),
-            ]
-            # Published once it has been true (so histories from before it replay unchanged).
-            + ([sa.NEEDS_ATTENTION.value_set(self._attention_flag)] if self._attention_published else [])
-            + ([sa.CLOSED_REASON.value_set(self.state.closed_reason)] if self.state.closed_reason else [])
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.SELLER_STATE.value_set(self.chart.state),
+            sa.MEMBER_ID.value_set(self.profile.member_id),
+            sa.REGION.value_set(self.profile.region),
+            sa.PRODUCT_COUNT.value_set(len(self.state.products_live)),
+            sa.PENALTY_POINTS.value_set(sum(self._points(x) for x in ("ip", "trade", "listing"))),
+            # Only a live account can still be decided on: a closed one has settled its cases.
+            sa.OPEN_CASE.value_set(
+                not self.chart.is_closed and any(c.decision is None for c in self.state.cases)
+            ),
+        ]
+        if self._attention_published:  # published once it has been true (older histories replay unchanged)
+            updates.append(sa.NEEDS_ATTENTION.value_set(self._attention_flag))
+        if self.state.closed_reason:
+            updates.append(sa.CLOSED_REASON.value_set(self.state.closed_reason))
+        workflow.upsert_search_attributes(updates)
         lines = [f"**{self.chart.state}**"]
         if self.state.closed_reason:
             lines.append(f"closed: {self.state.closed_reason}")

@@ -64,9 +64,8 @@ def test_look_alikes_are_not_copies(catalogue: dict[int, str]) -> None:
             result = release(f"SNEW{n}x{v}", f"SNEW{n}x{v}-P1", t, d, pc.studio_photo(n, v))
             if not result.accepted:
                 matched.append((n, v, result.duplicate_of_product_id))
-    # Known weakness (README): look-alikes of one silhouette and label layout can pass the appearance
-    # test; measured 2 of these 10 (5001002 v3, 5001004 v4). Not the 0.99 precision the issue asks for.
-    assert len(matched) <= 2, matched
+    # same silhouette, same label layout, another label: the interior comparison tells them apart
+    assert not matched, matched
 
 
 def test_image_copies_with_new_text_are_refused(catalogue: dict[int, str]) -> None:
@@ -83,10 +82,10 @@ def test_image_copies_with_new_text_are_refused(catalogue: dict[int, str]) -> No
                     *(f"SCOPY{n}{k[:4].upper()}-P1" for k in caught),
                 )
             caught[kind] = caught.get(kind, 0) + ok
-    # every kind caught at least 3 times in 5 (background changes are the weakest, ~0.8 in the bench),
-    # and 90% overall; the bench measures per kind on more originals
+    # every kind caught at least 3 times in 5 (strong downsizing leaves few label blocks to compare),
+    # and 96% overall; the bench measures per kind on more originals
     assert all(k >= 3 for k in caught.values()), caught
-    assert sum(caught.values()) >= 0.9 * len(catalogue) * len(pc.COPY_KINDS), caught
+    assert sum(caught.values()) >= 0.96 * len(catalogue) * len(pc.COPY_KINDS), caught
 
 
 def test_text_copies_with_a_new_image_are_refused_on_exact_similarity(catalogue: dict[int, str]) -> None:

@@ -129,3 +129,27 @@ def test_the_activity_refuses_an_oversized_blob_without_reading_it(data_dir: Pat
     ref = put_bytes(b"\xff\xd8\xff\xe0" + bytes(POLICY.max_photo_bytes + 1))
     result = check_authentication_photo(PhotoCheckInput(photo_ref=ref, policy=POLICY))
     assert result.refusal is not None and result.refusal.code == "file_too_large"
+
+
+def test_a_card_whose_number_cannot_be_read_is_unreadable_and_retryable_never_someone_elses() -> None:
+    """Only a checksum-valid number that differs is the final id_number_mismatch; a card whose number
+    line is blank (a blurred or covered number looks the same to OCR) must be retaken, not refused for
+    good. Other lines (a birth date, a name) are never taken for a different number."""
+    from activities.identity_registry import fingerprint
+    from devtools.identity_factory import applicant
+
+    registered = applicant().id_card_number
+    own = photo_fixtures.VARIANTS[0]
+    blank = check_photo(
+        photo_fixtures.jpeg_bytes(own, id_number=" "),
+        POLICY,
+        id_fingerprint=fingerprint("id_card", registered),
+    )
+    assert blank.refusal is not None
+    assert (blank.refusal.code, blank.refusal.retryable) == ("card_text_unreadable", True)
+    mine = check_photo(
+        photo_fixtures.jpeg_bytes(own, id_number=registered),
+        POLICY,
+        id_fingerprint=fingerprint("id_card", registered),
+    )
+    assert mine.passed, mine.refusal

@@ -68,18 +68,30 @@ def test_a_pass_hands_back_the_live_encoding_and_no_number_in_measures() -> None
     assert photo.registered_id not in blob and photo.registered_id[-6:] not in blob
 
 
-def _scene(kind: str) -> np.ndarray:
-    """A photo of the reporting split above, as the check receives it (JPEG, decoded)."""
+def _scene(kind: str, seed_offset: int = 0) -> np.ndarray:
+    """A photo of the reporting split above (or of another draw of it), as the check receives it."""
     import io
 
-    photo = next(p for p in photo_corpus.corpus("report", 1, 6) if p.kind == kind)
+    photo = next(p for p in photo_corpus.corpus("report", 1, 6, seed_offset) if p.kind == kind)
     return np.asarray(Image.open(io.BytesIO(photo_corpus.jpeg(photo))).convert("RGB"))
 
 
-def test_the_detector_finds_a_dark_card_and_tells_a_covered_corner_from_a_cut_one() -> None:
+# The detector on the reporting split's photos and on two other draws of it (other poses, places,
+# designs), so that it is not right on one draw only.
+@pytest.mark.parametrize(
+    "seed_offset",
+    [
+        0,
+        # Known weak spot, kept visible rather than hidden: a thumb over only the tip of a corner of a
+        # header card (seed 6006) is not seen; the corner's sides are visible from 7% of their length.
+        pytest.param(1000, marks=pytest.mark.xfail(strict=True, reason="thumb over a corner tip not seen")),
+        2000,
+    ],
+)
+def test_the_detector_tells_a_covered_corner_from_a_cut_one_and_from_no_card(seed_offset: int) -> None:
     verdicts = {}
     for kind in ("genuine", "corner_covered", "out_of_frame", "no_card", "two_cards", "steep"):
-        full = _scene(kind)
+        full = _scene(kind, seed_offset)
         small = np.asarray(Image.fromarray(full).resize((800, 600), Image.Resampling.BILINEAR))
         verdicts[kind] = card_detection.scan(small, card_reading.text_lines, full=full).verdict
     assert verdicts == {

@@ -19,10 +19,11 @@ from tests.workflows.test_seller_account import audit_rows
 from workflows.seller_account import SellerAccount
 
 
-def photo(tmp_path: Path, name: str) -> Path:
+def photo(tmp_path: Path, name: str, id_number: str | None = None) -> Path:
+    """The fixture photo `name`, its card printing `id_number` (the applicant's, to pass OPEN-1)."""
     variant = next(v for v in photo_fixtures.VARIANTS if v.name == name)
-    path = tmp_path / f"{name}.jpg"
-    path.write_bytes(photo_fixtures.jpeg_bytes(variant))
+    path = tmp_path / f"{name}-{id_number or 'specimen'}.jpg"
+    path.write_bytes(photo_fixtures.jpeg_bytes(variant, id_number))
     return path
 
 
@@ -47,13 +48,17 @@ async def test_photo_authentication_fails_retries_then_binds_for_good(
         member = result.member_id
         assert member
         with pytest.raises(RefusedError) as refused:
-            await seller_client.submit_photo(client, member, photo(tmp_path, "pass_obama"))
+            await seller_client.submit_photo(
+                client, member, photo(tmp_path, "pass_obama", reg.id_card_number)
+            )
         assert (refused.value.refusal.rule, refused.value.refusal.code) == ("REG-6", "email_not_verified")
 
         code = await asyncio.to_thread(mailbox.latest_code, reg.email)
         await seller_client.command(client, member, SellerAccount.verify_email, VerifyEmailInput(code))
 
-        failed = await seller_client.submit_photo(client, member, photo(tmp_path, "other_portrait"))
+        failed = await seller_client.submit_photo(
+            client, member, photo(tmp_path, "other_portrait", reg.id_card_number)
+        )
         assert not failed.passed and failed.failures[0].code == "face_mismatch"
         status = await seller_client.status(client, member)
         assert status.state == "registered" and "face_mismatch" in status.reasons[0]
@@ -69,7 +74,9 @@ async def test_photo_authentication_fails_retries_then_binds_for_good(
         assert refused.value.refusal.code == "file_too_large"
         assert (await seller_client.status(client, member)).state == "registered"  # alive, nothing lost
 
-        passed = await seller_client.submit_photo(client, member, photo(tmp_path, "pass_obama"))
+        passed = await seller_client.submit_photo(
+            client, member, photo(tmp_path, "pass_obama", reg.id_card_number)
+        )
         assert (passed.passed, passed.state) == (True, "authenticated")
         assert (await seller_client.status(client, member)).reasons == []
 
@@ -79,7 +86,9 @@ async def test_photo_authentication_fails_retries_then_binds_for_good(
             )
         assert (refused.value.refusal.rule, refused.value.refusal.code) == ("REG-8", "unbind_not_allowed")
         with pytest.raises(RefusedError) as refused:
-            await seller_client.submit_photo(client, member, photo(tmp_path, "pass_obama"))
+            await seller_client.submit_photo(
+                client, member, photo(tmp_path, "pass_obama", reg.id_card_number)
+            )
         assert (refused.value.refusal.rule, refused.value.refusal.code) == ("OPEN-4", "not_allowed_in_state")
 
         events = [(r.event, r.rule, r.reason) for r in audit_rows(f"seller-{member}")]
@@ -98,3 +107,39 @@ async def test_unbind_is_refused_before_authentication_too(
             await seller_client.command(dev_env.client, member, SellerAccount.unbind_identity, UnbindInput())
         assert (refused.value.refusal.rule, refused.value.refusal.code) == ("REG-8", "unbind_not_allowed")
         assert (await seller_client.status(dev_env.client, member)).state == "registered"
+
+
+async def test_the_card_must_carry_the_registered_id_number(
+    dev_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    """OPEN-1 reads the card: a card printing another valid ID number is someone else's card (final);
+    the applicant's own card then passes."""
+    from devtools.identity_factory import id_card_number
+
+    client = dev_env.client
+    async with new_worker(client) as worker:
+        reg = applicant()
+        result = await seller_client.register(client, reg, task_queue=worker.task_queue)
+        member = result.member_id
+        assert member
+        code = await asyncio.to_thread(mailbox.latest_code, reg.email)
+        await seller_client.command(client, member, SellerAccount.verify_email, VerifyEmailInput(code))
+
+        someone_else = id_card_number(int(reg.id_card_number[14:17]) + 1)  # valid, and not the applicant's
+        assert someone_else != reg.id_card_number
+        failed = await seller_client.submit_photo(client, member, photo(tmp_path, "pass_biden", someone_else))
+        assert not failed.passed
+        refusal = failed.failures[0]
+        assert (refusal.rule, refusal.code, refusal.retryable) == ("OPEN-1", "id_number_mismatch", False)
+        status = await seller_client.status(client, member)
+        assert status.state == "registered" and "id_number_mismatch" in status.reasons[0]
+
+        passed = await seller_client.submit_photo(
+            client, member, photo(tmp_path, "pass_obama", reg.id_card_number)
+        )
+        assert (passed.passed, passed.state) == (True, "authenticated"), passed.failures
+        events = [(r.event, r.rule, r.reason) for r in audit_rows(f"seller-{member}")]
+        assert ("authentication_failed", "OPEN-1", "id_number_mismatch") in events
+        # The number read is never in the audit trail, in clear or otherwise.
+        for row in audit_rows(f"seller-{member}"):
+            assert reg.id_card_number not in str(row.detail) and someone_else not in str(row.detail)

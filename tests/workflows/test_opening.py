@@ -84,7 +84,7 @@ async def test_register_authenticate_exam_ten_products_open(
         code = await asyncio.to_thread(mailbox.latest_code, reg.email)
         await cmd(SellerAccount.verify_email, VerifyEmailInput(code))
         photo = tmp_path / "me.jpg"
-        photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]))
+        photo.write_bytes(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0], reg.id_card_number))
         assert (await seller_client.submit_photo(client, member, photo)).state == "authenticated"
         assert await refused(cmd(SellerAccount.release_product, first_product)) == (
             "OPEN-4",
