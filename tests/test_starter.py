@@ -260,6 +260,24 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
         await finish(first)
 
 
+async def test_the_same_request_id_answers_the_first_answer(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
+    async with new_worker(dev_env.client) as worker:
+        member, _ = await registered(dev_env, worker.task_queue)
+        key = uuid.uuid4().hex
+        code, first = await cli("change-contact", member, "--mobile", "+8613700000001", "--request-id", key)
+        assert code == 0
+        _, trail = await cli("audit", member)
+        # The same key with another value: the first answer again, and nothing applied.
+        code, again = await cli("change-contact", member, "--mobile", "+8613700000002", "--request-id", key)
+        assert (code, again) == (0, first)
+        _, after = await cli("audit", member)
+        assert after == trail
+        code, _ = await cli("change-contact", member, "--mobile", "+8613700000002", "--request-id", key + "x")
+        assert code == 0
+        _, changed = await cli("audit", member)
+        assert len(changed) > len(trail)
+
+
 @pytest.mark.parametrize("command", ["status", "audit"])
 async def test_an_unknown_member_is_a_clear_error(
     dev_env: WorkflowEnvironment, cli, command: str, capsys: pytest.CaptureFixture[str]

@@ -1,0 +1,1 @@
+"""The commands of `starter.py`, one module per kind of caller; `starter.py` groups them."""

@@ -1,0 +1,68 @@
+"""Offline tools for operators and QA: no Temporal, no database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from activities.identity_photo import verify_photo
+from activities.identity_registry import candidate_fingerprints
+from models.policy import load_policy
+
+from .common import EXIT_REFUSED, Output, pass_output, request_id_option
+
+
+@click.command("check-photo")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id-card", help="the registered ID card number the card must carry")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (as starter.py --json)")
+@request_id_option(used=False)
+@pass_output
+def check_photo(out: Output, photo: Path, id_card: str | None, as_json: bool) -> int:
+    """Run the whole OPEN-1 photo check on a file, offline (no Temporal, no DB).
+
+    Prints the verdict, the reason code, whether a new photo can fix it, and the measures. Exits 0 on a
+    pass and 3 on a refusal. The ID card number is fingerprinted at once, as the registry would hold
+    it, and only the fingerprint goes into the check; neither the number nor the face encoding is
+    printed.
+    """
+    policy = load_policy().authentication
+    if photo.stat().st_size > policy.max_photo_bytes:
+        data = b"\0" * (policy.max_photo_bytes + 1)  # refused by size, as the activity does, unread
+    else:
+        data = photo.read_bytes()
+    id_print = None
+    if id_card:
+        # As the registry would hold it: the mainland form, else another document's strict pattern.
+        prints = candidate_fingerprints("id_card", id_card)
+        if not prints:
+            raise click.BadParameter("not a valid ID card number", param_hint="--id-card")
+        id_print = prints[0]
+    result = verify_photo(data, policy, id_fingerprint=id_print).result
+    answer: dict[str, Any] = {
+        "verdict": "pass" if result.passed else "refused",
+        "rule": "OPEN-1",
+        "code": result.refusal.code if result.refusal else None,
+        "retryable": result.refusal.retryable if result.refusal else None,
+        "message": result.refusal.message if result.refusal else "The photo passes OPEN-1.",
+        "id_number_checked": id_print is not None,
+        "measures": {k: round(v, 4) for k, v in sorted(result.measures.items())},
+    }
+    if as_json or out.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print(f"verdict    {answer['verdict']}")
+        if result.refusal:
+            print(f"reason     {result.refusal.rule} {result.refusal.code}")
+            print(f"retryable  {'yes' if result.refusal.retryable else 'no (final)'}")
+        print(f"message    {answer['message']}")
+        print(f"id number  {'checked against the card' if id_print else 'not checked (no --id-card)'}")
+        for k, v in answer["measures"].items():
+            print(f"  {k:<22} {v}")
+    return 0 if result.passed else EXIT_REFUSED
+
+
+COMMANDS = [check_photo]

@@ -1,0 +1,139 @@
+"""Operators' decisions: pre-approve an applicant from abroad, decide an appeal, retry stuck steps; and
+the signed credential an operator or a service pastes into a command sent by hand."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import click
+
+import seller_client
+from activities.registration_checks import create_pre_approval
+from models import credentials
+from models.contract import AppealDecisionInput, RetryInput
+from models.refusals import RefusedError
+from workflows.seller_account import SellerAccount
+
+from .common import Output, at_most_one, pass_output, request_id_option, run_async
+from .seller import account_command
+
+
+def operator_option(help: str) -> Callable[[Any], Any]:
+    """`--as-operator NAME` (or `--operator NAME`): the operator the command is signed as."""
+    return click.option(
+        "--as-operator", "--operator", "as_operator", required=True, metavar="NAME", help=help
+    )
+
+
+@click.command("preapprove")
+@click.option("--region", required=True, help="two-letter country code")
+@click.option("--licence", required=True, help="the applicant's business licence number")
+@operator_option("who approves (an operator key is needed; recorded)")
+@request_id_option(used=False)
+@pass_output
+def preapprove(out: Output, region: str, licence: str, as_operator: str) -> int:
+    """Approve a non-mainland applicant in advance (REG-2).
+
+    Prints the pre-approval reference the applicant registers with (`register --pre-approval REF`).
+    """
+    try:
+        # Only a process holding an operator key can sign one: that is what makes the name verified.
+        cred = credentials.for_command("preapprove", credentials.ANY, operator=as_operator)
+        refusal = credentials.check(cred, command="preapprove", account="*", now=seller_client.utcnow())
+        if refusal is not None:
+            return out.refused(refusal)
+        ref = create_pre_approval(region, licence, operator=cred.principal, at=seller_client.utcnow())
+    except PermissionError as err:
+        return out.refused(credentials.refusal("role_not_allowed", str(err)))
+    except RefusedError as err:
+        return out.refused(err.refusal)
+    out.show({"pre_approval_ref": ref, "region": region.upper()})
+    return 0
+
+
+@click.command("decide")
+@click.argument("member_id", metavar="MEMBER")
+@click.argument("case_id", metavar="CASE")
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@operator_option("sign the decision as this operator (an operator key is needed; recorded, ENF-4)")
+@click.option("--note", default="")
+@request_id_option()
+@pass_output
+@run_async
+async def decide(
+    out: Output,
+    member_id: str,
+    case_id: str,
+    decision: str,
+    as_operator: str,
+    note: str,
+    request_id: str | None,
+) -> int:
+    """Approve or reject an appeal (ASSOC-5)."""
+    verdict = AppealDecisionInput(case_id, decision == "approve", as_operator, note)
+    return await account_command(
+        out, member_id, SellerAccount.decide_appeal, verdict, request_id=request_id, operator=as_operator
+    )
+
+
+@click.command("retry")
+@click.argument("member_id", metavar="MEMBER")
+@operator_option("your operator name: signs the command (ENF-4)")
+@request_id_option()
+@pass_output
+@run_async
+async def retry(out: Output, member_id: str, as_operator: str, request_id: str | None) -> int:
+    """Try again the steps an account could not finish (NeedsAttention).
+
+    Writes again what ran out of retries and prints what still fails.
+    """
+    return await account_command(
+        out,
+        member_id,
+        SellerAccount.retry,
+        RetryInput(as_operator),
+        request_id=request_id,
+        operator=as_operator,
+    )
+
+
+@click.command("credential")
+@click.argument("command_name", metavar="COMMAND", type=click.Choice(sorted(credentials.COMMAND_ROLES)))
+@click.option("--member", help="the account it is for (default: any, for operators and services)")
+@click.option("--as-operator", metavar="NAME", help="sign as this operator (or --as-service)")
+@click.option("--as-service", metavar="NAME", help="sign as this service (or --as-operator)")
+@click.option("--ttl-minutes", type=float, default=10, show_default=True)
+@request_id_option(used=False)
+@pass_output
+def credential(
+    out: Output,
+    command_name: str,
+    member: str | None,
+    as_operator: str | None,
+    as_service: str | None,
+    ttl_minutes: float,
+) -> int:
+    """Print a signed credential (`auth`) for a command sent by hand.
+
+    COMMAND is the update or signal as the account names it (decide_appeal, report_violation, ...).
+    Paste the output as the `auth` field of the command's JSON input in the Web UI.
+    """
+    at_most_one(as_operator=as_operator, as_service=as_service)
+    try:
+        cred = credentials.for_command(
+            command_name,
+            member or credentials.ANY,
+            operator=as_operator,
+            service=as_service,
+            ttl=timedelta(minutes=ttl_minutes),
+        )
+    except PermissionError as err:
+        return out.refused(credentials.refusal("role_not_allowed", str(err)))
+    print(json.dumps({"auth": credentials.as_dict(cred)}, indent=2))
+    return 0
+
+
+COMMANDS = [preapprove, decide, retry, credential]
