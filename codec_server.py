@@ -113,7 +113,12 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
     allowed = origin is not None and origin.rstrip("/") in request.app[ACCESS].ui_origins
     if request.method == "OPTIONS":
         response: web.StreamResponse = web.Response(status=204 if allowed else 403)
-        log.debug("preflight from %s for %s asks %s", origin, request.path, request.headers.get("Access-Control-Request-Headers"))
+        log.debug(
+            "preflight from %s for %s asks %s",
+            origin,
+            request.path,
+            request.headers.get("Access-Control-Request-Headers"),
+        )
     elif origin is not None and not allowed and request.path.endswith(("/decode", "/encode")):
         response = _error(403, "origin not allowed")
     else:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from models.contract import AuditInput, NoticeInput
+from models.activity_io import AuditInput, NoticeInput
 from models.db import engine
 from models.tables import Account, AuditRecord, Notice
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.identity_canonical import email_address
-from models.contract import SendCodeInput, SendCodeResult, VerifyCodeInput, VerifyCodeResult
+from models.activity_io import SendCodeInput, SendCodeResult, VerifyCodeInput, VerifyCodeResult
 from models.db import engine
 from models.email_verification import EmailCode
 from models.refusals import Refusal, RefusedError

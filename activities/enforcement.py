@@ -16,7 +16,8 @@ from temporalio import activity
 from activities.identity_canonical import ANY_REGION
 from activities.identity_registry import candidate_fingerprints
 from activities.login_ip import device_digest
-from models.contract import BarIdentityInput, BuyerScreening, BuyerScreeningResult, ClearLinkInput
+from models.activity_io import BarIdentityInput, ClearLinkInput
+from models.contract import BuyerScreening, BuyerScreeningResult
 from models.db import engine
 from models.tables import AccountLink, BarredFingerprint, BuyerAccount, IdentityFingerprint, LoginDevice
 

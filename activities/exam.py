@@ -16,15 +16,8 @@ from pathlib import Path
 
 from temporalio import activity
 
-from models.contract import (
-    DrawExamInput,
-    DrawnExam,
-    ExamGrade,
-    ExamPaper,
-    ExamPaperView,
-    ExamQuestionView,
-    GradeExamInput,
-)
+from models.activity_io import DrawExamInput, DrawnExam, ExamGrade, ExamPaper, GradeExamInput
+from models.contract import ExamPaperView, ExamQuestionView
 
 BANK_FILE = Path(__file__).resolve().parent.parent / "models" / "exam" / "questions.toml"
 

@@ -43,7 +43,7 @@ from activities.blobs import path_for
 from activities.heartbeat import heartbeating
 from activities.known_faces import check_against_registry, id_card_fingerprint
 from activities.safe_image import ImageLimits, ImageRefusal, decode_image
-from models.contract import PhotoCheckInput, PhotoCheckResult
+from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.db import engine
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal

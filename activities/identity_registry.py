@@ -17,13 +17,13 @@ from temporalio import activity
 
 from activities import identity_canonical
 from activities.identity_canonical import ANY_REGION, MAINLAND_CHINA
-from models.contract import (
+from models.activity_io import (
     ClaimIdentityInput,
     ClaimIdentityResult,
     RebindContactInput,
     RebindContactResult,
-    RegistrationInput,
 )
+from models.contract import RegistrationInput
 from models.db import engine
 from models.refusals import Refusal, RefusedError
 from models.settings import settings

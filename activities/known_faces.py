@@ -28,7 +28,7 @@ from usearch.index import Index
 
 from activities.identity_registry import link_accounts
 from activities.safe_image import DecodedImage, ImageLimits, decode_image
-from models.contract import PhotoCheckInput, PhotoCheckResult
+from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal

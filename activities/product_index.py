@@ -34,7 +34,8 @@ from activities.blobs import path_for
 from activities.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
 from activities.safe_image import ImageLimits, ImageRefusal, decode_image
-from models.contract import ListProductInput, ListProductResult, ProductInput, UnlistProductInput
+from models.activity_io import ListProductInput, ListProductResult, UnlistProductInput
+from models.contract import ProductInput
 from models.db import engine
 from models.products import Product, ProductSignature
 from models.refusals import Refusal

@@ -266,7 +266,8 @@ async def values_from_temporal(
     holds (decoded with the payload codec keys)."""
     from temporalio.api.enums.v1 import EventType
 
-    from models.contract import AccountInput, ChangeContactInput, RegistrationInput
+    from models.account_state import AccountInput
+    from models.contract import ChangeContactInput, RegistrationInput
     from models.policy import Policy
     from seller_client import connect
 

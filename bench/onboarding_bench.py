@@ -42,14 +42,8 @@ from activities.blobs import put_bytes  # noqa: E402
 from activities.exam import answer_key, draw  # noqa: E402
 from devtools import photo_fixtures, product_fixtures  # noqa: E402
 from devtools.identity_factory import applicant  # noqa: E402
-from models.contract import (  # noqa: E402
-    AccountInput,
-    AccountProfile,
-    ExamAnswers,
-    ExamStartInput,
-    LoginInput,
-    VerifyEmailInput,
-)
+from models.account_state import AccountInput  # noqa: E402
+from models.contract import AccountProfile, ExamAnswers, ExamStartInput, LoginInput, VerifyEmailInput  # noqa: E402
 from models.settings import settings  # noqa: E402
 from seller_client import data_converter  # noqa: E402
 from worker import build_worker  # noqa: E402

@@ -60,7 +60,9 @@ def p95(values: list[float]) -> float:
 
 def run(count: int) -> dict[str, float]:
     policy = load_policy().authentication
-    genuine = [p for split in ("tune", "report") for p in photo_corpus.corpus(split, 0, count) if p.kind == "genuine"]
+    genuine = [
+        p for split in ("tune", "report") for p in photo_corpus.corpus(split, 0, count) if p.kind == "genuine"
+    ]
     photos = [(photo_corpus.jpeg(p), fingerprint("id_card", p.registered_id)) for p in genuine[:count]]
     verify_photo(photos[0][0], policy, id_fingerprint=photos[0][1])  # load the models once, outside the clock
     ours, base, peaks, passed = [], [], [], 0
@@ -92,11 +94,15 @@ def main() -> None:
     p.add_argument("--photos", type=int, default=16)
     r = run(p.parse_args().photos)
     w, h = photo_corpus.SCENE
-    print(f"OPEN-1 photo check, OCR included: {r['photos']:.0f} genuine photos of {w}x{h} ({r['passed']:.0f} passed)")
+    print(
+        f"OPEN-1 photo check, OCR included: {r['photos']:.0f} genuine photos of {w}x{h} ({r['passed']:.0f} passed)"
+    )
     print(f"  ours   median {r['ours_median']:.3f} s   p95 {r['ours_p95']:.3f} s")
     print(f"  naive  median {r['naive_median']:.3f} s   p95 {r['naive_p95']:.3f} s   (full resolution)")
     print(f"  speed-up (median) {r['naive_median'] / r['ours_median']:.1f}x")
-    print(f"  peak memory per check (tracemalloc): median {r['peak_median_mb']:.0f} MB, max {r['peak_mb']:.0f} MB")
+    print(
+        f"  peak memory per check (tracemalloc): median {r['peak_median_mb']:.0f} MB, max {r['peak_mb']:.0f} MB"
+    )
     print(f"  process resident peak after all checks: {r['rss_mb']:.0f} MB")
     ok = r["ours_median"] < TARGET_MEDIAN_S and r["ours_p95"] < TARGET_P95_S
     print(f"  targets median < {TARGET_MEDIAN_S} s, p95 < {TARGET_P95_S} s: {'met' if ok else 'NOT met'}")

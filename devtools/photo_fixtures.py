@@ -97,7 +97,9 @@ def head(name: str, face_height: int, *, scale_box: float = 2.2) -> Image.Image:
         box = (box[0], box[1], box[2], min(box[3], 300))
     crop = img.crop(box)
     factor = face_height / h
-    return crop.resize((max(1, int(crop.width * factor)), max(1, int(crop.height * factor))), Image.Resampling.LANCZOS)
+    return crop.resize(
+        (max(1, int(crop.width * factor)), max(1, int(crop.height * factor))), Image.Resampling.LANCZOS
+    )
 
 
 def background(rng: np.random.Generator) -> Image.Image:

@@ -176,7 +176,9 @@ def send_message(driver: Any, kind: str, name: str, value: object) -> None:
             driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
             (Path(tempfile.gettempdir()) / "ui-check-dialog.html").write_text(driver.page_source)
             raise AssertionError(f"the {menu_label} dialog did not open")
-        if items := shown(f"//*[@role='menuitem' or self::li or self::button][normalize-space(.)='{menu_label}']"):
+        if items := shown(
+            f"//*[@role='menuitem' or self::li or self::button][normalize-space(.)='{menu_label}']"
+        ):
             driver.execute_script("arguments[0].click()", items[-1])
         elif buttons := shown("//button[contains(normalize-space(.), 'More Actions')]"):
             driver.execute_script("arguments[0].click()", buttons[-1])

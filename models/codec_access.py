@@ -127,7 +127,7 @@ def _namespaces(raw: Any, where: str) -> frozenset[str]:
     if isinstance(raw, str):
         raw = [x.strip() for x in raw.split(",") if x.strip()]
     if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x for x in raw):
-        raise SettingsError(f"{where}: namespaces must be a non-empty list of names (or [\"*\"])")
+        raise SettingsError(f'{where}: namespaces must be a non-empty list of names (or ["*"])')
     return frozenset(raw)
 
 
@@ -219,7 +219,9 @@ class Sessions:
         self._access = access
 
     def _sign(self, body: bytes) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._access.session_secret, body, "sha256").digest()).decode()
+        return base64.urlsafe_b64encode(
+            hmac.new(self._access.session_secret, body, "sha256").digest()
+        ).decode()
 
     def issue(self, operator: str, now: float | None = None) -> str:
         exp = int((time.time() if now is None else now) + self._access.session_seconds)
@@ -248,7 +250,9 @@ class OidcVerifier:
 
     def __init__(self, oidc: OidcSettings) -> None:
         self._oidc = oidc
-        self._client = jwt.PyJWKClient(oidc.jwks_url, cache_keys=True, lifespan=600) if oidc.jwks_url else None
+        self._client = (
+            jwt.PyJWKClient(oidc.jwks_url, cache_keys=True, lifespan=600) if oidc.jwks_url else None
+        )
         self._file_keys = (
             jwt.PyJWKSet.from_json(oidc.jwks_file.read_text()) if oidc.jwks_file is not None else None
         )

@@ -34,6 +34,8 @@ class ProductSignature(SQLModel, table=True):
     product_id: str = Field(unique=True, max_length=48)
     text: str = Field(sa_column=Column(Text, nullable=False))  # normalised title and description
     bands: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint32[25] text LSH band keys
-    words: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint32[<=48] image visual words (20-bit)
+    words: bytes = Field(
+        sa_column=Column(LargeBinary, nullable=False)
+    )  # uint32[<=48] image visual words (20-bit)
     features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # packed SIFT, for confirmation
     thumb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # grayscale PNG, for confirmation

@@ -183,7 +183,9 @@ def test_the_ui_request_shape_with_the_cli_token(server: str) -> None:
     assert status == 200 and plain_value(out) == {"email": "owner@example.com"}
     # The token reads its own namespace only.
     assert (
-        decode_call(server, body, "other-namespace", Authorization=f"Bearer {settings().codec_server_token}")[0]
+        decode_call(server, body, "other-namespace", Authorization=f"Bearer {settings().codec_server_token}")[
+            0
+        ]
         == 403
     )
 

@@ -36,7 +36,9 @@ async def metadata_texts(env: WorkflowEnvironment, handle: WorkflowHandle) -> li
     return texts
 
 
-async def test_summaries_and_details_name_rules_and_member_never_identity(dev_env: WorkflowEnvironment) -> None:
+async def test_summaries_and_details_name_rules_and_member_never_identity(
+    dev_env: WorkflowEnvironment,
+) -> None:
     client = dev_env.client
     async with new_worker(client) as worker:
         reg = applicant()
@@ -64,5 +66,7 @@ async def test_summaries_and_details_name_rules_and_member_never_identity(dev_en
         secrets = [reg.email, reg.mobile, reg.id_card_number, reg.licence_number, "198.51.100.77"]
         for text in texts:
             for secret in secrets:
-                assert secret not in text, f"identity data {secret!r} in an operator-visible summary: {text!r}"
+                assert secret not in text, (
+                    f"identity data {secret!r} in an operator-visible summary: {text!r}"
+                )
         await finish(handle)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from models.contract import AccountInput, AccountProfile, ClosureReport
+from models.account_state import AccountInput
+from models.contract import AccountProfile, ClosureReport
 from tests import signing
 from tests.conftest import new_worker
 from tests.workflows.test_seller_account import POLICY

@@ -9,7 +9,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from models.contract import AccountProfile, AccountState, Fact
+    from models.account_state import AccountState, Fact
+    from models.contract import AccountProfile
     from models.policy import Policy
     from models.refusals import Refusal
     from workflows.account_common import CommandLock

@@ -33,7 +33,7 @@ from temporalio.worker import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from models.contract import CommandAnswer
+    from models.account_state import CommandAnswer
     from models.refusals import REFUSAL_ERROR_TYPE, Refusal
 
 RECENT = 256

@@ -15,20 +15,14 @@ from workflows.account_base import AccountBase
 with workflow.unsafe.imports_passed_through():
     from activities.blobs import BLOB_REF
     from activities.enforcement import active_links, clear_link
+    from models.account_state import AssociationCase, CascadeStep, Deduction, Fact, Hold, PendingEffect
+    from models.activity_io import BarIdentityInput, ClearLinkInput
     from models.contract import (
         AppealDecisionInput,
         AppealInput,
-        AssociationCase,
         AssociationCaseInput,
         BanInput,
-        BarIdentityInput,
-        CascadeStep,
-        ClearLinkInput,
         ClosureReport,
-        Deduction,
-        Fact,
-        Hold,
-        PendingEffect,
         ViolationInput,
         account_workflow_id,
     )

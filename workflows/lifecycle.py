@@ -19,7 +19,7 @@ from __future__ import annotations
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
-from models.contract import ChartModel
+from models.account_state import ChartModel
 from models.refusals import RefusedError, refuse
 
 LIVE_STATES = ("registered", "authenticated", "exam_passed", "ten_products", "open")

@@ -18,22 +18,24 @@ with workflow.unsafe.imports_passed_through():
     from activities.exam import draw_exam_paper, grade_exam
     from activities.identity_photo import check_authentication_photo
     from activities.product_index import list_product, product_refusal, unlist_product
+    from models.activity_io import (
+        DrawExamInput,
+        GradeExamInput,
+        ListProductInput,
+        PhotoCheckInput,
+        UnlistProductInput,
+    )
     from models.contract import (
         AuthenticationResult,
-        DrawExamInput,
         ExamAnswers,
         ExamPaperView,
         ExamResult,
         ExamStartInput,
-        GradeExamInput,
-        ListProductInput,
-        PhotoCheckInput,
         PhotoSubmission,
         ProductInput,
         ProductReleaseResult,
         ProductRemoval,
         UnbindInput,
-        UnlistProductInput,
     )
     from models.refusals import Refusal, RefusedError, refuse
     from workflows.requirements import clear_errors, record_error

@@ -28,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import record_audit, send_notice
     from activities.enforcement import bar_identity
     from models import boundary
-    from models.contract import Attention, PendingEffect, RetryInput, RetryResult
+    from models.account_state import PendingEffect
+    from models.contract import Attention, RetryInput, RetryResult
     from models.refusals import Refusal, RefusedError, refuse
 
 from workflows.account_common import StepFailed, refusal_error, run_activity

@@ -24,15 +24,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.identity_registry import claim_identity
     from activities.registration_checks import screen_registration
     from models import boundary
-    from models.contract import (
-        AccountInput,
-        AccountProfile,
-        ClaimIdentityInput,
-        RegistrationInput,
-        RegistrationResult,
-        SendCodeInput,
-        account_workflow_id,
-    )
+    from models.account_state import AccountInput
+    from models.activity_io import ClaimIdentityInput, SendCodeInput
+    from models.contract import AccountProfile, RegistrationInput, RegistrationResult, account_workflow_id
     from models.policy import Policy
     from models.refusals import RefusedError
     from workflows.seller_account import SellerAccount

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.contract import AccountState, DisabledReason, Requirement, RequirementError, Requirements
+    from models.account_state import AccountState
+    from models.contract import DisabledReason, Requirement, RequirementError, Requirements
     from models.policy import Policy
     from models.refusals import Refusal
 

@@ -45,24 +45,22 @@ with workflow.unsafe.imports_passed_through():
     from activities.login_ip import record_login_ip
     from activities.registration_checks import contact_refusal
     from models import boundary
-    from models.contract import (
-        AccountInput,
-        AccountProfile,
-        AccountState,
-        AccountStatus,
+    from models.account_state import AccountInput, AccountState, ChartModel, Fact, PendingEffect
+    from models.activity_io import (
         AuditInput,
-        ChangeContactInput,
-        ChartModel,
-        Fact,
-        LoginInput,
         LoginIpInput,
         NoticeInput,
-        PendingEffect,
         RebindContactInput,
-        RequestCodeInput,
-        Requirements,
         SendCodeInput,
         VerifyCodeInput,
+    )
+    from models.contract import (
+        AccountProfile,
+        AccountStatus,
+        ChangeContactInput,
+        LoginInput,
+        RequestCodeInput,
+        Requirements,
         VerifyEmailInput,
     )
     from models.refusals import Refusal, RefusedError, refuse

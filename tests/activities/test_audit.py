@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.audit import record_audit
-from models.contract import AuditInput
+from models.activity_io import AuditInput
 from models.db import engine
 from models.tables import AuditRecord
 

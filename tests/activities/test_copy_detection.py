@@ -17,7 +17,8 @@ from activities.product_index import _open_product_image, list_product
 from activities.text_signature import exact_jaccard, normalise, shingles
 from devtools import product_corpus as pc
 from devtools import product_fixtures as pf
-from models.contract import ListProductInput, ListProductResult, ProductInput
+from models.activity_io import ListProductInput, ListProductResult
+from models.contract import ProductInput
 from models.policy import load_policy
 from models.refusals import Refusal
 

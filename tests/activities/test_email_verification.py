@@ -11,7 +11,7 @@ from sqlmodel import Session
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.identity_registry import fingerprint
 from devtools.smtp_sink import SmtpSink
-from models.contract import SendCodeInput, VerifyCodeInput
+from models.activity_io import SendCodeInput, VerifyCodeInput
 from models.db import engine
 from models.tables import Account, IdentityFingerprint
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from activities.exam import answer_key, bank, draw, grade_exam
-from models.contract import GradeExamInput
+from models.activity_io import GradeExamInput
 
 RULES = Path(__file__).resolve().parents[2] / "docs" / "RULES.md"
 

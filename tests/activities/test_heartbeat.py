@@ -12,7 +12,7 @@ from activities.blobs import put_bytes
 from activities.heartbeat import heartbeating
 from activities.identity_photo import check_authentication_photo
 from devtools import photo_fixtures
-from models.contract import PhotoCheckInput
+from models.activity_io import PhotoCheckInput
 from models.policy import load_policy
 
 

@@ -19,7 +19,7 @@ from activities.identity_registry import fingerprint
 from activities.registration_checks import contact_refusal
 from devtools.identity_factory import id_card_number, licence_number
 from devtools.smtp_sink import SmtpSink
-from models.contract import SendCodeInput
+from models.activity_io import SendCodeInput
 from models.db import engine
 from models.refusals import RefusedError
 from models.tables import Account, IdentityFingerprint

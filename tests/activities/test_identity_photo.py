@@ -13,7 +13,7 @@ import pytest
 from activities.blobs import put_bytes
 from activities.identity_photo import MESSAGES, check_authentication_photo, check_photo
 from devtools import photo_corpus, photo_fixtures
-from models.contract import PhotoCheckInput
+from models.activity_io import PhotoCheckInput
 from models.policy import load_policy
 
 POLICY = load_policy().authentication

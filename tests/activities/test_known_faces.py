@@ -18,7 +18,7 @@ import activities.known_faces as known_faces
 from activities.blobs import put_bytes
 from activities.identity_photo import check_authentication_photo, verify_photo
 from devtools import photo_fixtures
-from models.contract import PhotoCheckInput, PhotoCheckResult
+from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.db import engine
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import load_policy

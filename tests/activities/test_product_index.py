@@ -12,7 +12,8 @@ from activities.blobs import put_bytes
 from activities.identity_registry import linked_accounts
 from activities.product_index import list_product, product_refusal
 from devtools import photo_fixtures, product_fixtures
-from models.contract import ListProductInput, ProductInput
+from models.activity_io import ListProductInput
+from models.contract import ProductInput
 from models.policy import load_policy
 
 POLICY = load_policy().association

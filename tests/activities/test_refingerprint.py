@@ -20,7 +20,7 @@ import seller_client
 from activities import refingerprint as cmd
 from activities.identity_registry import claim_identity, digest_of, fingerprint
 from devtools.identity_factory import applicant
-from models.contract import ClaimIdentityInput
+from models.activity_io import ClaimIdentityInput
 from models.db import engine
 from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker

@@ -20,7 +20,7 @@ from activities.safe_image import (
     jpeg_scan_count,
 )
 from devtools import hostile_images
-from models.contract import PhotoCheckResult
+from models.activity_io import PhotoCheckResult
 from models.policy import load_policy
 from models.refusals import Refusal
 

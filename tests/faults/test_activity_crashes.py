@@ -33,10 +33,9 @@ from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
-from models.contract import (
+from models.activity_io import (
     AuditInput,
     BarIdentityInput,
-    BuyerScreening,
     ClaimIdentityInput,
     ClearLinkInput,
     GradeExamInput,
@@ -48,6 +47,7 @@ from models.contract import (
     UnlistProductInput,
     VerifyCodeInput,
 )
+from models.contract import BuyerScreening
 from models.db import engine
 from models.email_verification import EmailCode
 from models.products import Product

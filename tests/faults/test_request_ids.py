@@ -15,14 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from activities.identity_registry import claim_identity
 from devtools.identity_factory import applicant
-from models.contract import (
-    AccountInput,
-    AccountProfile,
-    ChangeContactInput,
-    ClaimIdentityInput,
-    LoginInput,
-    UnbindInput,
-)
+from models.account_state import AccountInput
+from models.activity_io import ClaimIdentityInput
+from models.contract import AccountProfile, ChangeContactInput, LoginInput, UnbindInput
 from models.policy import load_policy
 from models.refusals import RefusedError
 from tests.conftest import new_worker

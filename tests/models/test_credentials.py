@@ -67,7 +67,10 @@ def test_any_edited_field_breaks_the_signature(field: str, value: object) -> Non
 
 def test_expiry_is_judged_at_the_time_given() -> None:
     ring = keys(K_OLD)
-    cred = sign(role="service", actor="risk", account="M1", command="report_violation", now=NOW, keys=ring)
+    ttl = timedelta(minutes=10)  # explicit: the suite's default lifetime is long (tests/conftest.py)
+    cred = sign(
+        role="service", actor="risk", account="M1", command="report_violation", now=NOW, keys=ring, ttl=ttl
+    )
     assert code(cred, "report_violation", keys=ring, now=NOW + timedelta(minutes=9)) is None
     assert code(cred, "report_violation", keys=ring, now=NOW + timedelta(minutes=10)) == "credential_expired"
 

@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from activities.enforcement import bar_identity
 from devtools.identity_factory import applicant
-from models.contract import BarIdentityInput, RegistrationInput
+from models.activity_io import BarIdentityInput
+from models.contract import RegistrationInput
 from tests.conftest import new_worker
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.contract import ChartModel
+from models.account_state import ChartModel
 from models.refusals import RefusedError
 from workflows.lifecycle import LifecycleChart, SellerLifecycle
 

@@ -1,0 +1,202 @@
+"""Payloads between the workflows and their activities: internal, never sent by other services."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models.contract import ExamPaperView, ProductInput, RegistrationInput
+from models.policy import AuthenticationPolicy
+from models.refusals import Refusal
+
+
+@dataclass
+class ExamPaper:
+    """What the workflow keeps of a drawn paper: enough to grade it, nothing the seller may see."""
+
+    paper_id: str
+    bank_version: str
+    question_ids: list[str]
+    option_orders: list[list[int]]  # per question, the bank's option indexes in the order shown
+
+
+@dataclass
+class AuditInput:
+    workflow_id: str
+    seq: int
+    at: datetime
+    actor: str
+    event: str
+    rule: str
+    reason: str
+    policy_version: str
+    from_state: str | None = None
+    to_state: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NoticeInput:
+    member_id: str
+    key: str  # idempotency key: one notice per key, however often the activity runs
+    kind: str
+    rule: str
+    message: str
+    at: datetime
+
+
+@dataclass
+class ClaimIdentityInput:
+    member_id: str
+    registration: RegistrationInput
+    at: datetime
+
+
+@dataclass
+class ClaimIdentityResult:
+    member_id: str | None
+    refusal: Refusal | None = None
+
+
+@dataclass
+class RebindContactInput:
+    member_id: str
+    kind: str
+    value: str
+    at: datetime
+
+
+@dataclass
+class RebindContactResult:
+    changed: bool
+    refusal: Refusal | None = None
+    linked_member_id: str | None = None  # for operators: never shown to the seller
+
+
+@dataclass
+class PhotoCheckInput:
+    photo_ref: str
+    policy: AuthenticationPolicy
+    member_id: str = ""  # whose photo: the registry finds its ID card and its known-face matches by it
+
+
+@dataclass
+class PhotoCheckResult:
+    passed: bool
+    refusal: Refusal | None = None
+    measures: dict[str, float] = field(default_factory=dict)  # for operators and the bench
+    # ASSOC-2 shared_face: other accounts (not of the same main, REG-9) whose face is this one's.
+    linked_member_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DrawExamInput:
+    seed: str  # from workflow data (member id and attempt): the same attempt draws the same paper
+    questions: int
+    attempt: int
+
+
+@dataclass
+class DrawnExam:
+    paper: ExamPaper
+    view: ExamPaperView
+
+
+@dataclass
+class GradeExamInput:
+    paper: ExamPaper
+    answers: list[int]
+
+
+@dataclass
+class ExamGrade:
+    score: int  # 0..100
+    correct: int
+    total: int
+
+
+@dataclass
+class ListProductInput:
+    member_id: str
+    product_id: str
+    product: ProductInput
+    at: datetime
+    text_threshold: float
+    image_max_distance: int
+
+
+@dataclass
+class ListProductResult:
+    accepted: bool
+    refusal: Refusal | None = None
+    # For operators only (ASSOC-3 names the other store to them, never to the seller):
+    duplicate_of_member_id: str | None = None
+    duplicate_of_product_id: str | None = None
+    text_similarity: float = 0.0
+    image_distance: int = 64
+
+
+@dataclass
+class UnlistProductInput:
+    member_id: str
+    product_id: str
+
+
+@dataclass
+class SendCodeInput:
+    """Holds the email address: travels encrypted, and the account workflow never keeps it."""
+
+    member_id: str
+    email: str
+    ttl_minutes: int
+    issued_at: datetime
+
+
+@dataclass
+class SendCodeResult:
+    sent: bool
+    expires_at: datetime | None = None
+    refusal: Refusal | None = None
+
+
+@dataclass
+class LoginIpInput:
+    """The addresses (and devices) of the logins applied in one workflow task, recorded by one activity."""
+
+    member_id: str
+    ips: list[str]
+    at: datetime
+    threshold: int
+    devices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoginIpResult:
+    accounts_on_ip: int  # the most accounts seen on any of the addresses
+    advised: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerifyCodeInput:
+    member_id: str
+    code: str
+    now: datetime
+    max_attempts: int
+
+
+@dataclass
+class VerifyCodeResult:
+    verified: bool
+    refusal: Refusal | None = None
+
+
+@dataclass
+class BarIdentityInput:
+    member_id: str
+    at: datetime
+
+
+@dataclass
+class ClearLinkInput:
+    member_id: str
+    linked_member_id: str
+    operator: str
+    at: datetime
