@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session
 
 from activities import identity_canonical
 from activities.email_verification import send_verification_code
@@ -20,9 +19,8 @@ from activities.registration_checks import contact_refusal
 from devtools.identity_factory import id_card_number, licence_number
 from devtools.smtp_sink import SmtpSink
 from models.activity_io import SendCodeInput
-from models.db import engine
 from models.refusals import RefusedError
-from models.tables import Account, IdentityFingerprint
+from tests.registry_rows import registered_account
 
 # Decimal digit zeros of scripts people type numbers in; each script's digits are zero + 0..9.
 DIGIT_ZEROS = {
@@ -161,22 +159,7 @@ def test_the_mail_activity_refuses_an_unvalidated_address_for_good(mailbox: Smtp
     member_id = "C" + uuid.uuid4().hex[:15].upper()
     email = f"owner-{member_id.lower()}@example.com"
     now = datetime(2026, 3, 1, tzinfo=UTC)
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="X",
-                region="CN",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        session.flush()
-        session.add(
-            IdentityFingerprint(kind="email", digest=fingerprint("email", email), member_id=member_id)
-        )
-        session.commit()
+    registered_account(member_id, email=email)
     before = len(mailbox.messages())
     for bad in ("\n" + email, "\u2028" + email, email + "\r\nBcc: x@example.com"):
         result = send_verification_code(

@@ -12,13 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-from activities.identity_registry import fingerprint
 from devtools.smtp_sink import SmtpSink
 from models import limits
 from models.contract import (
@@ -32,9 +30,10 @@ from models.contract import (
 from models.db import engine
 from models.policy import StepsPolicy, load_policy
 from models.refusals import RefusedError
-from models.tables import Account, AuditRecord, IdentityFingerprint, Notice
+from models.tables import Account, AuditRecord, Notice
 from tests import signing
 from tests.conftest import new_worker
+from tests.registry_rows import registered_account
 from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows import search_attributes as sa
@@ -303,23 +302,7 @@ async def test_case8_signals_with_missing_fields_or_wrong_types_are_audited(
 
 
 def registered_email(member_id: str, email: str) -> None:
-    now = datetime.now(UTC)
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="Mail Store",
-                region="CN",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        session.flush()
-        session.add(
-            IdentityFingerprint(kind="email", digest=fingerprint("email", email), member_id=member_id)
-        )
-        session.commit()
+    registered_account(member_id, store_name="Mail Store", email=email)
 
 
 async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing(

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from activities.blobs import put_bytes
-from activities.identity_registry import fingerprint, link_accounts
+from activities.identity_registry import link_accounts
 from devtools.identity_factory import applicant
 from models.contract import (
     AccountStatus,
@@ -27,8 +27,9 @@ from models.contract import (
     ViolationInput,
 )
 from models.db import engine
-from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
+from models.tables import AuditRecord, BarredFingerprint
 from tests.conftest import new_worker
+from tests.registry_rows import registered_account
 from tests.signing import signal, update
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows.seller_account import SellerAccount
@@ -57,23 +58,8 @@ async def violation(handle: WorkflowHandle, vid: str, category: str, points: int
 def registered_identity(member_id: str) -> RegistrationInput:
     """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring);
     returns the identity it was registered with."""
-    now = datetime.now(UTC)
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="X",
-                region="CN",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        session.flush()
-        who = applicant()
-        for kind, value in (("id_card", who.id_card_number), ("mobile", who.mobile)):
-            session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
-        session.commit()
+    who = applicant()
+    registered_account(member_id, id_card=who.id_card_number, mobile=who.mobile)
     return who
 
 
