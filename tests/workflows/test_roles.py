@@ -106,6 +106,7 @@ async def test_a_seller_cannot_decide_an_appeal(time_env: WorkflowEnvironment) -
             account="*",
             command="decide_appeal",
             now=await time_env.get_current_time() - timedelta(hours=1),
+            ttl=timedelta(minutes=10),  # the suite's default lifetime is long (tests/conftest.py)
         )
         assert await refused_as_is(h, SellerAccount.decide_appeal, credentials.signed(decision, expired)) == (
             "ENF-4",
