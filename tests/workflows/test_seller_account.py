@@ -32,6 +32,11 @@ async def start_account(
 ) -> WorkflowHandle:  # type: ignore[no-untyped-def]
     member_id = "T" + uuid.uuid4().hex[:15].upper()
     now = await env.get_current_time()
+    registered_at = kwargs.pop("registered_at", now)
+    # One run per test account unless a test is about run age (tests/workflows/test_deploy.py): a run
+    # that continues-as-new every 30 days sets a timer the time-skipping server must serve in every
+    # later test that skips time, for as long as the account lives.
+    kwargs.setdefault("max_run_days", 100 * 365)
     account_state = None
     if state != "registered":
         account_state = AccountState(chart=ChartModel(state=state), registered_at=now, last_login_at=now)
@@ -40,7 +45,7 @@ async def start_account(
         AccountInput(
             profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
             policy=kwargs.pop("policy", POLICY),
-            registered_at=now,
+            registered_at=registered_at,
             state=account_state,
             **kwargs,
         ),
