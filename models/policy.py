@@ -4,6 +4,7 @@ The dataclasses travel in workflow inputs, so a workflow keeps the policy it sta
 decision 9) and a policy change never alters a decision already under way.
 """
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -95,8 +96,19 @@ class StepsPolicy:
 
 
 @dataclass(frozen=True)
+class LifecyclePolicy:
+    """Not a rulebook figure: how long one run of an account workflow lasts before it continues as new
+    onto the deployed code (docs/DEPLOYING.md)."""
+
+    # SELLER_MAX_RUN_DAYS: the test suite lengthens it, so that accounts a test leaves behind do not
+    # ask the time-skipping server for a timer every 30 days in every later test.
+    max_run_days: float = float(os.environ.get("SELLER_MAX_RUN_DAYS", "30"))
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str = "builtin"
+    lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
     dormancy: DormancyPolicy = field(default_factory=DormancyPolicy)
     authentication: AuthenticationPolicy = field(default_factory=AuthenticationPolicy)
     exam: ExamPolicy = field(default_factory=ExamPolicy)

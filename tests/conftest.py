@@ -28,6 +28,9 @@ os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
 # Credentials signed by the facade (seller_client) are checked against the workflow's clock, which the
 # time-skipping server runs years ahead of the wall clock as the session's tests skip time.
 os.environ.setdefault("CREDENTIAL_TTL_SECONDS", str(1000 * 365 * 24 * 3600))
+# One run per account in tests (tests/workflows/test_deploy.py sets the run age it tests): an account a
+# test leaves behind would otherwise ask the time-skipping server for a timer every 30 days.
+os.environ.setdefault("SELLER_MAX_RUN_DAYS", str(100 * 365))
 # The PostgreSQL pass (scripts/test.sh) points the registry at a throw-away database, emptied here.
 if os.environ.get("SELLER_TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["SELLER_TEST_DATABASE_URL"]

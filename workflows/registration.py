@@ -114,6 +114,7 @@ class Registration:
                 ),
                 policy=policy,
                 registered_at=workflow.now(),
+                max_run_days=policy.lifecycle.max_run_days,
             ),
             id=account_workflow_id(member_id),
             # The account lives for years, long after its registration workflow has answered.
