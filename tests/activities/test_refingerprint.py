@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import random
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,9 @@ from models.activity_io import ClaimIdentityInput
 from models.db import engine
 from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
+
+# Fixed seed: distinct values in one session (a fresh registry), the same in every run.
+DRAW = random.Random(20261125)
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -106,7 +110,7 @@ def legacy_registry() -> LegacyRegistry:
     claim_legacy(b, b_values)
     claim_legacy(c, c_values)
     barred_id = devanagari(closed.id_card_number)
-    foreign_licence = f"DEHRB{uuid.uuid4().int % 10**6:06d}"
+    foreign_licence = f"DEHRB{DRAW.randrange(10**6):06d}"
     ref = f"PA-{uuid.uuid4().hex[:10]}"
     with Session(engine()) as session:
         session.add(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import subprocess
 import sys
 import uuid
@@ -61,6 +62,9 @@ from models.tables import (
     LoginIp,
     Notice,
 )
+
+# Fixed seed: distinct values in one session (a fresh registry), the same in every run.
+DRAW = random.Random(20261125)
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -186,7 +190,7 @@ def notice_case(_mail: SmtpSink) -> Case:
 
 def login_case(_mail: SmtpSink) -> Case:
     # Three accounts on one address with a threshold of two: the third login advises all three.
-    ip = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    ip = f"10.{DRAW.randrange(250)}.{DRAW.randrange(250)}.{DRAW.randrange(250)}"
     members = sorted(new_member()[0] for _ in range(3))
     for m in members[:2]:
         record_login_ip(LoginIpInput(member_id=m, ips=[ip], at=T0, threshold=2))
