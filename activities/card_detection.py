@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from activities.card_corners import corner_cover
+
 ID1_ASPECT = 85.6 / 54.0
 
 # Verdicts of the scan, in the reason codes' words.
@@ -51,6 +53,10 @@ class DetectionSettings:
     # skin on the card at a corner beyond the skin on the card along its two sides: a thumb covering the
     # card's part of the corner window gives about 1, genuine cards up to 0.28 (tune split, 3 draws)
     corner_skin_max: float = 0.5
+    # share of a corner's inside unlike the card and of its outside unlike the background, both at
+    # once (activities/card_corners.py): a thumb over the tip gives 0.2 to 0.6, visible corners up
+    # to 0.09 (tune split and report draws 300 and 600)
+    corner_cover_max: float = 0.15
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
 
@@ -157,7 +163,9 @@ class Gradients:
         self.gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
         self.h, self.w = rgb.shape[:2]
 
-    def snap(self, p: np.ndarray, q: np.ndarray, reach: int, strength: float) -> np.ndarray | None:
+    def snap(
+        self, p: np.ndarray, q: np.ndarray, reach: int, strength: float, *, robust: bool = False
+    ) -> np.ndarray | None:
         """The side p->q moved onto the edge it lies near: a line fitted to the strongest gradient
         across it, point by point. None when too little of it is an edge."""
         d = q - p
@@ -183,8 +191,10 @@ class Gradients:
         good = g[np.arange(len(ts)), best] >= strength
         if good.sum() < 8:
             return None
-        found = cand[np.arange(len(ts)), best][good].astype(np.float32)
-        vx, vy, x0, y0 = cv2.fitLine(found, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        found = cand[np.arange(len(ts)), best][good]
+        if robust:
+            return straight_run(found)
+        vx, vy, x0, y0 = cv2.fitLine(found.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
         return np.array([[x0, y0], [x0 + vx, y0 + vy]], np.float64)
 
     def along(self, p: np.ndarray, q: np.ndarray, t0: float, t1: float, n: int, strength: float) -> float:
@@ -203,6 +213,29 @@ class Gradients:
         g = np.abs(self.gx[ys, xs] * normal[0] + self.gy[ys, xs] * normal[1]).max(axis=2)
         best = np.where(inside, g, 0).max(axis=1)
         return float((best >= strength).mean())
+
+
+def straight_run(points: np.ndarray, tolerance: float = 1.5) -> np.ndarray:
+    """The line through most of `points` (within `tolerance` px), fitted to those: a card's side is
+    straight, and the edge points that leave it (a thumb's rounded outline over a corner, a shadow)
+    must not bend it towards them, as a least-squares or Huber fit over all points would."""
+    pts = np.asarray(points, np.float64)
+    i, j = np.triu_indices(len(pts), k=1)
+    d = pts[j] - pts[i]
+    norm = np.hypot(d[:, 0], d[:, 1])
+    ok = norm > 1e-6
+    i, j, d, norm = i[ok], j[ok], d[ok], norm[ok]
+    normals = np.stack([-d[:, 1], d[:, 0]], axis=1) / norm[:, None]
+    # distance of every point to every pair's line
+    dist = np.abs(
+        (pts[None, :, 0] - pts[i][:, None, 0]) * normals[:, None, 0]
+        + (pts[None, :, 1] - pts[i][:, None, 1]) * normals[:, None, 1]
+    )
+    inliers = dist <= tolerance
+    best = int(np.argmax(inliers.sum(axis=1))) if len(i) else -1
+    chosen = pts[inliers[best]] if best >= 0 and inliers[best].sum() >= 2 else pts
+    vx, vy, x0, y0 = cv2.fitLine(chosen.astype(np.float32), cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+    return np.array([[x0, y0], [x0 + vx, y0 + vy]], np.float64)
 
 
 def edge_maps(rgb: np.ndarray) -> list[np.ndarray]:
@@ -253,13 +286,16 @@ def hypotheses(rgb: np.ndarray, settings: DetectionSettings) -> list[np.ndarray]
     return quads
 
 
-def refine(grads: Gradients, c: np.ndarray, strength: float) -> np.ndarray:
+def refine(grads: Gradients, c: np.ndarray, strength: float, *, robust: bool = False) -> np.ndarray:
     """Each side snapped to its edge, corners re-intersected: an outline traced from a polygon
-    approximation cuts rounded corners and drifts by a few pixels."""
+    approximation cuts rounded corners and drifts by a few pixels. `robust`: each side is the straight
+    line through most of its edge points (a thumb's outline near a corner left out)."""
     reach = max(3, int(0.03 * float(np.linalg.norm(c[0] - c[2]))))
     lines = []
     for i in range(4):
-        line = grads.snap(c[i].astype(np.float64), c[(i + 1) % 4].astype(np.float64), reach, strength)
+        line = grads.snap(
+            c[i].astype(np.float64), c[(i + 1) % 4].astype(np.float64), reach, strength, robust=robust
+        )
         lines.append(line if line is not None else np.array([c[i], c[(i + 1) % 4]], np.float64))
     out = []
     for i in range(4):
@@ -505,6 +541,18 @@ def scan(
     skin = corner_skin(rgb, best)
     measures["card_corner_skin"] = skin
     if skin > s.corner_skin_max:
+        return CardScan(CORNER_MISSING, best, measures)
+    # A thumb over only the tip, of any colour: an object of its own across the card's outline.
+    # Its corners where the card's straight sides meet: a side drawn across the thumb's outline would
+    # put the corner beside the thumb instead of under it. Twice: the first fit brings the whole side
+    # within reach.
+    exact = refine(grads, best.corners, s.edge_strength, robust=True)
+    exact = refine(grads, exact, s.edge_strength, robust=True)
+    if np.abs(exact - best.corners).max() > 0.15 * float(np.linalg.norm(best.corners[0] - best.corners[1])):
+        exact = best.corners
+    cover = max(corner_cover(source, exact * scale).covered)
+    measures["card_corner_cover"] = cover
+    if cover > s.corner_cover_max:
         return CardScan(CORNER_MISSING, best, measures)
     return CardScan(FOUND, best, measures)
 

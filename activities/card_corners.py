@@ -1,0 +1,116 @@
+"""OPEN-1: is each corner of the card there, or is something over its tip?
+
+A thumb over only the tip of a corner leaves both sides' edges visible almost to the corner, so edge
+support cannot see it, and a thumb of any colour must be seen, not only a skin-toned one. What it
+cannot hide is that it is an object of its own, lying across the card's outline: on the straightened
+card, at a hidden corner, the pixels inside the card's rounded corner are unlike the card's own face
+near that corner, and the pixels just outside it are unlike the background beside the card near that
+corner. At a visible corner the card's face runs into its rounded corner and the background runs
+around it. Print at a corner only breaks the first (the background outside is still background), a
+busy background only the second (the card's corner is still card): an occluder breaks both at once.
+
+The references are taken along the two sides that meet at the corner, from 20% to 40% of the card's
+width away from it (clear of a thumb on the tip, near enough to share the corner's print and
+background); each pixel is compared with the nearest reference colour, so a multi-coloured card or
+background is its own reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+ID1_ASPECT = 85.6 / 54.0
+WIDTH = 400  # the straightened card's width in pixels: the measure is taken at one scale for every photo
+MARGIN = 0.15  # of the width, around the card, so the background beside it is in view
+RADIUS = 0.037  # an ID-1 card's corner radius (3.18 mm of 85.6 mm), of the width
+WINDOW = 0.07  # the corner window reaches this far from the corner (of the width), both ways
+TIP = 0.045  # on the card, only the tip counts: print a little further in (a logo) is not a thumb
+BAND = 0.012  # pixels this near the rounded outline are neither (the quadrilateral is a pixel or two off)
+UNLIKE = 20.0
+CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel  # Lab distance (a and b doubled) from every reference colour: not the same surface
+
+
+@dataclass(frozen=True)
+class CornerCover:
+    """Per corner (top-left, top-right, bottom-right, bottom-left of the straightened card): the share
+    of the corner's inside unlike the card, and of its outside unlike the background."""
+
+    inside: list[float]
+    outside: list[float]
+
+    @property
+    def covered(self) -> list[float]:
+        """Per corner, how much of both: an occluder over the tip breaks both."""
+        return [min(i, o) for i, o in zip(self.inside, self.outside, strict=True)]
+
+
+def _canvas(rgb: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The card straightened to WIDTH with a margin around it, in Lab (a and b doubled: OpenCV's 8-bit
+    Lab compresses colour steps), and which canvas pixels lie inside the photo."""
+    h_card = WIDTH / ID1_ASPECT
+    m = MARGIN * WIDTH
+    size = (int(round(WIDTH + 2 * m)), int(round(h_card + 2 * m)))
+    target = np.array([[m, m], [m + WIDTH, m], [m + WIDTH, m + h_card], [m, m + h_card]], np.float32)
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    warped = cv2.warpPerspective(rgb, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    lab = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 1:] *= 2.0
+    # Canvas pixels mapped back into the photo: the margin may run past the frame's edge.
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    back = cv2.perspectiveTransform(np.stack([xs, ys], -1).reshape(-1, 1, 2), np.linalg.inv(matrix))
+    back = back.reshape(size[1], size[0], 2)
+    h, w = rgb.shape[:2]
+    valid = (back[..., 0] >= 0) & (back[..., 0] < w) & (back[..., 1] >= 0) & (back[..., 1] < h)
+    # Clipped white is a reflection, not a surface: whatever lies under it is judged as glare.
+    return lab, valid & (lab[..., 0] < CLIPPED)
+
+
+def _nearest(pixels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the nearest reference colour."""
+    if len(reference) == 0:
+        return np.full(len(pixels), np.inf, np.float32)
+    d = (pixels[:, None, :] - reference[None, :, :]) ** 2
+    return np.sqrt(d.sum(-1).min(1))
+
+
+def _sample(pixels: np.ndarray, at_most: int = 160) -> np.ndarray:
+    step = max(1, len(pixels) // at_most)
+    return pixels[::step]
+
+
+def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
+    """`corners`: the card's corners in `rgb` (top-left, top-right, bottom-right, bottom-left)."""
+    lab, valid = _canvas(rgb, corners)
+    m = int(round(MARGIN * WIDTH))
+    s = int(round(WINDOW * WIDTH))
+    n = 2 * s
+    # Signed distance (of the width) from the rounded corner's outline, positive on the card.
+    ys, xs = np.mgrid[0:n, 0:n]
+    x, y = (xs - s) / WIDTH, (ys - s) / WIDTH
+    arc = RADIUS - np.hypot(RADIUS - x, RADIUS - y)
+    signed = np.where((x < RADIUS) & (y < RADIUS), arc, np.minimum(x, y))
+    on_card, off_card = (signed > BAND) & (x < TIP) & (y < TIP), signed < -BAND
+    inside, outside = [], []
+    for k in range(4):
+        # Each corner turned to the top left, so one geometry serves all four.
+        L, V = lab, valid
+        if k in (1, 2):
+            L, V = L[:, ::-1], V[:, ::-1]
+        if k in (2, 3):
+            L, V = L[::-1], V[::-1]
+
+        def strip(x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, V: np.ndarray = V) -> np.ndarray:
+            rows = slice(m + int(y0 * WIDTH), m + int(y1 * WIDTH))
+            cols = slice(m + int(x0 * WIDTH), m + int(x1 * WIDTH))
+            return L[rows, cols][V[rows, cols]]
+
+        card = _sample(np.concatenate([strip(0.2, 0.4, 0.012, 0.04), strip(0.012, 0.04, 0.2, 0.4)]))
+        back = _sample(np.concatenate([strip(0.2, 0.4, -0.05, -0.012), strip(-0.05, -0.012, 0.2, 0.4)]))
+        window, seen = L[m - s : m + s, m - s : m + s], V[m - s : m + s, m - s : m + s]
+        card_px, back_px = window[on_card & seen], window[off_card & seen]
+        inside.append(float((_nearest(card_px, card) >= UNLIKE).mean()) if len(card_px) else 0.0)
+        outside.append(float((_nearest(back_px, back) >= UNLIKE).mean()) if len(back_px) > 20 else 0.0)
+    return CornerCover(inside, outside)
