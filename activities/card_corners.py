@@ -102,7 +102,9 @@ def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
         if k in (2, 3):
             L, V = L[::-1], V[::-1]
 
-        def strip(x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, V: np.ndarray = V) -> np.ndarray:
+        def strip(
+            x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, V: np.ndarray = V
+        ) -> np.ndarray:
             rows = slice(m + int(y0 * WIDTH), m + int(y1 * WIDTH))
             cols = slice(m + int(x0 * WIDTH), m + int(x1 * WIDTH))
             return L[rows, cols][V[rows, cols]]

@@ -255,7 +255,6 @@ def partly_visible_face(small: np.ndarray, card_corners: np.ndarray) -> bool:
     return False
 
 
-
 # ---------------------------------------------------------------- the whole check
 
 

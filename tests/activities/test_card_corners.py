@@ -34,7 +34,9 @@ def _small(full: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(full).resize((800, 600), Image.Resampling.BILINEAR))
 
 
-def _thumb_over(full: np.ndarray, corners: np.ndarray, corner: int, colour: tuple[int, int, int]) -> np.ndarray:
+def _thumb_over(
+    full: np.ndarray, corners: np.ndarray, corner: int, colour: tuple[int, int, int]
+) -> np.ndarray:
     """A finger-shaped occluder centred on the corner's tip, about a tenth of the card wide."""
     width = int(0.1 * float(np.linalg.norm(corners[1] - corners[0])))
     finger = Image.new("RGBA", (width, int(width * 1.5)), (0, 0, 0, 0))
