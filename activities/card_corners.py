@@ -30,6 +30,8 @@ WINDOW = 0.07  # the corner window reaches this far from the corner (of the widt
 TIP = 0.045  # on the card, only the tip counts: print a little further in (a logo) is not a thumb
 BAND = 0.012  # pixels this near the rounded outline are neither (the quadrilateral is a pixel or two off)
 UNLIKE = 20.0
+COLOUR_CELL = 12.0  # Lab grid for telling a strip's common colours
+COMMON_SHARE = 0.03  # a colour this share of a strip is the card's (or the background's) own
 CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel  # Lab distance (a and b doubled) from every reference colour: not the same surface
 
 
@@ -76,9 +78,17 @@ def _nearest(pixels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.sqrt(d.sum(-1).min(1))
 
 
-def _sample(pixels: np.ndarray, at_most: int = 160) -> np.ndarray:
-    step = max(1, len(pixels) // at_most)
-    return pixels[::step]
+def _common_colours(pixels: np.ndarray) -> np.ndarray:
+    """The colours that make up a good share of the strip (each the mean of its cell on a coarse Lab
+    grid): the card's ground and its print's ink, not the blend of the two along every letter's edge,
+    which would make a continuum of colours where any occluder finds a near neighbour."""
+    if len(pixels) == 0:
+        return pixels
+    cells = np.floor(pixels / COLOUR_CELL).astype(np.int64)
+    _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    keep = np.flatnonzero(counts >= COMMON_SHARE * len(pixels))
+    return np.array([pixels[inverse == k].mean(axis=0) for k in keep], np.float32).reshape(-1, 3)
 
 
 def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
@@ -109,8 +119,8 @@ def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
             cols = slice(m + int(x0 * WIDTH), m + int(x1 * WIDTH))
             return L[rows, cols][V[rows, cols]]
 
-        card = _sample(np.concatenate([strip(0.2, 0.4, 0.012, 0.04), strip(0.012, 0.04, 0.2, 0.4)]))
-        back = _sample(np.concatenate([strip(0.2, 0.4, -0.05, -0.012), strip(-0.05, -0.012, 0.2, 0.4)]))
+        card = _common_colours(np.concatenate([strip(0.2, 0.4, 0.02, 0.045), strip(0.02, 0.045, 0.2, 0.4)]))
+        back = _common_colours(np.concatenate([strip(0.2, 0.4, -0.05, -0.02), strip(-0.05, -0.02, 0.2, 0.4)]))
         window, seen = L[m - s : m + s, m - s : m + s], V[m - s : m + s, m - s : m + s]
         card_px, back_px = window[on_card & seen], window[off_card & seen]
         inside.append(float((_nearest(card_px, card) >= UNLIKE).mean()) if len(card_px) else 0.0)
