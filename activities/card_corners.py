@@ -38,7 +38,8 @@ CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel  # Lab distanc
 @dataclass(frozen=True)
 class CornerCover:
     """Per corner (top-left, top-right, bottom-right, bottom-left of the straightened card): the share
-    of the corner's inside unlike the card, and of its outside unlike the background."""
+    of the corner's inside, and of its outside, that is foreign (unlike both the card and the
+    background near that corner)."""
 
     inside: list[float]
     outside: list[float]
@@ -122,7 +123,11 @@ def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
         card = _common_colours(np.concatenate([strip(0.2, 0.4, 0.02, 0.045), strip(0.02, 0.045, 0.2, 0.4)]))
         back = _common_colours(np.concatenate([strip(0.2, 0.4, -0.05, -0.02), strip(-0.05, -0.02, 0.2, 0.4)]))
         window, seen = L[m - s : m + s, m - s : m + s], V[m - s : m + s, m - s : m + s]
-        card_px, back_px = window[on_card & seen], window[off_card & seen]
-        inside.append(float((_nearest(card_px, card) >= UNLIKE).mean()) if len(card_px) else 0.0)
-        outside.append(float((_nearest(back_px, back) >= UNLIKE).mean()) if len(back_px) > 20 else 0.0)
+        pixels = window.reshape(-1, 3)
+        # Foreign: unlike the card and unlike the background near this corner. A corner placed a
+        # pixel or two off puts background on the card's side or card outside it: neither is foreign.
+        foreign = ((_nearest(pixels, card) >= UNLIKE) & (_nearest(pixels, back) >= UNLIKE)).reshape(n, n)
+        ins, outs = on_card & seen, off_card & seen
+        inside.append(float(foreign[ins].mean()) if ins.sum() else 0.0)
+        outside.append(float(foreign[outs].mean()) if outs.sum() > 20 else 0.0)
     return CornerCover(inside, outside)
