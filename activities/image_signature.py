@@ -53,6 +53,14 @@ BLOCK_NCC = 0.6
 FG_DIFF = 12.0
 ERODE = 3
 INSIDE = 0.9
+# Keypoint check: around each stored feature inside the product's interior, the edge strength
+# (gradient magnitude: the same under any recolouring that keeps an edge) of the stored thumbnail laid
+# over the query must correlate. Blocks on a fixed grid are mostly flat label or shared layout (the
+# label's frame, the stripes); the stored features sit on the print that tells products apart.
+PATCH = 5  # half-side in thumbnail pixels (a 22-pixel square of the feature frame)
+PATCH_NCC = 0.5
+MIN_PATCHES = 8  # fewer features inside the interior: the block test decides alone
+MIN_PATCH_AGREEMENT = 0.75  # chosen on the tune split (pairs of copies, look-alikes of one template)
 
 
 @dataclass
@@ -229,12 +237,64 @@ def appearance(
     return float((ncc > BLOCK_NCC).mean()), n
 
 
+def _edges(gray: np.ndarray) -> np.ndarray:
+    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
+    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+
+
+def keypoint_agreement(
+    thumb: np.ndarray, query_gray: np.ndarray, transform: np.ndarray, points: np.ndarray
+) -> tuple[float, int]:
+    """Share of the stored features inside the product's interior whose neighbourhood, laid over the
+    query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
+    (0, 0) when the stored picture has no plain background: the block test decides then."""
+    fg = foreground(thumb)
+    if fg is None:
+        return 0.0, 0
+    s = THUMB_SCALE
+    q = cv2.resize(
+        query_gray,
+        (max(1, round(query_gray.shape[1] * s)), max(1, round(query_gray.shape[0] * s))),
+        interpolation=cv2.INTER_AREA,
+    )
+    m = transform.astype(np.float64).copy()
+    m[:, 2] *= s
+    h, w = q.shape
+    warped = cv2.warpAffine(_edges(thumb), m, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpAffine(np.ones_like(thumb, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    edges = _edges(q)
+    src = np.floor(points * s).astype(np.int64)
+    inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
+    src = src[inside]
+    keep = fg[src[:, 1], src[:, 0]] > 0
+    dst = np.rint((points[inside][keep] @ transform[:, :2].T + transform[:, 2]) * s).astype(np.int64)
+    scores = []
+    side = 2 * PATCH + 1
+    for x, y in dst.tolist():
+        if x < PATCH or y < PATCH or x + PATCH >= w or y + PATCH >= h:
+            continue
+        if valid[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].sum() < side * side:
+            continue
+        a = warped[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].ravel()
+        b = edges[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].ravel()
+        a, b = a - a.mean(), b - b.mean()
+        den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        if den > 1e-3:
+            scores.append(float((a * b).sum()) / den)
+    if not scores:
+        return 0.0, 0
+    return float(np.mean(np.array(scores) > PATCH_NCC)), len(scores)
+
+
 @dataclass
 class Confirmation:
     inliers: int
     spread: float
     agreement: float = 0.0
     blocks: int = 0
+    transform: np.ndarray | None = None  # stored frame -> query frame, when the geometry held
+    patch_agreement: float = 0.0
+    patches: int = 0
 
     @property
     def is_copy(self) -> bool:
@@ -242,6 +302,8 @@ class Confirmation:
             return False
         if self.blocks < MIN_BLOCKS:
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
+        if self.patches >= MIN_PATCHES and self.patch_agreement < MIN_PATCH_AGREEMENT:
+            return False
         return self.agreement >= MIN_AGREEMENT
 
 
@@ -273,11 +335,12 @@ def confirm(
     if len(inl) < 3:
         return Confirmation(int(len(inl)), 0.0)
     spread = cv2.contourArea(cv2.convexHull(inl)) / MAX_SIDE**2
-    c = Confirmation(int(len(inl)), float(spread))
+    c = Confirmation(int(len(inl)), float(spread), transform=transform)
     if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
         c.agreement, c.blocks = appearance(
             thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
         )
+        c.patch_agreement, c.patches = keypoint_agreement(thumb, query_gray, transform, stored.points)
     return c
 
 
