@@ -16,7 +16,10 @@ outline, the print) survive them. So:
   the stored picture's border colour, shrunk so the outline is left out. Look-alikes shot on one
   template share the outline and the label's place, not the print on the label; a new background is
   outside the compared area; the absolute correlation is taken, since a hue shift can swap which of
-  two colours is the darker. Pictures without a plain border are compared on the matched area.
+  two colours is the darker. Pictures without a plain border are compared on the matched area;
+- and around each stored feature inside that interior (the print, where look-alikes differ; a block
+  grid is mostly flat label and shared layout) the edges of the laid-over thumbnail must match the
+  query's: gradient magnitude, which a recolouring moves no more than the outline.
 """
 
 from __future__ import annotations
