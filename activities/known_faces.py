@@ -80,7 +80,7 @@ def recheck_radius(probe: np.ndarray, max_distance: float) -> float:
     subnormal floor) leaves room for the kernel's float32 arithmetic. It is ~0.003 at face scale,
     against ~0.3 between one person and the next, so almost no stranger is re-checked."""
     norm = float(np.linalg.norm(probe))
-    return max_distance + 2 * F16_EPSILON * (2 * norm + max_distance) + 1e-6
+    return max_distance + 2 * F16_EPSILON * (2 * norm + max_distance) + 1e-5
 
 
 class FaceIndex:
