@@ -175,7 +175,8 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 ) -> None:  # type: ignore[no-untyped-def]
     from devtools import product_fixtures
     from models.settings import settings
-    from tests.workflows.test_enforcement import registered_identity, until
+    from tests.polling import until
+    from tests.workflows.test_enforcement import registered_identity
     from tests.workflows.test_seller_account import finish, start_account
 
     # screen-buyer starts a workflow on the configured task queue, as the CLI does in production.
@@ -292,8 +293,8 @@ async def test_an_unknown_member_is_a_clear_error(
 
 async def test_status_of_an_account_closed_with_an_open_case(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
     """Closing settles the case: `status` lists none, and OpenCase finds only live accounts."""
+    from tests.polling import until
     from tests.signing import signal
-    from tests.workflows.test_enforcement import until
     from tests.workflows.test_seller_account import finish, start_account
 
     async with new_worker(dev_env.client) as worker:

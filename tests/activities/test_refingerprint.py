@@ -276,8 +276,8 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
 async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: WorkflowEnvironment) -> None:
     """--open-cases: each account of a collision gets the ASSOC-2 case a live contact change would open;
     sending twice opens nothing more."""
+    from tests.polling import until
     from tests.signing import TEST_TTL
-    from tests.workflows.test_enforcement import until
     from tests.workflows.test_seller_account import finish, start_account
     from workflows.seller_account import SellerAccount
 
