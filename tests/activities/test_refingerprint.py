@@ -69,6 +69,17 @@ def claim_legacy(member_id: str, values: dict[str, str]) -> None:
         session.commit()
 
 
+def legacy_pre_approval(ref: str, licence: str) -> PreApproval:
+    """A REG-2 pre-approval of a German applicant as the landed registry wrote it."""
+    return PreApproval(
+        ref=ref,
+        region="DE",
+        licence_digest=legacy("licence", licence),
+        approved_by="operator:lin",
+        created_at=NOW,
+    )
+
+
 @dataclasses.dataclass
 class LegacyRegistry:
     a: str
@@ -118,15 +129,7 @@ def legacy_registry() -> LegacyRegistry:
                 kind="id_card", digest=legacy("id_card", barred_id), origin_member_id="MCLOSED", barred_at=NOW
             )
         )
-        session.add(
-            PreApproval(
-                ref=ref,
-                region="DE",
-                licence_digest=legacy("licence", foreign_licence),
-                approved_by="operator:lin",
-                created_at=NOW,
-            )
-        )
+        session.add(legacy_pre_approval(ref, foreign_licence))
         session.commit()
     typed = [{"kind": k, "value": v} for values in (a_values, b_values, c_values) for k, v in values.items()]
     typed += [
@@ -250,15 +253,7 @@ def test_every_kind_of_row_moves_and_a_row_held_in_both_forms_merges() -> None:
                 BarredFingerprint(kind="id_card", digest=digest, origin_member_id="MCLOSED", barred_at=NOW)
             )
         for ref in refs:
-            session.add(
-                PreApproval(
-                    ref=ref,
-                    region="DE",
-                    licence_digest=legacy("licence", foreign),
-                    approved_by="operator:lin",
-                    created_at=NOW,
-                )
-            )
+            session.add(legacy_pre_approval(ref, foreign))
         session.commit()
     values = [
         cmd.SourceValue("id_card", arabic(person.id_card_number)),
