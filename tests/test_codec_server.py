@@ -396,9 +396,11 @@ def encode_call(
         return status, json.loads(out)
     sealed = json_format.Parse(out, Payloads()).payloads
     assert sealed[0].metadata["encoding"] == b"binary/encrypted"
-    return status, plain_value(
+    received = plain_value(
         json_format.MessageToJson(Payloads(payloads=asyncio.run(codec().decode(sealed)))).encode()
     )
+    assert isinstance(received, dict)
+    return status, received
 
 
 def cookie_of(server: str, operator: str, password: str) -> str:
