@@ -4,7 +4,8 @@
 
 Opens the UI's workflow list filtered with the query operators type (SellerState = '<state>') and
 prints the seller workflow ids the page shows. The helpers below also sign an operator in on the codec
-server, point the UI at it, read an account's page and send a signal from it (tests/test_web_ui.py).
+server, point the UI at it, read an account's page and send a signal or an update from it, reporting whether
+it went, the workflow refused it, or the codec server refused to encode (sign) it (tests/test_web_ui.py).
 Needs Debian's chromium and chromium-driver.
 """
 
