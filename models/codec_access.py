@@ -29,8 +29,8 @@ An operator entry may add `"roles": ["operator"]`: then, signed in, they may sen
 (decide_appeal, retry, ban, ...) from the Web UI, signed in their name. Without it they only read.
 
 Password hashes come from `python codec_server.py hash-password`. In development, with no operators
-configured, one operator `operator` with the password `dev-operator-password` and the operator role exists; production refuses
-it, like every other development secret.
+configured, one operator `operator` with the password `dev-operator-password` and the operator role
+exists; production refuses it, like every other development secret.
 """
 
 from __future__ import annotations
