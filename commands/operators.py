@@ -3,6 +3,8 @@ the signed credential an operator or a service pastes into a command sent by han
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import timedelta
 
@@ -71,7 +73,8 @@ async def retry(call: Call, as_operator: str) -> Answer:
 
     Writes again what ran out of retries and prints what still fails.
     """
-    return await call.new_state(SellerAccount.retry, RetryInput(as_operator), operator=as_operator)
+    result = await call.update(SellerAccount.retry, RetryInput(as_operator), operator=as_operator)
+    return {"member_id": call.member_id, **dataclasses.asdict(result)}
 
 
 @click.command("credential")
