@@ -4,7 +4,6 @@ the signed credential an operator or a service pastes into a command sent by han
 from __future__ import annotations
 
 import dataclasses
-
 import json
 from datetime import timedelta
 

@@ -337,7 +337,7 @@ async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_comman
     dev_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The Web UI path: an operator pastes the printed `auth` into the JSON input of an update."""
-    from tests.signing import update
+    from tests.signing import update, update_id
     from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
     from tests.workflows.test_seller_account import finish
 
@@ -353,8 +353,10 @@ async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_comman
         typed = {"case_id": case_id, "approved": True, "operator": "", "note": "checked by hand"}
         untyped = dev_env.client.get_workflow_handle(h.id)
         with pytest.raises(WorkflowUpdateFailedError):  # no credential: refused
-            await untyped.execute_update("decide_appeal", typed)
-        assert await untyped.execute_update("decide_appeal", typed | {"auth": auth}) == "open"
+            await untyped.execute_update("decide_appeal", typed, id=update_id("decide_appeal"))
+        assert await untyped.execute_update(
+            "decide_appeal", typed | {"auth": auth}, id=update_id("decide_appeal")
+        ) == "open"
         await finish(h, other)
 
 

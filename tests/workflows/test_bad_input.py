@@ -318,6 +318,7 @@ async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing
             pending = await h.start_update(
                 SellerAccount.request_email_code,
                 signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+                id=signing.update_id("request_email_code"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             await asyncio.sleep(1.5)  # the step has failed and is waiting for its next attempt
@@ -362,6 +363,7 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
             pending = await h.start_update(
                 SellerAccount.request_email_code,
                 signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+                id=signing.update_id("request_email_code"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             with pytest.raises(WorkflowUpdateFailedError) as err:

@@ -28,7 +28,7 @@ from models.settings import settings
 from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.polling import eventually, until
-from tests.signing import TEST_TTL, as_system, member_of, signal, signed, update
+from tests.signing import TEST_TTL, as_system, member_of, signal, signed, update, update_id
 from tests.workflows.test_enforcement import appeal_for, closes, linked_pair_with_a_case
 from tests.workflows.test_seller_account import audit_rows, finish, notices, start_account
 from worker import WORKFLOWS, sandbox_runner
@@ -64,7 +64,7 @@ async def audited(handle: WorkflowHandle, event: str) -> list[str]:
 async def refused_as_is(handle: WorkflowHandle, handler, message) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """The rule and reason code of an update refused as sent (credential and all)."""
     with pytest.raises(WorkflowUpdateFailedError) as err:
-        await handle.execute_update(handler, message)
+        await handle.execute_update(handler, message, id=update_id(handler.__name__))
     refusal = seller_client.as_refusal(err.value)
     assert refusal is not None, err.value
     return refusal.rule, refusal.code
