@@ -220,14 +220,19 @@ def run(n: int, count: int, radius: float, workdir: Path) -> None:
     setting = index.index.expansion_search
     print("index search + exact re-check in memory, by expansion_search:")
     for ef in sorted({32, 64, 128, 256, setting}):
-        index.index.expansion_search = ef
+        index.index.expansion_search = ef  # type: ignore[misc]  # usearch has the setter
         answers, lat = timed(indexed, queries)
         mark = " (the worker's setting)" if ef == setting else ""
         print(f"  {ef:>4}{mark}: {lat.line()}; {recall(answers, truth)}", flush=True)
-    index.index.expansion_search = setting
+    index.index.expansion_search = setting  # type: ignore[misc]
 
     with Session(engine) as session:
-        _, sync_only = timed(lambda q: (index.sync(session), [])[1], queries[:200])
+
+        def sync_only_once(_: np.ndarray) -> list[int]:
+            index.sync(session)
+            return []
+
+        _, sync_only = timed(sync_only_once, queries[:200])
     print(f"the per-lookup read of new rows (sync, nothing new): {sync_only.line()}", flush=True)
 
     with Session(engine) as session:  # as in the activity, where enrolment has opened it
