@@ -24,7 +24,7 @@ from models.settings import (
     settings,
 )
 from tests.conftest import new_worker
-from tests.signing import signed
+from tests.signing import signed, update_id
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.seller_account import SellerAccount
 
@@ -164,7 +164,7 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
             ),
         )
         with pytest.raises(WorkflowUpdateFailedError):
-            await typed.execute_update("unbind_identity", {"reason": "x"})
+            await typed.execute_update("unbind_identity", {"reason": "x"}, id=update_id("unbind_identity"))
         status = await strict.get_workflow_handle(account.id).query(SellerAccount.status)
         assert status.state == "open", "the clear serious violation was not applied"
         # The same violation through the codec closes the store: the one above was refused, not lost.

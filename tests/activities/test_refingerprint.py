@@ -69,6 +69,17 @@ def claim_legacy(member_id: str, values: dict[str, str]) -> None:
         session.commit()
 
 
+def legacy_pre_approval(ref: str, licence: str) -> PreApproval:
+    """A REG-2 pre-approval of a German applicant as the landed registry wrote it."""
+    return PreApproval(
+        ref=ref,
+        region="DE",
+        licence_digest=legacy("licence", licence),
+        approved_by="operator:lin",
+        created_at=NOW,
+    )
+
+
 @dataclasses.dataclass
 class LegacyRegistry:
     a: str
@@ -118,15 +129,7 @@ def legacy_registry() -> LegacyRegistry:
                 kind="id_card", digest=legacy("id_card", barred_id), origin_member_id="MCLOSED", barred_at=NOW
             )
         )
-        session.add(
-            PreApproval(
-                ref=ref,
-                region="DE",
-                licence_digest=legacy("licence", foreign_licence),
-                approved_by="operator:lin",
-                created_at=NOW,
-            )
-        )
+        session.add(legacy_pre_approval(ref, foreign_licence))
         session.commit()
     typed = [{"kind": k, "value": v} for values in (a_values, b_values, c_values) for k, v in values.items()]
     typed += [
@@ -225,6 +228,76 @@ def test_a_dry_run_reports_the_same_collisions_and_changes_nothing(
     ]
 
 
+def test_every_kind_of_row_moves_and_a_row_held_in_both_forms_merges() -> None:
+    """Claims, bars and pre-approvals move alike: a row whose canonical fingerprint its holder holds
+    already is merged into it (a claim of the same member, a bar), and pre-approvals, which may share
+    a licence, all move."""
+    person, closed = applicant(), applicant()
+    national = person.mobile.removeprefix("+86")
+    spaced = f"{national[:3]} {national[3:7]} {national[7:]}"
+    foreign = "DEHRB" + arabic(f"{DRAW.randrange(10**6):06d}")
+    member = new_member("M")
+    refs = [f"PA-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    with Session(engine()) as session:
+        for kind, digest in (
+            ("id_card", legacy("id_card", arabic(person.id_card_number))),  # one ID card, both forms
+            ("id_card", fingerprint("id_card", person.id_card_number)),
+            ("mobile", legacy("mobile", spaced)),
+        ):
+            session.add(IdentityFingerprint(kind=kind, digest=digest, member_id=member))
+        for digest in (
+            legacy("id_card", devanagari(closed.id_card_number)),
+            fingerprint("id_card", closed.id_card_number),
+        ):
+            session.add(
+                BarredFingerprint(kind="id_card", digest=digest, origin_member_id="MCLOSED", barred_at=NOW)
+            )
+        for ref in refs:
+            session.add(legacy_pre_approval(ref, foreign))
+        session.commit()
+    values = [
+        cmd.SourceValue("id_card", arabic(person.id_card_number)),
+        cmd.SourceValue("mobile", spaced),
+        cmd.SourceValue("id_card", devanagari(closed.id_card_number)),
+        cmd.SourceValue("licence", foreign, "DE"),
+    ]
+
+    def counts(report: cmd.Report) -> tuple[int, ...]:
+        return (
+            report.rewritten,
+            report.merged,
+            report.barred_rewritten,
+            report.barred_merged,
+            report.pre_approvals_rewritten,
+        )
+
+    dry, _ = cmd.refingerprint(values, dry_run=True)
+    report, collisions = cmd.refingerprint(values)
+    assert counts(report) == counts(dry) == (1, 1, 0, 1, 2) and collisions == []
+    assert snapshot(member) == sorted(
+        [
+            (member, "id_card", fingerprint("id_card", person.id_card_number)),
+            (member, "mobile", fingerprint("mobile", spaced)),
+        ]
+    )
+    with Session(engine()) as session:
+        bars = session.exec(
+            select(BarredFingerprint.digest).where(
+                BarredFingerprint.digest.in_(
+                    [
+                        legacy("id_card", devanagari(closed.id_card_number)),
+                        fingerprint("id_card", closed.id_card_number),
+                    ]
+                )  # type: ignore[attr-defined]
+            )
+        ).all()
+        approvals = session.exec(select(PreApproval.licence_digest).where(PreApproval.ref.in_(refs))).all()  # type: ignore[attr-defined]
+    assert bars == [fingerprint("id_card", closed.id_card_number)]
+    assert approvals == [fingerprint("licence", foreign, region="DE")] * 2
+    again, _ = cmd.refingerprint(values)
+    assert counts(again) == (0, 0, 0, 0, 0)
+
+
 def test_malformed_value_lines_stop_the_command_and_unusable_values_are_counted(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "mobile"}\n', encoding="utf-8")
@@ -276,8 +349,8 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
 async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: WorkflowEnvironment) -> None:
     """--open-cases: each account of a collision gets the ASSOC-2 case a live contact change would open;
     sending twice opens nothing more."""
+    from tests.polling import until
     from tests.signing import TEST_TTL
-    from tests.workflows.test_enforcement import until
     from tests.workflows.test_seller_account import finish, start_account
     from workflows.seller_account import SellerAccount
 

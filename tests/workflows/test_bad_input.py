@@ -33,8 +33,9 @@ from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, Notice
 from tests import signing
 from tests.conftest import new_worker
+from tests.polling import eventually, until
 from tests.registry_rows import registered_account
-from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
+from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows import search_attributes as sa
 from workflows.registration import Registration
@@ -52,12 +53,11 @@ async def task_failures(handle: WorkflowHandle) -> list[str]:
 
 
 async def audited(workflow_id: str, event: str, count: int = 1) -> list[AuditRecord]:
-    for _ in range(100):
-        rows = [r for r in audit_rows(workflow_id) if r.event == event]
-        if len(rows) >= count:
-            return rows
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id}: fewer than {count} {event} rows: {audit_rows(workflow_id)}")
+    return await eventually(
+        lambda: [r for r in audit_rows(workflow_id) if r.event == event],
+        lambda rows: len(rows) >= count,
+        f"{workflow_id}: {count} {event} rows",
+    )
 
 
 async def serious_violation_closes(handle: WorkflowHandle) -> None:
@@ -318,6 +318,7 @@ async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing
             pending = await h.start_update(
                 SellerAccount.request_email_code,
                 signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+                id=signing.update_id("request_email_code"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             await asyncio.sleep(1.5)  # the step has failed and is waiting for its next attempt
@@ -362,6 +363,7 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
             pending = await h.start_update(
                 SellerAccount.request_email_code,
                 signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+                id=signing.update_id("request_email_code"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             with pytest.raises(WorkflowUpdateFailedError) as err:

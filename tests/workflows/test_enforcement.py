@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from activities.blobs import put_bytes
 from activities.identity_registry import link_accounts
 from devtools.identity_factory import applicant
 from models.contract import (
-    AccountStatus,
     AppealDecisionInput,
     AppealInput,
     AssociationCaseInput,
@@ -29,22 +27,13 @@ from models.contract import (
 from models.db import engine
 from models.tables import AuditRecord, BarredFingerprint
 from tests.conftest import new_worker
+from tests.polling import eventually, settled, until
 from tests.registry_rows import registered_account
 from tests.signing import signal, update
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows.seller_account import SellerAccount
 
 DAY = timedelta(days=1)
-
-
-async def until(handle: WorkflowHandle, check: Callable[[AccountStatus], bool], what: str) -> AccountStatus:
-    """Signals are applied by the workflow's next task: poll its status (real time, no skipping)."""
-    for _ in range(100):
-        status = await handle.query(SellerAccount.status)
-        if check(status):
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{handle.id}: never {what}; last status {status}")
 
 
 async def violation(handle: WorkflowHandle, vid: str, category: str, points: int = 0, **kw) -> None:  # type: ignore[no-untyped-def]
@@ -74,14 +63,20 @@ async def refused(h: WorkflowHandle, handler, arg, **who: str) -> tuple[str, str
 
 async def closes(workflow_id: str) -> list[AuditRecord]:
     """The account's close rows, once its audit has caught up with its state (the row is written by
-    an activity right after the transition)."""
-    for _ in range(100):
-        rows = [r for r in audit_rows(workflow_id) if r.event == "close"]
-        if rows:
-            await asyncio.sleep(0.2)  # a second close row, if the code wrongly wrote one, would land now
-            return [r for r in audit_rows(workflow_id) if r.event == "close"]
-        await asyncio.sleep(0.05)
-    return []
+    an activity right after the transition), and a moment more: a second close row, if the code
+    wrongly wrote one, would land then."""
+
+    def rows() -> list[AuditRecord]:
+        return [r for r in audit_rows(workflow_id) if r.event == "close"]
+
+    await eventually(rows, bool, f"{workflow_id}: a close row")
+    return await settled(rows)
+
+
+def barred_kinds(member_id: str) -> set[str]:
+    with Session(engine()) as session:
+        rows = session.exec(select(BarredFingerprint).where(BarredFingerprint.origin_member_id == member_id))
+        return {b.kind for b in rows}
 
 
 async def test_trade_points_expire_on_a_rolling_year(time_env: WorkflowEnvironment) -> None:
@@ -153,11 +148,8 @@ async def test_ip_strikes_freeze_one_day_then_seven_then_close_and_bar(time_env:
         await violation(h, "s3", "ip_strike")
         status = await until(h, lambda s: s.state == "closed", "third strike closes")
         assert status.closed_reason == "third_strike"
-        with Session(engine()) as session:
-            barred = session.exec(
-                select(BarredFingerprint).where(BarredFingerprint.origin_member_id == member)
-            ).all()
-        assert {b.kind for b in barred} == {"id_card", "mobile"}, "REG-5: a serious closure bars the identity"
+        # REG-5: a serious closure bars the identity (an activity, right after the transition)
+        await eventually(lambda: barred_kinds(member), lambda kinds: kinds == {"id_card", "mobile"}, "barred")
         await finish(h)
     assert status is not None
 

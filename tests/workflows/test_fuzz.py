@@ -288,7 +288,7 @@ async def send(handle: WorkflowHandle, message: str, call: list[Any], n: int) ->
         await handle.signal(message, args=call)
         return "signalled"
     try:
-        await asyncio.wait_for(handle.execute_update(message, args=call), timeout=60)
+        await asyncio.wait_for(handle.execute_update(message, args=call, id=signing.update_id(message)), timeout=60)
         return "accepted"
     except WorkflowUpdateFailedError:
         return "refused"
