@@ -22,7 +22,8 @@ from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.db import engine
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import load_policy
-from models.tables import Account, AccountLink
+from models.tables import AccountLink
+from tests.registry_rows import new_account
 
 POLICY = load_policy().authentication
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -33,22 +34,7 @@ def photo(name: str) -> bytes:
 
 
 def account(main: str | None = None) -> str:
-    member = "F" + uuid.uuid4().hex[:15].upper()
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member,
-                registration_id=uuid.uuid4().hex,
-                store_name="Face Shop",
-                region="CN",
-                is_main=main is None,
-                main_member_id=main,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.commit()
-    return member
+    return new_account("F", store_name="Face Shop", main=main, at=NOW)
 
 
 def authenticate(member: str, data: bytes) -> PhotoCheckResult:

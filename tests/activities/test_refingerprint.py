@@ -23,8 +23,9 @@ from activities.identity_registry import claim_identity, digest_of, fingerprint
 from devtools.identity_factory import applicant
 from models.activity_io import ClaimIdentityInput
 from models.db import engine
-from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
+from models.tables import AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
+from tests.registry_rows import new_account
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
 DRAW = random.Random(20261125)
@@ -45,20 +46,7 @@ def legacy(kind: str, value: str) -> str:
 
 
 def new_member(prefix: str) -> str:
-    member_id = prefix + uuid.uuid4().hex[:15].upper()
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="Legacy Store",
-                region="CN",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.commit()
-    return member_id
+    return new_account(prefix, store_name="Legacy Store", at=NOW)
 
 
 def claim_legacy(member_id: str, values: dict[str, str]) -> None:
