@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -11,14 +10,12 @@ from sqlmodel import Session
 from activities.identity_registry import fingerprint
 from models.db import engine
 from models.tables import Account, IdentityFingerprint
-
-# Fixed seed: member and registration ids distinct within a session, the same in every run.
-_IDS = random.Random(20261125)
+from tests.draws import hex_id
 
 
 def new_member_id(prefix: str) -> str:
     """A member id of 16 characters: the test's own letter, then 15 hex digits."""
-    return f"{prefix}{_IDS.getrandbits(60):015X}"
+    return prefix + hex_id(15).upper()
 
 
 def registered_account(
@@ -36,7 +33,7 @@ def registered_account(
         session.add(
             Account(
                 member_id=member_id,
-                registration_id=f"{_IDS.getrandbits(128):032x}",
+                registration_id=hex_id(),
                 store_name=store_name,
                 region="CN",
                 is_main=main is None,
