@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -24,6 +23,7 @@ from models.settings import (
     settings,
 )
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.signing import signed, update_id
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.seller_account import SellerAccount
@@ -160,7 +160,7 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
             signed(
                 account,
                 SellerAccount.report_violation,
-                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+                ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=48, severity="serious"),
             ),
         )
         with pytest.raises(WorkflowUpdateFailedError):
@@ -173,7 +173,7 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
             signed(
                 account,
                 SellerAccount.report_violation,
-                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+                ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=48, severity="serious"),
             ),
         )
         for _ in range(100):

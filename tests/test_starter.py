@@ -8,7 +8,6 @@ import io
 import json
 import re
 import sys
-import uuid
 
 import pytest
 from sqlmodel import Session, select
@@ -23,6 +22,7 @@ from models.contract import AssociationCaseInput, ClosureReport
 from models.db import engine
 from models.tables import AccountLink, IdentityFingerprint
 from tests.conftest import new_worker
+from tests.draws import hex_id, raw_bytes
 from tests.workflows.test_seller_account import notices
 from workflows.seller_account import SellerAccount
 
@@ -204,7 +204,7 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
         case_id = sa_.open_cases[0]
 
         invoice = tmp_path / "invoice.pdf"
-        invoice.write_bytes(b"%PDF-1.4 purchase invoice 2026-03 " + uuid.uuid4().bytes)
+        invoice.write_bytes(b"%PDF-1.4 purchase invoice 2026-03 " + raw_bytes())
         code, out = await cli("decide", b, case_id, "reject", "--operator", "lin")
         assert (code, out["refused"]["code"]) == (3, "no_appeal")
         appeal = ["--opening-info", "Opened 2025, own brand", "--invoice", str(invoice)]
@@ -245,12 +245,12 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 
         # REG-3: an overseas buyer with the seller's mobile is closed, and the seller gets trade points.
         code, out = await cli(
-            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", who.mobile
+            "screen-buyer", f"B{hex_id(8)}", "--region", "US", "--mobile", who.mobile
         )
         assert (code, out["closed"], out["seller_member_id"]) == (0, True, a)
         await until(first, lambda s: s.penalty_points["trade"] == 12, "REG-3 trade points")
         code, out = await cli(
-            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", "+15550100"
+            "screen-buyer", f"B{hex_id(8)}", "--region", "US", "--mobile", "+15550100"
         )
         assert (code, out["closed"]) == (0, False)
 
@@ -265,7 +265,7 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 async def test_the_same_request_id_answers_the_first_answer(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
     async with new_worker(dev_env.client) as worker:
         member, _ = await registered(dev_env, worker.task_queue)
-        key = uuid.uuid4().hex
+        key = hex_id()
         code, first = await cli("change-contact", member, "--mobile", "+8613700000001", "--request-id", key)
         assert code == 0
         _, trail = await cli("audit", member)
@@ -302,7 +302,7 @@ async def test_status_of_an_account_closed_with_an_open_case(dev_env: WorkflowEn
         live = await start_account(dev_env, worker.task_queue, state="open")
         closing = await start_account(dev_env, worker.task_queue, state="open")
         for n, h in enumerate((live, closing)):
-            case = AssociationCaseInput(f"C{n}{uuid.uuid4().hex[:16]}", "shared_email", "MOTHER")
+            case = AssociationCaseInput(f"C{n}{hex_id(16)}", "shared_email", "MOTHER")
             await signal(h, SellerAccount.open_case, case, operator="ops")
             await until(h, lambda s: bool(s.open_cases), "case opened")
         await seller_client.report_closure(

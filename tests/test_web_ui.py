@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from models.contract import UnbindInput, ViolationInput
 from models.settings import settings
 from seller_client import data_converter
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.signing import signal as send_signed
 from tests.signing import update
 from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
@@ -162,7 +162,7 @@ async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertex
             await send_signed(
                 account,
                 SellerAccount.report_violation,
-                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=2),
+                ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=2),
             )
             with pytest.raises(WorkflowUpdateFailedError):
                 await update(account, SellerAccount.unbind_identity, UnbindInput("please"))

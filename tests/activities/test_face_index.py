@@ -4,7 +4,6 @@ Speed and recall at scale are bench/face_registry_bench.py's."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from activities import known_faces
 from activities.known_faces import as_bytes, new_usearch_index, recheck_radius, shared_faces
 from models.db import engine
 from models.known_faces import FaceTemplate
-from models.tables import Account
+from tests.registry_rows import new_account
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SEQUENCE_NEXT = "SELECT nextval(pg_get_serial_sequence('facetemplate', 'id'))"
@@ -25,21 +24,7 @@ SEQUENCE_SET = "SELECT setval(pg_get_serial_sequence('facetemplate', 'id'), :n)"
 
 
 def account() -> str:
-    member = "X" + uuid.uuid4().hex[:15].upper()
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member,
-                registration_id=uuid.uuid4().hex,
-                store_name="Index Shop",
-                region="CN",
-                is_main=True,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.commit()
-    return member
+    return new_account("X", store_name="Index Shop", at=NOW)
 
 
 @pytest.mark.parametrize("scale", [0.003, 0.12, 2.0])  # tiny (float16 subnormals), face-like, large

@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import json
 import random
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +22,10 @@ from activities.identity_registry import claim_identity, digest_of, fingerprint
 from devtools.identity_factory import applicant
 from models.activity_io import ClaimIdentityInput
 from models.db import engine
-from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
+from models.tables import AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
+from tests.draws import hex_id
+from tests.registry_rows import new_account
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
 DRAW = random.Random(20261125)
@@ -45,20 +46,7 @@ def legacy(kind: str, value: str) -> str:
 
 
 def new_member(prefix: str) -> str:
-    member_id = prefix + uuid.uuid4().hex[:15].upper()
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="Legacy Store",
-                region="CN",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.commit()
-    return member_id
+    return new_account(prefix, store_name="Legacy Store", at=NOW)
 
 
 def claim_legacy(member_id: str, values: dict[str, str]) -> None:
@@ -96,7 +84,7 @@ def legacy_registry() -> LegacyRegistry:
     """Three sellers who dodged REG-11 by spelling, one barred identity typed in Devanagari, one
     pre-approval: the state issue 14 found."""
     first, second, third, closed = applicant(), applicant(), applicant(), applicant()
-    local = f"ab.alias.{uuid.uuid4().hex[:8]}"
+    local = f"ab.alias.{hex_id(8)}"
     national = first.mobile.removeprefix("+86")
     a, b, c = new_member("A"), new_member("B"), new_member("C")
     a_values = {
@@ -122,7 +110,7 @@ def legacy_registry() -> LegacyRegistry:
     claim_legacy(c, c_values)
     barred_id = devanagari(closed.id_card_number)
     foreign_licence = f"DEHRB{DRAW.randrange(10**6):06d}"
-    ref = f"PA-{uuid.uuid4().hex[:10]}"
+    ref = f"PA-{hex_id(10)}"
     with Session(engine()) as session:
         session.add(
             BarredFingerprint(
@@ -140,7 +128,7 @@ def legacy_registry() -> LegacyRegistry:
 
 
 def run(tmp_path: Path, reg: LegacyRegistry, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
-    values = tmp_path / f"values-{uuid.uuid4().hex[:6]}.jsonl"
+    values = tmp_path / f"values-{hex_id(6)}.jsonl"
     values.write_text(
         "\n".join(json.dumps(v, ensure_ascii=False) for v in reg.typed) + "\n", encoding="utf-8"
     )
@@ -192,7 +180,7 @@ def test_refingerprinting_moves_claims_to_canonical_form_and_links_the_collision
     def claim(**overrides: str):  # type: ignore[no-untyped-def]
         return claim_identity(
             ClaimIdentityInput(
-                member_id="N" + uuid.uuid4().hex[:15].upper(), registration=applicant(**overrides), at=NOW
+                member_id="N" + hex_id(15).upper(), registration=applicant(**overrides), at=NOW
             )
         ).refusal
 
@@ -237,7 +225,7 @@ def test_every_kind_of_row_moves_and_a_row_held_in_both_forms_merges() -> None:
     spaced = f"{national[:3]} {national[3:7]} {national[7:]}"
     foreign = "DEHRB" + arabic(f"{DRAW.randrange(10**6):06d}")
     member = new_member("M")
-    refs = [f"PA-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    refs = [f"PA-{hex_id(10)}" for _ in range(2)]
     with Session(engine()) as session:
         for kind, digest in (
             ("id_card", legacy("id_card", arabic(person.id_card_number))),  # one ID card, both forms
@@ -379,7 +367,7 @@ def test_a_change_to_the_provider_rules_is_followed_and_ambiguous_rows_are_left(
     fingerprint names one mailbox, and are left (reported) where it could be either of two."""
     from activities.identity_canonical import load_providers
 
-    tag = uuid.uuid4().hex[:8]
+    tag = hex_id(8)
     adds, drops = f"corp-{tag}.example", f"old-{tag}.example"
     before = tmp_path / "before.toml"
     before.write_text(f'[providers."{drops}"]\ntag_separators = ["+"]\n', encoding="utf-8")

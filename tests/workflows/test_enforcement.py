@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +26,7 @@ from models.contract import (
 from models.db import engine
 from models.tables import AuditRecord, BarredFingerprint
 from tests.conftest import new_worker
+from tests.draws import hex_id, raw_bytes
 from tests.polling import eventually, settled, until
 from tests.registry_rows import registered_account
 from tests.signing import signal, update
@@ -187,7 +187,7 @@ async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
 
 
 async def open_case(h: WorkflowHandle, linked: str) -> str:
-    case_id = f"ASSOC-3:duplicate_product:{uuid.uuid4().hex[:8]}"
+    case_id = f"ASSOC-3:duplicate_product:{hex_id(8)}"
     await signal(
         h, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", linked), operator="ops"
     )
@@ -196,7 +196,7 @@ async def open_case(h: WorkflowHandle, linked: str) -> str:
 
 
 def appeal_for(case_id: str) -> AppealInput:
-    invoice = put_bytes(b"%PDF-1.4 invoice " + uuid.uuid4().bytes)
+    invoice = put_bytes(b"%PDF-1.4 invoice " + raw_bytes())
     return AppealInput(
         case_id,
         "Opened 2024 in Shenzhen, own factory",
@@ -287,7 +287,7 @@ async def test_closure_reports_close_the_account(
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
         report = ClosureReport(
-            f"r-{uuid.uuid4().hex[:6]}",
+            f"r-{hex_id(6)}",
             rule,
             reason,
             reported_by="alibaba.com" if rule == "REG-10" else "risk",
@@ -304,7 +304,7 @@ async def test_facts_in_any_order(time_env: WorkflowEnvironment) -> None:
     """A freeze and a case arrive interleaved and duplicated: both holds must lift before the store returns."""
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        case_id = f"ASSOC-2:shared_email:{uuid.uuid4().hex[:6]}"
+        case_id = f"ASSOC-2:shared_email:{hex_id(6)}"
         await violation(h, "f1", "listing", 12)
         await signal(
             h,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from models.db import engine
 from models.policy import load_policy
 from models.tables import AuditRecord, Notice
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.polling import eventually, until
 from tests.signing import signal
 from workflows.seller_account import SellerAccount
@@ -34,7 +34,7 @@ YEAR = timedelta(days=POLICY.dormancy.inactivity_days)
 async def start_account(
     env: WorkflowEnvironment, task_queue: str, *, state: str = "registered", **kwargs
 ) -> WorkflowHandle:  # type: ignore[no-untyped-def]
-    member_id = "T" + uuid.uuid4().hex[:15].upper()
+    member_id = "T" + hex_id(15).upper()
     now = await env.get_current_time()
     registered_at = kwargs.pop("registered_at", now)
     # One run per test account unless a test is about run age (tests/workflows/test_deploy.py): a run
@@ -69,7 +69,7 @@ async def finish(*handles: WorkflowHandle) -> None:
     for handle in handles:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             report = ClosureReport(
-                f"test-over-{uuid.uuid4().hex[:8]}", "REG-9", "account_rental", reported_by="test"
+                f"test-over-{hex_id(8)}", "REG-9", "account_rental", reported_by="test"
             )
             with contextlib.suppress(RPCError):  # it finished between the two calls
                 await signal(handle, SellerAccount.report_closure, report)
