@@ -83,14 +83,22 @@ def _projection() -> np.ndarray:
     return np.random.default_rng(20260601).standard_normal((128, WORD_BITS)).astype(np.float32)
 
 
-def gray_frame(img: Image.Image) -> np.ndarray:
-    g = np.asarray(ImageOps.grayscale(img))
-    scale = MAX_SIDE / max(g.shape)
+def _to_frame(a: np.ndarray) -> np.ndarray:
+    scale = MAX_SIDE / max(a.shape[:2])
     if scale < 1:
-        g = cv2.resize(
-            g, (round(g.shape[1] * scale), round(g.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        a = cv2.resize(
+            a, (round(a.shape[1] * scale), round(a.shape[0] * scale)), interpolation=cv2.INTER_AREA
         )
-    return np.ascontiguousarray(g)
+    return np.ascontiguousarray(a)
+
+
+def gray_frame(img: Image.Image) -> np.ndarray:
+    return _to_frame(np.asarray(ImageOps.grayscale(img)))
+
+
+def colour_frame(img: Image.Image) -> np.ndarray:
+    """The feature frame in colour (RGB): what the stored thumbnail and the edge check are taken from."""
+    return _to_frame(np.asarray(img.convert("RGB")))
 
 
 def features(gray: np.ndarray, *, mirror: bool = False, limit: int | None = None) -> Features:
@@ -151,20 +159,32 @@ def _matcher() -> cv2.BFMatcher:
     return cv2.BFMatcher(cv2.NORM_L2)
 
 
-def thumbnail(gray: np.ndarray) -> bytes:
-    """The stored appearance: the feature frame at THUMB_SCALE, PNG (lossless, small on studio shots)."""
-    h, w = gray.shape
-    small = cv2.resize(
-        gray, (max(1, round(w * THUMB_SCALE)), max(1, round(h * THUMB_SCALE))), interpolation=cv2.INTER_AREA
+def _half(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    return cv2.resize(
+        a, (max(1, round(w * THUMB_SCALE)), max(1, round(h * THUMB_SCALE))), interpolation=cv2.INTER_AREA
     )
-    ok, buf = cv2.imencode(".png", small)
+
+
+def thumbnail(frame: np.ndarray) -> bytes:
+    """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, PNG (lossless)."""
+    small = _half(frame)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(small, cv2.COLOR_RGB2BGR) if small.ndim == 3 else small)
     return buf.tobytes() if ok else b""
 
 
 def unthumbnail(blob: bytes) -> np.ndarray | None:
+    """The stored thumbnail: RGB, or grayscale for rows stored before thumbnails kept colour."""
     if not blob:
         return None
-    return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_GRAYSCALE)
+    a = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if a is None:
+        return None
+    return cv2.cvtColor(a, cv2.COLOR_BGR2RGB) if a.ndim == 3 else a
+
+
+def _gray(a: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY) if a.ndim == 3 else a
 
 
 def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
@@ -240,31 +260,34 @@ def appearance(
     return float((ncc > BLOCK_NCC).mean()), n
 
 
-def _edges(gray: np.ndarray) -> np.ndarray:
-    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
-    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+def _edges(a: np.ndarray) -> np.ndarray:
+    """Edge strength; of a colour picture, over the three channels, so an edge between two colours of
+    one luminance (which a recolouring makes of many edges) is still an edge."""
+    g = cv2.GaussianBlur(a.astype(np.float32), (0, 0), 1.0)
+    gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    mag2 = gx * gx + gy * gy
+    return np.sqrt(mag2.sum(axis=2) if mag2.ndim == 3 else mag2)
 
 
 def keypoint_agreement(
-    thumb: np.ndarray, query_gray: np.ndarray, transform: np.ndarray, points: np.ndarray
+    thumb: np.ndarray, query_frame: np.ndarray, transform: np.ndarray, points: np.ndarray
 ) -> tuple[float, int]:
     """Share of the stored features inside the product's interior whose neighbourhood, laid over the
     query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
-    (0, 0) when the stored picture has no plain background: the block test decides then."""
-    fg = foreground(thumb)
+    (0, 0) when the stored picture has no plain background: the block test decides then. In colour
+    when both pictures are (`thumb` and `query_frame` RGB), else on grayscale."""
+    fg = foreground(_gray(thumb))
     if fg is None:
         return 0.0, 0
     s = THUMB_SCALE
-    q = cv2.resize(
-        query_gray,
-        (max(1, round(query_gray.shape[1] * s)), max(1, round(query_gray.shape[0] * s))),
-        interpolation=cv2.INTER_AREA,
-    )
+    if thumb.ndim != query_frame.ndim:
+        thumb, query_frame = _gray(thumb), _gray(query_frame)
+    q = _half(query_frame)
     m = transform.astype(np.float64).copy()
     m[:, 2] *= s
-    h, w = q.shape
+    h, w = q.shape[:2]
     warped = cv2.warpAffine(_edges(thumb), m, (w, h), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpAffine(np.ones_like(thumb, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    valid = cv2.warpAffine(np.ones(thumb.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     edges = _edges(q)
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
@@ -311,7 +334,11 @@ class Confirmation:
 
 
 def confirm(
-    stored: Features, query: Features, thumb: np.ndarray | None = None, query_gray: np.ndarray | None = None
+    stored: Features,
+    query: Features,
+    thumb: np.ndarray | None = None,
+    query_gray: np.ndarray | None = None,
+    query_colour: np.ndarray | None = None,
 ) -> Confirmation:
     """How many of the stored product's features reappear in the query under one similarity transform,
     and whether the stored picture laid over the query by that transform looks the same."""
@@ -341,9 +368,11 @@ def confirm(
     c = Confirmation(int(len(inl)), float(spread), transform=transform)
     if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
         c.agreement, c.blocks = appearance(
-            thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
+            _gray(thumb), query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
         )
-        c.patch_agreement, c.patches = keypoint_agreement(thumb, query_gray, transform, stored.points)
+        c.patch_agreement, c.patches = keypoint_agreement(
+            thumb, query_gray if query_colour is None else query_colour, transform, stored.points
+        )
     return c
 
 
@@ -355,16 +384,22 @@ class QuerySignature:
     mirrored: Features
     probes: np.ndarray
     gray: np.ndarray  # the feature frame
+    colour: np.ndarray  # the feature frame in RGB
 
     @property
     def gray_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.gray[:, ::-1])
 
+    @property
+    def colour_mirrored(self) -> np.ndarray:
+        return np.ascontiguousarray(self.colour[:, ::-1])
+
 
 def query_signature(img: Image.Image) -> QuerySignature:
     gray = gray_frame(img)
     up, mi = features(gray), features(gray, mirror=True)
-    return QuerySignature(up, mi, np.unique(np.concatenate([probe_words(up), probe_words(mi)])), gray)
+    probes = np.unique(np.concatenate([probe_words(up), probe_words(mi)]))
+    return QuerySignature(up, mi, probes, gray, colour_frame(img))
 
 
 def stored_features(q: QuerySignature) -> Features:
@@ -372,8 +407,8 @@ def stored_features(q: QuerySignature) -> Features:
 
 
 def confirm_copy(stored: Features, thumb: np.ndarray | None, q: QuerySignature) -> Confirmation:
-    a = confirm(stored, q.upright, thumb, q.gray)
+    a = confirm(stored, q.upright, thumb, q.gray, q.colour)
     if a.is_copy:
         return a
-    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored)
+    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored)
     return a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
