@@ -11,6 +11,11 @@ Remote codec protocol, as the Web UI 2.x and the CLI call it:
 
 (`/{namespace}/decode` and `/{namespace}/encode` are accepted too; any query string is ignored.)
 
+Commands typed in the Web UI (models/codec_signing.py): an input whose `auth` names an operator command
+and account, `{"auth": {"command": "decide_appeal", "account": "M…"}}`, is signed on /encode for the
+signed-in operator (cookie or OIDC token, with the operator role, from a UI origin), or refused with
+rule ENF-4 and a reason code; /decode blanks every credential's signature.
+
 Authentication (models/codec_access.py): an operator signs in at `/login` and the UI sends the session
 cookie ("include cross-origin credentials"); or the UI passes the user's OIDC access token; or the CLI
 sends the static `CODEC_SERVER_TOKEN`. Every principal reads only its namespaces. Anything else gets
@@ -32,11 +37,13 @@ import logging
 import os
 import time
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from models import codec_signing
 from models.codec import EncryptionCodec
 from models.codec_access import (
     SESSION_COOKIE,
@@ -48,6 +55,8 @@ from models.codec_access import (
     hash_password,
     load_access,
 )
+from models.codec_signing import Signer, SigningRefused
+from models.refusals import Refusal
 from models.settings import Settings, settings
 
 log = logging.getLogger("codec_server")
@@ -67,6 +76,7 @@ SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
 OIDC: web.AppKey[OidcVerifier | None] = web.AppKey("oidc", object)  # type: ignore[arg-type]
 CODEC: web.AppKey[EncryptionCodec] = web.AppKey("codec", EncryptionCodec)
 SLOTS: web.AppKey[asyncio.Semaphore] = web.AppKey("slots", asyncio.Semaphore)
+SIGNER: web.AppKey[Signer] = web.AppKey("signer", Signer)
 
 
 class LoginThrottle:
@@ -103,6 +113,20 @@ THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _refused(status: int, refusal: Refusal) -> web.Response:
+    """A refusal of who may do what (ENF-4): rule, reason code, sentence, and whether trying again helps."""
+    return web.json_response(
+        {
+            "error": refusal.message,
+            "rule": refusal.rule,
+            "code": refusal.code,
+            "message": refusal.message,
+            "retryable": refusal.retryable,
+        },
+        status=status,
+    )
 
 
 @web.middleware
@@ -168,7 +192,14 @@ async def authenticate(request: web.Request) -> Principal | None:
             return await asyncio.to_thread(verifier.principal, token)
         return None
     op = request.app[SESSIONS].operator(request.cookies.get(SESSION_COOKIE))
-    return Principal(op.name, "session", op.namespaces) if op else None
+    return Principal(op.name, "session", op.namespaces, op.roles) if op else None
+
+
+def from_ui(request: web.Request) -> bool:
+    """A JSON request from a configured UI origin: a cross-site form cannot be one (browsers always send
+    Origin on a POST, and a JSON content type from a page needs the preflight only UI origins pass)."""
+    origin = request.headers.get("Origin", "").rstrip("/")
+    return origin in request.app[ACCESS].ui_origins and request.content_type == "application/json"
 
 
 def namespace_of(request: web.Request) -> str:
@@ -184,11 +215,15 @@ async def codec_call(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     if principal is None:
         log.info("%s refused: not signed in (%s)", action, request.headers.get("Origin", "no origin"))
-        return _error(401, "sign in at /login, or send a valid bearer token")
+        return _refused(
+            401, Refusal("ENF-4", "not_signed_in", "Sign in at /login, or send a valid bearer token.")
+        )
     namespace = namespace_of(request)
     if not principal.may_read(namespace):
         log.warning("%s (%s) refused namespace %r", principal.name, principal.via, namespace)
-        return _error(403, f"not allowed in namespace {namespace!r}")
+        return _refused(
+            403, Refusal("ENF-4", "namespace_not_allowed", f"Not allowed in namespace {namespace!r}.", False)
+        )
     try:
         body = await read_capped(request)
     except TimeoutError:
@@ -202,6 +237,17 @@ async def codec_call(request: web.Request) -> web.Response:
         return _error(400, f"not a payloads document: {str(err)[:200]}")
     if len(payloads.payloads) > MAX_PAYLOADS:
         return _error(413, f"over {MAX_PAYLOADS} payloads")
+    plain = list(payloads.payloads)
+    issued: list[str] = []
+    if action == "encode":
+        try:
+            signed = codec_signing.sign_requests(
+                plain, principal, request.app[SIGNER], now=datetime.now(UTC), from_ui=from_ui(request)
+            )
+        except SigningRefused as err:
+            log.warning("%s (%s) not signed: %s", principal.name, principal.via, err.refusal)
+            return _refused(err.status, err.refusal)
+        plain, issued = signed.payloads, signed.issued
     slots = request.app[SLOTS]
     try:
         async with asyncio.timeout(QUEUE_SECONDS):
@@ -210,7 +256,8 @@ async def codec_call(request: web.Request) -> web.Response:
         return _error(503, "busy, retry")
     try:
         c = request.app[CODEC]
-        out = await (c.encode(payloads.payloads) if action == "encode" else c.decode(payloads.payloads))
+        # Decoded, each credential's signature is blanked: history is for reading, not for replaying.
+        out = await c.encode(plain) if action == "encode" else codec_signing.redact(await c.decode(plain))
     except Exception as err:  # a payload from another key set, a forged one: say so, never crash
         log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
         return _error(400, f"cannot {action}: {type(err).__name__}")
@@ -218,6 +265,8 @@ async def codec_call(request: web.Request) -> web.Response:
         slots.release()
     # Who read how much, never what: payloads are personal data.
     log.info("%s %s %d payload(s) in %s", principal.name, action, len(out), namespace)
+    for what in issued:  # the audit proper is the workflow's; this says who asked the codec to sign
+        log.info("%s (%s) signed %s in %s", principal.name, principal.via, what, namespace)
     return web.json_response(json_format.MessageToDict(Payloads(payloads=out)))
 
 
@@ -321,6 +370,7 @@ def create_app(s: Settings | None = None, access: AccessSettings | None = None) 
     # Not strict: a payload already stored in clear is shown to the operator as it is.
     app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id)
     app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
+    app[SIGNER] = Signer(access.signing_keys, timedelta(seconds=access.sign_seconds))
     app[THROTTLE] = LoginThrottle()
     app.add_routes(
         [
@@ -368,7 +418,9 @@ def main() -> None:
         print(json.dumps({"password": hash_password(password)}))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    load_access(settings())  # refuse bad settings before listening
+    access = load_access(settings())  # refuse bad settings before listening
+    if not access.signing_keys:
+        log.info("no operator signing key (CODEC_SIGNING_KEYS): commands typed in the UI are refused")
     asyncio.run(serve_forever(args.host, args.port))
 
 

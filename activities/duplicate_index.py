@@ -22,7 +22,7 @@ from activities.text_signature import BANDS
 
 MERGE_AT = 10_000  # buffered products before the sorted arrays are rebuilt (seconds at 1M listings)
 MAX_TEXT_CANDIDATES = 32
-MAX_IMAGE_CANDIDATES = 8
+MAX_IMAGE_CANDIDATES = 16  # safe with the keypoint check (tune split: 8 kept fewer recoloured copies, no fewer look-alikes)
 STOP_FRACTION = 0.002  # an image word in more than this share of products is a stop word (no evidence)
 
 
@@ -140,12 +140,7 @@ class DuplicateIndex:
                 rows = self.word_rows[starts + np.arange(int(df.sum()))]
                 weights = np.repeat(np.log(total / df).astype(np.float32), df)
                 votes = np.bincount(rows, weights=weights)
-                # the best rows among those hit, without sorting all of them
-                hit_votes = votes[rows]
-                k = min(len(hit_votes), 4 * MAX_IMAGE_CANDIDATES)
-                floor = np.partition(hit_votes, len(hit_votes) - k)[len(hit_votes) - k]
-                best_rows = np.unique(rows[hit_votes >= floor])
-                scores = {int(self.row_seq[r]): float(votes[r]) for r in best_rows.tolist()}
+                scores = {int(self.row_seq[r]): float(votes[r]) for r in _best_rows(rows, votes).tolist()}
         if self._buf_seq and len(probes):
             # the write buffer, vectorised: its words, whose product each is, and the same idf weights
             words = np.concatenate(self._buf_words).astype(np.int64)
@@ -161,3 +156,19 @@ class DuplicateIndex:
     def nbytes(self) -> int:
         arrays = [*self.band_keys, *self.band_rows, self.word_offsets, self.word_rows, self.row_seq]
         return sum(a.nbytes for a in arrays)
+
+
+def _best_rows(rows: np.ndarray, votes: np.ndarray) -> np.ndarray:
+    """At least MAX_IMAGE_CANDIDATES distinct rows among those hit (`rows`: one entry per posting, so a
+    row hit by many words appears many times), the best voted, without sorting every row hit. A vote
+    floor taken over postings would let one much-hit row fill the top entries alone, so the floor is
+    lowered until enough distinct rows clear it."""
+    hit_votes = votes[rows]
+    k = 4 * MAX_IMAGE_CANDIDATES
+    while True:
+        k = min(len(hit_votes), k)
+        floor = np.partition(hit_votes, len(hit_votes) - k)[len(hit_votes) - k]
+        best = np.unique(rows[hit_votes >= floor])
+        if len(best) >= MAX_IMAGE_CANDIDATES or k == len(hit_votes):
+            return best
+        k *= 4

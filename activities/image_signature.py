@@ -16,7 +16,10 @@ outline, the print) survive them. So:
   the stored picture's border colour, shrunk so the outline is left out. Look-alikes shot on one
   template share the outline and the label's place, not the print on the label; a new background is
   outside the compared area; the absolute correlation is taken, since a hue shift can swap which of
-  two colours is the darker. Pictures without a plain border are compared on the matched area.
+  two colours is the darker. Pictures without a plain border are compared on the matched area;
+- and around each stored feature inside that interior (the print, where look-alikes differ; a block
+  grid is mostly flat label and shared layout) the edges of the laid-over thumbnail must match the
+  query's: gradient magnitude, which a recolouring moves no more than the outline.
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ BLOCK_NCC = 0.6
 FG_DIFF = 12.0
 ERODE = 3
 INSIDE = 0.9
+# Keypoint check: around each stored feature inside the product's interior, the edge strength
+# (gradient magnitude: the same under any recolouring that keeps an edge) of the stored thumbnail laid
+# over the query must correlate. Blocks on a fixed grid are mostly flat label or shared layout (the
+# label's frame, the stripes); the stored features sit on the print that tells products apart.
+PATCH = 5  # half-side in thumbnail pixels (a 22-pixel square of the feature frame)
+PATCH_NCC = 0.5
+MIN_PATCHES = 8  # fewer features inside the interior: the block test decides alone
+MIN_PATCH_AGREEMENT = 0.75  # chosen on the tune split (pairs of copies, look-alikes of one template)
 
 
 @dataclass
@@ -72,14 +83,22 @@ def _projection() -> np.ndarray:
     return np.random.default_rng(20260601).standard_normal((128, WORD_BITS)).astype(np.float32)
 
 
-def gray_frame(img: Image.Image) -> np.ndarray:
-    g = np.asarray(ImageOps.grayscale(img))
-    scale = MAX_SIDE / max(g.shape)
+def _to_frame(a: np.ndarray) -> np.ndarray:
+    scale = MAX_SIDE / max(a.shape[:2])
     if scale < 1:
-        g = cv2.resize(
-            g, (round(g.shape[1] * scale), round(g.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        a = cv2.resize(
+            a, (round(a.shape[1] * scale), round(a.shape[0] * scale)), interpolation=cv2.INTER_AREA
         )
-    return np.ascontiguousarray(g)
+    return np.ascontiguousarray(a)
+
+
+def gray_frame(img: Image.Image) -> np.ndarray:
+    return _to_frame(np.asarray(ImageOps.grayscale(img)))
+
+
+def colour_frame(img: Image.Image) -> np.ndarray:
+    """The feature frame in colour (RGB): what the stored thumbnail and the edge check are taken from."""
+    return _to_frame(np.asarray(img.convert("RGB")))
 
 
 def features(gray: np.ndarray, *, mirror: bool = False, limit: int | None = None) -> Features:
@@ -140,20 +159,32 @@ def _matcher() -> cv2.BFMatcher:
     return cv2.BFMatcher(cv2.NORM_L2)
 
 
-def thumbnail(gray: np.ndarray) -> bytes:
-    """The stored appearance: the feature frame at THUMB_SCALE, PNG (lossless, small on studio shots)."""
-    h, w = gray.shape
-    small = cv2.resize(
-        gray, (max(1, round(w * THUMB_SCALE)), max(1, round(h * THUMB_SCALE))), interpolation=cv2.INTER_AREA
+def _half(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    return cv2.resize(
+        a, (max(1, round(w * THUMB_SCALE)), max(1, round(h * THUMB_SCALE))), interpolation=cv2.INTER_AREA
     )
-    ok, buf = cv2.imencode(".png", small)
+
+
+def thumbnail(frame: np.ndarray) -> bytes:
+    """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, PNG (lossless)."""
+    small = _half(frame)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(small, cv2.COLOR_RGB2BGR) if small.ndim == 3 else small)
     return buf.tobytes() if ok else b""
 
 
 def unthumbnail(blob: bytes) -> np.ndarray | None:
+    """The stored thumbnail: RGB, or grayscale for rows stored before thumbnails kept colour."""
     if not blob:
         return None
-    return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_GRAYSCALE)
+    a = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if a is None:
+        return None
+    return cv2.cvtColor(a, cv2.COLOR_BGR2RGB) if a.ndim == 3 else a
+
+
+def _gray(a: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY) if a.ndim == 3 else a
 
 
 def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
@@ -229,12 +260,67 @@ def appearance(
     return float((ncc > BLOCK_NCC).mean()), n
 
 
+def _edges(a: np.ndarray) -> np.ndarray:
+    """Edge strength; of a colour picture, over the three channels, so an edge between two colours of
+    one luminance (which a recolouring makes of many edges) is still an edge."""
+    g = cv2.GaussianBlur(a.astype(np.float32), (0, 0), 1.0)
+    gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    mag2 = gx * gx + gy * gy
+    return np.sqrt(mag2.sum(axis=2) if mag2.ndim == 3 else mag2)
+
+
+def keypoint_agreement(
+    thumb: np.ndarray, query_frame: np.ndarray, transform: np.ndarray, points: np.ndarray
+) -> tuple[float, int]:
+    """Share of the stored features inside the product's interior whose neighbourhood, laid over the
+    query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
+    (0, 0) when the stored picture has no plain background: the block test decides then. In colour
+    when both pictures are (`thumb` and `query_frame` RGB), else on grayscale."""
+    fg = foreground(_gray(thumb))
+    if fg is None:
+        return 0.0, 0
+    s = THUMB_SCALE
+    if thumb.ndim != query_frame.ndim:
+        thumb, query_frame = _gray(thumb), _gray(query_frame)
+    q = _half(query_frame)
+    m = transform.astype(np.float64).copy()
+    m[:, 2] *= s
+    h, w = q.shape[:2]
+    warped = cv2.warpAffine(_edges(thumb), m, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpAffine(np.ones(thumb.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    edges = _edges(q)
+    src = np.floor(points * s).astype(np.int64)
+    inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
+    src = src[inside]
+    keep = fg[src[:, 1], src[:, 0]] > 0
+    dst = np.rint((points[inside][keep] @ transform[:, :2].T + transform[:, 2]) * s).astype(np.int64)
+    scores = []
+    side = 2 * PATCH + 1
+    for x, y in dst.tolist():
+        if x < PATCH or y < PATCH or x + PATCH >= w or y + PATCH >= h:
+            continue
+        if valid[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].sum() < side * side:
+            continue
+        a = warped[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].ravel()
+        b = edges[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].ravel()
+        a, b = a - a.mean(), b - b.mean()
+        den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        if den > 1e-3:
+            scores.append(float((a * b).sum()) / den)
+    if not scores:
+        return 0.0, 0
+    return float(np.mean(np.array(scores) > PATCH_NCC)), len(scores)
+
+
 @dataclass
 class Confirmation:
     inliers: int
     spread: float
     agreement: float = 0.0
     blocks: int = 0
+    transform: np.ndarray | None = None  # stored frame -> query frame, when the geometry held
+    patch_agreement: float = 0.0
+    patches: int = 0
 
     @property
     def is_copy(self) -> bool:
@@ -242,11 +328,17 @@ class Confirmation:
             return False
         if self.blocks < MIN_BLOCKS:
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
+        if self.patches >= MIN_PATCHES and self.patch_agreement < MIN_PATCH_AGREEMENT:
+            return False
         return self.agreement >= MIN_AGREEMENT
 
 
 def confirm(
-    stored: Features, query: Features, thumb: np.ndarray | None = None, query_gray: np.ndarray | None = None
+    stored: Features,
+    query: Features,
+    thumb: np.ndarray | None = None,
+    query_gray: np.ndarray | None = None,
+    query_colour: np.ndarray | None = None,
 ) -> Confirmation:
     """How many of the stored product's features reappear in the query under one similarity transform,
     and whether the stored picture laid over the query by that transform looks the same."""
@@ -273,10 +365,13 @@ def confirm(
     if len(inl) < 3:
         return Confirmation(int(len(inl)), 0.0)
     spread = cv2.contourArea(cv2.convexHull(inl)) / MAX_SIDE**2
-    c = Confirmation(int(len(inl)), float(spread))
+    c = Confirmation(int(len(inl)), float(spread), transform=transform)
     if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
         c.agreement, c.blocks = appearance(
-            thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
+            _gray(thumb), query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
+        )
+        c.patch_agreement, c.patches = keypoint_agreement(
+            thumb, query_gray if query_colour is None else query_colour, transform, stored.points
         )
     return c
 
@@ -289,16 +384,22 @@ class QuerySignature:
     mirrored: Features
     probes: np.ndarray
     gray: np.ndarray  # the feature frame
+    colour: np.ndarray  # the feature frame in RGB
 
     @property
     def gray_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.gray[:, ::-1])
 
+    @property
+    def colour_mirrored(self) -> np.ndarray:
+        return np.ascontiguousarray(self.colour[:, ::-1])
+
 
 def query_signature(img: Image.Image) -> QuerySignature:
     gray = gray_frame(img)
     up, mi = features(gray), features(gray, mirror=True)
-    return QuerySignature(up, mi, np.unique(np.concatenate([probe_words(up), probe_words(mi)])), gray)
+    probes = np.unique(np.concatenate([probe_words(up), probe_words(mi)]))
+    return QuerySignature(up, mi, probes, gray, colour_frame(img))
 
 
 def stored_features(q: QuerySignature) -> Features:
@@ -306,8 +407,8 @@ def stored_features(q: QuerySignature) -> Features:
 
 
 def confirm_copy(stored: Features, thumb: np.ndarray | None, q: QuerySignature) -> Confirmation:
-    a = confirm(stored, q.upright, thumb, q.gray)
+    a = confirm(stored, q.upright, thumb, q.gray, q.colour)
     if a.is_copy:
         return a
-    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored)
+    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored)
     return a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b

@@ -14,6 +14,7 @@ Templates never leave this module: the activity result carries member ids only.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,8 +36,22 @@ from models.refusals import Refusal
 from models.tables import Account, IdentityFingerprint
 
 DIMENSIONS = 128
-EXPANSION_SEARCH = 1024
+# The HNSW graph: connectivity 32 (usearch's default is 16), expansion_add 128. Face templates spread
+# over all 128 dimensions, with nothing low-rank for the graph to lean on, and at connectivity 16
+# (expansion_add 64) some templates were left hard to reach from their neighbours: recall stalled at
+# 0.994 at 100,000 templates whatever the search width, and a million needed expansion_search 1024
+# (57 ms p99) for 0.989. With twice the links, a million templates take 760 MB instead of 504 and
+# expansion_search 64 / 128 / 256 find 0.993 / 0.998 / 0.999 of the faces within the distance at
+# 0.9 / 1.4 / 2.3 ms CPU p99 (bench/face_registry_bench.py): 128 keeps a margin over 0.99.
+CONNECTIVITY = 32
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 128
 CANDIDATES = 32  # nearest templates the index proposes; more than 32 accounts sharing one face is moot
+# The relative rounding error of float16 (10-bit mantissa): the index's distances are within
+# F16_EPSILON * (|probe| + |template|) of the exact ones (plus float16's subnormal floor).
+F16_EPSILON = 2.0**-11
+GAP_WINDOW = 1024  # ids below the newest read that may still be in an open enrolment transaction
+GAP_WAIT = 120.0  # seconds an id missing below the newest read is asked for again
 PHOTO_REUSED = Refusal(
     "OPEN-1",
     "photo_reused",
@@ -45,54 +60,109 @@ PHOTO_REUSED = Refusal(
 )
 
 
+def new_usearch_index() -> Index:
+    # f16 halves the memory of f32; the index only proposes, and the bound on its rounding
+    # (recheck_radius) decides which proposals are worth an exact re-check.
+    return Index(
+        ndim=DIMENSIONS,
+        metric="l2sq",
+        dtype="f16",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+
+
+def recheck_radius(probe: np.ndarray, max_distance: float) -> float:
+    """The index distance beyond which no template can be within `max_distance` exactly.
+
+    Rounding to float16 moves the probe by at most F16_EPSILON * |probe| and a template within the
+    distance by at most F16_EPSILON * (|probe| + max_distance); twice that bound (and the float16
+    subnormal floor) leaves room for the kernel's float32 arithmetic. It is ~0.003 at face scale,
+    against ~0.3 between one person and the next, so almost no stranger is re-checked."""
+    norm = float(np.linalg.norm(probe))
+    return max_distance + 2 * F16_EPSILON * (2 * norm + max_distance) + 1e-5
+
+
 class FaceIndex:
-    """usearch HNSW over the templates, keyed by FaceTemplate.id. Thread-safe (one lock: a search
-    takes well under a millisecond, an enrolment adds one vector)."""
+    """usearch HNSW over the templates, keyed by FaceTemplate.id.
+
+    `lock` guards every call into usearch (an Index is not safe across threads, usearch issue 441);
+    a search holds it for a fraction of a millisecond. `sync_lock` lets one thread at a time read
+    new rows, so no row is added twice, and is held across the database read without stopping
+    searches. A lookup syncs first, so lookups wait for the first build (worker start): an index
+    that has not seen every row could miss a face.
+
+    Rows come in id order, but ids are drawn before commit: on PostgreSQL an enrolment can commit
+    after a later id was already read. Ids missing from just below the newest one read are kept
+    (`gaps`) and asked for again by every sync for GAP_WAIT seconds, longer than an enrolment
+    transaction lasts; after that they are ids that never committed (a rolled-back insert, a
+    retried enrolment) or rows deleted since."""
 
     def __init__(self) -> None:
-        # f16 halves the memory of f32 with no loss at face distances (the bench measures recall).
-        # expansion_add 64 (default 128) halves the build. expansion_search trades latency for recall:
-        # at a million templates 64 / 256 / 1024 found 0.86 / 0.97 / 0.99 of the faces within the
-        # distance (bench/face_registry_bench.py), so lookups search wide: a few ms beside a 0.5 s check.
-        self.index = Index(
-            ndim=DIMENSIONS,
-            metric="l2sq",
-            dtype="f16",
-            connectivity=16,
-            expansion_add=64,
-            expansion_search=EXPANSION_SEARCH,
-        )
-        self.synced_to = 0  # highest FaceTemplate.id added
+        self.index = new_usearch_index()
+        self.synced_to = 0  # highest FaceTemplate.id read
+        self.gaps: dict[int, float] = {}  # ids below synced_to not read yet -> when first missed
         self.lock = threading.Lock()
+        self.sync_lock = threading.Lock()
 
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, keys: np.ndarray, vectors: np.ndarray, threads: int = 1) -> None:
+        keys = np.asarray(keys, dtype=np.uint64)
+        if not len(keys):
+            return
+        vectors = np.asarray(vectors, dtype=np.float32)
         with self.lock:
-            fresh = [i for i, k in enumerate(keys) if not self.index.contains(int(k))]
-            if fresh:
-                self.index.add(np.asarray(keys)[fresh], np.asarray(vectors, dtype=np.float32)[fresh])
-            if len(keys):
-                self.synced_to = max(self.synced_to, int(np.max(keys)))
+            fresh = ~np.asarray(self.index.contains(keys), dtype=bool)
+            if fresh.any():
+                self.index.add(keys[fresh], vectors[fresh], threads=threads)
 
-    def search(self, vector: np.ndarray, k: int = CANDIDATES) -> list[int]:
+    def search(self, vector: np.ndarray, k: int = CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest keys and their index (float16, squared) distances."""
         with self.lock:
             if len(self.index) == 0:
-                return []
-            found = self.index.search(np.asarray(vector, dtype=np.float32), min(k, len(self.index)))
-            return [int(key) for key in found.keys]
+                return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.float32)
+            found = self.index.search(
+                np.asarray(vector, dtype=np.float32), min(k, len(self.index)), threads=1
+            )
+        return found.keys, found.distances
+
+    def candidates(self, probe: np.ndarray, max_distance: float) -> list[int]:
+        """Keys of the templates that may be within `max_distance`: the index's proposals that its
+        rounding cannot rule out. Each still needs the exact re-check."""
+        keys, distances = self.search(probe)
+        limit = recheck_radius(probe, max_distance) ** 2
+        return [int(key) for key, d in zip(keys, distances, strict=True) if d <= limit]
 
     def sync(self, session: Session, batch: int = 50_000) -> None:
-        """Add the templates enrolled since the last sync (by any worker), in id order."""
-        while True:
-            rows = session.exec(
-                select(FaceTemplate.id, FaceTemplate.template)
-                .where(FaceTemplate.id > self.synced_to)  # type: ignore[operator]
-                .order_by(FaceTemplate.id)  # type: ignore[arg-type]
-                .limit(batch)
-            ).all()
-            if not rows:
-                return
-            keys = np.array([r[0] for r in rows], dtype=np.uint64)
-            self.add(keys, np.stack([as_vector(r[1]) for r in rows]))
+        """Add the templates enrolled since the last sync (by any worker)."""
+        with self.sync_lock:
+            while True:
+                now = time.monotonic()
+                self.gaps = {key: t for key, t in self.gaps.items() if now - t < GAP_WAIT}
+                wanted = col(FaceTemplate.id) > self.synced_to
+                if self.gaps:
+                    wanted = or_(wanted, col(FaceTemplate.id).in_(list(self.gaps)))
+                rows = session.exec(
+                    select(FaceTemplate.id, FaceTemplate.template)
+                    .where(wanted)
+                    .order_by(FaceTemplate.id)  # type: ignore[arg-type]
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return
+                keys = np.array([r[0] for r in rows], dtype=np.uint64)
+                # The first build goes on every core; later rows are a few at a time.
+                self.add(keys, np.stack([as_vector(r[1]) for r in rows]), threads=0 if len(rows) > 64 else 1)
+                newest = int(keys[-1])
+                read = {int(k) for k in keys}
+                for key in read:
+                    self.gaps.pop(key, None)
+                for key in range(max(self.synced_to, newest - GAP_WINDOW) + 1, newest):
+                    if key not in read:
+                        self.gaps.setdefault(key, now)
+                self.synced_to = max(self.synced_to, newest)
+                if len(rows) < batch:
+                    return
 
     def forget(self, key: int) -> None:
         with self.lock:
@@ -232,19 +302,22 @@ def shared_faces(session: Session, member_id: str, template: np.ndarray, max_dis
     """Other families' accounts whose enrolled face is within `max_distance` of this one."""
     index = face_index(session.get_bind())  # type: ignore[arg-type]
     index.sync(session)
-    keys = index.search(template)
+    probe = np.asarray(template, dtype=np.float32)
+    keys = index.candidates(probe, max_distance)
     if not keys:
         return []
-    mine = family(session, member_id)
     rows = session.exec(
-        select(FaceTemplate).where(FaceTemplate.id.in_(keys), FaceTemplate.member_id != member_id)  # type: ignore[union-attr]
+        select(FaceTemplate.member_id, FaceTemplate.template).where(
+            col(FaceTemplate.id).in_(keys), FaceTemplate.member_id != member_id
+        )
     ).all()
-    found = []
-    for row in rows:  # the exact re-check: the index is approximate and may hold deleted keys
-        close = float(np.linalg.norm(as_vector(row.template) - template)) <= max_distance
-        if close and family(session, row.member_id) != mine:
-            found.append(row.member_id)
-    return sorted(found)
+    # The exact re-check, against the stored templates: the index is approximate and may still
+    # hold the key of an account that retention has since deleted.
+    close = [other for other, blob in rows if float(np.linalg.norm(as_vector(blob) - probe)) <= max_distance]
+    if not close:
+        return []
+    mine = family(session, member_id)
+    return sorted(other for other in close if family(session, other) != mine)
 
 
 def forget_member(session: Session, member_id: str) -> None:

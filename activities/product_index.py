@@ -167,7 +167,7 @@ def signature_row(product_id: str, sig: ListingSignature) -> ProductSignature:
         bands=sig.bands.astype("<u4").tobytes(),
         words=words.tobytes(),
         features=vis.pack(stored),
-        thumb=vis.thumbnail(sig.image.gray),
+        thumb=vis.thumbnail(sig.image.colour),
     )
 
 

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -161,15 +162,8 @@ def refingerprint(
             old = {d for d in previous if (kind, d) not in ambiguous}
             if not old:
                 continue
-            _move_claims(session, kind, old, new, report, at=at)
-            _move_barred(session, kind, old, new, report)
-            if kind == "licence":
-                for approval in session.exec(
-                    select(PreApproval).where(PreApproval.licence_digest.in_(old))  # type: ignore[attr-defined]
-                ):
-                    approval.licence_digest = new
-                    session.add(approval)
-                    report.pre_approvals_rewritten += 1
+            for held in HELD:
+                _move(session, held, kind, old, new, report, at=at)
             if not dry_run:
                 session.commit()
         stored = session.exec(select(IdentityFingerprint.kind, IdentityFingerprint.digest)).all()
@@ -179,68 +173,74 @@ def refingerprint(
     return report, report.collisions
 
 
-def _move_claims(
-    session: Session, kind: str, old: set[str], new: str, report: Report, *, at: datetime
+@dataclass(frozen=True)
+class Held:
+    """A registry table holding identity fingerprints, and what moving one of its rows counts as."""
+
+    table: Any
+    digest: str  # the column holding the fingerprint
+    rewritten: str  # the Report count of rows moved to the canonical fingerprint
+    # One row per fingerprint (a unique index): the Report count of rows merged into the canonical
+    # fingerprint where it is held already. Empty: rows may share a fingerprint, and each moves.
+    merged: str = ""
+    # Who holds a row: the canonical fingerprint held by another is a collision (two accounts, one
+    # identity), not a duplicate to merge.
+    holder: str = ""
+    kind: str = ""  # the one kind a table without a kind column holds
+
+
+HELD = (
+    Held(IdentityFingerprint, "digest", "rewritten", merged="merged", holder="member_id"),  # REG-11 claims
+    Held(BarredFingerprint, "digest", "barred_rewritten", merged="barred_merged"),  # REG-5 bars
+    Held(PreApproval, "licence_digest", "pre_approvals_rewritten", kind="licence"),  # REG-2
+)
+
+
+def _move(
+    session: Session, held: Held, kind: str, old: set[str], new: str, report: Report, *, at: datetime
 ) -> None:
-    rows = session.exec(
-        select(IdentityFingerprint).where(
-            IdentityFingerprint.kind == kind,
-            IdentityFingerprint.digest.in_(sorted(old)),  # type: ignore[attr-defined]
+    """Move the table's rows holding an old fingerprint of an identity to its canonical one."""
+    if held.kind and held.kind != kind:
+        return
+    digest = getattr(held.table, held.digest)
+    of_kind = [] if held.kind else [held.table.kind == kind]
+    for row in session.exec(select(held.table).where(*of_kind, digest.in_(sorted(old)))).all():
+        existing = (
+            session.exec(select(held.table).where(*of_kind, digest == new)).first() if held.merged else None
         )
-    ).all()
-    for row in rows:
-        holder = session.exec(
-            select(IdentityFingerprint).where(
-                IdentityFingerprint.kind == kind, IdentityFingerprint.digest == new
-            )
-        ).first()
-        if holder is None:
-            row.digest = new
+        if existing is None:
+            setattr(row, held.digest, new)
             session.add(row)
-            session.flush()
-            report.rewritten += 1
-        elif holder.member_id == row.member_id:
-            session.delete(row)
-            session.flush()
-            report.merged += 1
+            _count(report, held.rewritten)
+        elif held.holder and getattr(existing, held.holder) != getattr(row, held.holder):
+            _collide(session, kind, getattr(row, held.holder), getattr(existing, held.holder), report, at=at)
         else:
-            # One identity, two accounts: REG-11 was dodged by spelling. The later claim keeps its old
-            # fingerprint (the unique index allows one holder) and the operators get the pair.
-            pair = tuple(sorted((row.member_id, holder.member_id)))
-            linked = False
-            if not report.dry_run:
-                session.commit()  # link_accounts commits on the same session
-                linked = link_accounts(
-                    session,
-                    pair[0],
-                    pair[1],
-                    rule="ASSOC-2",
-                    reason=f"shared_{kind}",
-                    evidence=f"{kind} (re-fingerprinted)",
-                    at=at,
-                )
-            report.collisions.append(Collision(kind, (pair[0], pair[1]), linked))
-
-
-def _move_barred(session: Session, kind: str, old: set[str], new: str, report: Report) -> None:
-    rows = session.exec(
-        select(BarredFingerprint).where(
-            BarredFingerprint.kind == kind,
-            BarredFingerprint.digest.in_(sorted(old)),  # type: ignore[attr-defined]
-        )
-    ).all()
-    for row in rows:
-        exists = session.exec(
-            select(BarredFingerprint).where(BarredFingerprint.kind == kind, BarredFingerprint.digest == new)
-        ).first()
-        if exists is None:
-            row.digest = new
-            session.add(row)
-            report.barred_rewritten += 1
-        else:
-            session.delete(row)  # already barred in canonical form
-            report.barred_merged += 1
+            session.delete(row)  # held in canonical form already
+            _count(report, held.merged)
         session.flush()
+
+
+def _count(report: Report, name: str) -> None:
+    setattr(report, name, getattr(report, name) + 1)
+
+
+def _collide(session: Session, kind: str, member: str, holder: str, report: Report, *, at: datetime) -> None:
+    """One identity, two accounts: REG-11 was dodged by spelling. The later claim keeps its old
+    fingerprint (the unique index allows one holder) and the operators get the pair."""
+    first, second = sorted((member, holder))
+    linked = False
+    if not report.dry_run:
+        session.commit()  # link_accounts commits on the same session
+        linked = link_accounts(
+            session,
+            first,
+            second,
+            rule="ASSOC-2",
+            reason=f"shared_{kind}",
+            evidence=f"{kind} (re-fingerprinted)",
+            at=at,
+        )
+    report.collisions.append(Collision(kind, (first, second), linked))
 
 
 def read_values(path: Path) -> Iterator[SourceValue]:

@@ -59,6 +59,9 @@ def main() -> None:
     p.add_argument("--listings", type=int, default=1_000_000)
     p.add_argument("--originals", type=int, default=60)
     p.add_argument("--queries", type=int, default=400, help="timed lookups per catalogue size")
+    p.add_argument(
+        "--split", default="heldout", choices=("tune", "heldout"), help="thresholds are chosen on 'tune'"
+    )
     args = p.parse_args()
     policy = load_policy().association
     text_t, image_d = policy.text_similarity_threshold, policy.image_hash_max_distance
@@ -68,7 +71,7 @@ def main() -> None:
     table: dict[int, tuple[int, str, bytes, bytes, str, str, str]] = {}
     real_bands, real_words, real_seqs = [], [], []
     old: dict[int, tuple[np.ndarray, imagehash.ImageHash]] = {}
-    originals = [pc.split("heldout", k) for k in range(args.originals)]
+    originals = [pc.split(args.split, k) for k in range(args.originals)]
     seq = 0
     for n in originals:
         for variant in (0, *LOOKALIKES):
@@ -193,7 +196,7 @@ def main() -> None:
         caught.setdefault(kind, []).append(int(hit if kind == "look-alike" else right))
         old_caught.setdefault(kind, []).append(int(o_hit if kind == "look-alike" else o_right))
 
-    print(f"index (in process; the product rows stay in the database), {args.originals} held-out originals")
+    print(f"index (in process; the product rows stay in the database), {args.originals} {args.split} originals")
     for size, r in results.items():
         print(
             f"  {size:>9,} listings  memory {r['mb']:7.1f} MB   candidate lookup p50 {r['p50']:5.2f} ms"

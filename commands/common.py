@@ -1,4 +1,5 @@
-"""What every command shares: the top-level `--json` choice, printing answers and refusals, tables."""
+"""What every command shares: the top-level `--json` choice, printing answers and refusals, tables, and
+`facade_command`, the declaration of a command that sends to the accounts through seller_client."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec
 
 import click
+from temporalio.client import Client
 
 import seller_client
-from models.refusals import Refusal
+from models.refusals import Refusal, RefusedError
 
 EXIT_REFUSED = 3
 EXIT_UNKNOWN = 4
@@ -61,6 +63,8 @@ class Output:
 
 pass_output = click.make_pass_decorator(Output, ensure=True)
 
+MEMBER = click.argument("member_id", metavar="MEMBER")
+
 
 def request_id_option(*, used: bool = True) -> Callable[[Any], Any]:
     """`--request-id KEY`, which every command takes so that scripts can send any of them the same way.
@@ -69,14 +73,109 @@ def request_id_option(*, used: bool = True) -> Callable[[Any], Any]:
     screenings are keyed by their own ids (--id, BUYER) and reads change nothing, so there the key is
     accepted and not used (`used=False`).
     """
-    return click.option(
-        "--request-id",
-        metavar="KEY",
-        expose_value=used,
-        help="idempotency key: the same key again answers the first answer"
+    return click.option("--request-id", **_request_id_attrs(used))
+
+
+def _request_id_attrs(used: bool) -> dict[str, Any]:
+    return {
+        "metavar": "KEY",
+        "expose_value": used,
+        "help": "idempotency key: the same key again answers the first answer"
         if used
         else "accepted as by every command; this one is keyed by its own id or changes nothing",
+    }
+
+
+def operator_option(help: str) -> Callable[[Any], Any]:
+    """`--as-operator NAME` (or `--operator NAME`): the operator the command is signed as."""
+    return click.option(
+        "--as-operator", "--operator", "as_operator", required=True, metavar="NAME", help=help
     )
+
+
+def service_option(default: str, help: str, *aliases: str) -> Callable[[Any], Any]:
+    """`--as-service NAME`: the service a report is signed as (models/credentials.py)."""
+    return click.option(
+        *aliases, "--as-service", "as_service", default=default, show_default=True, metavar="NAME", help=help
+    )
+
+
+@dataclasses.dataclass
+class Call:
+    """One command's way to the accounts: the account it is about, its idempotency key (--request-id, or
+    a new one, printed if the answer is lost), and a Temporal connection made when it is first needed,
+    so that what a command checks or stores before sending is refused without it."""
+
+    out: Output
+    member_id: str
+    key: str
+    _client: Client | None = None
+
+    async def client(self) -> Client:
+        if self._client is None:
+            self._client = await seller_client.connect()
+        return self._client
+
+    async def update(self, update: Any, arg: Any, *, operator: str | None = None, step: str = "") -> Any:
+        """Send one account command (a workflow update), signed as the account's seller, or as `operator`
+        for an operator's decision (models/credentials.py). A command sending several updates names
+        each one's `step`: each is keyed `KEY:step`, and the key to send again with stays the command's."""
+        return await seller_client.command(
+            await self.client(),
+            self.member_id,
+            update,
+            arg,
+            request_id=f"{self.key}:{step}" if step else self.key,
+            operator=operator,
+        )
+
+    async def new_state(self, update: Any, arg: Any, *, operator: str | None = None) -> dict[str, Any]:
+        """Send one account command and answer what most of them print: the state it leaves."""
+        return {"member_id": self.member_id, "state": await self.update(update, arg, operator=operator)}
+
+
+# The answer of a command's coroutine: a dict or dataclass, printed by `Output.show` (exit 0), or the
+# exit status of a command that printed its own answer.
+Answer = Any
+
+
+def facade_command(
+    name: str, *, member: bool = True, keyed: bool = True
+) -> Callable[[Callable[..., Awaitable[Answer]]], click.Command]:
+    """Declare a command that sends to the accounts: it states only its own parameters and what it
+    sends; this adds what they all share.
+
+    The coroutine takes a `Call` and the command's own parameters and answers what to print. It takes
+    MEMBER as the first argument (unless `member=False`) and `--request-id KEY` as the last option
+    (unless it declares its own; `keyed=False`: accepted and not used, as for reports keyed by their own
+    ids). A refusal raised (RefusedError) prints as a refusal and exits 3; a lost answer prints the key
+    to send the command again with and exits 75.
+    """
+
+    def declare(send: Callable[..., Awaitable[Answer]]) -> click.Command:
+        @functools.wraps(send)
+        async def run(out: Output, **params: Any) -> int:
+            member_id = params.pop("member_id") if member else ""
+            call = Call(out, member_id, params.pop("request_id", None) or seller_client.new_request_id())
+            try:
+                answer = await send(call, **params)
+            except seller_client.CommandNotAnswered as err:
+                return not_answered(call.key, err)
+            except RefusedError as err:
+                return out.refused(err.refusal)
+            if isinstance(answer, int):
+                return answer
+            out.show(answer)
+            return 0
+
+        command = click.command(name)(pass_output(run_async(run)))
+        if member:
+            command.params.insert(0, click.Argument(["member_id"], metavar="MEMBER"))
+        if not any(p.name == "request_id" for p in command.params):
+            command.params.append(click.Option(["--request-id"], **_request_id_attrs(keyed)))
+        return command
+
+    return declare
 
 
 def not_answered(key: str, err: seller_client.CommandNotAnswered) -> int:

@@ -3,10 +3,9 @@ the signed credential an operator or a service pastes into a command sent by han
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import click
 
@@ -17,15 +16,16 @@ from models.contract import AppealDecisionInput, RetryInput
 from models.refusals import RefusedError
 from workflows.seller_account import SellerAccount
 
-from .common import Output, at_most_one, pass_output, request_id_option, run_async
-from .seller import account_command
-
-
-def operator_option(help: str) -> Callable[[Any], Any]:
-    """`--as-operator NAME` (or `--operator NAME`): the operator the command is signed as."""
-    return click.option(
-        "--as-operator", "--operator", "as_operator", required=True, metavar="NAME", help=help
-    )
+from .common import (
+    Answer,
+    Call,
+    Output,
+    at_most_one,
+    facade_command,
+    operator_option,
+    pass_output,
+    request_id_option,
+)
 
 
 @click.command("preapprove")
@@ -54,50 +54,26 @@ def preapprove(out: Output, region: str, licence: str, as_operator: str) -> int:
     return 0
 
 
-@click.command("decide")
-@click.argument("member_id", metavar="MEMBER")
+@facade_command("decide")
 @click.argument("case_id", metavar="CASE")
 @click.argument("decision", type=click.Choice(["approve", "reject"]))
 @operator_option("sign the decision as this operator (an operator key is needed; recorded, ENF-4)")
 @click.option("--note", default="")
-@request_id_option()
-@pass_output
-@run_async
-async def decide(
-    out: Output,
-    member_id: str,
-    case_id: str,
-    decision: str,
-    as_operator: str,
-    note: str,
-    request_id: str | None,
-) -> int:
+async def decide(call: Call, case_id: str, decision: str, as_operator: str, note: str) -> Answer:
     """Approve or reject an appeal (ASSOC-5)."""
     verdict = AppealDecisionInput(case_id, decision == "approve", as_operator, note)
-    return await account_command(
-        out, member_id, SellerAccount.decide_appeal, verdict, request_id=request_id, operator=as_operator
-    )
+    return await call.new_state(SellerAccount.decide_appeal, verdict, operator=as_operator)
 
 
-@click.command("retry")
-@click.argument("member_id", metavar="MEMBER")
+@facade_command("retry")
 @operator_option("your operator name: signs the command (ENF-4)")
-@request_id_option()
-@pass_output
-@run_async
-async def retry(out: Output, member_id: str, as_operator: str, request_id: str | None) -> int:
+async def retry(call: Call, as_operator: str) -> Answer:
     """Try again the steps an account could not finish (NeedsAttention).
 
     Writes again what ran out of retries and prints what still fails.
     """
-    return await account_command(
-        out,
-        member_id,
-        SellerAccount.retry,
-        RetryInput(as_operator),
-        request_id=request_id,
-        operator=as_operator,
-    )
+    result = await call.update(SellerAccount.retry, RetryInput(as_operator), operator=as_operator)
+    return {"member_id": call.member_id, **dataclasses.asdict(result)}
 
 
 @click.command("credential")

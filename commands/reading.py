@@ -14,9 +14,7 @@ from models.contract import Requirement, Requirements
 from models.db import engine
 from models.tables import Account, AccountLink, AuditRecord, Notice
 
-from .common import Output, pass_output, request_id_option, run_async, table
-
-MEMBER = click.argument("member_id", metavar="MEMBER")
+from .common import MEMBER, Answer, Call, Output, facade_command, pass_output, request_id_option, table
 
 
 def registered(member_id: str) -> Account | None:
@@ -24,40 +22,31 @@ def registered(member_id: str) -> Account | None:
         return session.get(Account, member_id)
 
 
-@click.command("status")
-@MEMBER
-@request_id_option(used=False)
-@pass_output
-@run_async
-async def status(out: Output, member_id: str) -> int:
+@facade_command("status", keyed=False)
+async def status(call: Call) -> Answer:
     """The account's state, reasons and what it is waiting for.
 
     An account whose workflow is no longer retained (after closing) answers from the registry; an
     unknown member id exits with status 4.
     """
-    client = await seller_client.connect()
     try:
-        found = await seller_client.status(client, member_id)
+        found = await seller_client.status(await call.client(), call.member_id)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        account = registered(member_id)
+        account = registered(call.member_id)
         if account is None:
-            return out.unknown_member(member_id)
+            return call.out.unknown_member(call.member_id)
         # The workflow is gone (retention after closing): the registry keeps the final state.
-        out.show(
-            {
-                "member_id": account.member_id,
-                "state": account.state,
-                "closed_reason": account.closed_reason,
-                "source": "registry (the account's workflow is no longer retained)",
-            }
-        )
-        return 0
-    if out.json:
-        out.show(found)
-        return 0
-    out.show({k: v for k, v in dataclasses.asdict(found).items() if k != "requirements"})
+        return {
+            "member_id": account.member_id,
+            "state": account.state,
+            "closed_reason": account.closed_reason,
+            "source": "registry (the account's workflow is no longer retained)",
+        }
+    if call.out.json:
+        return found
+    call.out.show({k: v for k, v in dataclasses.asdict(found).items() if k != "requirements"})
     print(requirements_text(found.requirements))
     return 0
 

@@ -6,15 +6,14 @@ import click
 
 import seller_client
 from models.contract import BuyerScreening, ClosureReport, ViolationInput
-from models.refusals import Refusal
+from models.refusals import Refusal, RefusedError
 
-from .common import Output, one_of, pass_output, request_id_option, run_async
+from .common import Answer, Call, facade_command, one_of, service_option
 
 CLOSURE_REASONS = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}
 
 
-@click.command("violation")
-@click.argument("member_id", metavar="MEMBER")
+@facade_command("violation", keyed=False)
 @click.option("--id", "violation_id", required=True, help="the reporting service's violation id")
 @click.option(
     "--category", required=True, type=click.Choice(["ip", "trade", "listing", "ip_strike", "false_buyer"])
@@ -23,15 +22,9 @@ CLOSURE_REASONS = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}
 @click.option("--rule", default="ENF-2", show_default=True)
 @click.option("--serious", is_flag=True, help="a serious violation: closes and bars (ENF-1, REG-5)")
 @click.option("--evidence", default="", help="evidence reference")
-@click.option(
-    "--as-service", default="risk-engine", show_default=True, metavar="NAME", help="the reporting service"
-)
-@request_id_option(used=False)
-@pass_output
-@run_async
+@service_option("risk-engine", "the reporting service")
 async def violation(
-    out: Output,
-    member_id: str,
+    call: Call,
     violation_id: str,
     category: str,
     points: int,
@@ -39,9 +32,8 @@ async def violation(
     serious: bool,
     evidence: str,
     as_service: str,
-) -> int:
+) -> Answer:
     """Report a violation (ENF-1/2); a violation id counts once."""
-    client = await seller_client.connect()
     v = ViolationInput(
         violation_id=violation_id,
         category=category,
@@ -50,69 +42,50 @@ async def violation(
         severity="serious" if serious else "normal",
         evidence_ref=evidence,
     )
-    await seller_client.report_violation(client, member_id, v, service=as_service)
-    out.show({"member_id": member_id, "violation": violation_id, "reported": True})
-    return 0
+    await seller_client.report_violation(await call.client(), call.member_id, v, service=as_service)
+    return {"member_id": call.member_id, "violation": violation_id, "reported": True}
 
 
-@click.command("close-report")
+@facade_command("close-report", member=False, keyed=False)
 @click.option("--rule", required=True, type=click.Choice(list(CLOSURE_REASONS)))
 @click.option("--member-id", help="the account (give this or --licence)")
 @click.option("--licence", help="REG-10: the supplier's business licence number")
 @click.option("--id", "report_id", required=True, help="the reporting service's report id")
 @click.option("--evidence", default="")
-@click.option(
-    "--reported-by",
-    "--as-service",
-    "reported_by",
-    default="risk-engine",
-    show_default=True,
-    metavar="NAME",
-    help="the reporting service",
-)
-@request_id_option(used=False)
-@pass_output
-@run_async
+@service_option("risk-engine", "the reporting service", "--reported-by")
 async def close_report(
-    out: Output,
+    call: Call,
     rule: str,
     member_id: str | None,
     licence: str | None,
     report_id: str,
     evidence: str,
-    reported_by: str,
-) -> int:
+    as_service: str,
+) -> Answer:
     """Report a REG-9 rental or transfer, or a REG-10 Alibaba.com closure."""
     one_of(member_id=member_id, licence=licence)
     member = member_id or (seller_client.member_by_licence(licence) if licence else None)
     if member is None:
-        return out.refused(
+        raise RefusedError(
             Refusal(rule, "no_matching_account", "No seller account matches that licence or member id.")
         )
-    client = await seller_client.connect()
     report = ClosureReport(
-        report_id, rule, CLOSURE_REASONS[rule], evidence_ref=evidence, reported_by=reported_by
+        report_id, rule, CLOSURE_REASONS[rule], evidence_ref=evidence, reported_by=as_service
     )
-    await seller_client.report_closure(client, member, report)
-    out.show({"member_id": member, "report": report_id, "rule": rule})
-    return 0
+    await seller_client.report_closure(await call.client(), member, report)
+    return {"member_id": member, "report": report_id, "rule": rule}
 
 
-@click.command("screen-buyer")
+@facade_command("screen-buyer", member=False, keyed=False)
 @click.argument("buyer_id", metavar="BUYER")
 @click.option("--region", required=True)
 @click.option("--id-card")
 @click.option("--mobile")
 @click.option("--email")
 @click.option("--device")
-@click.option(
-    "--as-service", default="buyer-signup", show_default=True, metavar="NAME", help="the screening service"
-)
-@request_id_option(used=False)
-@pass_output
-@run_async
+@service_option("buyer-signup", "the screening service")
 async def screen_buyer(
-    out: Output,
+    call: Call,
     buyer_id: str,
     region: str,
     id_card: str | None,
@@ -120,9 +93,8 @@ async def screen_buyer(
     email: str | None,
     device: str | None,
     as_service: str,
-) -> int:
+) -> Answer:
     """Screen a new buyer account against the sellers (REG-3)."""
-    client = await seller_client.connect()
     buyer = BuyerScreening(
         buyer_id=buyer_id,
         region=region,
@@ -131,11 +103,10 @@ async def screen_buyer(
         email=email or "",
         device_id=device or "",
     )
-    result = await seller_client.screen_buyer(client, buyer, service=as_service)
+    result = await seller_client.screen_buyer(await call.client(), buyer, service=as_service)
     if result.refusal is not None:
-        return out.refused(result.refusal)
-    out.show({"buyer_id": buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id})
-    return 0
+        raise RefusedError(result.refusal)
+    return {"buyer_id": buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id}
 
 
 COMMANDS = [violation, close_report, screen_buyer]

@@ -4,7 +4,8 @@
 
 Opens the UI's workflow list filtered with the query operators type (SellerState = '<state>') and
 prints the seller workflow ids the page shows. The helpers below also sign an operator in on the codec
-server, point the UI at it, read an account's page and send a signal from it (tests/test_web_ui.py).
+server, point the UI at it, read an account's page and send a signal or an update from it, reporting whether
+it went, the workflow refused it, or the codec server refused to encode (sign) it (tests/test_web_ui.py).
 Needs Debian's chromium and chromium-driver.
 """
 
@@ -148,17 +149,22 @@ def use_codec(driver: Any, ui: str, codec_url: str) -> None:
     )
 
 
-def send_signal(driver: Any, name: str, value: object) -> None:
+# What send_message saw: the command went and was taken; an update the workflow refused (the UI cannot
+# decode the encrypted failure); the codec server refused to encode (and sign) it, so nothing was sent.
+SENT, REFUSED_BY_WORKFLOW, ENCODING_REFUSED = "sent", "refused by the workflow", "encoding refused"
+
+
+def send_signal(driver: Any, name: str, value: object) -> str:
     """More Actions > Send a Signal, with a JSON input: the UI encodes it through the codec server."""
-    send_message(driver, "signal", name, value)
+    return send_message(driver, "signal", name, value)
 
 
-def send_update(driver: Any, name: str, value: object) -> None:
+def send_update(driver: Any, name: str, value: object) -> str:
     """More Actions > Send an Update, the same way; the UI waits for the update's outcome."""
-    send_message(driver, "update", name, value)
+    return send_message(driver, "update", name, value)
 
 
-def send_message(driver: Any, kind: str, name: str, value: object) -> None:
+def send_message(driver: Any, kind: str, name: str, value: object) -> str:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -212,10 +218,14 @@ def send_message(driver: Any, kind: str, name: str, value: object) -> None:
     deadline = time.monotonic() + 15
     while pending := shown("//button[@data-testid='confirm-modal-button']"):
         time.sleep(1)
+        if shown("//*[contains(normalize-space(text()), 'Data encoding failed')]"):
+            # The codec server answered an error (its body says why: rule, reason code); the UI sent nothing.
+            click(driver, "Cancel")
+            return ENCODING_REFUSED
         if kind == "update" and shown("//*[contains(normalize-space(text()), 'Encoded failure')]"):
             # A refusal stays in the dialog (the UI cannot decode the encrypted failure).
             click(driver, "Cancel")
-            return
+            return REFUSED_BY_WORKFLOW
         with contextlib.suppress(StaleElementReferenceException):  # closed meanwhile
             if pending[0].is_enabled():  # the first click can land before the form takes the input
                 pending[0].click()
@@ -223,6 +233,7 @@ def send_message(driver: Any, kind: str, name: str, value: object) -> None:
             driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
             raise AssertionError(f"the {kind} was not sent; the dialog says: {body_text(driver)[-600:]}")
         time.sleep(0.3)
+    return SENT
 
 
 def list_url(ui: str, query: str, namespace: str = "default") -> str:

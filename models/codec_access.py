@@ -18,11 +18,19 @@ Settings (environment; the codec server reads them, the worker does not):
     CODEC_COOKIE_SECURE    cookie `SameSite=None; Secure` (https); default true in production
     CODEC_TOKEN_NAMESPACES namespaces the static token may read, comma separated or *; default TEMPORAL_NAMESPACE
     CODEC_OIDC_ISSUER, CODEC_OIDC_AUDIENCE, CODEC_OIDC_JWKS_URL or CODEC_OIDC_JWKS_FILE,
-    CODEC_OIDC_NAMESPACES_CLAIM (default "temporal_namespaces": a list, or "*")
+    CODEC_OIDC_NAMESPACES_CLAIM (default "temporal_namespaces": a list, or "*"),
+    CODEC_OIDC_NAME_CLAIM (default "sub": the name the audit records), CODEC_OIDC_ROLES_CLAIM
+    (default "seller_roles": a list, or a space-separated string)
+    CODEC_SIGNING_KEYS     operator-only credential keys for signing commands typed in the Web UI
+                           (models/codec_signing.py); development falls back on CREDENTIAL_KEYS
+    CODEC_SIGN_SECONDS     lifetime of those credentials, default 120 (10 to 600)
+
+An operator entry may add `"roles": ["operator"]`: then, signed in, they may send operator commands
+(decide_appeal, retry, ban, ...) from the Web UI, signed in their name. Without it they only read.
 
 Password hashes come from `python codec_server.py hash-password`. In development, with no operators
-configured, one operator `operator` with the password `dev-operator-password` exists; production refuses
-it, like every other development secret.
+configured, one operator `operator` with the password `dev-operator-password` and the operator role
+exists; production refuses it, like every other development secret.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from typing import Any
 
 import jwt
 
+from models import credentials
+from models.credentials import SigningKey
 from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, settings
 
 DEV_OPERATOR = "operator"
@@ -47,6 +57,9 @@ DEV_OPERATOR_PASSWORD = "dev-operator-password"
 DEV_SESSION_SECRET = "dev-codec-session-secret-change-me"
 DEV_UI_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
 SESSION_COOKIE = "seller_codec_session"
+# Roles a person signed in on the codec server may sign as: never seller, service or system.
+SIGNING_ROLES = frozenset({"operator"})
+SIGN_SECONDS = 120  # a credential signed for the UI is used at once: the UI sends right after encoding
 # scrypt cost: ~50 ms and 16 MB per check, which also slows password guessing.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -83,6 +96,7 @@ class Operator:
     name: str
     password_hash: str = field(repr=False)
     namespaces: frozenset[str]
+    roles: frozenset[str] = frozenset()  # credential roles they may sign commands in (SIGNING_ROLES)
 
     def may_read(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -95,6 +109,7 @@ class Principal:
     name: str
     via: str  # "session", "oidc" or "token"
     namespaces: frozenset[str]
+    roles: frozenset[str] = frozenset()  # the token has none: it names no one
 
     def may_read(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -107,6 +122,8 @@ class OidcSettings:
     jwks_url: str | None
     jwks_file: Path | None
     namespaces_claim: str = "temporal_namespaces"
+    name_claim: str = "sub"  # stable and not user-editable, unlike some providers' usernames
+    roles_claim: str = "seller_roles"
     algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
 
 
@@ -121,6 +138,9 @@ class AccessSettings:
     token_namespaces: frozenset[str]
     default_namespace: str
     oidc: OidcSettings | None = None
+    # Keys the codec server signs operator commands with; empty: it signs nothing (models/codec_signing.py).
+    signing_keys: tuple[SigningKey, ...] = field(default=(), repr=False)
+    sign_seconds: int = SIGN_SECONDS
 
 
 def _namespaces(raw: Any, where: str) -> frozenset[str]:
@@ -129,6 +149,34 @@ def _namespaces(raw: Any, where: str) -> frozenset[str]:
     if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x for x in raw):
         raise SettingsError(f'{where}: namespaces must be a non-empty list of names (or ["*"])')
     return frozenset(raw)
+
+
+def _roles(raw: Any, name: str, source: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw) or not set(raw) <= SIGNING_ROLES:
+        raise SettingsError(f"{source}: operator {name!r}: roles must be a list of {sorted(SIGNING_ROLES)}")
+    if raw and credentials.ACTOR.match(name) is None:
+        raise SettingsError(
+            f"{source}: operator {name!r} cannot sign commands: the audit takes letters, digits and ._@- only"
+        )
+    return frozenset(raw)
+
+
+def _signing_keys(env: dict[str, str], s: Settings, production: bool) -> tuple[SigningKey, ...]:
+    """Operator-capable keys only. Production takes them from CODEC_SIGNING_KEYS alone, each limited to
+    the operator role, so the codec server (the part facing browsers) can never mint a seller's, a
+    service's or the system's credential; without them it signs nothing."""
+    raw = env.get("CODEC_SIGNING_KEYS", "").strip()
+    if raw:
+        try:
+            keys = credentials.parse_keys(raw)
+        except ValueError as err:
+            raise SettingsError(f"CODEC_SIGNING_KEYS: {err}") from None
+        if wider := [k.key_id for k in keys if k.roles != SIGNING_ROLES]:
+            raise SettingsError(f"CODEC_SIGNING_KEYS: key(s) {wider} may sign more than the operator role")
+        return tuple(keys)
+    if production:
+        return ()
+    return tuple(k for k in credentials.parse_keys(s.credential_keys) if "operator" in k.roles)
 
 
 def _operators(env: dict[str, str], default_namespace: str, production: bool) -> dict[str, Operator]:
@@ -140,7 +188,10 @@ def _operators(env: dict[str, str], default_namespace: str, production: bool) ->
             return {}  # no operator sign-in: OIDC or the static token only
         return {
             DEV_OPERATOR: Operator(
-                DEV_OPERATOR, hash_password(DEV_OPERATOR_PASSWORD), frozenset({default_namespace})
+                DEV_OPERATOR,
+                hash_password(DEV_OPERATOR_PASSWORD),
+                frozenset({default_namespace}),
+                SIGNING_ROLES,
             )
         }
     try:
@@ -153,7 +204,12 @@ def _operators(env: dict[str, str], default_namespace: str, production: bool) ->
     for name, entry in data.items():
         if not isinstance(entry, dict) or not str(entry.get("password", "")).startswith("scrypt$"):
             raise SettingsError(f"{source}: operator {name!r} needs a password hash from hash-password")
-        op = Operator(name, entry["password"], _namespaces(entry.get("namespaces"), f"{source} {name!r}"))
+        op = Operator(
+            name,
+            entry["password"],
+            _namespaces(entry.get("namespaces"), f"{source} {name!r}"),
+            _roles(entry.get("roles", []), name, source),
+        )
         if production and check_password(DEV_OPERATOR_PASSWORD, op.password_hash):
             raise SettingsError(f"{source}: operator {name!r} has the development password")
         operators[name] = op
@@ -189,11 +245,17 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
             jwks_url=url,
             jwks_file=Path(file) if file else None,
             namespaces_claim=env.get("CODEC_OIDC_NAMESPACES_CLAIM", "temporal_namespaces"),
+            name_claim=env.get("CODEC_OIDC_NAME_CLAIM", "").strip() or "sub",
+            roles_claim=env.get("CODEC_OIDC_ROLES_CLAIM", "").strip() or "seller_roles",
         )
     try:
         hours = float(env.get("CODEC_SESSION_HOURS", "8"))
     except ValueError:
         raise SettingsError("CODEC_SESSION_HOURS: expected a number of hours") from None
+    try:
+        sign_seconds = int(env.get("CODEC_SIGN_SECONDS", str(SIGN_SECONDS)))
+    except ValueError:
+        raise SettingsError("CODEC_SIGN_SECONDS: expected a number of seconds") from None
     secure_raw = env.get("CODEC_COOKIE_SECURE", "").strip().lower()
     return AccessSettings(
         operators=_operators(env, s.temporal_namespace, production),
@@ -207,6 +269,8 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
         ),
         default_namespace=s.temporal_namespace,
         oidc=oidc,
+        signing_keys=_signing_keys(env, s, production),
+        sign_seconds=max(10, min(sign_seconds, 600)),
     )
 
 
@@ -281,9 +345,20 @@ class OidcVerifier:
             )
         except (jwt.PyJWTError, ValueError):
             return None
-        raw = claims.get(self._oidc.namespaces_claim)
-        if isinstance(raw, str):
-            raw = raw.split()
-        if not isinstance(raw, list) or not raw:
+        raw = _claim_list(claims.get(self._oidc.namespaces_claim))
+        if not raw:
             return None  # signed in, but granted no namespace: nothing to read
-        return Principal(str(claims["sub"]), "oidc", frozenset(str(x) for x in raw))
+        name = claims.get(self._oidc.name_claim)
+        if not isinstance(name, str) or not name:
+            return None  # no name for the audit: not a usable identity
+        roles = SIGNING_ROLES & _claim_list(claims.get(self._oidc.roles_claim))
+        return Principal(name, "oidc", frozenset(raw), frozenset(roles))
+
+
+def _claim_list(raw: Any) -> set[str]:
+    """A claim holding names: a list, or one space-separated string (as `scope` is)."""
+    if isinstance(raw, str):
+        return set(raw.split())
+    if isinstance(raw, list):
+        return {str(x) for x in raw}
+    return set()

@@ -38,4 +38,4 @@ class ProductSignature(SQLModel, table=True):
         sa_column=Column(LargeBinary, nullable=False)
     )  # uint32[<=48] image visual words (20-bit)
     features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # packed SIFT, for confirmation
-    thumb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # grayscale PNG, for confirmation
+    thumb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # colour PNG (grayscale in older rows), for confirmation

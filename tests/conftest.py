@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +22,11 @@ import pytest
 import pytest_asyncio
 
 # Settings are read once per process: point them at a throw-away data folder before anything loads them.
-_SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or f"/tmp/seller-tests-{uuid.uuid4().hex[:8]}")
+_SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="seller-tests-"))
 os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
 os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
+# Applicants (devtools/identity_factory.py) drawn from a fixed seed: the same identities every run.
+os.environ.setdefault("IDENTITY_FACTORY_SEED", "19")  # its own seed, unlike tests/draws.py
 # Credentials signed by the facade (seller_client) are checked against the workflow's clock, which the
 # time-skipping server runs years ahead of the wall clock as the session's tests skip time.
 os.environ.setdefault("CREDENTIAL_TTL_SECONDS", str(1000 * 365 * 24 * 3600))
@@ -51,6 +53,7 @@ from temporalio.worker import Worker  # noqa: E402
 
 from models.settings import settings  # noqa: E402
 from seller_client import data_converter  # noqa: E402
+from tests.draws import hex_id  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 
 BIN = Path(sys.prefix) / "bin"
@@ -137,4 +140,4 @@ def new_worker(client: Client, **kwargs) -> Worker:  # type: ignore[no-untyped-d
     """A worker with every workflow and activity on a fresh task queue, so tests never share one."""
     from worker import build_worker
 
-    return build_worker(client, task_queue=kwargs.pop("task_queue", f"tq-{uuid.uuid4()}"), **kwargs)
+    return build_worker(client, task_queue=kwargs.pop("task_queue", f"tq-{hex_id()}"), **kwargs)

@@ -1,9 +1,8 @@
 """Registry rows as registration would leave them, for tests that start an account workflow directly
-(without the registration workflow) but need its identity in the database."""
+(without the registration workflow) or call activities, but need the account in the database."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -11,18 +10,34 @@ from sqlmodel import Session
 from activities.identity_registry import fingerprint
 from models.db import engine
 from models.tables import Account, IdentityFingerprint
+from tests.draws import hex_id
 
 
-def registered_account(member_id: str, *, store_name: str = "X", **identity: str) -> None:
-    """An Account row and the fingerprints of `identity` (kind=value: email, mobile, id_card, licence)."""
-    now = datetime.now(UTC)
+def new_member_id(prefix: str) -> str:
+    """A member id of 16 characters: the test's own letter, then 15 hex digits."""
+    return prefix + hex_id(15).upper()
+
+
+def registered_account(
+    member_id: str,
+    *,
+    store_name: str = "X",
+    main: str | None = None,
+    at: datetime | None = None,
+    **identity: str,
+) -> None:
+    """An Account row (a sub-account of `main` if given, REG-9) and the fingerprints of `identity`
+    (kind=value: email, mobile, id_card, licence)."""
+    now = at or datetime.now(UTC)
     with Session(engine()) as session:
         session.add(
             Account(
                 member_id=member_id,
-                registration_id=uuid.uuid4().hex,
+                registration_id=hex_id(),
                 store_name=store_name,
                 region="CN",
+                is_main=main is None,
+                main_member_id=main,
                 created_at=now,
                 updated_at=now,
             )
@@ -31,3 +46,10 @@ def registered_account(member_id: str, *, store_name: str = "X", **identity: str
         for kind, value in identity.items():
             session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
         session.commit()
+
+
+def new_account(prefix: str, *, store_name: str = "X", **kwargs: str | datetime | None) -> str:
+    """`registered_account` under a new member id (`new_member_id(prefix)`), which it returns."""
+    member_id = new_member_id(prefix)
+    registered_account(member_id, store_name=store_name, **kwargs)  # type: ignore[arg-type]
+    return member_id

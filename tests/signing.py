@@ -7,6 +7,7 @@ credentials are issued for a thousand years; the tests of expiry itself sign wit
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -17,6 +18,13 @@ from models.credentials import Signed
 
 TEST_TTL = timedelta(days=365_000)
 M = TypeVar("M", bound=Signed)
+_UPDATES = itertools.count(1)
+
+
+def update_id(command: str) -> str:
+    """A request id for one update, as a calling service keys each command (README, exactly once):
+    distinct within the session, the same in every run."""
+    return f"test-{command}-{next(_UPDATES)}"
 
 
 def member_of(handle: WorkflowHandle) -> str:
@@ -39,7 +47,9 @@ def signed(
 
 
 async def update(handle: WorkflowHandle, handler: Any, message: Signed, **who: str) -> Any:
-    return await handle.execute_update(handler, signed(handle, handler, message, **who))
+    return await handle.execute_update(
+        handler, signed(handle, handler, message, **who), id=update_id(handler.__name__)
+    )
 
 
 async def signal(handle: WorkflowHandle, handler: Any, message: Signed, **who: str) -> None:

@@ -5,6 +5,7 @@ bodies and connections (issue 13 case 9)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import socket
@@ -15,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from temporalio.converter import DataConverter
 
 import codec_server
 from devtools.smtp_sink import free_port
+from models import codec_signing, credentials
 from models.codec import codec
 from models.codec_access import (
     DEV_OPERATOR,
@@ -38,11 +41,13 @@ from models.codec_access import (
     hash_password,
     load_access,
 )
-from models.settings import settings
+from models.settings import SettingsError, settings
 
 UI = "http://127.0.0.1:8233"
 ISSUER = "https://idp.test.invalid/"
 AUDIENCE = "temporal-ui"
+LIN_PASSWORD = "lin-password-123"  # an operator with the operator role: signs commands typed in the UI
+READER_PASSWORD = "reader-password-1"  # reads the default namespace, signs nothing
 
 
 def rsa_key() -> rsa.RSAPrivateKey:
@@ -85,9 +90,11 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def access(keys: dict[str, Any]) -> AccessSettings:
     base = load_access(settings(), env={})
     auditor = Operator("auditor", hash_password("auditor-password-1"), frozenset({"other-namespace"}))
+    lin = Operator("lin", hash_password(LIN_PASSWORD), frozenset({"default"}), frozenset({"operator"}))
+    reader = Operator("reader", hash_password(READER_PASSWORD), frozenset({"default"}))
     return replace(
         base,
-        operators={**base.operators, "auditor": auditor},
+        operators={**base.operators, "auditor": auditor, "lin": lin, "reader": reader},
         oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=None, jwks_file=Path(keys["jwks"])),
     )
 
@@ -358,3 +365,250 @@ def test_password_guessing_locks_the_name(server: str) -> None:
     assert not throttle.locked("x", now=11)
     throttle.failed("x", now=11)
     assert throttle.locked("x", now=12) and not throttle.locked("x", now=71)
+
+
+# ------------------------------------------------------------ operator commands typed in the Web UI
+
+
+def ui_input(value: object) -> bytes:
+    """What the Web UI posts to /encode for a signal's or an update's JSON input: one json/plain payload."""
+    payload = {
+        "metadata": {"encoding": "anNvbi9wbGFpbg=="},
+        "data": base64.b64encode(json.dumps(value).encode()),
+    }
+    return json.dumps({"payloads": [{**payload, "data": payload["data"].decode()}]}).encode()
+
+
+def encode_call(
+    server: str,
+    value: object,
+    *,
+    origin: str | None = UI,
+    content_type: str = "application/json",
+    **headers: str,
+) -> tuple[int, dict[str, Any]]:
+    """The UI's /encode request; answers the status and either the refusal or the input the worker gets."""
+    sent = {"Content-Type": content_type, "X-Namespace": "default", **headers}
+    if origin is not None:
+        sent["Origin"] = origin
+    status, _, out = request(f"{server}/encode?preserveStorageRefs=true", ui_input(value), headers=sent)
+    if status != 200:
+        return status, json.loads(out)
+    sealed = json_format.Parse(out, Payloads()).payloads
+    assert sealed[0].metadata["encoding"] == b"binary/encrypted"
+    received = plain_value(
+        json_format.MessageToJson(Payloads(payloads=asyncio.run(codec().decode(sealed)))).encode()
+    )
+    assert isinstance(received, dict)
+    return status, received
+
+
+def cookie_of(server: str, operator: str, password: str) -> str:
+    status, headers = sign_in(server, operator, password)
+    assert status == 200
+    return session_cookie(headers)
+
+
+def decision(**auth: str) -> dict[str, Any]:
+    return {"case_id": "C0123456789abcdef0123", "approved": True, "operator": "", "note": "ok", "auth": auth}
+
+
+def credential(value: dict[str, Any]) -> credentials.Credential:
+    a = value["auth"]
+    return credentials.Credential(
+        a["actor"],
+        a["role"],
+        a["account"],
+        a["command"],
+        datetime.fromisoformat(a["expires_at"]),
+        a["key_id"],
+        a["signature"],
+    )
+
+
+def test_a_signed_in_operator_gets_commands_signed_in_their_own_name(
+    server: str, access: AccessSettings
+) -> None:
+    cookie = cookie_of(server, "lin", LIN_PASSWORD)
+    before = datetime.now(UTC)
+    # Whatever the input says about who acts (an actor, a pasted signature), the signed-in name signs.
+    status, value = encode_call(
+        server,
+        decision(command="decide_appeal", account="seller-M00AA11", actor="mallory", signature="ab" * 32),
+        Cookie=cookie,
+    )
+    assert status == 200, value
+    cred = credential(value)
+    assert (cred.actor, cred.role, cred.account, cred.command) == (
+        "lin",
+        "operator",
+        "M00AA11",
+        "decide_appeal",
+    )
+    assert value["operator"] == "lin", "a blank operator field is the signed-in name"
+    assert value["case_id"] == "C0123456789abcdef0123" and value["note"] == "ok"
+    # Short-lived, and bound to this account and this command, as the workflow's validator checks.
+    assert before + timedelta(seconds=access.sign_seconds - 2) <= cred.expires_at
+    assert cred.expires_at <= datetime.now(UTC) + timedelta(seconds=access.sign_seconds)
+    now = datetime.now(UTC)
+    assert credentials.check(cred, command="decide_appeal", account="M00AA11", now=now) is None
+    assert credentials.check(cred, command="decide_appeal", account="M00BB22", now=now).code == (  # type: ignore[union-attr]
+        "credential_wrong_account"
+    )
+    assert credentials.check(cred, command="retry", account="M00AA11", now=now).code == (  # type: ignore[union-attr]
+        "credential_wrong_command"
+    )
+    expired = credentials.check(cred, command="decide_appeal", account="M00AA11", now=cred.expires_at)
+    assert expired is not None and expired.code == "credential_expired"
+    # A name typed in the decision is left alone, for the workflow to refuse (operator_mismatch).
+    status, value = encode_call(
+        server, {**decision(command="decide_appeal", account="M00AA11"), "operator": "wang"}, Cookie=cookie
+    )
+    assert status == 200 and value["operator"] == "wang" and value["auth"]["actor"] == "lin"
+    # A signal (ban) is signed the same way; a payload without `auth` passes as it is.
+    status, value = encode_call(
+        server,
+        {
+            "origin_member_id": "M1",
+            "via_member_id": "M1",
+            "origin_reason": "x",
+            "auth": {"command": "ban", "account": "M2"},
+        },
+        Cookie=cookie,
+    )
+    assert status == 200 and credential(value).command == "ban" and "operator" not in value
+    assert encode_call(server, {"case_id": "C1"}, Cookie=cookie) == (200, {"case_id": "C1"})
+
+
+def refusal_of(answer: tuple[int, dict[str, Any]]) -> tuple[int, str, str, bool]:
+    status, body = answer
+    assert body.get("message"), body
+    return status, body["rule"], body["code"], body["retryable"]
+
+
+def test_no_one_else_gets_a_command_signed(server: str, keys: dict[str, Any]) -> None:
+    ask = decision(command="decide_appeal", account="M00AA11")
+    # Not signed in: the codec server encrypts nothing, so nothing reaches Temporal.
+    assert refusal_of(encode_call(server, ask)) == (401, "ENF-4", "not_signed_in", True)
+    # Signed in without the operator role: reads, but signs nothing.
+    reader = cookie_of(server, "reader", READER_PASSWORD)
+    assert refusal_of(encode_call(server, ask, Cookie=reader)) == (403, "ENF-4", "role_not_allowed", False)
+    assert encode_call(server, {"case_id": "C1"}, Cookie=reader)[0] == 200, "a reader still encodes queries"
+    # The static token names no one.
+    cli = {"Authorization": f"Bearer {settings().codec_server_token}"}
+    assert refusal_of(encode_call(server, ask, origin=None, **cli)) == (
+        403,
+        "ENF-4",
+        "token_cannot_sign",
+        False,
+    )
+    # An operator's cookie, but not a JSON request from the UI's origin: a forged cross-site request.
+    lin = cookie_of(server, "lin", LIN_PASSWORD)
+    assert refusal_of(encode_call(server, ask, origin=None, Cookie=lin))[2] == "cross_site_refused"
+    assert (
+        refusal_of(encode_call(server, ask, content_type="text/plain", Cookie=lin))[2] == "cross_site_refused"
+    )
+    assert encode_call(server, ask, origin="https://evil.example", Cookie=lin)[0] == 403
+    # Not an operator's command, no command, no account or every account: nothing is signed.
+    appeal = {"case_id": "C1", "auth": {"command": "appeal", "account": "M00AA11"}}
+    assert refusal_of(encode_call(server, appeal, Cookie=lin)) == (403, "ENF-4", "role_not_allowed", False)
+    for auth in (
+        {"account": "M00AA11"},
+        {"command": "nap", "account": "M1"},
+        {"command": "ban"},
+        {"command": "ban", "account": "*"},
+    ):
+        assert refusal_of(encode_call(server, decision(**auth), Cookie=lin))[:3] == (
+            400,
+            "ENF-4",
+            "credential_request_invalid",
+        ), auth
+    assert (
+        refusal_of(encode_call(server, {"auth": "sign please"}, Cookie=lin))[2]
+        == "credential_request_invalid"
+    )
+    # OIDC: the provider's roles claim gives the operator role; the audit name is the `sub`.
+    provider = keys["provider"]
+    bearer = {"Authorization": f"Bearer {token(provider, sub='op-7', seller_roles=['operator'])}"}
+    status, value = encode_call(server, ask, **bearer)
+    assert status == 200 and (credential(value).actor, credential(value).role) == ("op-7", "operator")
+    plain = {"Authorization": f"Bearer {token(provider, sub='op-8')}"}
+    assert refusal_of(encode_call(server, ask, **plain))[2] == "role_not_allowed"
+    odd = {"Authorization": f"Bearer {token(provider, sub='idp|op 9', seller_roles='operator')}"}
+    assert refusal_of(encode_call(server, ask, **odd))[2] == "operator_name_invalid"
+
+
+def test_pasted_credentials_for_other_roles_pass_and_the_cli_keeps_its_pasted_ones(server: str) -> None:
+    service = credentials.for_command("report_violation", "M00AA11", service="risk-engine")
+    report = {
+        "violation_id": "v1",
+        "category": "listing",
+        "rule": "ENF-2",
+        "auth": credentials.as_dict(service),
+    }
+    lin = cookie_of(server, "lin", LIN_PASSWORD)
+    assert encode_call(server, report, Cookie=lin) == (200, report)
+    ops = credentials.for_command("decide_appeal", "M00AA11", operator="wang")
+    pasted = {**decision(), "auth": credentials.as_dict(ops)}
+    cli = {"Authorization": f"Bearer {settings().codec_server_token}"}
+    assert encode_call(server, pasted, origin=None, **cli) == (200, pasted)
+    # Signed in, a pasted operator credential is replaced by the signed-in operator's own.
+    status, value = encode_call(server, pasted, Cookie=lin)
+    assert status == 200 and value["auth"]["actor"] == "lin"
+
+
+def test_without_an_operator_key_the_codec_server_signs_nothing(access: AccessSettings) -> None:
+    srv = Server(replace(access, signing_keys=()))
+    try:
+        lin = cookie_of(srv.url, "lin", LIN_PASSWORD)
+        answer = encode_call(srv.url, decision(command="decide_appeal", account="M1"), Cookie=lin)
+        assert refusal_of(answer) == (503, "ENF-4", "signing_off", False)
+    finally:
+        srv.close()
+
+
+def test_decoded_history_shows_who_acted_but_no_usable_signature(server: str) -> None:
+    cred = credentials.for_command("ban", "M00AA11", operator="lin")
+    body = encrypted({"origin_member_id": "M1", "auth": credentials.as_dict(cred)})
+    status, out = decode_call(server, body, Cookie=cookie_of(server, "reader", READER_PASSWORD), Origin=UI)
+    value = plain_value(out)
+    assert status == 200 and isinstance(value, dict)
+    assert value["auth"]["signature"] == codec_signing.REDACTED
+    assert {k: v for k, v in value["auth"].items() if k != "signature"} == {
+        k: v for k, v in credentials.as_dict(cred).items() if k != "signature"
+    }
+    assert cred.signature not in out.decode()
+    # Sent back as it reads, it verifies as nothing.
+    assert (
+        credentials.check(credential(value), command="ban", account="M00AA11", now=datetime.now(UTC)).code
+        == "credential_invalid"
+    )  # type: ignore[union-attr]
+
+
+def test_signing_settings(access: AccessSettings) -> None:
+    ops_key = "ops:operator:" + "ab" * 32
+    base = {"CODEC_SESSION_SECRET": "s" * 40, "CODEC_UI_ORIGINS": "https://temporal.example.com"}
+    prod = replace(settings(), seller_env="production", codec_server_token="t" * 40)
+    # Development signs with the operator-capable keys of CREDENTIAL_KEYS; production only with
+    # CODEC_SIGNING_KEYS, and only keys limited to the operator role.
+    assert access.signing_keys and all("operator" in k.roles for k in access.signing_keys)
+    assert load_access(prod, env=base).signing_keys == ()
+    assert [
+        k.key_id for k in load_access(prod, env={**base, "CODEC_SIGNING_KEYS": ops_key}).signing_keys
+    ] == ["ops"]
+    with pytest.raises(SettingsError, match="more than the operator role"):
+        load_access(prod, env={**base, "CODEC_SIGNING_KEYS": "all:*:" + "ab" * 32})
+    with pytest.raises(SettingsError, match="CODEC_SIGNING_KEYS"):
+        load_access(prod, env={**base, "CODEC_SIGNING_KEYS": "ops:operator:abcd"})
+    entry = {"password": hash_password("x" * 12), "namespaces": ["default"]}
+    for roles, says in ((["service"], "roles must be"), ("operator", "roles must be")):
+        with pytest.raises(SettingsError, match=says):
+            load_access(settings(), env={"CODEC_OPERATORS": json.dumps({"lin": {**entry, "roles": roles}})})
+    with pytest.raises(SettingsError, match="cannot sign"):
+        load_access(
+            settings(), env={"CODEC_OPERATORS": json.dumps({"Lin Wang": {**entry, "roles": ["operator"]}})}
+        )
+    loaded = load_access(
+        settings(), env={"CODEC_OPERATORS": json.dumps({"lin": entry}), "CODEC_SIGN_SECONDS": "5"}
+    )
+    assert loaded.operators["lin"].roles == frozenset() and loaded.sign_seconds == 10

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -24,7 +23,8 @@ from models.settings import (
     settings,
 )
 from tests.conftest import new_worker
-from tests.signing import signed
+from tests.draws import hex_id
+from tests.signing import signed, update_id
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.seller_account import SellerAccount
 
@@ -160,11 +160,11 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
             signed(
                 account,
                 SellerAccount.report_violation,
-                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+                ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=48, severity="serious"),
             ),
         )
         with pytest.raises(WorkflowUpdateFailedError):
-            await typed.execute_update("unbind_identity", {"reason": "x"})
+            await typed.execute_update("unbind_identity", {"reason": "x"}, id=update_id("unbind_identity"))
         status = await strict.get_workflow_handle(account.id).query(SellerAccount.status)
         assert status.state == "open", "the clear serious violation was not applied"
         # The same violation through the codec closes the store: the one above was refused, not lost.
@@ -173,7 +173,7 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
             signed(
                 account,
                 SellerAccount.report_violation,
-                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=48, severity="serious"),
+                ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=48, severity="serious"),
             ),
         )
         for _ in range(100):

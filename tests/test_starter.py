@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 import sys
-import uuid
 
 import pytest
 from sqlmodel import Session, select
@@ -22,6 +22,7 @@ from models.contract import AssociationCaseInput, ClosureReport
 from models.db import engine
 from models.tables import AccountLink, IdentityFingerprint
 from tests.conftest import new_worker
+from tests.draws import hex_id, raw_bytes
 from tests.workflows.test_seller_account import notices
 from workflows.seller_account import SellerAccount
 
@@ -175,7 +176,8 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 ) -> None:  # type: ignore[no-untyped-def]
     from devtools import product_fixtures
     from models.settings import settings
-    from tests.workflows.test_enforcement import registered_identity, until
+    from tests.polling import until
+    from tests.workflows.test_enforcement import registered_identity
     from tests.workflows.test_seller_account import finish, start_account
 
     # screen-buyer starts a workflow on the configured task queue, as the CLI does in production.
@@ -202,7 +204,7 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
         case_id = sa_.open_cases[0]
 
         invoice = tmp_path / "invoice.pdf"
-        invoice.write_bytes(b"%PDF-1.4 purchase invoice 2026-03 " + uuid.uuid4().bytes)
+        invoice.write_bytes(b"%PDF-1.4 purchase invoice 2026-03 " + raw_bytes())
         code, out = await cli("decide", b, case_id, "reject", "--operator", "lin")
         assert (code, out["refused"]["code"]) == (3, "no_appeal")
         appeal = ["--opening-info", "Opened 2025, own brand", "--invoice", str(invoice)]
@@ -243,12 +245,12 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 
         # REG-3: an overseas buyer with the seller's mobile is closed, and the seller gets trade points.
         code, out = await cli(
-            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", who.mobile
+            "screen-buyer", f"B{hex_id(8)}", "--region", "US", "--mobile", who.mobile
         )
         assert (code, out["closed"], out["seller_member_id"]) == (0, True, a)
         await until(first, lambda s: s.penalty_points["trade"] == 12, "REG-3 trade points")
         code, out = await cli(
-            "screen-buyer", f"B{uuid.uuid4().hex[:8]}", "--region", "US", "--mobile", "+15550100"
+            "screen-buyer", f"B{hex_id(8)}", "--region", "US", "--mobile", "+15550100"
         )
         assert (code, out["closed"]) == (0, False)
 
@@ -263,7 +265,7 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 async def test_the_same_request_id_answers_the_first_answer(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
     async with new_worker(dev_env.client) as worker:
         member, _ = await registered(dev_env, worker.task_queue)
-        key = uuid.uuid4().hex
+        key = hex_id()
         code, first = await cli("change-contact", member, "--mobile", "+8613700000001", "--request-id", key)
         assert code == 0
         _, trail = await cli("audit", member)
@@ -292,15 +294,15 @@ async def test_an_unknown_member_is_a_clear_error(
 
 async def test_status_of_an_account_closed_with_an_open_case(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
     """Closing settles the case: `status` lists none, and OpenCase finds only live accounts."""
+    from tests.polling import until
     from tests.signing import signal
-    from tests.workflows.test_enforcement import until
     from tests.workflows.test_seller_account import finish, start_account
 
     async with new_worker(dev_env.client) as worker:
         live = await start_account(dev_env, worker.task_queue, state="open")
         closing = await start_account(dev_env, worker.task_queue, state="open")
         for n, h in enumerate((live, closing)):
-            case = AssociationCaseInput(f"C{n}{uuid.uuid4().hex[:16]}", "shared_email", "MOTHER")
+            case = AssociationCaseInput(f"C{n}{hex_id(16)}", "shared_email", "MOTHER")
             await signal(h, SellerAccount.open_case, case, operator="ops")
             await until(h, lambda s: bool(s.open_cases), "case opened")
         await seller_client.report_closure(
@@ -335,7 +337,7 @@ async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_comman
     dev_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The Web UI path: an operator pastes the printed `auth` into the JSON input of an update."""
-    from tests.signing import update
+    from tests.signing import update, update_id
     from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
     from tests.workflows.test_seller_account import finish
 
@@ -351,6 +353,122 @@ async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_comman
         typed = {"case_id": case_id, "approved": True, "operator": "", "note": "checked by hand"}
         untyped = dev_env.client.get_workflow_handle(h.id)
         with pytest.raises(WorkflowUpdateFailedError):  # no credential: refused
-            await untyped.execute_update("decide_appeal", typed)
-        assert await untyped.execute_update("decide_appeal", typed | {"auth": auth}) == "open"
+            await untyped.execute_update("decide_appeal", typed, id=update_id("decide_appeal"))
+        assert await untyped.execute_update(
+            "decide_appeal", typed | {"auth": auth}, id=update_id("decide_appeal")
+        ) == "open"
         await finish(h, other)
+
+
+async def run_text(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`starter.py ARGV` as a person runs it (no --json): (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = await asyncio.to_thread(starter.main, argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+async def test_each_account_command_prints_its_answer_or_its_refusal(
+    dev_env: WorkflowEnvironment, cli, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """The commands no other test sends: what each prints, in JSON and as text, and its exit status."""
+    from tests.workflows.test_enforcement import until
+    from tests.workflows.test_seller_account import finish, start_account
+
+    async with new_worker(dev_env.client) as worker:
+        handle = await start_account(dev_env, worker.task_queue, state="open")
+        member = handle.id.removeprefix("seller-")
+        assert await cli("login", member, "--ip", "203.0.113.7") == (
+            0,
+            {"member_id": member, "login": "recorded"},
+        )
+        code, out, _ = await run_text(
+            ["login", member, "--channel", "messenger", "--ip", "203.0.113.8"], capsys
+        )
+        assert (code, out.split()) == (0, ["member_id", member, "login", "recorded"])
+
+        code, out = await cli("unbind", member, "--reason", "sold the shop")
+        assert (code, out["refused"]["rule"], out["refused"]["code"]) == (3, "REG-8", "unbind_not_allowed")
+        code, out, err = await run_text(["unbind", member], capsys)
+        assert (code, out) == (3, "")
+        assert err.startswith("refused: REG-8 unbind_not_allowed: The authenticated identity is bound")
+
+        code, out = await cli("remove-product", member, "P-NO-SUCH")
+        assert (code, out["refused"]["rule"], out["refused"]["code"]) == (3, "OPEN-3", "no_such_product")
+
+        code, out = await cli("retry", member, "--as-operator", "lin")
+        assert (code, out) == (0, {"member_id": member, "retried": 0, "still_failing": []})
+
+        code, out = await cli(
+            "violation", member, "--id", "v-cli-1", "--category", "listing", "--points", "2"
+        )
+        assert (code, out) == (0, {"member_id": member, "violation": "v-cli-1", "reported": True})
+        await until(handle, lambda s: s.penalty_points["listing"] == 2, "ENF-2 listing points")
+        code, out, _ = await run_text(
+            ["violation", member, "--id", "v-cli-2", "--category", "listing", "--as-service", "qa"], capsys
+        )
+        assert (code, out.split()) == (0, ["member_id", member, "violation", "v-cli-2", "reported", "True"])
+
+        code, out = await cli("close-report", "--rule", "REG-9", "--member-id", member, "--id", "r-cli")
+        assert (code, out) == (0, {"member_id": member, "report": "r-cli", "rule": "REG-9"})
+        final = await until(handle, lambda s: s.state == "closed", "closed by the REG-9 report")
+        assert final.closed_reason == "account_rental"
+        await finish(handle)
+
+
+async def test_register_from_the_command_line(
+    dev_env: WorkflowEnvironment, cli, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from models.settings import settings
+    from tests.workflows.test_seller_account import finish
+
+    reg = applicant()
+    args = ["--store-name", reg.store_name, "--email", reg.email, "--mobile", reg.mobile, "--region", "CN"]
+    args += ["--licence", reg.licence_number, "--id-card", reg.id_card_number]
+    async with new_worker(dev_env.client, task_queue=settings().task_queue):
+        code, first = await cli("register", *args, "--request-id", reg.request_id)
+        assert code == 0 and first["workflow_id"] == f"seller-{first['member_id']}"
+        assert await cli("register", *args, "--request-id", reg.request_id) == (0, first)
+        # Another request with the same identity is refused, with the rule it breaks.
+        code, out, err = await run_text(["register", *args], capsys)
+        assert (code, out) == (3, "") and err.startswith("refused: REG-")
+        abroad = applicant(region="DE", licence_number="DEHRB424242", id_card_number="L01X00T42")
+        code, out = await cli(
+            "register", "--store-name", "Abroad", "--email", abroad.email, "--mobile", abroad.mobile,
+            "--region", "DE", "--licence", abroad.licence_number, "--id-card", abroad.id_card_number,
+        )  # fmt: skip
+        assert (code, out["refused"]["rule"]) == (3, "REG-2")
+        await finish(dev_env.client.get_workflow_handle(first["workflow_id"]))
+
+
+async def test_a_lost_answer_exits_75_and_prints_the_key_to_send_again(
+    data_dir, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """The server goes away after the command connected: the answer is lost, not the command's key."""
+    from temporalio.client import Client
+
+    from tests.conftest import BIN
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server")
+    )
+    # The SDK's own retries of a refused connection take about 8 s a command: three commands show it.
+    client = await Client.connect(env.client.service_client.config.target_host)
+    await env.shutdown()
+
+    async def connect() -> Client:
+        return client
+
+    monkeypatch.setattr(seller_client, "connect", connect)
+    monkeypatch.setattr(seller_client, "ANSWER_PATIENCE_SECONDS", 0.0)
+    code, out, err = await run_text(["unbind", "M1", "--request-id", "key-1"], capsys)
+    assert (code, out) == (75, "")
+    assert "applied at most once: send it again with --request-id key-1 " in err
+    # The exam sends a step under the command's key; the key printed is the command's.
+    code, _, err = await run_text(["exam", "M1", "--request-id", "key-2"], capsys)
+    assert code == 75 and "send it again with --request-id key-2 " in err
+    # Without a key the command made one up (after storing its file): it is the one printed.
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"stored before the command is sent")
+    code, _, err = await run_text(["authenticate", "M1", str(photo)], capsys)
+    assert code == 75 and re.search(r"send it again with --request-id [0-9a-f]{32} ", err)

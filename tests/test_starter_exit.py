@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -15,6 +14,7 @@ from models.account_state import AccountInput
 from models.contract import AccountProfile, ClosureReport
 from tests import signing
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.workflows.test_seller_account import POLICY
 from workflows.seller_account import SellerAccount
 
@@ -38,7 +38,7 @@ async def run_cli(address: str, *argv: str) -> tuple[int, str]:
 
 async def test_the_cli_exits_with_its_own_status_every_time(dev_env: WorkflowEnvironment) -> None:
     address = dev_env.client.service_client.config.target_host
-    member_id = "T" + uuid.uuid4().hex[:15].upper()
+    member_id = "T" + hex_id(15).upper()
     async with new_worker(dev_env.client) as worker:
         handle = await dev_env.client.start_workflow(
             SellerAccount.run,

@@ -1,14 +1,17 @@
 """Operators work in the real Web UI: headless Chromium against the dev server's UI (2.54), its codec
 endpoint pointing at the codec server. Signed in, an operator reads an account (inputs, activity
 summaries, refusals with rule and reason) and sends it a signal; not signed in, the same page shows
-ciphertext only. The signed-in page is saved as docs/operator-account.png for the README."""
+ciphertext only. The signed-in page is saved as docs/operator-account.png for the README.
+
+An operator with the operator role decides an appeal from the UI without pasting a credential: the codec
+server signs it in their name, and the audit records them. Not signed in, or signed in without the role,
+the same input is refused by the codec server and nothing reaches the account."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import sys
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,14 +22,16 @@ from temporalio.testing import WorkflowEnvironment
 import codec_server
 from devtools import ui_check
 from devtools.smtp_sink import free_port
-from models.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, load_access
+from models.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, Operator, hash_password, load_access
 from models.contract import UnbindInput, ViolationInput
 from models.settings import settings
 from seller_client import data_converter
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.signing import signal as send_signed
 from tests.signing import update
-from tests.workflows.test_seller_account import finish, start_account
+from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
+from tests.workflows.test_seller_account import audit_rows, finish, start_account
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
@@ -157,7 +162,7 @@ async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertex
             await send_signed(
                 account,
                 SellerAccount.report_violation,
-                ViolationInput(f"v-{uuid.uuid4().hex[:8]}", "trade", "ENF-2", points=2),
+                ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=2),
             )
             with pytest.raises(WorkflowUpdateFailedError):
                 await update(account, SellerAccount.unbind_identity, UnbindInput("please"))
@@ -186,6 +191,72 @@ async def test_a_signed_in_operator_reads_and_acts_and_a_stranger_sees_ciphertex
                 "the update sent from the UI was refused"
             )
             await finish(account)
+    finally:
+        await env.shutdown()
+        await runner.cleanup()
+
+
+def decide_from_the_ui(
+    ui: str, codec_url: str, workflow_id: str, decision: dict, who: tuple[str, str] | None
+) -> str:  # type: ignore[type-arg]
+    """`who` signs in (or no one), opens the account and sends `decide_appeal` typed as an operator
+    types it: no credential, only which command for which account. Returns what the dialog showed."""
+    driver = ui_check.browser()
+    try:
+        if who is not None:
+            ui_check.sign_in(driver, codec_url, *who)
+        ui_check.use_codec(driver, ui, codec_url)
+        driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+        ui_check.wait_for(driver, lambda t: "More Actions" in t, what="the account's page")
+        return ui_check.send_update(driver, "decide_appeal", decision)
+    finally:
+        driver.quit()
+
+
+async def test_an_operator_decides_an_appeal_from_the_ui_in_their_own_name_and_no_one_else_can() -> None:
+    ui_port, codec_port = free_port(), free_port()
+    ui, codec_url = f"http://127.0.0.1:{ui_port}", f"http://127.0.0.1:{codec_port}"
+    lin = Operator("lin", hash_password("lin-password-123"), frozenset({"default"}), frozenset({"operator"}))
+    reader = Operator("reader", hash_password("reader-password-1"), frozenset({"default"}))
+    access = replace(
+        load_access(settings(), env={}), ui_origins=(ui,), operators={"lin": lin, "reader": reader}
+    )
+    runner = await codec_server.start("127.0.0.1", codec_port, codec_server.create_app(settings(), access))
+    env = await ui_env(ui_port, codec_url)
+    try:
+        async with new_worker(env.client) as worker:
+            account, other, case_id = await linked_pair_with_a_case(env, worker.task_queue, state="open")
+            await update(account, SellerAccount.appeal, appeal_for(case_id))
+            member = account.id.removeprefix("seller-")
+            # What the operator types: the decision, and which command for which account to sign. The
+            # `actor` typed beside it is ignored: the signed-in name signs.
+            decision = {
+                "case_id": case_id,
+                "approved": True,
+                "note": "invoices check out",
+                "auth": {"command": "decide_appeal", "account": member, "actor": "mallory"},
+            }
+
+            stranger = await asyncio.to_thread(decide_from_the_ui, ui, codec_url, account.id, decision, None)
+            assert stranger == ui_check.ENCODING_REFUSED
+            no_role = ("reader", "reader-password-1")
+            refused = await asyncio.to_thread(
+                decide_from_the_ui, ui, codec_url, account.id, decision, no_role
+            )
+            assert refused == ui_check.ENCODING_REFUSED
+            status = await account.query(SellerAccount.status)
+            assert status.state == "suspended" and case_id in status.open_cases, "nothing reached the account"
+            assert not [
+                r for r in audit_rows(account.id) if r.event in ("appeal_approved", "appeal_rejected")
+            ]
+
+            signed_in = ("lin", "lin-password-123")
+            sent = await asyncio.to_thread(decide_from_the_ui, ui, codec_url, account.id, decision, signed_in)
+            assert sent == ui_check.SENT
+            await until(account, lambda s: s.state == "open" and not s.open_cases, "the appeal approved")
+            rows = [r for r in audit_rows(account.id) if r.event == "appeal_approved"]
+            assert [(r.actor, r.rule) for r in rows] == [("operator:lin", "ASSOC-5")]
+            await finish(account, other)
     finally:
         await env.shutdown()
         await runner.cleanup()

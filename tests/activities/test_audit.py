@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from activities.audit import record_audit
 from models.activity_io import AuditInput
 from models.db import engine
 from models.tables import AuditRecord
+from tests.draws import hex_id
 
 
 def audit_input(workflow_id: str, seq: int = 1) -> AuditInput:
@@ -65,8 +65,8 @@ class AuditOnce:
 
 
 async def test_retried_activity_leaves_one_audit_row(time_env: WorkflowEnvironment) -> None:
-    workflow_id = f"seller-AUDIT{uuid.uuid4().hex[:8]}"
-    tq = f"tq-{uuid.uuid4()}"
+    workflow_id = f"seller-AUDIT{hex_id(8)}"
+    tq = f"tq-{hex_id()}"
     from concurrent.futures import ThreadPoolExecutor
 
     async with Worker(
@@ -77,7 +77,7 @@ async def test_retried_activity_leaves_one_audit_row(time_env: WorkflowEnvironme
         activity_executor=ThreadPoolExecutor(2),
     ):
         second_attempt_wrote = await time_env.client.execute_workflow(
-            AuditOnce.run, audit_input(workflow_id), id=f"audit-{uuid.uuid4()}", task_queue=tq
+            AuditOnce.run, audit_input(workflow_id), id=f"audit-{hex_id()}", task_queue=tq
         )
     # The retry answers as the lost first attempt did, and writes nothing more.
     assert second_attempt_wrote is True
@@ -85,7 +85,7 @@ async def test_retried_activity_leaves_one_audit_row(time_env: WorkflowEnvironme
 
 
 def test_audit_log_refuses_update_and_delete() -> None:
-    workflow_id = f"seller-AUDIT{uuid.uuid4().hex[:8]}"
+    workflow_id = f"seller-AUDIT{hex_id(8)}"
     assert record_audit(audit_input(workflow_id)) is True
     with engine().begin() as conn, pytest.raises(DBAPIError, match="ENF-4"):
         conn.execute(

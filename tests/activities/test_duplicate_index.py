@@ -31,3 +31,21 @@ def test_buffered_and_merged_listings_are_found_alike() -> None:
         assert merged.text_candidates(one_band) == buffered.text_candidates(one_band) == [q + 1]
     buffered.merge()
     assert buffered.size == n and buffered.image_candidates(np.unique(words[2500]))[0] == 2501
+
+
+def test_products_hit_by_many_words_do_not_crowd_out_the_others() -> None:
+    """The candidates are distinct products: a few listings sharing every word with the query (its
+    look-alikes on one template) still leave room for the others that share fewer (a vote floor taken
+    over postings once returned those few alone)."""
+    from activities.duplicate_index import MAX_IMAGE_CANDIDATES
+
+    rng = np.random.default_rng(20260602)
+    query = np.unique(rng.integers(0, 2**WORD_BITS, 200, dtype=np.uint32))
+    index = DuplicateIndex()
+    crowd = [query[:48]] * 4  # seqs 1..4: hit by 48 words each
+    crowd += [np.concatenate([query[k : k + 6], rng.integers(0, 2**WORD_BITS, 42, dtype=np.uint32)])
+              for k in range(48, 48 + 6 * 20, 6)]  # fmt: skip  # seqs 2..21: 6 words each
+    index.add_many(np.arange(1, len(crowd) + 1), np.zeros((len(crowd), BANDS), np.uint32), crowd)
+    found = index.image_candidates(query)
+    assert set(found[:4]) == {1, 2, 3, 4}
+    assert len(found) == MAX_IMAGE_CANDIDATES and len(set(found)) == MAX_IMAGE_CANDIDATES

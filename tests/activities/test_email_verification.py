@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session
 
 from activities.email_verification import send_verification_code, verify_email_code
-from activities.identity_registry import fingerprint
 from devtools.smtp_sink import SmtpSink
 from models.activity_io import SendCodeInput, VerifyCodeInput
-from models.db import engine
-from models.tables import Account, IdentityFingerprint
+from tests.registry_rows import new_member_id, registered_account
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def member() -> tuple[str, str]:
-    member_id = "E" + uuid.uuid4().hex[:15].upper()
+    member_id = new_member_id("E")
     email = f"owner-{member_id.lower()}@example.com"
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="Mail Test",
-                region="CN",
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        session.flush()
-        session.add(
-            IdentityFingerprint(kind="email", digest=fingerprint("email", email), member_id=member_id)
-        )
-        session.commit()
+    registered_account(member_id, store_name="Mail Test", at=T0, email=email)
     return member_id, email
 
 

@@ -4,7 +4,6 @@ code; infrastructure trouble is retried with backoff, within a budget. Real work
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from temporalio.worker import Worker
 
 from activities.failure_kinds import FailureKinds
 from models.policy import Policy, StepsPolicy
+from tests.draws import hex_id
 from workflows.account_common import StepFailed, run_activity
 
 ATTEMPTS: dict[str, int] = {}
@@ -58,7 +58,7 @@ class Steps:
 
 
 async def run(env: WorkflowEnvironment, call: Call) -> str:
-    tq = f"kinds-{uuid.uuid4()}"
+    tq = f"kinds-{hex_id()}"
     async with Worker(
         env.client,
         task_queue=tq,
@@ -68,7 +68,7 @@ async def run(env: WorkflowEnvironment, call: Call) -> str:
         interceptors=[FailureKinds()],
     ):
         return await env.client.execute_workflow(
-            Steps.run, call, id=f"kinds-{uuid.uuid4()}", task_queue=tq, execution_timeout=timedelta(minutes=2)
+            Steps.run, call, id=f"kinds-{hex_id()}", task_queue=tq, execution_timeout=timedelta(minutes=2)
         )
 
 
@@ -78,13 +78,13 @@ async def test_bad_input_in_an_activity_is_refused_at_once(time_env: WorkflowEnv
 
 
 async def test_infrastructure_trouble_is_retried_until_it_passes(time_env: WorkflowEnvironment) -> None:
-    key = f"k-{uuid.uuid4().hex[:6]}"
+    key = f"k-{hex_id(6)}"
     assert await run(time_env, Call("flaky_registry", key)) == "written"
     assert ATTEMPTS[key] == 3
 
 
 async def test_infrastructure_trouble_stops_at_the_budget(time_env: WorkflowEnvironment) -> None:
-    key = f"down-{uuid.uuid4().hex[:6]}"
+    key = f"down-{hex_id(6)}"
     ATTEMPTS[key] = -(10**6)  # stays down
     result = await run(time_env, Call("flaky_registry", key, budget_seconds=3))
     assert result == "infrastructure ENF-2 step_unavailable"

@@ -3,7 +3,6 @@ canonical form is refused (rule, reason code, sentence), never fingerprinted as 
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from devtools.identity_factory import id_card_number, licence_number
 from devtools.smtp_sink import SmtpSink
 from models.activity_io import SendCodeInput
 from models.refusals import RefusedError
+from tests.draws import hex_id
 from tests.registry_rows import registered_account
 
 # Decimal digit zeros of scripts people type numbers in; each script's digits are zero + 0..9.
@@ -156,7 +156,7 @@ def test_contact_validator_refuses_line_breaks_before_any_activity(value: str) -
 def test_the_mail_activity_refuses_an_unvalidated_address_for_good(mailbox: SmtpSink) -> None:
     """Defence in depth: even called directly, the activity answers a refusal (no exception to retry)
     and no mail leaves."""
-    member_id = "C" + uuid.uuid4().hex[:15].upper()
+    member_id = "C" + hex_id(15).upper()
     email = f"owner-{member_id.lower()}@example.com"
     now = datetime(2026, 3, 1, tzinfo=UTC)
     registered_account(member_id, email=email)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,9 @@ from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.db import engine
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import load_policy
-from models.tables import Account, AccountLink
+from models.tables import AccountLink
+from tests.draws import hex_id
+from tests.registry_rows import new_account
 
 POLICY = load_policy().authentication
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -33,22 +34,7 @@ def photo(name: str) -> bytes:
 
 
 def account(main: str | None = None) -> str:
-    member = "F" + uuid.uuid4().hex[:15].upper()
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member,
-                registration_id=uuid.uuid4().hex,
-                store_name="Face Shop",
-                region="CN",
-                is_main=main is None,
-                main_member_id=main,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.commit()
-    return member
+    return new_account("F", store_name="Face Shop", main=main, at=NOW)
 
 
 def authenticate(member: str, data: bytes) -> PhotoCheckResult:
@@ -154,7 +140,7 @@ def test_the_exact_recheck_holds_the_policy_distance(data_dir: Path) -> None:
         for i, member in enumerate(members):
             shifted = base.copy()
             shifted[0] += (0.3, 0.44, 0.46)[i]  # inside, at the edge of, and past 0.45
-            known_faces.enroll(session, member, shifted, uuid.uuid4().hex, None, NOW)
+            known_faces.enroll(session, member, shifted, hex_id(), None, NOW)
         found = known_faces.shared_faces(session, account(), base, 0.45)
     assert found == sorted(members[:2])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from datetime import UTC, datetime
 
@@ -15,20 +14,21 @@ from devtools import photo_fixtures, product_fixtures
 from models.activity_io import ListProductInput
 from models.contract import ProductInput
 from models.policy import load_policy
+from tests.draws import hex_id
 
 POLICY = load_policy().association
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def store() -> str:
-    return "S" + uuid.uuid4().hex[:15].upper()
+    return "S" + hex_id(15).upper()
 
 
 def release(member: str, product: ProductInput) -> object:
     return list_product(
         ListProductInput(
             member_id=member,
-            product_id=f"{member}-P{uuid.uuid4().hex[:6]}",
+            product_id=f"{member}-P{hex_id(6)}",
             product=product,
             at=NOW,
             text_threshold=POLICY.text_similarity_threshold,

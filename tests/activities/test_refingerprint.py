@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import json
 import random
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +22,10 @@ from activities.identity_registry import claim_identity, digest_of, fingerprint
 from devtools.identity_factory import applicant
 from models.activity_io import ClaimIdentityInput
 from models.db import engine
-from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
+from models.tables import AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
+from tests.draws import hex_id
+from tests.registry_rows import new_account
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
 DRAW = random.Random(20261125)
@@ -45,20 +46,7 @@ def legacy(kind: str, value: str) -> str:
 
 
 def new_member(prefix: str) -> str:
-    member_id = prefix + uuid.uuid4().hex[:15].upper()
-    with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=uuid.uuid4().hex,
-                store_name="Legacy Store",
-                region="CN",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.commit()
-    return member_id
+    return new_account(prefix, store_name="Legacy Store", at=NOW)
 
 
 def claim_legacy(member_id: str, values: dict[str, str]) -> None:
@@ -67,6 +55,17 @@ def claim_legacy(member_id: str, values: dict[str, str]) -> None:
         for kind, value in values.items():
             session.add(IdentityFingerprint(kind=kind, digest=legacy(kind, value), member_id=member_id))
         session.commit()
+
+
+def legacy_pre_approval(ref: str, licence: str) -> PreApproval:
+    """A REG-2 pre-approval of a German applicant as the landed registry wrote it."""
+    return PreApproval(
+        ref=ref,
+        region="DE",
+        licence_digest=legacy("licence", licence),
+        approved_by="operator:lin",
+        created_at=NOW,
+    )
 
 
 @dataclasses.dataclass
@@ -85,7 +84,7 @@ def legacy_registry() -> LegacyRegistry:
     """Three sellers who dodged REG-11 by spelling, one barred identity typed in Devanagari, one
     pre-approval: the state issue 14 found."""
     first, second, third, closed = applicant(), applicant(), applicant(), applicant()
-    local = f"ab.alias.{uuid.uuid4().hex[:8]}"
+    local = f"ab.alias.{hex_id(8)}"
     national = first.mobile.removeprefix("+86")
     a, b, c = new_member("A"), new_member("B"), new_member("C")
     a_values = {
@@ -111,22 +110,14 @@ def legacy_registry() -> LegacyRegistry:
     claim_legacy(c, c_values)
     barred_id = devanagari(closed.id_card_number)
     foreign_licence = f"DEHRB{DRAW.randrange(10**6):06d}"
-    ref = f"PA-{uuid.uuid4().hex[:10]}"
+    ref = f"PA-{hex_id(10)}"
     with Session(engine()) as session:
         session.add(
             BarredFingerprint(
                 kind="id_card", digest=legacy("id_card", barred_id), origin_member_id="MCLOSED", barred_at=NOW
             )
         )
-        session.add(
-            PreApproval(
-                ref=ref,
-                region="DE",
-                licence_digest=legacy("licence", foreign_licence),
-                approved_by="operator:lin",
-                created_at=NOW,
-            )
-        )
+        session.add(legacy_pre_approval(ref, foreign_licence))
         session.commit()
     typed = [{"kind": k, "value": v} for values in (a_values, b_values, c_values) for k, v in values.items()]
     typed += [
@@ -137,7 +128,7 @@ def legacy_registry() -> LegacyRegistry:
 
 
 def run(tmp_path: Path, reg: LegacyRegistry, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
-    values = tmp_path / f"values-{uuid.uuid4().hex[:6]}.jsonl"
+    values = tmp_path / f"values-{hex_id(6)}.jsonl"
     values.write_text(
         "\n".join(json.dumps(v, ensure_ascii=False) for v in reg.typed) + "\n", encoding="utf-8"
     )
@@ -189,7 +180,7 @@ def test_refingerprinting_moves_claims_to_canonical_form_and_links_the_collision
     def claim(**overrides: str):  # type: ignore[no-untyped-def]
         return claim_identity(
             ClaimIdentityInput(
-                member_id="N" + uuid.uuid4().hex[:15].upper(), registration=applicant(**overrides), at=NOW
+                member_id="N" + hex_id(15).upper(), registration=applicant(**overrides), at=NOW
             )
         ).refusal
 
@@ -223,6 +214,76 @@ def test_a_dry_run_reports_the_same_collisions_and_changes_nothing(
     assert [(c["kind"], c["member_ids"]) for c in dry["collisions"]] == [
         (c["kind"], c["member_ids"]) for c in real["collisions"]
     ]
+
+
+def test_every_kind_of_row_moves_and_a_row_held_in_both_forms_merges() -> None:
+    """Claims, bars and pre-approvals move alike: a row whose canonical fingerprint its holder holds
+    already is merged into it (a claim of the same member, a bar), and pre-approvals, which may share
+    a licence, all move."""
+    person, closed = applicant(), applicant()
+    national = person.mobile.removeprefix("+86")
+    spaced = f"{national[:3]} {national[3:7]} {national[7:]}"
+    foreign = "DEHRB" + arabic(f"{DRAW.randrange(10**6):06d}")
+    member = new_member("M")
+    refs = [f"PA-{hex_id(10)}" for _ in range(2)]
+    with Session(engine()) as session:
+        for kind, digest in (
+            ("id_card", legacy("id_card", arabic(person.id_card_number))),  # one ID card, both forms
+            ("id_card", fingerprint("id_card", person.id_card_number)),
+            ("mobile", legacy("mobile", spaced)),
+        ):
+            session.add(IdentityFingerprint(kind=kind, digest=digest, member_id=member))
+        for digest in (
+            legacy("id_card", devanagari(closed.id_card_number)),
+            fingerprint("id_card", closed.id_card_number),
+        ):
+            session.add(
+                BarredFingerprint(kind="id_card", digest=digest, origin_member_id="MCLOSED", barred_at=NOW)
+            )
+        for ref in refs:
+            session.add(legacy_pre_approval(ref, foreign))
+        session.commit()
+    values = [
+        cmd.SourceValue("id_card", arabic(person.id_card_number)),
+        cmd.SourceValue("mobile", spaced),
+        cmd.SourceValue("id_card", devanagari(closed.id_card_number)),
+        cmd.SourceValue("licence", foreign, "DE"),
+    ]
+
+    def counts(report: cmd.Report) -> tuple[int, ...]:
+        return (
+            report.rewritten,
+            report.merged,
+            report.barred_rewritten,
+            report.barred_merged,
+            report.pre_approvals_rewritten,
+        )
+
+    dry, _ = cmd.refingerprint(values, dry_run=True)
+    report, collisions = cmd.refingerprint(values)
+    assert counts(report) == counts(dry) == (1, 1, 0, 1, 2) and collisions == []
+    assert snapshot(member) == sorted(
+        [
+            (member, "id_card", fingerprint("id_card", person.id_card_number)),
+            (member, "mobile", fingerprint("mobile", spaced)),
+        ]
+    )
+    with Session(engine()) as session:
+        bars = session.exec(
+            select(BarredFingerprint.digest).where(
+                BarredFingerprint.digest.in_(
+                    [
+                        legacy("id_card", devanagari(closed.id_card_number)),
+                        fingerprint("id_card", closed.id_card_number),
+                    ]
+                )  # type: ignore[attr-defined]
+            )
+        ).all()
+        approvals = session.exec(select(PreApproval.licence_digest).where(PreApproval.ref.in_(refs))).all()  # type: ignore[attr-defined]
+    assert bars == [fingerprint("id_card", closed.id_card_number)]
+    assert approvals == [fingerprint("licence", foreign, region="DE")] * 2
+    again, _ = cmd.refingerprint(values)
+    assert counts(again) == (0, 0, 0, 0, 0)
 
 
 def test_malformed_value_lines_stop_the_command_and_unusable_values_are_counted(tmp_path: Path) -> None:
@@ -276,8 +337,8 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
 async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: WorkflowEnvironment) -> None:
     """--open-cases: each account of a collision gets the ASSOC-2 case a live contact change would open;
     sending twice opens nothing more."""
+    from tests.polling import until
     from tests.signing import TEST_TTL
-    from tests.workflows.test_enforcement import until
     from tests.workflows.test_seller_account import finish, start_account
     from workflows.seller_account import SellerAccount
 
@@ -306,7 +367,7 @@ def test_a_change_to_the_provider_rules_is_followed_and_ambiguous_rows_are_left(
     fingerprint names one mailbox, and are left (reported) where it could be either of two."""
     from activities.identity_canonical import load_providers
 
-    tag = uuid.uuid4().hex[:8]
+    tag = hex_id(8)
     adds, drops = f"corp-{tag}.example", f"old-{tag}.example"
     before = tmp_path / "before.toml"
     before.write_text(f'[providers."{drops}"]\ntag_separators = ["+"]\n', encoding="utf-8")

@@ -14,7 +14,6 @@ import pickle
 import random
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +61,7 @@ from models.tables import (
     LoginIp,
     Notice,
 )
+from tests.draws import hex_id
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
 DRAW = random.Random(20261125)
@@ -102,7 +102,7 @@ def count(stmt: Any) -> int:
 def new_member() -> tuple[str, str]:
     """A registered main account (through the real claim); (member id, email)."""
     reg = applicant()
-    member_id = "F" + uuid.uuid4().hex[:16].upper()
+    member_id = "F" + hex_id(16).upper()
     assert claim_identity(ClaimIdentityInput(member_id=member_id, registration=reg, at=T0)).member_id
     return member_id, reg.email
 
@@ -120,7 +120,7 @@ class Case:
 
 def claim_case(_mail: SmtpSink) -> Case:
     reg = applicant()
-    member_id = "F" + uuid.uuid4().hex[:16].upper()
+    member_id = "F" + hex_id(16).upper()
     return Case(
         claim_identity,
         ClaimIdentityInput(member_id=member_id, registration=reg, at=T0),
@@ -167,7 +167,7 @@ def verify_case(mail: SmtpSink) -> Case:
 
 
 def audit_case(_mail: SmtpSink) -> Case:
-    wid = f"seller-F{uuid.uuid4().hex[:12].upper()}"
+    wid = f"seller-F{hex_id(12).upper()}"
     inp = AuditInput(wid, 1, T0, "system", "register", "REG-7", "registered", "v1", None, "registered")
     return Case(
         record_audit,
@@ -178,7 +178,7 @@ def audit_case(_mail: SmtpSink) -> Case:
 
 
 def notice_case(_mail: SmtpSink) -> Case:
-    member_id = "F" + uuid.uuid4().hex[:16].upper()
+    member_id = "F" + hex_id(16).upper()
     inp = NoticeInput(member_id, "reg4-warning-30", "warning", "REG-4", "Log in within 30 days.", T0)
     return Case(
         send_notice,
@@ -210,7 +210,7 @@ def login_case(_mail: SmtpSink) -> Case:
 
 def rebind_case(_mail: SmtpSink) -> Case:
     member_id, _ = new_member()
-    new_email = f"moved-{uuid.uuid4().hex[:10]}@example.com"
+    new_email = f"moved-{hex_id(10)}@example.com"
     return Case(
         rebind_contact,
         RebindContactInput(member_id=member_id, kind="email", value=new_email, at=T0),
@@ -264,7 +264,7 @@ def clear_link_case(_mail: SmtpSink) -> Case:
 
 def buyer_case(_mail: SmtpSink) -> Case:
     _, email = new_member()
-    buyer_id = "B" + uuid.uuid4().hex[:12]
+    buyer_id = "B" + hex_id(12)
     return Case(
         screen_buyer,
         BuyerScreening(buyer_id=buyer_id, region="US", email=email, at=T0),
@@ -293,7 +293,7 @@ def _listing(member_id: str, product_id: str) -> ListProductInput:
 
 def list_case(_mail: SmtpSink) -> Case:
     member_id, _ = new_member()
-    product_id = f"{member_id}-P{uuid.uuid4().hex[:8]}"
+    product_id = f"{member_id}-P{hex_id(8)}"
     return Case(
         list_product,
         _listing(member_id, product_id),
@@ -304,7 +304,7 @@ def list_case(_mail: SmtpSink) -> Case:
 
 def unlist_case(_mail: SmtpSink) -> Case:
     member_id, _ = new_member()
-    product_id = f"{member_id}-P{uuid.uuid4().hex[:8]}"
+    product_id = f"{member_id}-P{hex_id(8)}"
     assert list_product(_listing(member_id, product_id)).accepted
     return Case(
         unlist_product,

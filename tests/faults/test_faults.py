@@ -20,7 +20,6 @@ import random
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from models.contract import ChangeContactInput, RequestCodeInput, VerifyEmailInp
 from models.db import create_tables, engine, make_engine
 from models.settings import settings
 from models.tables import Account, AuditRecord, IdentityFingerprint
+from tests.draws import hex_id
 from tests.faults.processes import PrivatePostgres, WorkerProcess, pending_failure, pg_bin, timed
 from workflows.seller_account import SellerAccount
 
@@ -89,7 +89,7 @@ async def test_worker_killed_after_the_code_check_commits(
     dev_env: WorkflowEnvironment, mailbox: SmtpSink
 ) -> None:
     """Issue 18 case 2: the retry on another worker answers success, never `code_used`."""
-    tq = f"faults-{uuid.uuid4()}"
+    tq = f"faults-{hex_id()}"
     reg = applicant()
     async with WorkerProcess(address(dev_env), tq):
         result = await seller_client.register(dev_env.client, reg, task_queue=tq)
@@ -124,7 +124,7 @@ async def test_worker_killed_after_the_code_check_commits(
 
 
 async def test_worker_killed_after_the_identity_claim_commits(dev_env: WorkflowEnvironment) -> None:
-    tq = f"faults-{uuid.uuid4()}"
+    tq = f"faults-{hex_id()}"
     reg = applicant()
     crashing = await WorkerProcess(address(dev_env), tq, crash_after_commit="claim_identity").start()
     answer = asyncio.create_task(seller_client.register(dev_env.client, reg, task_queue=tq))
@@ -150,7 +150,7 @@ async def test_worker_killed_after_the_identity_claim_commits(dev_env: WorkflowE
 
 async def test_mail_server_down_then_back(dev_env: WorkflowEnvironment) -> None:
     """A code requested while SMTP is down is mailed once SMTP is back: one mail, and it verifies."""
-    tq = f"faults-{uuid.uuid4()}"
+    tq = f"faults-{hex_id()}"
     port = free_port()
     reg = applicant()
     async with WorkerProcess(address(dev_env), tq, env={"SMTP_PORT": str(port)}):
@@ -218,7 +218,7 @@ async def test_registry_unwritable_then_writable_again(dev_env: WorkflowEnvironm
     file is read-only (every connection it opens is read-only: the case that never recovered), then
     the file becomes read-only again under the running worker. Each time, once the file is writable,
     the worker's next attempt must write."""
-    tq = f"faults-{uuid.uuid4()}"
+    tq = f"faults-{hex_id()}"
     folder = Path(tempfile.mkdtemp(prefix="seller-ro-"))
     try:
         url = f"sqlite:///{folder / 'seller.db'}"
@@ -256,7 +256,7 @@ async def test_registry_unwritable_then_writable_again(dev_env: WorkflowEnvironm
 
 @pytest.mark.skipif(pg_bin() is None, reason="PostgreSQL server binaries not installed")
 async def test_postgres_stopped_then_started(dev_env: WorkflowEnvironment) -> None:
-    tq = f"faults-{uuid.uuid4()}"
+    tq = f"faults-{hex_id()}"
     pg = PrivatePostgres(free_port()).init()
     try:
         registry = make_engine(pg.url)
@@ -314,7 +314,7 @@ async def test_dev_server_restarted_under_commands(tmp_path: Path) -> None:
     port = free_port()
     state = tmp_path / "temporal.db"
     server = await start_server(port, state)
-    tq = f"faults-{uuid.uuid4()}"
+    tq = f"faults-{hex_id()}"
     target = f"127.0.0.1:{port}"
     try:
         client = await Client.connect(target, data_converter=seller_client.data_converter(settings()))

@@ -5,7 +5,6 @@ or refused) stays the answer."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -15,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from devtools.identity_factory import applicant
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.faults.test_faults import accounts_for
 
 
@@ -32,7 +32,7 @@ async def test_a_failed_registration_run_does_not_bind_its_request_id(dev_env: W
     reg = applicant()
     # No worker serves this queue: the run waits, as in an outage, until an operator ends it.
     stuck = asyncio.create_task(
-        seller_client.register(dev_env.client, reg, task_queue=f"idle-{uuid.uuid4()}")
+        seller_client.register(dev_env.client, reg, task_queue=f"idle-{hex_id()}")
     )
     await started(dev_env, f"registration-{reg.request_id}")
     await dev_env.client.get_workflow_handle(f"registration-{reg.request_id}").terminate("outage: given up")

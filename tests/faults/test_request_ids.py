@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 
 import pytest
 from temporalio.client import WorkflowHandle
@@ -22,6 +21,7 @@ from models.contract import AccountProfile, ChangeContactInput, LoginInput, Unbi
 from models.policy import load_policy
 from models.refusals import RefusedError
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.signing import signed
 from tests.workflows.test_seller_account import audit_rows, finish
 from workflows.seller_account import SellerAccount
@@ -35,7 +35,7 @@ POLICY = load_policy()
 async def account(env: WorkflowEnvironment, task_queue: str, max_history_events: int = 10_000) -> str:
     """A registered account (registry row through the real claim) and its workflow; its member id."""
     reg = applicant()
-    member_id = "K" + uuid.uuid4().hex[:16].upper()
+    member_id = "K" + hex_id(16).upper()
     now = await env.get_current_time()
     assert claim_identity(ClaimIdentityInput(member_id=member_id, registration=reg, at=now)).member_id
     await env.client.start_workflow(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,8 +32,10 @@ from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, Notice
 from tests import signing
 from tests.conftest import new_worker
+from tests.draws import hex_id
+from tests.polling import eventually, until
 from tests.registry_rows import registered_account
-from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
+from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows import search_attributes as sa
 from workflows.registration import Registration
@@ -52,19 +53,18 @@ async def task_failures(handle: WorkflowHandle) -> list[str]:
 
 
 async def audited(workflow_id: str, event: str, count: int = 1) -> list[AuditRecord]:
-    for _ in range(100):
-        rows = [r for r in audit_rows(workflow_id) if r.event == event]
-        if len(rows) >= count:
-            return rows
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id}: fewer than {count} {event} rows: {audit_rows(workflow_id)}")
+    return await eventually(
+        lambda: [r for r in audit_rows(workflow_id) if r.event == event],
+        lambda rows: len(rows) >= count,
+        f"{workflow_id}: {count} {event} rows",
+    )
 
 
 async def serious_violation_closes(handle: WorkflowHandle) -> None:
     await signing.signal(
         handle,
         SellerAccount.report_violation,
-        ViolationInput(f"serious-{uuid.uuid4().hex[:8]}", "ip", "ENF-1", severity="serious"),
+        ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious"),
         service="risk-engine",
     )
     status = await until(handle, lambda s: s.state == "closed", "closed by a serious violation")
@@ -72,7 +72,7 @@ async def serious_violation_closes(handle: WorkflowHandle) -> None:
 
 
 def violation(**fields: Any) -> dict[str, Any]:
-    return {"violation_id": uuid.uuid4().hex[:12], "category": "trade", "rule": "ENF-2", "points": 4} | fields
+    return {"violation_id": hex_id(12), "category": "trade", "rule": "ENF-2", "points": 4} | fields
 
 
 # ---------------------------------------------------------------- case 5: naive datetimes
@@ -201,7 +201,7 @@ async def test_case7_long_rules_causes_and_case_ids_are_refused_at_the_boundary(
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        other = "T" + uuid.uuid4().hex[:15].upper()
+        other = "T" + hex_id(15).upper()
         await h.signal(
             "report_violation", signing.raw(h, "report_violation", violation(rule="ENF-2-" + "X" * 11))
         )
@@ -261,7 +261,7 @@ async def test_case7_a_long_registration_request_id_is_refused(time_env: Workflo
         result = await time_env.client.execute_workflow(
             Registration.run,
             args=[reg, load_policy()],
-            id=f"registration-long-{uuid.uuid4().hex[:8]}",
+            id=f"registration-long-{hex_id(8)}",
             task_queue=worker.task_queue,
         )
     assert not result.accepted and result.refusal.code == "request_id_too_long"
@@ -318,6 +318,7 @@ async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing
             pending = await h.start_update(
                 SellerAccount.request_email_code,
                 signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+                id=signing.update_id("request_email_code"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             await asyncio.sleep(1.5)  # the step has failed and is waiting for its next attempt
@@ -362,6 +363,7 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
             pending = await h.start_update(
                 SellerAccount.request_email_code,
                 signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+                id=signing.update_id("request_email_code"),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
             with pytest.raises(WorkflowUpdateFailedError) as err:

@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.contract import AssociationCaseInput, UnbindInput, ViolationInput
 from tests.conftest import new_worker
+from tests.polling import until
 from tests.signing import signal, update
-from tests.workflows.test_enforcement import until
 from tests.workflows.test_seller_account import finish, start_account
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount

@@ -9,7 +9,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.contract import ChangeContactInput, RequestCodeInput
 from tests.conftest import new_worker
-from tests.workflows.test_enforcement import closes, refused, registered_identity, until, violation
+from tests.polling import until
+from tests.workflows.test_enforcement import closes, refused, registered_identity, violation
 from tests.workflows.test_seller_account import audit_rows, finish, start_account
 from workflows.seller_account import SellerAccount
 

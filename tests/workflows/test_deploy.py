@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from models.contract import AccountProfile, LoginInput
 from models.db import engine
 from models.policy import load_policy
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.signing import signal as send_signed
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.releases import RELEASES
@@ -103,7 +103,7 @@ async def v1_worker(
     if not _export(commit, tree):
         pytest.skip(f"release v1 ({commit[:8]}) is not in this clone's git history")
     engine()  # the registry's schema is the current code's; the old worker finds its tables there
-    task_queue = f"tq-{uuid.uuid4()}"
+    task_queue = f"tq-{hex_id()}"
     env = dict(
         os.environ,
         TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
@@ -136,7 +136,7 @@ async def test_accounts_started_on_v1_carry_on_under_the_current_code_and_then_t
     now = await dev_env.get_current_time()
     handles = []
     for _ in range(2):
-        member_id = "V" + uuid.uuid4().hex[:15].upper()
+        member_id = "V" + hex_id(15).upper()
         handles.append(
             await client.start_workflow(
                 SellerAccount.run,

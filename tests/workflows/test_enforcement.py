@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +15,6 @@ from activities.blobs import put_bytes
 from activities.identity_registry import link_accounts
 from devtools.identity_factory import applicant
 from models.contract import (
-    AccountStatus,
     AppealDecisionInput,
     AppealInput,
     AssociationCaseInput,
@@ -29,22 +26,14 @@ from models.contract import (
 from models.db import engine
 from models.tables import AuditRecord, BarredFingerprint
 from tests.conftest import new_worker
+from tests.draws import hex_id, raw_bytes
+from tests.polling import eventually, settled, until
 from tests.registry_rows import registered_account
 from tests.signing import signal, update
 from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
 from workflows.seller_account import SellerAccount
 
 DAY = timedelta(days=1)
-
-
-async def until(handle: WorkflowHandle, check: Callable[[AccountStatus], bool], what: str) -> AccountStatus:
-    """Signals are applied by the workflow's next task: poll its status (real time, no skipping)."""
-    for _ in range(100):
-        status = await handle.query(SellerAccount.status)
-        if check(status):
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{handle.id}: never {what}; last status {status}")
 
 
 async def violation(handle: WorkflowHandle, vid: str, category: str, points: int = 0, **kw) -> None:  # type: ignore[no-untyped-def]
@@ -74,14 +63,20 @@ async def refused(h: WorkflowHandle, handler, arg, **who: str) -> tuple[str, str
 
 async def closes(workflow_id: str) -> list[AuditRecord]:
     """The account's close rows, once its audit has caught up with its state (the row is written by
-    an activity right after the transition)."""
-    for _ in range(100):
-        rows = [r for r in audit_rows(workflow_id) if r.event == "close"]
-        if rows:
-            await asyncio.sleep(0.2)  # a second close row, if the code wrongly wrote one, would land now
-            return [r for r in audit_rows(workflow_id) if r.event == "close"]
-        await asyncio.sleep(0.05)
-    return []
+    an activity right after the transition), and a moment more: a second close row, if the code
+    wrongly wrote one, would land then."""
+
+    def rows() -> list[AuditRecord]:
+        return [r for r in audit_rows(workflow_id) if r.event == "close"]
+
+    await eventually(rows, bool, f"{workflow_id}: a close row")
+    return await settled(rows)
+
+
+def barred_kinds(member_id: str) -> set[str]:
+    with Session(engine()) as session:
+        rows = session.exec(select(BarredFingerprint).where(BarredFingerprint.origin_member_id == member_id))
+        return {b.kind for b in rows}
 
 
 async def test_trade_points_expire_on_a_rolling_year(time_env: WorkflowEnvironment) -> None:
@@ -153,11 +148,8 @@ async def test_ip_strikes_freeze_one_day_then_seven_then_close_and_bar(time_env:
         await violation(h, "s3", "ip_strike")
         status = await until(h, lambda s: s.state == "closed", "third strike closes")
         assert status.closed_reason == "third_strike"
-        with Session(engine()) as session:
-            barred = session.exec(
-                select(BarredFingerprint).where(BarredFingerprint.origin_member_id == member)
-            ).all()
-        assert {b.kind for b in barred} == {"id_card", "mobile"}, "REG-5: a serious closure bars the identity"
+        # REG-5: a serious closure bars the identity (an activity, right after the transition)
+        await eventually(lambda: barred_kinds(member), lambda kinds: kinds == {"id_card", "mobile"}, "barred")
         await finish(h)
     assert status is not None
 
@@ -195,7 +187,7 @@ async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
 
 
 async def open_case(h: WorkflowHandle, linked: str) -> str:
-    case_id = f"ASSOC-3:duplicate_product:{uuid.uuid4().hex[:8]}"
+    case_id = f"ASSOC-3:duplicate_product:{hex_id(8)}"
     await signal(
         h, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", linked), operator="ops"
     )
@@ -204,7 +196,7 @@ async def open_case(h: WorkflowHandle, linked: str) -> str:
 
 
 def appeal_for(case_id: str) -> AppealInput:
-    invoice = put_bytes(b"%PDF-1.4 invoice " + uuid.uuid4().bytes)
+    invoice = put_bytes(b"%PDF-1.4 invoice " + raw_bytes())
     return AppealInput(
         case_id,
         "Opened 2024 in Shenzhen, own factory",
@@ -295,7 +287,7 @@ async def test_closure_reports_close_the_account(
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
         report = ClosureReport(
-            f"r-{uuid.uuid4().hex[:6]}",
+            f"r-{hex_id(6)}",
             rule,
             reason,
             reported_by="alibaba.com" if rule == "REG-10" else "risk",
@@ -312,7 +304,7 @@ async def test_facts_in_any_order(time_env: WorkflowEnvironment) -> None:
     """A freeze and a case arrive interleaved and duplicated: both holds must lift before the store returns."""
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        case_id = f"ASSOC-2:shared_email:{uuid.uuid4().hex[:6]}"
+        case_id = f"ASSOC-2:shared_email:{hex_id(6)}"
         await violation(h, "f1", "listing", 12)
         await signal(
             h,

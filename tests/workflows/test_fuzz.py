@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from models.policy import StepsPolicy
 from models.refusals import RefusedError
 from tests import signing
 from tests.conftest import new_worker
+from tests.draws import hex_id
 from tests.workflows.test_bad_input import serious_violation_closes, task_failures
 from tests.workflows.test_seller_account import POLICY, finish, start_account
 from workflows.seller_account import SellerAccount
@@ -288,7 +288,7 @@ async def send(handle: WorkflowHandle, message: str, call: list[Any], n: int) ->
         await handle.signal(message, args=call)
         return "signalled"
     try:
-        await asyncio.wait_for(handle.execute_update(message, args=call), timeout=60)
+        await asyncio.wait_for(handle.execute_update(message, args=call, id=signing.update_id(message)), timeout=60)
         return "accepted"
     except WorkflowUpdateFailedError:
         return "refused"
@@ -329,7 +329,7 @@ async def test_plausible_closing_signals_still_close(time_env: WorkflowEnvironme
         await h.signal(
             "report_closure",
             signing.raw(
-                h, "report_closure", {"report_id": uuid.uuid4().hex[:8], "rule": "REG-9", "reason": "x"}
+                h, "report_closure", {"report_id": hex_id(8), "rule": "REG-9", "reason": "x"}
             ),
         )
         status = await h.query(SellerAccount.status)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from devtools.identity_factory import applicant
 from models.activity_io import BarIdentityInput
 from models.contract import RegistrationInput
 from tests.conftest import new_worker
+from tests.draws import hex_id
 
 
 def in_script(number: str, zero: str) -> str:
@@ -61,13 +61,13 @@ FIELDS = {"mobile": "mobile", "email": "email"}
 def original() -> RegistrationInput:
     """A first registration as a seller would type it, with a Gmail address (the provider rules apply)."""
     reg = applicant()
-    return dataclasses.replace(reg, email=f"ab.alias.{uuid.uuid4().hex[:10]}@gmail.com")
+    return dataclasses.replace(reg, email=f"ab.alias.{hex_id(10)}@gmail.com")
 
 
 def second_store(first: RegistrationInput, alias: str) -> RegistrationInput:
     """A fresh applicant except for the one aliased attribute."""
     field, spell = ALIASES[alias]
-    fresh = dataclasses.replace(applicant(), email=f"fresh.{uuid.uuid4().hex[:10]}@example.com")
+    fresh = dataclasses.replace(applicant(), email=f"fresh.{hex_id(10)}@example.com")
     return dataclasses.replace(fresh, **{FIELDS.get(field, field): spell(first)})
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
-from models.contract import AccountStatus, RegistrationInput, VerifyEmailInput
+from models.contract import RegistrationInput, VerifyEmailInput
 from tests.conftest import new_worker
+from tests.polling import until
 from tests.workflows.test_authentication import photo
 from tests.workflows.test_seller_account import audit_rows, finish
 from workflows.seller_account import SellerAccount
@@ -30,15 +30,6 @@ async def verified(env: WorkflowEnvironment, tq: str, mailbox: SmtpSink, reg: Re
         env.client, result.member_id, SellerAccount.verify_email, VerifyEmailInput(code)
     )
     return result.member_id
-
-
-async def status_until(handle: WorkflowHandle, check, what: str) -> AccountStatus:  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        status = await handle.query(SellerAccount.status)
-        if check(status):
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{handle.id}: never {what}; last status {status}")
 
 
 async def test_one_person_two_accounts_are_linked_with_a_case_on_both(
@@ -63,7 +54,7 @@ async def test_one_person_two_accounts_are_linked_with_a_case_on_both(
             on_second = await handles[1].query(SellerAccount.status)
             assert len(on_second.open_cases) == 1  # case ids are opaque: the same one must be on both
             case_id = on_second.open_cases[0]
-            await status_until(
+            await until(
                 handles[0],
                 lambda s: s.open_cases == [case_id] and s.state == "suspended",
                 "suspended by the case",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +18,7 @@ from models.contract import RegistrationInput, RegistrationResult
 from models.db import engine
 from models.tables import Account, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
+from tests.draws import hex_id
 
 
 async def register(client: Client, tq: str, reg: RegistrationInput) -> RegistrationResult:
@@ -119,7 +119,7 @@ async def test_region_needs_a_matching_pre_approval(dev_env: WorkflowEnvironment
             "region_not_allowed",
         )
 
-        ref = f"PA-{uuid.uuid4().hex[:8]}"
+        ref = f"PA-{hex_id(8)}"
         with Session(engine()) as session:
             session.add(
                 PreApproval(
@@ -132,12 +132,12 @@ async def test_region_needs_a_matching_pre_approval(dev_env: WorkflowEnvironment
             )
             session.commit()
         other_licence = dataclasses.replace(
-            foreign, request_id=uuid.uuid4().hex, licence_number="DEHRB999999", pre_approval_ref=ref
+            foreign, request_id=hex_id(), licence_number="DEHRB999999", pre_approval_ref=ref
         )
         assert (
             await register(dev_env.client, worker.task_queue, other_licence)
         ).refusal.code == "region_not_allowed"  # type: ignore[union-attr]
-        approved = dataclasses.replace(foreign, request_id=uuid.uuid4().hex, pre_approval_ref=ref)
+        approved = dataclasses.replace(foreign, request_id=hex_id(), pre_approval_ref=ref)
         assert (await register(dev_env.client, worker.task_queue, approved)).accepted
 
 

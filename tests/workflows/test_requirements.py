@@ -3,7 +3,6 @@ on the real time-skipping test server."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -12,10 +11,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.blobs import put_bytes
 from activities.exam import answer_key, draw
-from models.contract import AccountStatus, AppealInput, AssociationCaseInput, ExamAnswers, ExamStartInput
+from models.contract import AppealInput, AssociationCaseInput, ExamAnswers, ExamStartInput
 from models.policy import load_policy
 from starter import requirements_text
 from tests.conftest import new_worker
+from tests.polling import until
 from tests.signing import signal, update
 from tests.workflows.test_seller_account import finish, start_account
 from workflows.seller_account import SellerAccount
@@ -82,15 +82,6 @@ async def test_a_failed_exam_is_an_error_with_its_code_until_a_pass_clears_it(
     assert passed.errors == []
     assert names(passed.currently_due) == ["products"]
     assert "10 more products" in passed.currently_due[0].description
-
-
-async def until(handle, check, what: str) -> AccountStatus:  # type: ignore[no-untyped-def]
-    for _ in range(100):
-        status = await handle.query(SellerAccount.status)
-        if check(status):
-            return status
-        await asyncio.sleep(0.1)
-    raise AssertionError(what)
 
 
 async def test_an_open_case_is_an_appeal_due_then_under_review_and_says_why_the_store_is_disabled(

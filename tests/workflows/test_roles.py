@@ -3,7 +3,6 @@ on the real time-skipping test server."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from datetime import timedelta
@@ -28,13 +27,9 @@ from models.credentials import Credential
 from models.settings import settings
 from seller_client import data_converter
 from tests.conftest import new_worker
-from tests.signing import TEST_TTL, as_system, member_of, signal, signed, update
-from tests.workflows.test_enforcement import (
-    appeal_for,
-    closes,
-    linked_pair_with_a_case,
-    until,
-)
+from tests.polling import eventually, until
+from tests.signing import TEST_TTL, as_system, member_of, signal, signed, update, update_id
+from tests.workflows.test_enforcement import appeal_for, closes, linked_pair_with_a_case
 from tests.workflows.test_seller_account import audit_rows, finish, notices, start_account
 from worker import WORKFLOWS, sandbox_runner
 from workflows.seller_account import SellerAccount
@@ -49,32 +44,27 @@ def seller_credential(handle: WorkflowHandle, command: str) -> Credential:
 
 async def dropped(handle: WorkflowHandle, command: str, count: int = 1) -> list[tuple[str, str]]:
     """(reason, claimed actor) of the signals of `command` the account audited and dropped, once there
-    are `count` of them (or after 5 s)."""
-    found: list[tuple[str, str]] = []
-    for _ in range(100):
+    are `count` of them."""
+
+    def found() -> list[tuple[str, str]]:
         rows = [r for r in audit_rows(handle.id) if r.event == "signal_dropped"]
-        found = [(r.reason, r.detail["claimed"]) for r in rows if r.detail["command"] == command]
-        if len(found) >= count:
-            break
-        await asyncio.sleep(0.05)
-    return found
+        return [(r.reason, r.detail["claimed"]) for r in rows if r.detail["command"] == command]
+
+    return await eventually(found, lambda f: len(f) >= count, f"{count} dropped {command} signals")
 
 
 async def audited(handle: WorkflowHandle, event: str) -> list[str]:
     """The actors of the account's `event` rows, once there is one (an activity writes them after the
     state changes)."""
-    for _ in range(100):
-        actors = [r.actor for r in audit_rows(handle.id) if r.event == event]
-        if actors:
-            return actors
-        await asyncio.sleep(0.05)
-    return []
+    return await eventually(
+        lambda: [r.actor for r in audit_rows(handle.id) if r.event == event], bool, f"an {event} row"
+    )
 
 
 async def refused_as_is(handle: WorkflowHandle, handler, message) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """The rule and reason code of an update refused as sent (credential and all)."""
     with pytest.raises(WorkflowUpdateFailedError) as err:
-        await handle.execute_update(handler, message)
+        await handle.execute_update(handler, message, id=update_id(handler.__name__))
     refusal = seller_client.as_refusal(err.value)
     assert refusal is not None, err.value
     return refusal.rule, refusal.code

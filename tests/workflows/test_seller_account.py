@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
+import random
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -20,17 +20,21 @@ from models.db import engine
 from models.policy import load_policy
 from models.tables import AuditRecord, Notice
 from tests.conftest import new_worker
+from tests.draws import hex_id
+from tests.polling import eventually, until
 from tests.signing import signal
 from workflows.seller_account import SellerAccount
 
 POLICY = load_policy()
+# Fixed seed: addresses no other test of the session uses, the same in every run.
+DRAW = random.Random(20261125)
 YEAR = timedelta(days=POLICY.dormancy.inactivity_days)
 
 
 async def start_account(
     env: WorkflowEnvironment, task_queue: str, *, state: str = "registered", **kwargs
 ) -> WorkflowHandle:  # type: ignore[no-untyped-def]
-    member_id = "T" + uuid.uuid4().hex[:15].upper()
+    member_id = "T" + hex_id(15).upper()
     now = await env.get_current_time()
     registered_at = kwargs.pop("registered_at", now)
     # One run per test account unless a test is about run age (tests/workflows/test_deploy.py): a run
@@ -54,6 +58,10 @@ async def start_account(
     )
 
 
+def is_finished(description: WorkflowExecutionDescription) -> bool:
+    return description.status != WorkflowExecutionStatus.RUNNING
+
+
 async def finish(*handles: WorkflowHandle) -> None:
     """End a test's accounts the way accounts end, closed (by a report, if nothing closed them yet),
     and wait until their workflows have finished, last activities included. A workflow left with work
@@ -61,17 +69,12 @@ async def finish(*handles: WorkflowHandle) -> None:
     for handle in handles:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             report = ClosureReport(
-                f"test-over-{uuid.uuid4().hex[:8]}", "REG-9", "account_rental", reported_by="test"
+                f"test-over-{hex_id(8)}", "REG-9", "account_rental", reported_by="test"
             )
             with contextlib.suppress(RPCError):  # it finished between the two calls
                 await signal(handle, SellerAccount.report_closure, report)
     for handle in handles:
-        for _ in range(200):
-            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(f"{handle.id} did not finish")
+        await eventually(handle.describe, is_finished, f"{handle.id} finished")
 
 
 def audit_rows(workflow_id: str) -> list[AuditRecord]:
@@ -134,16 +137,10 @@ async def test_authenticated_account_goes_dormant_and_wakes_on_login(time_env: W
         assert (status.state, status.resume_state) == ("dormant", "exam_passed")
 
         await signal(handle, SellerAccount.login, LoginInput(channel="marketplace", ip="198.51.100.7"))
-        for _ in range(50):  # the signal is applied by the workflow's next task
-            status = await handle.query(SellerAccount.status)
-            if status.state != "dormant":
-                break
-            await asyncio.sleep(0.1)
+        status = await until(handle, lambda s: s.state != "dormant", "woken by the login")
         assert (status.state, status.resume_state) == ("exam_passed", None)
-        for _ in range(50):  # the audit row is written by an activity right after the transition
-            if audit_rows(handle.id)[-1].event == "wake":
-                break
-            await asyncio.sleep(0.1)
+        # the audit row is written by an activity right after the transition
+        await eventually(lambda: audit_rows(handle.id)[-1].event, lambda e: e == "wake", "a wake row")
         assert [(r.event, r.to_state) for r in audit_rows(handle.id)][-2:] == [
             ("go_dormant", "dormant"),
             ("wake", "exam_passed"),
@@ -164,12 +161,7 @@ async def test_thousands_of_logins_continue_as_new_with_bounded_history(
             await signal(
                 handle, SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}")
             )
-        for _ in range(200):
-            status = await handle.query(SellerAccount.status)
-            if status.login_count == logins:
-                break
-            await asyncio.sleep(0.1)
-        assert status.login_count == logins
+        status = await until(handle, lambda s: s.login_count == logins, f"{logins} logins counted")
         assert status.state == "registered"
 
         desc = await handle.describe()
@@ -186,18 +178,18 @@ async def test_thousands_of_logins_continue_as_new_with_bounded_history(
 
 async def test_assoc1_many_accounts_on_one_ip_are_advised_never_linked(time_env: WorkflowEnvironment) -> None:
     threshold = POLICY.association.ip_advisory_threshold
-    ip = f"203.0.113.{uuid.uuid4().int % 250}"
+    ip = f"203.0.113.{DRAW.randrange(250)}"
     async with new_worker(time_env.client) as worker:
         handles = [await start_account(time_env, worker.task_queue) for _ in range(threshold + 1)]
         for h in handles:
             await signal(h, SellerAccount.login, LoginInput(channel="marketplace", ip=ip))
         members = [(await h.query(SellerAccount.status)).member_id for h in handles]
-        for _ in range(100):
-            advised = [m for m in members if any(n.rule == "ASSOC-1" for n in notices(m))]
-            if len(advised) == len(members):
-                break
-            await asyncio.sleep(0.1)
-        assert sorted(advised) == sorted(members), "every account on the address is advised"
+        advised = await eventually(
+            lambda: [m for m in members if any(n.rule == "ASSOC-1" for n in notices(m))],
+            lambda found: len(found) == len(members),
+            "every account on the address advised",
+        )
+        assert sorted(advised) == sorted(members)
         for h, m in zip(handles, members, strict=True):
             # Exactly one advisory each, and no penalty, link or state change (ASSOC-1 is advice only).
             assert [n.kind for n in notices(m) if n.rule == "ASSOC-1"] == ["ip_advisory"]
@@ -212,16 +204,13 @@ async def test_assoc1_many_accounts_on_one_ip_are_advised_never_linked(time_env:
 
 async def test_assoc1_at_the_threshold_no_one_is_advised(time_env: WorkflowEnvironment) -> None:
     threshold = POLICY.association.ip_advisory_threshold
-    ip = f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    ip = f"198.18.{DRAW.randrange(250)}.{DRAW.randrange(250)}"
     async with new_worker(time_env.client) as worker:
         handles = [await start_account(time_env, worker.task_queue) for _ in range(threshold)]
         for h in handles:
             await signal(h, SellerAccount.login, LoginInput(channel="messenger", ip=ip))
-        for _ in range(100):  # the address activity runs right after each login is applied
-            if accounts_on_ip(ip) == threshold:
-                break
-            await asyncio.sleep(0.1)
-        assert accounts_on_ip(ip) == threshold
+        # the address activity runs right after each login is applied
+        await eventually(lambda: accounts_on_ip(ip), lambda n: n == threshold, "every login's address recorded")
         members = [(await h.query(SellerAccount.status)).member_id for h in handles]
         assert not any(n.rule == "ASSOC-1" for m in members for n in notices(m))
         for h in handles:
