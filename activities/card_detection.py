@@ -53,9 +53,9 @@ class DetectionSettings:
     # skin on the card at a corner beyond the skin on the card along its two sides: a thumb covering the
     # card's part of the corner window gives about 1, genuine cards up to 0.28 (tune split, 3 draws)
     corner_skin_max: float = 0.5
-    # share of a corner's inside unlike the card and of its outside unlike the background, both at
-    # once (activities/card_corners.py): a thumb over the tip gives 0.2 to 0.6, visible corners up
-    # to 0.09 (tune split and report draws 300 and 600)
+    # share of a corner's tip and of its outside that is foreign (unlike the card and the background
+    # near it), both at once (activities/card_corners.py): a thumb over the tip gives 0.36 to 1.0,
+    # visible corners up to 0.09 (tune split, report draws 300 and 600)
     corner_cover_max: float = 0.15
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
