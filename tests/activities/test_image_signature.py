@@ -30,3 +30,23 @@ def test_colour_and_older_grayscale_thumbnails_both_confirm_a_copy() -> None:
     for thumb in (colour, gray):
         assert vis.confirm_copy(stored, thumb, copy).is_copy
         assert not vis.confirm_copy(stored, thumb, lookalike).is_copy
+
+
+def test_a_new_background_that_took_the_light_label_with_it_is_still_a_copy() -> None:
+    """Keying out a white studio background also keys out a near-white label: the copy keeps the print
+    but loses the outline's and the label frame's features (5 agree here); the appearance tests, not
+    the count of matches, decide, and the product's own look-alike still fails them."""
+    n = pc.split("heldout", 24)
+    original = vis.query_signature(pc.studio_photo(n))
+    stored, thumb = vis.stored_features(original), vis.unthumbnail(vis.thumbnail(original.colour))
+    copy = vis.query_signature(pc.copy_of(pc.studio_photo(n), "background", n))
+    c = vis.confirm_copy(stored, thumb, copy)
+    assert c.inliers < 6 and c.is_copy
+    assert not vis.confirm_copy(stored, thumb, vis.query_signature(pc.studio_photo(n, 4))).is_copy
+
+
+def test_few_matches_are_decided_by_the_appearance_tests() -> None:
+    agreeing = vis.Confirmation(5, 0.01, agreement=0.9, blocks=30, patch_agreement=0.9, patches=30)
+    unlike = vis.Confirmation(5, 0.01, agreement=0.4, blocks=30, patch_agreement=0.3, patches=30)
+    assert agreeing.is_copy and not unlike.is_copy
+    assert not vis.Confirmation(4, 0.01, agreement=1.0, blocks=30, patch_agreement=1.0, patches=30).is_copy
