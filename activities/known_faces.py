@@ -13,14 +13,10 @@ Templates never leave this module: the activity result carries member ids only.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import imagehash
@@ -56,10 +52,6 @@ CANDIDATES = 32  # nearest templates the index proposes; more than 32 accounts s
 F16_EPSILON = 2.0**-11
 GAP_WINDOW = 1024  # ids below the newest read that may still be in an open enrolment transaction
 GAP_WAIT = 120.0  # seconds an id missing below the newest read is asked for again
-# A worker that built an index of at least this many templates saves it, and the next worker on the
-# host starts from that file and reads only the rows enrolled since: a million templates take about
-# 12 CPU-minutes to build and a few seconds to load (bench/face_registry_bench.py).
-SNAPSHOT_MIN_ROWS = int(os.environ.get("FACE_INDEX_SNAPSHOT_MIN_ROWS", "100000"))
 PHOTO_REUSED = Refusal(
     "OPEN-1",
     "photo_reused",
@@ -177,65 +169,6 @@ class FaceIndex:
             if self.index.contains(key):
                 self.index.remove(key)
 
-    def save(self, directory: Path, session: Session) -> bool:
-        """Write the index and what it has read to `directory` (replacing an older snapshot).
-
-        The snapshot names the row it has read last by id and by a digest of its template, so that
-        `restore` can tell it still belongs to this table (a database recreated since restarts its
-        ids, and a snapshot taken from another would hide the new rows below its last id)."""
-        with self.sync_lock:
-            anchor = _row_digest(session, self.synced_to)
-            if anchor is None:
-                return False
-            directory.mkdir(parents=True, exist_ok=True)
-            with self.lock:
-                self.index.save(str(directory / "faces.usearch.tmp"))
-            meta = {"synced_to": self.synced_to, "anchor": anchor, "settings": _INDEX_SETTINGS}
-            (directory / "faces.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
-            os.replace(directory / "faces.usearch.tmp", directory / "faces.usearch")
-            os.replace(directory / "faces.json.tmp", directory / "faces.json")
-            return True
-
-    def restore(self, directory: Path, session: Session) -> bool:
-        """Start from a snapshot `save` wrote, if it belongs to this table and these settings; the
-        rows enrolled since are read by the next sync, from a little below the snapshot's last id
-        (enrolments that were still open when it was taken)."""
-        try:
-            meta = json.loads((directory / "faces.json").read_text(encoding="utf-8"))
-            synced_to = int(meta["synced_to"])
-            if meta["settings"] != _INDEX_SETTINGS or _row_digest(session, synced_to) != meta["anchor"]:
-                return False
-            index = new_usearch_index()
-            index.load(str(directory / "faces.usearch"))
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-            return False  # no snapshot, or one this code cannot read: build from the table
-        with self.sync_lock, self.lock:
-            self.index = index
-            self.synced_to = max(0, synced_to - GAP_WINDOW)
-            self.gaps = {}
-        return True
-
-
-_INDEX_SETTINGS = {
-    "ndim": DIMENSIONS,
-    "dtype": "f16",
-    "connectivity": CONNECTIVITY,
-    "expansion_add": EXPANSION_ADD,
-}
-
-
-def _row_digest(session: Session, key: int) -> str | None:
-    blob = session.exec(select(FaceTemplate.template).where(FaceTemplate.id == key)).first()
-    return None if blob is None else hashlib.sha256(bytes(blob)).hexdigest()
-
-
-def snapshot_directory(eng: Engine) -> Path:
-    """Where this host keeps the index snapshot of one database (by its URL, password hidden)."""
-    from models.settings import settings
-
-    url = eng.url.render_as_string(hide_password=True)
-    return settings().data_dir / "face-index" / hashlib.sha256(url.encode()).hexdigest()[:16]
-
 
 _INDEXES: dict[str, FaceIndex] = {}
 _INDEXES_LOCK = threading.Lock()
@@ -247,24 +180,14 @@ def face_index(eng: Engine) -> FaceIndex:
         return _INDEXES.setdefault(str(eng.url), FaceIndex())
 
 
-def warm_face_index(snapshot_min_rows: int = SNAPSHOT_MIN_ROWS) -> bool:
-    """Build the index now (worker start, in a background thread), so that the first photo check does
-    not pay for it: from this host's snapshot when there is one for this table, then the rows
-    enrolled since. Lookups sync again anyway; this only moves the cost. A build that read at least
-    `snapshot_min_rows` rows is saved for the next worker. Answers whether it started from a
-    snapshot."""
+def warm_face_index() -> None:
+    """Build the index from the table now (worker start, in a background thread), so that the first
+    photo check does not pay for it. Lookups sync again anyway; this only moves the cost."""
     from models.db import engine
 
     eng = engine()
-    index = face_index(eng)
-    directory = snapshot_directory(eng)
     with Session(eng) as session:
-        restored = index.synced_to == 0 and index.restore(directory, session)
-        before = len(index.index)
-        index.sync(session)
-        if len(index.index) - before >= snapshot_min_rows:
-            index.save(directory, session)
-    return restored
+        face_index(eng).sync(session)
 
 
 def as_bytes(vector: np.ndarray) -> bytes:

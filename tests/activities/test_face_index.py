@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, func, text
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from activities import known_faces
@@ -76,46 +76,3 @@ def test_a_template_that_commits_after_a_later_id_is_still_found(data_dir: Path)
         if eng.dialect.name == "postgresql":  # the sequence stays ahead of the ids written here
             session.exec(text(SEQUENCE_SET).bindparams(n=top + 2))  # type: ignore[call-overload]
             session.commit()
-
-
-def enrol(session: Session, faces: np.ndarray) -> list[int]:
-    rows = [FaceTemplate(member_id=account(), template=as_bytes(f), enrolled_at=NOW) for f in faces]
-    session.add_all(rows)
-    session.commit()
-    return [int(r.id) for r in rows]  # type: ignore[arg-type]
-
-
-def test_a_worker_starts_from_the_saved_index_and_reads_only_what_came_since(tmp_path: Path) -> None:
-    faces = np.random.default_rng(31).normal(0, 0.12, (40, 128)).astype(np.float32)
-    with Session(engine()) as session:
-        first = enrol(session, faces[:30])
-        built = known_faces.FaceIndex()
-        built.sync(session)
-        assert built.save(tmp_path, session)
-        later = enrol(session, faces[30:])
-
-        started = known_faces.FaceIndex()
-        assert started.restore(tmp_path, session)
-        assert len(started.index) == 30, "the snapshot's templates, none read from the table yet"
-        started.sync(session)
-        assert len(started.index) == 40
-        for face, key in zip(faces, first + later, strict=True):
-            assert key in started.candidates(face, 0.45)
-
-        # A snapshot whose last row is no longer the table's (a database recreated, the account
-        # deleted) is not used: the new rows below its last id would never be read.
-        session.exec(delete(FaceTemplate).where(FaceTemplate.id == built.synced_to))  # type: ignore[call-overload]
-        session.commit()
-        assert not known_faces.FaceIndex().restore(tmp_path, session)
-    assert not known_faces.FaceIndex().restore(tmp_path / "none", session)
-
-
-def test_the_worker_saves_a_large_build_and_the_next_worker_loads_it() -> None:
-    eng = engine()
-    with Session(eng) as session:
-        enrol(session, np.random.default_rng(32).normal(0, 0.12, (12, 128)).astype(np.float32))
-    known_faces._INDEXES.pop(str(eng.url), None)  # a worker starting
-    assert not known_faces.warm_face_index(snapshot_min_rows=10), "no snapshot of these rows yet"
-    known_faces._INDEXES.pop(str(eng.url), None)  # the next worker on the host
-    assert known_faces.warm_face_index(snapshot_min_rows=10)
-    assert known_faces.face_index(eng).synced_to >= 12
