@@ -131,3 +131,41 @@ def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
         inside.append(float(foreign[ins].mean()) if ins.sum() else 0.0)
         outside.append(float(foreign[outs].mean()) if outs.sum() > 20 else 0.0)
     return CornerCover(inside, outside)
+
+
+def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The canvas turned so that side `side` (0 top, 1 right, 2 bottom, 3 left) is on top."""
+    if side == 1:
+        return lab.transpose(1, 0, 2)[::-1], valid.T[::-1]
+    if side == 2:
+        return lab[::-1], valid[::-1]
+    if side == 3:
+        return lab.transpose(1, 0, 2), valid.T
+    return lab, valid
+
+
+def beyond_side(rgb: np.ndarray, corners: np.ndarray, side: int) -> float:
+    """Share of the strip just beyond side `side` (along its middle) that is unlike the background just
+    beyond its two neighbouring sides. A side that is print inside the card (a header's lower edge, a
+    band's inner edge) has more card beyond it, or a hand over the card's end: foreign. The card's own
+    border has the background beyond it, however busy (mortar lines running on past a corner)."""
+    lab, valid = _canvas(rgb, corners)
+    L, V = _side_on_top(lab, valid, side)
+    m = int(round(MARGIN * WIDTH))
+    length = L.shape[1] - 2 * m
+    depth = L.shape[0] - 2 * m
+    near, far = int(0.02 * WIDTH), int(0.05 * WIDTH)
+
+    def take(rows: slice, cols: slice) -> np.ndarray:
+        return L[rows, cols][V[rows, cols]]
+
+    beyond = take(slice(m - far, m - near), slice(m + int(0.2 * length), m + int(0.8 * length)))
+    rows = slice(m + int(0.1 * depth), m + int(0.5 * depth))
+    back = _common_colours(
+        np.concatenate(
+            [take(rows, slice(m - far, m - near)), take(rows, slice(m + length + near, m + length + far))]
+        )
+    )
+    if len(beyond) < 20:
+        return 0.0
+    return float((_nearest(beyond, back) >= UNLIKE).mean())

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from activities.card_corners import corner_cover
+from activities.card_corners import beyond_side, corner_cover
 
 ID1_ASPECT = 85.6 / 54.0
 
@@ -57,6 +57,14 @@ class DetectionSettings:
     # near it), both at once (activities/card_corners.py): a thumb over the tip gives 0.36 to 1.0,
     # visible corners up to 0.09 (tune split, report draws 300 and 600)
     corner_cover_max: float = 0.15
+    # The older cues give way when the corners they implicate have a clean tip (foreign share at most
+    # this; a thumb: 1.0) and an outside no worse than a busy background's (brick, shirts: up to 0.33;
+    # a thumb: 0.95 to 1.0), and a side judged print inside the card has background beyond it (brick:
+    # up to 0.26; a band or header beyond it is another colour altogether). Report draws 300, 600,
+    # 2000 and 8000.
+    old_cue_tip_max: float = 0.1
+    old_cue_outside_max: float = 0.5
+    beyond_side_max: float = 0.35
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
 
@@ -534,7 +542,17 @@ def scan(
         else:
             seen.append(min(leaving, arriving))
     measures["card_corner_support"] = float(min(seen))
-    if min(seen) < s.corner_support_min or best.interior >= 0:
+    # Its corners where the card's straight sides meet: a side drawn across the thumb's outline would
+    # put the corner beside the thumb instead of under it. Twice: the first fit brings the whole side
+    # within reach.
+    exact = refine(grads, best.corners, s.edge_strength, robust=True)
+    exact = refine(grads, exact, s.edge_strength, robust=True)
+    if np.abs(exact - best.corners).max() > 0.15 * float(np.linalg.norm(best.corners[0] - best.corners[1])):
+        exact = best.corners
+    weak = [i for i, v in enumerate(seen) if v < s.corner_support_min]
+    if (weak or best.interior >= 0) and not old_cues_overruled(
+        source, exact * scale, weak, best.interior, s, measures
+    ):
         return CardScan(CORNER_MISSING, best, measures)
     # A thumb laid over a corner can leave an edge of its own where the card's side was: the corner
     # then has support, but skin where the card should be, beyond what the card's own print has.
@@ -543,18 +561,41 @@ def scan(
     if skin > s.corner_skin_max:
         return CardScan(CORNER_MISSING, best, measures)
     # A thumb over only the tip, of any colour: an object of its own across the card's outline.
-    # Its corners where the card's straight sides meet: a side drawn across the thumb's outline would
-    # put the corner beside the thumb instead of under it. Twice: the first fit brings the whole side
-    # within reach.
-    exact = refine(grads, best.corners, s.edge_strength, robust=True)
-    exact = refine(grads, exact, s.edge_strength, robust=True)
-    if np.abs(exact - best.corners).max() > 0.15 * float(np.linalg.norm(best.corners[0] - best.corners[1])):
-        exact = best.corners
     cover = max(corner_cover(source, exact * scale).covered)
     measures["card_corner_cover"] = cover
     if cover > s.corner_cover_max:
         return CardScan(CORNER_MISSING, best, measures)
     return CardScan(FOUND, best, measures)
+
+
+def old_cues_overruled(
+    rgb: np.ndarray,
+    corners: np.ndarray,
+    weak: list[int],
+    interior: int,
+    s: DetectionSettings,
+    measures: dict[str, float],
+) -> bool:
+    """Whether the older corner cues (a corner without the edges of its sides; a side judged print
+    inside the card) are contradicted by a direct look at the corners they implicate: each one's tip
+    clean and its outside no more foreign than a busy background (card_corners.py), and, for a side judged print inside the card, background
+    beyond that side along its middle. A busy background (mortar lines running on past a corner, a
+    shirt's folds over a side's edge) fires the older cues; a thumb or a hand over the card's end
+    cannot leave both clean."""
+    implicated = set(weak) | ({interior, (interior + 1) % 4} if interior >= 0 else set())
+    cover = corner_cover(rgb, corners)
+    inside = max(cover.inside[i] for i in implicated)
+    outside = max(cover.outside[i] for i in implicated)
+    measures["card_old_cue_tip_foreign"] = inside
+    measures["card_old_cue_outside_foreign"] = outside
+    if inside > s.old_cue_tip_max or outside > s.old_cue_outside_max:
+        return False
+    if interior >= 0:
+        foreign = beyond_side(rgb, corners, interior)
+        measures["card_beyond_side_foreign"] = foreign
+        if foreign > s.beyond_side_max:
+            return False
+    return True
 
 
 def skin_mask(rgb: np.ndarray) -> np.ndarray:
