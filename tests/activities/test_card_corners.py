@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from activities import card_detection, card_reading
-from activities.card_corners import corner_cover
+from activities.card_corners import beyond_side, corner_cover
 from devtools import photo_corpus
 
 # Skin, a blue glove, a dark sleeve, a pale grey glove: the cue must not depend on skin tones.
@@ -66,3 +66,28 @@ def test_a_thumb_over_a_corner_tip_of_any_colour_is_a_missing_corner(
     assert int(np.argmax(cover.covered)) == corner
     scan = card_detection.scan(_small(covered), card_reading.text_lines, full=covered)
     assert scan.verdict == card_detection.CORNER_MISSING, scan.measures
+
+
+@pytest.mark.parametrize("side", [0, 3])
+@pytest.mark.parametrize("colour", ["blue", "dark"])
+def test_more_card_beyond_a_side_is_not_background(
+    genuine: tuple[np.ndarray, np.ndarray], side: int, colour: str
+) -> None:
+    """A side that is print inside the card (a header's lower edge) has more card beyond it: here a
+    band of another colour running on past the side, as the card's header would."""
+    full, corners = genuine
+    a, b = corners[side], corners[(side + 1) % 4]
+    across = corners[(side + 2) % 4] - b  # from this side towards the opposite one
+    outward = -0.25 * across
+    scene = Image.fromarray(full)
+    ImageDraw.Draw(scene).polygon(
+        [tuple(a), tuple(b), tuple(b + outward), tuple(a + outward)], fill=COLOURS[colour]
+    )
+    banded = np.asarray(scene)
+    limit = card_detection.DetectionSettings().beyond_side_max
+    assert beyond_side(full, corners, side) <= limit  # the wall or the room beyond it, as photographed
+    assert beyond_side(banded, corners, side) > limit
+    # The opposite side is untouched: the measure is the side's own.
+    assert beyond_side(banded, corners, (side + 2) % 4) == pytest.approx(
+        beyond_side(full, corners, (side + 2) % 4)
+    )
