@@ -29,10 +29,10 @@ RADIUS = 0.037  # an ID-1 card's corner radius (3.18 mm of 85.6 mm), of the widt
 WINDOW = 0.07  # the corner window reaches this far from the corner (of the width), both ways
 TIP = 0.045  # on the card, only the tip counts: print a little further in (a logo) is not a thumb
 BAND = 0.018  # pixels this near the rounded outline are neither (its rim and shadow; a corner a pixel off)
-UNLIKE = 20.0
+UNLIKE = 20.0  # Lab distance (a and b doubled) from every reference colour: not the same surface
 COLOUR_CELL = 12.0  # Lab grid for telling a strip's common colours
 COMMON_SHARE = 0.03  # a colour this share of a strip is the card's (or the background's) own
-CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel  # Lab distance (a and b doubled) from every reference colour: not the same surface
+CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from activities.card_corners import beyond_side, corner_cover
+from activities.card_corners import CornerCover, beyond_side, corner_cover
 
 ID1_ASPECT = 85.6 / 54.0
 
@@ -549,9 +549,11 @@ def scan(
     exact = refine(grads, exact, s.edge_strength, robust=True)
     if np.abs(exact - best.corners).max() > 0.15 * float(np.linalg.norm(best.corners[0] - best.corners[1])):
         exact = best.corners
+    # One look at the corners (card_corners.py) serves the older cues' check and the corner-tip check.
+    cover = corner_cover(source, exact * scale)
     weak = [i for i, v in enumerate(seen) if v < s.corner_support_min]
     if (weak or best.interior >= 0) and not old_cues_overruled(
-        source, exact * scale, weak, best.interior, s, measures
+        source, exact * scale, cover, weak, best.interior, s, measures
     ):
         return CardScan(CORNER_MISSING, best, measures)
     # A thumb laid over a corner can leave an edge of its own where the card's side was: the corner
@@ -561,9 +563,9 @@ def scan(
     if skin > s.corner_skin_max:
         return CardScan(CORNER_MISSING, best, measures)
     # A thumb over only the tip, of any colour: an object of its own across the card's outline.
-    cover = max(corner_cover(source, exact * scale).covered)
-    measures["card_corner_cover"] = cover
-    if cover > s.corner_cover_max:
+    covered = max(cover.covered)
+    measures["card_corner_cover"] = covered
+    if covered > s.corner_cover_max:
         return CardScan(CORNER_MISSING, best, measures)
     return CardScan(FOUND, best, measures)
 
@@ -571,19 +573,19 @@ def scan(
 def old_cues_overruled(
     rgb: np.ndarray,
     corners: np.ndarray,
+    cover: CornerCover,
     weak: list[int],
     interior: int,
     s: DetectionSettings,
     measures: dict[str, float],
 ) -> bool:
     """Whether the older corner cues (a corner without the edges of its sides; a side judged print
-    inside the card) are contradicted by a direct look at the corners they implicate: each one's tip
-    clean and its outside no more foreign than a busy background (card_corners.py), and, for a side judged print inside the card, background
-    beyond that side along its middle. A busy background (mortar lines running on past a corner, a
+    inside the card) are contradicted by `cover`, the direct look at the corners (card_corners.py):
+    each implicated corner's tip clean and its outside no more foreign than a busy background, and,
+    for a side judged print inside the card, background beyond that side along its middle. A busy background (mortar lines running on past a corner, a
     shirt's folds over a side's edge) fires the older cues; a thumb or a hand over the card's end
     cannot leave both clean."""
     implicated = set(weak) | ({interior, (interior + 1) % 4} if interior >= 0 else set())
-    cover = corner_cover(rgb, corners)
     inside = max(cover.inside[i] for i in implicated)
     outside = max(cover.outside[i] for i in implicated)
     measures["card_old_cue_tip_foreign"] = inside
