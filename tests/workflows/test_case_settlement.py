@@ -4,7 +4,6 @@ closing settles open cases, OpenCase is true only on live accounts, ClosedReason
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.contract import AssociationCaseInput, UnbindInput, ViolationInput
 from tests.conftest import new_worker
-from tests.polling import until
+from tests.polling import eventually, until
 from tests.signing import signal, update
 from tests.workflows.test_seller_account import finish, start_account
 from workflows import search_attributes as sa
@@ -22,14 +21,12 @@ from workflows.seller_account import SellerAccount
 
 async def attributes(handle: WorkflowHandle, want: dict) -> dict:  # type: ignore[type-arg]
     """The account's search attributes once they show `want` (they are upserted by the workflow task)."""
-    found: dict = {}  # type: ignore[type-arg]
-    for _ in range(100):
+
+    async def found() -> dict:  # type: ignore[type-arg]
         typed = (await handle.describe()).typed_search_attributes
-        found = {k.name: typed.get(k) for k in (sa.OPEN_CASE, sa.CLOSED_REASON, sa.SELLER_STATE)}
-        if all(found.get(k) == v for k, v in want.items()):
-            break
-        await asyncio.sleep(0.05)
-    return found
+        return {k.name: typed.get(k) for k in (sa.OPEN_CASE, sa.CLOSED_REASON, sa.SELLER_STATE)}
+
+    return await eventually(found, lambda f: all(f.get(k) == v for k, v in want.items()), f"attributes {want}")
 
 
 async def test_closing_settles_open_cases(time_env: WorkflowEnvironment) -> None:

@@ -27,6 +27,7 @@ from models.refusals import RefusedError
 from tests import signing
 from tests.conftest import new_worker
 from tests.draws import hex_id
+from tests.polling import until
 from tests.workflows.test_bad_input import serious_violation_closes, task_failures
 from tests.workflows.test_seller_account import POLICY, finish, start_account
 from workflows.seller_account import SellerAccount
@@ -332,12 +333,7 @@ async def test_plausible_closing_signals_still_close(time_env: WorkflowEnvironme
                 h, "report_closure", {"report_id": hex_id(8), "rule": "REG-9", "reason": "x"}
             ),
         )
-        status = await h.query(SellerAccount.status)
-        for _ in range(100):
-            status = await h.query(SellerAccount.status)
-            if status.state == "closed":
-                break
-            await asyncio.sleep(0.05)
+        status = await until(h, lambda s: s.state == "closed", "closed by the report")
         assert (status.state, status.closed_reason) == ("closed", "account_rental")
         assert await task_failures(h) == []
         await finish(h)
