@@ -12,8 +12,9 @@ outline, the print) survive them. So:
 - confirmation, on candidates only: descriptor matches (ratio test) that agree on one similarity
   transform (RANSAC: rotation, scale, shift), counted, and spread over the product (not one shared logo);
   then the stored thumbnail is laid over the query with that transform and compared block by block
-  (normalised cross-correlation of 16-pixel blocks) on the product's interior only: the pixels unlike
-  the stored picture's border colour, shrunk so the outline is left out. Look-alikes shot on one
+  (normalised cross-correlation of 16-pixel blocks) on the product's interior only: what the stored
+  picture's background does not reach from its edge (a label as light as the background is inside),
+  shrunk so the outline is left out. Look-alikes shot on one
   template share the outline and the label's place, not the print on the label; a new background is
   outside the compared area; the absolute correlation is taken, since a hue shift can swap which of
   two colours is the darker. Pictures without a plain border are compared on the matched area;
@@ -65,7 +66,7 @@ INSIDE = 0.9
 PATCH = 5  # half-side in thumbnail pixels (a 22-pixel square of the feature frame)
 PATCH_NCC = 0.5
 MIN_PATCHES = 8  # fewer features inside the interior: the block test decides alone
-MIN_PATCH_AGREEMENT = 0.75  # chosen on the tune split (pairs of copies, look-alikes of one template)
+MIN_PATCH_AGREEMENT = 0.8  # chosen on the tune split (pairs of copies, look-alikes of one template)
 
 
 @dataclass
@@ -196,9 +197,11 @@ def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
 
 
 def foreground(thumb: np.ndarray) -> np.ndarray | None:
-    """The product's interior in a stored thumbnail: pixels unlike the border's colour, shrunk by
-    ERODE pixels so the outline itself is left out. None when the picture is not a studio shot (no
-    uniform border, or no object on it): the whole matched area is compared then."""
+    """The product's interior in a stored thumbnail: everything the background does not reach from the
+    picture's edge (so a label as light as the studio background, enclosed by the product, is inside:
+    it carries the print that tells two products of one template apart), shrunk by ERODE pixels so
+    the outline itself is left out. None when the picture is not a studio shot (no uniform border, or
+    no object on it): the whole matched area is compared then."""
     h, w = thumb.shape
     if h < 4 * BLOCK or w < 4 * BLOCK:
         return None
@@ -208,8 +211,12 @@ def foreground(thumb: np.ndarray) -> np.ndarray | None:
     bg = float(np.median(ring))
     if float(np.mean(np.abs(ring.astype(np.float32) - bg) <= FG_DIFF)) < 0.9:
         return None
-    mask = (np.abs(thumb.astype(np.float32) - bg) > FG_DIFF).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    unlike = (np.abs(thumb.astype(np.float32) - bg) > FG_DIFF).astype(np.uint8)
+    unlike = cv2.morphologyEx(unlike, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    # background: the background-coloured regions that touch the picture's edge
+    _, regions = cv2.connectedComponents(1 - unlike, connectivity=4)
+    edge = np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]]))
+    mask = ((unlike > 0) | ~np.isin(regions, edge)).astype(np.uint8)
     mask = cv2.erode(mask, np.ones((2 * ERODE + 1, 2 * ERODE + 1), np.uint8))
     share = float(mask.mean())
     return mask if 0.02 <= share <= 0.9 else None

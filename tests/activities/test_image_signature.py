@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from activities import image_signature as vis
 from devtools import product_corpus as pc
@@ -50,3 +51,36 @@ def test_few_matches_are_decided_by_the_appearance_tests() -> None:
     unlike = vis.Confirmation(5, 0.01, agreement=0.4, blocks=30, patch_agreement=0.3, patches=30)
     assert agreeing.is_copy and not unlike.is_copy
     assert not vis.Confirmation(4, 0.01, agreement=1.0, blocks=30, patch_agreement=1.0, patches=30).is_copy
+
+
+def test_a_label_as_light_as_the_studio_background_is_inside_the_product() -> None:
+    """The interior is what the background cannot reach from the picture's edge: a near-white label
+    enclosed by the product is compared (its print is what tells look-alikes apart), the studio
+    background beside the product is not."""
+    thumb = np.full((96, 96), 250, np.uint8)
+    thumb[16:80, 24:72] = 90  # the product
+    thumb[32:64, 32:64] = 252  # its label, within FG_DIFF of the background
+    fg = vis.foreground(thumb)
+    assert fg is not None
+    assert fg[48, 48] == 1  # the label's centre
+    assert fg[48, 8] == 0 and fg[4, 48] == 0  # the background
+    assert fg[17, 48] == 0  # the outline, eroded away
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ((pc.split("heldout", 5), 4), (pc.split("heldout", 59), 0)),  # two bottles of one size
+        ((pc.split("tune", 64), 5), (pc.split("tune", 32), 1)),  # two round tins, scaled
+    ],
+)
+def test_look_alikes_whose_outline_label_frame_and_stripes_coincide_are_not_copies(
+    query: tuple[int, int], listed: tuple[int, int]
+) -> None:
+    """Pairs that once matched: the outline, the label's frame and the stripes agree on one transform
+    (the geometry holds), the label's print does not."""
+    original = vis.query_signature(pc.studio_photo(*listed))
+    stored, thumb = vis.stored_features(original), vis.unthumbnail(vis.thumbnail(original.colour))
+    c = vis.confirm_copy(stored, thumb, vis.query_signature(pc.studio_photo(*query)))
+    assert c.inliers >= vis.MIN_INLIERS and c.spread >= vis.MIN_SPREAD
+    assert not c.is_copy
