@@ -26,7 +26,7 @@ outline, the print) survive them. So:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -216,8 +216,8 @@ def foreground(thumb: np.ndarray) -> np.ndarray | None:
     # background: the background-coloured regions that touch the picture's edge
     _, regions = cv2.connectedComponents(1 - unlike, connectivity=4)
     edge = np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]]))
-    mask = ((unlike > 0) | ~np.isin(regions, edge)).astype(np.uint8)
-    mask = cv2.erode(mask, np.ones((2 * ERODE + 1, 2 * ERODE + 1), np.uint8))
+    inside = ((unlike > 0) | ~np.isin(regions, edge)).astype(np.uint8)
+    mask = cv2.erode(inside, np.ones((2 * ERODE + 1, 2 * ERODE + 1), np.uint8))
     share = float(mask.mean())
     return mask if 0.02 <= share <= 0.9 else None
 
@@ -278,26 +278,36 @@ def _edges(a: np.ndarray) -> np.ndarray:
     return np.sqrt(mag2.sum(axis=2) if mag2.ndim == 3 else mag2)
 
 
+def query_edges(query_frame: np.ndarray) -> np.ndarray:
+    """The query's edge strength at the thumbnail's scale: one map for all its candidates."""
+    return _edges(_half(query_frame))
+
+
 def keypoint_agreement(
-    thumb: np.ndarray, query_frame: np.ndarray, transform: np.ndarray, points: np.ndarray
+    thumb: np.ndarray,
+    query_frame: np.ndarray,
+    transform: np.ndarray,
+    points: np.ndarray,
+    edges: np.ndarray | None = None,
 ) -> tuple[float, int]:
     """Share of the stored features inside the product's interior whose neighbourhood, laid over the
     query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
     (0, 0) when the stored picture has no plain background: the block test decides then. In colour
-    when both pictures are (`thumb` and `query_frame` RGB), else on grayscale."""
+    when both pictures are (`thumb` and `query_frame` RGB), else on grayscale. `edges`: the query's
+    colour `query_edges`, when already computed."""
     fg = foreground(_gray(thumb))
     if fg is None:
         return 0.0, 0
     s = THUMB_SCALE
     if thumb.ndim != query_frame.ndim:
-        thumb, query_frame = _gray(thumb), _gray(query_frame)
-    q = _half(query_frame)
+        thumb, query_frame, edges = _gray(thumb), _gray(query_frame), None
+    if edges is None or thumb.ndim != 3:
+        edges = query_edges(query_frame)
     m = transform.astype(np.float64).copy()
     m[:, 2] *= s
-    h, w = q.shape[:2]
+    h, w = edges.shape
     warped = cv2.warpAffine(_edges(thumb), m, (w, h), flags=cv2.INTER_LINEAR)
     valid = cv2.warpAffine(np.ones(thumb.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
-    edges = _edges(q)
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
     src = src[inside]
@@ -348,6 +358,7 @@ def confirm(
     thumb: np.ndarray | None = None,
     query_gray: np.ndarray | None = None,
     query_colour: np.ndarray | None = None,
+    query_colour_edges: np.ndarray | None = None,
 ) -> Confirmation:
     """How many of the stored product's features reappear in the query under one similarity transform,
     and whether the stored picture laid over the query by that transform looks the same."""
@@ -380,7 +391,11 @@ def confirm(
             _gray(thumb), query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
         )
         c.patch_agreement, c.patches = keypoint_agreement(
-            thumb, query_gray if query_colour is None else query_colour, transform, stored.points
+            thumb,
+            query_gray if query_colour is None else query_colour,
+            transform,
+            stored.points,
+            None if query_colour is None else query_colour_edges,
         )
     return c
 
@@ -403,6 +418,14 @@ class QuerySignature:
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
 
+    @cached_property
+    def edges(self) -> np.ndarray:
+        return query_edges(self.colour)
+
+    @cached_property
+    def edges_mirrored(self) -> np.ndarray:
+        return query_edges(self.colour_mirrored)
+
 
 def query_signature(img: Image.Image) -> QuerySignature:
     gray = gray_frame(img)
@@ -416,8 +439,8 @@ def stored_features(q: QuerySignature) -> Features:
 
 
 def confirm_copy(stored: Features, thumb: np.ndarray | None, q: QuerySignature) -> Confirmation:
-    a = confirm(stored, q.upright, thumb, q.gray, q.colour)
+    a = confirm(stored, q.upright, thumb, q.gray, q.colour, q.edges)
     if a.is_copy:
         return a
-    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored)
+    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored, q.edges_mirrored)
     return a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b

@@ -91,28 +91,31 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-@dataclass(frozen=True)
-class Operator:
-    name: str
-    password_hash: str = field(repr=False)
+class NamespaceReader:
+    """Who may read a namespace's payloads: the namespaces listed, or "*" for all."""
+
     namespaces: frozenset[str]
-    roles: frozenset[str] = frozenset()  # credential roles they may sign commands in (SIGNING_ROLES)
 
     def may_read(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
 
 
 @dataclass(frozen=True)
-class Principal:
+class Operator(NamespaceReader):
+    name: str
+    password_hash: str = field(repr=False)
+    namespaces: frozenset[str]
+    roles: frozenset[str] = frozenset()  # credential roles they may sign commands in (SIGNING_ROLES)
+
+
+@dataclass(frozen=True)
+class Principal(NamespaceReader):
     """Whoever a request was authenticated as, and how."""
 
     name: str
     via: str  # "session", "oidc" or "token"
     namespaces: frozenset[str]
     roles: frozenset[str] = frozenset()  # the token has none: it names no one
-
-    def may_read(self, namespace: str) -> bool:
-        return "*" in self.namespaces or namespace in self.namespaces
 
 
 @dataclass(frozen=True)
