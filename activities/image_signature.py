@@ -26,6 +26,7 @@ outline, the print) survive them. So:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cache, cached_property
 
 import cv2
@@ -222,6 +223,33 @@ def foreground(thumb: np.ndarray) -> np.ndarray | None:
     return mask if 0.02 <= share <= 0.9 else None
 
 
+SHRINK_FIRST = 0.8  # laid over a query this much smaller, the stored picture is shrunk first
+
+
+def _laid_over(
+    a: np.ndarray,
+    m: np.ndarray,
+    size: tuple[int, int],
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """`a` (after `prepare`) warped by the similarity `m` into a picture of `size`. When `m` shrinks,
+    `a` is first resized by area to the query's scale: a warp samples, so a picture shrunk by it keeps
+    detail (and aliasing) the downsized copy averaged away, and a strongly resized copy would not
+    correlate with its own original."""
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    if scale < SHRINK_FIRST:
+        h, w = a.shape[:2]
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
+        kx, ky = sw / w, sh / h
+        # a small picture's pixel (x, y) is the original's ((x + 0.5) / k - 0.5, ...)
+        m = np.hstack([m[:, :2] @ np.diag([1 / kx, 1 / ky]), m[:, 2:] + m[:, :2] @ np.array(
+            [[0.5 / kx - 0.5], [0.5 / ky - 0.5]])])  # fmt: skip
+    if prepare is not None:
+        a = prepare(a)
+    return cv2.warpAffine(a, m, size, flags=cv2.INTER_LINEAR)
+
+
 def appearance(
     thumb: np.ndarray, query_gray: np.ndarray, transform: np.ndarray, hull: np.ndarray
 ) -> tuple[float, int]:
@@ -238,7 +266,7 @@ def appearance(
     m = transform.astype(np.float64).copy()
     m[:, 2] *= s  # the same similarity transform between the thumbnails (the frame scale cancels)
     h, w = q.shape
-    warped = cv2.warpAffine(thumb.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR)
+    warped = _laid_over(thumb.astype(np.float32), m, (w, h))
     valid = cv2.warpAffine(np.ones_like(thumb, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     fg = foreground(thumb)
     if fg is not None:
@@ -306,7 +334,7 @@ def keypoint_agreement(
     m = transform.astype(np.float64).copy()
     m[:, 2] *= s
     h, w = edges.shape
-    warped = cv2.warpAffine(_edges(thumb), m, (w, h), flags=cv2.INTER_LINEAR)
+    warped = _laid_over(thumb, m, (w, h), _edges)
     valid = cv2.warpAffine(np.ones(thumb.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
