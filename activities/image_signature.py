@@ -25,8 +25,8 @@ outline, the print) survive them. So:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache, cached_property
 
 import cv2

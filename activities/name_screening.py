@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from anyascii import anyascii
-from confusable_homoglyphs import confusables
-
+from activities.homoglyphs import latin_letters
 from models.refusals import Refusal
 
 TERMS_FILE = Path(__file__).resolve().parent.parent / "models" / "terms" / "reg1_terms.toml"
@@ -67,77 +64,6 @@ class Category:
     message: str
 
 
-@cache
-def _homoglyph(char: str) -> str:
-    """The Latin look-alike of a non-Latin letter, or the letter itself."""
-    found = confusables.is_confusable(char, preferred_aliases=["latin"], greedy=True) or []
-    for entry in found:
-        for glyph in entry["homoglyphs"]:
-            c = glyph["c"]
-            if len(c) == 1 and c.isascii() and c.isalnum():
-                return c
-    return char
-
-
-# Scripts whose letters stand in for Latin ones (by shape or by sound): a letter of these with no Latin
-# confusable is transliterated, never dropped. Other scripts (Han, kana, Hangul, Arabic, Thai, ...)
-# write names of their own: read phonetically they would refuse innocent names (妮可 "Nicole" reads
-# "NiKe"), so their letters stay separators.
-_LOOKALIKE_SCRIPTS = (
-    "LATIN",
-    "GREEK",
-    "CYRILLIC",
-    "CHEROKEE",
-    "ARMENIAN",
-    "COPTIC",
-    "LISU",
-    "MODIFIER LETTER",
-    "REGIONAL INDICATOR",
-    "OLD ITALIC",
-    "GOTHIC",
-    "DESERET",
-    "CANADIAN SYLLABICS",
-)
-
-
-@cache
-def _transliterated(char: str) -> str:
-    """A letter of a look-alike script read as ASCII by anyascii (`ɴ` -> `N`, `ı` -> `i`, `κ` -> `k`)."""
-    if not unicodedata.category(char).startswith(("L", "S")):
-        return char
-    name = unicodedata.name(char, "")
-    if not any(script in name for script in _LOOKALIKE_SCRIPTS):
-        return char
-    # anyascii marks some letters as abbreviations ("Ꝓ" -> "P.") and spells symbols ":name:": only the
-    # letters it gives stand in for letters, and a symbol without a letter reading stays a separator.
-    latin = "".join(c for c in anyascii(char) if c.isascii() and c.isalpha())
-    if not latin or (unicodedata.category(char).startswith("S") and len(latin) > 1):
-        return char
-    return latin
-
-
-def _latin(text: str) -> str:
-    out = []
-    for char in unicodedata.normalize("NFKC", text):
-        if unicodedata.category(char) in ("Cf", "Cc", "Mn"):
-            continue  # zero-width joiners, controls, stray combining marks
-        if not char.isascii():
-            stripped = "".join(
-                c for c in unicodedata.normalize("NFD", char) if unicodedata.category(c) != "Mn"
-            )
-            if stripped.isascii() and stripped:
-                char = stripped
-            else:
-                # Small letters of some scripts (Cherokee) are confusable only through their capitals.
-                glyph = _homoglyph(char)
-                if glyph == char and len(char.upper()) == 1:
-                    glyph = _homoglyph(char.upper())
-                    glyph = glyph if glyph != char.upper() else char
-                char = glyph if glyph != char else _transliterated(char)
-        out.append(char)
-    return "".join(out)
-
-
 def _camel_split(text: str) -> str:
     # "AliExpressOfficial" -> "Ali Express Official": case changes are word boundaries in names.
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
@@ -145,7 +71,7 @@ def _camel_split(text: str) -> str:
 
 def _words(text: str) -> list[str]:
     """The words of a text's skeleton; runs of single letters ("n i k e") join into one word."""
-    latin = _camel_split(_latin(text))
+    latin = _camel_split(latin_letters(text))
     # Leet symbols inside a word are letters; elsewhere they are separators like any punctuation.
     raw = re.split(r"[^A-Za-z0-9@$!|€£¡]+", latin)
     words = []

@@ -1,6 +1,7 @@
 """ASSOC-3 text copies: the listing text normalised the way copycats disguise it, then compared exactly.
 
-Normalisation undoes the cheap disguises: compatibility forms and case (NFKC, casefold), emoji and
+Normalisation undoes the cheap disguises: compatibility forms and case (NFKC, casefold), look-alike
+letters of other scripts, accents and zero-width characters (activities/homoglyphs.py), emoji and
 punctuation, spaced-out letters, lengths and volumes in other units (inches, feet, ounces -> cm, ml, g,
 rounded), and synonyms and filler words (a data table, models/product_terms.toml). The shingles are the
 words and word pairs of what is left. MinHash (datasketch) with LSH bands only finds candidates; the
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHash
 
+from activities.homoglyphs import latin_letters
+
 NUM_PERM = 128
 BANDS, ROWS = 25, 5  # 125 of the 128 values; S-curve midpoint ~0.53, a pair at 0.7 shares a band 0.99
 TERMS = Path(__file__).resolve().parent.parent / "models" / "product_terms.toml"
@@ -36,6 +39,7 @@ _NUM = r"\d+(?:[.,]\d+)?"
 _MEASURE = re.compile(rf"({_NUM})(?:\s*[x×*]\s*({_NUM}))?(?:\s*[x×*]\s*({_NUM}))?\s*({_UNIT_ALT})(?![a-z])")
 _SPACED = re.compile(r"(?<!\S)(?:\w ){2,}\w(?!\S)")
 _WORD = re.compile(r"[^\W_]+")
+_WHITESPACE = re.compile(r"\s")
 
 
 @cache
@@ -54,7 +58,9 @@ def _convert(m: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text).casefold()
+    # line breaks and tabs separate words (latin_letters drops control characters)
+    # (casefolded first: a capital look-alike can read as another letter, Cyrillic `І` as `l`)
+    t = latin_letters(_WHITESPACE.sub(" ", text).casefold()).casefold()
     t = _MEASURE.sub(_convert, t)
     # emoji, symbols and punctuation become spaces
     t = "".join(" " if unicodedata.category(c).startswith(("S", "P")) else c for c in t)

@@ -173,12 +173,15 @@ def split(name: str, k: int) -> int:
     return {"tune": 0, "heldout": 5_000_000}[name] + k
 
 
-TEXT_KINDS = ("reworded", "reordered", "units", "synonyms", "emoji_spacing")
+TEXT_KINDS = ("reworded", "reordered", "units", "synonyms", "emoji_spacing", "homoglyphs")
 _SWAPS = {
     "wireless": "cordless", "vintage": "retro", "compact": "small", "portable": "travel", "large": "big",
     "stainless": "steel", "water bottle": "water flask", "lamp": "light", "colour": "color", "mug": "cup",
 }  # fmt: skip
 _EMOJI = ["🔥", "✨", "⭐", "💯", "🚀", "👍", "🎁"]
+# Letters of other scripts that look like Latin ones (Cyrillic, Greek), accents, zero-width characters
+_LOOKALIKE = {"a": "аα", "c": "сϲ", "e": "еé", "i": "іí", "o": "оοó", "p": "рρ", "s": "ѕ", "x": "х", "y": "уý"}
+_ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad"]
 
 
 def text_copy(title: str, description: str, kind: str, seed: int) -> tuple[str, str]:
@@ -211,6 +214,18 @@ def text_copy(title: str, description: str, kind: str, seed: int) -> tuple[str, 
             t = re.sub(rf"\b{a}\b", b, t, flags=re.I)
             d = re.sub(rf"\b{a}\b", b, d, flags=re.I)
         return t, d
+    if kind == "homoglyphs":  # every word spelt with look-alike letters or split by a zero-width character
+
+        def disguise(text: str) -> str:
+            words = []
+            for w in text.split(" "):
+                chars = [rng.choice(_LOOKALIKE[c]) if c in _LOOKALIKE and rng.random() < 0.4 else c for c in w]
+                if len(chars) > 2:
+                    chars.insert(rng.randrange(1, len(chars)), rng.choice(_ZERO_WIDTH))
+                words.append("".join(chars))
+            return " ".join(words)
+
+        return disguise(title), disguise(description)
     # emoji and spacing: emoji between words, a spaced-out word, fullwidth letters, doubled spaces
     words = title.split()
     words[0] = " ".join(words[0].upper())

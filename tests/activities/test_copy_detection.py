@@ -112,6 +112,15 @@ def test_normalisation_undoes_units_emoji_spacing_and_synonyms() -> None:
     assert normalise("ＳＴＡＩＮＬＥＳＳ steel") == normalise("stainless")
 
 
+def test_normalisation_reads_look_alike_letters_accents_and_zero_width_characters_as_latin() -> None:
+    """Cyrillic and Greek look-alikes (capitals too), accents, zero-width characters and soft hyphens
+    inside words: each would make every word a new shingle. Line breaks still separate words."""
+    plain = normalise("Picture frame, oak, Scandinavian design")
+    assert normalise("Рiсturе fr\u200bame, оаk, Ѕϲandinavian dé\u00adsign") == plain
+    assert normalise("PІСTURE\u2060 FRAME\nOAK — scandinavian design") == plain
+    assert normalise("oak\nframe") == "oak frame"
+
+
 def test_malformed_exif_is_a_refusal_or_an_image_never_an_error() -> None:
     img = pc.studio_photo(3)
     for exif in (
