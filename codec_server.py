@@ -111,8 +111,9 @@ class LoginThrottle:
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _error(status: int, code: str, message: str, *, retryable: bool = False) -> web.Response:
+    """A request the codec server cannot serve as sent: answered in the same shape as a refusal."""
+    return _refused(status, Refusal("ENF-4", code, message, retryable))
 
 
 def _refused(status: int, refusal: Refusal) -> web.Response:
@@ -144,12 +145,12 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
             request.headers.get("Access-Control-Request-Headers"),
         )
     elif origin is not None and not allowed and request.path.endswith(("/decode", "/encode")):
-        response = _error(403, "origin not allowed")
+        response = _error(403, "origin_not_allowed", "This page's origin may not use the codec server.")
     else:
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # 404/405: answered as JSON, with the CORS headers below
-            response = _error(exc.status, exc.reason)
+            response = _error(exc.status, f"http_{exc.status}", exc.reason)
     if allowed:
         assert origin is not None
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -227,16 +228,16 @@ async def codec_call(request: web.Request) -> web.Response:
     try:
         body = await read_capped(request)
     except TimeoutError:
-        return _error(408, "request body too slow")
+        return _error(408, "body_too_slow", "The request body arrived too slowly.", retryable=True)
     if body is None:
-        return _error(413, f"body over {MAX_BODY} bytes")
+        return _error(413, "body_too_large", f"The body is over {MAX_BODY} bytes.")
     try:
         payloads = json_format.Parse(body, Payloads())
     except (json_format.ParseError, UnicodeDecodeError) as err:
         log.warning("%s: not a payloads document (%s)", action, type(err).__name__)
-        return _error(400, f"not a payloads document: {str(err)[:200]}")
+        return _error(400, "not_payloads", f"Not a payloads document: {str(err)[:200]}")
     if len(payloads.payloads) > MAX_PAYLOADS:
-        return _error(413, f"over {MAX_PAYLOADS} payloads")
+        return _error(413, "too_many_payloads", f"Over {MAX_PAYLOADS} payloads in one request.")
     plain = list(payloads.payloads)
     issued: list[str] = []
     if action == "encode":
@@ -253,14 +254,14 @@ async def codec_call(request: web.Request) -> web.Response:
         async with asyncio.timeout(QUEUE_SECONDS):
             await slots.acquire()
     except TimeoutError:
-        return _error(503, "busy, retry")
+        return _error(503, "busy", "The codec server is busy: try again.", retryable=True)
     try:
         c = request.app[CODEC]
         # Decoded, each credential's signature is blanked: history is for reading, not for replaying.
         out = await c.encode(plain) if action == "encode" else codec_signing.redact(await c.decode(plain))
     except Exception as err:  # a payload from another key set, a forged one: say so, never crash
         log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
-        return _error(400, f"cannot {action}: {type(err).__name__}")
+        return _error(400, f"cannot_{action}", f"cannot {action} a payload: {type(err).__name__}")
     finally:
         slots.release()
     # Who read how much, never what: payloads are personal data.
@@ -302,9 +303,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     try:
         body = await read_capped(request, cap=16 * 1024)
     except TimeoutError:
-        return _error(408, "request body too slow")
+        return _error(408, "body_too_slow", "The request body arrived too slowly.", retryable=True)
     if body is None:
-        return _error(413, "form too large")
+        return _error(413, "form_too_large", "The sign-in form is too large.")
     form = urllib.parse.parse_qs(body.decode(errors="replace"))
     name = form.get("operator", [""])[0]
     password = form.get("password", [""])[0]

@@ -206,13 +206,22 @@ def test_encode_round_trips_and_bad_input_is_refused(server: str) -> None:
     sealed = json_format.Parse(out, Payloads()).payloads
     assert sealed[0].metadata["encoding"] == b"binary/encrypted" and b"hello" not in sealed[0].data
     assert asyncio.run(codec().decode(sealed))[0].data == plain[0].data
-    assert request(f"{server}/decode", b"not json", headers=auth)[0] == 400
-    assert request(f"{server}/other", body, headers=auth)[0] == 404
+    # protocol errors answer in the shape of every other refusal: rule, code, sentence, retryable
+    status, _, out = request(f"{server}/decode", b"not json", headers=auth)
+    assert status == 400
+    assert {k: v for k, v in json.loads(out).items() if k != "message"} == {
+        "error": json.loads(out)["message"],
+        "rule": "ENF-4",
+        "code": "not_payloads",
+        "retryable": False,
+    }
+    status, _, out = request(f"{server}/other", body, headers=auth)
+    assert (status, json.loads(out)["code"]) == (404, "http_404")
     forged = json.dumps(
         {"payloads": [{"metadata": {"encoding": "YmluYXJ5L2VuY3J5cHRlZA==", "encryption-key-id": "azE="}}]}
     ).encode()
     status, _, out = request(f"{server}/decode", forged, headers=auth)
-    assert status == 400 and b"cannot decode" in out
+    assert status == 400 and json.loads(out)["code"] == "cannot_decode"
 
 
 def test_cors_preflight_with_credentials_for_the_ui_origin_only(server: str) -> None:
