@@ -50,9 +50,18 @@ class CornerCover:
         return [min(i, o) for i, o in zip(self.inside, self.outside, strict=True)]
 
 
-def _canvas(rgb: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Canvas:
     """The card straightened to WIDTH with a margin around it, in Lab (a and b doubled: OpenCV's 8-bit
-    Lab compresses colour steps), and which canvas pixels lie inside the photo."""
+    Lab compresses colour steps), and which canvas pixels lie inside the photo (and are not glare)."""
+
+    lab: np.ndarray
+    valid: np.ndarray
+
+
+def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
+    """`corners`: the card's corners in `rgb` (top-left, top-right, bottom-right, bottom-left). One
+    canvas serves every look at the corners and sides."""
     h_card = WIDTH / ID1_ASPECT
     m = MARGIN * WIDTH
     size = (int(round(WIDTH + 2 * m)), int(round(h_card + 2 * m)))
@@ -68,7 +77,7 @@ def _canvas(rgb: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarra
     h, w = rgb.shape[:2]
     valid = (back[..., 0] >= 0) & (back[..., 0] < w) & (back[..., 1] >= 0) & (back[..., 1] < h)
     # Clipped white is a reflection, not a surface: whatever lies under it is judged as glare.
-    return lab, valid & (lab[..., 0] < CLIPPED)
+    return Canvas(lab, valid & (lab[..., 0] < CLIPPED))
 
 
 def _nearest(pixels: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -92,9 +101,8 @@ def _common_colours(pixels: np.ndarray) -> np.ndarray:
     return np.array([pixels[inverse == k].mean(axis=0) for k in keep], np.float32).reshape(-1, 3)
 
 
-def corner_cover(rgb: np.ndarray, corners: np.ndarray) -> CornerCover:
-    """`corners`: the card's corners in `rgb` (top-left, top-right, bottom-right, bottom-left)."""
-    lab, valid = _canvas(rgb, corners)
+def corner_cover(canvas: Canvas) -> CornerCover:
+    lab, valid = canvas.lab, canvas.valid
     m = int(round(MARGIN * WIDTH))
     s = int(round(WINDOW * WIDTH))
     n = 2 * s
@@ -144,13 +152,12 @@ def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndar
     return lab, valid
 
 
-def beyond_side(rgb: np.ndarray, corners: np.ndarray, side: int) -> float:
+def beyond_side(canvas: Canvas, side: int) -> float:
     """Share of the strip just beyond side `side` (along its middle) that is unlike the background just
     beyond its two neighbouring sides. A side that is print inside the card (a header's lower edge, a
     band's inner edge) has more card beyond it, or a hand over the card's end: foreign. The card's own
     border has the background beyond it, however busy (mortar lines running on past a corner)."""
-    lab, valid = _canvas(rgb, corners)
-    L, V = _side_on_top(lab, valid, side)
+    L, V = _side_on_top(canvas.lab, canvas.valid, side)
     m = int(round(MARGIN * WIDTH))
     length = L.shape[1] - 2 * m
     depth = L.shape[0] - 2 * m

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from activities.card_corners import CornerCover, beyond_side, corner_cover
+from activities.card_corners import Canvas, CornerCover, beyond_side, corner_cover, straightened
 
 ID1_ASPECT = 85.6 / 54.0
 
@@ -550,10 +550,11 @@ def scan(
     if np.abs(exact - best.corners).max() > 0.15 * float(np.linalg.norm(best.corners[0] - best.corners[1])):
         exact = best.corners
     # One look at the corners (card_corners.py) serves the older cues' check and the corner-tip check.
-    cover = corner_cover(source, exact * scale)
+    canvas = straightened(source, exact * scale)
+    cover = corner_cover(canvas)
     weak = [i for i, v in enumerate(seen) if v < s.corner_support_min]
     if (weak or best.interior >= 0) and not old_cues_overruled(
-        source, exact * scale, cover, weak, best.interior, s, measures
+        canvas, cover, weak, best.interior, s, measures
     ):
         return CardScan(CORNER_MISSING, best, measures)
     # A thumb laid over a corner can leave an edge of its own where the card's side was: the corner
@@ -571,8 +572,7 @@ def scan(
 
 
 def old_cues_overruled(
-    rgb: np.ndarray,
-    corners: np.ndarray,
+    canvas: Canvas,
     cover: CornerCover,
     weak: list[int],
     interior: int,
@@ -593,7 +593,7 @@ def old_cues_overruled(
     if inside > s.old_cue_tip_max or outside > s.old_cue_outside_max:
         return False
     if interior >= 0:
-        foreign = beyond_side(rgb, corners, interior)
+        foreign = beyond_side(canvas, interior)
         measures["card_beyond_side_foreign"] = foreign
         if foreign > s.beyond_side_max:
             return False

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from activities import card_detection, card_reading
-from activities.card_corners import beyond_side, corner_cover
+from activities.card_corners import beyond_side, corner_cover, straightened
 from devtools import photo_corpus
 
 # Skin, a blue glove, a dark sleeve, a pale grey glove: the cue must not depend on skin tones.
@@ -52,7 +52,7 @@ def _thumb_over(
 
 def test_visible_corners_are_not_covered(genuine: tuple[np.ndarray, np.ndarray]) -> None:
     full, corners = genuine
-    assert max(corner_cover(full, corners).covered) <= card_detection.DetectionSettings().corner_cover_max
+    assert max(corner_cover(straightened(full, corners)).covered) <= card_detection.DetectionSettings().corner_cover_max
 
 
 @pytest.mark.parametrize("corner", [0, 2])
@@ -62,7 +62,7 @@ def test_a_thumb_over_a_corner_tip_of_any_colour_is_a_missing_corner(
 ) -> None:
     full, corners = genuine
     covered = _thumb_over(full, corners, corner, COLOURS[colour])
-    cover = corner_cover(covered, corners)
+    cover = corner_cover(straightened(covered, corners))
     assert int(np.argmax(cover.covered)) == corner
     scan = card_detection.scan(_small(covered), card_reading.text_lines, full=covered)
     assert scan.verdict == card_detection.CORNER_MISSING, scan.measures
@@ -85,9 +85,9 @@ def test_more_card_beyond_a_side_is_not_background(
     )
     banded = np.asarray(scene)
     limit = card_detection.DetectionSettings().beyond_side_max
-    assert beyond_side(full, corners, side) <= limit  # the wall or the room beyond it, as photographed
-    assert beyond_side(banded, corners, side) > limit
+    assert beyond_side(straightened(full, corners), side) <= limit  # the wall or the room beyond it, as photographed
+    assert beyond_side(straightened(banded, corners), side) > limit
     # The opposite side is untouched: the measure is the side's own.
-    assert beyond_side(banded, corners, (side + 2) % 4) == pytest.approx(
-        beyond_side(full, corners, (side + 2) % 4)
+    assert beyond_side(straightened(banded, corners), (side + 2) % 4) == pytest.approx(
+        beyond_side(straightened(full, corners), (side + 2) % 4)
     )
