@@ -26,8 +26,8 @@ outline, the print) survive them. So:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache, cached_property
+from dataclasses import dataclass, field
+from functools import cache
 
 import cv2
 import numpy as np
@@ -46,26 +46,31 @@ MIN_INLIERS = 5  # few: the appearance tests decide. A replaced background takes
 MIN_SPREAD = 0.002  # inliers' convex hull, as a share of the frame
 FEW_FEATURES = 40  # a picture with fewer is too plain for local features; its pHash decides (studio
 # shots of one template are within the policy's pHash distance of each other, so it cannot decide more)
-THUMB_SCALE = 0.5  # the stored grayscale thumbnail, of the feature frame
-BLOCK = 8  # thumbnail pixels (16 in the feature frame)
+THUMB_SCALE = 1.0  # the stored thumbnail, of the feature frame (rows stored before: 0.5, PNG)
+THUMB_QUALITY = 90  # JPEG: ~9 kB for a studio shot, ~30 kB for a photograph
+# Sizes below are in feature-frame pixels; a thumbnail at another scale uses them scaled.
+BLOCK = 16
 TEXTURED_STD = 6.0  # a block with less contrast than this in both pictures says nothing
 MIN_BLOCKS = 8  # fewer textured blocks than this: the appearance test cannot decide...
 FEW_BLOCKS_INLIERS = 18  # ...and the geometry alone must be stronger:
 FEW_BLOCKS_SPREAD = 0.02  # many matches, spread over the product (a shared logo is not a copied photo)
-MIN_AGREEMENT = 0.7  # share of textured blocks that correlate (|NCC| > BLOCK_NCC)
+MIN_AGREEMENT = 0.6  # share of textured blocks that correlate (|NCC| > BLOCK_NCC); with the patch test
+# at 0.8, chosen on the tune split's pairs with full-size thumbnails: 0.7 lost re-backgrounded copies and
+# colour shifts and refused no more look-alikes
 BLOCK_NCC = 0.6
-# The product's interior, for the appearance test: pixels further than FG_DIFF grey levels from the
-# border's colour, shrunk by ERODE thumbnail pixels (the outline is what look-alikes share); a block is
-# compared when INSIDE of it is interior.
+# The product's interior, for the appearance test: what the background (pixels within FG_DIFF grey
+# levels of the border's colour) does not reach from the edge, shrunk by ERODE pixels (the outline is
+# what look-alikes share); a block is compared when INSIDE of it is interior.
 FG_DIFF = 12.0
-ERODE = 3
+ERODE = 6
 INSIDE = 0.9
 # Keypoint check: around each stored feature inside the product's interior, the edge strength
 # (gradient magnitude: the same under any recolouring that keeps an edge) of the stored thumbnail laid
 # over the query must correlate. Blocks on a fixed grid are mostly flat label or shared layout (the
 # label's frame, the stripes); the stored features sit on the print that tells products apart.
-PATCH = 5  # half-side in thumbnail pixels (a 22-pixel square of the feature frame)
+PATCH = 10  # half-side (a 21-pixel square)
 PATCH_NCC = 0.5
+EDGE_BLUR = 2.0  # the edges' Gaussian smoothing, in feature-frame pixels
 MIN_PATCHES = 8  # fewer features inside the interior: the block test decides alone
 MIN_PATCH_AGREEMENT = 0.8  # chosen on the tune split (pairs of copies, look-alikes of one template)
 
@@ -186,48 +191,67 @@ def polarity_free_matches(stored: np.ndarray, query: np.ndarray) -> tuple[np.nda
     return np.array(src, np.int64), np.array(dst, np.int64)
 
 
-def _half(a: np.ndarray) -> np.ndarray:
+def _scaled(a: np.ndarray, s: float) -> np.ndarray:
+    if s == 1.0:
+        return a
     h, w = a.shape[:2]
-    return cv2.resize(
-        a, (max(1, round(w * THUMB_SCALE)), max(1, round(h * THUMB_SCALE))), interpolation=cv2.INTER_AREA
-    )
+    return cv2.resize(a, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _px(n: int, s: float) -> int:
+    """A size in feature-frame pixels, in the pixels of a thumbnail at scale `s`."""
+    return max(1, round(n * s))
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """The stored picture: RGB (or grayscale, rows stored before colour), at `scale` of the feature frame."""
+
+    pixels: np.ndarray
+    scale: float
 
 
 def thumbnail(frame: np.ndarray) -> bytes:
-    """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, PNG (lossless)."""
-    small = _half(frame)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(small, cv2.COLOR_RGB2BGR) if small.ndim == 3 else small)
+    """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, JPEG. The letters
+    on a label are what tell two products of one template apart: at half scale they were 7 to 11 pixels
+    high, and look-alikes' words correlated with each other."""
+    small = _scaled(frame, THUMB_SCALE)
+    ok, buf = cv2.imencode(
+        ".jpg",
+        cv2.cvtColor(small, cv2.COLOR_RGB2BGR) if small.ndim == 3 else small,
+        [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY],
+    )
     return buf.tobytes() if ok else b""
 
 
-def unthumbnail(blob: bytes) -> np.ndarray | None:
-    """The stored thumbnail: RGB, or grayscale for rows stored before thumbnails kept colour."""
+def unthumbnail(blob: bytes) -> Thumbnail | None:
+    """The stored thumbnail. Rows stored before keep a PNG at half the feature frame (grayscale in
+    the oldest): the format says which."""
     if not blob:
         return None
     a = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
     if a is None:
         return None
-    return cv2.cvtColor(a, cv2.COLOR_BGR2RGB) if a.ndim == 3 else a
+    scale = 0.5 if blob.startswith(b"\x89PNG") else THUMB_SCALE
+    return Thumbnail(cv2.cvtColor(a, cv2.COLOR_BGR2RGB) if a.ndim == 3 else a, scale)
 
 
 def _gray(a: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY) if a.ndim == 3 else a
 
 
-def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
-    return (
-        a[: hb * BLOCK, : wb * BLOCK].reshape(hb, BLOCK, wb, BLOCK).transpose(0, 2, 1, 3).reshape(hb * wb, -1)
-    )
+def _blocks(a: np.ndarray, hb: int, wb: int, k: int) -> np.ndarray:
+    return a[: hb * k, : wb * k].reshape(hb, k, wb, k).transpose(0, 2, 1, 3).reshape(hb * wb, -1)
 
 
-def foreground(thumb: np.ndarray) -> np.ndarray | None:
+def foreground(thumb: np.ndarray, scale: float = THUMB_SCALE) -> np.ndarray | None:
     """The product's interior in a stored thumbnail: everything the background does not reach from the
     picture's edge (so a label as light as the studio background, enclosed by the product, is inside:
     it carries the print that tells two products of one template apart), shrunk by ERODE pixels so
     the outline itself is left out. None when the picture is not a studio shot (no uniform border, or
-    no object on it): the whole matched area is compared then."""
+    no object on it): the whole matched area is compared then. `scale`: the thumbnail's, of the frame."""
     h, w = thumb.shape
-    if h < 4 * BLOCK or w < 4 * BLOCK:
+    if h < 4 * _px(BLOCK, scale) or w < 4 * _px(BLOCK, scale):
         return None
     ring = np.concatenate(
         [thumb[:2].ravel(), thumb[-2:].ravel(), thumb[:, :2].ravel(), thumb[:, -2:].ravel()]
@@ -241,7 +265,8 @@ def foreground(thumb: np.ndarray) -> np.ndarray | None:
     _, regions = cv2.connectedComponents(1 - unlike, connectivity=4)
     edge = np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]]))
     inside = ((unlike > 0) | ~np.isin(regions, edge)).astype(np.uint8)
-    mask = cv2.erode(inside, np.ones((2 * ERODE + 1, 2 * ERODE + 1), np.uint8))
+    e = _px(ERODE, scale)
+    mask = cv2.erode(inside, np.ones((2 * e + 1, 2 * e + 1), np.uint8))
     share = float(mask.mean())
     return mask if 0.02 <= share <= 0.9 else None
 
@@ -274,24 +299,21 @@ def _laid_over(
 
 
 def appearance(
-    thumb: np.ndarray, query_gray: np.ndarray, transform: np.ndarray, hull: np.ndarray
+    thumb: Thumbnail, query_gray: np.ndarray, transform: np.ndarray, hull: np.ndarray
 ) -> tuple[float, int]:
     """Share of textured blocks where the stored picture, laid over the query, correlates with it; and
     how many textured blocks there were. The blocks compared are the stored product's interior (its
     label and print, not its outline, which look-alikes on one template share, nor the background,
     which copycats replace), or the matched area when the stored picture has no plain background."""
-    s = THUMB_SCALE
-    q = cv2.resize(
-        query_gray,
-        (max(1, round(query_gray.shape[1] * s)), max(1, round(query_gray.shape[0] * s))),
-        interpolation=cv2.INTER_AREA,
-    )
+    s, k = thumb.scale, _px(BLOCK, thumb.scale)
+    pixels = _gray(thumb.pixels)
+    q = _scaled(query_gray, s)
     m = transform.astype(np.float64).copy()
     m[:, 2] *= s  # the same similarity transform between the thumbnails (the frame scale cancels)
     h, w = q.shape
-    warped = _laid_over(thumb.astype(np.float32), m, (w, h))
-    valid = cv2.warpAffine(np.ones_like(thumb, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
-    fg = foreground(thumb)
+    warped = _laid_over(pixels.astype(np.float32), m, (w, h))
+    valid = cv2.warpAffine(np.ones_like(pixels, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    fg = foreground(pixels, s)
     if fg is not None:
         region = np.minimum(cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST), valid)
     else:
@@ -301,14 +323,14 @@ def appearance(
         region = np.zeros((h, w), np.uint8)
         cv2.fillConvexPoly(region, np.round(pts).astype(np.int32), 1)
         region &= valid
-    hb, wb = h // BLOCK, w // BLOCK
+    hb, wb = h // k, w // k
     if hb == 0 or wb == 0:
         return 0.0, 0
-    inside = _blocks(region.astype(np.float32), hb, wb).mean(axis=1) > (0.5 if fg is None else INSIDE)
-    a = _blocks(warped, hb, wb)[inside]
+    inside = _blocks(region.astype(np.float32), hb, wb, k).mean(axis=1) > (0.5 if fg is None else INSIDE)
+    a = _blocks(warped, hb, wb, k)[inside]
     a = a - a.mean(axis=1, keepdims=True)
     sa = np.sqrt((a * a).mean(axis=1))
-    b = _blocks(q.astype(np.float32), hb, wb)[inside]
+    b = _blocks(q.astype(np.float32), hb, wb, k)[inside]
     b = b - b.mean(axis=1, keepdims=True)
     sb = np.sqrt((b * b).mean(axis=1))
     textured = (sa > TEXTURED_STD) | (sb > TEXTURED_STD)
@@ -320,22 +342,24 @@ def appearance(
     return float((ncc > BLOCK_NCC).mean()), n
 
 
-def _edges(a: np.ndarray) -> np.ndarray:
+def _edges(a: np.ndarray, scale: float = 0.5) -> np.ndarray:
     """Edge strength; of a colour picture, over the three channels, so an edge between two colours of
-    one luminance (which a recolouring makes of many edges) is still an edge."""
-    g = cv2.GaussianBlur(a.astype(np.float32), (0, 0), 1.0)
+    one luminance (which a recolouring makes of many edges) is still an edge. Smoothed over EDGE_BLUR
+    feature-frame pixels whatever the picture's `scale`: sharper edges would ask the fitted transform
+    for an alignment it does not have (a re-backgrounded copy's patches fell from 0.92 to 0.52)."""
+    g = cv2.GaussianBlur(a.astype(np.float32), (0, 0), EDGE_BLUR * scale)
     gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
     mag2 = gx * gx + gy * gy
     return np.sqrt(mag2.sum(axis=2) if mag2.ndim == 3 else mag2)
 
 
-def query_edges(query_frame: np.ndarray) -> np.ndarray:
-    """The query's edge strength at the thumbnail's scale: one map for all its candidates."""
-    return _edges(_half(query_frame))
+def query_edges(query_frame: np.ndarray, scale: float) -> np.ndarray:
+    """The query's edge strength at a thumbnail's scale: one map for all its candidates."""
+    return _edges(_scaled(query_frame, scale), scale)
 
 
 def keypoint_agreement(
-    thumb: np.ndarray,
+    thumb: Thumbnail,
     query_frame: np.ndarray,
     transform: np.ndarray,
     points: np.ndarray,
@@ -345,34 +369,34 @@ def keypoint_agreement(
     query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
     (0, 0) when the stored picture has no plain background: the block test decides then. In colour
     when both pictures are (`thumb` and `query_frame` RGB), else on grayscale. `edges`: the query's
-    colour `query_edges`, when already computed."""
-    fg = foreground(_gray(thumb))
+    colour `query_edges` at the thumbnail's scale, when already computed."""
+    s, pixels, r = thumb.scale, thumb.pixels, _px(PATCH, thumb.scale)
+    fg = foreground(_gray(pixels), s)
     if fg is None:
         return 0.0, 0
-    s = THUMB_SCALE
-    if thumb.ndim != query_frame.ndim:
-        thumb, query_frame, edges = _gray(thumb), _gray(query_frame), None
-    if edges is None or thumb.ndim != 3:
-        edges = query_edges(query_frame)
+    if pixels.ndim != query_frame.ndim:
+        pixels, query_frame, edges = _gray(pixels), _gray(query_frame), None
+    if edges is None or pixels.ndim != 3:
+        edges = query_edges(query_frame, s)
     m = transform.astype(np.float64).copy()
     m[:, 2] *= s
     h, w = edges.shape
-    warped = _laid_over(thumb, m, (w, h), _edges)
-    valid = cv2.warpAffine(np.ones(thumb.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    warped = _laid_over(pixels, m, (w, h), lambda a: _edges(a, s))
+    valid = cv2.warpAffine(np.ones(pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
     src = src[inside]
     keep = fg[src[:, 1], src[:, 0]] > 0
     dst = np.rint((points[inside][keep] @ transform[:, :2].T + transform[:, 2]) * s).astype(np.int64)
     scores = []
-    side = 2 * PATCH + 1
+    side = 2 * r + 1
     for x, y in dst.tolist():
-        if x < PATCH or y < PATCH or x + PATCH >= w or y + PATCH >= h:
+        if x < r or y < r or x + r >= w or y + r >= h:
             continue
-        if valid[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].sum() < side * side:
+        if valid[y - r : y + r + 1, x - r : x + r + 1].sum() < side * side:
             continue
-        a = warped[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].ravel()
-        b = edges[y - PATCH : y + PATCH + 1, x - PATCH : x + PATCH + 1].ravel()
+        a = warped[y - r : y + r + 1, x - r : x + r + 1].ravel()
+        b = edges[y - r : y + r + 1, x - r : x + r + 1].ravel()
         a, b = a - a.mean(), b - b.mean()
         den = float(np.sqrt((a * a).sum() * (b * b).sum()))
         if den > 1e-3:
@@ -406,7 +430,7 @@ class Confirmation:
 def confirm(
     stored: Features,
     query: Features,
-    thumb: np.ndarray | None = None,
+    thumb: Thumbnail | None = None,
     query_gray: np.ndarray | None = None,
     query_colour: np.ndarray | None = None,
     query_colour_edges: np.ndarray | None = None,
@@ -438,7 +462,7 @@ def confirm(
     c = Confirmation(int(len(inl)), float(spread), transform=transform)
     if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
         c.agreement, c.blocks = appearance(
-            _gray(thumb), query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
+            thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
         )
         c.patch_agreement, c.patches = keypoint_agreement(
             thumb,
@@ -459,6 +483,7 @@ class QuerySignature:
     probes: np.ndarray
     gray: np.ndarray  # the feature frame
     colour: np.ndarray  # the feature frame in RGB
+    _edges: dict[tuple[float, bool], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def gray_mirrored(self) -> np.ndarray:
@@ -468,13 +493,12 @@ class QuerySignature:
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
 
-    @cached_property
-    def edges(self) -> np.ndarray:
-        return query_edges(self.colour)
-
-    @cached_property
-    def edges_mirrored(self) -> np.ndarray:
-        return query_edges(self.colour_mirrored)
+    def edges(self, scale: float, mirrored: bool) -> np.ndarray:
+        """The colour frame's edges at a thumbnail's scale, computed once per query."""
+        key = (scale, mirrored)
+        if key not in self._edges:
+            self._edges[key] = query_edges(self.colour_mirrored if mirrored else self.colour, scale)
+        return self._edges[key]
 
 
 def query_signature(img: Image.Image) -> QuerySignature:
@@ -490,9 +514,10 @@ def stored_features(q: QuerySignature) -> Features:
     return Features(q.upright.points[:STORED_FEATURES], q.upright.descriptors[:STORED_FEATURES])
 
 
-def confirm_copy(stored: Features, thumb: np.ndarray | None, q: QuerySignature) -> Confirmation:
-    a = confirm(stored, q.upright, thumb, q.gray, q.colour, q.edges)
+def confirm_copy(stored: Features, thumb: Thumbnail | None, q: QuerySignature) -> Confirmation:
+    up, mi = (None, None) if thumb is None else (q.edges(thumb.scale, False), q.edges(thumb.scale, True))
+    a = confirm(stored, q.upright, thumb, q.gray, q.colour, up)
     if a.is_copy:
         return a
-    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored, q.edges_mirrored)
+    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
     return a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b

@@ -38,4 +38,4 @@ class ProductSignature(SQLModel, table=True):
         sa_column=Column(LargeBinary, nullable=False)
     )  # uint32[<=48] image visual words (20-bit)
     features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # packed SIFT, for confirmation
-    thumb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # colour PNG (grayscale in older rows), for confirmation
+    thumb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # colour JPEG of the feature frame (older rows: a half-size PNG, some grayscale), for confirmation

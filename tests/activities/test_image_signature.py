@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,15 +22,25 @@ def test_an_edge_between_two_colours_of_one_luminance_is_still_an_edge() -> None
     assert gray_edge < 5 < 100 < colour_edge
 
 
-def test_colour_and_older_grayscale_thumbnails_both_confirm_a_copy() -> None:
+def _older_row_thumbnail(frame: np.ndarray) -> bytes:
+    """How rows stored before kept the picture: a PNG at half the feature frame (grayscale at first)."""
+    half = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return cv2.imencode(".png", cv2.cvtColor(half, cv2.COLOR_RGB2BGR) if half.ndim == 3 else half)[1].tobytes()
+
+
+def test_thumbnails_of_every_format_stored_confirm_a_copy_and_refuse_a_look_alike() -> None:
     n = pc.split("heldout", 2000)
     original = vis.query_signature(pc.studio_photo(n))
     stored = vis.stored_features(original)
     copy = vis.query_signature(pc.copy_of(pc.studio_photo(n), "colour_shift", n))
     lookalike = vis.query_signature(pc.studio_photo(n, 4))
-    colour, gray = vis.unthumbnail(vis.thumbnail(original.colour)), vis.unthumbnail(vis.thumbnail(original.gray))
-    assert colour is not None and colour.ndim == 3 and gray is not None and gray.ndim == 2
-    for thumb in (colour, gray):
+    thumbs = [
+        vis.unthumbnail(vis.thumbnail(original.colour)),
+        vis.unthumbnail(_older_row_thumbnail(original.colour)),
+        vis.unthumbnail(_older_row_thumbnail(original.gray)),
+    ]
+    assert [(t.scale, t.pixels.ndim) for t in thumbs if t is not None] == [(1.0, 3), (0.5, 3), (0.5, 2)]
+    for thumb in thumbs:
         assert vis.confirm_copy(stored, thumb, copy).is_copy
         assert not vis.confirm_copy(stored, thumb, lookalike).is_copy
 
