@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from activities.card_corners import Canvas, CornerCover, beyond_side, corner_cover, straightened
-
-ID1_ASPECT = 85.6 / 54.0
+from activities.card_corners import ID1_ASPECT, Canvas, CornerCover, beyond_side, corner_cover, straightened
 
 # Verdicts of the scan, in the reason codes' words.
 FOUND = "found"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -210,6 +210,15 @@ class Thumbnail:
     pixels: np.ndarray
     scale: float
 
+    @cached_property
+    def gray(self) -> np.ndarray:
+        return _gray(self.pixels)
+
+    @cached_property
+    def interior(self) -> np.ndarray | None:
+        """`foreground`, once for both tests and both orientations of a query."""
+        return foreground(self.gray, self.scale)
+
 
 def thumbnail(frame: np.ndarray) -> bytes:
     """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, JPEG. The letters
@@ -287,15 +296,21 @@ def _laid_over(
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     if scale < SHRINK_FIRST:
         h, w = a.shape[:2]
-        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-        a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
-        kx, ky = sw / w, sh / h
+        a = _scaled(a, scale)
+        kx, ky = a.shape[1] / w, a.shape[0] / h
         # a small picture's pixel (x, y) is the original's ((x + 0.5) / k - 0.5, ...)
         m = np.hstack([m[:, :2] @ np.diag([1 / kx, 1 / ky]), m[:, 2:] + m[:, :2] @ np.array(
             [[0.5 / kx - 0.5], [0.5 / ky - 0.5]])])  # fmt: skip
     if prepare is not None:
         a = prepare(a)
     return cv2.warpAffine(a, m, size, flags=cv2.INTER_LINEAR)
+
+
+def _between_thumbnails(transform: np.ndarray, s: float) -> np.ndarray:
+    """The frame-to-frame similarity as one between pictures at scale `s` (the scale cancels)."""
+    m = transform.astype(np.float64).copy()
+    m[:, 2] *= s
+    return m
 
 
 def appearance(
@@ -306,14 +321,13 @@ def appearance(
     label and print, not its outline, which look-alikes on one template share, nor the background,
     which copycats replace), or the matched area when the stored picture has no plain background."""
     s, k = thumb.scale, _px(BLOCK, thumb.scale)
-    pixels = _gray(thumb.pixels)
+    pixels = thumb.gray
     q = _scaled(query_gray, s)
-    m = transform.astype(np.float64).copy()
-    m[:, 2] *= s  # the same similarity transform between the thumbnails (the frame scale cancels)
+    m = _between_thumbnails(transform, s)
     h, w = q.shape
     warped = _laid_over(pixels.astype(np.float32), m, (w, h))
     valid = cv2.warpAffine(np.ones_like(pixels, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
-    fg = foreground(pixels, s)
+    fg = thumb.interior
     if fg is not None:
         region = np.minimum(cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST), valid)
     else:
@@ -342,7 +356,7 @@ def appearance(
     return float((ncc > BLOCK_NCC).mean()), n
 
 
-def _edges(a: np.ndarray, scale: float = 0.5) -> np.ndarray:
+def _edges(a: np.ndarray, scale: float) -> np.ndarray:
     """Edge strength; of a colour picture, over the three channels, so an edge between two colours of
     one luminance (which a recolouring makes of many edges) is still an edge. Smoothed over EDGE_BLUR
     feature-frame pixels whatever the picture's `scale`: sharper edges would ask the fitted transform
@@ -371,15 +385,14 @@ def keypoint_agreement(
     when both pictures are (`thumb` and `query_frame` RGB), else on grayscale. `edges`: the query's
     colour `query_edges` at the thumbnail's scale, when already computed."""
     s, pixels, r = thumb.scale, thumb.pixels, _px(PATCH, thumb.scale)
-    fg = foreground(_gray(pixels), s)
+    fg = thumb.interior
     if fg is None:
         return 0.0, 0
     if pixels.ndim != query_frame.ndim:
-        pixels, query_frame, edges = _gray(pixels), _gray(query_frame), None
+        pixels, query_frame, edges = thumb.gray, _gray(query_frame), None
     if edges is None or pixels.ndim != 3:
         edges = query_edges(query_frame, s)
-    m = transform.astype(np.float64).copy()
-    m[:, 2] *= s
+    m = _between_thumbnails(transform, s)
     h, w = edges.shape
     warped = _laid_over(pixels, m, (w, h), lambda a: _edges(a, s))
     valid = cv2.warpAffine(np.ones(pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
@@ -418,13 +431,17 @@ class Confirmation:
 
     @property
     def is_copy(self) -> bool:
+        return self.passes(MIN_PATCH_AGREEMENT, MIN_AGREEMENT)
+
+    def passes(self, patch_floor: float, block_floor: float) -> bool:
+        """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
         if self.inliers < MIN_INLIERS or self.spread < MIN_SPREAD:
             return False
         if self.blocks < MIN_BLOCKS:
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
-        if self.patches >= MIN_PATCHES and self.patch_agreement < MIN_PATCH_AGREEMENT:
+        if self.patches >= MIN_PATCHES and self.patch_agreement < patch_floor:
             return False
-        return self.agreement >= MIN_AGREEMENT
+        return self.agreement >= block_floor
 
 
 def confirm(

@@ -53,17 +53,6 @@ def _pairs(job: tuple[int, list[tuple[tuple[int, int], vis.Features, bytes]]]) -
     return out
 
 
-def passes(c: vis.Confirmation, patch_floor: float, block_floor: float) -> bool:
-    """Confirmation.is_copy with other floors."""
-    if c.inliers < vis.MIN_INLIERS or c.spread < vis.MIN_SPREAD:
-        return False
-    if c.blocks < vis.MIN_BLOCKS:
-        return c.is_copy
-    if c.patches >= vis.MIN_PATCHES and c.patch_agreement < patch_floor:
-        return False
-    return c.agreement >= block_floor
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", default="tune", choices=("tune", "heldout"))
@@ -89,8 +78,8 @@ def main() -> None:
     print(f"  look-alike queries passing: {len({r['query'] for r in looks if r['c'].is_copy})} of {queries}")
     print(f"floors (patch, block): look-alike queries passing | copies kept, of {len(copies)}")
     for patch_floor, block_floor in FLOORS:
-        matched = {r["query"] for r in looks if passes(r["c"], patch_floor, block_floor)}
-        kept = sum(passes(r["c"], patch_floor, block_floor) for r in copies)
+        matched = {r["query"] for r in looks if r["c"].passes(patch_floor, block_floor)}
+        kept = sum(r["c"].passes(patch_floor, block_floor) for r in copies)
         mark = " <- policy" if (patch_floor, block_floor) == (vis.MIN_PATCH_AGREEMENT, vis.MIN_AGREEMENT) else ""
         print(f"  {patch_floor:.2f} {block_floor:.2f}: {len(matched):4d} | {kept / len(copies):.4f}{mark}")
 

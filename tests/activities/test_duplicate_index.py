@@ -44,7 +44,7 @@ def test_products_hit_by_many_words_do_not_crowd_out_the_others() -> None:
     index = DuplicateIndex()
     crowd = [query[:48]] * 4  # seqs 1..4: hit by 48 words each
     crowd += [np.concatenate([query[k : k + 6], rng.integers(0, 2**WORD_BITS, 42, dtype=np.uint32)])
-              for k in range(48, 48 + 6 * 20, 6)]  # fmt: skip  # seqs 2..21: 6 words each
+              for k in range(48, 48 + 6 * 20, 6)]  # fmt: skip  # seqs 5..24: 6 words each
     index.add_many(np.arange(1, len(crowd) + 1), np.zeros((len(crowd), BANDS), np.uint32), crowd)
     found = index.image_candidates(query)
     assert set(found[:4]) == {1, 2, 3, 4}

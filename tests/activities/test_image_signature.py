@@ -17,8 +17,8 @@ def test_an_edge_between_two_colours_of_one_luminance_is_still_an_edge() -> None
     a = np.zeros((40, 40, 3), np.uint8)
     a[:, :20] = (255, 0, 0)  # luminance 76
     a[:, 20:] = (0, 130, 0)  # luminance 76
-    gray_edge = vis._edges(vis._gray(a))[:, 18:22].max()
-    colour_edge = vis._edges(a)[:, 18:22].max()
+    gray_edge = vis._edges(vis._gray(a), 0.5)[:, 18:22].max()
+    colour_edge = vis._edges(a, 0.5)[:, 18:22].max()
     assert gray_edge < 5 < 100 < colour_edge
 
 
