@@ -85,9 +85,8 @@ def test_more_card_beyond_a_side_is_not_background(
     )
     banded = np.asarray(scene)
     limit = card_detection.DetectionSettings().beyond_side_max
-    assert beyond_side(straightened(full, corners), side) <= limit  # the wall or the room beyond it, as photographed
-    assert beyond_side(straightened(banded, corners), side) > limit
+    as_photographed, with_band = straightened(full, corners), straightened(banded, corners)
+    assert beyond_side(as_photographed, side) <= limit  # the wall or the room beyond it, as photographed
+    assert beyond_side(with_band, side) > limit
     # The opposite side is untouched: the measure is the side's own.
-    assert beyond_side(straightened(banded, corners), (side + 2) % 4) == pytest.approx(
-        beyond_side(straightened(full, corners), (side + 2) % 4)
-    )
+    assert beyond_side(with_band, (side + 2) % 4) == pytest.approx(beyond_side(as_photographed, (side + 2) % 4))
