@@ -5,11 +5,22 @@ the file was unwritable, a disk I/O error, PostgreSQL gone or in recovery, a rea
 after a failover) marks it a disconnect, so the pool throws away every connection opened before it
 and the next checkout opens a fresh one. Writes resume as soon as the database does, without a
 worker restart (issue 18, case 3).
+
+SQLite keeps more than the connection: the file's lock table and its `-shm` mapping are shared by every
+connection of the process to that file, and live until the last of them closes. A `-shm` mapped while
+the file was read-only stays read-only, so under load (one connection always open) a worker never wrote
+again (issue 32). After such an error new connections wait for the open ones to close (`SqliteGate`),
+which lets SQLite map the file afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
+import time
+import weakref
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -27,9 +38,13 @@ def make_engine(url: str) -> Engine:
         # file shares that state while any of them stays open: an idle pooled connection would keep the
         # registry read-only for the worker after the file is writable again (issue 18, case 3).
         # Opening a SQLite file costs tens of microseconds.
+        gate = SqliteGate()
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": gate.connection_class()},
+            poolclass=NullPool,
         )
+        _GATES[engine] = gate
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -54,6 +69,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+_GATES: weakref.WeakKeyDictionary[Engine, SqliteGate] = weakref.WeakKeyDictionary()
+
 # SQLite opens a file it may not write read-only without a word, and keeps it so: these messages mean
 # the connection, not the statement, is what failed.
 SQLITE_BROKEN = (
@@ -66,6 +83,10 @@ SQLITE_BROKEN = (
 # PostgreSQL SQLSTATEs that a new connection can cure: read-only transaction (a standby after a
 # failover), admin/crash shutdown, cannot connect now (starting up or in recovery).
 POSTGRES_BROKEN = {"25006", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
+
+
+def sqlite_gate(eng: Engine) -> SqliteGate | None:
+    return _GATES.get(eng)
 
 
 def connection_is_broken(err: BaseException | None) -> bool:
@@ -85,6 +106,84 @@ def drop_broken_connection(context: ExceptionContext) -> None:
     if not context.is_disconnect and connection_is_broken(context.original_exception):
         context.is_disconnect = True
         context.invalidate_pool_on_disconnect = True
+        gate = _GATES.get(context.engine) if context.engine is not None else None
+        if gate is not None:
+            gate.reopen_all()
+
+
+class SqliteGate:
+    """Counts a SQLite engine's open connections; after a broken one, holds new connections back until
+    every open one has closed, so that SQLite lets go of the file's shared state (its lock table and
+    `-shm` mapping, kept per process while any connection to the file is open) and the next
+    connection opens the file, the WAL and the shared memory afresh, writable if the file now is.
+
+    The wait is bounded (`DRAIN_SECONDS`): a thread that holds a connection and opens a second one
+    must not wait for itself. Connections are short (a connection per use), so it rarely waits long."""
+
+    DRAIN_SECONDS = 3.0
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open = 0
+        self._reopen = False
+
+    @property
+    def open_connections(self) -> int:
+        with self._cond:
+            return self._open
+
+    def reopen_all(self) -> None:
+        with self._cond:
+            self._reopen = True
+
+    def _opening(self) -> None:
+        with self._cond:
+            if self._reopen:
+                deadline = time.monotonic() + self.DRAIN_SECONDS
+                while self._open > 0 and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                if self._open == 0:
+                    self._reopen = False  # nothing of the old state is left in this process
+            self._open += 1
+
+    def _closed(self) -> None:
+        with self._cond:
+            self._open -= 1
+            self._cond.notify_all()
+
+    def connection_class(self) -> type[sqlite3.Connection]:
+        gate = self
+
+        class GatedConnection(sqlite3.Connection):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                gate._opening()
+                try:
+                    super().__init__(*args, **kwargs)
+                except BaseException:
+                    gate._closed()
+                    raise
+                # Counted down once, by close() or, for a connection dropped unclosed, by its collection.
+                self._counted = weakref.finalize(self, gate._closed)
+                self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+            def cursor(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                cur = super().cursor(*args, **kwargs)
+                self._cursors.add(cur)
+                return cur
+
+            def close(self) -> None:
+                # A statement that failed half-way stays prepared while its cursor lives (a traceback
+                # kept in a reference cycle is enough), and SQLite then keeps the closed connection,
+                # its files and the file's shared state: close the cursors first.
+                for cur in list(self._cursors):
+                    with contextlib.suppress(sqlite3.Error):
+                        cur.close()
+                try:
+                    super().close()
+                finally:
+                    self._counted()
+
+        return GatedConnection
 
 
 def create_tables(engine: Engine) -> None:
