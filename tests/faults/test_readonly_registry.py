@@ -3,7 +3,7 @@ state: no WAL files, WAL and -shm present (another process has the file open), a
 (the WAL holds committed pages not yet in the file). The worker runs as `nobody` (root ignores file
 modes) and is busy with several registrations at once while the file is read-only, so its
 connections overlap, as under production load (where a read-only `-shm` mapping used to outlive the
-outage). The engine-level tests below pin the two mechanisms (models/db.py `SqliteGate`).
+outage). The engine-level tests below pin the two mechanisms (activities/storage/db.py `SqliteGate`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from activities.storage.db import create_tables, make_engine, sqlite_gate
 from devtools.identity_factory import applicant
-from models.db import create_tables, make_engine, sqlite_gate
 from tests.draws import hex_id
 from tests.faults.processes import WorkerProcess, pending_failure, timed
 from tests.faults.test_faults import ON_POSTGRES, _set_writable, accounts_for, address, record
