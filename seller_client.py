@@ -20,6 +20,7 @@ from typing import Any
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -112,6 +113,9 @@ def account(client: Client, member_id: str) -> WorkflowHandle:
     return client.get_workflow_handle_for(SellerAccount.run, account_workflow_id(member_id))
 
 
+ACCOUNT_PREFIX = account_workflow_id("")
+
+
 def sign(
     command: str, member_id: str, message: Signed, *, operator: str | None = None, service: str | None = None
 ) -> Any:
@@ -137,7 +141,12 @@ async def signal(
     and dropped by the account (ENF-4)."""
     # Signals cannot be refused by the workflow (it records and drops an invalid one): refuse here first.
     signed = sign(_name(handler), member_id, boundary.check(message), operator=operator, service=service)
-    await account(client, member_id).signal(handler, signed)
+    try:
+        await account(client, member_id).signal(handler, signed)
+    except RPCError as err:
+        if not _ended(err):
+            raise
+        closed_answer(member_id)  # raises AccountClosed or UnknownMember
 
 
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
@@ -145,7 +154,95 @@ async def login(client: Client, member_id: str, *, channel: str, ip: str) -> Non
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
-    return await account(client, member_id).query(SellerAccount.status)
+    """The account's status. A closed account's workflow has ended: its status is the run's result,
+    read from the server's history without a worker (a query would replay it on one), and, once the
+    history is no longer retained, the registry's record. An unknown member id raises UnknownMember."""
+    handle = account(client, member_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return _status_from_registry(member_id)
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        return await handle.query(SellerAccount.status)
+    if desc.status == WorkflowExecutionStatus.COMPLETED:
+        result: AccountStatus = await client.get_workflow_handle(
+            account_workflow_id(member_id), run_id=desc.run_id, result_type=AccountStatus
+        ).result()
+        return result
+    return _status_from_registry(member_id)  # failed or terminated: the registry knows what stands
+
+
+def _status_from_registry(member_id: str) -> AccountStatus:
+    from activities.storage.closed_accounts import closed_account
+
+    found = closed_account(member_id)
+    if found is None:
+        raise UnknownMember(member_id)
+    return AccountStatus(
+        member_id=member_id,
+        state=found.state,
+        resume_state=None,
+        closed_reason=found.closed_reason,
+        reasons=[r for r in (found.closed_by_rule, found.closed_reason) if r],
+        waiting_for=[],
+        last_login_at=datetime.fromtimestamp(0, UTC),  # not kept by the registry
+        login_count=0,
+        products_released=0,
+        policy_version="",
+    )
+
+
+class UnknownMember(Exception):
+    """No seller account has this member id (the CLI exits 4)."""
+
+    def __init__(self, member_id: str) -> None:
+        super().__init__(f"No seller account has member id {member_id!r}.")
+        self.member_id = member_id
+
+
+class AccountClosed(RefusedError):
+    """The account is closed and applies nothing more: the refusal is `<rule that closed it>
+    account_closed`, final (`retryable` False). A report whose id the account counted before it closed
+    is not refused: it answers COUNTED, as it did the first time."""
+
+    def __init__(self, member_id: str, rule: str | None, reason: str | None) -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            Refusal(
+                rule or "ENF-4",
+                "account_closed",
+                f"The account is closed{why}; it applies nothing more.",
+                retryable=False,
+            )
+        )
+        self.member_id = member_id
+        self.closed_reason = reason
+
+
+# A report's answer: the account counts it once per id (a repeat answers the same).
+COUNTED = "counted"
+
+
+def closed_answer(member_id: str, *, violation_id: str | None = None, report_id: str | None = None) -> str:
+    """The answer for a message to an account whose workflow has ended: COUNTED for a report it already
+    counted, else AccountClosed (or UnknownMember)."""
+    from activities.storage.closed_accounts import closed_account
+
+    found = closed_account(member_id)
+    if found is None:
+        raise UnknownMember(member_id)
+    if violation_id is not None and violation_id in found.violation_ids:
+        return COUNTED
+    if report_id is not None and report_id in found.report_ids:
+        return COUNTED
+    raise AccountClosed(member_id, found.closed_by_rule, found.closed_reason)
+
+
+def _ended(err: RPCError) -> bool:
+    """The account's workflow has ended (closed) or never existed."""
+    return err.status == RPCStatusCode.NOT_FOUND
 
 
 async def command(
@@ -199,6 +296,8 @@ async def keyed_update(handle: WorkflowHandle, update: Any, arg: Any, key: str) 
                 raise
             raise RefusedError(refusal) from err
         except (RPCError, RPCTimeoutOrCancelledError) as err:
+            if isinstance(err, RPCError) and _ended(err):
+                closed_answer(handle.id.removeprefix(ACCOUNT_PREFIX))  # AccountClosed / UnknownMember
             if not answer_may_come(err) or loop.time() + delay > give_up:
                 raise CommandNotAnswered(key, err) from err
             await asyncio.sleep(delay)
@@ -262,19 +361,30 @@ async def submit_photo(
 
 async def report_violation(
     client: Client, member_id: str, violation: ViolationInput, *, service: str = "risk-engine"
-) -> None:
-    """ENF-1/2: another service reports a violation; the same violation id twice counts once.
+) -> str:
+    """ENF-1/2: another service reports a violation; the same violation id twice counts once. Answers
+    COUNTED; to a closed account, COUNTED if it counted this id, else raises AccountClosed.
 
     A `given_at` without a time zone is taken as UTC here, explicitly (the workflow refuses one: it
     cannot know what was meant). Other bad values raise RefusedError before anything is sent."""
     if violation.given_at is not None and violation.given_at.tzinfo is None:
         violation = dataclasses.replace(violation, given_at=violation.given_at.replace(tzinfo=UTC))
-    await signal(client, member_id, SellerAccount.report_violation, violation, service=service)
+    try:
+        await signal(client, member_id, SellerAccount.report_violation, violation, service=service)
+    except AccountClosed:
+        # A retry whose first send closed the account (a lost acknowledgement) is the same answer.
+        return closed_answer(member_id, violation_id=violation.violation_id)
+    return COUNTED
 
 
-async def report_closure(client: Client, member_id: str, report: ClosureReport) -> None:
-    """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed."""
-    await signal(client, member_id, SellerAccount.report_closure, report, service=report.reported_by)
+async def report_closure(client: Client, member_id: str, report: ClosureReport) -> str:
+    """REG-9 (rental, lending, transfer) or REG-10 (Alibaba.com closure): the account is closed.
+    Answers COUNTED; to a closed account, COUNTED if it counted this report id, else AccountClosed."""
+    try:
+        await signal(client, member_id, SellerAccount.report_closure, report, service=report.reported_by)
+    except AccountClosed:
+        return closed_answer(member_id, report_id=report.report_id)
+    return COUNTED
 
 
 def member_by_licence(licence_number: str) -> str | None:

@@ -26,12 +26,12 @@ from typing import Any, NoReturn
 import click
 
 from commands import offline, operators, reading, seller, services
-from commands.common import EXIT_REFUSED, EXIT_UNKNOWN, Output, table
+from commands.common import EXIT_CLOSED, EXIT_REFUSED, EXIT_UNKNOWN, Output, table
 from commands.reading import requirements_text
 from models.refusals import RefusedError
 
 # demo.py and the tests use these through the entry point.
-__all__ = ["EXIT_REFUSED", "EXIT_UNKNOWN", "cli", "main", "requirements_text", "table"]
+__all__ = ["EXIT_CLOSED", "EXIT_REFUSED", "EXIT_UNKNOWN", "cli", "main", "requirements_text", "table"]
 
 EXIT_UNREACHABLE = 2
 
@@ -99,7 +99,7 @@ cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; answer its exit status (0 done, 2 usage or Temporal unreachable, 3 refused,
-    4 unknown member, 75 not answered: send it again with the same --request-id)."""
+    4 unknown member, 5 account closed, 75 not answered: send it again with the same --request-id)."""
     try:
         return int(cli.main(args=argv, prog_name="starter.py", standalone_mode=False) or 0)
     except click.ClickException as err:

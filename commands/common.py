@@ -19,6 +19,7 @@ from models.refusals import Refusal, RefusedError
 
 EXIT_REFUSED = 3
 EXIT_UNKNOWN = 4
+EXIT_CLOSED = 5  # the account is closed: nothing more is applied to it (a counted report answers 0)
 EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 P = ParamSpec("P")
@@ -49,6 +50,15 @@ class Output:
         else:
             print(f"refused: {refusal.rule} {refusal.code}: {refusal.message}", file=sys.stderr)
         return EXIT_REFUSED
+
+    def closed(self, err: seller_client.AccountClosed) -> int:
+        """The account is closed: the refusal (the closing rule, `account_closed`), its own exit status."""
+        r = err.refusal
+        if self.json:
+            print(json.dumps({"refused": dataclasses.asdict(r), "member_id": err.member_id}))
+        else:
+            print(f"account closed: {err.member_id}: {r.rule} {r.code}: {r.message}", file=sys.stderr)
+        return EXIT_CLOSED
 
     def unknown_member(self, member_id: str) -> int:
         message = f"No seller account has member id {member_id!r}."
@@ -148,8 +158,9 @@ def facade_command(
     The coroutine takes a `Call` and the command's own parameters and answers what to print. It takes
     MEMBER as the first argument (unless `member=False`) and `--request-id KEY` as the last option
     (unless it declares its own; `keyed=False`: accepted and not used, as for reports keyed by their own
-    ids). A refusal raised (RefusedError) prints as a refusal and exits 3; a lost answer prints the key
-    to send the command again with and exits 75.
+    ids). A refusal raised (RefusedError) prints as a refusal and exits 3; a closed account
+    (AccountClosed) exits 5, an unknown member id 4; a lost answer prints the key to send the command
+    again with and exits 75.
     """
 
     def declare(send: Callable[..., Awaitable[Answer]]) -> click.Command:
@@ -161,6 +172,10 @@ def facade_command(
                 answer = await send(call, **params)
             except seller_client.CommandNotAnswered as err:
                 return not_answered(call.key, err)
+            except seller_client.AccountClosed as err:
+                return out.closed(err)
+            except seller_client.UnknownMember as err:
+                return out.unknown_member(err.member_id)
             except RefusedError as err:
                 return out.refused(err.refusal)
             if isinstance(answer, int):

@@ -6,7 +6,6 @@ import dataclasses
 
 import click
 from sqlmodel import Session, select
-from temporalio.service import RPCError, RPCStatusCode
 
 import seller_client
 from activities.identity_registry import linked_accounts
@@ -29,21 +28,8 @@ async def status(call: Call) -> Answer:
     An account whose workflow is no longer retained (after closing) answers from the registry; an
     unknown member id exits with status 4.
     """
-    try:
-        found = await seller_client.status(await call.client(), call.member_id)
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        account = registered(call.member_id)
-        if account is None:
-            return call.out.unknown_member(call.member_id)
-        # The workflow is gone (retention after closing): the registry keeps the final state.
-        return {
-            "member_id": account.member_id,
-            "state": account.state,
-            "closed_reason": account.closed_reason,
-            "source": "registry (the account's workflow is no longer retained)",
-        }
+    # A closed account answers from its run's result, or the registry once that is gone (seller_client).
+    found = await seller_client.status(await call.client(), call.member_id)
     if call.out.json:
         return found
     call.out.show({k: v for k, v in dataclasses.asdict(found).items() if k != "requirements"})

@@ -42,8 +42,8 @@ async def violation(
         severity="serious" if serious else "normal",
         evidence_ref=evidence,
     )
-    await seller_client.report_violation(await call.client(), call.member_id, v, service=as_service)
-    return {"member_id": call.member_id, "violation": violation_id, "reported": True}
+    answer = await seller_client.report_violation(await call.client(), call.member_id, v, service=as_service)
+    return {"member_id": call.member_id, "violation": violation_id, "reported": True, "answer": answer}
 
 
 @facade_command("close-report", member=False, keyed=False)
@@ -72,8 +72,8 @@ async def close_report(
     report = ClosureReport(
         report_id, rule, CLOSURE_REASONS[rule], evidence_ref=evidence, reported_by=as_service
     )
-    await seller_client.report_closure(await call.client(), member, report)
-    return {"member_id": member, "report": report_id, "rule": rule}
+    answer = await seller_client.report_closure(await call.client(), member, report)
+    return {"member_id": member, "report": report_id, "rule": rule, "answer": answer}
 
 
 @facade_command("screen-buyer", member=False, keyed=False)
