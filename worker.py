@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -63,12 +64,23 @@ ACTIVITIES: Sequence[Any] = (
 )
 
 
+# A workflow's next task waits this long on the queue of the worker that ran its last one (whose cache
+# holds it) before any worker may take it. The SDK's 10 s was the stall after a worker died (issue 32);
+# a live worker polls its sticky queue all the time, and a task moved for nothing costs one replay.
+STICKY_TIMEOUT = timedelta(seconds=2)
+
+
 def build_worker(
-    client: Client, *, task_queue: str | None = None, max_concurrent_activities: int = 16
+    client: Client,
+    *,
+    task_queue: str | None = None,
+    max_concurrent_activities: int = 16,
+    sticky_timeout: timedelta = STICKY_TIMEOUT,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
+        sticky_queue_schedule_to_start_timeout=sticky_timeout,
         workflows=list(WORKFLOWS),
         activities=list(ACTIVITIES),
         # Activities are plain (sync) functions doing database and image work: run them on threads.

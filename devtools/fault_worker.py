@@ -15,6 +15,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import timedelta
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -43,7 +44,10 @@ async def main(task_queue: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    async with build_worker(client, task_queue=task_queue, max_concurrent_activities=4):
+    # SELLER_STICKY_TIMEOUT_SECONDS: measure the stall after a kill with another sticky timeout.
+    sticky = os.environ.get("SELLER_STICKY_TIMEOUT_SECONDS")
+    extra = {"sticky_timeout": timedelta(seconds=float(sticky))} if sticky else {}
+    async with build_worker(client, task_queue=task_queue, max_concurrent_activities=4, **extra):
         print("ready", flush=True)
         await stop.wait()
 

@@ -5,7 +5,7 @@ everything it carries across runs. Internal: callers read `AccountStatus` (model
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.activity_io import AuditInput, BarIdentityInput, ExamPaper, NoticeInput
+from models.activity_io import AuditInput, BarIdentityInput, ExamPaper, NoticeInput, SendCodeInput
 from models.contract import (
     AccountProfile,
     AssociationCaseInput,
@@ -135,6 +135,8 @@ class AccountInput:
         default_factory=list
     )  # violations, reports, cases, bans not yet applied
     recent_commands: list[CommandAnswer] = field(default_factory=list)  # carried over by continue-as-new
+    # REG-6: the registration's code mail that met a mail outage; the account mails it (never carried over).
+    first_code: SendCodeInput | None = None
 
 
 @dataclass

@@ -198,6 +198,9 @@ class RegistrationResult:
     member_id: str | None = None
     workflow_id: str | None = None
     refusal: Refusal | None = None
+    # Accepted, but the REG-6 code could not be mailed yet (`code_on_its_way`, retryable): the account
+    # keeps trying through the outage and shows it in `status().requirements.errors` meanwhile.
+    mail_error: Refusal | None = None
 
 
 @dataclass

@@ -27,11 +27,13 @@ REG-9/10) are mixed in, and share its effects.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError
 
 from workflows.account_common import CommandLock, Deadline, cancel_commands, refusal_error, run_activity
 from workflows.authorization import Authorization
@@ -71,6 +73,17 @@ with workflow.unsafe.imports_passed_through():
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
 RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
+# REG-6 through a mail outage (issue 32): the registration's code, mailed by the account meanwhile.
+CODE_ON_ITS_WAY = Refusal(
+    "REG-6",
+    "code_on_its_way",
+    "The mail server is not answering: your code is on its way (we keep trying for 15 minutes).",
+    retryable=True,
+)
+MAIL_UNAVAILABLE = Refusal(
+    "REG-6", "mail_unavailable", "Your code could not be mailed; ask for a new code.", retryable=True
+)
+MAIL_PATIENCE = timedelta(minutes=15)
 
 
 @workflow.defn
@@ -92,6 +105,9 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         self.chart = LifecycleChart(self.state.chart)
         self._lock = CommandLock()  # per command kind: never held by enforcement, timers or logins
         self._command_steps: set[Any] = set()  # commands' activities in flight, cancelled on closure
+        self._first_code: asyncio.Task[None] | None = None  # REG-6 mail through an outage
+        if inp.state is None and inp.first_code is not None:  # shown from the account's first query on
+            record_error(self.state, "request_email_code", CODE_ON_ITS_WAY)
         self._timers_moved = False
         self._pending_logins: list[LoginInput] = list(inp.pending_logins)
         self._facts: list[Fact] = list(inp.pending_facts)
@@ -110,6 +126,8 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
         self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
         self._run_started = workflow.now()
+        if inp.state is None and inp.first_code is not None:  # from registrations patched for it only
+            self._first_code = asyncio.create_task(self._mail_first_code(inp.first_code))
         if inp.state is None:
             await self._audit(
                 "register", rule="REG-7", reason="registered", actor="seller", to_state="registered"
@@ -325,6 +343,29 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             await self._mail_code(inp.email, actor=self._actor(inp.auth, "seller"))
             return self.chart.state
 
+    async def _mail_first_code(self, code: SendCodeInput) -> None:
+        """REG-6: the registration's code, through up to MAIL_PATIENCE of mail outage (the same issue,
+        so the same code); `status` shows it on its way, then mailed (error cleared) or failed."""
+        try:
+            sent = await workflow.execute_activity(
+                send_verification_code,
+                code,
+                summary="REG-6 mail code (through an outage)",
+                start_to_close_timeout=timedelta(seconds=30),
+                heartbeat_timeout=timedelta(seconds=10),
+                schedule_to_close_timeout=MAIL_PATIENCE,
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            )
+        except ActivityError:
+            if any(e.code == CODE_ON_ITS_WAY.code for e in self.state.errors):
+                record_error(self.state, "request_email_code", MAIL_UNAVAILABLE)
+        else:
+            if sent.refusal is not None:
+                record_error(self.state, "request_email_code", sent.refusal)
+            else:
+                clear_errors(self.state, "email_verification")
+        self._publish()
+
     async def _mail_code(self, email: str, *, actor: str) -> None:
         sent = await run_activity(
             send_verification_code,
@@ -338,6 +379,10 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         )
         if sent.refusal is not None:
             await self._refused("request_email_code", sent.refusal, actor=actor)
+        # A new code mailed: the registration's, if still on its way, would supersede it.
+        if self._first_code is not None and not self._first_code.done():
+            self._first_code.cancel()
+        clear_errors(self.state, "email_verification")
 
     @request_email_code.validator
     def _check_request_email_code(self, inp: RequestCodeInput) -> None:

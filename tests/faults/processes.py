@@ -47,7 +47,8 @@ class WorkerProcess:
             *self.argv, cwd=ROOT, env=self.environ, stdout=asyncio.subprocess.PIPE, stderr=self.log
         )
         assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        # Importing the worker takes seconds, and much longer on a shared, loaded machine.
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 240)
         assert line.strip() == b"ready", f"worker did not start: {self.stderr()}"
         return self
 
