@@ -6,17 +6,23 @@ way; the account keeps mailing the same code through the outage (up to 15 minute
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from datetime import timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink, free_port
-from models.contract import VerifyEmailInput
+from models.contract import RequestCodeInput, VerifyEmailInput
+from models.settings import settings
+from tests.conftest import new_worker
 from tests.draws import hex_id
 from tests.faults.processes import WorkerProcess
 from tests.faults.test_faults import address, record
+from tests.workflows.test_seller_account import finish
 from workflows.seller_account import SellerAccount
 
 OUTAGE_SECONDS = 20  # the chaos run's outage; the registration's own tries take about 3 s
@@ -62,3 +68,35 @@ async def test_registration_mail_waits_out_an_smtp_outage(dev_env: WorkflowEnvir
             )
             assert state == "registered"
             assert len(sink.messages(reg.email)) == 1
+
+
+async def test_a_mail_outage_past_its_patience_says_so_and_a_new_code_can_be_asked(
+    time_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, mailbox: SmtpSink
+) -> None:
+    """SMTP down for longer than the 15 minutes (on the time-skipping server): the account's error
+    becomes `mail_unavailable`; the seller asks for a new code once SMTP is back, and it verifies."""
+    import activities.email_verification as mail
+
+    working = settings()
+    monkeypatch.setattr(mail, "settings", lambda: dataclasses.replace(working, smtp_port=free_port()))
+    async with new_worker(time_env.client) as worker:
+        reg = applicant()
+        result = await seller_client.register(time_env.client, reg, task_queue=worker.task_queue)
+        assert result.accepted and result.member_id and result.mail_error is not None
+        member = result.member_id
+        await time_env.sleep(timedelta(minutes=16))
+        status = await seller_client.status(time_env.client, member)
+        errors = [(e.requirement, e.code, e.retryable) for e in status.requirements.errors]
+        assert errors == [("email_verification", "mail_unavailable", True)]
+        assert mailbox.messages(reg.email) == []
+        monkeypatch.setattr(mail, "settings", lambda: working)  # SMTP is back
+        await seller_client.command(
+            time_env.client, member, SellerAccount.request_email_code, RequestCodeInput(reg.email)
+        )
+        assert (await seller_client.status(time_env.client, member)).requirements.errors == []
+        code = await asyncio.to_thread(mailbox.latest_code, reg.email)
+        state = await seller_client.command(
+            time_env.client, member, SellerAccount.verify_email, VerifyEmailInput(code)
+        )
+        assert state == "registered"
+        await finish(seller_client.account(time_env.client, member))
