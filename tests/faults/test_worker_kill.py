@@ -1,8 +1,12 @@
-"""Issue 32, fault 4: after a worker dies, the accounts it had cached answer again soon. Two real worker
-processes share a task queue; one is killed with SIGKILL; every account then gets a command (or a
-status query) at once. A workflow's next task waits on the dead worker's sticky queue for the
-worker's sticky timeout (worker.py STICKY_TIMEOUT; the SDK's default was 10 s) before the live worker
-takes it; a query waits until the server gives up on the dead worker's queue (its own window).
+"""Issue 32, fault 4: after a worker dies, the accounts it had cached answer again soon. Every account
+is registered while only the doomed worker runs (all are cached there); a second worker starts, the
+first is killed with SIGKILL, and every account then gets a command or a status query at once.
+
+What can hold an account after its worker dies: a task scheduled on the dead worker's sticky queue
+waits the worker's sticky timeout (worker.py STICKY_TIMEOUT, 2 s; the SDK's default was 10 s) unless
+the server has already seen that queue's poller go; a workflow task started on it waits its task
+timeout (10 s); an activity running on it waits its heartbeat timeout (10 s, the kill-after-commit
+tests in test_faults.py). `SELLER_STICKY_TIMEOUT_SECONDS=10` runs this test with the old setting.
 
 Figures: the slowest command answer and the slowest status answer after the kill (README, faults).
 """
