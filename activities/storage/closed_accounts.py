@@ -1,7 +1,7 @@
 """What the registry keeps of a closed account, for callers whose message arrives after it closed.
 
 A closed account's workflow has ended, so it can no longer answer; the registry keeps its final state
-and its audit trail (ENF-4), which names every violation, closure report and ban it counted. The
+and its audit trail (ENF-4), which names every violation and closure report it counted. The
 facade (seller_client) answers from here: a report counted before answers as it did then, a new one
 is refused with the rule that closed the account (issue 32).
 """
@@ -25,7 +25,6 @@ class ClosedAccount:
     closed_by_rule: str | None  # the rule of the transition that closed it (ENF-1, ENF-2, REG-9 ...)
     violation_ids: set[str] = field(default_factory=set)  # violations it counted, ignored ones too
     report_ids: set[str] = field(default_factory=set)  # closure reports it counted
-    ban_origins: set[str] = field(default_factory=set)  # ENF-3: the accounts whose bans it took
 
 
 def closed_account(member_id: str) -> ClosedAccount | None:
@@ -48,6 +47,4 @@ def closed_account(member_id: str) -> ClosedAccount | None:
             found.violation_ids.add(str(detail["violation_id"]))
         if "report_id" in detail:
             found.report_ids.add(str(detail["report_id"]))
-        if row.to_state == "closed" and "origin_member_id" in detail:
-            found.ban_origins.add(str(detail["origin_member_id"]))
     return found
