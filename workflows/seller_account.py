@@ -28,12 +28,14 @@ REG-9/10) are mixed in, and share its effects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 from workflows.account_common import CommandLock, Deadline, cancel_commands, refusal_error, run_activity
 from workflows.authorization import Authorization
@@ -340,6 +342,13 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
     async def request_email_code(self, inp: RequestCodeInput) -> str:
         """REG-6: mail a new code (the previous one stops working)."""
         async with self._lock:
+            if self._first_code is not None and not self._first_code.done():
+                # The registration's code, still on its way, is dropped before a new one is issued (it
+                # would supersede the new one if it went later): wait until its attempt has ended.
+                self._first_code.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._first_code
+                clear_errors(self.state, "email_verification")
             await self._mail_code(inp.email, actor=self._actor(inp.auth, "seller"))
             return self.chart.state
 
@@ -355,8 +364,11 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
                 heartbeat_timeout=timedelta(seconds=10),
                 schedule_to_close_timeout=MAIL_PATIENCE,
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-        except ActivityError:
+        except ActivityError as err:
+            if isinstance(err.cause, CancelledError):  # the seller asked for a new code meanwhile
+                return
             if any(e.code == CODE_ON_ITS_WAY.code for e in self.state.errors):
                 record_error(self.state, "request_email_code", MAIL_UNAVAILABLE)
         else:
@@ -379,9 +391,6 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         )
         if sent.refusal is not None:
             await self._refused("request_email_code", sent.refusal, actor=actor)
-        # A new code mailed: the registration's, if still on its way, would supersede it.
-        if self._first_code is not None and not self._first_code.done():
-            self._first_code.cancel()
         clear_errors(self.state, "email_verification")
 
     @request_email_code.validator
