@@ -402,15 +402,24 @@ async def test_each_account_command_prints_its_answer_or_its_refusal(
         code, out = await cli(
             "violation", member, "--id", "v-cli-1", "--category", "listing", "--points", "2"
         )
-        assert (code, out) == (0, {"member_id": member, "violation": "v-cli-1", "reported": True})
+        assert (code, out) == (
+            0,
+            {"member_id": member, "violation": "v-cli-1", "reported": True, "answer": "counted"},
+        )
         await until(handle, lambda s: s.penalty_points["listing"] == 2, "ENF-2 listing points")
         code, out, _ = await run_text(
             ["violation", member, "--id", "v-cli-2", "--category", "listing", "--as-service", "qa"], capsys
         )
-        assert (code, out.split()) == (0, ["member_id", member, "violation", "v-cli-2", "reported", "True"])
+        assert (code, out.split()) == (
+            0,
+            ["member_id", member, "violation", "v-cli-2", "reported", "True", "answer", "counted"],
+        )
 
         code, out = await cli("close-report", "--rule", "REG-9", "--member-id", member, "--id", "r-cli")
-        assert (code, out) == (0, {"member_id": member, "report": "r-cli", "rule": "REG-9"})
+        assert (code, out) == (
+            0,
+            {"member_id": member, "report": "r-cli", "rule": "REG-9", "answer": "counted"},
+        )
         final = await until(handle, lambda s: s.state == "closed", "closed by the REG-9 report")
         assert final.closed_reason == "account_rental"
         await finish(handle)
