@@ -50,7 +50,7 @@ import jwt
 
 from models import credentials
 from models.credentials import SigningKey
-from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, settings
+from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, key_problem, secret_problem, settings
 
 DEV_OPERATOR = "operator"
 DEV_OPERATOR_PASSWORD = "dev-operator-password"
@@ -179,6 +179,10 @@ def _signing_keys(env: dict[str, str], s: Settings, production: bool) -> tuple[S
             raise SettingsError(f"CODEC_SIGNING_KEYS: {err}") from None
         if wider := [k.key_id for k in keys if k.roles != SIGNING_ROLES]:
             raise SettingsError(f"CODEC_SIGNING_KEYS: key(s) {wider} may sign more than the operator role")
+        dev = credentials.parse_keys(credentials.DEV_KEYS)[0].secret
+        for k in keys if production else ():
+            if weak := key_problem("CODEC_SIGNING_KEYS", k.key_id, k.secret, dev):
+                raise SettingsError(weak)
         return tuple(keys)
     if production:
         return ()
@@ -227,8 +231,10 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
     env = dict(os.environ if env is None else env)
     production = s.seller_env == "production"
     secret = env.get("CODEC_SESSION_SECRET", DEV_SESSION_SECRET)
-    if production and (secret == DEV_SESSION_SECRET or len(secret) < 32):
+    if production and secret == DEV_SESSION_SECRET:
         raise SettingsError("CODEC_SESSION_SECRET: production needs its own secret of 32+ characters")
+    if production and (weak := secret_problem("CODEC_SESSION_SECRET", secret)):
+        raise SettingsError(f"{weak}: production needs its own random secret")
     if production and s.codec_server_token == DEV_CODEC_TOKEN:
         raise SettingsError("CODEC_SERVER_TOKEN: the development token is refused in production")
     origins = tuple(o.strip().rstrip("/") for o in env.get("CODEC_UI_ORIGINS", "").split(",") if o.strip())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import http.client
 import json
 import re
@@ -785,8 +786,11 @@ def test_decode_blanks_signatures_nested_in_a_continued_runs_input(server: str) 
 
 
 def test_signing_settings(access: AccessSettings) -> None:
-    ops_key = "ops:operator:" + "ab" * 32
-    base = {"CODEC_SESSION_SECRET": "s" * 40, "CODEC_UI_ORIGINS": "https://temporal.example.com"}
+    ops_key = "ops:operator:" + hashlib.sha256(b"ops").hexdigest()
+    base = {
+        "CODEC_SESSION_SECRET": hashlib.sha256(b"session").hexdigest(),
+        "CODEC_UI_ORIGINS": "https://temporal.example.com",
+    }
     prod = replace(settings(), seller_env="production", codec_server_token="t" * 40)
     # Development signs with the operator-capable keys of CREDENTIAL_KEYS; production only with
     # CODEC_SIGNING_KEYS, and only keys limited to the operator role.
