@@ -49,6 +49,13 @@ class Settings:
     seller_env: str = "development"
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
+    # Mutual TLS to the Temporal frontend (seller_client.connect): PEM files. The CA verifies the
+    # server (system roots when unset); the certificate and key identify this caller. Production needs
+    # the certificate and key: its frontend takes no caller without one (docker-compose.yml).
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = field(repr=False, default=None)
+    temporal_tls_server_name: str | None = None  # when the address is not the name in the certificate
 
     @property
     def blob_dir(self) -> Path:
@@ -178,7 +185,23 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
                 problems.append(weak)
     if env.get("CODEC_STRICT", "").strip().lower() in ("0", "false", "no", "off"):
         problems.append("CODEC_STRICT cannot be turned off in production")
+    for name in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"):
+        if not env.get(name, "").strip():
+            problems.append(f"{name} is unset: production reaches Temporal only with mutual TLS")
     return problems
+
+
+def _path_env(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
+def _tls_paths() -> tuple[Path | None, Path | None, Path | None]:
+    """TEMPORAL_TLS_CA, _CERT, _KEY as paths; a certificate without its key (or the reverse) is an error."""
+    ca, cert, key = _path_env("TEMPORAL_TLS_CA"), _path_env("TEMPORAL_TLS_CERT"), _path_env("TEMPORAL_TLS_KEY")
+    if (cert is None) != (key is None):
+        raise SettingsError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither")
+    return ca, cert, key
 
 
 def load_settings() -> Settings:
@@ -195,6 +218,7 @@ def load_settings() -> Settings:
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")
+    tls_ca, tls_cert, tls_key = _tls_paths()
     return Settings(
         data_dir=data_dir,
         database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'seller.db'}"),
@@ -212,6 +236,10 @@ def load_settings() -> Settings:
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
         seller_env=seller_env,
         codec_strict=production or _flag("CODEC_STRICT", False),
+        temporal_tls_ca=tls_ca,
+        temporal_tls_cert=tls_cert,
+        temporal_tls_key=tls_key,
+        temporal_tls_server_name=os.environ.get("TEMPORAL_TLS_SERVER_NAME", "").strip() or None,
     )
 
 
