@@ -67,7 +67,15 @@ async def connect(s: Settings | None = None) -> Client:
 def tls_config(s: Settings) -> TLSConfig | bool:
     """The client's TLS from TEMPORAL_TLS_CA / _CERT / _KEY / _SERVER_NAME, read now so that a missing
     or unreadable file is a settings error naming the variable, not a handshake failure later.
-    None of them set: a plain connection (development: the dev server speaks no TLS)."""
+    None of them set: a plain connection, in development only (the dev server speaks no TLS)."""
+    if s.seller_env == "production":
+        for name, path in (
+            ("TEMPORAL_TLS_CA", s.temporal_tls_ca),
+            ("TEMPORAL_TLS_CERT", s.temporal_tls_cert),
+            ("TEMPORAL_TLS_KEY", s.temporal_tls_key),
+        ):
+            if path is None:
+                raise SettingsError(f"{name} is unset: production reaches Temporal only with mutual TLS")
     if s.temporal_tls_cert is None and s.temporal_tls_ca is None:
         return False
 

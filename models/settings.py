@@ -50,8 +50,9 @@ class Settings:
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
     # Mutual TLS to the Temporal frontend (seller_client.connect): PEM files. The CA verifies the
-    # server (system roots when unset); the certificate and key identify this caller. Production needs
-    # the certificate and key: its frontend takes no caller without one (docker-compose.yml).
+    # server (system roots when unset); the certificate and key identify this caller. In production a
+    # process that connects needs all three (seller_client.tls_config): its frontend takes no caller
+    # without a certificate (docker-compose.yml); the codec server never connects, so needs none.
     temporal_tls_ca: Path | None = None
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = field(repr=False, default=None)
@@ -185,9 +186,6 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
                 problems.append(weak)
     if env.get("CODEC_STRICT", "").strip().lower() in ("0", "false", "no", "off"):
         problems.append("CODEC_STRICT cannot be turned off in production")
-    for name in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"):
-        if not env.get(name, "").strip():
-            problems.append(f"{name} is unset: production reaches Temporal only with mutual TLS")
     return problems
 
 
@@ -198,7 +196,11 @@ def _path_env(name: str) -> Path | None:
 
 def _tls_paths() -> tuple[Path | None, Path | None, Path | None]:
     """TEMPORAL_TLS_CA, _CERT, _KEY as paths; a certificate without its key (or the reverse) is an error."""
-    ca, cert, key = _path_env("TEMPORAL_TLS_CA"), _path_env("TEMPORAL_TLS_CERT"), _path_env("TEMPORAL_TLS_KEY")
+    ca, cert, key = (
+        _path_env("TEMPORAL_TLS_CA"),
+        _path_env("TEMPORAL_TLS_CERT"),
+        _path_env("TEMPORAL_TLS_KEY"),
+    )
     if (cert is None) != (key is None):
         raise SettingsError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither")
     return ca, cert, key

@@ -105,6 +105,16 @@ def test_tls_settings_name_what_is_wrong(monkeypatch: pytest.MonkeyPatch, certs:
     for name in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"):
         monkeypatch.delenv(name)
     assert seller_client.tls_config(load_settings()) is False
+    # Production connects with mutual TLS or not at all, each missing file named.
+    production = dataclasses.replace(load_settings(), seller_env="production")
+    with pytest.raises(SettingsError, match="TEMPORAL_TLS_CA is unset"):
+        seller_client.tls_config(production)
+    with pytest.raises(SettingsError, match="TEMPORAL_TLS_KEY is unset"):
+        seller_client.tls_config(
+            dataclasses.replace(
+                production, temporal_tls_ca=certs / "ca.pem", temporal_tls_cert=certs / "worker.pem"
+            )
+        )
 
 
 def test_the_certificate_set_is_private_and_fit_for_mutual_tls(certs: Path) -> None:
