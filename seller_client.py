@@ -56,11 +56,14 @@ async def connect(s: Settings | None = None) -> Client:
     """The one place that makes a Temporal client (workers, the CLI, the demo, services): with mutual
     TLS when the settings name a client certificate (TEMPORAL_TLS_*)."""
     s = s or settings()
+    from activities.worker_support.telemetry import tracing_interceptors
+
     return await Client.connect(
         s.temporal_address,
         namespace=s.temporal_namespace,
         data_converter=data_converter(s),
         tls=tls_config(s),
+        interceptors=tracing_interceptors(s.otlp_endpoint),
     )
 
 

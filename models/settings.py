@@ -57,6 +57,11 @@ class Settings:
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = field(repr=False, default=None)
     temporal_tls_server_name: str | None = None  # when the address is not the name in the certificate
+    # Observability (activities/worker_support/telemetry.py): a Prometheus endpoint (host:port) for the
+    # worker's metrics, an OTLP/HTTP collector for traces, and the log line format (text or json).
+    metrics_address: str | None = None
+    otlp_endpoint: str | None = None
+    log_format: str = "text"
 
     @property
     def blob_dir(self) -> Path:
@@ -139,6 +144,23 @@ def key_problem(name: str, key_id: str, key: bytes, public: bytes) -> str | None
     if (bits := estimated_bits(key)) < MIN_KEY_BITS:
         return f"{name} key {key_id!r} is too regular to be random (about {bits:.0f} bits)"
     return None
+
+
+def _metrics_address() -> str | None:
+    raw = os.environ.get("METRICS_ADDRESS", "").strip()
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"METRICS_ADDRESS: expected host:port (for example 127.0.0.1:9464), got {raw!r}")
+    return raw
+
+
+def _log_format() -> str:
+    value = _env("LOG_FORMAT", "text").strip().lower()
+    if value not in ("text", "json"):
+        raise SettingsError(f"LOG_FORMAT: expected text or json, got {value!r}")
+    return value
 
 
 def production_problems(env: dict[str, str] | None = None) -> list[str]:
@@ -242,6 +264,9 @@ def load_settings() -> Settings:
         temporal_tls_cert=tls_cert,
         temporal_tls_key=tls_key,
         temporal_tls_server_name=os.environ.get("TEMPORAL_TLS_SERVER_NAME", "").strip() or None,
+        metrics_address=_metrics_address(),
+        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
+        log_format=_log_format(),
     )
 
 
