@@ -335,9 +335,11 @@ def same_site_form(request: web.Request) -> bool:
     return parsed.netloc == request.host or origin.rstrip("/") in request.app[ACCESS].ui_origins
 
 
-def _login_page(message: str, status: int, **headers: str) -> web.Response:
+def _login_page(message: str, status: int, code: str, **headers: str) -> web.Response:
     page = LOGIN_PAGE.format(message=html.escape(message), next="")
-    return web.Response(text=page, content_type="text/html", status=status, headers=headers)
+    response = web.Response(text=page, content_type="text/html", status=status, headers=headers)
+    response[REFUSAL_CODE] = code  # guessing shows in the refusals metric, by code, never by name
+    return response
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -361,7 +363,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         log.warning("sign-in for %r from %s delayed %.0f s: recent failures", name[:64], client, wait)
         seconds = str(int(wait) + 1)
         return _login_page(
-            f"Too many failed sign-ins; try again in {seconds} s.", 429, **{"Retry-After": seconds}
+            f"Too many failed sign-ins; try again in {seconds} s.",
+            429,
+            "sign_in_delayed",
+            **{"Retry-After": seconds},
         )
     op = access.operators.get(name)
     # The same work for a name that does not exist: a check against a hash nobody's password matches,
@@ -373,7 +378,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not ok or op is None:
         throttle.failed(client, name, device)
         log.warning("failed sign-in for %r from %s", name[:64], client)
-        return _login_page("Wrong operator or password.", 401)
+        return _login_page("Wrong operator or password.", 401, "sign_in_failed")
     throttle.succeeded(client, name, device)
     log.info("%s signed in from %s", op.name, client)
     target = _safe_next(request, form.get("next", [""])[0])

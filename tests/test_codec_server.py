@@ -432,6 +432,14 @@ def test_an_attacker_cannot_lock_the_operator_out(access: AccessSettings) -> Non
         status, headers, _ = post_login(srv.port, "reader", READER_PASSWORD, source="127.0.0.6")
         mine = headers[codec_access.DEVICE_COOKIE]
         assert post_login(srv.port, "auditor", "guess", source="127.0.0.6", cookie=mine)[0] == 429
+        # Guessing shows in the refusals metric, by code (never by name).
+        refused = {
+            s.labels["code"]: s.value
+            for m in codec_server.REFUSALS.collect()
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
+        assert refused.get("sign_in_failed", 0) >= 4 and refused.get("sign_in_delayed", 0) >= 4
     finally:
         srv.close()
 
