@@ -21,6 +21,12 @@ cookie ("include cross-origin credentials"); or the UI passes the user's OIDC ac
 sends the static `CODEC_SERVER_TOKEN`. Every principal reads only its namespaces. Anything else gets
 401, and the UI shows the ciphertext. CORS answers the configured UI origins only, never `*`.
 
+Sign-in (`POST /login`): a cross-site form is refused (Origin must be this server or a UI origin);
+guessing is slowed by client, by name and by device with growing delays, never locked
+(security/sign_in.py); a name that does not exist costs the same scrypt check as one that does.
+Sessions live on the server: `/logout` ends the session, and every copy of its cookie stops decoding.
+A malformed cookie is answered 400; /encode refuses an encoding not spelled exactly as the SDK spells it.
+
 Bounded: bodies are capped on the bytes actually read (whatever Content-Length says), slow or idle
 connections are closed, and at most a fixed number of requests decode at once.
 """
@@ -35,7 +41,7 @@ import html
 import json
 import logging
 import os
-import time
+import secrets
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
@@ -50,8 +56,11 @@ from models.settings import Settings, settings
 from security import codec_signing
 from security.codec import EncryptionCodec
 from security.codec_access import (
+    DEVICE_COOKIE,
+    DEVICE_SECONDS,
     SESSION_COOKIE,
     AccessSettings,
+    MalformedCookie,
     OidcVerifier,
     Principal,
     Sessions,
@@ -60,6 +69,7 @@ from security.codec_access import (
     load_access,
 )
 from security.codec_signing import Signer, SigningRefused
+from security.sign_in import SignInThrottle
 
 log = logging.getLogger("codec_server")
 
@@ -70,8 +80,9 @@ IDLE_SECONDS = 15.0  # an idle (or never-speaking) connection is closed after th
 MAX_CONCURRENT = 32  # requests doing codec work at once; the next wait, up to QUEUE_SECONDS
 QUEUE_SECONDS = 10.0
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Namespace")
-LOGIN_FAILURES = 5  # failed sign-ins per operator name within LOGIN_WINDOW before it is locked
-LOGIN_WINDOW = 15 * 60.0
+# Payload encodings /encode takes, spelled exactly as the SDK's converters spell them: anything else
+# ("json/plain " with a space, "JSON/plain") is refused, not encrypted for the worker to guess at.
+ENCODINGS = frozenset({b"binary/null", b"binary/plain", b"json/plain", b"json/protobuf", b"binary/protobuf"})
 
 ACCESS: web.AppKey[AccessSettings] = web.AppKey("access", AccessSettings)
 SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
@@ -81,36 +92,8 @@ SLOTS: web.AppKey[asyncio.Semaphore] = web.AppKey("slots", asyncio.Semaphore)
 SIGNER: web.AppKey[Signer] = web.AppKey("signer", Signer)
 
 
-class LoginThrottle:
-    """Password guessing: after LOGIN_FAILURES failures for one name within LOGIN_WINDOW, that name is
-    refused until the window passes (in memory, per process; bounded)."""
-
-    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, name: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(name, []) if now - t < self.window]
-        if recent:
-            self._failures[name] = recent
-        else:
-            self._failures.pop(name, None)
-        return recent
-
-    def locked(self, name: str, now: float | None = None) -> bool:
-        return len(self._recent(name, time.monotonic() if now is None else now)) >= self.limit
-
-    def failed(self, name: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if len(self._failures) >= 10_000:  # a flood of names: forget the oldest entry
-            self._failures.pop(next(iter(self._failures)))
-        self._failures[name] = [*self._recent(name, now), now]
-
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name, None)
-
-
-THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
+THROTTLE: web.AppKey[SignInThrottle] = web.AppKey("throttle", SignInThrottle)
+DUMMY_HASH: web.AppKey[str] = web.AppKey("dummy_hash", str)
 
 
 def _error(status: int, code: str, message: str, *, retryable: bool = False) -> web.Response:
@@ -177,6 +160,11 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
             response = await handler(request)
         except web.HTTPException as exc:  # 404/405: answered as JSON, with the CORS headers below
             response = _error(exc.status, f"http_{exc.status}", exc.reason)
+        except Exception:  # a bug: the trace goes to the log, never to the caller
+            log.exception("%s %s failed", request.method, request.path)
+            response = _error(
+                500, "internal_error", "The codec server failed; the error is logged.", retryable=True
+            )
     if allowed:
         assert origin is not None
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -239,7 +227,10 @@ def namespace_of(request: web.Request) -> str:
 
 async def codec_call(request: web.Request) -> web.Response:
     action = request.match_info["action"]
-    principal = await authenticate(request)
+    try:
+        principal = await authenticate(request)
+    except MalformedCookie:
+        return _error(400, "session_cookie_malformed", "The session cookie is malformed: sign in again.")
     if principal is None:
         log.info("%s refused: not signed in (%s)", action, request.headers.get("Origin", "no origin"))
         return _refused(
@@ -267,6 +258,10 @@ async def codec_call(request: web.Request) -> web.Response:
     plain = list(payloads.payloads)
     issued: list[str] = []
     if action == "encode":
+        if unknown := {p.metadata.get("encoding", b"") for p in plain} - ENCODINGS:
+            shown = ", ".join(repr(e.decode(errors="replace")[:40]) for e in sorted(unknown))
+            log.warning("%s (%s) encode refused: encoding %s", principal.name, principal.via, shown)
+            return _error(400, "encoding_unknown", f"Unknown payload encoding {shown}: nothing was encoded.")
         try:
             signed = codec_signing.sign_requests(
                 plain, principal, request.app[SIGNER], now=datetime.now(UTC), from_ui=from_ui(request)
@@ -325,7 +320,32 @@ async def login_page(request: web.Request) -> web.Response:
     return web.Response(text=LOGIN_PAGE.format(message="", next=nxt), content_type="text/html")
 
 
+def same_site_form(request: web.Request) -> bool:
+    """A sign-in posted from this server's own page (or a configured UI origin), or by a tool that sends
+    no Origin at all: a cross-site form (login CSRF: signing a victim's browser into another account)
+    is refused. Browsers send Origin on every form POST, and a page cannot forge it, nor the Host."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "same-site", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parsed = urllib.parse.urlsplit(origin)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return False  # "null" (sandboxed frames, some redirects) and anything unparsable
+    return parsed.netloc == request.host or origin.rstrip("/") in request.app[ACCESS].ui_origins
+
+
+def _login_page(message: str, status: int, code: str, **headers: str) -> web.Response:
+    page = LOGIN_PAGE.format(message=html.escape(message), next="")
+    response = web.Response(text=page, content_type="text/html", status=status, headers=headers)
+    response[REFUSAL_CODE] = code  # guessing shows in the refusals metric, by code, never by name
+    return response
+
+
 async def login(request: web.Request) -> web.StreamResponse:
+    if not same_site_form(request):
+        log.warning("sign-in refused: cross-site form from %s", request.headers.get("Origin", "?")[:100])
+        return _error(403, "cross_site_sign_in", "Sign in from the codec server's own page.")
     try:
         body = await read_capped(request, cap=16 * 1024)
     except TimeoutError:
@@ -337,22 +357,30 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = form.get("password", [""])[0]
     access = request.app[ACCESS]
     throttle = request.app[THROTTLE]
-    key = name[:128]
-    if throttle.locked(key):
-        log.warning("sign-in for %r refused: too many failures", key)
-        page = LOGIN_PAGE.format(message="Too many failed sign-ins; try again later.", next="")
-        return web.Response(text=page, content_type="text/html", status=429)
+    client = request.remote or "unknown"
+    device = request.app[SESSIONS].device(request.cookies.get(DEVICE_COOKIE), name)
+    if (wait := throttle.wait(client, name, device)) > 0:
+        log.warning("sign-in for %r from %s delayed %.0f s: recent failures", name[:64], client, wait)
+        seconds = str(int(wait) + 1)
+        return _login_page(
+            f"Too many failed sign-ins; try again in {seconds} s.",
+            429,
+            "sign_in_delayed",
+            **{"Retry-After": seconds},
+        )
     op = access.operators.get(name)
-    # Checked under the slots too: scrypt costs memory, and guessing should not be cheap.
+    # The same work for a name that does not exist: a check against a hash nobody's password matches,
+    # so the answer's timing does not tell which names are operators. Under the slots too: scrypt
+    # costs memory, and guessing should not be cheap.
+    stored = op.password_hash if op is not None else request.app[DUMMY_HASH]
     async with request.app[SLOTS]:
-        ok = op is not None and await asyncio.to_thread(check_password, password, op.password_hash)
+        ok = await asyncio.to_thread(check_password, password, stored) and op is not None
     if not ok or op is None:
-        throttle.failed(key)
-        log.warning("failed sign-in for %r from %s", name[:64], request.remote)
-        page = LOGIN_PAGE.format(message="Wrong operator or password.", next="")
-        return web.Response(text=page, content_type="text/html", status=401)
-    throttle.succeeded(key)
-    log.info("%s signed in from %s", op.name, request.remote)
+        throttle.failed(client, name, device)
+        log.warning("failed sign-in for %r from %s", name[:64], client)
+        return _login_page("Wrong operator or password.", 401, "sign_in_failed")
+    throttle.succeeded(client, name, device)
+    log.info("%s signed in from %s", op.name, client)
     target = _safe_next(request, form.get("next", [""])[0])
     response: web.StreamResponse
     if target:
@@ -362,9 +390,10 @@ async def login(request: web.Request) -> web.StreamResponse:
             name=html.escape(op.name), namespaces=html.escape(", ".join(sorted(op.namespaces)))
         )
         response = web.Response(text=page, content_type="text/html")
+    sessions = request.app[SESSIONS]
     response.set_cookie(
         SESSION_COOKIE,
-        request.app[SESSIONS].issue(op.name),
+        sessions.issue(op.name),
         max_age=access.session_seconds,
         httponly=True,
         path="/",
@@ -374,10 +403,27 @@ async def login(request: web.Request) -> web.StreamResponse:
         secure=access.cookie_secure,
         samesite="None" if access.cookie_secure else "Lax",
     )
+    # Only ever sent back to /login, and only by this browser: its own throttling record from now on.
+    response.set_cookie(
+        DEVICE_COOKIE,
+        sessions.device_cookie(op.name),
+        max_age=DEVICE_SECONDS,
+        httponly=True,
+        path="/login",
+        secure=access.cookie_secure,
+        samesite="Strict",
+    )
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Ends the session on the server: the cookie, and every copy of it, stops decoding at once."""
+    try:
+        name = request.app[SESSIONS].revoke(request.cookies.get(SESSION_COOKIE))
+    except MalformedCookie:
+        name = None
+    if name is not None:
+        log.info("%s signed out", name)
     response = web.Response(text="Signed out.", content_type="text/plain")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -398,7 +444,8 @@ def create_app(s: Settings | None = None, access: AccessSettings | None = None) 
     app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id)
     app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
     app[SIGNER] = Signer(access.signing_keys, timedelta(seconds=access.sign_seconds))
-    app[THROTTLE] = LoginThrottle()
+    app[THROTTLE] = SignInThrottle(access.operators)
+    app[DUMMY_HASH] = hash_password(secrets.token_urlsafe(32))
     app.add_routes(
         [
             web.post(r"/{action:(decode|encode)}", codec_call),

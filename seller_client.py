@@ -27,7 +27,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from models import boundary
 from models.contract import (
@@ -45,7 +45,7 @@ from models.contract import (
 )
 from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
-from models.settings import Settings, settings
+from models.settings import Settings, SettingsError, settings
 from security import credentials
 from security.credentials import Signed
 from workflows.buyer_screening import BuyerScreeningWorkflow
@@ -54,6 +54,8 @@ from workflows.seller_account import SellerAccount
 
 
 async def connect(s: Settings | None = None) -> Client:
+    """The one place that makes a Temporal client (workers, the CLI, the demo, services): with mutual
+    TLS when the settings name a client certificate (TEMPORAL_TLS_*)."""
     s = s or settings()
     from activities.worker_support.telemetry import tracing_interceptors
 
@@ -61,7 +63,42 @@ async def connect(s: Settings | None = None) -> Client:
         s.temporal_address,
         namespace=s.temporal_namespace,
         data_converter=data_converter(s),
+        tls=tls_config(s),
         interceptors=tracing_interceptors(s.otlp_endpoint),
+    )
+
+
+def tls_config(s: Settings) -> TLSConfig | bool:
+    """The client's TLS from TEMPORAL_TLS_CA / _CERT / _KEY / _SERVER_NAME, read now so that a missing
+    or unreadable file is a settings error naming the variable, not a handshake failure later.
+    None of them set: a plain connection, in development only (the dev server speaks no TLS)."""
+    if s.seller_env == "production":
+        for name, path in (
+            ("TEMPORAL_TLS_CA", s.temporal_tls_ca),
+            ("TEMPORAL_TLS_CERT", s.temporal_tls_cert),
+            ("TEMPORAL_TLS_KEY", s.temporal_tls_key),
+        ):
+            if path is None:
+                raise SettingsError(f"{name} is unset: production reaches Temporal only with mutual TLS")
+    if s.temporal_tls_cert is None and s.temporal_tls_ca is None:
+        return False
+
+    def read(name: str, path: Path | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise SettingsError(f"{name}: cannot read {path} ({err.strerror})") from None
+        if b"-----BEGIN " not in data:
+            raise SettingsError(f"{name}: {path} is not a PEM file")
+        return data
+
+    return TLSConfig(
+        server_root_ca_cert=read("TEMPORAL_TLS_CA", s.temporal_tls_ca),
+        client_cert=read("TEMPORAL_TLS_CERT", s.temporal_tls_cert),
+        client_private_key=read("TEMPORAL_TLS_KEY", s.temporal_tls_key),
+        domain=s.temporal_tls_server_name,
     )
 
 

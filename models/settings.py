@@ -7,7 +7,11 @@ under one data folder (DESIGN decision 2). Secrets have development defaults tha
 
 from __future__ import annotations
 
+import hmac
+import math
 import os
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +49,14 @@ class Settings:
     seller_env: str = "development"
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
+    # Mutual TLS to the Temporal frontend (seller_client.connect): PEM files. The CA verifies the
+    # server (system roots when unset); the certificate and key identify this caller. In production a
+    # process that connects needs all three (seller_client.tls_config): its frontend takes no caller
+    # without a certificate (docker-compose.yml); the codec server never connects, so needs none.
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = field(repr=False, default=None)
+    temporal_tls_server_name: str | None = None  # when the address is not the name in the certificate
     # Observability (activities/worker_support/telemetry.py): a Prometheus endpoint (host:port) for the
     # worker's metrics, an OTLP/HTTP collector for traces, and the log line format (text or json).
     metrics_address: str | None = None
@@ -94,6 +106,46 @@ def _flag(name: str, default: bool) -> bool:
     return value in ("1", "true", "yes", "on")
 
 
+MIN_SECRET_CHARS = 32
+MIN_SECRET_BITS = 96  # estimated: a 32-character random hex string reaches ~110, "x" * 40 reaches 0
+MIN_KEY_BITS = 100  # of a binary key, estimated the same way: 32 random bytes reach ~150
+
+
+def estimated_bits(value: str | bytes) -> float:
+    """At most how much a secret could hold: the lesser of the symbols' Shannon entropy times the length
+    (low for anything short or drawn from few symbols) and its size compressed (low for anything
+    repeated). It cannot see that a string was typed from memory; it catches the common mistakes
+    ("x", "changeme" * 5, "7a" * 32)."""
+    if not value:
+        return 0.0
+    raw = value.encode() if isinstance(value, str) else value
+    counts = Counter(value)
+    n = len(value)
+    shannon = -sum(c / n * math.log2(c / n) for c in counts.values()) * n
+    compressed = (len(zlib.compress(raw, 9)) - len(zlib.compress(b"", 9))) * 8
+    return min(shannon, float(compressed))
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why `value` is too weak a secret for the setting `name`, or None."""
+    if len(value) < MIN_SECRET_CHARS:
+        return f"{name} is too short ({len(value)} characters; production needs {MIN_SECRET_CHARS} or more)"
+    if (bits := estimated_bits(value)) < MIN_SECRET_BITS:
+        return (
+            f"{name} is too predictable (about {bits:.0f} bits; production needs {MIN_SECRET_BITS} or more)"
+        )
+    return None
+
+
+def key_problem(name: str, key_id: str, key: bytes, public: bytes) -> str | None:
+    """Why a binary key is unfit for production (the public development key, or too regular), or None."""
+    if hmac.compare_digest(key, public):
+        return f"{name} contains the public development key (key {key_id!r})"
+    if (bits := estimated_bits(key)) < MIN_KEY_BITS:
+        return f"{name} key {key_id!r} is too regular to be random (about {bits:.0f} bits)"
+    return None
+
+
 def _metrics_address() -> str | None:
     raw = os.environ.get("METRICS_ADDRESS", "").strip()
     if not raw:
@@ -112,29 +164,68 @@ def _log_format() -> str:
 
 
 def production_problems(env: dict[str, str] | None = None) -> list[str]:
-    """Development values production must not run with, each naming its setting."""
+    """Development values and weak secrets production must not run with, each naming its setting.
+    Keys are parsed exactly as the code reads them (hex may be spaced, any case), so a development key
+    written another way is still the development key."""
     env = dict(os.environ if env is None else env)
     problems = []
     secret = env.get("FINGERPRINT_SECRET", "")
     if not secret.strip() or secret == DEV_SECRET:
         problems.append("FINGERPRINT_SECRET is unset, empty or the development secret")
+    elif weak := secret_problem("FINGERPRINT_SECRET", secret):
+        problems.append(weak)
     raw_keys = env.get("CODEC_KEYS", "")
     if not raw_keys.strip():
         problems.append("CODEC_KEYS is unset: production needs its own keys")
-    elif DEV_CODEC_KEY in raw_keys.lower():
-        problems.append("CODEC_KEYS contains the public development key")
-    if env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN) == DEV_CODEC_TOKEN:
+    else:
+        try:
+            codec_keys = parse_codec_keys(raw_keys)
+        except SettingsError as err:
+            problems.append(str(err))
+            codec_keys = {}
+        for key_id, key in codec_keys.items():
+            if weak := key_problem("CODEC_KEYS", key_id, key, bytes.fromhex(DEV_CODEC_KEY)):
+                problems.append(weak)
+    token = env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN)
+    if token == DEV_CODEC_TOKEN:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
-    from security.credentials import DEV_KEYS
+    elif token and (weak := secret_problem("CODEC_SERVER_TOKEN", token)):
+        problems.append(weak)
+    from security.credentials import DEV_KEYS, parse_keys
 
     raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
     if not raw_credential_keys.strip():
         problems.append("CREDENTIAL_KEYS is unset: production needs its own command-signing keys")
-    elif DEV_KEYS.rsplit(":", 1)[1] in raw_credential_keys.lower():
-        problems.append("CREDENTIAL_KEYS contains the public development key")
+    else:
+        dev_secret = parse_keys(DEV_KEYS)[0].secret
+        try:
+            signing_keys = parse_keys(raw_credential_keys)
+        except ValueError as err:
+            problems.append(f"CREDENTIAL_KEYS: {err}")
+            signing_keys = []
+        for k in signing_keys:
+            if weak := key_problem("CREDENTIAL_KEYS", k.key_id, k.secret, dev_secret):
+                problems.append(weak)
     if env.get("CODEC_STRICT", "").strip().lower() in ("0", "false", "no", "off"):
         problems.append("CODEC_STRICT cannot be turned off in production")
     return problems
+
+
+def _path_env(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
+def _tls_paths() -> tuple[Path | None, Path | None, Path | None]:
+    """TEMPORAL_TLS_CA, _CERT, _KEY as paths; a certificate without its key (or the reverse) is an error."""
+    ca, cert, key = (
+        _path_env("TEMPORAL_TLS_CA"),
+        _path_env("TEMPORAL_TLS_CERT"),
+        _path_env("TEMPORAL_TLS_KEY"),
+    )
+    if (cert is None) != (key is None):
+        raise SettingsError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither")
+    return ca, cert, key
 
 
 def load_settings() -> Settings:
@@ -151,6 +242,7 @@ def load_settings() -> Settings:
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")
+    tls_ca, tls_cert, tls_key = _tls_paths()
     return Settings(
         data_dir=data_dir,
         database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'seller.db'}"),
@@ -168,6 +260,10 @@ def load_settings() -> Settings:
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
         seller_env=seller_env,
         codec_strict=production or _flag("CODEC_STRICT", False),
+        temporal_tls_ca=tls_ca,
+        temporal_tls_cert=tls_cert,
+        temporal_tls_key=tls_key,
+        temporal_tls_server_name=os.environ.get("TEMPORAL_TLS_SERVER_NAME", "").strip() or None,
         metrics_address=_metrics_address(),
         otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
         log_format=_log_format(),

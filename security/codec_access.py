@@ -48,7 +48,7 @@ from typing import Any
 
 import jwt
 
-from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, settings
+from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, key_problem, secret_problem, settings
 from security import credentials
 from security.credentials import SigningKey
 
@@ -57,6 +57,9 @@ DEV_OPERATOR_PASSWORD = "dev-operator-password"
 DEV_SESSION_SECRET = "dev-codec-session-secret-change-me"
 DEV_UI_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
 SESSION_COOKIE = "seller_codec_session"
+DEVICE_COOKIE = "seller_codec_device"  # a browser that signed in before (security/sign_in.py)
+DEVICE_SECONDS = 30 * 24 * 3600
+MAX_SESSIONS_PER_OPERATOR = 20
 # Roles a person signed in on the codec server may sign as: never seller, service or system.
 SIGNING_ROLES = frozenset({"operator"})
 SIGN_SECONDS = 120  # a credential signed for the UI is used at once: the UI sends right after encoding
@@ -176,6 +179,10 @@ def _signing_keys(env: dict[str, str], s: Settings, production: bool) -> tuple[S
             raise SettingsError(f"CODEC_SIGNING_KEYS: {err}") from None
         if wider := [k.key_id for k in keys if k.roles != SIGNING_ROLES]:
             raise SettingsError(f"CODEC_SIGNING_KEYS: key(s) {wider} may sign more than the operator role")
+        dev = credentials.parse_keys(credentials.DEV_KEYS)[0].secret
+        for k in keys if production else ():
+            if weak := key_problem("CODEC_SIGNING_KEYS", k.key_id, k.secret, dev):
+                raise SettingsError(weak)
         return tuple(keys)
     if production:
         return ()
@@ -224,8 +231,10 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
     env = dict(os.environ if env is None else env)
     production = s.seller_env == "production"
     secret = env.get("CODEC_SESSION_SECRET", DEV_SESSION_SECRET)
-    if production and (secret == DEV_SESSION_SECRET or len(secret) < 32):
+    if production and secret == DEV_SESSION_SECRET:
         raise SettingsError("CODEC_SESSION_SECRET: production needs its own secret of 32+ characters")
+    if production and (weak := secret_problem("CODEC_SESSION_SECRET", secret)):
+        raise SettingsError(f"{weak}: production needs its own random secret")
     if production and s.codec_server_token == DEV_CODEC_TOKEN:
         raise SettingsError("CODEC_SERVER_TOKEN: the development token is refused in production")
     origins = tuple(o.strip().rstrip("/") for o in env.get("CODEC_UI_ORIGINS", "").split(",") if o.strip())
@@ -277,39 +286,89 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
     )
 
 
+class MalformedCookie(ValueError):
+    """A cookie that is not even shaped like ours (not ASCII, not `<body>.<signature>`): answered 400."""
+
+
 class Sessions:
-    """Stateless signed session cookies: `<payload b64>.<HMAC-SHA256 b64>`; the payload names the
-    operator and the expiry. Signing out drops the cookie; a lost cookie lives until it expires, so
-    keep CODEC_SESSION_HOURS short and rotate CODEC_SESSION_SECRET to end every session at once."""
+    """Signed session cookies, `<payload b64>.<HMAC-SHA256 b64>`, naming the operator, the expiry and a
+    random session id; the id must also be live in this process's session table. `/logout` removes it,
+    so a copied cookie stops working at once; a restart signs everyone out. At most
+    MAX_SESSIONS_PER_OPERATOR live sessions per operator (the oldest goes).
+
+    Device cookies (security/sign_in.py) are signed the same way, under another label, and name the
+    operator a browser signed in as and a random device id."""
 
     def __init__(self, access: AccessSettings) -> None:
         self._access = access
+        self._live: dict[str, tuple[str, int]] = {}  # session id -> (operator, expiry)
 
-    def _sign(self, body: bytes) -> str:
-        return base64.urlsafe_b64encode(
-            hmac.new(self._access.session_secret, body, "sha256").digest()
-        ).decode()
+    def _sign(self, body: bytes, label: bytes = b"session") -> str:
+        mac = hmac.new(self._access.session_secret, label + b"|" + body, "sha256").digest()
+        return base64.urlsafe_b64encode(mac).decode()
 
-    def issue(self, operator: str, now: float | None = None) -> str:
-        exp = int((time.time() if now is None else now) + self._access.session_seconds)
-        body = base64.urlsafe_b64encode(json.dumps({"op": operator, "exp": exp}).encode())
-        return f"{body.decode()}.{self._sign(body)}"
+    def _seal(self, data: dict[str, Any], label: bytes = b"session") -> str:
+        body = base64.urlsafe_b64encode(json.dumps(data).encode())
+        return f"{body.decode()}.{self._sign(body, label)}"
 
-    def operator(self, cookie: str | None, now: float | None = None) -> Operator | None:
-        if not cookie or cookie.count(".") != 1:
+    def _open(self, cookie: str | None, label: bytes = b"session") -> dict[str, Any] | None:
+        """The cookie's payload, None when absent or not ours; MalformedCookie when not even shaped."""
+        if cookie is None:
             return None
+        if not cookie.isascii() or cookie.count(".") != 1 or len(cookie) > 4096:
+            raise MalformedCookie("not a cookie this server issued")
         body, sig = cookie.split(".")
-        if not hmac.compare_digest(sig, self._sign(body.encode())):
+        if not hmac.compare_digest(sig.encode(), self._sign(body.encode(), label).encode()):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body))
-            name, exp = data["op"], int(data["exp"])
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return None
-        if exp < (time.time() if now is None else now):
+        return data if isinstance(data, dict) else None
+
+    def issue(self, operator: str, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        exp = int(now + self._access.session_seconds)
+        self._live = {sid: v for sid, v in self._live.items() if v[1] >= now}
+        mine = [sid for sid, (op, _) in self._live.items() if op == operator]
+        for sid in mine[: max(0, len(mine) - MAX_SESSIONS_PER_OPERATOR + 1)]:
+            del self._live[sid]
+        sid = secrets.token_urlsafe(24)
+        self._live[sid] = (operator, exp)
+        return self._seal({"op": operator, "exp": exp, "sid": sid})
+
+    def operator(self, cookie: str | None, now: float | None = None) -> Operator | None:
+        """The operator of a live session; None for an absent, forged, expired or signed-out one."""
+        data = self._open(cookie)
+        if data is None:
+            return None
+        live = self._live.get(str(data.get("sid")))
+        if live is None or live[0] != data.get("op") or live[1] < (time.time() if now is None else now):
             return None
         # An operator removed from the settings loses access at once, whatever their cookie says.
-        return self._access.operators.get(name)
+        return self._access.operators.get(live[0])
+
+    def revoke(self, cookie: str | None) -> str | None:
+        """Ends the session the cookie names (whoever holds a copy): the operator's name, or None."""
+        data = self._open(cookie)
+        live = self._live.pop(str(data.get("sid")), None) if data is not None else None
+        return live[0] if live is not None else None
+
+    def device_cookie(self, operator: str, now: float | None = None) -> str:
+        exp = int((time.time() if now is None else now) + DEVICE_SECONDS)
+        return self._seal({"op": operator, "exp": exp, "dev": secrets.token_urlsafe(16)}, b"device")
+
+    def device(self, cookie: str | None, operator: str, now: float | None = None) -> str | None:
+        """The device id of a device cookie issued to this browser for `operator`, or None."""
+        try:
+            data = self._open(cookie, b"device")
+        except MalformedCookie:
+            return None  # a device cookie only ever helps: a broken one is just not one
+        if data is None or data.get("op") != operator:
+            return None
+        if int(data.get("exp", 0)) < (time.time() if now is None else now):
+            return None
+        return str(data.get("dev"))
 
 
 class OidcVerifier:

@@ -212,14 +212,35 @@ def _authorize(who: Principal, *, from_ui: bool) -> None:
 
 
 def redact(payloads: Sequence[Payload]) -> list[Payload]:
-    """Decoded payloads with every credential's signature blanked (see the module's docstring)."""
+    """Decoded payloads with every credential's signature blanked, wherever it sits: a command's `auth`,
+    or deep in a continued run's input (`pending_facts`, queued commands). Every payload whose data reads
+    as JSON is walked, whatever its encoding says, so a misspelt encoding hides nothing."""
     out = []
     for p in payloads:
-        value = _json_object(p) if b'"signature"' in p.data else None
-        auth = value.get("auth") if value is not None else None
-        if isinstance(auth, dict) and auth.get("signature"):
-            assert value is not None
-            value["auth"] = {**auth, "signature": REDACTED}
-            p = Payload(metadata=dict(p.metadata), data=json.dumps(value, ensure_ascii=False).encode())
+        if p.metadata.get("encoding") != b"binary/null" and p.data:
+            try:
+                value = json.loads(p.data)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                value = None
+            if value is not None and _blank_signatures(value):
+                p = Payload(metadata=dict(p.metadata), data=json.dumps(value, ensure_ascii=False).encode())
         out.append(p)
     return out
+
+
+def _blank_signatures(value: Any) -> bool:
+    """Blanks in place every non-empty string under a `signature` key; True when it blanked any."""
+    blanked = False
+    stack = [value]
+    while stack:  # iterative: a deeply nested payload cannot exhaust the interpreter's stack
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if key == "signature" and isinstance(child, str) and child and child != REDACTED:
+                    node[key] = REDACTED
+                    blanked = True
+                elif isinstance(child, dict | list):
+                    stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(c for c in node if isinstance(c, dict | list))
+    return blanked

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import http.client
 import json
 import re
 import socket
@@ -30,7 +32,7 @@ from temporalio.converter import DataConverter
 import codec_server
 from devtools.smtp_sink import free_port
 from models.settings import SettingsError, settings
-from security import codec_signing, credentials
+from security import codec_access, codec_signing, credentials
 from security.codec import codec
 from security.codec_access import (
     DEV_OPERATOR,
@@ -42,6 +44,7 @@ from security.codec_access import (
     hash_password,
     load_access,
 )
+from security.sign_in import SignInThrottle
 
 UI = "http://127.0.0.1:8233"
 ISSUER = "https://idp.test.invalid/"
@@ -363,17 +366,188 @@ def test_idle_and_slow_connections_are_closed_and_hold_no_threads(access: Access
         srv.close()
 
 
-def test_password_guessing_locks_the_name(server: str) -> None:
-    name = "auditor"
-    for _ in range(codec_server.LOGIN_FAILURES):
-        assert sign_in(server, name, "guess")[0] == 401
-    # Locked: even the right password is refused until the window passes.
-    assert sign_in(server, name, "auditor-password-1")[0] == 429
-    throttle = codec_server.LoginThrottle(limit=2, window=60)
-    throttle.failed("x", now=10)
-    assert not throttle.locked("x", now=11)
-    throttle.failed("x", now=11)
-    assert throttle.locked("x", now=12) and not throttle.locked("x", now=71)
+def post_login(
+    port: int,
+    operator: str,
+    password: str,
+    *,
+    source: str = "127.0.0.1",
+    cookie: str | None = None,
+    **headers: str,
+) -> tuple[int, dict[str, str], bytes]:
+    """A sign-in from a given loopback address (each one a different client to the throttle)."""
+    form = urllib.parse.urlencode({"operator": operator, "password": password}).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20, source_address=(source, 0))
+    sent = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    if cookie is not None:
+        sent["Cookie"] = cookie
+    try:
+        conn.request("POST", "/login", form, sent)
+        resp = conn.getresponse()
+        cookies = {c.split("=", 1)[0]: c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []}
+        return resp.status, {**dict(resp.headers), **cookies}, resp.read()
+    finally:
+        conn.close()
+
+
+def test_guessing_slows_down_with_growing_delays_and_never_forever() -> None:
+    throttle = SignInThrottle(["lin"], free=3, client_cap=900, name_cap=300, forget=3600)
+    waits = []
+    for n in range(15):
+        assert throttle.wait("10.0.0.1", "lin", now=1000.0 * n) == 0  # each attempt once its wait is over
+        throttle.failed("10.0.0.1", "lin", now=1000.0 * n)
+        waits.append(throttle.wait("10.0.0.1", "lin", now=1000.0 * n))
+    # Three free failures, then doubling waits: by client up to 15 minutes, by name up to 5.
+    assert waits[:3] == [0, 0, 0] and waits[3:8] == [1, 2, 4, 8, 16] and waits[-1] == 900
+    assert throttle.wait("10.0.0.2", "lin", now=14_000.0) == 300  # another client: the name's cap
+    # Forgotten an hour after the last failure.
+    assert throttle.wait("10.0.0.1", "lin", now=14_000.0 + 3601) == 0
+
+
+def test_an_attacker_cannot_lock_the_operator_out(access: AccessSettings) -> None:
+    srv = Server(access)
+    try:
+        # The operator signed in from this browser before: it holds a device cookie for "auditor".
+        status, headers, _ = post_login(srv.port, "auditor", "auditor-password-1", source="127.0.0.4")
+        assert status == 200
+        device = headers[codec_access.DEVICE_COOKIE]
+        # Guessing from two machines: three failures for the name are free, then the guessers wait
+        # (the doubling of the waits: test_guessing_slows_down_with_growing_delays_and_never_forever).
+        answers = [
+            post_login(srv.port, "auditor", f"guess-{n}", source=f"127.0.0.{2 + n % 2}") for n in range(6)
+        ]
+        assert [a[0] for a in answers] == [401] * 4 + [429] * 2
+        assert 1 <= int(answers[-1][1]["Retry-After"]) <= 300
+        assert post_login(srv.port, "auditor", "auditor-password-1", source="127.0.0.2")[0] == 429
+        # A new machine waits (at most the name's cap, never a lock-out): the right password is not
+        # even checked before, so guessing from fresh addresses gains nothing.
+        status, headers, _ = post_login(srv.port, "auditor", "auditor-password-1", source="127.0.0.5")
+        assert status == 429 and int(headers["Retry-After"]) <= 300
+        # The operator's own browser signs in at once with the right password.
+        status, headers, _ = post_login(
+            srv.port, "auditor", "auditor-password-1", source="127.0.0.4", cookie=device
+        )
+        assert status == 200 and SESSION_COOKIE in headers
+        # A device cookie for another name (an attacker's own account) buys nothing for this one.
+        status, headers, _ = post_login(srv.port, "reader", READER_PASSWORD, source="127.0.0.6")
+        mine = headers[codec_access.DEVICE_COOKIE]
+        assert post_login(srv.port, "auditor", "guess", source="127.0.0.6", cookie=mine)[0] == 429
+        # Guessing shows in the refusals metric, by code (never by name).
+        refused = {
+            s.labels["code"]: s.value
+            for m in codec_server.REFUSALS.collect()
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
+        assert refused.get("sign_in_failed", 0) >= 4 and refused.get("sign_in_delayed", 0) >= 4
+    finally:
+        srv.close()
+
+
+def test_a_flood_of_unknown_names_does_not_clear_a_real_names_record() -> None:
+    # The server's throttle, with the operators configured, and a table as small as a test allows.
+    throttle = SignInThrottle(["lin", "reader"], max_records=1000)
+    for n in range(5):
+        throttle.failed(f"10.1.0.{n}", "lin", now=100.0 + n)
+    before = throttle.wait("10.9.9.9", "lin", now=105.0)
+    assert before > 0
+    for n in range(10_000):  # 10,000 failures under made-up names, from 10,000 addresses
+        throttle.failed(f"10.2.{n // 256}.{n % 256}", f"nobody-{n}", now=105.0)
+    assert throttle.wait("10.9.9.9", "lin", now=105.0) == before
+    # Unknown names are throttled exactly as known ones (the answers do not tell them apart).
+    for n in range(5):
+        throttle.failed(f"10.3.0.{n}", "ghost", now=100.0 + n)
+    assert throttle.wait("10.9.9.9", "ghost", now=105.0) == before
+
+
+def test_unknown_names_cost_the_same_password_check(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    real = codec_server.check_password
+
+    def counting(password: str, stored: str) -> bool:  # the real check, counted
+        checked.append(stored)
+        return real(password, stored)
+
+    monkeypatch.setattr(codec_server, "check_password", counting)
+    port = int(server.rsplit(":", 1)[1])
+    known = post_login(port, "auditor", "wrong password 1", source="127.0.0.7")
+    unknown = post_login(port, "no-such-operator", "wrong password 1", source="127.0.0.7")
+    assert known[0] == unknown[0] == 401
+    # Each ran one scrypt check with the same cost parameters (a dummy hash for the unknown name).
+    assert len(checked) == 2 and checked[0] != checked[1]
+    assert [h.split("$")[:4] for h in checked] == [["scrypt", "16384", "8", "1"]] * 2
+
+
+def test_logout_ends_the_session_on_the_server(server: str) -> None:
+    cookie = cookie_of(server, "reader", READER_PASSWORD)
+    copy = cookie  # a copy taken before signing out (another tab, a proxy log, a thief)
+    body = encrypted({"email": "owner@example.com"})
+    assert decode_call(server, body, Cookie=cookie)[0] == 200
+    status, _, _ = request(f"{server}/logout", b"", headers={"Cookie": cookie})
+    assert status == 200
+    status, out = decode_call(server, body, Cookie=copy)
+    assert status == 401 and json.loads(out)["code"] == "not_signed_in"
+    # Other sessions of the same operator live on.
+    assert decode_call(server, body, Cookie=cookie_of(server, "reader", READER_PASSWORD))[0] == 200
+
+
+def test_sign_in_refuses_a_cross_site_form(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "cross-site"},
+    ):
+        status, _, out = post_login(port, "reader", READER_PASSWORD, **headers)
+        assert status == 403 and json.loads(out)["code"] == "cross_site_sign_in", headers
+    # The codec server's own sign-in page, and a configured UI origin, may post it.
+    assert post_login(port, "reader", READER_PASSWORD, Origin=f"http://127.0.0.1:{port}")[0] == 200
+    assert post_login(port, "reader", READER_PASSWORD, Origin=UI, **{"Sec-Fetch-Site": "same-site"})[0] == 200
+
+
+def test_malformed_cookies_are_answered_400_without_a_trace(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    body = encrypted({"email": "owner@example.com"})
+    for cookie in ("seller_codec_session=café.signé", "seller_codec_session=abc"):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.putrequest("POST", "/decode")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Cookie", cookie.encode())  # raw bytes: UTF-8 on the wire
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        out = resp.read()
+        conn.close()
+        assert resp.status == 400, cookie
+        assert json.loads(out)["code"] == "session_cookie_malformed"
+        assert b"Traceback" not in out and b".py" not in out
+    # Signing out with one is just signing out.
+    assert request(f"{server}/logout", b"", headers={"Cookie": "seller_codec_session=abc"})[0] == 200
+
+
+def test_encode_takes_exact_encoding_names_only(server: str) -> None:
+    reader = cookie_of(server, "reader", READER_PASSWORD)
+    ban = {"origin_member_id": "M1", "auth": {"command": "ban", "account": "M00AA11"}}
+    for encoding in (b"json/plain ", b"JSON/plain", b" json/plain", b"json/plain\x00"):
+        payload = {
+            "metadata": {"encoding": base64.b64encode(encoding).decode()},
+            "data": base64.b64encode(json.dumps(ban).encode()).decode(),
+        }
+        status, _, out = request(
+            f"{server}/encode",
+            json.dumps({"payloads": [payload]}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "X-Namespace": "default",
+                "Origin": UI,
+                "Cookie": reader,
+            },
+        )
+        assert status == 400, encoding
+        answer = json.loads(out)
+        assert answer["code"] == "encoding_unknown" and "payloads" not in answer
+    # Spelled exactly, the reader's unsigned ban is refused as before.
+    assert refusal_of(encode_call(server, ban, Cookie=reader))[:3:2] == (403, "role_not_allowed")
 
 
 # ------------------------------------------------------------ operator commands typed in the Web UI
@@ -594,9 +768,37 @@ def test_decoded_history_shows_who_acted_but_no_usable_signature(server: str) ->
     )  # type: ignore[union-attr]
 
 
+def test_decode_blanks_signatures_nested_in_a_continued_runs_input(server: str) -> None:
+    report = credentials.for_command("report_violation", "M00AA11", service="risk-engine")
+    ban = credentials.for_command("ban", "M00AA11", operator="lin")
+    continued = {
+        "profile": {"member_id": "M00AA11"},
+        "pending_facts": [
+            {"violation": {"rule": "ENF-1", "auth": credentials.as_dict(report)}},
+            {"ban": {"origin_member_id": "M1", "auth": credentials.as_dict(ban)}},
+        ],
+        "recent_commands": [{"update_id": "u1", "update": "retry", "result_json": None}],
+    }
+    status, out = decode_call(
+        server, encrypted(continued), Cookie=cookie_of(server, "reader", READER_PASSWORD), Origin=UI
+    )
+    assert status == 200
+    value = plain_value(out)
+    assert isinstance(value, dict)
+    facts = value["pending_facts"]
+    assert [f[k]["auth"]["signature"] for f, k in zip(facts, ("violation", "ban"), strict=True)] == [
+        codec_signing.REDACTED
+    ] * 2
+    assert facts[0]["violation"]["auth"]["actor"] == "risk-engine"  # who, still readable
+    assert report.signature not in out.decode() and ban.signature not in out.decode()
+
+
 def test_signing_settings(access: AccessSettings) -> None:
-    ops_key = "ops:operator:" + "ab" * 32
-    base = {"CODEC_SESSION_SECRET": "s" * 40, "CODEC_UI_ORIGINS": "https://temporal.example.com"}
+    ops_key = "ops:operator:" + hashlib.sha256(b"ops").hexdigest()
+    base = {
+        "CODEC_SESSION_SECRET": hashlib.sha256(b"session").hexdigest(),
+        "CODEC_UI_ORIGINS": "https://temporal.example.com",
+    }
     prod = replace(settings(), seller_env="production", codec_server_token="t" * 40)
     # Development signs with the operator-capable keys of CREDENTIAL_KEYS; production only with
     # CODEC_SIGNING_KEYS, and only keys limited to the operator role.

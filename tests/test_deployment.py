@@ -112,6 +112,59 @@ def test_the_ui_write_actions_are_off_unless_oidc_is_configured() -> None:
     assert ui["TEMPORAL_AUTH_ENABLED"] == "${UI_AUTH_ENABLED:-false}"
 
 
+def cert_paths(text: str) -> set[str]:
+    return set(re.findall(r"/certs/([\w.-]+)", text))
+
+
+def test_the_frontend_takes_mutual_tls_only_with_the_certificates_the_generator_makes(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from devtools import tls_certs
+
+    server = SERVICES["temporal"]["environment"]
+    assert server["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] == "true", "no client certificate, no call"
+    assert server["TEMPORAL_TLS_CLIENT1_CA_CERT"] == "/certs/ca.pem"
+    assert server["TEMPORAL_TLS_FRONTEND_CERT"] == "/certs/frontend.pem"
+    assert server["TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION"] == "false"
+    # Every service that calls the frontend presents a client certificate and checks the server's name.
+    callers = {
+        "worker": SERVICES["worker"]["environment"],
+        "temporal-ui": SERVICES["temporal-ui"]["environment"],
+        "temporal (its own setup)": server,
+    }
+    for name, env in callers.items():
+        assert env["TEMPORAL_TLS_CA"] == "/certs/ca.pem", name
+        assert env["TEMPORAL_TLS_CERT"].startswith("/certs/") and env["TEMPORAL_TLS_KEY"].startswith(
+            "/certs/"
+        )
+        assert env["TEMPORAL_TLS_SERVER_NAME"] == "temporal", name
+    for name, text in (
+        ("search-attributes", " ".join(SERVICES["search-attributes"]["command"])),
+        ("temporal healthcheck", " ".join(SERVICES["temporal"]["healthcheck"]["test"])),
+    ):
+        for flag in ("--tls-ca-path", "--tls-cert-path", "--tls-key-path", "--tls-server-name temporal"):
+            assert flag in text, f"{name} calls the frontend without {flag}"
+    # The codec server never calls Temporal: it holds no client certificate.
+    codec = SERVICES["codec-server"]["environment"]
+    assert not codec["TEMPORAL_TLS_CERT"] and not codec["TEMPORAL_TLS_KEY"]
+    # Mounted read-only wherever a certificate is named.
+    for name in ("temporal", "search-attributes", "temporal-ui", "worker"):
+        mounts = [str(v) for v in SERVICES[name].get("volumes", [])]
+        assert any(m.endswith(":/certs:ro") for m in mounts), f"{name} does not mount /certs read-only"
+    # The files compose names are the ones devtools/tls_certs.py writes, and they fit together: the
+    # frontend's certificate carries the name the callers check, each caller's chains to the CA.
+    tls_certs.write_set(tmp_path)
+    named = cert_paths((ROOT / "docker-compose.yml").read_text())
+    assert named and named <= {p.name for p in tmp_path.iterdir()}, sorted(named)
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
+    frontend = x509.load_pem_x509_certificate((tmp_path / "frontend.pem").read_bytes())
+    sans = frontend.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "temporal" in sans.get_values_for_type(x509.DNSName)
+    for file in named:
+        if file.endswith(".pem") and file != "ca.pem":
+            x509.load_pem_x509_certificate((tmp_path / file).read_bytes()).verify_directly_issued_by(ca)
+
+
 def _port(address: str) -> int:
     return int(address.rpartition(":")[2])
 

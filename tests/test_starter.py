@@ -8,6 +8,7 @@ import io
 import json
 import re
 import sys
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -481,3 +482,21 @@ async def test_a_lost_answer_exits_75_and_prints_the_key_to_send_again(
     photo.write_bytes(b"stored before the command is sent")
     code, _, err = await run_text(["authenticate", "M1", str(photo)], capsys)
     assert code == 75 and re.search(r"send it again with --request-id [0-9a-f]{32} ", err)
+
+
+def test_check_photo_refuses_an_id_number_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "card.jpg"
+    photo.write_bytes(b"not read: refused before anything runs")
+    number = "110101199003074514"
+    code = starter.main(["check-photo", str(photo), "--id-card", number])
+    err = capsys.readouterr().err
+    # A usage error (exit 2) with the reason, and the number is not repeated anywhere.
+    assert code == 2
+    assert "visible to every user of this machine" in err and "--id-card-file" in err
+    assert number not in err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    assert starter.main(["check-photo", str(photo), "--id-card-file", str(empty)]) == 2
+    assert "holds no ID card number" in capsys.readouterr().err

@@ -5,7 +5,9 @@ workflow task or logging its content."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from dataclasses import replace
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -15,11 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 from models.contract import ViolationInput
 from models.settings import (
     DEV_CODEC_KEY,
+    MIN_SECRET_BITS,
     SettingsError,
+    estimated_bits,
     load_settings,
     parse_codec_keys,
     settings,
 )
+from security import credentials
 from security.codec import REFUSED_ENCODING, EncryptionCodec, data_converter
 from security.codec_access import DEV_OPERATOR_PASSWORD, hash_password, load_access
 from tests.conftest import new_worker
@@ -62,12 +67,18 @@ def test_an_empty_codec_keys_variable_is_an_error_not_a_crash(monkeypatch: pytes
         load_settings()
 
 
+def vault(label: str) -> str:
+    """A fixed secret that looks like one drawn at random (64 hex digits), the same in every run."""
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+SESSION_SECRET = vault("codec session secret")
 PRODUCTION = {
     "SELLER_ENV": "production",
-    "FINGERPRINT_SECRET": "a-real-fingerprint-secret-from-the-vault",
-    "CODEC_KEYS": f"k1:{KEY_A}",
-    "CODEC_SERVER_TOKEN": "a-real-cli-token-from-the-vault",
-    "CREDENTIAL_KEYS": "k1:*:" + "7a" * 32,
+    "FINGERPRINT_SECRET": vault("fingerprint secret"),
+    "CODEC_KEYS": f"k1:{vault('codec key')}",
+    "CODEC_SERVER_TOKEN": vault("cli token"),
+    "CREDENTIAL_KEYS": "k1:*:" + vault("credential key"),
 }
 
 
@@ -97,6 +108,54 @@ def test_production_refuses_development_secrets_by_name(
         load_settings()
 
 
+def spaced(hex_key: str) -> str:
+    """The same key written another way the code still reads: bytes apart, capitals."""
+    return " ".join(hex_key[i : i + 2] for i in range(0, len(hex_key), 2)).upper()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("CODEC_KEYS", f"k1:{spaced(DEV_CODEC_KEY)}", "public development key"),
+        ("CODEC_KEYS", f"k1:{DEV_CODEC_KEY.upper()}", "public development key"),
+        (
+            "CREDENTIAL_KEYS",
+            "k1:*:" + spaced(credentials.DEV_KEYS.rsplit(":", 1)[1]),
+            "public development key",
+        ),
+        ("CREDENTIAL_KEYS", "k1:*:zz", "CREDENTIAL_KEYS"),
+        ("FINGERPRINT_SECRET", "x", "too short"),
+        ("FINGERPRINT_SECRET", "changeme" * 5, "too predictable"),
+        ("CODEC_SERVER_TOKEN", "t" * 40, "too predictable"),
+        ("CODEC_KEYS", "k1:" + "7a" * 32, "too regular"),
+        ("CREDENTIAL_KEYS", "k1:*:" + "22" * 32, "too regular"),
+    ],
+)
+def test_production_refuses_development_keys_however_written_and_weak_secrets(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, says: str
+) -> None:
+    for name, v in PRODUCTION.items():
+        monkeypatch.setenv(name, v)
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(SettingsError, match=setting) as err:
+        load_settings()
+    assert says in str(err.value)
+
+
+def test_production_refuses_a_weak_session_secret_or_signing_key() -> None:
+    s = replace(settings(), seller_env="production", codec_server_token=vault("cli token"))
+    env = {"CODEC_UI_ORIGINS": "https://temporal.example.com"}
+    for secret, says in (("s" * 40, "too predictable"), ("short-secret", "too short")):
+        with pytest.raises(SettingsError, match="CODEC_SESSION_SECRET") as err:
+            load_access(s, env={**env, "CODEC_SESSION_SECRET": secret})
+        assert says in str(err.value)
+    env["CODEC_SESSION_SECRET"] = SESSION_SECRET
+    with pytest.raises(SettingsError, match="CODEC_SIGNING_KEYS.*too regular"):
+        load_access(s, env={**env, "CODEC_SIGNING_KEYS": "ops:operator:" + "ab" * 32})
+    assert load_access(s, env={**env, "CODEC_SIGNING_KEYS": "ops:operator:" + vault("ops")}).signing_keys
+    assert estimated_bits("x" * 40) == 0 and estimated_bits(vault("any")) > MIN_SECRET_BITS
+
+
 def test_production_runs_strict_with_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, v in PRODUCTION.items():
         monkeypatch.setenv(name, v)
@@ -105,7 +164,7 @@ def test_production_runs_strict_with_real_secrets(monkeypatch: pytest.MonkeyPatc
     env = {"CODEC_UI_ORIGINS": "https://temporal.example.com"}
     with pytest.raises(SettingsError, match="CODEC_SESSION_SECRET"):
         load_access(s, env=env)
-    env["CODEC_SESSION_SECRET"] = "s" * 40
+    env["CODEC_SESSION_SECRET"] = SESSION_SECRET
     assert load_access(s, env=env).operators == {}, "production has no built-in operator"
     dev_password = (
         f'{{"ops": {{"password": "{hash_password(DEV_OPERATOR_PASSWORD)}", "namespaces": ["default"]}}}}'
@@ -115,7 +174,7 @@ def test_production_runs_strict_with_real_secrets(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="CODEC_UI_ORIGINS"):
         load_access(s, env={**env, "CODEC_UI_ORIGINS": "*"})
     with pytest.raises(SettingsError, match="CODEC_UI_ORIGINS"):
-        load_access(s, env={"CODEC_SESSION_SECRET": "s" * 40})
+        load_access(s, env={"CODEC_SESSION_SECRET": SESSION_SECRET})
     assert load_access(s, env=env).cookie_secure, "https cookies by default in production"
 
 

@@ -122,14 +122,18 @@ def test_check_photo_command_runs_offline(tmp_path: Path) -> None:
         "TEMPORAL_ADDRESS": "127.0.0.1:9",
         "DATABASE_URL": "sqlite:////nonexistent/x.db",
     }
+    # The number from a file only its owner reads, or from standard input: never on the command line.
+    number_file = tmp_path / "id-number.txt"
+    number_file.touch(mode=0o600)
+    number_file.write_text(genuine.registered_id + "\n")
     ok = subprocess.run(
         [
             sys.executable,
             "starter.py",
             "check-photo",
             str(tmp_path / f"{genuine.name}.jpg"),
-            "--id-card",
-            genuine.registered_id,
+            "--id-card-file",
+            str(number_file),
             "--json",
         ],
         cwd=ROOT,
@@ -147,9 +151,10 @@ def test_check_photo_command_runs_offline(tmp_path: Path) -> None:
             "starter.py",
             "check-photo",
             str(tmp_path / f"{other.name}.jpg"),
-            "--id-card",
-            other.registered_id,
+            "--id-card-file",
+            "-",
         ],
+        input=other.registered_id,
         cwd=ROOT,
         capture_output=True,
         text=True,
