@@ -291,12 +291,15 @@ def best_match(
     image_seqs: set[int],
     text_threshold: float,
     image_max_distance: int,
+    *,
+    with_regions: bool = True,
 ) -> Match | None:
     """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash): exact
     text Jaccard, and for the image candidates local features confirmed, else the colour regions
     confirmed (rows stored before regions have none: local features and pHash decide for them as
     before); the perceptual-hash distance decides only for pictures too plain for both. The match
-    names the evidence that decided."""
+    names the evidence that decided. `with_regions=False` is the detector before region evidence (the
+    bench measures it in the same run)."""
     best: Match | None = None
     for seq, text, features, thumb, product_id, owner, phash in rows:
         sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
@@ -304,7 +307,7 @@ def best_match(
         inliers, image_copy, evidence = 0, False, "text"
         if seq in image_seqs and sim < text_threshold:
             stored = vis.unpack(features)
-            regions = vis.unpack_regions(features)
+            regions = vis.unpack_regions(features) if with_regions else None
             c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions)
             inliers, image_copy, evidence = c.inliers, c.is_copy, c.evidence
             plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
@@ -364,7 +367,8 @@ def list_product(inp: ListProductInput) -> ListProductResult:
             image_max_distance=inp.image_max_distance,
         )
         if match is not None:
-            evidence = f"{inp.product_id}~{match.product_id}"
+            # which evidence decided goes with the link and the answer: operators are shown it
+            evidence = f"{inp.product_id}~{match.product_id} by {match.evidence}"
             link_accounts(
                 session,
                 inp.member_id,
@@ -385,6 +389,7 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                 duplicate_of_product_id=match.product_id,
                 text_similarity=match.text_similarity,
                 image_distance=match.image_distance,
+                evidence=match.evidence,
             )
         insert_product(
             session,

@@ -460,15 +460,21 @@ class Confirmation:
     def passes(self, patch_floor: float, block_floor: float) -> bool:
         """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
         if self.evidence == "regions":
-            # the regions placed the picture: the same appearance tests decide, with no geometry-only way out
-            if self.transform is None or self.blocks < MIN_BLOCKS:
+            # the regions placed the picture: the appearance tests decide, both of them, with no
+            # geometry-only way out (the edges on the stored outlines, and the blocks)
+            if self.transform is None or self.patches < MIN_EDGE_PATCHES:
                 return False
+            if self.patch_agreement < max(patch_floor, REGION_PATCH_FLOOR):
+                return False
+            return self.blocks < MIN_BLOCKS or self.agreement >= max(block_floor, REGION_BLOCK_FLOOR)
         elif self.inliers < MIN_INLIERS or self.spread < MIN_SPREAD:
+            return False
+        elif self.patches >= MIN_PATCHES and self.patch_agreement < patch_floor:
+            # the edges round the stored features inside the interior do not come back: not even many
+            # matches on a shared outline (one blank sticker or T-shirt, another print) make a copy
             return False
         elif self.blocks < MIN_BLOCKS:
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
-        if self.patches >= MIN_PATCHES and self.patch_agreement < patch_floor:
-            return False
         return self.agreement >= block_floor
 
 
@@ -609,6 +615,37 @@ def refined(thumb: Thumbnail, query_edges: np.ndarray, transform: np.ndarray) ->
     return out
 
 
+EDGE_SHARE = 0.25  # an edge point's strength, of the stored picture's strong edges (99th percentile)
+MIN_EDGE_PATCHES = 8  # region evidence: fewer edge points inside the interior and nothing is decided
+# Region evidence compares every outline inside the interior, the template's (label frame, stripes) as
+# well as the print's, where local features' patches sit on the print: a studio look-alike on one
+# template brought 0.80 of the edge points back (tune), copies 0.98 to 1.00, so its floors are higher.
+REGION_PATCH_FLOOR = 0.9
+REGION_BLOCK_FLOOR = 0.7
+
+
+def edge_points(thumb: Thumbnail) -> np.ndarray:
+    """Points on the stored picture's own outlines inside its interior, in feature-frame pixels: the
+    strongest edge pixel of each block. Flat artwork's SIFT features are few and often sit on flat colour;
+    its print is outlines, and a copy must bring those back."""
+    s, k = thumb.scale, _px(BLOCK, thumb.scale)
+    fg = thumb.interior
+    if fg is None:
+        return np.zeros((0, 2), np.float32)
+    e = _edges(thumb.pixels, s) * fg
+    h, w = e.shape
+    hb, wb = h // k, w // k
+    if hb == 0 or wb == 0 or not e.any():
+        return np.zeros((0, 2), np.float32)
+    cells = _blocks(e, hb, wb, k)
+    at, strength = cells.argmax(axis=1), cells.max(axis=1)
+    keep = strength > EDGE_SHARE * float(np.percentile(e[fg > 0], 99))
+    i = np.flatnonzero(keep)
+    xs = (i % wb) * k + at[keep] % k
+    ys = (i // wb) * k + at[keep] // k
+    return (np.stack([xs, ys], axis=1).astype(np.float32) + 0.5) / s
+
+
 def confirm_regions(stored: Features, regions: rsig.Regions, thumb: Thumbnail, q: QuerySignature) -> Confirmation:
     """The second line of evidence: the stored regions placed in the query by one similarity (mirrored
     or not, region_signature.match), then the stored picture laid over the query with it and judged by
@@ -627,6 +664,6 @@ def confirm_regions(stored: Features, regions: rsig.Regions, thumb: Thumbnail, q
     c.transform = transform
     c.agreement, c.blocks = appearance(thumb, gray, transform, hull.reshape(-1, 1, 2), stored_texture_only=True)
     c.patch_agreement, c.patches = keypoint_agreement(
-        thumb, colour, transform, stored.points, q.edges(thumb.scale, r.mirrored), PATCH_ENERGY
+        thumb, colour, transform, edge_points(thumb), q.edges(thumb.scale, r.mirrored), PATCH_ENERGY
     )
     return c
