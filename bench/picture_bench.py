@@ -163,9 +163,9 @@ def main() -> None:
     print("  evidence of the copies caught (new):", {c: evidence.get(c, {}) for c in wanted})
     print(f"\n  {'class':<14}{'lookup p50/p99 new':>20}{'before':>16}{'decision p50/p99 new':>22}{'before':>16}{'sign median':>12}  (ms)")
     for c in wanted:
-        tm = timing.get(c)
-        if not tm:
+        if c not in timing:
             continue
+        tm = timing[c]
 
         def pair(key: str, tm: dict[str, list[float]] = tm) -> str:
             return f"{1000 * statistics.median(tm[key]):.1f} / {1000 * p99(tm[key]):.1f}"

@@ -261,7 +261,7 @@ def real_photos(split_name: str) -> tuple[str, ...]:
 
 
 def real_photo(name: str) -> Image.Image:
-    img = Image.open(_skimage_data() / name)
+    img: Image.Image = Image.open(_skimage_data() / name)
     if img.mode in ("RGBA", "LA", "P"):
         img = img.convert("RGBA")
         back = Image.new("RGBA", img.size, (255, 255, 255, 255))

@@ -600,7 +600,7 @@ def refined(thumb: Thumbnail, query_edges: np.ndarray, transform: np.ndarray) ->
     inverse = cv2.invertAffineTransform(m).astype(np.float32)  # ECC's warp maps the query onto the stored
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
     try:
-        _, warp = cv2.findTransformECC(
+        _, warp = cv2.findTransformECC(  # type: ignore[call-overload]  # the stubs miss mask=None with a filter size
             query_edges.astype(np.float32), stored, inverse, cv2.MOTION_AFFINE, criteria, None, 5
         )
     except cv2.error:
