@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.copy_detection import image_signature as vis
+from activities.copy_detection import region_signature as rsig
 from activities.copy_detection import text_signature as txt
 from activities.copy_detection.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
@@ -160,13 +161,15 @@ def listing_signature(title: str, description: str, img: Image.Image) -> Listing
 
 def signature_row(product_id: str, sig: ListingSignature) -> ProductSignature:
     stored = vis.stored_features(sig.image)
-    words = vis.index_words(stored).astype("<u4")
+    regions = sig.image.regions if sig.image.regions is not None else rsig.regions(sig.image.colour)
+    # one key list: the visual words (20-bit), then the region keys (from rsig.REGION_KEY_BASE up)
+    words = np.concatenate([vis.index_words(stored), rsig.index_keys(regions)]).astype("<u4")
     return ProductSignature(
         product_id=product_id,
         text=sig.text,
         bands=sig.bands.astype("<u4").tobytes(),
         words=words.tobytes(),
-        features=vis.pack(stored),
+        features=vis.pack_with_regions(stored, regions),
         thumb=vis.thumbnail(sig.image.colour),
     )
 
@@ -238,6 +241,8 @@ class Match:
     text_similarity: float
     image_distance: int
     image_inliers: int = 0
+    # what decided, for operators: "text", "local_features", "regions" or "perceptual_hash"
+    evidence: str = "text"
 
 
 def find_duplicate(
@@ -255,7 +260,7 @@ def find_duplicate(
     found = (
         _HOLDER.candidates(session, sig) if index is None else index.candidates(sig.bands, sig.image.probes)
     )
-    seqs = list(dict.fromkeys(found.text + found.image))
+    seqs = list(dict.fromkeys(found.text + found.image + found.regions))
     if not seqs:
         return None
     rows = session.execute(  # seven columns: beyond sqlmodel's typed select
@@ -275,7 +280,9 @@ def find_duplicate(
             Product.listed,
         )
     ).all()
-    return best_match(sig, [tuple(r) for r in rows], set(found.image), text_threshold, image_max_distance)
+    return best_match(
+        sig, [tuple(r) for r in rows], set(found.image) | set(found.regions), text_threshold, image_max_distance
+    )
 
 
 def best_match(
@@ -284,24 +291,34 @@ def best_match(
     image_seqs: set[int],
     text_threshold: float,
     image_max_distance: int,
+    *,
+    with_regions: bool = True,
 ) -> Match | None:
     """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash): exact
-    text Jaccard, and local features confirmed for the image candidates (the perceptual-hash distance
-    decides only for pictures too plain to have local features)."""
+    text Jaccard, and for the image candidates local features confirmed, else the colour regions
+    confirmed (rows stored before regions have none: local features and pHash decide for them as
+    before); the perceptual-hash distance decides only for pictures too plain for both. The match
+    names the evidence that decided. `with_regions=False` is the detector before region evidence (the
+    bench measures it in the same run)."""
     best: Match | None = None
     for seq, text, features, thumb, product_id, owner, phash in rows:
         sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
         dist = hamming(sig.phash, phash)
-        inliers, image_copy = 0, False
+        inliers, image_copy, evidence = 0, False, "text"
         if seq in image_seqs and sim < text_threshold:
             stored = vis.unpack(features)
-            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image)
-            inliers, image_copy = c.inliers, c.is_copy
-            if min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES:
-                # too plain a picture for local features to decide: a near-identical pHash does
-                image_copy = image_copy or dist <= image_max_distance
+            regions = vis.unpack_regions(features) if with_regions else None
+            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions)
+            inliers, image_copy, evidence = c.inliers, c.is_copy, c.evidence
+            plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
+            q_regions = sig.image.regions
+            # regions speak for a plain picture when both pictures have enough of them
+            mute = regions is None or q_regions is None or min(len(regions), len(q_regions)) < 3
+            if not image_copy and plain and mute and dist <= image_max_distance:
+                # too plain a picture for local features or regions to decide: a near-identical pHash does
+                image_copy, evidence = True, "perceptual_hash"
         if sim >= text_threshold or image_copy:
-            m = Match(product_id, owner, sim, dist, inliers)
+            m = Match(product_id, owner, sim, dist, inliers, evidence)
             # the strongest evidence wins: the text decision, then the most features confirmed
             if best is None or (m.text_similarity >= text_threshold, m.image_inliers, m.text_similarity) > (
                 best.text_similarity >= text_threshold,
@@ -350,7 +367,8 @@ def list_product(inp: ListProductInput) -> ListProductResult:
             image_max_distance=inp.image_max_distance,
         )
         if match is not None:
-            evidence = f"{inp.product_id}~{match.product_id}"
+            # which evidence decided goes with the link and the answer: operators are shown it
+            evidence = f"{inp.product_id}~{match.product_id} by {match.evidence}"
             link_accounts(
                 session,
                 inp.member_id,
@@ -371,6 +389,7 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                 duplicate_of_product_id=match.product_id,
                 text_similarity=match.text_similarity,
                 image_distance=match.image_distance,
+                evidence=match.evidence,
             )
         insert_product(
             session,

@@ -132,6 +132,8 @@ class ListProductResult:
     duplicate_of_product_id: str | None = None
     text_similarity: float = 0.0
     image_distance: int = 64
+    # what decided ASSOC-3: "text", "local_features", "regions" or "perceptual_hash"
+    evidence: str = ""
 
 
 @dataclass

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from activities.copy_detection.image_signature import WORD_BITS
+from activities.copy_detection.region_signature import REGION_KEY_BASE, REGION_KEY_BITS
 from activities.copy_detection.text_signature import BANDS
 
 MERGE_AT = 10_000  # buffered products before the sorted arrays are rebuilt (seconds at 1M listings)
 MAX_TEXT_CANDIDATES = 32
+# One integer key space for images: visual words below REGION_KEY_BASE, region keys above it.
+KEY_BITS = max(REGION_KEY_BASE.bit_length(), REGION_KEY_BITS + 1)
+MAX_REGION_CANDIDATES = 8  # voted by region keys alone: local features' words would outvote them
 MAX_IMAGE_CANDIDATES = 16  # safe with the keypoint check (tune split: 8 kept fewer recoloured copies, no fewer look-alikes)
 STOP_FRACTION = 0.002  # an image word in more than this share of products is a stop word (no evidence)
 
@@ -30,6 +33,7 @@ STOP_FRACTION = 0.002  # an image word in more than this share of products is a 
 class Candidates:
     text: list[int]
     image: list[int]
+    regions: list[int] = field(default_factory=list)  # voted by region keys (region_signature.py)
 
 
 @dataclass
@@ -40,7 +44,7 @@ class DuplicateIndex:
     band_keys: list[np.ndarray] = field(default_factory=lambda: [np.zeros(0, np.uint32)] * BANDS)
     band_rows: list[np.ndarray] = field(default_factory=lambda: [np.zeros(0, np.uint32)] * BANDS)
     # image: CSR postings, word -> seqs
-    word_offsets: np.ndarray = field(default_factory=lambda: np.zeros((1 << WORD_BITS) + 1, np.int64))
+    word_offsets: np.ndarray = field(default_factory=lambda: np.zeros((1 << KEY_BITS) + 1, np.int64))
     word_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
     # row -> seq (rows are dense, so votes are a bincount; band entries hold rows too)
     row_seq: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -91,12 +95,12 @@ class DuplicateIndex:
         else:
             lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
             new_words = np.concatenate(words).astype(np.uint32) if words else np.zeros(0, np.uint32)
-        old_words = np.repeat(np.arange(1 << WORD_BITS, dtype=np.uint32), np.diff(self.word_offsets))
+        old_words = np.repeat(np.arange(1 << KEY_BITS, dtype=np.uint32), np.diff(self.word_offsets))
         all_words = np.concatenate([old_words, new_words])
         all_rows = np.concatenate([self.word_rows, np.repeat(rows, lengths)])
         order = np.argsort(all_words, kind="stable")
         self.word_rows = all_rows[order]
-        self.word_offsets = np.concatenate([[0], np.cumsum(np.bincount(all_words, minlength=1 << WORD_BITS))])
+        self.word_offsets = np.concatenate([[0], np.cumsum(np.bincount(all_words, minlength=1 << KEY_BITS))])
         self.row_seq = np.concatenate([self.row_seq, seqs])
         self.size += len(seqs)
         if len(seqs):
@@ -105,7 +109,12 @@ class DuplicateIndex:
     # ------------------------------------------------------------ lookup
 
     def candidates(self, bands: np.ndarray, probes: np.ndarray) -> Candidates:
-        return Candidates(self.text_candidates(bands), self.image_candidates(probes))
+        words = probes < REGION_KEY_BASE
+        return Candidates(
+            self.text_candidates(bands),
+            self.image_candidates(probes[words]),
+            self.image_candidates(probes[~words], MAX_REGION_CANDIDATES),
+        )
 
     def text_candidates(self, bands: np.ndarray) -> list[int]:
         """Products sharing a band with the text, most shared bands first (more bands, higher Jaccard)."""
@@ -124,8 +133,9 @@ class DuplicateIndex:
         top = np.argsort(-counts, kind="stable")[:MAX_TEXT_CANDIDATES]
         return [int(s) for s in seqs[top]]
 
-    def image_candidates(self, probes: np.ndarray) -> list[int]:
-        """Products whose words the query's features hit, weighted by rarity (idf), best first."""
+    def image_candidates(self, probes: np.ndarray, limit: int = MAX_IMAGE_CANDIDATES) -> list[int]:
+        """Products whose keys the query's probes hit, weighted by rarity (idf), best first. Called once
+        with the visual words and once with the region keys: each evidence brings its own candidates."""
         scores: dict[int, float] = {}
         total = max(2, self.size + len(self._buf_seq))
         if len(probes) and self.size:
@@ -140,7 +150,7 @@ class DuplicateIndex:
                 rows = self.word_rows[starts + np.arange(int(df.sum()))]
                 weights = np.repeat(np.log(total / df).astype(np.float32), df)
                 votes = np.bincount(rows, weights=weights)
-                scores = {int(self.row_seq[r]): float(votes[r]) for r in _best_rows(rows, votes).tolist()}
+                scores = {int(self.row_seq[r]): float(votes[r]) for r in _best_rows(rows, votes, limit).tolist()}
         if self._buf_seq and len(probes):
             # the write buffer, vectorised: its words, whose product each is, and the same idf weights
             words = np.concatenate(self._buf_words).astype(np.int64)
@@ -150,7 +160,7 @@ class DuplicateIndex:
             votes = np.bincount(owner[hit], weights=np.log(total / df), minlength=len(self._buf_words))
             for i in np.flatnonzero(votes > 0).tolist():
                 scores[self._buf_seq[i]] = float(votes[i])
-        best = sorted(scores.items(), key=lambda kv: -kv[1])[:MAX_IMAGE_CANDIDATES]
+        best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         return [seq for seq, _ in best]
 
     def nbytes(self) -> int:
@@ -158,17 +168,17 @@ class DuplicateIndex:
         return sum(a.nbytes for a in arrays)
 
 
-def _best_rows(rows: np.ndarray, votes: np.ndarray) -> np.ndarray:
+def _best_rows(rows: np.ndarray, votes: np.ndarray, limit: int = MAX_IMAGE_CANDIDATES) -> np.ndarray:
     """At least MAX_IMAGE_CANDIDATES distinct rows among those hit (`rows`: one entry per posting, so a
     row hit by many words appears many times), the best voted, without sorting every row hit. A vote
     floor taken over postings would let one much-hit row fill the top entries alone, so the floor is
     lowered until enough distinct rows clear it."""
     hit_votes = votes[rows]
-    k = 4 * MAX_IMAGE_CANDIDATES
+    k = 4 * limit
     while True:
         k = min(len(hit_votes), k)
         floor = np.partition(hit_votes, len(hit_votes) - k)[len(hit_votes) - k]
         best = np.unique(rows[hit_votes >= floor])
-        if len(best) >= MAX_IMAGE_CANDIDATES or k == len(hit_votes):
+        if len(best) >= limit or k == len(hit_votes):
             return best
         k *= 4

@@ -33,6 +33,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from activities.copy_detection import region_signature as rsig
+
 MAX_SIDE = 384  # features are taken on this size: copies are re-uploaded at any size
 QUERY_FEATURES = 400
 STORED_FEATURES = 96  # kept for the confirmation
@@ -159,8 +161,19 @@ def pack(f: Features) -> bytes:
 def unpack(blob: bytes) -> Features:
     n = int.from_bytes(blob[:2], "little")
     points = np.frombuffer(blob, "<f2", count=2 * n, offset=2).reshape(n, 2).astype(np.float32)
-    des = np.frombuffer(blob, np.uint8, offset=2 + 4 * n).reshape(n, 128).astype(np.float32) / 510
+    des = np.frombuffer(blob, np.uint8, count=128 * n, offset=2 + 4 * n).reshape(n, 128).astype(np.float32) / 510
     return Features(points, des)
+
+
+def pack_with_regions(f: Features, r: rsig.Regions) -> bytes:
+    """The row's features column: the SIFT features, then the regions (rows stored before have none)."""
+    return pack(f) + rsig.pack(r)
+
+
+def unpack_regions(blob: bytes) -> rsig.Regions | None:
+    """The regions stored after the features; None for rows stored before regions were."""
+    n = int.from_bytes(blob[:2], "little")
+    return rsig.unpack(blob[2 + 132 * n :])
 
 
 @cache
@@ -314,7 +327,11 @@ def _between_thumbnails(transform: np.ndarray, s: float) -> np.ndarray:
 
 
 def appearance(
-    thumb: Thumbnail, query_gray: np.ndarray, transform: np.ndarray, hull: np.ndarray
+    thumb: Thumbnail,
+    query_gray: np.ndarray,
+    transform: np.ndarray,
+    hull: np.ndarray,
+    stored_texture_only: bool = False,
 ) -> tuple[float, int]:
     """Share of textured blocks where the stored picture, laid over the query, correlates with it; and
     how many textured blocks there were. The blocks compared are the stored product's interior (its
@@ -347,7 +364,9 @@ def appearance(
     b = _blocks(q.astype(np.float32), hb, wb, k)[inside]
     b = b - b.mean(axis=1, keepdims=True)
     sb = np.sqrt((b * b).mean(axis=1))
-    textured = (sa > TEXTURED_STD) | (sb > TEXTURED_STD)
+    # region evidence: only the stored picture's textured blocks (its print must reappear; what a copy
+    # lays over it, a watermark's letters, is not the stored picture's to answer for)
+    textured = (sa > TEXTURED_STD) if stored_texture_only else (sa > TEXTURED_STD) | (sb > TEXTURED_STD)
     n = int(textured.sum())
     if n == 0:
         return 0.0, 0
@@ -378,6 +397,7 @@ def keypoint_agreement(
     transform: np.ndarray,
     points: np.ndarray,
     edges: np.ndarray | None = None,
+    min_energy: float = 0.0,
 ) -> tuple[float, int]:
     """Share of the stored features inside the product's interior whose neighbourhood, laid over the
     query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
@@ -411,6 +431,8 @@ def keypoint_agreement(
         a = warped[y - r : y + r + 1, x - r : x + r + 1].ravel()
         b = edges[y - r : y + r + 1, x - r : x + r + 1].ravel()
         a, b = a - a.mean(), b - b.mean()
+        if min_energy and float(np.sqrt((a * a).mean())) < min_energy:
+            continue  # no edge in the stored patch: a feature on flat colour says nothing
         den = float(np.sqrt((a * a).sum() * (b * b).sum()))
         if den > 1e-3:
             scores.append(float((a * b).sum()) / den)
@@ -428,6 +450,8 @@ class Confirmation:
     transform: np.ndarray | None = None  # stored frame -> query frame, when the geometry held
     patch_agreement: float = 0.0
     patches: int = 0
+    evidence: str = "local_features"  # or "regions": which evidence placed the stored picture
+    regions: float = 0.0  # stored regions carried over (region evidence)
 
     @property
     def is_copy(self) -> bool:
@@ -435,12 +459,22 @@ class Confirmation:
 
     def passes(self, patch_floor: float, block_floor: float) -> bool:
         """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
-        if self.inliers < MIN_INLIERS or self.spread < MIN_SPREAD:
+        if self.evidence == "regions":
+            # the regions placed the picture: the appearance tests decide, both of them, with no
+            # geometry-only way out (the edges on the stored outlines, and the blocks)
+            if self.transform is None or self.patches < MIN_EDGE_PATCHES:
+                return False
+            if self.patch_agreement < max(patch_floor, REGION_PATCH_FLOOR):
+                return False
+            return self.blocks < MIN_BLOCKS or self.agreement >= max(block_floor, REGION_BLOCK_FLOOR)
+        elif self.inliers < MIN_INLIERS or self.spread < MIN_SPREAD:
             return False
-        if self.blocks < MIN_BLOCKS:
+        elif self.patches >= MIN_PATCHES and self.patch_agreement < patch_floor:
+            # the edges round the stored features inside the interior do not come back: not even many
+            # matches on a shared outline (one blank sticker or T-shirt, another print) make a copy
+            return False
+        elif self.blocks < MIN_BLOCKS:
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
-        if self.patches >= MIN_PATCHES and self.patch_agreement < patch_floor:
-            return False
         return self.agreement >= block_floor
 
 
@@ -500,6 +534,7 @@ class QuerySignature:
     probes: np.ndarray
     gray: np.ndarray  # the feature frame
     colour: np.ndarray  # the feature frame in RGB
+    regions: rsig.Regions | None = None  # its colour regions (region_signature.py)
     _edges: dict[tuple[float, bool], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -524,17 +559,111 @@ def query_signature(img: Image.Image) -> QuerySignature:
     # both orientations; not the inverted contrast too: in the held-out bench its words crowded the
     # originals out of the candidates (re-backgrounded copies 0.983 -> 0.917 among them)
     probes = np.unique(np.concatenate([probe_words(up), probe_words(mi)]))
-    return QuerySignature(up, mi, probes, gray, colour_frame(img))
+    colour = colour_frame(img)
+    regions = rsig.regions(colour)
+    probes = np.unique(np.concatenate([probes, rsig.probe_keys(regions)]))
+    return QuerySignature(up, mi, probes, gray, colour, regions)
 
 
 def stored_features(q: QuerySignature) -> Features:
     return Features(q.upright.points[:STORED_FEATURES], q.upright.descriptors[:STORED_FEATURES])
 
 
-def confirm_copy(stored: Features, thumb: Thumbnail | None, q: QuerySignature) -> Confirmation:
+def confirm_copy(
+    stored: Features, thumb: Thumbnail | None, q: QuerySignature, regions: rsig.Regions | None = None
+) -> Confirmation:
+    """Local features first; when they do not confirm a copy and the row has regions, the regions."""
     up, mi = (None, None) if thumb is None else (q.edges(thumb.scale, False), q.edges(thumb.scale, True))
     a = confirm(stored, q.upright, thumb, q.gray, q.colour, up)
     if a.is_copy:
         return a
     b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
-    return a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
+    best = a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
+    if best.is_copy or regions is None or thumb is None or q.regions is None:
+        return best
+    c = confirm_regions(stored, regions, thumb, q)
+    return c if c.is_copy else best
+
+
+ECC_ITERATIONS = 40
+PATCH_ENERGY = 4.0  # region evidence: stored patches with less edge energy (std) are not compared; flat
+# artwork's SIFT features often sit on flat colour, where any edge in the query decides the score
+
+
+def refined(thumb: Thumbnail, query_edges: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """The region-placed transform pinned down on the pictures' edges (ECC alignment, affine): region
+    centroids place a picture within a few pixels, the edge tests need about one. Edges, not colours:
+    a recolouring moves neither. The transform as it was when the alignment does not converge."""
+    s = thumb.scale
+    stored = _edges(thumb.pixels, s).astype(np.float32)
+    m = _between_thumbnails(transform, s)
+    inverse = cv2.invertAffineTransform(m).astype(np.float32)  # ECC's warp maps the query onto the stored
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
+    try:
+        _, warp = cv2.findTransformECC(  # type: ignore[call-overload]  # the stubs miss mask=None with a filter size
+            query_edges.astype(np.float32), stored, inverse, cv2.MOTION_AFFINE, criteria, None, 5
+        )
+    except cv2.error:
+        return transform
+    out = cv2.invertAffineTransform(warp).astype(np.float64)
+    a = out[:, :2]
+    scale = float(np.sqrt(abs(np.linalg.det(a))))
+    base = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    if not 0.8 < scale / base < 1.25 or np.linalg.det(a) <= 0:  # wandered off: keep the region fit
+        return transform
+    out[:, 2] /= s  # back to feature-frame pixels
+    return out
+
+
+EDGE_SHARE = 0.25  # an edge point's strength, of the stored picture's strong edges (99th percentile)
+MIN_EDGE_PATCHES = 8  # region evidence: fewer edge points inside the interior and nothing is decided
+# Region evidence compares every outline inside the interior, the template's (label frame, stripes) as
+# well as the print's, where local features' patches sit on the print: a studio look-alike on one
+# template brought 0.80 of the edge points back (tune), copies 0.98 to 1.00, so its floors are higher.
+REGION_PATCH_FLOOR = 0.9
+REGION_BLOCK_FLOOR = 0.7
+
+
+def edge_points(thumb: Thumbnail) -> np.ndarray:
+    """Points on the stored picture's own outlines inside its interior, in feature-frame pixels: the
+    strongest edge pixel of each block. Flat artwork's SIFT features are few and often sit on flat colour;
+    its print is outlines, and a copy must bring those back."""
+    s, k = thumb.scale, _px(BLOCK, thumb.scale)
+    fg = thumb.interior
+    if fg is None:
+        return np.zeros((0, 2), np.float32)
+    e = _edges(thumb.pixels, s) * fg
+    h, w = e.shape
+    hb, wb = h // k, w // k
+    if hb == 0 or wb == 0 or not e.any():
+        return np.zeros((0, 2), np.float32)
+    cells = _blocks(e, hb, wb, k)
+    at, strength = cells.argmax(axis=1), cells.max(axis=1)
+    keep = strength > EDGE_SHARE * float(np.percentile(e[fg > 0], 99))
+    i = np.flatnonzero(keep)
+    xs = (i % wb) * k + at[keep] % k
+    ys = (i // wb) * k + at[keep] // k
+    return (np.stack([xs, ys], axis=1).astype(np.float32) + 0.5) / s
+
+
+def confirm_regions(stored: Features, regions: rsig.Regions, thumb: Thumbnail, q: QuerySignature) -> Confirmation:
+    """The second line of evidence: the stored regions placed in the query by one similarity (mirrored
+    or not, region_signature.match), then the stored picture laid over the query with it and judged by
+    the same appearance tests as local features' matches (its interior's blocks and edges)."""
+    assert q.regions is not None
+    r = rsig.match(regions, q.regions)
+    c = Confirmation(0, 0.0, evidence="regions", regions=r.evidence)
+    if not r.holds or r.transform is None:
+        return c
+    gray, colour = (q.gray_mirrored, q.colour_mirrored) if r.mirrored else (q.gray, q.colour)
+    transform = refined(thumb, q.edges(thumb.scale, r.mirrored), r.transform)
+    h, w = thumb.pixels.shape[:2]
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32) / thumb.scale * 0.8
+    corners += np.array([w, h], np.float32) / thumb.scale * 0.1
+    hull = corners @ transform[:, :2].T.astype(np.float32) + transform[:, 2].astype(np.float32)
+    c.transform = transform
+    c.agreement, c.blocks = appearance(thumb, gray, transform, hull.reshape(-1, 1, 2), stored_texture_only=True)
+    c.patch_agreement, c.patches = keypoint_agreement(
+        thumb, colour, transform, edge_points(thumb), q.edges(thumb.scale, r.mirrored), PATCH_ENERGY
+    )
+    return c

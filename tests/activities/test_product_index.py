@@ -10,7 +10,7 @@ import pytest
 from activities.identity_registry import linked_accounts
 from activities.product_index import list_product, product_refusal
 from activities.storage.blobs import put_bytes
-from devtools import photo_fixtures, product_fixtures
+from devtools import photo_fixtures, picture_corpus, product_fixtures
 from models.activity_io import ListProductInput
 from models.contract import ProductInput
 from models.policy import load_policy
@@ -18,6 +18,7 @@ from tests.draws import hex_id
 
 POLICY = load_policy().association
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+IMAGE_EVIDENCE = ("local_features", "regions", "perceptual_hash")
 
 
 def store() -> str:
@@ -71,6 +72,7 @@ def test_reworded_title_with_a_new_image_is_caught_by_text(first_store: tuple[st
     result = release(store(), ProductInput(title2, description2, "18.50", category, other_image))
     assert result.refusal and result.refusal.code == "duplicate_product"  # type: ignore[attr-defined]
     assert result.text_similarity >= POLICY.text_similarity_threshold  # type: ignore[attr-defined]
+    assert result.evidence == "text"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("how", ["resized", "recompressed"])
@@ -83,6 +85,27 @@ def test_copied_image_with_new_text_is_caught_by_image(first_store: tuple[str, i
     )
     assert result.refusal and result.refusal.code == "duplicate_product"  # type: ignore[attr-defined]
     assert result.image_distance <= POLICY.image_hash_max_distance  # type: ignore[attr-defined]
+    assert result.evidence in IMAGE_EVIDENCE  # type: ignore[attr-defined]
+
+
+def test_copied_flat_artwork_is_refused_naming_the_evidence() -> None:
+    """A T-shirt print cropped, mirrored and tagged, listed by another store with its own text: refused,
+    and the answer and the stores' link say which evidence decided (operators are shown it)."""
+    n = picture_corpus.split("heldout", 13)
+    owner, copier = store(), store()
+    art = picture_corpus.flat_artwork(n)
+    first = ProductInput("Cotton tee", "Printed T-shirt, organic cotton", "19.00", "apparel",
+                         put_bytes(product_fixtures.encode(art)))  # fmt: skip
+    assert release(owner, first).accepted  # type: ignore[attr-defined]
+    copy = picture_corpus.copy_of(art, "crop_mirror_tag", n)
+    second = ProductInput("Summer shirt", "Soft tee for the beach, all sizes", "9.00", "apparel",
+                          put_bytes(product_fixtures.encode(copy)))  # fmt: skip
+    result = release(copier, second)
+    assert result.refusal and result.refusal.code == "duplicate_product"  # type: ignore[attr-defined]
+    assert result.duplicate_of_member_id == owner  # type: ignore[attr-defined]
+    assert result.evidence in IMAGE_EVIDENCE  # type: ignore[attr-defined]
+    [link] = linked_accounts(copier)
+    assert link.evidence.endswith(f" by {result.evidence}")  # type: ignore[attr-defined]
 
 
 def test_unrelated_products_pass_and_a_store_may_relist_its_own(first_store: tuple[str, int]) -> None:

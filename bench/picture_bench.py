@@ -1,0 +1,178 @@
+"""ASSOC-3 per picture class: recall per copy kind, look-alike and unrelated refusals, lookup and decision
+times, for the detector with region evidence and the detector before it, measured in the same run.
+
+    .venv/bin/python bench/picture_bench.py [--split heldout] [--per-class 20] [--listings 100000]
+
+Classes (devtools/picture_classes.py): studio shots, flat artwork and smooth photographs (generated,
+each original with three look-alikes in the catalogue: another print or draw on the same template),
+and real photographs from the scikit-image wheel (textured, smooth, flat). Copies: issue 27's six kinds
+(devtools/picture_corpus.COPY_KINDS), each listed with a new, unrelated text, so only the picture can
+match. Queries that must match nothing: five look-alikes an original not in the catalogue (another
+design on the same template) and one unrelated picture (another template). The catalogue is loaded up
+to `--listings` with random keys (25 band keys, 48 visual words and 45 region keys a listing) for the
+index's size; they are not look-alikes.
+
+"Before" is the same code with region evidence switched off (best_match(with_regions=False), the
+candidates of the visual words and text only): the detector as it was, on the same queries and rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from activities.copy_detection import image_signature as vis  # noqa: E402
+from activities.copy_detection import region_signature as rsig  # noqa: E402
+from activities.copy_detection.duplicate_index import DuplicateIndex  # noqa: E402
+from activities.copy_detection.text_signature import BANDS  # noqa: E402
+from activities.product_index import best_match, listing_signature, signature_row  # noqa: E402
+from devtools import picture_classes as classes  # noqa: E402
+from devtools import picture_corpus as pc  # noqa: E402
+from devtools import product_fixtures as pf  # noqa: E402
+from models.policy import load_policy  # noqa: E402
+
+
+def p99(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[max(0, int(len(s) * 0.99) - 1)] if s else 0.0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--split", default="heldout", choices=("tune", "heldout"))
+    p.add_argument("--per-class", type=int, default=20, help="originals per generated class")
+    p.add_argument("--listings", type=int, default=100_000)
+    p.add_argument("--classes", default=",".join(classes.CLASSES))
+    args = p.parse_args()
+    policy = load_policy().association
+    text_t, image_d = policy.text_similarity_threshold, policy.image_hash_max_distance
+    wanted = tuple(c.strip() for c in args.classes.split(","))
+
+    t0 = time.perf_counter()
+    table: dict[int, tuple[int, str, bytes, bytes, str, str, str]] = {}
+    seqs, bands, words = [], [], []
+    originals = list(classes.originals(args.split, args.per_class, wanted))
+    text_no = 0
+
+    def fresh_text() -> tuple[str, str]:
+        nonlocal text_no
+        text_no += 1
+        title, description, _ = pf.listing(30_000_000 + text_no)
+        return title, description
+
+    for o in originals:
+        for v, draw in enumerate([o.picture, *o.lookalikes]):
+            seq = len(table) + 1
+            sig = listing_signature(*fresh_text(), draw())
+            row = signature_row(f"P{seq}", sig)
+            table[seq] = (seq, row.text, row.features, row.thumb, f"{o.key}:{v}", f"S{seq}", sig.phash)
+            seqs.append(seq)
+            bands.append(sig.bands)
+            words.append(np.frombuffer(row.words, "<u4").astype(np.uint32))
+    print(f"  {len(table)} real listings signed in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    index = DuplicateIndex()
+    rng = np.random.default_rng(20260601)
+    bulk, built, t0 = args.listings - len(table), 0, time.perf_counter()
+    while bulk > 0:
+        k = min(250_000, bulk)
+        keys = np.concatenate(
+            [rng.integers(0, 2**vis.WORD_BITS, (k, 48)),
+             rng.integers(rsig.REGION_KEY_BASE, rsig.REGION_KEY_BASE + 2**rsig.REGION_KEY_BITS, (k, 45))],
+            axis=1,
+        ).astype(np.uint32)  # fmt: skip
+        index.add_many(np.arange(10**8 + built, 10**8 + built + k), rng.integers(0, 2**32, (k, BANDS), dtype=np.uint32), keys)
+        built, bulk = built + k, bulk - k
+    index.add_many(np.asarray(seqs), np.stack(bands), words)
+    print(f"  index of {index.size:,} listings built in {time.perf_counter() - t0:.0f} s "
+          f"({index.nbytes() / 2**20:.0f} MB)", flush=True)  # fmt: skip
+
+    # per (class, kind): caught by new / before, original among the new candidates
+    new: dict[tuple[str, str], list[int]] = {}
+    old: dict[tuple[str, str], list[int]] = {}
+    cand: dict[tuple[str, str], list[int]] = {}
+    evidence: dict[str, dict[str, int]] = {}
+    timing: dict[str, dict[str, list[float]]] = {}
+    t0 = time.perf_counter()
+    for i, o in enumerate(originals):
+        original = f"{o.key}:0"
+        queries = [(kind, pc.copy_of(o.picture(), kind, o.seed)) for kind in pc.COPY_KINDS]
+        queries += [("look-alike", draw()) for draw in o.query_lookalikes]
+        if o.unrelated is not None:
+            queries.append(("unrelated", o.unrelated()))
+        for kind, img in queries:
+            ts = time.perf_counter()
+            sig = listing_signature(*fresh_text(), img)
+            tm = timing.setdefault(o.cls, {})
+            tm.setdefault("sign", []).append(time.perf_counter() - ts)
+            for regions in (True, False):
+                probes = sig.image.probes if regions else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                t = time.perf_counter()
+                found = index.candidates(sig.bands, probes)
+                tl = time.perf_counter()
+                image_seqs = set(found.image) | (set(found.regions) if regions else set())
+                rows = [table[s] for s in dict.fromkeys(found.text + found.image + (found.regions if regions else [])) if s in table]
+                m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=regions)
+                td = time.perf_counter()
+                tag = "new" if regions else "old"
+                tm.setdefault(f"lookup {tag}", []).append(tl - t)
+                tm.setdefault(f"decide {tag}", []).append(td - t)
+                if kind in ("look-alike", "unrelated"):
+                    hit = int(m is not None)
+                    if m is not None and regions:
+                        print(f"  {kind} of {o.key} matched {m.product_id} by {m.evidence}")
+                else:
+                    hit = int(m is not None and m.product_id == original)
+                    if hit and regions and m is not None:
+                        evidence.setdefault(o.cls, {}).setdefault(m.evidence, 0)
+                        evidence[o.cls][m.evidence] += 1
+                (new if regions else old).setdefault((o.cls, kind), []).append(hit)
+                if regions:
+                    in_cand = original in {table[s][4] for s in image_seqs if s in table}
+                    cand.setdefault((o.cls, kind), []).append(int(in_cand))
+        print(f"\r  {i + 1}/{len(originals)} originals queried ({time.perf_counter() - t0:.0f} s)", end="", flush=True)
+    print()
+
+    print(f"\nASSOC-3 per picture class, split {args.split}, {index.size:,} listings "
+          f"({len(table)} real), new (region evidence) / before, same run")  # fmt: skip
+    print(f"  {'class':<14}{'copy kind':<20}{'recall new':>11}{'before':>8}{'in cand.':>9}{'n':>5}")
+    for c in wanted:
+        for kind in pc.COPY_KINDS:
+            if (c, kind) not in new:
+                continue
+            n_, o_, k_ = new[(c, kind)], old[(c, kind)], cand[(c, kind)]
+            print(f"  {c:<14}{kind:<20}{np.mean(n_):>11.3f}{np.mean(o_):>8.3f}{np.mean(k_):>9.3f}{len(n_):>5}")
+    print(f"  {'class':<14}{'must not match':<20}{'refused new':>11}{'before':>8}{'':>9}{'n':>5}")
+    for c in wanted:
+        for kind in ("look-alike", "unrelated"):
+            if (c, kind) in new:
+                n_, o_ = new[(c, kind)], old[(c, kind)]
+                print(f"  {c:<14}{kind:<20}{sum(n_):>11d}{sum(o_):>8d}{'':>9}{len(n_):>5}")
+    looks = [h for (c, k), v in new.items() if k == "look-alike" for h in v]
+    olooks = [h for (c, k), v in old.items() if k == "look-alike" for h in v]
+    if looks:
+        print(f"  look-alike precision, all classes: new {1 - sum(looks) / len(looks):.3f} ({sum(looks)} of "
+              f"{len(looks)}), before {1 - sum(olooks) / len(olooks):.3f} ({sum(olooks)})")  # fmt: skip
+    print("  evidence of the copies caught (new):", {c: evidence.get(c, {}) for c in wanted})
+    print(f"\n  {'class':<14}{'lookup p50/p99 new':>20}{'before':>16}{'decision p50/p99 new':>22}{'before':>16}{'sign median':>12}  (ms)")
+    for c in wanted:
+        if c not in timing:
+            continue
+        tm = timing[c]
+
+        def pair(key: str, tm: dict[str, list[float]] = tm) -> str:
+            return f"{1000 * statistics.median(tm[key]):.1f} / {1000 * p99(tm[key]):.1f}"
+
+        print(f"  {c:<14}{pair('lookup new'):>20}{pair('lookup old'):>16}{pair('decide new'):>22}"
+              f"{pair('decide old'):>16}{1000 * statistics.median(tm['sign']):>12.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
