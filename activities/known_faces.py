@@ -29,6 +29,7 @@ from usearch.index import Index
 
 from activities.identity_registry import link_accounts
 from activities.safe_image import DecodedImage, ImageLimits, decode_image
+from activities.storage.decision_locks import KNOWN_FACES, hold
 from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import AuthenticationPolicy
@@ -360,7 +361,15 @@ def check_against_registry(
         return result
     at = datetime.now(UTC)
     with Session(eng) as session:
-        # Enrol first, then look: two accounts of one face authenticating at once both see the other.
+        # Under the decision lock (every enrolment takes it, on any worker): a near-duplicate of this
+        # photo that another account enrolled while this one was being checked is seen here, so two
+        # re-encodings of one photo cannot both pass. The unique index alone only stops equal bytes.
+        hold(session, KNOWN_FACES)
+        if photo_holder(session, inp.member_id, sha256, phash, policy.photo_reuse_max_distance):
+            session.rollback()
+            return PhotoCheckResult(passed=False, refusal=PHOTO_REUSED)
+        # Enrol first (its commit ends the lock), then look: of two accounts of one face
+        # authenticating at once, the one enrolled second sees the first, and the link binds both.
         if not enroll(session, inp.member_id, verdict.live_encoding, sha256, phash, at):
             return PhotoCheckResult(passed=False, refusal=PHOTO_REUSED)
         linked = shared_faces(session, inp.member_id, verdict.live_encoding, policy.shared_face_max_distance)

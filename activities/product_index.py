@@ -30,10 +30,11 @@ from temporalio import activity
 
 from activities import image_signature as vis
 from activities import text_signature as txt
-from activities.blobs import path_for
+from activities.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
 from activities.safe_image import ImageLimits, ImageRefusal, decode_image
+from activities.storage.decision_locks import ASSOC3_LISTING, hold
 from models.activity_io import ListProductInput, ListProductResult, UnlistProductInput
 from models.contract import ProductInput
 from models.db import engine
@@ -255,6 +256,46 @@ def find_duplicate(
     found = (
         _HOLDER.candidates(session, sig) if index is None else index.candidates(sig.bands, sig.image.probes)
     )
+    return judge_candidates(session, member_id, sig, found, text_threshold, image_max_distance)
+
+
+def find_duplicate_since(
+    session: Session,
+    member_id: str,
+    sig: ListingSignature,
+    watermark: int,
+    *,
+    text_threshold: float,
+    image_max_distance: int,
+) -> Match | None:
+    """The same decision against only the listings committed after `watermark` (those the first search
+    could not see), under the ASSOC-3 decision lock: a handful of rows, indexed on the spot."""
+    rows = session.exec(
+        select(ProductSignature.seq, ProductSignature.bands, ProductSignature.words).where(
+            ProductSignature.seq > watermark  # type: ignore[operator]
+        )
+    ).all()
+    if not rows:
+        return None
+    recent = DuplicateIndex()
+    recent.add_many(
+        np.array([r[0] for r in rows], np.int64),
+        np.stack([np.frombuffer(r[1], "<u4") for r in rows]),
+        [np.frombuffer(r[2], "<u4").astype(np.uint32) for r in rows],
+    )
+    found = recent.candidates(sig.bands, sig.image.probes)
+    return judge_candidates(session, member_id, sig, found, text_threshold, image_max_distance)
+
+
+def judge_candidates(
+    session: Session,
+    member_id: str,
+    sig: ListingSignature,
+    found: Candidates,
+    text_threshold: float,
+    image_max_distance: int,
+) -> Match | None:
+    """Read the candidates that are other stores' listed products, and decide on them."""
     seqs = list(dict.fromkeys(found.text + found.image))
     if not seqs:
         return None
@@ -324,12 +365,13 @@ def list_product(inp: ListProductInput) -> ListProductResult:
     with Session(engine()) as session:
         if session.get(Product, inp.product_id) is not None:
             return ListProductResult(accepted=True)
-        path = path_for(inp.product.image_ref)
-        if not path.exists():
+        try:
+            data = blobs().read(inp.product.image_ref, max_bytes=MAX_IMAGE_BYTES)
+        except BlobMissing:
             return ListProductResult(
                 accepted=False, refusal=Refusal("OPEN-3", "image_missing", "Upload the image first.")
             )
-        if path.stat().st_size > MAX_IMAGE_BYTES:
+        except BlobTooLarge:
             return ListProductResult(
                 accepted=False,
                 refusal=Refusal(
@@ -338,10 +380,20 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                     f"The product image is larger than {MAX_IMAGE_BYTES // 10**6} MB.",
                 ),
             )
-        img = _open_product_image(path.read_bytes())
+        except BlobError:
+            return ListProductResult(
+                accepted=False,
+                refusal=Refusal(
+                    "OPEN-3", "image_damaged", "The uploaded image is not the one its reference names: upload it again."
+                ),
+            )
+        img = _open_product_image(data)
         if isinstance(img, Refusal):
             return ListProductResult(accepted=False, refusal=img)
         sig = listing_signature(inp.product.title, inp.product.description, img)
+        # Every listing committed up to here is seen by the search below; those committed during it are
+        # judged again under the decision lock, which every listing's insert holds (decision_locks).
+        watermark = session.exec(select(func.max(ProductSignature.seq))).one() or 0
         match = find_duplicate(
             session,
             inp.member_id,
@@ -349,6 +401,19 @@ def list_product(inp: ListProductInput) -> ListProductResult:
             text_threshold=inp.text_threshold,
             image_max_distance=inp.image_max_distance,
         )
+        if match is None:
+            session.rollback()  # the locked transaction starts afresh and sees every commit
+            hold(session, ASSOC3_LISTING)
+            if session.get(Product, inp.product_id) is not None:
+                return ListProductResult(accepted=True)  # a concurrent retry of this very listing won
+            match = find_duplicate_since(
+                session,
+                inp.member_id,
+                sig,
+                watermark,
+                text_threshold=inp.text_threshold,
+                image_max_distance=inp.image_max_distance,
+            )
         if match is not None:
             evidence = f"{inp.product_id}~{match.product_id}"
             link_accounts(

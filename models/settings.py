@@ -45,6 +45,8 @@ class Settings:
     seller_env: str = "development"
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
+    # Blobs: empty for the folder under data_dir, or s3://bucket[/prefix] (activities/storage/object_store.py).
+    blob_store_url: str = ""
 
     @property
     def blob_dir(self) -> Path:
@@ -146,6 +148,7 @@ def load_settings() -> Settings:
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
         seller_env=seller_env,
         codec_strict=production or _flag("CODEC_STRICT", False),
+        blob_store_url=_env("BLOB_STORE_URL", ""),
     )
 
 

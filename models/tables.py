@@ -188,3 +188,4 @@ def install_guards(engine: Engine) -> None:
 import models.email_verification  # noqa: E402,F401
 import models.known_faces  # noqa: E402,F401
 import models.products  # noqa: E402,F401
+import models.decision_locks  # noqa: E402,F401
