@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from usearch.index import Index
 
+from activities import face_vectors
 from activities.identity_registry import link_accounts
 from activities.safe_image import DecodedImage, ImageLimits, decode_image
 from activities.storage.decision_locks import KNOWN_FACES, hold
@@ -187,6 +188,8 @@ def warm_face_index() -> None:
     from models.db import engine
 
     eng = engine()
+    if face_vectors.in_database(eng):
+        return  # the index is the database's: nothing to build
     with Session(eng) as session:
         face_index(eng).sync(session)
 
@@ -270,7 +273,12 @@ def enroll(
     if holder is not None and family(session, holder.member_id) != family(session, member_id):
         return False  # another account enrolled this photo since our check
     if session.exec(select(FaceTemplate).where(FaceTemplate.member_id == member_id)).first() is None:
-        session.add(FaceTemplate(member_id=member_id, template=as_bytes(template), enrolled_at=at))
+        row = FaceTemplate(member_id=member_id, template=as_bytes(template), enrolled_at=at)
+        session.add(row)
+        if face_vectors.in_database(session.get_bind()):  # type: ignore[arg-type]
+            session.flush()  # the row's id, for its vector in the same transaction
+            assert row.id is not None
+            face_vectors.add(session, row.id, template)
     if holder is None:
         s = _slices(phash) if phash is not None else [0, 0, 0, 0]
         session.add(
@@ -301,10 +309,14 @@ def enroll(
 
 def shared_faces(session: Session, member_id: str, template: np.ndarray, max_distance: float) -> list[str]:
     """Other families' accounts whose enrolled face is within `max_distance` of this one."""
-    index = face_index(session.get_bind())  # type: ignore[arg-type]
-    index.sync(session)
+    eng: Engine = session.get_bind()  # type: ignore[assignment]
     probe = np.asarray(template, dtype=np.float32)
-    keys = index.candidates(probe, max_distance)
+    if face_vectors.in_database(eng):  # PostgreSQL: the HNSW index is the database's
+        keys = face_vectors.candidates(session, probe, max_distance)
+    else:
+        index = face_index(eng)
+        index.sync(session)
+        keys = index.candidates(probe, max_distance)
     if not keys:
         return []
     rows = session.exec(

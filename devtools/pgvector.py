@@ -39,7 +39,10 @@ def _run(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
             args = ["runuser", "-u", OWNER, "--", *args]
         else:
             args = ["su", OWNER, "-s", "/bin/sh", "-c", " ".join(f"'{a}'" for a in args)]
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+    done = subprocess.run(args, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[-6:])} failed: {done.stderr.strip()[-800:]}")
+    return done  # type: ignore[no-any-return]
 
 
 class PgVector:

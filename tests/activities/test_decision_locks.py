@@ -93,7 +93,9 @@ def test_one_photo_re_encoded_for_two_accounts_at_once_passes_once(data_dir: Any
 
     def authenticate(member: str, ref: str) -> None:  # a thread, with its own sessions and connections
         start.wait()
-        answers[member] = check_authentication_photo(PhotoCheckInput(photo_ref=ref, policy=policy, member_id=member))
+        answers[member] = check_authentication_photo(
+            PhotoCheckInput(photo_ref=ref, policy=policy, member_id=member)
+        )
 
     threads = [threading.Thread(target=authenticate, args=(m, r)) for m, r in zip(members, refs, strict=True)]
     for t in threads:
