@@ -38,9 +38,9 @@ import face_registry_bench as frb  # noqa: E402
 import numpy as np  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from activities import face_vectors  # noqa: E402
-from activities.known_faces import as_bytes, shared_faces  # noqa: E402
-from models.db import create_tables, make_engine  # noqa: E402
+from activities.known_faces import vectors as face_vectors  # noqa: E402
+from activities.known_faces.index import as_bytes, shared_faces  # noqa: E402
+from activities.storage.db import create_tables, make_engine  # noqa: E402
 
 COLD = """
 import sys, time
@@ -48,8 +48,8 @@ t0 = float(sys.argv[1]); url = sys.argv[2]; probe_file = sys.argv[3]
 sys.path.insert(0, {root!r})
 import numpy as np
 from sqlmodel import Session
-from activities.known_faces import shared_faces
-from models.db import make_engine
+from activities.known_faces.index import shared_faces
+from activities.storage.db import make_engine
 probe = np.load(probe_file)
 eng = make_engine(url)
 with Session(eng) as s:
@@ -133,7 +133,7 @@ def faces(n: int, count: int, pg_url: str, workdir: Path, inprocess_max: int) ->
 
 
 def photos(workdir: Path, rounds: int = 20) -> None:
-    from activities.blobs import Blobs
+    from activities.storage.blobs import Blobs
     from activities.storage.object_store import FolderStore, S3Store, Sealer
     from devtools.seaweed import SeaweedS3
 

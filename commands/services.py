@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 import seller_client
-from activities.blobs import BlobError
+from activities.storage.blobs import BlobError
 from models.contract import BuyerScreening, ClosureReport, ViolationInput
 from models.refusals import Refusal, RefusedError
 

@@ -25,8 +25,8 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-from activities.blobs import Blobs
 from activities.exam import answer_key, draw
+from activities.storage.blobs import Blobs
 from activities.storage.object_store import S3Store, Sealer
 from devtools import photo_fixtures, product_fixtures
 from devtools.identity_factory import applicant

@@ -38,5 +38,7 @@ def hold(session: Session, name: str) -> None:
         return
     # Either statement takes SQLite's write lock, held until the transaction ends; the first makes the
     # row on first use.
-    session.execute(text("INSERT OR IGNORE INTO decisionlock (name, taken) VALUES (:name, 0)"), {"name": name})
+    session.execute(
+        text("INSERT OR IGNORE INTO decisionlock (name, taken) VALUES (:name, 0)"), {"name": name}
+    )
     session.execute(text("UPDATE decisionlock SET taken = taken + 1 WHERE name = :name"), {"name": name})

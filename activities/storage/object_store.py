@@ -91,7 +91,7 @@ class Sealer:
 
 
 class ObjectStore(Protocol):
-    """Raw objects by name; the Blobs facade (activities/blobs.py) seals, checks and bounds them."""
+    """Raw objects by name; the Blobs facade (activities/storage/blobs.py) seals, checks and bounds them."""
 
     def put(self, name: str, data: bytes) -> None: ...
 
