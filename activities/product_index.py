@@ -24,11 +24,13 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.copy_detection import image_signature as vis
+from activities.copy_detection import key_index
 from activities.copy_detection import text_signature as txt
 from activities.copy_detection.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
@@ -189,7 +191,10 @@ class _IndexHolder:
 
     def candidates(self, session: Session, sig: ListingSignature) -> Candidates:
         """Caught up with the table, then looked up, under one lock: activity threads share the index."""
-        url = str(session.get_bind().url)  # type: ignore[union-attr]
+        eng: Engine = session.get_bind()  # type: ignore[assignment]
+        if key_index.in_database(eng):  # PostgreSQL: the index is the database's, nothing held here
+            return key_index.candidates(session, sig.bands, sig.image.probes)
+        url = str(eng.url)
         with self.lock:
             top = session.exec(select(func.max(ProductSignature.seq))).one() or 0
             if self.index is None or self.engine_url != url or top < self.index.last_seq:
@@ -355,7 +360,13 @@ def best_match(
 
 def insert_product(session: Session, product: Product, sig: ListingSignature) -> None:
     session.add(product)
-    session.add(signature_row(product.product_id, sig))
+    row = signature_row(product.product_id, sig)
+    session.add(row)
+    eng: Engine = session.get_bind()  # type: ignore[assignment]
+    if key_index.in_database(eng):
+        session.flush()  # the row's seq, for its postings in the same transaction
+        assert row.seq is not None
+        key_index.add(session, row.seq, sig.bands, np.frombuffer(row.words, "<u4"))
 
 
 @activity.defn
@@ -439,22 +450,22 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                 text_similarity=match.text_similarity,
                 image_distance=match.image_distance,
             )
-        insert_product(
-            session,
-            Product(
-                product_id=inp.product_id,
-                member_id=inp.member_id,
-                title=inp.product.title.strip(),
-                category=inp.product.category,
-                price_cents=price_cents(inp.product.price) or 0,
-                image_ref=inp.product.image_ref,
-                minhash=sig.minhash.tobytes(),
-                phash=sig.phash,
-                created_at=inp.at,
-            ),
-            sig,
-        )
         try:
+            insert_product(
+                session,
+                Product(
+                    product_id=inp.product_id,
+                    member_id=inp.member_id,
+                    title=inp.product.title.strip(),
+                    category=inp.product.category,
+                    price_cents=price_cents(inp.product.price) or 0,
+                    image_ref=inp.product.image_ref,
+                    minhash=sig.minhash.tobytes(),
+                    phash=sig.phash,
+                    created_at=inp.at,
+                ),
+                sig,
+            )
             session.commit()
         except IntegrityError:
             session.rollback()  # a concurrent retry of this very listing won

@@ -132,6 +132,91 @@ def faces(n: int, count: int, pg_url: str, workdir: Path, inprocess_max: int) ->
     }  # fmt: skip
 
 
+def listings(n: int, count: int, pg_url: str) -> dict[str, float]:
+    """ASSOC-3 candidates from PostgreSQL (key_index) against the in-process index, same listings:
+    synthetic keys (band values that collide as similar texts do, heavy-tailed visual words)."""
+    import psycopg
+
+    from activities.copy_detection import key_index
+    from activities.copy_detection.duplicate_index import DuplicateIndex
+    from activities.copy_detection.text_signature import BANDS
+
+    rng = np.random.default_rng(28 + n)
+    bands = rng.integers(0, 1 << 32, (n, BANDS), dtype=np.uint64).astype(np.uint32)
+    words = np.minimum(rng.zipf(1.3, (n, 48)), (1 << 20) - 1).astype(np.uint32)
+    eng = make_engine(pg_url)
+    create_tables(eng)
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS product_key")
+        conn.execute("TRUNCATE productsignature CASCADE")
+        conn.execute("SET session_replication_role = replica")
+        with conn.cursor().copy(
+            "COPY productsignature (seq, product_id, text, bands, words, features, thumb) FROM STDIN"
+        ) as cp:
+            for i in range(n):
+                cp.write_row(
+                    (
+                        i + 1,
+                        f"P{i}",
+                        "",
+                        bands[i].astype("<u4").tobytes(),
+                        words[i].astype("<u4").tobytes(),
+                        b"",
+                        b"",
+                    )
+                )
+        conn.execute(key_index.DDL[0])
+        with conn.cursor().copy("COPY product_key (key, seq) FROM STDIN") as cp:
+            for i in range(n):
+                for k in key_index.text_keys(bands[i]) + key_index.image_keys(words[i]):
+                    cp.write_row((k, i + 1))
+        t = time.perf_counter()
+        conn.execute(key_index.DDL[1])
+        conn.execute(key_index.DDL[2])
+        built = time.perf_counter() - t
+        conn.execute("ANALYZE product_key")
+        size_mb = conn.execute("SELECT pg_total_relation_size('product_key')").fetchone()[0] / 2**20  # type: ignore[index]
+    key_index._READY[str(eng.url)] = True
+    memory = DuplicateIndex()
+    memory.add_many(np.arange(1, n + 1), bands, words)
+    queries = []
+    for q in rng.integers(0, n, count).tolist():
+        b = bands[q].copy()
+        b[rng.integers(0, BANDS, 10)] = rng.integers(0, 1 << 32, 10, dtype=np.uint64).astype(np.uint32)
+        w = np.concatenate([words[q][:30], rng.integers(0, 1 << 20, 10)]).astype(np.uint32)
+        queries.append((q + 1, b, w))
+    same = found = 0
+    with Session(eng) as session:
+        key_index.candidates(session, queries[0][1], queries[0][2])
+        _, db_t = frb.timed(
+            lambda i: _pair(key_index.candidates(session, queries[int(i)][1], queries[int(i)][2])),
+            np.arange(len(queries)),
+        )
+        _, mem_t = frb.timed(
+            lambda i: _pair(memory.candidates(queries[int(i)][1], queries[int(i)][2])),
+            np.arange(len(queries)),
+        )
+        for seq, b, w in queries:
+            db, mem = key_index.candidates(session, b, w), memory.candidates(b, w)
+            same += db.text == mem.text and set(db.image) == set(mem.image)
+            found += seq in db.text or seq in db.image
+    eng.dispose()
+    print(
+        f"  postings (key, seq) btree: {size_mb:.0f} MB in PostgreSQL, index build {built:.1f} s; in-process index {memory.nbytes() / 2**20:.0f} MB per worker"
+    )
+    print(f"  candidates from PostgreSQL: {db_t.line()}")
+    print(f"  candidates in-process (baseline): {mem_t.line()}")
+    print(
+        f"  the same candidates as in memory: {same}/{len(queries)}; the original proposed: {found}/{len(queries)}"
+    )
+    return {"p99": frb.pct(db_t.wall_ms, 99), "mb": size_mb}
+
+
+def _pair(c) -> list[int]:  # type: ignore[no-untyped-def]
+    return list(c.text) + list(c.image)
+
+
 def photos(workdir: Path, rounds: int = 20) -> None:
     from activities.storage.blobs import Blobs
     from activities.storage.object_store import FolderStore, S3Store, Sealer
@@ -165,6 +250,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,300000")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--inprocess-max", type=int, default=100_000)
+    parser.add_argument("--listings", default="100000,300000", help="ASSOC-3 catalogue sizes ('' to skip)")
+    parser.add_argument("--no-photos", action="store_true")
     args = parser.parse_args()
     from devtools.pgvector import PgVector
 
@@ -173,10 +260,19 @@ def main() -> None:
     pg_dir = Path(tempfile.mkdtemp(prefix="scale-bench-pg-"))
     pg_dir.chmod(0o755)
     results: dict[int, dict[str, float]] = {}
+    listed: dict[int, dict[str, float]] = {}
     with PgVector(pg_dir / "data", database="bench") as pg:
-        for n in (int(s) for s in args.sizes.split(",")):
+        for n in (int(s) for s in args.sizes.split(",") if s):
             print(f"== {n:,} templates")
             results[n] = faces(n, args.queries, pg.url, workdir, args.inprocess_max)
+        for n in (int(s) for s in args.listings.split(",") if s):
+            print(f"== {n:,} listings (ASSOC-3 candidates)")
+            listed[n] = listings(n, args.queries, pg.url)
+    for a, b in zip(sorted(listed), sorted(listed)[1:], strict=False):
+        print(
+            f"growth {a:,} -> {b:,} listings (x{b / a:.1f}): candidate p99 x{listed[b]['p99'] / listed[a]['p99']:.2f},"
+            f" postings size x{listed[b]['mb'] / listed[a]['mb']:.2f}"
+        )
     sizes = sorted(results)
     for a, b in zip(sizes, sizes[1:], strict=False):
         ra, rb = results[a], results[b]
@@ -185,8 +281,9 @@ def main() -> None:
             f" RSS x{rb['rss_pg'] / ra['rss_pg']:.2f}, lookup p99 x{rb['p99'] / ra['p99']:.2f},"
             f" HNSW build x{rb['build'] / ra['build']:.2f}"
         )
-    print("== blobs")
-    photos(workdir)
+    if not args.no_photos:
+        print("== blobs")
+        photos(workdir)
 
 
 if __name__ == "__main__":
