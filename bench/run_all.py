@@ -1,5 +1,5 @@
 """Every benchmark, one after the other, each printing its figures and its ratio to a baseline
-measured in the same run (`./run bench`). Pass names to run only some: photo, duplicates, onboarding."""
+measured in the same run (`./run bench`). Pass names to run only some: photo, duplicates, onboarding, scale."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ BENCHES = {
     "photo": "photo_bench.py",
     "duplicates": "duplicate_bench.py",
     "onboarding": "onboarding_bench.py",
+    "scale": "scale_bench.py",  # issue 28: pgvector, the candidate postings, S3 (starts its own servers)
 }
 
 

@@ -106,7 +106,7 @@ def test_cli_issues_an_upload_url(s3_store: SeaweedS3, tmp_path: Path) -> None:
     env = {**os.environ, **s3_store.env(prefix=f"cli-{hex_id()}"), "SELLER_DATA_DIR": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "starter.py", "--json", "upload-url", digest],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        env=env, capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
     import json
 
