@@ -8,6 +8,10 @@ before every lookup (rows another worker enrolled are added by id order). The in
 candidates; each is re-checked exactly against its stored template and the policy distance, so a
 deleted account (retention) or an approximate neighbour never links anyone.
 
+With PostgreSQL and pgvector the index is the database's instead (activities/known_faces/vectors.py):
+`shared_faces` asks it for the candidates and nothing is built or held here; the exact re-check is the
+same. Enrolment runs under the known-faces decision lock (activities/storage/decision_locks.py).
+
 Templates never leave this module: the activity result carries member ids only.
 """
 
