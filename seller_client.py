@@ -15,7 +15,7 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import (
     Client,
@@ -51,6 +51,9 @@ from security.credentials import Signed
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount
+
+if TYPE_CHECKING:
+    from activities.storage.object_store import UploadTicket
 
 
 async def connect(s: Settings | None = None) -> Client:
@@ -371,6 +374,15 @@ def as_refusal(err: BaseException) -> Refusal | None:
     if isinstance(detail, dict):
         return Refusal(detail["rule"], detail["code"], detail["message"])
     return Refusal("?", "refused", app.message)
+
+
+def upload_url(sha256_hex: str) -> UploadTicket:
+    """A pre-signed PUT URL for a blob whose sha256 the caller declares: services in any language upload
+    the bytes with it (or with the S3 API) and send the reference `sha256:<hex>`. The bytes are checked
+    against the reference when a worker first reads them. Needs BLOB_STORE_URL (an S3 store)."""
+    from activities.storage.blobs import blobs
+
+    return blobs().upload_ticket(sha256_hex)
 
 
 async def submit_photo(

@@ -41,7 +41,7 @@ from temporalio import activity
 from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
 from activities.known_faces.index import check_against_registry, id_card_fingerprint
 from activities.photo_analysis import card_detection, card_reading, photo_cues
-from activities.storage.blobs import path_for
+from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
 from activities.worker_support.heartbeat import heartbeating
 from models.activity_io import PhotoCheckInput, PhotoCheckResult
@@ -439,17 +439,20 @@ def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     """Reads the photo from the blob store by reference; refuses a photo another account used; on a
     pass enrols the face and names the accounts that share it (activities/known_faces/index.py). Safe to
     retry: a retry after success finds its own enrolment and answers the same. Heartbeats throughout."""
-    path = path_for(inp.photo_ref)
-    if not path.exists():
+    try:
+        # Bounded: a huge file is refused by its stored size, never read into memory.
+        data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes)
+    except BlobMissing:
         return fail("not_an_image")
-    size = path.stat().st_size
-    if size > inp.policy.max_photo_bytes:
-        return fail("file_too_large", bytes=float(size))  # never read a huge file into memory
+    except BlobTooLarge:
+        return fail("file_too_large", bytes=float(blobs().size(inp.photo_ref) or 0))
+    except BlobError:  # an upload whose bytes are not those its reference names
+        return fail("not_an_image")
     with heartbeating(), PHOTO_CHECKS:
         if not inp.member_id:  # no account to bind: the checks only
-            return check_photo(path.read_bytes(), inp.policy)
+            return check_photo(data, inp.policy)
         if not inp.policy.known_faces:  # no face registry: the checks, with the registered ID card
             with Session(engine()) as session:
                 registered = id_card_fingerprint(session, inp.member_id)
-            return check_photo(path.read_bytes(), inp.policy, id_fingerprint=registered)
-        return check_against_registry(inp, path.read_bytes(), engine(), verify_photo)
+            return check_photo(data, inp.policy, id_fingerprint=registered)
+        return check_against_registry(inp, data, engine(), verify_photo)

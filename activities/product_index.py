@@ -24,18 +24,21 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.copy_detection import image_signature as vis
 from activities.copy_detection import region_signature as rsig
+from activities.copy_detection import key_index
 from activities.copy_detection import text_signature as txt
 from activities.copy_detection.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
 from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
-from activities.storage.blobs import path_for
+from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
+from activities.storage.decision_locks import ASSOC3_LISTING, hold
 from models.activity_io import ListProductInput, ListProductResult, UnlistProductInput
 from models.contract import ProductInput
 from models.products import Product, ProductSignature
@@ -191,7 +194,10 @@ class _IndexHolder:
 
     def candidates(self, session: Session, sig: ListingSignature) -> Candidates:
         """Caught up with the table, then looked up, under one lock: activity threads share the index."""
-        url = str(session.get_bind().url)  # type: ignore[union-attr]
+        eng: Engine = session.get_bind()  # type: ignore[assignment]
+        if key_index.in_database(eng):  # PostgreSQL: the index is the database's, nothing held here
+            return key_index.candidates(session, sig.bands, sig.image.probes)
+        url = str(eng.url)
         with self.lock:
             top = session.exec(select(func.max(ProductSignature.seq))).one() or 0
             if self.index is None or self.engine_url != url or top < self.index.last_seq:
@@ -260,6 +266,46 @@ def find_duplicate(
     found = (
         _HOLDER.candidates(session, sig) if index is None else index.candidates(sig.bands, sig.image.probes)
     )
+    return judge_candidates(session, member_id, sig, found, text_threshold, image_max_distance)
+
+
+def find_duplicate_since(
+    session: Session,
+    member_id: str,
+    sig: ListingSignature,
+    watermark: int,
+    *,
+    text_threshold: float,
+    image_max_distance: int,
+) -> Match | None:
+    """The same decision against only the listings committed after `watermark` (those the first search
+    could not see), under the ASSOC-3 decision lock: a handful of rows, indexed on the spot."""
+    rows = session.exec(
+        select(ProductSignature.seq, ProductSignature.bands, ProductSignature.words).where(
+            ProductSignature.seq > watermark  # type: ignore[operator]
+        )
+    ).all()
+    if not rows:
+        return None
+    recent = DuplicateIndex()
+    recent.add_many(
+        np.array([r[0] for r in rows], np.int64),
+        np.stack([np.frombuffer(r[1], "<u4") for r in rows]),
+        [np.frombuffer(r[2], "<u4").astype(np.uint32) for r in rows],
+    )
+    found = recent.candidates(sig.bands, sig.image.probes)
+    return judge_candidates(session, member_id, sig, found, text_threshold, image_max_distance)
+
+
+def judge_candidates(
+    session: Session,
+    member_id: str,
+    sig: ListingSignature,
+    found: Candidates,
+    text_threshold: float,
+    image_max_distance: int,
+) -> Match | None:
+    """Read the candidates that are other stores' listed products, and decide on them."""
     seqs = list(dict.fromkeys(found.text + found.image + found.regions))
     if not seqs:
         return None
@@ -331,7 +377,13 @@ def best_match(
 
 def insert_product(session: Session, product: Product, sig: ListingSignature) -> None:
     session.add(product)
-    session.add(signature_row(product.product_id, sig))
+    row = signature_row(product.product_id, sig)
+    session.add(row)
+    eng: Engine = session.get_bind()  # type: ignore[assignment]
+    if key_index.in_database(eng):
+        session.flush()  # the row's seq, for its postings in the same transaction
+        assert row.seq is not None
+        key_index.add(session, row.seq, sig.bands, np.frombuffer(row.words, "<u4"))
 
 
 @activity.defn
@@ -341,12 +393,13 @@ def list_product(inp: ListProductInput) -> ListProductResult:
     with Session(engine()) as session:
         if session.get(Product, inp.product_id) is not None:
             return ListProductResult(accepted=True)
-        path = path_for(inp.product.image_ref)
-        if not path.exists():
+        try:
+            data = blobs().read(inp.product.image_ref, max_bytes=MAX_IMAGE_BYTES)
+        except BlobMissing:
             return ListProductResult(
                 accepted=False, refusal=Refusal("OPEN-3", "image_missing", "Upload the image first.")
             )
-        if path.stat().st_size > MAX_IMAGE_BYTES:
+        except BlobTooLarge:
             return ListProductResult(
                 accepted=False,
                 refusal=Refusal(
@@ -355,10 +408,22 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                     f"The product image is larger than {MAX_IMAGE_BYTES // 10**6} MB.",
                 ),
             )
-        img = _open_product_image(path.read_bytes())
+        except BlobError:
+            return ListProductResult(
+                accepted=False,
+                refusal=Refusal(
+                    "OPEN-3",
+                    "image_damaged",
+                    "The uploaded image is not the one its reference names: upload it again.",
+                ),
+            )
+        img = _open_product_image(data)
         if isinstance(img, Refusal):
             return ListProductResult(accepted=False, refusal=img)
         sig = listing_signature(inp.product.title, inp.product.description, img)
+        # Every listing committed up to here is seen by the search below; those committed during it are
+        # judged again under the decision lock, which every listing's insert holds (decision_locks).
+        watermark = session.exec(select(func.max(ProductSignature.seq))).one() or 0
         match = find_duplicate(
             session,
             inp.member_id,
@@ -366,6 +431,19 @@ def list_product(inp: ListProductInput) -> ListProductResult:
             text_threshold=inp.text_threshold,
             image_max_distance=inp.image_max_distance,
         )
+        if match is None:
+            session.rollback()  # the locked transaction starts afresh and sees every commit
+            hold(session, ASSOC3_LISTING)
+            if session.get(Product, inp.product_id) is not None:
+                return ListProductResult(accepted=True)  # a concurrent retry of this very listing won
+            match = find_duplicate_since(
+                session,
+                inp.member_id,
+                sig,
+                watermark,
+                text_threshold=inp.text_threshold,
+                image_max_distance=inp.image_max_distance,
+            )
         if match is not None:
             # which evidence decided goes with the link and the answer: operators are shown it
             evidence = f"{inp.product_id}~{match.product_id} by {match.evidence}"
@@ -391,22 +469,22 @@ def list_product(inp: ListProductInput) -> ListProductResult:
                 image_distance=match.image_distance,
                 evidence=match.evidence,
             )
-        insert_product(
-            session,
-            Product(
-                product_id=inp.product_id,
-                member_id=inp.member_id,
-                title=inp.product.title.strip(),
-                category=inp.product.category,
-                price_cents=price_cents(inp.product.price) or 0,
-                image_ref=inp.product.image_ref,
-                minhash=sig.minhash.tobytes(),
-                phash=sig.phash,
-                created_at=inp.at,
-            ),
-            sig,
-        )
         try:
+            insert_product(
+                session,
+                Product(
+                    product_id=inp.product_id,
+                    member_id=inp.member_id,
+                    title=inp.product.title.strip(),
+                    category=inp.product.category,
+                    price_cents=price_cents(inp.product.price) or 0,
+                    image_ref=inp.product.image_ref,
+                    minhash=sig.minhash.tobytes(),
+                    phash=sig.phash,
+                    created_at=inp.at,
+                ),
+                sig,
+            )
             session.commit()
         except IntegrityError:
             session.rollback()  # a concurrent retry of this very listing won

@@ -5,10 +5,20 @@ from __future__ import annotations
 import click
 
 import seller_client
+from activities.storage.blobs import BlobError
 from models.contract import BuyerScreening, ClosureReport, ViolationInput
 from models.refusals import Refusal, RefusedError
 
-from .common import Answer, Call, facade_command, one_of, service_option
+from .common import (
+    Answer,
+    Call,
+    Output,
+    facade_command,
+    one_of,
+    pass_output,
+    request_id_option,
+    service_option,
+)
 
 CLOSURE_REASONS = {"REG-9": "account_rental", "REG-10": "alibaba_closure"}
 
@@ -109,4 +119,23 @@ async def screen_buyer(
     return {"buyer_id": buyer_id, "closed": result.closed, "seller_member_id": result.seller_member_id}
 
 
-COMMANDS = [violation, close_report, screen_buyer]
+@click.command("upload-url")
+@click.argument("sha256")
+@request_id_option(used=False)
+@pass_output
+def upload_url(out: Output, sha256: str) -> int:
+    """A pre-signed PUT URL for a file whose sha256 (64 hex digits) you give; send its bytes there.
+
+    Any HTTP client can then upload (`curl -T photo.jpg URL`), and the reference printed
+    (`sha256:...`) goes in the command that uses the file. The bytes are checked against the sha256
+    when a worker first reads them. Needs an S3 blob store (BLOB_STORE_URL).
+    """
+    try:
+        ticket = seller_client.upload_url(sha256)
+    except BlobError as err:
+        raise click.ClickException(str(err)) from None
+    out.show({"ref": ticket.ref, "method": ticket.method, "url": ticket.url, "expires_at": ticket.expires_at})
+    return 0
+
+
+COMMANDS = [violation, close_report, screen_buyer, upload_url]

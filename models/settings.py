@@ -57,6 +57,8 @@ class Settings:
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = field(repr=False, default=None)
     temporal_tls_server_name: str | None = None  # when the address is not the name in the certificate
+    # Blobs: empty for the folder under data_dir, or s3://bucket[/prefix] (activities/storage/object_store.py).
+    blob_store_url: str = ""
     # Observability (activities/worker_support/telemetry.py): a Prometheus endpoint (host:port) for the
     # worker's metrics, an OTLP/HTTP collector for traces, and the log line format (text or json).
     metrics_address: str | None = None
@@ -264,6 +266,7 @@ def load_settings() -> Settings:
         temporal_tls_cert=tls_cert,
         temporal_tls_key=tls_key,
         temporal_tls_server_name=os.environ.get("TEMPORAL_TLS_SERVER_NAME", "").strip() or None,
+        blob_store_url=_env("BLOB_STORE_URL", ""),
         metrics_address=_metrics_address(),
         otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
         log_format=_log_format(),

