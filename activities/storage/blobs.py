@@ -77,3 +77,13 @@ def read_bytes(ref: str, *, max_bytes: int, root: Path | None = None) -> bytes:
     if path.stat().st_size > max_bytes:
         raise BlobError(f"blob {ref} is larger than {max_bytes} bytes")
     return path.read_bytes()
+
+
+def delete(ref: str, *, root: Path | None = None) -> bool:
+    """Remove a blob (DATA-2 retention, DATA-4 erasure); True when it was there. Idempotent."""
+    path = path_for(ref, root=root)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
