@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -31,6 +32,7 @@ from activities.known_faces.index import warm_face_index
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
+from activities.retention import KEEPER_WORKFLOW_ID, erase_member, sweep_retention
 from activities.worker_support.failure_kinds import FailureKinds
 from activities.worker_support.metrics import BusinessMetrics
 from activities.worker_support.supervision import ActivitySupervision
@@ -42,9 +44,16 @@ from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.command_memo import CommandMemo
 from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
+from workflows.retention import ErasureRequest, KeeperInput, RetentionKeeper
 from workflows.seller_account import SellerAccount
 
-WORKFLOWS: Sequence[type] = (SellerAccount, Registration, BuyerScreeningWorkflow)
+WORKFLOWS: Sequence[type] = (
+    SellerAccount,
+    Registration,
+    BuyerScreeningWorkflow,
+    RetentionKeeper,
+    ErasureRequest,
+)
 ACTIVITIES: Sequence[Any] = (
     record_audit,
     send_notice,
@@ -64,6 +73,8 @@ ACTIVITIES: Sequence[Any] = (
     clear_link,
     screen_buyer,
     verify_credentials,
+    sweep_retention,
+    erase_member,
 )
 
 
@@ -94,7 +105,13 @@ def build_worker(
         # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
         # is bad input, not an outage); commands answered once per request id across continue-as-new.
         # Business metrics outermost: they see what the caller sees (models/metrics.py).
-        interceptors=[BusinessMetrics(), ActivitySupervision(), FailureKinds(), CommandMemo(), WorkflowMetrics()],
+        interceptors=[
+            BusinessMetrics(),
+            ActivitySupervision(),
+            FailureKinds(),
+            CommandMemo(),
+            WorkflowMetrics(),
+        ],
     )
 
 
@@ -127,7 +144,20 @@ async def main() -> None:
     threading.Thread(target=warm_face_index, name="warm-face-index", daemon=True).start()
     logging.info("worker on task queue %s at %s", settings().task_queue, settings().temporal_address)
     async with worker:
+        await start_retention_keeper(client)
         await stop.wait()
+
+
+async def start_retention_keeper(client: Client, task_queue: str | None = None) -> None:
+    """DATA-2: the one retention keeper runs whatever happens to workers; the first worker starts it."""
+    await client.start_workflow(
+        RetentionKeeper.run,
+        KeeperInput(),
+        id=KEEPER_WORKFLOW_ID,
+        task_queue=task_queue or settings().task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary="DATA-2 retention keeper: deletes personal data whose period has ended",
+    )
 
 
 if __name__ == "__main__":

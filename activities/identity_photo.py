@@ -41,6 +41,7 @@ from temporalio import activity
 from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
 from activities.known_faces.index import check_against_registry, id_card_fingerprint
 from activities.photo_analysis import card_detection, card_reading, photo_cues
+from activities.retention import note_refused_photo
 from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
 from activities.worker_support.heartbeat import heartbeating
@@ -438,7 +439,15 @@ PHOTO_CHECKS = threading.BoundedSemaphore(int(os.environ.get("PHOTO_CHECKS_AT_ON
 def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     """Reads the photo from the blob store by reference; refuses a photo another account used; on a
     pass enrols the face and names the accounts that share it (activities/known_faces/index.py). Safe to
-    retry: a retry after success finds its own enrolment and answers the same. Heartbeats throughout."""
+    retry: a retry after success finds its own enrolment and answers the same. Heartbeats throughout.
+    A refused photo is noted for deletion when DATA-2's period ends (activities/retention.py)."""
+    result = _check(inp)
+    if not result.passed and result.refusal is not None and inp.member_id:
+        note_refused_photo(inp.photo_ref, inp.member_id, activity.info().current_attempt_scheduled_time)
+    return result
+
+
+def _check(inp: PhotoCheckInput) -> PhotoCheckResult:
     try:
         # Bounded: a huge file is refused by its stored size, never read into memory.
         data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes)

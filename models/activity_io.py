@@ -202,3 +202,40 @@ class ClearLinkInput:
     linked_member_id: str
     operator: str
     at: datetime
+
+
+@dataclass
+class SweepInput:
+    """DATA-2: one pass of the retention keeper, as of the workflow's clock."""
+
+    at: datetime
+    batch: int = 200  # rows of each kind per pass: each activity stays short, the keeper loops
+
+
+@dataclass
+class SweepReport:
+    refused_photos: int = 0  # deleted this pass (blob and row)
+    closed_accounts: int = 0  # erased this pass
+    email_codes: int = 0
+    more: bool = False  # a batch was full: sweep again now
+    face_templates: int = 0  # DATA-5: held after this pass
+    sweep_every_hours: float = 24.0  # the policy's, read by the activity from the worker's policy source
+
+
+@dataclass
+class EraseInput:
+    """DATA-4: erase a closed account's personal data now (or DATA-2 when its period has ended)."""
+
+    member_id: str
+    reason: str  # a code: seller_request | retention_ended | ...
+    actor: str  # operator:<name> | system
+    at: datetime
+
+
+@dataclass
+class ErasureReport:
+    member_id: str
+    erased: bool
+    refusal: Refusal | None = None  # DATA-4: a live account is closed first
+    deleted: dict[str, int] = field(default_factory=dict)  # kind of data -> rows or blobs removed
+    kept: list[str] = field(default_factory=list)  # "KIND: RULE why", what a rule requires to keep

@@ -43,3 +43,22 @@ class AuthenticationPhoto(SQLModel, table=True):
     slice2: int = Field(index=True)
     slice3: int = Field(index=True)
     enrolled_at: datetime
+
+
+class RefusedPhoto(SQLModel, table=True):
+    """An authentication photo that did not pass, kept until DATA-2's period ends (then its blob and this
+    row go: activities/retention.py). `sha256` is its content hash, as in AuthenticationPhoto."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    member_id: str = Field(index=True, max_length=32)
+    refused_at: datetime = Field(index=True)
+
+
+class Erasure(SQLModel, table=True):
+    """DATA-2/DATA-4: an account whose personal data was erased, when, why and by whom (the reason is a
+    code, never personal data). The retention keeper skips accounts listed here."""
+
+    member_id: str = Field(primary_key=True, max_length=32)
+    erased_at: datetime
+    reason: str = Field(max_length=64)
+    actor: str = Field(max_length=64)

@@ -21,7 +21,7 @@ from typing import Literal
 @dataclass(frozen=True)
 class Metric:
     name: str
-    kind: Literal["counter", "histogram"]
+    kind: Literal["counter", "histogram", "gauge"]
     labels: tuple[str, ...]
     description: str
 
@@ -69,6 +69,9 @@ STEPS_NEEDING_ATTENTION = Metric(
 CODEC_REQUESTS = Metric(
     "seller_codec_requests", "counter", ("route", "status"), "Codec server requests, by route and status"
 )
+FACE_TEMPLATES = Metric(
+    "seller_face_templates", "gauge", (), "DATA-5: face templates held (the regulator's filing threshold)"
+)
 CODEC_REFUSALS = Metric("seller_codec_refusals", "counter", ("code",), "Codec server refusals, by code")
 
 ALL: tuple[Metric, ...] = (
@@ -84,6 +87,7 @@ ALL: tuple[Metric, ...] = (
     ENFORCEMENT_ACTIONS,
     TRANSITIONS,
     STEPS_NEEDING_ATTENTION,
+    FACE_TEMPLATES,
     CODEC_REQUESTS,
     CODEC_REFUSALS,
 )

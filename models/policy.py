@@ -106,6 +106,17 @@ class LifecyclePolicy:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """DATA-2 and DATA-5: how long personal data is kept once its purpose is met (docs/PRIVACY.md)."""
+
+    refused_photo_days: float = 30  # an authentication photo that did not pass
+    closed_account_days: float = 180  # a closed account's photos, face template and contacts
+    email_code_days: float = 7  # REG-6 one-time codes, used or not
+    sweep_every_hours: float = 24  # how often the retention keeper looks
+    face_filing_threshold: int = 100_000  # DATA-5: face templates held before the regulator's filing
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str = "builtin"
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
@@ -117,6 +128,7 @@ class Policy:
     penalties: PenaltyPolicy = field(default_factory=PenaltyPolicy)
     email_verification: EmailVerificationPolicy = field(default_factory=EmailVerificationPolicy)
     steps: StepsPolicy = field(default_factory=StepsPolicy)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 T = TypeVar("T")

@@ -71,6 +71,7 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "decide_appeal": ("operator",),
     "retry": ("operator",),  # write again the steps that ran out of retries (NeedsAttention)
     "preapprove": ("operator",),
+    "erase": ("operator",),  # DATA-4: a closed account's personal data, on the seller's request
     "open_case": ("system", "operator"),
     "ban": ("system", "operator"),
 }

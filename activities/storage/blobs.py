@@ -99,6 +99,14 @@ class Blobs:
         self.store.delete(name)
         return data
 
+    def delete(self, ref: str) -> bool:
+        """Remove the blob and any pending upload of it; True when either was there."""
+        digest = digest_of(ref)
+        there = self.store.size(digest) is not None or self.store.size(INCOMING + digest) is not None
+        self.store.delete(digest)
+        self.store.delete(INCOMING + digest)
+        return there
+
     def upload_ticket(self, sha256_hex: str, lifetime: timedelta = UPLOAD_URL_LIFETIME) -> UploadTicket:
         """A pre-signed PUT for a blob whose sha256 the caller declares (the bytes are checked when read)."""
         digest = digest_of(f"sha256:{sha256_hex.lower().strip()}")
@@ -145,3 +153,9 @@ def put_bytes(data: bytes, *, root: Path | None = None) -> str:
 
 def read_bytes(ref: str, *, max_bytes: int, root: Path | None = None) -> bytes:
     return _at(root).read(ref, max_bytes=max_bytes)
+
+
+def delete(ref: str, *, root: Path | None = None) -> bool:
+    """Remove a blob, sealed or a pending upload (DATA-2 retention, DATA-4 erasure); True when it was
+    there. Idempotent."""
+    return _at(root).delete(ref)

@@ -1,0 +1,219 @@
+"""DATA-2..5 on the time-skipping server: what has outlived its period is gone, what a rule needs stays.
+
+Each test registers real sellers through a real worker, skips the clock past a retention period with
+the retention keeper running (workflows/retention.py), and reads the registry and the blob folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+import seller_client
+from activities.storage.blobs import blobs
+from activities.storage.db import engine
+from commands.privacy import erase, export_member
+from devtools import photo_fixtures
+from devtools.identity_factory import applicant
+from devtools.smtp_sink import SmtpSink
+from models.contract import RegistrationInput, VerifyEmailInput, ViolationInput
+from models.known_faces import AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
+from models.policy import load_policy
+from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
+from tests.conftest import BIN, new_worker
+from tests.draws import hex_id
+from tests.polling import eventually
+from worker import start_retention_keeper
+from workflows.seller_account import SellerAccount
+
+RETENTION = load_policy().retention
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def photo(tmp_path: Path, name: str, id_number: str) -> Path:
+    variant = next(v for v in photo_fixtures.VARIANTS if v.name == name)
+    path = tmp_path / f"{name}-{hex_id(4)}.jpg"
+    path.write_bytes(photo_fixtures.jpeg_bytes(variant, id_number))
+    return path
+
+
+async def verified_seller(
+    env: WorkflowEnvironment, tq: str, mailbox: SmtpSink
+) -> tuple[str, RegistrationInput]:
+    reg = applicant()
+    result = await seller_client.register(env.client, reg, task_queue=tq)
+    assert result.member_id
+    code = await asyncio.to_thread(mailbox.latest_code, reg.email)
+    await seller_client.command(
+        env.client, result.member_id, SellerAccount.verify_email, VerifyEmailInput(code)
+    )
+    return result.member_id, reg
+
+
+async def submit(env: WorkflowEnvironment, member: str, path: Path) -> bool:
+    answer = await seller_client.submit_photo(env.client, member, path)
+    return answer.passed
+
+
+async def skip(env: WorkflowEnvironment, span: timedelta) -> None:
+    """Skip the clock in steps: the keeper sweeps once a day, and one skip call has an RPC deadline."""
+    step = timedelta(days=20)
+    while span > timedelta(0):
+        await env.sleep(min(step, span))
+        span -= step
+
+
+def stored(ref: str) -> bool:
+    return blobs().size(ref) is not None
+
+
+def ref_of(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rows(model, **where):  # type: ignore[no-untyped-def]
+    with Session(engine()) as session:
+        stmt = select(model)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(model, name) == value)
+        return list(session.exec(stmt))
+
+
+async def test_a_refused_photo_is_gone_from_blobs_and_registry_after_its_period(
+    time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        refused = photo(tmp_path, "other_portrait", reg.id_card_number)
+        assert not await submit(time_env, member, refused)
+        ref = ref_of(refused)
+        assert stored(ref) and rows(RefusedPhoto, member_id=member)
+
+        await start_retention_keeper(time_env.client, worker.task_queue)
+        await time_env.sleep(timedelta(days=RETENTION.refused_photo_days - 1))
+        assert stored(ref), "kept until its period ends"
+        await time_env.sleep(timedelta(days=2))
+        await eventually(lambda: not stored(ref), bool, "the refused photo deleted")
+        assert not rows(RefusedPhoto, member_id=member)
+
+
+async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_period_its_bar_stays(
+    time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        passing = photo(tmp_path, "pass_obama", reg.id_card_number)
+        assert await submit(time_env, member, passing)
+        assert rows(FaceTemplate, member_id=member) and rows(AuthenticationPhoto, member_id=member)
+        await seller_client.report_violation(
+            time_env.client, member, ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious")
+        )
+
+        # Read from the registry: a query to a finished workflow holds the time-skipping server's clock.
+        await eventually(lambda: rows(Account, member_id=member, state="closed"), bool, "closed")
+        bars = await eventually(
+            lambda: rows(BarredFingerprint, origin_member_id=member), bool, "REG-5 barred the identity"
+        )
+        assert rows(IdentityFingerprint, member_id=member)
+
+    # The keeper runs on its own server clock: after an account's workflow has finished, the
+    # time-skipping server no longer skips for this environment (seen here), and the keeper needs
+    # nothing from the account but the registry, as in production where it runs apart from accounts.
+    keeper_env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=time_env.client.data_converter,
+    )
+    try:
+        async with new_worker(keeper_env.client) as keeper_worker:
+            await start_retention_keeper(keeper_env.client, keeper_worker.task_queue)
+            await skip(keeper_env, timedelta(days=RETENTION.closed_account_days - 2))
+            assert not rows(Erasure, member_id=member), "kept until its period ends"
+            await skip(keeper_env, timedelta(days=4))
+            await eventually(lambda: rows(Erasure, member_id=member), bool, "the closed account erased")
+    finally:
+        await keeper_env.shutdown()
+
+    assert not rows(FaceTemplate, member_id=member)
+    assert not rows(AuthenticationPhoto, member_id=member)
+    assert not rows(IdentityFingerprint, member_id=member)
+    assert not stored(ref_of(passing))
+    assert len(rows(BarredFingerprint, origin_member_id=member)) == len(bars), "REG-5 keeps its bar"
+    erased = [
+        r for r in rows(AuditRecord, workflow_id=f"seller-{member}") if r.event == "personal_data_erased"
+    ]
+    assert [(r.rule, r.reason) for r in erased] == [("DATA-2", "retention_ended")]
+    assert erased[0].detail["face_template"] == "1" and "@" not in json.dumps(erased[0].detail)
+
+
+async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_needs(
+    time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        assert await submit(time_env, member, photo(tmp_path, "pass_obama", reg.id_card_number))
+        now = (
+            (await time_env.get_current_time())
+            if hasattr(time_env, "get_current_time")
+            else seller_client.utcnow()
+        )
+        live = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now)
+        assert not live.erased and live.refusal is not None
+        assert (live.refusal.rule, live.refusal.code) == ("DATA-4", "account_live")
+        assert rows(FaceTemplate, member_id=member)
+
+        await seller_client.report_violation(
+            time_env.client, member, ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious")
+        )
+        await eventually(lambda: rows(Account, member_id=member, state="closed"), bool, "closed")
+        first = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now)
+        again = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now)
+    assert first.erased and first.deleted["face_template"] == 1 and first.deleted["identity_fingerprint"] >= 4
+    assert any(k.startswith("barred_fingerprint: REG-5") for k in first.kept)
+    assert again.erased and again.deleted == {} and again.kept == first.kept
+    assert not rows(FaceTemplate, member_id=member) and rows(BarredFingerprint, origin_member_id=member)
+
+
+async def test_export_answers_every_kind_of_data_in_the_data_map(
+    time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        assert not await submit(time_env, member, photo(tmp_path, "other_portrait", reg.id_card_number))
+        assert await submit(time_env, member, photo(tmp_path, "pass_obama", reg.id_card_number))
+        data = await export_member(time_env.client, member, tmp_path / "export")
+
+    kinds = data_map_kinds()
+    assert kinds <= set(data), sorted(kinds - set(data))
+    written = json.loads((tmp_path / "export" / "export.json").read_text())
+    assert written["account_state"]["state"] == "authenticated"
+    assert written["facetemplate"] and "template" not in written["facetemplate"][0], "never the template"
+    assert all(
+        (tmp_path / "export" / f).is_file()
+        for f in written["authentication_photo"] + written["refused_photo"]
+    )
+    assert reg.id_card_number not in (tmp_path / "export" / "export.json").read_text()
+
+
+def data_map_kinds() -> set[str]:
+    text = (ROOT / "docs" / "PRIVACY.md").read_text()
+    return set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.M))
+
+
+def test_the_data_map_lists_every_table_of_the_registry() -> None:
+    from sqlmodel import SQLModel
+
+    import models.email_verification  # noqa: F401  (tables register on import)
+    import models.known_faces  # noqa: F401
+    import models.products  # noqa: F401
+    import models.tables  # noqa: F401
+
+    tables = set(SQLModel.metadata.tables)
+    assert tables <= data_map_kinds(), sorted(tables - data_map_kinds())
