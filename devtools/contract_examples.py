@@ -18,6 +18,7 @@ from temporalio.converter import default
 
 from devtools.identity_factory import id_card_number, licence_number
 from models import credentials
+from models.contract import AccountStatus as _AccountStatus
 from models.contract import (
     AppealDecisionInput,
     AppealInput,
@@ -51,7 +52,6 @@ from models.contract import (
     VerifyEmailInput,
     ViolationInput,
 )
-from models.contract import AccountStatus as _AccountStatus
 from models.policy import LifecyclePolicy, Policy
 from models.refusals import Refusal
 

@@ -112,7 +112,7 @@ class _Schemas:
             return {"type": "string", "format": "date-time", "pattern": _RFC3339}
         if hint is typing.Any:
             return {}
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             name = hint.__name__
             if name not in self.defs:
                 self.defs[name] = {}  # placeholder: recursive types stop here
@@ -199,10 +199,7 @@ def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
 def schema_for(hint: Any, title: str) -> dict[str, Any]:
     """A self-contained JSON Schema (2020-12) for one type of the contract."""
     builder = _Schemas()
-    if dataclasses.is_dataclass(hint):
-        body = builder.dataclass(hint)
-    else:
-        body = builder.of_type(hint)
+    body = builder.dataclass(hint) if dataclasses.is_dataclass(hint) else builder.of_type(hint)
     out: dict[str, Any] = {"$schema": DIALECT, "$id": f"{BASE_URI}{title}.json", "title": title, **body}
     defs = {k: v for k, v in builder.defs.items() if k != title}
     if defs:
@@ -264,18 +261,18 @@ def contract_index() -> tuple[dict[str, Any], dict[str, Any]]:
         if defn.signals:
             if set(defn.signals) != set(SIGNAL_PAYLOADS):
                 raise ValueError(f"models.contract.SIGNAL_PAYLOADS does not name the signals of {defn.name}")
-            entry["signals"] = {n: SIGNAL_PAYLOADS[n].__name__ for n in sorted(defn.signals)}
+            entry["signals"] = {n: SIGNAL_PAYLOADS[n].__name__ for n in sorted(map(str, defn.signals))}
             types_ |= {t.__name__: t for t in SIGNAL_PAYLOADS.values()}
         if defn.updates:
             entry["updates"] = {}
-            for n, u in sorted(defn.updates.items()):
-                arg = (u.arg_types or [None])[0]
+            for n, u in sorted((str(k), v) for k, v in defn.updates.items()):
+                arg: Any = (u.arg_types or [None])[0]
                 entry["updates"][n] = {"arg": _name(arg), "result": _name(u.ret_type)}
                 types_[_name(arg)] = arg
                 if u.ret_type is not typing.NoReturn:
                     types_[_name(u.ret_type)] = u.ret_type
         if defn.queries:
-            entry["queries"] = {n: {"result": _name(q.ret_type)} for n, q in sorted(defn.queries.items())}
+            entry["queries"] = {str(n): {"result": _name(q.ret_type)} for n, q in defn.queries.items()}
             types_ |= {_name(q.ret_type): q.ret_type for q in defn.queries.values()}
         index["workflows"][defn.name] = entry
     return index, dict(sorted(types_.items()))
