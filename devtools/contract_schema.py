@@ -266,7 +266,7 @@ def contract_index() -> tuple[dict[str, Any], dict[str, Any]]:
         if defn.updates:
             entry["updates"] = {}
             for n, u in sorted((str(k), v) for k, v in defn.updates.items()):
-                arg: Any = (u.arg_types or [None])[0]
+                arg: Any = u.arg_types[0] if u.arg_types else None
                 entry["updates"][n] = {"arg": _name(arg), "result": _name(u.ret_type)}
                 types_[_name(arg)] = arg
                 if u.ret_type is not typing.NoReturn:
