@@ -11,12 +11,12 @@ Remote codec protocol, as the Web UI 2.x and the CLI call it:
 
 (`/{namespace}/decode` and `/{namespace}/encode` are accepted too; any query string is ignored.)
 
-Commands typed in the Web UI (models/codec_signing.py): an input whose `auth` names an operator command
+Commands typed in the Web UI (security/codec_signing.py): an input whose `auth` names an operator command
 and account, `{"auth": {"command": "decide_appeal", "account": "M…"}}`, is signed on /encode for the
 signed-in operator (cookie or OIDC token, with the operator role, from a UI origin), or refused with
 rule ENF-4 and a reason code; /decode blanks every credential's signature.
 
-Authentication (models/codec_access.py): an operator signs in at `/login` and the UI sends the session
+Authentication (security/codec_access.py): an operator signs in at `/login` and the UI sends the session
 cookie ("include cross-origin credentials"); or the UI passes the user's OIDC access token; or the CLI
 sends the static `CODEC_SERVER_TOKEN`. Every principal reads only its namespaces. Anything else gets
 401, and the UI shows the ciphertext. CORS answers the configured UI origins only, never `*`.
@@ -43,9 +43,11 @@ from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from models import codec_signing
-from models.codec import EncryptionCodec
-from models.codec_access import (
+from models.refusals import Refusal
+from models.settings import Settings, settings
+from security import codec_signing
+from security.codec import EncryptionCodec
+from security.codec_access import (
     SESSION_COOKIE,
     AccessSettings,
     OidcVerifier,
@@ -55,9 +57,7 @@ from models.codec_access import (
     hash_password,
     load_access,
 )
-from models.codec_signing import Signer, SigningRefused
-from models.refusals import Refusal
-from models.settings import Settings, settings
+from security.codec_signing import Signer, SigningRefused
 
 log = logging.getLogger("codec_server")
 

@@ -24,16 +24,16 @@ from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
-from activities.failure_kinds import FailureKinds
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
-from activities.known_faces import warm_face_index
+from activities.known_faces.index import warm_face_index
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
-from activities.supervision import ActivitySupervision
-from models.credentials import keyring
+from activities.worker_support.failure_kinds import FailureKinds
+from activities.worker_support.supervision import ActivitySupervision
 from models.settings import settings
+from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.command_memo import CommandMemo
@@ -84,7 +84,7 @@ def build_worker(
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
     # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
-    # and workers and replayers alike build their runner here (models/credentials.py).
+    # and workers and replayers alike build their runner here (security/credentials.py).
     keyring()
     # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
     # libraries the update validators call (REG-6/REG-11) import their data modules on first use

@@ -36,12 +36,12 @@ class Settings:
     codec_keys: dict[str, bytes] = field(repr=False, default_factory=dict)
     codec_key_id: str = "k1"
     codec_server_token: str = field(repr=False, default="")
-    # Credential keys (models/credentials.py): `id:roles:hex,...`, the first key for a role signs it.
+    # Credential keys (security/credentials.py): `id:roles:hex,...`, the first key for a role signs it.
     credential_keys: str = field(repr=False, default="")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "no-reply@seller-platform.invalid"
-    # "production" refuses development secrets and turns on the strict codec (models/codec.py).
+    # "production" refuses development secrets and turns on the strict codec (security/codec.py).
     seller_env: str = "development"
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
@@ -103,7 +103,7 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
         problems.append("CODEC_KEYS contains the public development key")
     if env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN) == DEV_CODEC_TOKEN:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
-    from models.credentials import DEV_KEYS
+    from security.credentials import DEV_KEYS
 
     raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
     if not raw_credential_keys.strip():
@@ -125,7 +125,7 @@ def load_settings() -> Settings:
         raise SettingsError("SELLER_ENV=production refuses development settings: " + "; ".join(problems))
     keys = parse_codec_keys(_env("CODEC_KEYS", f"k1:{DEV_CODEC_KEY}"))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
-    from models.credentials import DEV_KEYS
+    from security.credentials import DEV_KEYS
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")
