@@ -14,7 +14,7 @@ from unittest import mock
 
 from temporalio.api.common.v1 import Payload
 
-import models.codec as codec
+import security.codec as codec
 
 PATH = Path(__file__).resolve().parent.parent / "docs" / "contract" / "codec-vectors.json"
 K1 = ("k1", bytes(range(32)))

@@ -17,7 +17,6 @@ from typing import Any
 from temporalio.converter import default
 
 from devtools.identity_factory import id_card_number, licence_number
-from models import credentials
 from models.contract import AccountStatus as _AccountStatus
 from models.contract import (
     AppealDecisionInput,
@@ -54,6 +53,7 @@ from models.contract import (
 )
 from models.policy import LifecyclePolicy, Policy
 from models.refusals import Refusal
+from security import credentials
 
 MEMBER = "M0123456789ABCDEF"
 OTHER = "MZYXWVTSRQPNMKJHG"

@@ -9,7 +9,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from devtools.codec_vectors import PATH, text
-from models.codec import EncryptionCodec
+from security.codec import EncryptionCodec
 
 VECTORS = json.loads(PATH.read_text())
 
