@@ -220,9 +220,11 @@ class PhotoSubmission(Signed):
 
 @dataclass
 class AuthenticationResult:
-    passed: bool
+    """A photo that passed (one that fails is refused: RuleRefusal with the failing check's code)."""
+
+    passed: bool  # always true since the contract of issue 29; answers of older releases may say false
     state: str
-    failures: list[Refusal] = field(default_factory=list)
+    failures: list[Refusal] = field(default_factory=list)  # always empty since issue 29
 
 
 @dataclass
@@ -268,11 +270,13 @@ class ProductRemoval(Signed):
 
 @dataclass
 class ProductReleaseResult:
-    accepted: bool
+    """A product released (one the checks refuse is refused: RuleRefusal, OPEN-3 or ASSOC-3)."""
+
+    accepted: bool  # always true since the contract of issue 29; answers of older releases may say false
     state: str
     product_id: str | None = None
     products_released: int = 0
-    refusal: Refusal | None = None
+    refusal: Refusal | None = None  # always null since issue 29
 
 
 @dataclass
