@@ -44,7 +44,7 @@ def _payload_json(p: Payload) -> dict[str, Any]:
 
 
 def vectors() -> dict[str, Any]:
-    good = []
+    good: list[dict[str, Any]] = []
     for name, key, nonce, metadata, data in CASES:
         payload = Payload(metadata=metadata, data=data)
         good.append(
