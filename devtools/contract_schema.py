@@ -31,6 +31,7 @@ from devtools.contract_examples import EXAMPLES
 from models import boundary
 from models.contract import SIGNAL_PAYLOADS
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal
+from security.credentials import COMMAND_ROLES
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.lifecycle import SUSPENDABLE
 from workflows.registration import Registration
@@ -43,6 +44,11 @@ BASE_URI = "https://seller-accounts.example/contract/schemas/"
 # its input is internal (models/account_state.py), its result and messages are the contract.
 WORKFLOWS = (Registration, SellerAccount, BuyerScreeningWorkflow)
 INTERNAL_INPUTS = {"SellerAccount"}
+WORKFLOW_IDS = {
+    "Registration": "registration-<request_id>",
+    "SellerAccount": "seller-<member_id>",
+    "BuyerScreeningWorkflow": "buyer-<buyer_id>",
+}
 STATES = [*SUSPENDABLE, "suspended", "closed"]
 # Defaults read from the environment when the class is defined (SELLER_MAX_RUN_DAYS): not the contract's.
 VOLATILE_DEFAULTS = {("LifecyclePolicy", "max_run_days")}
@@ -246,11 +252,13 @@ def contract_index() -> tuple[dict[str, Any], dict[str, Any]]:
             "non_retryable": "equals not details[0].retryable",
             "details": ["Refusal"],
         },
+        # Who may send each command (README *Roles*); every signal and update payload carries `auth`.
+        "credential": {"field": "auth", "roles": {k: list(v) for k, v in sorted(COMMAND_ROLES.items())}},
         "workflows": {},
     }
     for cls in WORKFLOWS:
         defn = workflow._Definition.must_from_class(cls)
-        entry: dict[str, Any] = {}
+        entry: dict[str, Any] = {"id": WORKFLOW_IDS[defn.name or ""]}
         if defn.name not in INTERNAL_INPUTS:
             entry["args"] = [_name(t) for t in defn.arg_types or []]
             types_ |= {_name(t): t for t in defn.arg_types or []}
