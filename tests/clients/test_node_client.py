@@ -44,7 +44,7 @@ def _node_env(target: str, task_queue: str) -> dict[str, str]:
     }
 
 
-async def _node(env: dict[str, str], *args: str, refused: bool = False) -> Any:
+async def _node(env: dict[str, str], *args: str, refused: bool = False) -> dict[str, Any]:
     """One run of the Node client's command line; its JSON answer (exit 3 and `refused` when refused)."""
     proc = await asyncio.create_subprocess_exec(
         "node", str(NODE_CLIENT / "bin" / "seller.js"), *args,
@@ -54,7 +54,8 @@ async def _node(env: dict[str, str], *args: str, refused: bool = False) -> Any:
     assert proc.returncode == (3 if refused else 0), (
         f"{args[0]}: exit {proc.returncode}\n{err.decode()[-2000:]}"
     )
-    return json.loads(out)
+    answer: dict[str, Any] = json.loads(out)
+    return answer
 
 
 def _valid(schema_name: str, value: Any) -> None:
@@ -121,7 +122,7 @@ async def test_a_seller_from_registration_to_a_product_through_the_node_client(
         assert (released["accepted"], released["products_released"]) == (True, 1)
 
         await _node(env, "violation", member, "listing", "--id", f"V-node-{n}", "--points", "2")
-        status = await eventually(
+        status: dict[str, Any] = await eventually(
             lambda: _node(env, "status", member),
             lambda s: s["penalty_points"]["listing"] == 2,
             "points",
