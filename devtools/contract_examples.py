@@ -28,7 +28,6 @@ from models.contract import (
     BuyerScreeningResult,
     ChangeContactInput,
     ClosureReport,
-    DisabledReason,
     ExamAnswers,
     ExamPaperView,
     ExamQuestionView,
@@ -98,7 +97,10 @@ def _status() -> _AccountStatus:
         resume_state=None,
         closed_reason=None,
         reasons=["OPEN-1 card_corner_missing: Show all four corners of the ID card."],
-        waiting_for=["identity authentication photo (OPEN-1)", "OPEN-1 authentication due at 2027-03-25T06:00:00+00:00"],
+        waiting_for=[
+            "identity authentication photo (OPEN-1)",
+            "OPEN-1 authentication due at 2027-03-25T06:00:00+00:00",
+        ],
         last_login_at=AT,
         login_count=1,
         products_released=0,
@@ -114,7 +116,9 @@ def _status() -> _AccountStatus:
                 )
             ],
             eventually_due=[
-                Requirement("login", "REG-4", "log in before the account is reclaimed", AT + timedelta(days=365))
+                Requirement(
+                    "login", "REG-4", "log in before the account is reclaimed", AT + timedelta(days=365)
+                )
             ],
             errors=[
                 RequirementError(
@@ -129,13 +133,11 @@ def _status() -> _AccountStatus:
     )
 
 
-def _suspended() -> Any:
-    return DisabledReason("suspended", "case", ["ASSOC-4"], None, ["C0123456789abcdef0123"])
-
-
 EXAMPLES: dict[str, Callable[[], Any]] = {
     "State": lambda: "authenticated",
-    "Refusal": lambda: _json(Refusal("OPEN-1", "card_corner_missing", "Show all four corners of the ID card.")),
+    "Refusal": lambda: _json(
+        Refusal("OPEN-1", "card_corner_missing", "Show all four corners of the ID card.")
+    ),
     "Policy": lambda: _json(Policy(lifecycle=LifecyclePolicy(max_run_days=30))),
     "RegistrationInput": lambda: _json(
         RegistrationInput(
@@ -152,7 +154,9 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
         RegistrationResult(accepted=True, member_id=MEMBER, workflow_id=f"seller-{MEMBER}")
     ),
     "AccountStatus": lambda: _json(_status()),
-    "LoginInput": lambda: _json(_service("login", LoginInput("marketplace", "203.0.113.7", "device-42"), "login-service")),
+    "LoginInput": lambda: _json(
+        _service("login", LoginInput("marketplace", "203.0.113.7", "device-42"), "login-service")
+    ),
     "ViolationInput": lambda: _json(
         _service(
             "report_violation",
@@ -160,14 +164,20 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
         )
     ),
     "ClosureReport": lambda: _json(
-        _service("report_closure", ClosureReport("R-2027-17", "REG-9", "account_rental", "ticket-5512", "trust"))
+        _service(
+            "report_closure", ClosureReport("R-2027-17", "REG-9", "account_rental", "ticket-5512", "trust")
+        )
     ),
     "AssociationCaseInput": lambda: _json(
-        _operator("open_case", AssociationCaseInput("C0123456789abcdef0123", "shared_mobile", OTHER, "ASSOC-2"))
+        _operator(
+            "open_case", AssociationCaseInput("C0123456789abcdef0123", "shared_mobile", OTHER, "ASSOC-2")
+        )
     ),
     "BanInput": lambda: _json(_operator("ban", BanInput(OTHER, OTHER, "serious_violation", [OTHER]))),
     "VerifyEmailInput": lambda: _json(_seller("verify_email", VerifyEmailInput("493027"))),
-    "RequestCodeInput": lambda: _json(_seller("request_email_code", RequestCodeInput("owner4711@example.com"))),
+    "RequestCodeInput": lambda: _json(
+        _seller("request_email_code", RequestCodeInput("owner4711@example.com"))
+    ),
     "ChangeContactInput": lambda: _json(
         _seller("change_contact", ChangeContactInput("mobile", "+8613900004712"))
     ),
@@ -207,7 +217,9 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
         )
     ),
     "AppealDecisionInput": lambda: _json(
-        _operator("decide_appeal", AppealDecisionInput("C0123456789abcdef0123", True, "lin", "invoices check out"))
+        _operator(
+            "decide_appeal", AppealDecisionInput("C0123456789abcdef0123", True, "lin", "invoices check out")
+        )
     ),
     "RetryInput": lambda: _json(_operator("retry", RetryInput("lin"))),
     "RetryResult": lambda: _json(RetryResult(2, [])),
@@ -219,5 +231,4 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
         )
     ),
     "BuyerScreeningResult": lambda: _json(BuyerScreeningResult(False)),
-    "DisabledReason": lambda: _json(_suspended()),
 }

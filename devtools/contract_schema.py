@@ -317,7 +317,9 @@ def differences(root: Path = ROOT) -> list[str]:
     have = {str(p.relative_to(root)) for p in root.glob("*/*.json")} | (
         {"contract.json"} if (root / "contract.json").exists() else set()
     )
-    out = [f"{p}: stale" for p, text in want.items() if not (root / p).exists() or (root / p).read_text() != text]
+    out = [
+        f"{p}: stale" for p, text in want.items() if not (root / p).exists() or (root / p).read_text() != text
+    ]
     out += [f"{p}: not generated any more" for p in sorted(have - set(want))]
     return out
 

@@ -15,7 +15,9 @@ VECTORS = json.loads(PATH.read_text())
 
 
 def _payload(j: dict[str, Any]) -> Payload:
-    return Payload(metadata={k: v.encode() for k, v in j["metadata"].items()}, data=bytes.fromhex(j["data_hex"]))
+    return Payload(
+        metadata={k: v.encode() for k, v in j["metadata"].items()}, data=bytes.fromhex(j["data_hex"])
+    )
 
 
 def test_the_committed_vectors_are_what_the_codec_computes() -> None:

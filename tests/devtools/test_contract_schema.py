@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from typing import Any
 
@@ -54,7 +55,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("cls", "field", "kind"), CASES, ids=[f"{c.__name__}.{f}" for c, f, _ in CASES])
-def test_schema_and_boundary_refuse_the_same_overlong_text(cls: type, field: str, kind: boundary.Text) -> None:
+def test_schema_and_boundary_refuse_the_same_overlong_text(
+    cls: type, field: str, kind: boundary.Text
+) -> None:
     bad = _too_long(cls, field, kind)
     validator = jsonschema.Draft202012Validator(_load("schemas", cls.__name__), format_checker=FORMATS)
     assert not validator.is_valid(bad)
@@ -78,3 +81,14 @@ def test_the_index_names_every_update_and_signal_with_a_schema() -> None:
     }
     assert names <= set(TYPES) and all((ROOT / "schemas" / f"{n}.json").exists() for n in names)
     assert typing.get_type_hints(TYPES["Refusal"]).keys() == {"rule", "code", "message", "retryable"}
+
+
+def test_the_readme_contract_table_links_every_schema_and_every_link_exists() -> None:
+    readme = (ROOT.parent.parent / "README.md").read_text()
+    section = readme.split("## For backend services: the Temporal contract", 1)[1].split("\n## ", 1)[0]
+    linked = set(re.findall(r"\]\(docs/contract/schemas/([A-Za-z]+)\.json\)", section))
+    assert linked >= set(TYPES), set(TYPES) - linked
+    assert all((ROOT / "schemas" / f"{name}.json").exists() for name in linked)
+    account = INDEX["workflows"]["SellerAccount"]
+    for name in [*account["updates"], *account["signals"]]:
+        assert f"`{name}`" in section, name
