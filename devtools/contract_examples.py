@@ -4,7 +4,7 @@ Each is built as the dataclass and written by Temporal's JSON converter, so an e
 Python caller sends or receives; tests/devtools/test_contract_schema.py validates each against its schema
 and decodes it back into its dataclass (and through the boundary declaration where there is one).
 Identity numbers are synthetic (devtools/identity_factory.py); credentials are signed with the test key
-of docs/contract/credential.md, so the examples are stable from run to run.
+(bytes 0..31, key id `test-k1`), so the examples are stable from run to run.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ MEMBER = "M0123456789ABCDEF"
 OTHER = "MZYXWVTSRQPNMKJHG"
 AT = datetime(2027, 1, 24, 6, 0, tzinfo=UTC)
 PHOTO = "sha256:" + "3f" * 32
-# The credential spec's test key (docs/contract/credential.md): never a deployment's key.
+# A test key (the 32 bytes 0..31): never a deployment's key.
 TEST_KEY = credentials.SigningKey("test-k1", bytes(range(32)), frozenset(credentials.ROLES))
 
 

@@ -109,13 +109,25 @@ def _replay(known: CommandAnswer) -> Any:
 def _older_refusal(value: Any) -> Refusal | None:
     """Before issue 29 a failed photo or a refused product answered a result carrying its refusal; a
     request id answered so by the previous run is answered now as every refusal is (RuleRefusal)."""
-    failures = getattr(value, "failures", None)
-    if getattr(value, "passed", None) is False and failures and isinstance(failures[0], Refusal):
-        return failures[0]
-    refusal = getattr(value, "refusal", None)
-    if getattr(value, "accepted", None) is False and isinstance(refusal, Refusal):
-        return refusal
+    failures = _field(value, "failures")
+    if _field(value, "passed") is False and failures:
+        return _refusal(failures[0])
+    if _field(value, "accepted") is False and _field(value, "refusal") is not None:
+        return _refusal(_field(value, "refusal"))
     return None
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def _refusal(value: Any) -> Refusal | None:
+    if isinstance(value, Refusal) or value is None:
+        return value
+    try:
+        return Refusal(value["rule"], value["code"], value["message"], bool(value.get("retryable", True)))
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 class CommandMemo(Interceptor):

@@ -112,7 +112,10 @@ export class SellerClient {
     const args = wf.args.map((type) => {
       if (type === 'RegistrationInput') {
         const needsAuth = 'auth' in (this.contract.schema(type).properties ?? {});
-        return needsAuth ? this.sign('register', '*', registration, { role: 'service', actor: service }) : registration;
+        if (!needsAuth) return registration;
+        const roles = this.contract.roles('register');
+        const role = roles.includes('service') ? 'service' : roles[0];
+        return this.sign('register', '*', registration, { role, actor: role === 'service' ? service : undefined });
       }
       return this.contract.example(type); // the contract's documented default (e.g. Policy: the built-in policy)
     });
