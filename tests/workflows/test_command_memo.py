@@ -5,6 +5,7 @@ is answered again as every refusal is, a RuleRefusal, without running the comman
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -43,10 +44,11 @@ async def test_an_older_runs_refusal_in_a_result_is_answered_as_a_refusal(
         try:
             photo = PhotoSubmission("sha256:" + "ab" * 32)
             product = ProductInput("Teapot", "", "19.90", "kitchen", "sha256:" + "cd" * 32)
-            for update_id, handler, message, expected in [
+            cases: list[tuple[str, Any, Any, dict[str, Any]]] = [
                 ("photo-1", SellerAccount.submit_authentication_photo, photo, DARK),
                 ("product-1", SellerAccount.release_product, product, COPY),
-            ]:
+            ]
+            for update_id, handler, message, expected in cases:
                 with pytest.raises(WorkflowUpdateFailedError) as failed:
                     await handle.execute_update(handler, signed(handle, handler, message), id=update_id)
                 err = failed.value.cause
