@@ -231,7 +231,17 @@ def refusal_failure_schema() -> dict[str, Any]:
 # ---------------------------------------------------------------- the index of workflows and messages
 
 
+def _non_optional(hint: Any) -> Any:
+    """`X | None` -> X: an argument that may be null is still an X when sent."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return hint
+
+
 def _name(hint: Any) -> str:
+    hint = _non_optional(hint)
     if hint is None or hint is type(None):
         return "null"
     if hint is typing.NoReturn:
@@ -260,8 +270,15 @@ def contract_index() -> tuple[dict[str, Any], dict[str, Any]]:
         defn = workflow._Definition.must_from_class(cls)
         entry: dict[str, Any] = {"id": WORKFLOW_IDS[defn.name or ""]}
         if defn.name not in INTERNAL_INPUTS:
-            entry["args"] = [_name(t) for t in defn.arg_types or []]
-            types_ |= {_name(t): t for t in defn.arg_types or []}
+            # Arguments with a default may be left out (a trailing one the workflow keeps for older callers).
+            params = list(inspect.signature(defn.run_fn).parameters.values())[1:]
+            arg_types = list(defn.arg_types or [])
+            required = [t for t, p in zip(arg_types, params, strict=True) if p.default is p.empty]
+            optional = [t for t, p in zip(arg_types, params, strict=True) if p.default is not p.empty]
+            entry["args"] = [_name(t) for t in required]
+            if optional:
+                entry["optional_args"] = [_name(t) for t in optional]
+            types_ |= {_name(t): _non_optional(t) for t in arg_types}
         else:
             entry["args"] = "internal: started by Registration"
         entry["result"] = _name(defn.ret_type)
