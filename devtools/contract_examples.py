@@ -9,6 +9,7 @@ Identity numbers are synthetic (devtools/identity_factory.py); credentials are s
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -66,28 +67,32 @@ def _json(value: Any) -> Any:
     return json.loads(default().payload_converter.to_payloads([value])[0].data)
 
 
-def _auth(command: str, *, role: str = "seller", actor: str = MEMBER, account: str = MEMBER) -> Any:
-    return credentials.sign(
+def _signed(message: Any, command: str, *, role: str = "seller", actor: str = MEMBER) -> Any:
+    # A credential bound to its message where the credential format binds one (credential.md, v2).
+    bound = {"payload": message} if "payload" in inspect.signature(credentials.sign).parameters else {}
+    cred = credentials.sign(
         role=role,
         actor=actor,
-        account=account,
+        account=MEMBER,
         command=command,
         now=AT,
         ttl=timedelta(minutes=10),
         keys=(TEST_KEY,),
+        **bound,
     )
+    return credentials.signed(message, cred)
 
 
 def _seller(command: str, message: Any) -> Any:
-    return credentials.signed(message, _auth(command))
+    return _signed(message, command)
 
 
 def _service(command: str, message: Any, name: str = "risk-engine") -> Any:
-    return credentials.signed(message, _auth(command, role="service", actor=name, account=MEMBER))
+    return _signed(message, command, role="service", actor=name)
 
 
 def _operator(command: str, message: Any) -> Any:
-    return credentials.signed(message, _auth(command, role="operator", actor="lin", account=MEMBER))
+    return _signed(message, command, role="operator", actor="lin")
 
 
 def _status() -> _AccountStatus:
