@@ -28,6 +28,7 @@ from tests.polling import eventually
 from tests.workflows.test_authentication import photo
 
 NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
+STEP_SECONDS = 240  # one command; a photo check on a busy machine takes tens of seconds
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 
 
@@ -50,7 +51,11 @@ async def _node(env: dict[str, str], *args: str, refused: bool = False) -> dict[
         "node", str(NODE_CLIENT / "bin" / "seller.js"), *args,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await proc.communicate()
+    try:  # a step that hangs fails naming itself, rather than holding the test until its timeout
+        out, err = await asyncio.wait_for(proc.communicate(), STEP_SECONDS)
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError(f"node {args[0]} gave no answer within {STEP_SECONDS} s") from None
     assert proc.returncode == (3 if refused else 0), (
         f"{args[0]}: exit {proc.returncode}\n{err.decode()[-2000:]}"
     )
