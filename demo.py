@@ -209,12 +209,11 @@ async def open_a_store(client: Client, mail: SmtpSink, reg: RegistrationInput, p
     for variant in (covered, good):
         path = tmp / f"{member}-{variant.name}.jpg"
         path.write_bytes(photo_fixtures.jpeg_bytes(variant, reg.id_card_number))
-        outcome = await seller_client.submit_photo(client, member, path, policy=policy)
-        verdict = (
-            "passed"
-            if outcome.passed
-            else f"failed {outcome.failures[0].code}: {outcome.failures[0].message}"
-        )
+        try:
+            await seller_client.submit_photo(client, member, path, policy=policy)
+            verdict = "passed"
+        except RefusedError as err:
+            verdict = f"failed {err.refusal.code}: {err.refusal.message}"
         print(f"  OPEN-1 photo {path.name}: {verdict}")
     paper = await seller_client.command(client, member, SellerAccount.start_exam, ExamStartInput())
     key = answer_key(draw(f"{member}:{paper.attempt}", len(paper.questions), paper.attempt).paper)
@@ -249,10 +248,12 @@ async def enforcement(client: Client, mail: SmtpSink, people: Sellers, policy: P
     shadow = show(await seller_client.register(client, shadow_reg, policy=policy), "Shadow Shop")
     assert shadow
     ref = put_bytes(product_fixtures.encode(product_fixtures.image(base)))
-    copy = await seller_client.command(
-        client, copycat, SellerAccount.release_product, product_fixtures.product(base, ref, price="9.99")
-    )
-    print(f"  Copycat Corner lists Jade Garden's product: REFUSED {copy.refusal.rule} {copy.refusal.code}")
+    try:
+        await seller_client.command(
+            client, copycat, SellerAccount.release_product, product_fixtures.product(base, ref, price="9.99")
+        )
+    except RefusedError as copy:
+        print(f"  Copycat Corner lists Jade Garden's product: REFUSED {copy.refusal.rule} {copy.refusal.code}")
     print("  ASSOC-4: both stores suspended, each with an appeal window")
     try:
         await seller_client.command(

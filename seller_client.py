@@ -372,7 +372,7 @@ def as_refusal(err: BaseException) -> Refusal | None:
     if isinstance(detail, Refusal):
         return detail
     if isinstance(detail, dict):
-        return Refusal(detail["rule"], detail["code"], detail["message"])
+        return Refusal(detail["rule"], detail["code"], detail["message"], bool(detail.get("retryable", True)))
     return Refusal("?", "refused", app.message)
 
 

@@ -9,6 +9,7 @@ import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, ParamSpec
 
 import click
@@ -25,6 +26,16 @@ EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 P = ParamSpec("P")
 
 
+def json_value(value: Any) -> Any:
+    """Times as RFC 3339 with their offset (`2027-01-24T06:00:00+00:00`), as the contract writes them
+    (docs/contract/); the registry stores UTC, so a time read back without its zone is UTC."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Output:
     """How the answer is printed, chosen by `starter.py --json` before the command."""
@@ -35,7 +46,7 @@ class Output:
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             obj = dataclasses.asdict(obj)
         if self.json:
-            print(json.dumps(obj, default=str, indent=2))
+            print(json.dumps(obj, default=json_value, indent=2))
         elif isinstance(obj, dict):
             width = max((len(k) for k in obj), default=0)
             for key, value in obj.items():

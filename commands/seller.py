@@ -116,8 +116,6 @@ async def authenticate(call: Call, photo: Path) -> Answer:
     PHOTO is a JPEG, PNG or WebP file.
     """
     result = await seller_client.submit_photo(await call.client(), call.member_id, photo, request_id=call.key)
-    if not result.passed:
-        raise RefusedError(result.failures[0])
     return {"member_id": call.member_id, "state": result.state}
 
 
@@ -180,8 +178,6 @@ async def release(call: Call, title: str, description: str, price: str, category
     result = await call.update(
         SellerAccount.release_product, ProductInput(title, description, price, category, ref)
     )
-    if not result.accepted:
-        raise RefusedError(result.refusal)
     return result
 
 

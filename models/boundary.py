@@ -287,7 +287,10 @@ MESSAGES: dict[type, Message] = {
     ),
     # Registration screening (activities/registration_checks.py, REG-1/2/6/11) checks the applicant's
     # fields with its own reason codes; the boundary adds what becomes a key: the request id.
-    RegistrationInput: Message("REG-7", {"request_id": _ids(L.REQUEST_ID)}),
+    # A list is never null (a Go nil slice marshals as null): refused here rather than failing a step.
+    RegistrationInput: Message(
+        "REG-7", {"request_id": _ids(L.REQUEST_ID), "owned_brands": Items(Text(64), 20)}
+    ),
 }
 
 

@@ -223,9 +223,11 @@ class PhotoSubmission(Signed):
 
 @dataclass
 class AuthenticationResult:
-    passed: bool
+    """A photo that passed (one that fails is refused: RuleRefusal with the failing check's code)."""
+
+    passed: bool  # always true since the contract of issue 29; answers of older releases may say false
     state: str
-    failures: list[Refusal] = field(default_factory=list)
+    failures: list[Refusal] = field(default_factory=list)  # always empty since issue 29
 
 
 @dataclass
@@ -271,11 +273,13 @@ class ProductRemoval(Signed):
 
 @dataclass
 class ProductReleaseResult:
-    accepted: bool
+    """A product released (one the checks refuse is refused: RuleRefusal, OPEN-3 or ASSOC-3)."""
+
+    accepted: bool  # always true since the contract of issue 29; answers of older releases may say false
     state: str
     product_id: str | None = None
     products_released: int = 0
-    refusal: Refusal | None = None
+    refusal: Refusal | None = None  # always null since issue 29
 
 
 @dataclass
@@ -343,3 +347,14 @@ class RetryInput(Signed):
 class RetryResult:
     retried: int
     still_failing: list[str] = field(default_factory=list)
+
+
+# Signals arrive undecoded (models/boundary.py parses them, so that a payload that does not fit is seen
+# and audited): their payload types are declared here, for the contract's schemas (docs/contract/).
+SIGNAL_PAYLOADS: dict[str, type] = {
+    "login": LoginInput,
+    "report_violation": ViolationInput,
+    "report_closure": ClosureReport,
+    "open_case": AssociationCaseInput,
+    "ban": BanInput,
+}

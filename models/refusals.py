@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from temporalio.exceptions import ApplicationError
+
 # The ApplicationError type that carries a Refusal as its first detail, for callers to match on.
 REFUSAL_ERROR_TYPE = "RuleRefusal"
 
@@ -27,3 +29,12 @@ class RefusedError(Exception):
 
 def refuse(rule: str, code: str, message: str, *, retryable: bool = True) -> RefusedError:
     return RefusedError(Refusal(rule, code, message, retryable))
+
+
+def refusal_failure(refusal: Refusal) -> ApplicationError:
+    """The one shape of a refused command, for callers in any language: ApplicationError type
+    `RuleRefusal`, the sentence as its message, the refusal as its only detail, and `non_retryable`
+    saying the same as the refusal (not retryable: sending it again, changed, cannot succeed)."""
+    return ApplicationError(
+        refusal.message, refusal, type=REFUSAL_ERROR_TYPE, non_retryable=not refusal.retryable
+    )

@@ -17,3 +17,10 @@ if ! .tools/bin/uv --version 2>/dev/null | grep -q "$UV_VERSION"; then
 fi
 # --frozen: install exactly the lock (hashes included), never re-resolve; --python: the 3.11 found above.
 UV_PROJECT_ENVIRONMENT=.venv .tools/bin/uv sync --frozen --quiet --python "$(command -v "$PY")"
+# The Node client (clients/node, tested by tests/clients/test_node_client.py): exactly its lock file, when
+# npm is installed and the lock changed since the last install.
+NODE_CLIENT=clients/node
+if command -v npm >/dev/null && { [ ! -d "$NODE_CLIENT/node_modules" ] \
+    || [ "$NODE_CLIENT/package-lock.json" -nt "$NODE_CLIENT/node_modules/.package-lock.json" ]; }; then
+  (cd "$NODE_CLIENT" && npm ci --no-audit --no-fund --loglevel=error)
+fi

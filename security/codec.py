@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 
 from models.settings import Settings, settings
+from security.failure_converter import ContractFailureConverter
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -87,6 +88,7 @@ def data_converter(s: Settings | None = None) -> temporalio.converter.DataConver
     return dataclasses.replace(
         temporalio.converter.default(),
         payload_codec=codec(s),
-        # Error messages and stack traces can quote data too: encode them as well.
-        failure_converter_class=temporalio.converter.DefaultFailureConverterWithEncodedAttributes,
+        # Error messages can quote data too: encoded as well; no stack trace or cause behind a refusal
+        # reaches a caller (security/failure_converter.py).
+        failure_converter_class=ContractFailureConverter,
     )

@@ -10,6 +10,7 @@ import re
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateFailedError
@@ -18,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 import starter
 from activities.storage.db import engine
+from devtools.contract_schema import ROOT as CONTRACT
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.contract import AssociationCaseInput, ClosureReport
@@ -170,6 +172,10 @@ async def test_authenticate_and_take_the_exam_in_the_terminal(
         assert "please type one letter" in out["text"] and "score 100/100: passed" in out["text"]
         code, out = await cli("status", member)
         assert out["state"] == "exam_passed"
+        # The contract's schema (docs/contract/): times RFC 3339 with their offset (`due_at`), no null lists.
+        schema = json.loads((CONTRACT / "schemas" / "AccountStatus.json").read_text())
+        jsonschema.Draft202012Validator(schema).validate(out)
+        assert out["requirements"]["eventually_due"][0]["due_at"][10] == "T"
 
 
 async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line(

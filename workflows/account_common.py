@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from activities.worker_support.failure_kinds import BAD_INPUT_ERROR_TYPE
     from models.policy import StepsPolicy
-    from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
+    from models.refusals import Refusal, RefusedError, refusal_failure
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -41,16 +41,15 @@ class StepFailed(ApplicationError):
         rule = step.split(" ", 1)[0] if _looks_like_rule(step.split(" ", 1)[0]) else "ENF-4"
         if kind == "bad_input":
             refusal = Refusal(rule, "bad_input", f"{step}: the input was refused ({cause}).")
-            super().__init__(refusal.message, refusal, type=REFUSAL_ERROR_TYPE, non_retryable=True)
         elif kind == "cancelled":
-            refusal = Refusal("OPEN-4", "account_closed", f"{step}: {cause}.")
-            super().__init__(refusal.message, refusal, type=REFUSAL_ERROR_TYPE, non_retryable=True)
+            refusal = Refusal("OPEN-4", "account_closed", f"{step}: {cause}.", retryable=False)
         else:
+            # Retrying later can fix it: retryable, so non_retryable is False.
             refusal = Refusal(
                 rule, "step_unavailable", f"{step} failed after retries ({cause}); try again later."
             )
-            # Retrying later can fix it: non_retryable is False (the refusal type is the same for callers).
-            super().__init__(refusal.message, refusal, type=REFUSAL_ERROR_TYPE, non_retryable=False)
+        shape = refusal_failure(refusal)
+        super().__init__(shape.message, *shape.details, type=shape.type, non_retryable=shape.non_retryable)
         self.step, self.kind, self.reason, self.refusal = step, kind, cause, refusal
 
 
@@ -142,7 +141,7 @@ class Deadline:
 
 def refusal_error(err: RefusedError) -> ApplicationError:
     """Business refusals fail the command, never the workflow task (which would retry forever)."""
-    return ApplicationError(err.refusal.message, err.refusal, type=REFUSAL_ERROR_TYPE, non_retryable=True)
+    return refusal_failure(err.refusal)
 
 
 class CommandLock:

@@ -34,7 +34,7 @@ from temporalio.worker import (
 
 with workflow.unsafe.imports_passed_through():
     from models.account_state import CommandAnswer
-    from models.refusals import REFUSAL_ERROR_TYPE, Refusal
+    from models.refusals import REFUSAL_ERROR_TYPE, Refusal, refusal_failure
 
 RECENT = 256
 _JSON = {"encoding": b"json/plain"}
@@ -88,8 +88,7 @@ class _Inbound(WorkflowInboundInterceptor):
 
 def _replay(known: CommandAnswer) -> Any:
     if known.refusal is not None:
-        r = known.refusal
-        raise ApplicationError(r.message, r, type=REFUSAL_ERROR_TYPE, non_retryable=True)
+        raise refusal_failure(known.refusal)
     if known.result_json is None:
         return None
     handler = workflow.get_update_handler(known.update)
@@ -100,7 +99,35 @@ def _replay(known: CommandAnswer) -> Any:
         except Exception:  # an unresolvable annotation: answer the plain JSON value
             hint = None
     payload = Payload(metadata=_JSON, data=known.result_json.encode())
-    return workflow.payload_converter().from_payloads([payload], [hint] if hint else None)[0]
+    value = workflow.payload_converter().from_payloads([payload], [hint] if hint else None)[0]
+    refusal = _older_refusal(value)
+    if refusal is not None:
+        raise refusal_failure(refusal)
+    return value
+
+
+def _older_refusal(value: Any) -> Refusal | None:
+    """Before issue 29 a failed photo or a refused product answered a result carrying its refusal; a
+    request id answered so by the previous run is answered now as every refusal is (RuleRefusal)."""
+    failures = _field(value, "failures")
+    if _field(value, "passed") is False and failures:
+        return _refusal(failures[0])
+    if _field(value, "accepted") is False and _field(value, "refusal") is not None:
+        return _refusal(_field(value, "refusal"))
+    return None
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def _refusal(value: Any) -> Refusal | None:
+    if isinstance(value, Refusal) or value is None:
+        return value
+    try:
+        return Refusal(value["rule"], value["code"], value["message"], bool(value.get("retryable", True)))
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 class CommandMemo(Interceptor):

@@ -74,7 +74,8 @@ class Opening(AccountBase):
                     detail={"photo_ref": photo.photo_ref},
                 )
                 self._publish()
-                return AuthenticationResult(passed=False, state=self.chart.state, failures=[result.refusal])
+                # A failed photo is a refusal like any other (RuleRefusal): one shape for every answer.
+                raise refusal_error(RefusedError(result.refusal))
             self.state.reasons = []
             clear_errors(self.state, "authentication_photo")
             await self._transition(
@@ -265,12 +266,7 @@ class Opening(AccountBase):
                     await self._associate(
                         listing.duplicate_of_member_id, rule="ASSOC-3", cause="duplicate_product"
                     )
-                return ProductReleaseResult(
-                    accepted=False,
-                    state=self.chart.state,
-                    products_released=self.state.chart.products_released,
-                    refusal=listing.refusal,
-                )
+                raise refusal_error(RefusedError(listing.refusal))
             self.state.products_live.append(product_id)
             await self._transition(
                 "release_product",
@@ -354,7 +350,7 @@ class Opening(AccountBase):
                 )
             await self._refused(
                 "unbind_identity",
-                Refusal("REG-8", "unbind_not_allowed", message),
+                Refusal("REG-8", "unbind_not_allowed", message, retryable=False),  # never allowed
                 actor=self._actor(inp.auth, "seller"),
             )
 

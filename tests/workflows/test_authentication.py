@@ -56,17 +56,19 @@ async def test_photo_authentication_fails_retries_then_binds_for_good(
         code = await asyncio.to_thread(mailbox.latest_code, reg.email)
         await seller_client.command(client, member, SellerAccount.verify_email, VerifyEmailInput(code))
 
-        failed = await seller_client.submit_photo(
-            client, member, photo(tmp_path, "other_portrait", reg.id_card_number)
-        )
-        assert not failed.passed and failed.failures[0].code == "face_mismatch"
+        with pytest.raises(RefusedError) as refused:  # a failed photo is a refusal (RuleRefusal)
+            await seller_client.submit_photo(
+                client, member, photo(tmp_path, "other_portrait", reg.id_card_number)
+            )
+        assert (refused.value.refusal.rule, refused.value.refusal.code) == ("OPEN-1", "face_mismatch")
         status = await seller_client.status(client, member)
         assert status.state == "registered" and "face_mismatch" in status.reasons[0]
 
         bomb = tmp_path / "bomb.png"
         bomb.write_bytes(photo_fixtures.png_bomb())
-        failed = await seller_client.submit_photo(client, member, bomb)
-        assert failed.failures[0].code == "decompression_bomb"
+        with pytest.raises(RefusedError) as refused:
+            await seller_client.submit_photo(client, member, bomb)
+        assert refused.value.refusal.code == "decompression_bomb"
         huge = tmp_path / "huge.jpg"
         huge.write_bytes(b"\xff\xd8" + bytes(60_000_000))
         with pytest.raises(RefusedError) as refused:
@@ -127,9 +129,9 @@ async def test_the_card_must_carry_the_registered_id_number(
 
         someone_else = id_card_number(int(reg.id_card_number[14:17]) + 1)  # valid, and not the applicant's
         assert someone_else != reg.id_card_number
-        failed = await seller_client.submit_photo(client, member, photo(tmp_path, "pass_biden", someone_else))
-        assert not failed.passed
-        refusal = failed.failures[0]
+        with pytest.raises(RefusedError) as refused:
+            await seller_client.submit_photo(client, member, photo(tmp_path, "pass_biden", someone_else))
+        refusal = refused.value.refusal
         assert (refusal.rule, refusal.code, refusal.retryable) == ("OPEN-1", "id_number_mismatch", False)
         status = await seller_client.status(client, member)
         assert status.state == "registered" and "id_number_mismatch" in status.reasons[0]

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.contract import RegistrationInput, VerifyEmailInput
+from models.refusals import RefusedError
 from tests.conftest import new_worker
 from tests.polling import until
 from tests.workflows.test_authentication import photo
@@ -63,13 +65,11 @@ async def test_one_person_two_accounts_are_linked_with_a_case_on_both(
             assert ("identity_link", "ASSOC-2", "shared_face") in events
 
             # The first account's very photo, for a third account: refused, nothing linked.
-            reused = await seller_client.submit_photo(
-                client, third, photo(tmp_path, "pass_obama", regs[0].id_card_number)
-            )
-            assert not reused.passed and (reused.failures[0].rule, reused.failures[0].code) == (
-                "OPEN-1",
-                "photo_reused",
-            )
+            with pytest.raises(RefusedError) as reused:
+                await seller_client.submit_photo(
+                    client, third, photo(tmp_path, "pass_obama", regs[0].id_card_number)
+                )
+            assert (reused.value.refusal.rule, reused.value.refusal.code) == ("OPEN-1", "photo_reused")
             status = await handles[2].query(SellerAccount.status)
             assert status.state == "registered" and status.open_cases == []
             assert "photo_reused" in status.reasons[0]

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// The Node client's command line: one command per run, JSON on stdout; a refusal prints
+// {"refused": {...}} and exits 3 (as starter.py does). Settings come from the environment (README).
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Refused, SellerClient } from '../src/client.js';
+import { idCardNumber, licenceNumber } from '../src/identity.js';
+
+const [command, ...rest] = process.argv.slice(2);
+const { values: opt, positionals: pos } = parseArgs({
+  args: rest,
+  allowPositionals: true,
+  options: {
+    'store-name': { type: 'string' }, email: { type: 'string' }, mobile: { type: 'string' },
+    region: { type: 'string', default: 'CN' }, licence: { type: 'string' }, 'id-card': { type: 'string' },
+    'request-id': { type: 'string' }, title: { type: 'string' }, price: { type: 'string' },
+    category: { type: 'string' }, image: { type: 'string' }, description: { type: 'string', default: '' },
+    id: { type: 'string' }, points: { type: 'string', default: '0' }, rule: { type: 'string', default: 'ENF-2' },
+    severity: { type: 'string', default: 'normal' }, service: { type: 'string', default: 'risk-engine' },
+  },
+});
+
+async function run(seller) {
+  const requestId = opt['request-id'] ?? randomUUID();
+  switch (command) {
+    case 'identity': // valid synthetic numbers (formats.md), for tests
+      return { id_card_number: idCardNumber(Number(pos[0])), licence_number: licenceNumber(Number(pos[0])) };
+    case 'register':
+      return await seller.register({
+        request_id: requestId, store_name: opt['store-name'], email: opt.email, mobile: opt.mobile,
+        region: opt.region, licence_number: opt.licence, id_card_number: opt['id-card'],
+      });
+    case 'upload':
+      return { ref: seller.uploadBlob(pos[0]) };
+    case 'verify-email':
+      return { state: await seller.command(pos[0], 'verify_email', { code: pos[1] }, { requestId }) };
+    case 'authenticate': {
+      const photo_ref = seller.uploadBlob(pos[1]);
+      return await seller.command(pos[0], 'submit_authentication_photo', { photo_ref }, { requestId });
+    }
+    case 'start-exam':
+      return await seller.command(pos[0], 'start_exam', {}, { requestId });
+    case 'submit-exam': {
+      const answers = pos[2].split(',').map(Number);
+      return await seller.command(pos[0], 'submit_exam', { paper_id: pos[1], answers }, { requestId });
+    }
+    case 'release': {
+      const image_ref = seller.uploadBlob(opt.image);
+      const product = { title: opt.title, description: opt.description, price: opt.price, category: opt.category, image_ref };
+      return await seller.command(pos[0], 'release_product', product, { requestId });
+    }
+    case 'violation': {
+      const violation = {
+        violation_id: opt.id, category: pos[1], rule: opt.rule, points: Number(opt.points),
+        severity: opt.severity, evidence_ref: '', given_at: new Date().toISOString(),
+      };
+      await seller.signal(pos[0], 'report_violation', violation, { role: 'service', actor: opt.service });
+      return { sent: 'report_violation', violation_id: opt.id };
+    }
+    case 'status':
+      return await seller.status(pos[0]);
+    default:
+      throw new Error(`unknown command ${command}`);
+  }
+}
+
+let seller;
+try {
+  seller = command === 'identity' ? null : await SellerClient.connect();
+  console.log(JSON.stringify(await run(seller), null, 2));
+} catch (err) {
+  if (!(err instanceof Refused)) throw err;
+  console.log(JSON.stringify({ refused: err }, null, 2));
+  process.exitCode = 3;
+} finally {
+  await seller?.close();
+}
