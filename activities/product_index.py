@@ -30,8 +30,8 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.copy_detection import image_signature as vis
-from activities.copy_detection import region_signature as rsig
 from activities.copy_detection import key_index
+from activities.copy_detection import region_signature as rsig
 from activities.copy_detection import text_signature as txt
 from activities.copy_detection.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
