@@ -43,7 +43,7 @@ from activities.blobs import path_for
 from activities.heartbeat import heartbeating
 from activities.known_faces import check_against_registry, id_card_fingerprint
 from activities.safe_image import ImageLimits, ImageRefusal, decode_image
-from models.activity_io import PhotoCheckInput, PhotoCheckResult
+from models.activity_io import PhotoCheckInput, PhotoCheckResult, PhotoReview
 from models.db import engine
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
@@ -115,10 +115,31 @@ REASONS: dict[str, tuple[str, bool]] = {
         "We cannot read the number on your ID card. Keep it in focus, free of glare and fingers.",
         True,
     ),
+    "photo_needs_review": (
+        "We could not decide on this photo automatically: a person will look at it. You may also take it"
+        " again with the whole card in view, all four corners uncovered.",
+        True,
+    ),
     "id_number_mismatch": ("The ID card in the photo is not the one you registered with.", False),
     "face_mismatch": ("Your face does not match the portrait on the ID card.", False),
 }
 MESSAGES = {code: sentence for code, (sentence, _) in REASONS.items()}
+
+
+def review(cue: str, suspected: str, measures: dict[str, float]) -> PhotoCheckResult:
+    """Neither pass nor refusal: `cue` was unsure; the photo goes to a person with its measures."""
+    sentence, retryable = REASONS["photo_needs_review"]
+    unsure = {k: v for k, v in measures.items() if k.startswith(_CUE_MEASURES.get(cue, cue))}
+    return PhotoCheckResult(
+        passed=False,
+        refusal=Refusal("OPEN-1", "photo_needs_review", sentence, retryable=retryable),
+        measures=measures,
+        review=PhotoReview(cue, suspected, unsure),
+    )
+
+
+# The measures that belong to each unsure cue (their names' common prefix).
+_CUE_MEASURES = {"card_corner_outline": "card_corner_", "card_end_beyond_print": "card_beyond_side"}
 
 
 def fail(code: str, **measures: float) -> PhotoCheckResult:
@@ -313,13 +334,11 @@ def _verify_image(
     scan = card_detection.scan(small, card_reading.text_lines, detection_settings(policy), full=full)
     measures = {"brightness": brightness, "moire": moire, **scan.measures}
     if scan.verdict == card_detection.NOT_FOUND:
-        # A blurred photo smears the card's edges too, and a reflection can hide it: say what the
-        # seller can fix.
+        # A blurred photo smears the card's edges too: say what the seller can fix. A reflection is
+        # not named here: with no card in sight, showing the card is the first thing to fix (a lamp in
+        # the frame is not glare on a card).
         if sharpness(grey) < policy.blur_min_variance / 4:
             return fail("too_blurry", sharpness=sharpness(grey)), None
-        clipped = float((grey >= 250).mean())
-        if clipped > policy.glare_max_fraction / 4:
-            return fail("glare", glare_fraction=clipped), None
         return fail("card_not_found", **measures), None
     if scan.card is not None and scan.verdict in (card_detection.FOUND, card_detection.CORNER_MISSING):
         # A copy of a card is refused as a copy, whatever else is wrong with it: a new photo of the
@@ -334,8 +353,8 @@ def _verify_image(
         measures["card_colourfulness"] = card_colour
         if card_colour < policy.card_min_colourfulness:
             return fail("photocopy_or_greyscale", **measures), None
-    # A reflection over a corner looks like something over it (card_corners): glare is what to fix.
-    covered_only = scan.verdict == card_detection.CORNER_MISSING and "card_corner_cover" in measures
+    # A reflection over a corner breaks its outline too (card_corners): glare is what to fix.
+    covered_only = scan.verdict == card_detection.CORNER_MISSING and "card_corner_outline_broken" in measures
     if scan.verdict != card_detection.FOUND and not covered_only:
         return fail(scan.verdict, **measures), None
     card = scan.card
@@ -349,6 +368,8 @@ def _verify_image(
     clipped = float((flat_grey >= clip_at).mean())
     if clipped > policy.glare_max_fraction:
         return fail("glare", glare_fraction=clipped), None
+    if covered_only and measures.get("card_corner_clipped", 0.0) >= 0.5:
+        return fail("glare", **measures), None  # the corner's outline is broken by a reflection
     if covered_only:
         return fail(scan.verdict, **measures), None
     card_sharpness = sharpness(flat_grey)
@@ -372,6 +393,10 @@ def _verify_image(
             return fail(reading.verdict, **measures), None
     if distance > policy.face_match_tolerance:
         return fail("face_mismatch", **measures), None
+    if scan.unsure:
+        # Every other check passed and one cue could not decide: a person looks (no encoding handed
+        # back: nothing is enrolled before a decision).
+        return review(scan.unsure, scan.suspected, measures), None
     return PhotoCheckResult(passed=True, measures=measures), live_enc
 
 

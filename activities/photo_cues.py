@@ -7,6 +7,13 @@ import cv2
 import numpy as np
 
 
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Skin-toned pixels (the usual YCrCb box, which holds light and dark skin alike)."""
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+    return (y > 50) & (cr >= 135) & (cr <= 178) & (cb >= 80) & (cb <= 130)
+
+
 def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     """Spread of colour (Lab a and b, in OpenCV's 8-bit units) across the pixels. A greyscale copy
     under a coloured light still has one colour everywhere: its spread is near zero, whatever the cast.
@@ -14,8 +21,6 @@ def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     a, b = lab[..., 1].ravel(), lab[..., 2].ravel()
     if ignore_skin:
-        from activities.card_detection import skin_mask
-
         keep = ~skin_mask(rgb).ravel()
         if keep.sum() > 0.3 * keep.size:
             a, b = a[keep], b[keep]

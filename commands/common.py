@@ -19,6 +19,7 @@ from models.refusals import Refusal, RefusedError
 
 EXIT_REFUSED = 3
 EXIT_UNKNOWN = 4
+EXIT_REVIEW = 5  # check-photo: neither pass nor refusal, a person must look (4 is an unknown member)
 EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 P = ParamSpec("P")
