@@ -46,7 +46,9 @@ HALF = 3  # px either side of the outline that are compared
 STEP = 14.0  # Lab distance (a and b doubled) across the outline that is an edge (noise: about 3)
 UNLIKE = 20.0  # Lab distance from every reference colour: not the same surface
 COLOUR_CELL = 12.0  # Lab grid for telling a strip's common colours
-COMMON_SHARE = 0.08  # a colour this share of a strip is the background's own (a holding finger in the strip is less)
+COMMON_SHARE = (
+    0.08  # a colour this share of a strip is the background's own (a holding finger in the strip is less)
+)
 CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel
 
 
@@ -169,13 +171,17 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         white = seen & ~valid[oy, ox]
         outside = L[oy, ox]
 
-        def strip(x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L) -> np.ndarray:
+        def strip(
+            x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, valid: np.ndarray = valid
+        ) -> np.ndarray:
             rows = slice(int(m + y0 * WIDTH), int(m + y1 * WIDTH))
             cols = slice(int(m + x0 * WIDTH), int(m + x1 * WIDTH))
             return L[rows, cols][valid[rows, cols]]
 
         # The background beside the card further along the same two sides, clear of a thumb on the tip.
-        back = _common_colours(np.concatenate([strip(0.2, 0.45, -0.05, -0.015), strip(-0.05, -0.015, 0.2, 0.45)]))
+        back = _common_colours(
+            np.concatenate([strip(0.2, 0.45, -0.05, -0.015), strip(-0.05, -0.015, 0.2, 0.45)])
+        )
         gone = seen & (step < STEP)
         n = max(1, int(seen.sum()))
         broken.append(float(gone.sum()) / n)

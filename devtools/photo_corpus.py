@@ -43,7 +43,7 @@ from devtools.card_designs import EDGES, Band, CardDesign, draw_card, hls
 from devtools.identity_factory import id_card_number
 from devtools.photo_fixtures import FACES, SCENE, feathered, head
 
-SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"  # files inside the wheel only
+SKIMAGE_DATA = Path(str(__import__("skimage").__file__)).parent / "data"  # files inside the wheel only
 
 # Same person on the card (a different photo where there is one) and live.
 GENUINE_PAIRS = [
@@ -71,7 +71,14 @@ class Split:
 SPLITS = {
     "tune": Split(
         0,
-        ("plain", "photo:coffee.png", "photo:rocket.jpg", "texture:grass.png", "texture:brick.png", "obama_room"),
+        (
+            "plain",
+            "photo:coffee.png",
+            "photo:rocket.jpg",
+            "texture:grass.png",
+            "texture:brick.png",
+            "obama_room",
+        ),
         ("none", "guilloche", "stripes"),
         1000,
     ),
@@ -117,7 +124,12 @@ TONES = {  # a holding finger: skin of several tones, or a glove
     "glove_blue": (45, 75, 170),
     "glove_black": (40, 38, 40),
 }
-ORIENTATIONS = {1: None, 3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+ORIENTATIONS = {
+    1: None,
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,8 @@ class Draw:
     BINS = 6
 
     def __init__(self, rng: np.random.Generator, split: Split) -> None:
-        self.rng, self.split, self.labels = rng, split, {}
+        self.rng, self.split = rng, split
+        self.labels: dict[str, str] = {}
 
     def num(self, name: str, lo: float, hi: float) -> float:
         mine = [b for b in range(self.BINS) if b % 2 == self.split.index]
@@ -273,7 +286,7 @@ COVER_PARAMS = ("cover_corner", "cover_fingers", "cover_offset", "cover_angle")
 
 
 def relevant(kind: str, labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    names = DESIGN_PARAMS + SCENE_PARAMS + PHONE_PARAMS + HAND_PARAMS
+    names: tuple[str, ...] = DESIGN_PARAMS + SCENE_PARAMS + PHONE_PARAMS + HAND_PARAMS
     if kind == "corner_covered":
         names += COVER_PARAMS
     if kind in ("genuine", "other_face", "other_number"):
@@ -420,18 +433,19 @@ def screen(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(out, (0, 0), 0.8)
 
 
-
-
 def held_finger(width: int, tone: tuple[int, int, int], toward: np.ndarray) -> Image.Image:
     """A finger (or gloved finger) `width` wide, turned so its length runs along `toward`."""
     f = Image.new("RGBA", (width, int(width * 1.7)), (0, 0, 0, 0))
     d = ImageDraw.Draw(f)
     d.rounded_rectangle((0, 0, f.width - 1, f.height - 1), radius=width // 2, fill=(*tone, 255))
     d.ellipse(
-        (width * 0.2, width * 0.1, width * 0.8, width * 0.6), fill=tuple(min(255, c + 18) for c in tone) + (255,)
+        (width * 0.2, width * 0.1, width * 0.8, width * 0.6),
+        fill=tuple(min(255, c + 18) for c in tone) + (255,),
     )
     angle = float(np.degrees(np.arctan2(toward[0], toward[1])))
-    return f.filter(ImageFilter.GaussianBlur(1.5)).rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    return f.filter(ImageFilter.GaussianBlur(1.5)).rotate(
+        angle, expand=True, resample=Image.Resampling.BICUBIC
+    )
 
 
 def paste_centred(scene: np.ndarray, img: Image.Image, centre: np.ndarray) -> None:
@@ -544,13 +558,12 @@ def phone(scene: np.ndarray, pl: Plan, seed: int) -> Image.Image:
     h, w = img.shape[:2]
     img *= (1 - pl.vignette * _falloff(w, h) / 2)[..., None]
     if pl.megapixels12:
-        img = cv2.resize(img, (4032, 3024), interpolation=cv2.INTER_CUBIC)
+        img = np.asarray(cv2.resize(img, (4032, 3024), interpolation=cv2.INTER_CUBIC), np.float32)
     luma = np.empty(img.shape[:2], np.float32)
-    cv2.randn(luma, 0.0, pl.noise)
+    cv2.randn(luma, 0.0, pl.noise)  # type: ignore[call-overload]
     chroma = np.empty(img.shape, np.float32)
-    cv2.randn(chroma, (0.0, 0.0, 0.0), (pl.noise / 3,) * 3)
-    img += luma[..., None]
-    img += chroma
+    cv2.randn(chroma, (0.0, 0.0, 0.0), (pl.noise / 3,) * 3)  # type: ignore[call-overload]
+    img = img + luma[..., None] + chroma
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
