@@ -144,6 +144,7 @@ _CUE_MEASURES = {
     "card_end_beyond_print": "card_beyond_side",
     "card_perspective": "card_side_ratio",
     "card_sharpness": "card_sharpness",
+    "card_chroma_spread": "card_chroma_spread",
 }
 
 
@@ -361,15 +362,18 @@ def _verify_image(
         corners_full = scan.card.corners / factor
         native = float(np.linalg.norm(corners_full[1] - corners_full[0]))
         card_full = warp_card(full, corners_full, int(min(1000, max(640, native))))
-        # The card's own face: an inset leaves out its rounded corners and the background beside them.
-        # Averaged over 4x4 pixels: a sensor's colour noise is per pixel, a print's colours are not.
+        # The card's own face: an inset leaves out its rounded corners, the background beside them and
+        # the fingers holding it by its sides (they reach about a tenth of the card in). Averaged over
+        # 4x4 pixels: a sensor's colour noise is per pixel, a print's colours are not.
         ch, cw = card_full.shape[:2]
-        inset = card_full[int(0.08 * ch) : int(0.92 * ch), int(0.06 * cw) : int(0.94 * cw)]
+        inset = card_full[int(0.14 * ch) : int(0.86 * ch), int(0.1 * cw) : int(0.9 * cw)]
         inset = cv2.resize(inset, (inset.shape[1] // 4, inset.shape[0] // 4), interpolation=cv2.INTER_AREA)
-        card_colour = photo_cues.colourfulness(inset, ignore_skin=True)
-        measures["card_colourfulness"] = card_colour
-        if card_colour < policy.card_min_colourfulness:
+        card_colour = photo_cues.chroma_spread(inset, ignore_skin=True)
+        measures["card_chroma_spread"] = card_colour
+        if card_colour < policy.card_min_chroma_spread / 2:
             return fail("photocopy_or_greyscale", **measures), None
+        if card_colour < policy.card_min_chroma_spread and not unsure:
+            unsure, suspected = "card_chroma_spread", "photocopy_or_greyscale"
     # A reflection over a corner breaks its outline too (card_corners): glare is what to fix.
     covered_only = verdict == card_detection.CORNER_MISSING and "card_corner_outline_broken" in measures
     if verdict != card_detection.FOUND and not covered_only:

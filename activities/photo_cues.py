@@ -30,6 +30,24 @@ def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     return float(np.percentile(d, 97))
 
 
+def chroma_spread(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
+    """Spread of chromaticity (r/(r+g+b), g/(r+g+b), x300) across the pixels: the 97th percentile of
+    the distance from the median. A greyscale copy reflects every wavelength alike: under any light,
+    white balance or exposure (gains that multiply each channel) all its pixels share one
+    chromaticity, light and dark alike, where a cast makes Lab a/b grow with lightness (a sepia cast
+    over a grey copy's light and dark parts reads as colour in Lab). A colour print has chromaticities
+    of its own (a portrait's skin, a band). Dark pixels are left out: their chromaticity is noise."""
+    f = rgb.reshape(-1, 3).astype(np.float32) + 1
+    total = f.sum(axis=1)
+    keep = total > 90
+    if ignore_skin:
+        keep &= ~skin_mask(rgb).ravel()
+    if keep.sum() < 0.1 * len(keep):
+        return 0.0
+    r, g = f[keep, 0] / total[keep], f[keep, 1] / total[keep]
+    return float(np.percentile(np.hypot(r - np.median(r), g - np.median(g)), 97)) * 300
+
+
 def moire(grey: np.ndarray, patch: int = 256) -> float:
     """How far the strongest fine periodic pattern stands above the photo's own fine detail.
 

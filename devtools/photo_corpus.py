@@ -554,9 +554,11 @@ def _falloff(w: int, h: int) -> np.ndarray:
 def phone(scene: np.ndarray, pl: Plan, seed: int) -> Image.Image:
     """The phone's own effects: white balance, vignetting, 12 MP, sensor noise; upright pixels."""
     cv2.setRNGSeed(seed)  # OpenCV's generator: ten times faster than numpy's normal at 12 MP
-    img = scene.astype(np.float32) * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32)
-    h, w = img.shape[:2]
-    img *= (1 - pl.vignette * _falloff(w, h) / 2)[..., None]
+    h, w = scene.shape[:2]
+    img = scene.astype(np.float32) * (1 - pl.vignette * _falloff(w, h) / 2)[..., None]  # the lens
+    # White balance, applied to what the sensor did not saturate: a clipped highlight stays white.
+    saturated = scene.min(axis=2, keepdims=True) >= 250
+    img = np.where(saturated, img, img * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32))
     if pl.megapixels12:
         img = np.asarray(cv2.resize(img, (4032, 3024), interpolation=cv2.INTER_CUBIC), np.float32)
     luma = np.empty(img.shape[:2], np.float32)
