@@ -415,6 +415,9 @@ def _verify_image(
             card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence
         )
         measures.update(card_lines_read=float(reading.lines))
+        if reading.verdict == card_reading.UNREADABLE and unsure:
+            # The card's outline was itself in doubt: an unread number may be the outline's fault.
+            return review(unsure, suspected, measures), None
         if reading.verdict != card_reading.MATCH:
             return fail(reading.verdict, **measures), None
     if distance > policy.face_match_tolerance:
