@@ -11,12 +11,12 @@ Remote codec protocol, as the Web UI 2.x and the CLI call it:
 
 (`/{namespace}/decode` and `/{namespace}/encode` are accepted too; any query string is ignored.)
 
-Commands typed in the Web UI (models/codec_signing.py): an input whose `auth` names an operator command
+Commands typed in the Web UI (security/codec_signing.py): an input whose `auth` names an operator command
 and account, `{"auth": {"command": "decide_appeal", "account": "M…"}}`, is signed on /encode for the
 signed-in operator (cookie or OIDC token, with the operator role, from a UI origin), or refused with
 rule ENF-4 and a reason code; /decode blanks every credential's signature.
 
-Authentication (models/codec_access.py): an operator signs in at `/login` and the UI sends the session
+Authentication (security/codec_access.py): an operator signs in at `/login` and the UI sends the session
 cookie ("include cross-origin credentials"); or the UI passes the user's OIDC access token; or the CLI
 sends the static `CODEC_SERVER_TOKEN`. Every principal reads only its namespaces. Anything else gets
 401, and the UI shows the ciphertext. CORS answers the configured UI origins only, never `*`.
@@ -41,11 +41,15 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from google.protobuf import json_format
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 from temporalio.api.common.v1 import Payloads
 
-from models import codec_signing
-from models.codec import EncryptionCodec
-from models.codec_access import (
+from models import metrics
+from models.refusals import Refusal
+from models.settings import Settings, settings
+from security import codec_signing
+from security.codec import EncryptionCodec
+from security.codec_access import (
     SESSION_COOKIE,
     AccessSettings,
     OidcVerifier,
@@ -55,9 +59,7 @@ from models.codec_access import (
     hash_password,
     load_access,
 )
-from models.codec_signing import Signer, SigningRefused
-from models.refusals import Refusal
-from models.settings import Settings, settings
+from security.codec_signing import Signer, SigningRefused
 
 log = logging.getLogger("codec_server")
 
@@ -118,7 +120,7 @@ def _error(status: int, code: str, message: str, *, retryable: bool = False) -> 
 
 def _refused(status: int, refusal: Refusal) -> web.Response:
     """A refusal of who may do what (ENF-4): rule, reason code, sentence, and whether trying again helps."""
-    return web.json_response(
+    response = web.json_response(
         {
             "error": refusal.message,
             "rule": refusal.rule,
@@ -128,6 +130,30 @@ def _refused(status: int, refusal: Refusal) -> web.Response:
         },
         status=status,
     )
+    response[REFUSAL_CODE] = refusal.code  # for the refusals metric (`measured`)
+    return response
+
+
+REFUSAL_CODE = "refusal_code"
+ROUTES = ("/login", "/logout", "/health")
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter(
+    metrics.CODEC_REQUESTS.name, metrics.CODEC_REQUESTS.description, metrics.CODEC_REQUESTS.labels, registry=REGISTRY
+)
+REFUSALS = Counter(
+    metrics.CODEC_REFUSALS.name, metrics.CODEC_REFUSALS.description, metrics.CODEC_REFUSALS.labels, registry=REGISTRY
+)
+
+
+@web.middleware
+async def measured(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Requests by route and status, refusals by code (models/metrics.py); never a path's free text."""
+    response = await handler(request)
+    route = request.match_info.get("action") or (request.path if request.path in ROUTES else "other")
+    REQUESTS.labels(route=route, status=str(response.status)).inc()
+    if code := response.get(REFUSAL_CODE):
+        REFUSALS.labels(code=code).inc()
+    return response
 
 
 @web.middleware
@@ -364,7 +390,7 @@ async def health(request: web.Request) -> web.Response:
 def create_app(s: Settings | None = None, access: AccessSettings | None = None) -> web.Application:
     s = s or settings()
     access = access or load_access(s)
-    app = web.Application(middlewares=[cors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[measured, cors], client_max_size=MAX_BODY)
     app[ACCESS] = access
     app[SESSIONS] = Sessions(access)
     app[OIDC] = OidcVerifier(access.oidc) if access.oidc else None
@@ -420,6 +446,10 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     access = load_access(settings())  # refuse bad settings before listening
+    if address := settings().metrics_address:  # its own address: the codec server's port may face operators
+        host, _, port = address.rpartition(":")
+        start_http_server(int(port), host, registry=REGISTRY)
+        log.info("metrics on http://%s/metrics", address)
     if not access.signing_keys:
         log.info("no operator signing key (CODEC_SIGNING_KEYS): commands typed in the UI are refused")
     asyncio.run(serve_forever(args.host, args.port))

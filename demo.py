@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from temporalio.client import Client
 
 import seller_client
-from activities.blobs import put_bytes
+from activities.storage.blobs import put_bytes
 from devtools import temporal_dev
 from devtools.smtp_sink import SmtpSink
 from models.contract import AccountStatus, RegistrationInput, RegistrationResult
@@ -164,8 +164,8 @@ def forget_earlier_demo_faces() -> int:
     accounts, identities and histories stay. Nobody else's data is touched."""
     from sqlmodel import Session, col, or_, select
 
-    from activities.known_faces import forget_member
-    from models.db import engine
+    from activities.known_faces.index import forget_member
+    from activities.storage.db import engine
     from models.known_faces import AuthenticationPhoto, FaceTemplate
     from models.tables import Account
 

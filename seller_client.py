@@ -3,7 +3,7 @@
 Every call goes through Temporal with the encrypting payload codec, so personal data never reaches
 the server in clear. `starter.py` is the command line over this module.
 
-Every account command is signed (models/credentials.py) with the role it needs, from the keys in
+Every account command is signed (security/credentials.py) with the role it needs, from the keys in
 settings: a seller's command as that seller, a report as the named service, a decision as the named
 operator. A process holding only a seller key cannot sign anything else.
 """
@@ -28,7 +28,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models import boundary, credentials
+from models import boundary
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -42,10 +42,11 @@ from models.contract import (
     ViolationInput,
     account_workflow_id,
 )
-from models.credentials import Signed
 from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, settings
+from security import credentials
+from security.credentials import Signed
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount
@@ -53,13 +54,18 @@ from workflows.seller_account import SellerAccount
 
 async def connect(s: Settings | None = None) -> Client:
     s = s or settings()
+    from activities.worker_support.telemetry import tracing_interceptors
+
     return await Client.connect(
-        s.temporal_address, namespace=s.temporal_namespace, data_converter=data_converter(s)
+        s.temporal_address,
+        namespace=s.temporal_namespace,
+        data_converter=data_converter(s),
+        interceptors=tracing_interceptors(s.otlp_endpoint),
     )
 
 
 def data_converter(s: Settings):  # type: ignore[no-untyped-def]
-    from models.codec import data_converter as encrypted
+    from security.codec import data_converter as encrypted
 
     return encrypted(s)
 
@@ -240,7 +246,7 @@ async def submit_photo(
     request_id: str | None = None,
 ) -> Any:
     """OPEN-1: put the photo in the blob store (never in history) and send its reference."""
-    from activities.blobs import BlobError, put_stream
+    from activities.storage.blobs import BlobError, put_stream
 
     limit = (policy or current_policy()).authentication.max_photo_bytes
     try:
@@ -281,7 +287,7 @@ def member_by_licence(licence_number: str) -> str | None:
     from sqlmodel import Session, select
 
     from activities.identity_registry import candidate_fingerprints
-    from models.db import engine
+    from activities.storage.db import engine
     from models.tables import IdentityFingerprint
 
     digests = candidate_fingerprints("licence", licence_number)  # mainland or any region; none if malformed
@@ -306,7 +312,7 @@ async def appeal(
     request_id: str | None = None,
 ) -> Any:
     """ASSOC-5: invoices go to the blob store; the appeal carries their references."""
-    from activities.blobs import BlobError, put_stream
+    from activities.storage.blobs import BlobError, put_stream
 
     refs = []
     for path in invoices:

@@ -5,7 +5,7 @@ services, offline); this module groups them, and `python starter.py --help` list
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TASK_QUEUE, DATABASE_URL,
 CREDENTIAL_KEYS, ...), defaulting to the embedded dev server. Each command is signed with the role it
-needs (models/credentials.py): seller commands as the account's seller, reports as a service
+needs (security/credentials.py): seller commands as the account's seller, reports as a service
 (`--as-service NAME`), decisions as the operator named by `--as-operator NAME`. Refusals print the
 rule, the reason code and the sentence, and exit with status 3; an unknown member exits with status 4;
 `--json` prints machine-readable output instead. Every command takes

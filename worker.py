@@ -24,19 +24,22 @@ from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
-from activities.failure_kinds import FailureKinds
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
-from activities.known_faces import warm_face_index
+from activities.known_faces.index import warm_face_index
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
-from activities.supervision import ActivitySupervision
-from models.credentials import keyring
+from activities.worker_support.failure_kinds import FailureKinds
+from activities.worker_support.metrics import BusinessMetrics
+from activities.worker_support.supervision import ActivitySupervision
+from activities.worker_support.telemetry import configure_logging, install_metrics
 from models.settings import settings
+from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.command_memo import CommandMemo
+from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -78,26 +81,30 @@ def build_worker(
         # Outermost first: database failures reported small and without SQL, and heartbeats for a dead
         # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
         # is bad input, not an outage); commands answered once per request id across continue-as-new.
-        interceptors=[ActivitySupervision(), FailureKinds(), CommandMemo()],
+        # Business metrics outermost: they see what the caller sees (models/metrics.py).
+        interceptors=[BusinessMetrics(), ActivitySupervision(), FailureKinds(), CommandMemo(), WorkflowMetrics()],
     )
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
     # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
-    # and workers and replayers alike build their runner here (models/credentials.py).
+    # and workers and replayers alike build their runner here (security/credentials.py).
     keyring()
     # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
     # libraries the update validators call (REG-6/REG-11) import their data modules on first use
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum"
+            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry"
         )
     )
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings().log_format)
+    # Before the client: a client binds the runtime it is made with (activities/worker_support/telemetry.py).
+    if install_metrics(settings().metrics_address):
+        logging.info("metrics on http://%s/metrics", settings().metrics_address)
     client = await connect()
     worker = build_worker(client)
     stop = asyncio.Event()

@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.storage.db import engine
 from models.activity_io import AuditInput, NoticeInput
-from models.db import engine
 from models.tables import Account, AuditRecord, Notice
 
 

@@ -1,14 +1,14 @@
 """Signal credentials, verified outside workflow code so that the verdict is recorded in history.
 
 A local activity: it only computes HMACs with the worker's keys, so it costs a marker, not a round trip
-through the server, and a replay after the keys rotate reads the recorded verdict (models/credentials.py).
+through the server, and a replay after the keys rotate reads the recorded verdict (security/credentials.py).
 """
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from models.credentials import CredentialVerdict, VerifyCredentialsInput, check
+from security.credentials import CredentialVerdict, VerifyCredentialsInput, check
 
 
 @activity.defn

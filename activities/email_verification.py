@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.identity_canonical import email_address
+from activities.identity.canonical import email_address
+from activities.storage.db import engine
 from models.activity_io import SendCodeInput, SendCodeResult, VerifyCodeInput, VerifyCodeResult
-from models.db import engine
 from models.email_verification import EmailCode
 from models.refusals import Refusal, RefusedError
 from models.settings import settings

@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.identity_canonical import ANY_REGION
+from activities.identity.canonical import ANY_REGION
 from activities.identity_registry import candidate_fingerprints
 from activities.login_ip import device_digest
+from activities.storage.db import engine
 from models.activity_io import BarIdentityInput, ClearLinkInput
 from models.contract import BuyerScreening, BuyerScreeningResult
-from models.db import engine
 from models.tables import AccountLink, BarredFingerprint, BuyerAccount, IdentityFingerprint, LoginDevice
 
 MAINLAND_CHINA = "CN"

@@ -38,13 +38,13 @@ from PIL import Image
 from sqlmodel import Session
 from temporalio import activity
 
-from activities import card_detection, card_reading, photo_cues
-from activities.blobs import path_for
-from activities.heartbeat import heartbeating
-from activities.known_faces import check_against_registry, id_card_fingerprint
-from activities.safe_image import ImageLimits, ImageRefusal, decode_image
+from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
+from activities.known_faces.index import check_against_registry, id_card_fingerprint
+from activities.photo_analysis import card_detection, card_reading, photo_cues
+from activities.storage.blobs import path_for
+from activities.storage.db import engine
+from activities.worker_support.heartbeat import heartbeating
 from models.activity_io import PhotoCheckInput, PhotoCheckResult, PhotoReview
-from models.db import engine
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
 
@@ -168,7 +168,7 @@ class PhotoVerdict:
 
 
 def decode(data: bytes, policy: AuthenticationPolicy) -> Image.Image | PhotoCheckResult:
-    """Open under explicit limits (activities/safe_image.py); returns the upright RGB image, no
+    """Open under explicit limits (activities/images/safe_image.py); returns the upright RGB image, no
     larger than `decode_max_side`, or the failure."""
     decoded = decode_image(data, photo_limits(policy))
     if isinstance(decoded, ImageRefusal):
@@ -491,7 +491,7 @@ PHOTO_CHECKS = threading.BoundedSemaphore(int(os.environ.get("PHOTO_CHECKS_AT_ON
 @activity.defn
 def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     """Reads the photo from the blob store by reference; refuses a photo another account used; on a
-    pass enrols the face and names the accounts that share it (activities/known_faces.py). Safe to
+    pass enrols the face and names the accounts that share it (activities/known_faces/index.py). Safe to
     retry: a retry after success finds its own enrolment and answers the same. Heartbeats throughout."""
     path = path_for(inp.photo_ref)
     if not path.exists():

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities import identity_canonical
-from activities.identity_canonical import ANY_REGION, MAINLAND_CHINA
+from activities.identity import canonical as identity_canonical
+from activities.identity.canonical import ANY_REGION, MAINLAND_CHINA
+from activities.storage.db import engine
 from models.activity_io import (
     ClaimIdentityInput,
     ClaimIdentityResult,
@@ -24,7 +25,6 @@ from models.activity_io import (
     RebindContactResult,
 )
 from models.contract import RegistrationInput
-from models.db import engine
 from models.refusals import Refusal, RefusedError
 from models.settings import settings
 from models.tables import Account, AccountLink, BarredFingerprint, IdentityFingerprint
@@ -33,7 +33,7 @@ IDENTITY_KINDS = ("licence", "id_card", "mobile", "email")
 
 
 def canonical(kind: str, value: str, *, region: str = MAINLAND_CHINA) -> str:
-    """The form two spellings of one identity share (activities/identity_canonical.py); raises
+    """The form two spellings of one identity share (activities/identity/canonical.py); raises
     RefusedError for a value that has none."""
     return identity_canonical.canonical(kind, value, region=region)
 

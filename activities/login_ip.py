@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 from temporalio import activity
 
+from activities.storage.db import engine
 from models.activity_io import LoginIpInput, LoginIpResult
-from models.db import engine
 from models.settings import settings
 from models.tables import LoginDevice, LoginIp, Notice
 

@@ -1,11 +1,11 @@
 """ASSOC-3 duplicate distribution: is this product the same as, or highly similar to, another store's?
 
-Text (activities/text_signature.py): the title and description normalised against copycats' disguises,
+Text (activities/copy_detection/text_signature.py): the title and description normalised against copycats' disguises,
 MinHash LSH bands for candidates, the exact Jaccard of the shingle sets against the policy threshold.
-Image (activities/image_signature.py): SIFT visual words for candidates, a RANSAC-confirmed match of
+Image (activities/copy_detection/image_signature.py): SIFT visual words for candidates, a RANSAC-confirmed match of
 local features for the decision (crops, flips, rotations, overlays, borders, backgrounds, colours);
 the perceptual-hash distance is kept as evidence for operators and as a second image test.
-Candidates come from the in-process index (activities/duplicate_index.py), kept in step with the
+Candidates come from the in-process index (activities/copy_detection/duplicate_index.py), kept in step with the
 ProductSignature table; only the candidates' rows are read and compared.
 
 A store's own listings never count against it; only other stores' listed products do.
@@ -28,15 +28,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities import image_signature as vis
-from activities import text_signature as txt
-from activities.blobs import path_for
-from activities.duplicate_index import Candidates, DuplicateIndex
+from activities.copy_detection import image_signature as vis
+from activities.copy_detection import text_signature as txt
+from activities.copy_detection.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
-from activities.safe_image import ImageLimits, ImageRefusal, decode_image
+from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
+from activities.storage.blobs import path_for
+from activities.storage.db import engine
 from models.activity_io import ListProductInput, ListProductResult, UnlistProductInput
 from models.contract import ProductInput
-from models.db import engine
 from models.products import Product, ProductSignature
 from models.refusals import Refusal
 
@@ -110,7 +110,7 @@ def _open_product_image(data: bytes) -> Image.Image | Refusal:
         return Refusal(
             "OPEN-3", "image_too_large", f"The product image is larger than {MAX_IMAGE_BYTES // 10**6} MB."
         )
-    decoded = decode_image(data, PRODUCT_IMAGE_LIMITS)  # bounded: activities/safe_image.py
+    decoded = decode_image(data, PRODUCT_IMAGE_LIMITS)  # bounded: activities/images/safe_image.py
     if isinstance(decoded, ImageRefusal):
         return Refusal("OPEN-3", _DECODE_CODES.get(decoded.code, decoded.code), decoded.message)
     rgb = decoded.image

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.identity_canonical import canonical_document, refusal_for
+from activities.identity.canonical import canonical_document, refusal_for
+from activities.storage.db import engine
 from models.contract import RegistrationInput
-from models.db import engine
 from models.refusals import Refusal, RefusedError
 from models.tables import PreApproval
 
@@ -176,7 +176,7 @@ def screen_registration(reg: RegistrationInput) -> Refusal | None:
 
 def screen_names(reg: RegistrationInput) -> Refusal | None:
     """REG-1 on the store name and the email address."""
-    from activities.name_screening import screen_email, screen_store_name
+    from activities.identity.name_screening import screen_email, screen_store_name
 
     owned = frozenset(b.casefold() for b in reg.owned_brands)
     return screen_store_name(reg.store_name, owned_brands=owned) or screen_email(

@@ -6,7 +6,7 @@ The catalogue: `--originals` studio product photos with their texts (the held-ou
 devtools/product_corpus.py: nothing here was used to choose thresholds), three look-alikes of each
 (same category, same photo template, another object), and bulk listings up to `--listings` with random
 signatures (25 band keys, 48 visual words each: they load the index's memory and lookup time, but are
-not look-alikes; the look-alikes are the real ones). The index is activities/duplicate_index.py, the
+not look-alikes; the look-alikes are the real ones). The index is activities/copy_detection/duplicate_index.py, the
 decision activities/product_index.best_match: the very code activities.list_product runs.
 
 Queries: for each original, one copy of each image kind (with a new, unrelated text) and of each text
@@ -29,10 +29,10 @@ import imagehash  # noqa: E402
 import numpy as np  # noqa: E402
 from datasketch import MinHash  # noqa: E402
 
-from activities import image_signature as vis  # noqa: E402
-from activities.duplicate_index import DuplicateIndex  # noqa: E402
+from activities.copy_detection import image_signature as vis  # noqa: E402
+from activities.copy_detection.duplicate_index import DuplicateIndex  # noqa: E402
+from activities.copy_detection.text_signature import BANDS  # noqa: E402
 from activities.product_index import ListingSignature, best_match, listing_signature, signature_row  # noqa: E402
-from activities.text_signature import BANDS  # noqa: E402
 from devtools import product_corpus as pc  # noqa: E402
 from devtools import product_fixtures as pf  # noqa: E402
 from models.policy import load_policy  # noqa: E402

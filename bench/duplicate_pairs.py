@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from activities import image_signature as vis  # noqa: E402
+from activities.copy_detection import image_signature as vis  # noqa: E402
 from devtools import product_corpus as pc  # noqa: E402
 
 CATALOGUE_VARIANTS = (0, 1, 2, 3)

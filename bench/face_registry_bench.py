@@ -1,4 +1,4 @@
-"""Known-faces lookup at scale: the registry's own lookup (activities/known_faces: FaceIndex, the
+"""Known-faces lookup at scale: the registry's own lookup (activities/known_faces/index: FaceIndex, the
 worker's class, and shared_faces, the activity's function, over a real SQLite registry) against an
 exact NumPy scan of the same templates, measured in the same run.
 
@@ -41,9 +41,9 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 import models.tables  # noqa: E402,F401  (every table, so that create_all builds the registry)
-from activities import known_faces  # noqa: E402
-from activities.known_faces import FaceIndex, as_bytes, shared_faces  # noqa: E402
-from models.db import make_engine  # noqa: E402
+from activities.known_faces import index as known_faces  # noqa: E402
+from activities.known_faces.index import FaceIndex, as_bytes, shared_faces  # noqa: E402
+from activities.storage.db import make_engine  # noqa: E402
 from models.policy import load_policy  # noqa: E402
 
 DIM = 128

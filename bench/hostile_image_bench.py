@@ -1,5 +1,5 @@
 """Hostile images: time and peak memory of one check per file of the generated corpus
-(devtools/hostile_images.py), ours (the whole OPEN-1 check, decoding through activities/safe_image.py)
+(devtools/hostile_images.py), ours (the whole OPEN-1 check, decoding through activities/images/safe_image.py)
 against the naive decode (Image.open + exif_transpose + load + convert) measured in the same run;
 then every activity slot of a worker busy at once on the worst files.
 
@@ -66,7 +66,7 @@ SLOTS = textwrap.dedent(
     datas = [open(p, "rb").read() for p in paths]
     import io
     from PIL import Image, ImageOps
-    from activities.blobs import put_bytes
+    from activities.storage.blobs import put_bytes
     from activities.identity_photo import check_authentication_photo
     from models.contract import PhotoCheckInput
     from models.policy import load_policy

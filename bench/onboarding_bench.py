@@ -38,8 +38,8 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 import seller_client  # noqa: E402
-from activities.blobs import put_bytes  # noqa: E402
 from activities.exam import answer_key, draw  # noqa: E402
+from activities.storage.blobs import put_bytes  # noqa: E402
 from devtools import photo_fixtures, product_fixtures  # noqa: E402
 from devtools.identity_factory import applicant  # noqa: E402
 from models.account_state import AccountInput  # noqa: E402
@@ -252,7 +252,7 @@ async def settled(n: int) -> None:
     so the measurements see accounts parked on timers, not a backlog of first tasks."""
     from sqlmodel import Session, func, select
 
-    from models.db import engine
+    from activities.storage.db import engine
     from models.tables import AuditRecord
 
     while True:

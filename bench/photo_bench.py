@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from activities import card_reading  # noqa: E402
 from activities.identity_photo import verify_photo  # noqa: E402
 from activities.identity_registry import fingerprint  # noqa: E402
+from activities.photo_analysis import card_reading  # noqa: E402
 from devtools import photo_corpus  # noqa: E402
 from models.policy import load_policy  # noqa: E402
 

@@ -95,7 +95,7 @@ def operator_option(help: str) -> Callable[[Any], Any]:
 
 
 def service_option(default: str, help: str, *aliases: str) -> Callable[[Any], Any]:
-    """`--as-service NAME`: the service a report is signed as (models/credentials.py)."""
+    """`--as-service NAME`: the service a report is signed as (security/credentials.py)."""
     return click.option(
         *aliases, "--as-service", "as_service", default=default, show_default=True, metavar="NAME", help=help
     )
@@ -119,7 +119,7 @@ class Call:
 
     async def update(self, update: Any, arg: Any, *, operator: str | None = None, step: str = "") -> Any:
         """Send one account command (a workflow update), signed as the account's seller, or as `operator`
-        for an operator's decision (models/credentials.py). A command sending several updates names
+        for an operator's decision (security/credentials.py). A command sending several updates names
         each one's `step`: each is keyed `KEY:step`, and the key to send again with stays the command's."""
         return await seller_client.command(
             await self.client(),

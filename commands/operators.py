@@ -11,9 +11,9 @@ import click
 
 import seller_client
 from activities.registration_checks import create_pre_approval
-from models import credentials
 from models.contract import AppealDecisionInput, RetryInput
 from models.refusals import RefusedError
+from security import credentials
 from workflows.seller_account import SellerAccount
 
 from .common import (

@@ -10,8 +10,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import seller_client
 from activities.identity_registry import linked_accounts
+from activities.storage.db import engine
 from models.contract import Requirement, Requirements
-from models.db import engine
 from models.tables import Account, AccountLink, AuditRecord, Notice
 
 from .common import MEMBER, Answer, Call, Output, facade_command, pass_output, request_id_option, table

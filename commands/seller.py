@@ -169,8 +169,8 @@ async def exam(call: Call) -> Answer:
 @click.option("--image", required=True, type=IMAGE_FILE, help="JPEG, PNG or WebP file")
 async def release(call: Call, title: str, description: str, price: str, category: str, image: Path) -> Answer:
     """Release a product (OPEN-3; ASSOC-3 duplicate check)."""
-    from activities.blobs import BlobError, put_stream
     from activities.product_index import MAX_IMAGE_BYTES
+    from activities.storage.blobs import BlobError, put_stream
 
     try:
         with open(image, "rb") as fh:

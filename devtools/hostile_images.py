@@ -1,5 +1,5 @@
 """A hostile-image corpus, generated: every file a careless or hostile uploader could send to an image
-check, with the outcome the bounded decoder (activities/safe_image.py) must give it.
+check, with the outcome the bounded decoder (activities/images/safe_image.py) must give it.
 
     .venv/bin/python -m devtools.hostile_images OUT_DIR    # writes every case, and index.json
 

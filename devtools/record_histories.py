@@ -32,13 +32,13 @@ from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSki
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from activities.blobs import put_bytes  # noqa: E402
+from activities.storage.blobs import put_bytes  # noqa: E402
 from devtools.identity_factory import applicant  # noqa: E402
 from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
-from models import credentials  # noqa: E402
 from models.contract import LoginInput, RegistrationInput  # noqa: E402
 from models.policy import load_policy  # noqa: E402
 from models.settings import settings  # noqa: E402
+from security import credentials  # noqa: E402
 from seller_client import data_converter  # noqa: E402
 from tests.signing import TEST_TTL, signal, update  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
@@ -97,8 +97,8 @@ async def email_verified(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> l
 async def store_opened_then_frozen(env: WorkflowEnvironment, tq: str, mail: SmtpSink) -> list[WorkflowHandle]:
     """OPEN-1..3 to an open store, then ENF-2 listing points, a freeze that lifts itself, and a case
     appealed and approved (ASSOC-4/5), then a REG-9 closure."""
-    from activities.blobs import put_bytes
     from activities.exam import answer_key, draw
+    from activities.storage.blobs import put_bytes
     from devtools import photo_fixtures, product_fixtures
     from models.contract import (
         AppealDecisionInput,

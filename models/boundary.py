@@ -45,8 +45,8 @@ from models.contract import (
     VerifyEmailInput,
     ViolationInput,
 )
-from models.credentials import Credential
 from models.refusals import refuse
+from security.credentials import Credential
 
 T = TypeVar("T")
 
@@ -310,7 +310,7 @@ def parse(cls: type[T], raw: Any) -> T:
                     raise Invalid(f.name, "missing", f"{f.name} is required.")
                 continue
             kind = message.fields.get(f.name)
-            if f.name == "auth":  # the sender's credential (models/credentials.py), verified later
+            if f.name == "auth":  # the sender's credential (security/credentials.py), verified later
                 values["auth"] = _credential(raw["auth"])
             elif kind is None:  # a field with nothing to check (none today): passed as it came
                 values[f.name] = raw[f.name]

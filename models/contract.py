@@ -2,15 +2,15 @@
 
 Workflow ids, signal and update payloads, query results. Every payload is a dataclass so that it can grow
 fields without breaking old callers (Temporal samples). Fields that hold personal data (email, mobile, ID
-numbers, IP) only ever travel inside payloads encrypted by the codec (models/codec.py). The workflow's own
+numbers, IP) only ever travel inside payloads encrypted by the codec (security/codec.py). The workflow's own
 state is in models/account_state.py, activity payloads in models/activity_io.py.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.credentials import Signed
 from models.refusals import Refusal
+from security.credentials import Signed
 
 WORKFLOW_ID_PREFIX = "seller-"
 

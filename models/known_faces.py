@@ -1,9 +1,9 @@
 """The face registry's tables (OPEN-1, ASSOC-2 shared_face): biometric data, so it stays here.
 
 A face template is the 128-d encoding of the live face of an account that passed OPEN-1, stored as
-float32 bytes. It never leaves activities/known_faces.py: not in activity results, workflow
+float32 bytes. It never leaves activities/known_faces/index.py: not in activity results, workflow
 history, search attributes or logs. Both tables hang off the account (foreign key) and are deleted
-with the account's data (`activities.known_faces.forget_member`).
+with the account's data (`activities.known_faces.index.forget_member`).
 """
 
 from __future__ import annotations

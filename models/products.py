@@ -1,7 +1,7 @@
 """OPEN-3 / ASSOC-3: listed products and the lookup index for duplicate distribution.
 
 Each product has one signature row (text band keys, image visual words, stored local features); each
-worker holds the candidate index built from those rows in memory (activities/duplicate_index.py), and
+worker holds the candidate index built from those rows in memory (activities/copy_detection/duplicate_index.py), and
 the exact comparison runs on the few candidates' rows.
 """
 

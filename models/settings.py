@@ -36,15 +36,20 @@ class Settings:
     codec_keys: dict[str, bytes] = field(repr=False, default_factory=dict)
     codec_key_id: str = "k1"
     codec_server_token: str = field(repr=False, default="")
-    # Credential keys (models/credentials.py): `id:roles:hex,...`, the first key for a role signs it.
+    # Credential keys (security/credentials.py): `id:roles:hex,...`, the first key for a role signs it.
     credential_keys: str = field(repr=False, default="")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "no-reply@seller-platform.invalid"
-    # "production" refuses development secrets and turns on the strict codec (models/codec.py).
+    # "production" refuses development secrets and turns on the strict codec (security/codec.py).
     seller_env: str = "development"
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
+    # Observability (activities/worker_support/telemetry.py): a Prometheus endpoint (host:port) for the
+    # worker's metrics, an OTLP/HTTP collector for traces, and the log line format (text or json).
+    metrics_address: str | None = None
+    otlp_endpoint: str | None = None
+    log_format: str = "text"
 
     @property
     def blob_dir(self) -> Path:
@@ -89,6 +94,23 @@ def _flag(name: str, default: bool) -> bool:
     return value in ("1", "true", "yes", "on")
 
 
+def _metrics_address() -> str | None:
+    raw = os.environ.get("METRICS_ADDRESS", "").strip()
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"METRICS_ADDRESS: expected host:port (for example 127.0.0.1:9464), got {raw!r}")
+    return raw
+
+
+def _log_format() -> str:
+    value = _env("LOG_FORMAT", "text").strip().lower()
+    if value not in ("text", "json"):
+        raise SettingsError(f"LOG_FORMAT: expected text or json, got {value!r}")
+    return value
+
+
 def production_problems(env: dict[str, str] | None = None) -> list[str]:
     """Development values production must not run with, each naming its setting."""
     env = dict(os.environ if env is None else env)
@@ -103,7 +125,7 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
         problems.append("CODEC_KEYS contains the public development key")
     if env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN) == DEV_CODEC_TOKEN:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
-    from models.credentials import DEV_KEYS
+    from security.credentials import DEV_KEYS
 
     raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
     if not raw_credential_keys.strip():
@@ -125,7 +147,7 @@ def load_settings() -> Settings:
         raise SettingsError("SELLER_ENV=production refuses development settings: " + "; ".join(problems))
     keys = parse_codec_keys(_env("CODEC_KEYS", f"k1:{DEV_CODEC_KEY}"))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
-    from models.credentials import DEV_KEYS
+    from security.credentials import DEV_KEYS
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")
@@ -146,6 +168,9 @@ def load_settings() -> Settings:
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
         seller_env=seller_env,
         codec_strict=production or _flag("CODEC_STRICT", False),
+        metrics_address=_metrics_address(),
+        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
+        log_format=_log_format(),
     )
 
 

@@ -13,8 +13,8 @@ if [ -n "$url" ]; then
   echo "== the database and race tests again, on PostgreSQL ($url)"
   # Activity tests that never touch the registry (image decoding, OCR, name screening) are not run twice.
   SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest -p no:cacheprovider \
-    --ignore=tests/activities/test_photo_corpus.py --ignore=tests/activities/test_safe_image.py \
-    --ignore=tests/activities/test_name_screening.py --ignore=tests/activities/test_duplicate_index.py \
+    --ignore=tests/activities/photo_analysis/test_photo_corpus.py --ignore=tests/activities/images/test_safe_image.py \
+    --ignore=tests/activities/identity/test_name_screening.py --ignore=tests/activities/copy_detection/test_duplicate_index.py \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
     tests/workflows/test_identity_aliases.py tests/workflows/test_contact_validation.py \
     tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py "$@"

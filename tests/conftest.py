@@ -123,11 +123,11 @@ async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(autouse=True)
 def empty_face_registry(data_dir: Path) -> None:
-    """One photo, one account; one face, one main account (activities/known_faces.py): the face
+    """One photo, one account; one face, one main account (activities/known_faces/index.py): the face
     fixtures hold four people, so every test starts with no face or photo known."""
     from sqlmodel import Session, delete
 
-    from models.db import engine
+    from activities.storage.db import engine
     from models.known_faces import AuthenticationPhoto, FaceTemplate
 
     with Session(engine()) as session:

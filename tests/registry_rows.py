@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 
 from activities.identity_registry import fingerprint
-from models.db import engine
+from activities.storage.db import engine
 from models.tables import Account, IdentityFingerprint
 from tests.draws import hex_id
 

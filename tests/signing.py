@@ -1,4 +1,4 @@
-"""Signing for tests that talk to account workflows directly (models/credentials.py).
+"""Signing for tests that talk to account workflows directly (security/credentials.py).
 
 On the time-skipping server the workflow clock runs ahead of the wall clock by as much as the session's
 tests have skipped (a test awaiting a result can jump to the far timer, a century away), so test
@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle
 
-from models import credentials
-from models.credentials import Signed
+from security import credentials
+from security.credentials import Signed
 
 TEST_TTL = timedelta(days=365_000)
 M = TypeVar("M", bound=Signed)

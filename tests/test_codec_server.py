@@ -29,9 +29,10 @@ from temporalio.converter import DataConverter
 
 import codec_server
 from devtools.smtp_sink import free_port
-from models import codec_signing, credentials
-from models.codec import codec
-from models.codec_access import (
+from models.settings import SettingsError, settings
+from security import codec_signing, credentials
+from security.codec import codec
+from security.codec_access import (
     DEV_OPERATOR,
     DEV_OPERATOR_PASSWORD,
     SESSION_COOKIE,
@@ -41,7 +42,6 @@ from models.codec_access import (
     hash_password,
     load_access,
 )
-from models.settings import SettingsError, settings
 
 UI = "http://127.0.0.1:8233"
 ISSUER = "https://idp.test.invalid/"

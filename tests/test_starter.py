@@ -16,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 import starter
+from activities.storage.db import engine
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.contract import AssociationCaseInput, ClosureReport
-from models.db import engine
 from models.tables import AccountLink, IdentityFingerprint
 from tests.conftest import new_worker
 from tests.draws import hex_id, raw_bytes

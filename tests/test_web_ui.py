@@ -22,9 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 import codec_server
 from devtools import ui_check
 from devtools.smtp_sink import free_port
-from models.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, Operator, hash_password, load_access
 from models.contract import UnbindInput, ViolationInput
 from models.settings import settings
+from security.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, Operator, hash_password, load_access
 from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.draws import hex_id
@@ -75,7 +75,7 @@ async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
 
 def pasted_auth(command: str, workflow_id: str, **who: str) -> dict:  # type: ignore[type-arg]
     """What `starter.py credential COMMAND ...` prints, to paste into the UI's JSON input."""
-    from models import credentials
+    from security import credentials
     from tests.signing import TEST_TTL
 
     member = workflow_id.removeprefix("seller-")

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from models.account_state import AccountState, CascadeStep, Fact, PendingEffect
     from models.contract import AccountProfile
-    from models.credentials import Credential, Signed
     from models.policy import Policy
     from models.refusals import Refusal
+    from security.credentials import Credential, Signed
     from workflows.account_common import CommandLock
     from workflows.lifecycle import LifecycleChart
 

@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.failure_kinds import BAD_INPUT_ERROR_TYPE
+    from activities.worker_support.failure_kinds import BAD_INPUT_ERROR_TYPE
     from models.policy import StepsPolicy
     from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 
@@ -28,7 +28,7 @@ LEDGERS = {"ip": "ip", "trade": "trade", "false_buyer": "trade", "listing": "lis
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
-    # Bad input inside an activity (activities/failure_kinds.py) is refused at once: no retry fixes it.
+    # Bad input inside an activity (activities/worker_support/failure_kinds.py) is refused at once: no retry fixes it.
     non_retryable_error_types=[BAD_INPUT_ERROR_TYPE],
 )
 
@@ -92,7 +92,7 @@ async def run_activity(activity: Callable[[Any], Any], arg: Any, *, summary: str
         activity,
         arg,
         start_to_close_timeout=ACTIVITY_TIMEOUT,
-        # The worker heartbeats while the activity runs (activities/supervision.py): a dead worker's
+        # The worker heartbeats while the activity runs (activities/worker_support/supervision.py): a dead worker's
         # task goes to another worker after this, not after the whole start-to-close timeout.
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         schedule_to_close_timeout=timedelta(seconds=steps.retry_budget_seconds),

@@ -1,7 +1,7 @@
 """Who may send what to an account (DESIGN 13): credentials checked in update validators, signals'
 credentials verified by a recorded local activity, and the system's own credential for the signals one
 account sends another (ENF-3 bans, ASSOC-4 cases). Mixed into SellerAccount (workflows/seller_account.py),
-whose _audit it uses. Why validators and a local activity: see models/credentials.py."""
+whose _audit it uses. Why validators and a local activity: see security/credentials.py."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from workflows.account_base import AccountBase
 
 with workflow.unsafe.imports_passed_through():
     from activities.credentials import verify_credentials
-    from models import credentials
-    from models.credentials import Credential, CredentialCheck, Signed, VerifyCredentialsInput
     from models.refusals import RefusedError
+    from security import credentials
+    from security.credentials import Credential, CredentialCheck, Signed, VerifyCredentialsInput
 
 from workflows.account_common import refusal_error
 

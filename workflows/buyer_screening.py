@@ -15,10 +15,10 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.credentials import verify_credentials
     from activities.enforcement import screen_buyer
-    from models import credentials
     from models.contract import BuyerScreening, BuyerScreeningResult, ViolationInput, account_workflow_id
-    from models.credentials import CredentialCheck, VerifyCredentialsInput
     from models.policy import Policy
+    from security import credentials
+    from security.credentials import CredentialCheck, VerifyCredentialsInput
     from workflows.seller_account import SellerAccount
 
 

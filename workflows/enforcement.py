@@ -13,8 +13,8 @@ from temporalio import workflow
 from workflows.account_base import AccountBase
 
 with workflow.unsafe.imports_passed_through():
-    from activities.blobs import BLOB_REF
     from activities.enforcement import active_links, clear_link
+    from activities.storage.blobs import BLOB_REF
     from models.account_state import AssociationCase, CascadeStep, Deduction, Fact, Hold, PendingEffect
     from models.activity_io import BarIdentityInput, ClearLinkInput
     from models.contract import (
@@ -26,8 +26,8 @@ with workflow.unsafe.imports_passed_through():
         ViolationInput,
         account_workflow_id,
     )
-    from models.credentials import Signed
     from models.refusals import refuse
+    from security.credentials import Signed
 
 
 from workflows.account_common import LEDGERS, refusal_error, run_activity

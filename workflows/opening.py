@@ -14,10 +14,10 @@ from temporalio.common import RetryPolicy
 from workflows.account_base import AccountBase
 
 with workflow.unsafe.imports_passed_through():
-    from activities.blobs import BLOB_REF
     from activities.exam import draw_exam_paper, grade_exam
     from activities.identity_photo import check_authentication_photo
     from activities.product_index import list_product, product_refusal, unlist_product
+    from activities.storage.blobs import BLOB_REF
     from models.activity_io import (
         DrawExamInput,
         GradeExamInput,

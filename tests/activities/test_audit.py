@@ -14,8 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.audit import record_audit
+from activities.storage.db import engine
 from models.activity_io import AuditInput
-from models.db import engine
 from models.tables import AuditRecord
 from tests.draws import hex_id
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.blobs import put_bytes
 from activities.identity_photo import MESSAGES, check_authentication_photo, check_photo
+from activities.storage.blobs import put_bytes
 from devtools import photo_corpus, photo_fixtures
 from models.activity_io import PhotoCheckInput
 from models.policy import load_policy
@@ -111,7 +111,7 @@ def test_hostile_files_are_refused_quickly_in_bounded_memory(tmp_path: Path) -> 
 
 def test_every_reason_code_is_triggered_by_a_real_file(verdicts: dict[str, str]) -> None:
     hostile = {expected for _, expected in photo_fixtures.hostile_files().values()}
-    # The evaluation corpus covers the rest; tests/activities/test_photo_corpus.py asserts each is given.
+    # The evaluation corpus covers the rest; tests/activities/photo_analysis/test_photo_corpus.py asserts each is given.
     corpus = set(photo_corpus.KINDS.values())
     seen = set(verdicts.values()) | hostile | corpus
     assert set(MESSAGES) <= seen, f"never triggered: {sorted(set(MESSAGES) - seen)}"

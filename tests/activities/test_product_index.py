@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.blobs import put_bytes
 from activities.identity_registry import linked_accounts
 from activities.product_index import list_product, product_refusal
+from activities.storage.blobs import put_bytes
 from devtools import photo_fixtures, product_fixtures
 from models.activity_io import ListProductInput
 from models.contract import ProductInput

@@ -31,6 +31,7 @@ from activities.identity_registry import claim_identity, fingerprint, link_accou
 from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
+from activities.storage.db import engine
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.activity_io import (
@@ -48,7 +49,6 @@ from models.activity_io import (
     VerifyCodeInput,
 )
 from models.contract import BuyerScreening
-from models.db import engine
 from models.email_verification import EmailCode
 from models.products import Product
 from models.tables import (
@@ -276,7 +276,7 @@ def buyer_case(_mail: SmtpSink) -> Case:
 
 
 def _listing(member_id: str, product_id: str) -> ListProductInput:
-    from activities.blobs import put_bytes
+    from activities.storage.blobs import put_bytes
     from devtools.product_fixtures import encode, image, product
 
     n = int(product_id.rsplit("-P", 1)[1], 16) % 10**6

@@ -28,10 +28,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from activities.storage.db import create_tables, engine, make_engine
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink, free_port
 from models.contract import ChangeContactInput, RequestCodeInput, VerifyEmailInput
-from models.db import create_tables, engine, make_engine
 from models.settings import settings
 from models.tables import Account, AuditRecord, IdentityFingerprint
 from tests.draws import hex_id

@@ -16,6 +16,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, Workflo
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from activities.storage.db import engine
 from devtools.smtp_sink import SmtpSink
 from models import limits
 from models.contract import (
@@ -26,7 +27,6 @@ from models.contract import (
     VerifyEmailInput,
     ViolationInput,
 )
-from models.db import engine
 from models.policy import StepsPolicy, load_policy
 from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, Notice

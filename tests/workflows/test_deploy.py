@@ -25,9 +25,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.storage.db import engine
 from models.account_state import AccountInput
 from models.contract import AccountProfile, LoginInput
-from models.db import engine
 from models.policy import load_policy
 from tests.conftest import new_worker
 from tests.draws import hex_id

@@ -11,8 +11,9 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-from activities.blobs import put_bytes
 from activities.identity_registry import link_accounts
+from activities.storage.blobs import put_bytes
+from activities.storage.db import engine
 from devtools.identity_factory import applicant
 from models.contract import (
     AppealDecisionInput,
@@ -23,7 +24,6 @@ from models.contract import (
     RegistrationInput,
     ViolationInput,
 )
-from models.db import engine
 from models.tables import AuditRecord, BarredFingerprint
 from tests.conftest import new_worker
 from tests.draws import hex_id, raw_bytes

@@ -1,7 +1,7 @@
 """Known faces through the account workflow on the time-skipping server: one person authenticating
 two main accounts ends with both linked and an ASSOC-2 case open on each; the same photo cannot
 authenticate a second account. (The REG-9 sub-account exemption is tested on the activity,
-tests/activities/test_known_faces.py: a sub-account holds no email fingerprint, so today it never
+tests/activities/known_faces/test_known_faces.py: a sub-account holds no email fingerprint, so today it never
 gets the REG-6 code it needs before OPEN-1.)"""
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-from activities.blobs import put_bytes
 from activities.exam import answer_key, draw
+from activities.storage.blobs import put_bytes
 from devtools import photo_fixtures, product_fixtures
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink

@@ -13,9 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from activities.identity_registry import fingerprint
+from activities.storage.db import engine
 from devtools.identity_factory import applicant
 from models.contract import RegistrationInput, RegistrationResult
-from models.db import engine
 from models.tables import Account, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
 from tests.draws import hex_id

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.blobs import put_bytes
 from activities.exam import answer_key, draw
+from activities.storage.blobs import put_bytes
 from models.contract import AppealInput, AssociationCaseInput, ExamAnswers, ExamStartInput
 from models.policy import load_policy
 from starter import requirements_text

@@ -14,7 +14,6 @@ from temporalio.worker import Replayer
 
 import seller_client
 from devtools.identity_factory import applicant
-from models import credentials
 from models.contract import (
     AppealDecisionInput,
     AssociationCaseInput,
@@ -23,8 +22,9 @@ from models.contract import (
     LoginInput,
     ViolationInput,
 )
-from models.credentials import Credential
 from models.settings import settings
+from security import credentials
+from security.credentials import Credential
 from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.polling import eventually, until

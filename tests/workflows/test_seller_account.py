@@ -14,9 +14,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.login_ip import accounts_on_ip
+from activities.storage.db import engine
 from models.account_state import AccountInput, AccountState, ChartModel
 from models.contract import AccountProfile, ClosureReport, LoginInput
-from models.db import engine
 from models.policy import load_policy
 from models.tables import AuditRecord, Notice
 from tests.conftest import new_worker

@@ -1,0 +1,1 @@
+"""Identity canonicalisation and name screening: canonical identifiers, homoglyphs, store-name screening."""

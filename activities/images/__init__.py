@@ -1,0 +1,1 @@
+"""The one bounded image decoder every picture goes through."""

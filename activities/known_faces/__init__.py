@@ -1,0 +1,1 @@
+"""The known-faces engine: face templates enrolled and looked up across accounts."""

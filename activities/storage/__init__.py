@@ -1,0 +1,1 @@
+"""Storage the activities use: the blob store and the database engine."""

@@ -1,0 +1,1 @@
+"""Worker plumbing: activity supervision, failure kinds and heartbeats."""

@@ -1,0 +1,1 @@
+"""The codec, command credentials and signing, and the codec server's access rules."""
