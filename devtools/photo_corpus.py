@@ -124,6 +124,7 @@ TONES = {  # a holding finger: skin of several tones, or a glove
     "glove_blue": (45, 75, 170),
     "glove_black": (40, 38, 40),
 }
+SIDES = ("top", "right", "bottom", "left")  # of the card as held, in the order of its quad's sides
 ORIENTATIONS = {
     1: None,
     3: Image.Transpose.ROTATE_180,
@@ -249,7 +250,7 @@ def plan(seed: int, split: str, kind: str) -> Plan:
         card_width=dr.num("card_width", 0.24, 0.44) if kind != "two_cards" else 0.24,
         angle=dr.num("card_angle", -24, 24) if kind != "two_cards" else dr.num("card_angle", -10, 10),
         lean=dr.num("card_lean", 0, 0.24),
-        hold_side=EDGES.index(dr.pick("hold_side", EDGES)),
+        hold_side=SIDES.index(dr.pick("hold_side", SIDES)),
         hold_fingers=int(dr.pick("hold_fingers", ("1", "2", "3"))),
         finger_width=dr.num("finger_width", 0.07, 0.12),
         tone=TONES[dr.pick("finger_tone", tuple(TONES))],

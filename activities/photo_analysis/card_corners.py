@@ -22,9 +22,11 @@ straightened with a margin around it (`straightened`), along that boundary:
   most of the apex.
 
 Per corner the apex window (the arc and a short stretch of each side) is scored: the share of its
-outline without a step (`broken`), and of those the share foreign. A corner with most of its apex
-broken and foreign is covered (refused); one with its apex intact is complete; anything between, or a
-break that is camouflage rather than an object, is unsure (review with these measures). The colour
+outline without a step (`broken`), the share of the arc itself (`arc`: an object over the corner
+covers the arc, whatever else it covers; fingers along a side near the corner do not), and of the
+broken points the share foreign. A corner whose arc is broken and whose break is foreign is covered
+(refused); one with its apex window intact is complete; anything between, or a break that is
+camouflage rather than an object, is unsure (review with these measures). The colour
 statistics of an earlier version ("the corner is unlike the card") are gone: print reaching a corner
 and a thumb over it both made the corner unlike the card.
 """
@@ -74,6 +76,9 @@ class CornerOutline:
     broken: list[float]
     foreign: list[float]
     clipped: list[float]
+    arc: list[
+        float
+    ]  # the share of the rounded arc itself without a step: what an object over the corner covers
 
 
 def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
@@ -117,23 +122,26 @@ def _common_colours(pixels: np.ndarray) -> np.ndarray:
     return np.array([pixels[inverse == k].mean(axis=0) for k in keep], np.float32).reshape(-1, 3)
 
 
-def _apex_outline() -> tuple[np.ndarray, np.ndarray]:
+def _apex_outline() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points of a top-left corner's outline over its apex window (canvas pixels, card at the origin)
     and the inward normal at each: the left side going up, the rounded arc, the top side going right."""
     r = RADIUS * WIDTH
     reach = (APEX + RADIUS) * WIDTH
-    pts, normals = [], []
+    pts, normals, arc = [], [], []
     for y in np.arange(reach, r, -1.0):
         pts.append((0.0, y))
         normals.append((1.0, 0.0))
+        arc.append(False)
     for phi in np.linspace(0, np.pi / 2, max(8, int(np.pi / 2 * r))):
         u = np.array([-np.cos(phi), -np.sin(phi)])
         pts.append(tuple(np.array([r, r]) + r * u))
         normals.append(tuple(-u))
+        arc.append(True)
     for x in np.arange(r, reach, 1.0):
         pts.append((x, 0.0))
         normals.append((0.0, 1.0))
-    return np.array(pts, np.float32), np.array(normals, np.float32)
+        arc.append(False)
+    return np.array(pts, np.float32), np.array(normals, np.float32), np.array(arc)
 
 
 def _turned(canvas: Canvas, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,10 +156,10 @@ def _turned(canvas: Canvas, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def corner_outline(canvas: Canvas) -> CornerOutline:
     m = MARGIN * WIDTH
-    pts, normals = _apex_outline()
+    pts, normals, on_arc = _apex_outline()
     pts = pts + m
     offsets = np.arange(-REACH, REACH + 1, dtype=np.float32)
-    broken, foreign, clipped = [], [], []
+    broken, foreign, clipped, arc = [], [], [], []
     for k in range(4):
         L, inside, valid = _turned(canvas, k)
 
@@ -188,7 +196,8 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         unlike = _nearest(outside, back) >= UNLIKE
         foreign.append(float((gone & (unlike | white)).sum()) / max(1, int(gone.sum())))
         clipped.append(float(white.sum()) / n)
-    return CornerOutline(broken, foreign, clipped)
+        arc.append(float((gone & on_arc).sum()) / max(1, int((seen & on_arc).sum())))
+    return CornerOutline(broken, foreign, clipped, arc)
 
 
 def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:

@@ -53,13 +53,13 @@ class DetectionSettings:
     side_support_min: float = 0.55  # share of a side that must be an edge (a thumb hides part of one)
     min_text_lines: int = 2
     frame_margin: float = 0.006  # of the long side: a corner closer than this to the frame is cut off
-    # The corners, from their outline (activities/photo_analysis/card_corners.py): a corner whose apex window has at
-    # most this share of its outline without a step across it is complete...
+    # The corners, from their outline (activities/photo_analysis/card_corners.py): a corner whose apex
+    # window and arc have at most this share of their outline without a step across it is complete...
     outline_intact_max: float = 0.2
-    # ...one with at least this share broken, and at least `outline_foreign_min` of the break unlike
-    # the background beside the card (an object across the outline), is covered; anything between is
-    # unsure and goes to review.
-    outline_covered_min: float = 0.45
+    # ...one whose arc has at least this share broken, and at least `outline_foreign_min` of the break
+    # unlike the background beside the card (an object across the outline), is covered; anything
+    # between is unsure and goes to review.
+    outline_covered_min: float = 0.7
     outline_foreign_min: float = 0.6
     # A side judged print inside the card (a header's lower edge) is the card's border after all when
     # the strip beyond it is like the background beyond its two neighbours (brick: up to 0.26; a band or
@@ -554,18 +554,28 @@ def scan(
     return CardScan(verdict, best, measures, unsure=unsure, suspected=CORNER_MISSING if unsure else "")
 
 
-def judge_corners(outline: CornerOutline, s: DetectionSettings, measures: dict[str, float]) -> tuple[str, str]:
+def judge_corners(
+    outline: CornerOutline, s: DetectionSettings, measures: dict[str, float]
+) -> tuple[str, str]:
     """(verdict, the unsure cue or ""): each corner complete, covered, or unsure, from its outline."""
-    worst = int(np.argmax([b * (0.5 + f) for b, f in zip(outline.broken, outline.foreign, strict=True)]))
-    broken, foreign = outline.broken[worst], outline.foreign[worst]
+    worst = int(
+        np.argmax(
+            [
+                a + b + f * (a > 0)
+                for a, b, f in zip(outline.arc, outline.broken, outline.foreign, strict=True)
+            ]
+        )
+    )
+    arc, broken, foreign = outline.arc[worst], outline.broken[worst], outline.foreign[worst]
     measures.update(
+        card_corner_outline_arc=arc,
         card_corner_outline_broken=broken,
         card_corner_outline_foreign=foreign,
         card_corner_clipped=outline.clipped[worst],
     )
-    if broken >= s.outline_covered_min and foreign >= s.outline_foreign_min:
+    if arc >= s.outline_covered_min and foreign >= s.outline_foreign_min:
         return CORNER_MISSING, ""
-    if max(outline.broken) > s.outline_intact_max:
+    if max(outline.broken) > s.outline_intact_max or max(outline.arc) > s.outline_intact_max:
         return FOUND, "card_corner_outline"
     return FOUND, ""
 
