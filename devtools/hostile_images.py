@@ -268,7 +268,10 @@ def heif_cases() -> Iterator[HostileImage]:
     yield HostileImage("turned.heic", _heic(small, exif=turned.tobytes()), "ok", "rotation in the container")
     yield HostileImage("truncated.heic", heic[: len(heic) // 2], "image_malformed")
     yield HostileImage(
-        "bomb_dimensions.heic", heic_with_dimensions(heic, 60000, 60000), "image_too_large", "3.6 Gpx declared"
+        "bomb_dimensions.heic",
+        heic_with_dimensions(heic, 60000, 60000),
+        "image_too_large",
+        "3.6 Gpx declared",
     )
     yield HostileImage(
         "decode_cost.heic",

@@ -460,9 +460,9 @@ def registered_number(seed: int) -> str:
     return id_card_number(seed * 7919 % 10**6)
 
 
-def compose(p: Photo) -> np.ndarray:
+def compose(p: Photo, given: Plan | None = None) -> np.ndarray:
     """The scene, upright, 1600 x 1200, before the phone's own effects."""
-    pl = plan(p.seed, p.split, p.kind)
+    pl = given or plan(p.seed, p.split, p.kind)
     rng = np.random.default_rng(p.seed)
     scene = backdrop(pl.background, pl.background_blur, rng)
     h, w = scene.shape[:2]
@@ -570,11 +570,12 @@ def phone(scene: np.ndarray, pl: Plan, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def encoded(p: Photo) -> bytes:
+def encoded(p: Photo, *, given: Plan | None = None) -> bytes:
     """The file the phone sends: JPEG (pixels stored turned, EXIF orientation says how to show them) or
-    HEIC (libheif stores the turn in the container and undoes it on decoding)."""
-    pl = plan(p.seed, p.split, p.kind)
-    img = phone(compose(p), pl, p.seed)
+    HEIC (libheif stores the turn in the container and undoes it on decoding). `given`: the photo's
+    own parameters with some changed (the bench makes every photo 12 MP)."""
+    pl = given or plan(p.seed, p.split, p.kind)
+    img = phone(compose(p, pl), pl, p.seed)
     buf = io.BytesIO()
     if pl.heic and not pl.megapixels12:  # encoding a 12 MP HEIC takes the encoder a minute here
         import pillow_heif

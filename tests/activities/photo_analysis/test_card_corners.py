@@ -33,7 +33,9 @@ def genuine() -> tuple[np.ndarray, np.ndarray]:
     """A genuine photo (full resolution) and its card's corners, found on the 800 px copy."""
     photo = next(p for p in photo_corpus.corpus("report", 1, 2, 3100) if p.kind == "genuine")
     assert photo_corpus.SIDES.index(dict(photo.params)["hold_side"]) == HOLD_SIDE
-    full = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(photo_corpus.encoded(photo)))).convert("RGB"))
+    full = np.asarray(
+        ImageOps.exif_transpose(Image.open(io.BytesIO(photo_corpus.encoded(photo)))).convert("RGB")
+    )
     small = _small(full)
     scan = card_detection.scan(small, card_reading.text_lines, full=full)
     assert scan.verdict == card_detection.FOUND, scan.measures
@@ -85,7 +87,7 @@ def _painted(canvas: Canvas, corner: int, colour: tuple[int, int, int], *, on_ca
     outside = np.hypot(cx, cy) > r
     near = (x < m + 0.2 * WIDTH) & (y < m + 0.2 * WIDTH)
     patch = near & (~outside if on_card else outside & ((x < m - 2) | (y < m - 2)))
-    value = cv2.cvtColor(np.uint8([[colour]]), cv2.COLOR_RGB2LAB).astype(np.float32)[0, 0]
+    value = cv2.cvtColor(np.array([[colour]], np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)[0, 0]
     value[1:] *= 2.0
     lab[patch] = value
     return Canvas(lab, canvas.inside_photo)
@@ -99,7 +101,10 @@ def test_print_reaching_a_corner_or_a_background_past_it_leaves_the_outline_whol
     canvas = straightened(full, corners)
     for corner in range(4):
         printed = corner_outline(_painted(canvas, corner, COLOURS[colour], on_card=True))
-        assert max(printed.broken[corner], printed.arc[corner]) <= SETTINGS.outline_intact_max, (corner, printed)
+        assert max(printed.broken[corner], printed.arc[corner]) <= SETTINGS.outline_intact_max, (
+            corner,
+            printed,
+        )
         busy = corner_outline(_painted(canvas, corner, COLOURS[colour], on_card=False))
         assert max(busy.broken[corner], busy.arc[corner]) <= SETTINGS.outline_intact_max, (corner, busy)
 
@@ -141,4 +146,6 @@ def test_more_card_beyond_a_side_is_not_background(
     assert beyond_side(as_photographed, side) <= limit  # the wall or the room beyond it, as photographed
     assert beyond_side(with_band, side) > limit
     # The opposite side is untouched: the measure is the side's own.
-    assert beyond_side(with_band, (side + 2) % 4) == pytest.approx(beyond_side(as_photographed, (side + 2) % 4))
+    assert beyond_side(with_band, (side + 2) % 4) == pytest.approx(
+        beyond_side(as_photographed, (side + 2) % 4)
+    )
