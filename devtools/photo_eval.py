@@ -13,9 +13,11 @@ failing photo refused for the wrong reason; `review` is counted apart (undecided
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from activities.identity_photo import check_photo
 from activities.identity_registry import fingerprint
@@ -170,6 +172,19 @@ def by_parameter(outcomes: list[Outcome], *, worst: int = 0) -> str:
     return "\n".join(lines)
 
 
+def save(path: Path, outcomes: list[Outcome]) -> None:
+    path.write_text(json.dumps([{**asdict(o), "photo": asdict(o.photo)} for o in outcomes]))
+
+
+def load(path: Path) -> list[Outcome]:
+    out = []
+    for row in json.loads(path.read_text()):
+        photo = row.pop("photo")
+        photo["params"] = tuple(tuple(pair) for pair in photo["params"])
+        out.append(Outcome(photo=photo_corpus.Photo(**photo), **row))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=sorted(photo_corpus.SPLITS), default="report")
@@ -178,7 +193,13 @@ def main() -> None:
     ap.add_argument("--seed-offset", type=int, default=0, help="another draw of the split")
     ap.add_argument("--worst", type=int, default=0, help="only the N worst parameter bins")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--save", type=Path, help="also write every outcome here (JSON), for --combine")
+    ap.add_argument("--combine", type=Path, nargs="+", help="report on saved outcomes instead of running")
     a = ap.parse_args()
+    if a.combine:
+        outcomes = [o for path in a.combine for o in load(path)]
+        print(summary(outcomes), report(outcomes), by_parameter(outcomes, worst=a.worst), sep="\n\n")
+        return
 
     def show(o: Outcome) -> None:
         mark = "ok " if o.got == o.photo.expect else "rev" if o.got == REVIEW else "BAD"
@@ -190,6 +211,8 @@ def main() -> None:
 
     photos = photo_corpus.corpus(a.split, a.per_kind, a.genuine, a.seed_offset)
     outcomes = evaluate(photos, progress=show if a.verbose else None)
+    if a.save:
+        save(a.save, outcomes)
     print(summary(outcomes))
     print()
     print(report(outcomes))
