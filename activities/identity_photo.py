@@ -368,7 +368,9 @@ def _verify_image(
         ch, cw = card_full.shape[:2]
         inset = card_full[int(0.14 * ch) : int(0.86 * ch), int(0.1 * cw) : int(0.9 * cw)]
         inset = cv2.resize(inset, (inset.shape[1] // 4, inset.shape[0] // 4), interpolation=cv2.INTER_AREA)
-        card_colour = photo_cues.chroma_spread(inset, ignore_skin=True)
+        # Skin is not left out: the inset already leaves out the holding fingers, and a beige or pink
+        # card is skin-toned all over.
+        card_colour = photo_cues.chroma_spread(inset)
         measures["card_chroma_spread"] = card_colour
         if card_colour < policy.card_min_chroma_spread / 2:
             return fail("photocopy_or_greyscale", **measures), None

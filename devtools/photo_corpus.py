@@ -16,7 +16,8 @@ corners, finger tones) both draw from.
     backgrounds, tune    plain colour; skimage's coffee and rocket photographs; grass and brick
                          textures (skimage, tinted); the Oval Office (obama.jpg)
     backgrounds, report  a two-colour gradient; a white wall; skimage's chelsea, motorcycle,
-                         astronaut and Hubble photographs; the gravel texture; a shirt (biden.jpg);
+                         immunohistochemistry and Hubble photographs (none with a face: a face in
+                         the background is a second person); the gravel texture; a shirt (biden.jpg);
                          a wall (obama2.jpg); generated brick
     patterns             tune: none, guilloche, stripes; report: none, dots, microtext
 
@@ -89,7 +90,7 @@ SPLITS = {
             "white_wall",
             "photo:chelsea.png",
             "photo:motorcycle_left.png",
-            "photo:astronaut.png",
+            "photo:ihc.png",
             "photo:hubble_deep_field.jpg",
             "texture:gravel.png",
             "biden_shirt",

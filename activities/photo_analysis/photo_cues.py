@@ -43,7 +43,7 @@ def chroma_spread(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     if ignore_skin:
         keep &= ~skin_mask(rgb).ravel()
     if keep.sum() < 0.1 * len(keep):
-        return 0.0
+        return float("inf") if ignore_skin else 0.0  # nothing left to judge: no evidence of a copy
     r, g = f[keep, 0] / total[keep], f[keep, 1] / total[keep]
     return float(np.percentile(np.hypot(r - np.median(r), g - np.median(g)), 97)) * 300
 
