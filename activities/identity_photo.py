@@ -45,7 +45,7 @@ from activities.retention import note_refused_photo
 from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
 from activities.worker_support.heartbeat import heartbeating
-from models.activity_io import PhotoCheckInput, PhotoCheckResult
+from models.activity_io import PhotoCheckInput, PhotoCheckResult, PhotoReview
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
 
@@ -57,15 +57,15 @@ with warnings.catch_warnings():  # face_recognition_models imports pkg_resources
 # safe to call from two threads at once (concurrent checks saw faces that were not there). Photo
 # checks therefore take turns within a worker process; more throughput means more worker processes.
 DLIB_LOCK = threading.Lock()
-SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF"}
 ID1_ASPECT = card_detection.ID1_ASPECT
 
 # code -> (sentence for the seller, whether a new photo can fix it)
 REASONS: dict[str, tuple[str, bool]] = {
     "empty_file": ("The file is empty. Take the photo again and upload it.", True),
     "file_too_large": ("The file is larger than we accept. Send a normal phone photo (JPEG or PNG).", True),
-    "not_an_image": ("The file is not a picture. Upload a photo (JPEG, PNG or WebP).", True),
-    "unsupported_format": ("This picture format is not accepted. Upload a JPEG, PNG or WebP photo.", True),
+    "not_an_image": ("The file is not a picture. Upload a photo (JPEG, HEIC, PNG or WebP).", True),
+    "unsupported_format": ("This picture format is not accepted. Upload a JPEG, HEIC, PNG or WebP photo.", True),
     "truncated_image": ("The picture is damaged or incomplete. Upload it again.", True),
     "decompression_bomb": (
         "The picture's dimensions are far larger than any photo. Upload a normal photo.",
@@ -116,10 +116,37 @@ REASONS: dict[str, tuple[str, bool]] = {
         "We cannot read the number on your ID card. Keep it in focus, free of glare and fingers.",
         True,
     ),
+    "photo_needs_review": (
+        "We could not decide on this photo automatically: a person will look at it. You may also take it"
+        " again with the whole card in view, all four corners uncovered.",
+        True,
+    ),
     "id_number_mismatch": ("The ID card in the photo is not the one you registered with.", False),
     "face_mismatch": ("Your face does not match the portrait on the ID card.", False),
 }
 MESSAGES = {code: sentence for code, (sentence, _) in REASONS.items()}
+
+
+def review(cue: str, suspected: str, measures: dict[str, float]) -> PhotoCheckResult:
+    """Neither pass nor refusal: `cue` was unsure; the photo goes to a person with its measures."""
+    sentence, retryable = REASONS["photo_needs_review"]
+    unsure = {k: v for k, v in measures.items() if k.startswith(_CUE_MEASURES.get(cue, cue))}
+    return PhotoCheckResult(
+        passed=False,
+        refusal=Refusal("OPEN-1", "photo_needs_review", sentence, retryable=retryable),
+        measures=measures,
+        review=PhotoReview(cue, suspected, unsure),
+    )
+
+
+# The measures that belong to each unsure cue (their names' common prefix).
+_CUE_MEASURES = {
+    "card_corner_outline": "card_corner_",
+    "card_end_beyond_print": "card_beyond_side",
+    "card_perspective": "card_side_ratio",
+    "card_sharpness": "card_sharpness",
+    "card_chroma_spread": "card_chroma_spread",
+}
 
 
 def fail(code: str, **measures: float) -> PhotoCheckResult:
@@ -314,33 +341,48 @@ def _verify_image(
     scan = card_detection.scan(small, card_reading.text_lines, detection_settings(policy), full=full)
     measures = {"brightness": brightness, "moire": moire, **scan.measures}
     if scan.verdict == card_detection.NOT_FOUND:
-        # A blurred photo smears the card's edges too, and a reflection can hide it: say what the
-        # seller can fix.
+        # A blurred photo smears the card's edges too: say what the seller can fix. A reflection is
+        # not named here: with no card in sight, showing the card is the first thing to fix (a lamp in
+        # the frame is not glare on a card).
         if sharpness(grey) < policy.blur_min_variance / 4:
             return fail("too_blurry", sharpness=sharpness(grey)), None
-        clipped = float((grey >= 250).mean())
-        if clipped > policy.glare_max_fraction / 4:
-            return fail("glare", glare_fraction=clipped), None
         return fail("card_not_found", **measures), None
-    if scan.card is not None and scan.verdict in (card_detection.FOUND, card_detection.CORNER_MISSING):
+    verdict, unsure, suspected = scan.verdict, scan.unsure, scan.suspected
+    if (
+        verdict == card_detection.TOO_STEEP
+        and scan.card is not None
+        and scan.card.side_ratio >= policy.card_steep_sure_ratio
+    ):
+        # Held obliquely, but not far beyond what a straight card's outline found a little off gives:
+        # a person looks, if nothing else is wrong.
+        verdict, unsure, suspected = card_detection.FOUND, "card_perspective", card_detection.TOO_STEEP
+    card_full = None
+    if scan.card is not None and verdict in (card_detection.FOUND, card_detection.CORNER_MISSING):
         # A copy of a card is refused as a copy, whatever else is wrong with it: a new photo of the
         # same copy would not pass.
         corners_full = scan.card.corners / factor
         native = float(np.linalg.norm(corners_full[1] - corners_full[0]))
         card_full = warp_card(full, corners_full, int(min(1000, max(640, native))))
-        # The card's own face: an inset leaves out its rounded corners and the background beside them.
+        # The card's own face: an inset leaves out its rounded corners, the background beside them and
+        # the fingers holding it by its sides (they reach about a tenth of the card in). Averaged over
+        # 4x4 pixels: a sensor's colour noise is per pixel, a print's colours are not.
         ch, cw = card_full.shape[:2]
-        inset = card_full[int(0.08 * ch) : int(0.92 * ch), int(0.06 * cw) : int(0.94 * cw)]
-        card_colour = photo_cues.colourfulness(inset, ignore_skin=True)
-        measures["card_colourfulness"] = card_colour
-        if card_colour < policy.card_min_colourfulness:
+        inset = card_full[int(0.14 * ch) : int(0.86 * ch), int(0.1 * cw) : int(0.9 * cw)]
+        inset = cv2.resize(inset, (inset.shape[1] // 4, inset.shape[0] // 4), interpolation=cv2.INTER_AREA)
+        # Skin is not left out: the inset already leaves out the holding fingers, and a beige or pink
+        # card is skin-toned all over.
+        card_colour = photo_cues.chroma_spread(inset)
+        measures["card_chroma_spread"] = card_colour
+        if card_colour < policy.card_min_chroma_spread / 2:
             return fail("photocopy_or_greyscale", **measures), None
-    # A reflection over a corner looks like something over it (card_corners): glare is what to fix.
-    covered_only = scan.verdict == card_detection.CORNER_MISSING and "card_corner_cover" in measures
-    if scan.verdict != card_detection.FOUND and not covered_only:
-        return fail(scan.verdict, **measures), None
+        if card_colour < policy.card_min_chroma_spread and not unsure:
+            unsure, suspected = "card_chroma_spread", "photocopy_or_greyscale"
+    # A reflection over a corner breaks its outline too (card_corners): glare is what to fix.
+    covered_only = verdict == card_detection.CORNER_MISSING and "card_corner_outline_broken" in measures
+    if verdict != card_detection.FOUND and not covered_only:
+        return fail(verdict, **measures), None
     card = scan.card
-    assert card is not None
+    assert card is not None and card_full is not None
 
     flat = warp_card(small, card.corners)
     flat_grey = cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY)
@@ -350,12 +392,19 @@ def _verify_image(
     clipped = float((flat_grey >= clip_at).mean())
     if clipped > policy.glare_max_fraction:
         return fail("glare", glare_fraction=clipped), None
+    if covered_only and measures.get("card_corner_clipped", 0.0) >= 0.5:
+        return fail("glare", **measures), None  # the corner's outline is broken by a reflection
     if covered_only:
-        return fail(scan.verdict, **measures), None
-    card_sharpness = sharpness(flat_grey)
-    if card_sharpness < policy.blur_min_variance:
-        return fail("too_blurry", sharpness=card_sharpness), None
+        return fail(verdict, **measures), None
+    # Sharpness at the card's own resolution (never upsampled: a small card would look blurred).
+    native_w = float(np.linalg.norm(corners_full[1] - corners_full[0]))
+    sharp_grey = cv2.cvtColor(warp_card(full, corners_full, int(min(480, native_w))), cv2.COLOR_RGB2GRAY)
+    card_sharpness = sharpness(sharp_grey)
     measures.update(card_sharpness=card_sharpness, glare_fraction=clipped)
+    if card_sharpness < policy.blur_min_variance / 2:
+        return fail("too_blurry", sharpness=card_sharpness), None
+    if card_sharpness < policy.blur_min_variance and not unsure:
+        unsure, suspected = "card_sharpness", "too_blurry"
 
     with DLIB_LOCK:
         outcome = _faces_and_match(small, grey, full, card, factor, decoded.size, policy, measures)
@@ -369,10 +418,17 @@ def _verify_image(
             card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence
         )
         measures.update(card_lines_read=float(reading.lines))
+        if reading.verdict == card_reading.UNREADABLE and unsure:
+            # The card's outline was itself in doubt: an unread number may be the outline's fault.
+            return review(unsure, suspected, measures), None
         if reading.verdict != card_reading.MATCH:
             return fail(reading.verdict, **measures), None
     if distance > policy.face_match_tolerance:
         return fail("face_mismatch", **measures), None
+    if unsure:
+        # Every other check passed and one cue could not decide: a person looks (no encoding handed
+        # back: nothing is enrolled before a decision).
+        return review(unsure, suspected, measures), None
     return PhotoCheckResult(passed=True, measures=measures), live_enc
 
 

@@ -12,7 +12,7 @@ from activities.identity_photo import verify_photo
 from activities.identity_registry import candidate_fingerprints
 from models.policy import load_policy
 
-from .common import EXIT_REFUSED, Output, pass_output, request_id_option
+from .common import EXIT_REFUSED, EXIT_REVIEW, Output, pass_output, request_id_option
 
 
 @click.command("check-photo")
@@ -31,8 +31,9 @@ from .common import EXIT_REFUSED, Output, pass_output, request_id_option
 def check_photo(out: Output, photo: Path, id_card_file: TextIO | None, as_json: bool) -> int:
     """Run the whole OPEN-1 photo check on a file, offline (no Temporal, no DB).
 
-    Prints the verdict, the reason code, whether a new photo can fix it, and the measures. Exits 0 on a
-    pass and 3 on a refusal. The ID card number is read from a file or standard input, never from the
+    Prints the verdict (pass, refused, review), the reason code, whether a new photo can fix it, the
+    measures, and for `review` the cue that was unsure with its measures. Exits 0 on a pass, 3 on a
+    refusal, 6 on review. The ID card number is read from a file or standard input, never from the
     command line (where every user of the machine sees it in the process list); it is fingerprinted at
     once, as the registry would hold it, and only the fingerprint goes into the check; neither the
     number nor the face encoding is printed.
@@ -52,7 +53,7 @@ def check_photo(out: Output, photo: Path, id_card_file: TextIO | None, as_json: 
         id_print = prints[0]
     result = verify_photo(data, policy, id_fingerprint=id_print).result
     answer: dict[str, Any] = {
-        "verdict": "pass" if result.passed else "refused",
+        "verdict": result.verdict,
         "rule": "OPEN-1",
         "code": result.refusal.code if result.refusal else None,
         "retryable": result.refusal.retryable if result.refusal else None,
@@ -60,18 +61,28 @@ def check_photo(out: Output, photo: Path, id_card_file: TextIO | None, as_json: 
         "id_number_checked": id_print is not None,
         "measures": {k: round(v, 4) for k, v in sorted(result.measures.items())},
     }
+    if result.review is not None:
+        answer["unsure"] = {
+            "cue": result.review.cue,
+            "suspected": result.review.suspected,
+            "measures": {k: round(v, 4) for k, v in sorted(result.review.measures.items())},
+        }
     if as_json or out.json:
         print(json.dumps(answer, indent=2))
     else:
         print(f"verdict    {answer['verdict']}")
-        if result.refusal:
+        if result.review is not None:
+            print(f"unsure     {result.review.cue} (would be {result.review.suspected})")
+            for k, v in answer["unsure"]["measures"].items():
+                print(f"  {k:<30} {v}")
+        elif result.refusal:
             print(f"reason     {result.refusal.rule} {result.refusal.code}")
             print(f"retryable  {'yes' if result.refusal.retryable else 'no (final)'}")
         print(f"message    {answer['message']}")
         print(f"id number  {'checked against the card' if id_print else 'not checked (no --id-card-file)'}")
         for k, v in answer["measures"].items():
             print(f"  {k:<22} {v}")
-    return 0 if result.passed else EXIT_REFUSED
+    return 0 if result.passed else EXIT_REVIEW if result.review is not None else EXIT_REFUSED
 
 
 def refuse_id_card(value: str | None) -> None:

@@ -113,7 +113,7 @@ async def change_contact(call: Call, email: str | None, mobile: str | None) -> A
 async def authenticate(call: Call, photo: Path) -> Answer:
     """Submit the photo holding the ID card (OPEN-1; needs REG-6 first).
 
-    PHOTO is a JPEG, PNG or WebP file.
+    PHOTO is a JPEG, HEIC, PNG or WebP file.
     """
     result = await seller_client.submit_photo(await call.client(), call.member_id, photo, request_id=call.key)
     return {"member_id": call.member_id, "state": result.state}

@@ -241,6 +241,47 @@ def cases() -> Iterator[HostileImage]:
     palette = photo.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
     yield HostileImage("palette_transparent.png", _save(palette, "PNG", transparency=0), "ok")
     yield HostileImage("rgba.webp", _save(photo.convert("RGBA"), "WEBP", quality=80), "ok")
+    yield from heif_cases()
+
+
+def _heic(img: Image.Image, **kwargs: object) -> bytes:
+    import pillow_heif  # what safe_image reads HEIC with
+
+    pillow_heif.register_heif_opener()
+    return _save(img, "HEIF", quality=70, enc_params={"preset": "ultrafast"}, **kwargs)
+
+
+def heic_with_dimensions(data: bytes, width: int, height: int) -> bytes:
+    """The HEIC with its image spatial extents box (`ispe`) claiming another size: the header the
+    decoder reads before deciding anything."""
+    at = data.index(b"ispe") + 8  # box type, then version and flags
+    return data[:at] + struct.pack(">II", width, height) + data[at + 8 :]
+
+
+def heif_cases() -> Iterator[HostileImage]:
+    """HEIC/HEIF, what iPhones send: small frames (HEVC encoding is slow), headers edited."""
+    small = _photo_like((640, 480))  # the smallest photo OPEN-1 accepts
+    heic = _heic(small)
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    yield HostileImage("photo.heic", heic, "ok")
+    yield HostileImage("turned.heic", _heic(small, exif=turned.tobytes()), "ok", "rotation in the container")
+    yield HostileImage("truncated.heic", heic[: len(heic) // 2], "image_malformed")
+    yield HostileImage(
+        "bomb_dimensions.heic",
+        heic_with_dimensions(heic, 60000, 60000),
+        "image_too_large",
+        "3.6 Gpx declared",
+    )
+    yield HostileImage(
+        "decode_cost.heic",
+        heic_with_dimensions(heic, 5000, 5000),
+        "image_too_large",
+        "25 Mpx: under max_pixels, but libheif's RGB and Pillow's copy would exceed max_decode_bytes",
+    )
+    yield HostileImage(
+        "burst.heic", _heic(small, save_all=True, append_images=[small.rotate(90)]), "animated_image"
+    )
 
 
 def _gif_huge_screen() -> bytes:

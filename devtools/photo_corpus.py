@@ -1,18 +1,30 @@
-"""An OPEN-1 evaluation corpus that is not the detector's mirror: many card designs, real backgrounds,
-rotation, perspective, scale, fingers, glare, JPEG loss, photocopies, screen recaptures.
+"""An OPEN-1 evaluation corpus drawn from a parameter space, not from a list: card designs from
+parameters (devtools/card_designs.py), backgrounds that are real photographs and real textures, the
+holding hand, the phone's own effects, and every failing kind.
 
-    .venv/bin/python -m devtools.photo_corpus OUT_DIR [--split tune|report] [--per-kind N]
+    .venv/bin/python -m devtools.photo_corpus OUT_DIR [--split tune|report] [--per-kind N] [--genuine N]
 
-Every photo is drawn from a seed; the split decides which seeds, card designs and backgrounds are used,
-so that the reporting split has designs and backgrounds the checks were never tuned on:
+Every photo is drawn from its seed. Each continuous parameter's range is cut into six bins, and the
+two splits take alternate bins (tune the even ones, report the odd ones): the report split only ever
+sees values of every continuous parameter (card hue, lightness, saturation, wash angle and strength,
+band thickness and hue, corner radius, card size, angle and lean, finger width, the background's
+blur, white balance, vignetting, sensor noise, JPEG quality, a covering finger's offset) that the
+tune split never saw. Categorical parameters the splits do not share where there are enough of them
+(backgrounds, patterns); the rest (EXIF orientation, 12 MP or not, JPEG or HEIC, sides, edges,
+corners, finger tones) both draw from.
 
-    tune    designs light, guilloche, dark           backgrounds: generated walls, astronaut's room
-    report  designs header, white, sand, gradient    backgrounds: the portraits' rooms, shirts, walls,
-                                                     a white wall, brick
+    backgrounds, tune    plain colour; skimage's coffee and rocket photographs; grass and brick
+                         textures (skimage, tinted); the Oval Office (obama.jpg)
+    backgrounds, report  a two-colour gradient; a white wall; skimage's chelsea, motorcycle,
+                         immunohistochemistry and Hubble photographs (none with a face: a face in
+                         the background is a second person); the gravel texture; a shirt (biden.jpg);
+                         a wall (obama2.jpg); generated brick
+    patterns             tune: none, guilloche, stripes; report: none, dots, microtext
 
 The people are the real portraits in tests/fixtures/faces. A genuine photo is a person holding a card
-that carries another photo of the same person and the number they registered with. Each failing kind
-breaks one thing, and names the reason code the check must give.
+that carries another photo of the same person and the number they registered with, fingers along any
+side, corners free. Each failing kind breaks one thing and names the reason code the check must give.
+Over 400 lines: the sampling plan, the scene and the phone effects are one description of a photo.
 """
 
 from __future__ import annotations
@@ -20,17 +32,19 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from devtools.card_designs import EDGES, Band, CardDesign, draw_card, hls
 from devtools.identity_factory import id_card_number
 from devtools.photo_fixtures import FACES, SCENE, feathered, head
+
+SKIMAGE_DATA = Path(str(__import__("skimage").__file__)).parent / "data"  # files inside the wheel only
 
 # Same person on the card (a different photo where there is one) and live.
 GENUINE_PAIRS = [
@@ -49,16 +63,41 @@ OTHER = {
 
 @dataclass(frozen=True)
 class Split:
-    designs: tuple[str, ...]
+    index: int  # which alternate bins of every continuous range
     backgrounds: tuple[str, ...]
+    patterns: tuple[str, ...]
     seed: int
 
 
 SPLITS = {
-    "tune": Split(("light", "guilloche", "dark"), ("wall", "astronaut_room", "gradient_wall"), 1000),
+    "tune": Split(
+        0,
+        (
+            "plain",
+            "photo:coffee.png",
+            "photo:rocket.jpg",
+            "texture:grass.png",
+            "texture:brick.png",
+            "obama_room",
+        ),
+        ("none", "guilloche", "stripes"),
+        1000,
+    ),
     "report": Split(
-        ("header", "white", "sand", "gradient"),
-        ("obama_room", "obama2_wall", "biden_shirt", "white_wall", "brick"),
+        1,
+        (
+            "gradient",
+            "white_wall",
+            "photo:chelsea.png",
+            "photo:motorcycle_left.png",
+            "photo:ihc.png",
+            "photo:hubble_deep_field.jpg",
+            "texture:gravel.png",
+            "biden_shirt",
+            "obama2_wall",
+            "brick",
+        ),
+        ("none", "dots", "microtext"),
         5000,
     ),
 }
@@ -79,6 +118,20 @@ KINDS = {
     "glare": "glare",
     "blurred": "too_blurry",
 }
+TONES = {  # a holding finger: skin of several tones, or a glove
+    "skin_light": (225, 180, 155),
+    "skin_medium": (190, 135, 100),
+    "skin_dark": (110, 72, 52),
+    "glove_blue": (45, 75, 170),
+    "glove_black": (40, 38, 40),
+}
+SIDES = ("top", "right", "bottom", "left")  # of the card as held, in the order of its quad's sides
+ORIENTATIONS = {
+    1: None,
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 @dataclass(frozen=True)
@@ -87,176 +140,225 @@ class Photo:
     kind: str
     expect: str
     seed: int
-    design: str
-    backdrop: str
+    split: str
     live: str
     registered_id: str  # the number the seller registered (what --id-card / id_fingerprint carry)
+    params: tuple[tuple[str, str], ...] = field(default=())  # each parameter's bin, for the failure table
+
+    @property
+    def design(self) -> str:
+        return dict(self.params).get("pattern", "")
+
+    @property
+    def backdrop(self) -> str:
+        return dict(self.params).get("background", "")
 
 
-# ---------------------------------------------------------------- fonts and text
+class Draw:
+    """Draws one photo's parameters: continuous ones from the split's bins of their range, and records
+    each value's bin (or category) for the per-parameter failure table."""
+
+    BINS = 6
+
+    def __init__(self, rng: np.random.Generator, split: Split) -> None:
+        self.rng, self.split = rng, split
+        self.labels: dict[str, str] = {}
+
+    def num(self, name: str, lo: float, hi: float) -> float:
+        mine = [b for b in range(self.BINS) if b % 2 == self.split.index]
+        b = mine[int(self.rng.integers(len(mine)))]
+        width = (hi - lo) / self.BINS
+        self.labels[name] = f"{lo + b * width:.3g}..{lo + (b + 1) * width:.3g}"
+        return lo + width * (b + float(self.rng.random()))
+
+    def pick(self, name: str, options: list[str] | tuple[str, ...]) -> str:
+        value = options[int(self.rng.integers(len(options)))]
+        self.labels[name] = value
+        return value
 
 
-@cache
-def font(size: int, bold: bool = False, mono: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    names = (
-        ["DejaVuSansMono.ttf"]
-        if mono
-        else (["DejaVuSans-Bold.ttf"] if bold else ["LiberationSans-Regular.ttf", "DejaVuSans.ttf"])
-    )
-    for base in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation"):
-        for n in names:
-            p = Path(base) / n
-            if p.exists():
-                return ImageFont.truetype(str(p), size)
-    return ImageFont.load_default(size=size)
+# ---------------------------------------------------------------- the parameters of one photo
 
 
-# ---------------------------------------------------------------- card designs
+@dataclass
+class Plan:
+    design: CardDesign
+    background: str
+    background_blur: float
+    card_width: float  # of the frame's width
+    angle: float
+    lean: float
+    hold_side: int  # 0 top, 1 right, 2 bottom, 3 left
+    hold_fingers: int
+    finger_width: float  # of the card's width
+    tone: tuple[int, int, int]
+    glare_spot: bool
+    cover_corner: int
+    cover_fingers: int
+    cover_offset: float
+    cover_angle: float
+    wb_red: float
+    wb_blue: float
+    vignette: float
+    noise: float
+    quality: int
+    orientation: int
+    megapixels12: bool
+    heic: bool
+    labels: dict[str, str]
 
-CARD_W, CARD_H = 856, 540  # drawn at 10 px per mm, then scaled into the scene
 
-
-def _portrait(who: str, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
-    face = head(who, int(size[1] * 0.5), scale_box=1.7)
-    if rng.random() < 0.4:
-        face = ImageOps.mirror(face)
-    return ImageOps.fit(face, size, Image.Resampling.LANCZOS, centering=(0.5, 0.4))
-
-
-def _guilloche(d: ImageDraw.ImageDraw, colour: tuple[int, int, int, int], rng: np.random.Generator) -> None:
-    xs = np.arange(0, CARD_W, 4)
-    for k in range(18):
-        phase, amp, freq = rng.uniform(0, 6.3), rng.uniform(20, 60), rng.uniform(0.008, 0.02)
-        ys = CARD_H * (k + 0.5) / 18 + amp * np.sin(xs * freq + phase)
-        d.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=colour, width=2)
-
-
-def draw_card(
-    design: str, who: str | None, number: str, rng: np.random.Generator, *, grey: bool = False
-) -> Image.Image:
-    """An ID-1 card, RGBA with transparent rounded corners."""
-    img = Image.new("RGBA", (CARD_W, CARD_H), (0, 0, 0, 0))
-    mask = Image.new("L", (CARD_W, CARD_H), 0)
-    ImageDraw.Draw(mask).rounded_rectangle((0, 0, CARD_W - 1, CARD_H - 1), radius=32, fill=255)
-    base = Image.new("RGBA", (CARD_W, CARD_H))
-    d = ImageDraw.Draw(base)
-    ink, label = (25, 25, 30, 255), (70, 70, 80, 255)
-    photo_at, text_x, top = (40, 120), 330, 130
-    if design == "light":
-        d.rectangle((0, 0, CARD_W, CARD_H), fill=(232, 236, 240, 255))
-        d.rectangle((0, 30, CARD_W, 90), fill=(208, 222, 236, 255))
-        d.text((36, 42), "RESIDENT IDENTITY CARD", fill=(40, 60, 100, 255), font=font(34, bold=True))
-    elif design == "guilloche":
-        d.rectangle((0, 0, CARD_W, CARD_H), fill=(204, 230, 222, 255))
-        _guilloche(d, (160, 200, 196, 255), rng)
-        top = 70
-    elif design == "dark":
-        d.rectangle((0, 0, CARD_W, CARD_H), fill=(24, 40, 92, 255))
-        _guilloche(d, (36, 56, 112, 255), rng)
-        ink, label = (245, 245, 250, 255), (190, 200, 230, 255)
-        d.text((36, 36), "IDENTITY CARD", fill=ink, font=font(36, bold=True))
-    elif design == "header":
-        colour = [(170, 30, 40, 255), (20, 90, 60, 255), (30, 60, 150, 255)][int(rng.integers(3))]
-        d.rectangle((0, 0, CARD_W, CARD_H), fill=(246, 242, 232, 255))
-        d.rectangle((0, 0, CARD_W, 100), fill=colour)
-        d.text((36, 28), "NATIONAL ID CARD", fill=(255, 255, 255, 255), font=font(40, bold=True))
-    elif design == "white":
-        d.rectangle((0, 0, CARD_W, CARD_H), fill=(250, 250, 250, 255))
-        d.ellipse((CARD_W - 120, 30, CARD_W - 40, 110), outline=(200, 40, 40, 255), width=6)
-        d.text((36, 40), "IDENTITY DOCUMENT", fill=ink, font=font(32, bold=True))
-    elif design == "sand":
-        d.rectangle((0, 0, CARD_W, CARD_H), fill=(236, 222, 190, 255))
-        _guilloche(d, (220, 200, 160, 255), rng)
-        d.rectangle((CARD_W - 70, 0, CARD_W, CARD_H), fill=(200, 160, 110, 255))
-        photo_at, text_x = (CARD_W - 340, 110), 40
-        d.text((40, 36), "CARTE D'IDENTITE / ID CARD", fill=(90, 60, 30, 255), font=font(32, bold=True))
-    elif design == "gradient":
-        y = np.linspace(0, 1, CARD_H)[:, None, None]
-        x = np.linspace(0, 1, CARD_W)[None, :, None]
-        arr = (np.array([236, 214, 232]) * (1 - x) + np.array([200, 206, 244]) * x) * (1 - 0.1 * y)
-        base = Image.fromarray(
-            np.concatenate([arr, np.full((CARD_H, CARD_W, 1), 255)], -1).astype(np.uint8), "RGBA"
+def plan(seed: int, split: str, kind: str) -> Plan:
+    spec = SPLITS[split]
+    dr = Draw(np.random.default_rng(seed + 31), spec)
+    hue = dr.num("card_hue", 0, 360)
+    lightness = dr.num("card_lightness", 0.15, 0.95)
+    base = hls(hue, lightness, dr.num("card_saturation", 0.0, 0.6))
+    wash = dr.pick("wash", ("none", "wash"))
+    wash_angle = dr.num("wash_angle", 0, 360) if wash == "wash" else 0.0
+    wash_strength = dr.num("wash_strength", 0.2, 1.0) if wash == "wash" else 0.0
+    wash_to = hls(hue + dr.num("wash_hue_shift", -120, 120), float(np.clip(lightness + 0.2, 0, 0.95)), 0.5)
+    bands = []
+    for i in range(int(dr.pick("bands", ("0", "1", "2")))):
+        bands.append(
+            Band(
+                dr.pick(f"band{i}_edge", EDGES),
+                dr.num(f"band{i}_thickness", 0.08, 0.32),
+                hls(dr.num(f"band{i}_hue", 0, 360), dr.num(f"band{i}_lightness", 0.15, 0.85), 0.7),
+                int(dr.pick(f"band{i}_reach", ("0", "0", "1", "2"))),
+                dr.num(f"band{i}_length", 0.3, 0.7),
+            )
         )
-        d = ImageDraw.Draw(base)
-        d.text((36, 36), "PERSONAL ID", fill=(80, 40, 110, 255), font=font(38, bold=True))
-    else:
-        raise ValueError(design)
-    if who:
-        base.paste(_portrait(who, (250, 310), rng).convert("RGBA"), photo_at)
-    else:
-        d.rectangle((*photo_at, photo_at[0] + 250, photo_at[1] + 310), outline=label, width=3)
-    given = ["LEE MING", "ANNA MARTIN", "SAMPLE SELLER", "WANG FANG"][int(rng.integers(4))]
-    rows = [
-        ("Name", given),
-        ("Born", f"19{int(rng.integers(60, 99))}-0{int(rng.integers(1, 9))}-1{int(rng.integers(0, 9))}"),
-        ("Sex", "F" if rng.random() < 0.5 else "M"),
-    ]
-    for i, (k, v) in enumerate(rows):
-        d.text((text_x, top + i * 70), k, fill=label, font=font(22))
-        d.text((text_x, top + i * 70 + 24), v, fill=ink, font=font(34))
-    spaced = number if rng.random() < 0.5 else " ".join([number[:6], number[6:14], number[14:]])
-    d.text((text_x if design != "sand" else 40, 460), "ID No.", fill=label, font=font(24))
-    d.text(((text_x if design != "sand" else 40) + 90, 452), spaced, fill=ink, font=font(32, mono=True))
-    if grey:
-        base = ImageOps.grayscale(base).convert("RGBA")
-    img.paste(base, (0, 0), mask)
-    # The card's cut edge: a thin rim a shade darker than its face, as a laminated card shows.
-    rim = Image.new("RGBA", (CARD_W, CARD_H), (0, 0, 0, 0))
-    ImageDraw.Draw(rim).rounded_rectangle(
-        (0, 0, CARD_W - 1, CARD_H - 1), radius=32, outline=(110, 110, 115, 110), width=5
+    patch = dr.pick("corner_patch", ("none", "none", "0", "1", "2", "3"))
+    design = CardDesign(
+        base=base,
+        wash_to=wash_to,
+        wash_angle=wash_angle,
+        wash_strength=wash_strength,
+        bands=tuple(bands),
+        corner_patch=-1 if patch == "none" else int(patch),
+        patch_colour=hls(dr.num("patch_hue", 0, 360), 0.45, 0.7),
+        pattern=dr.pick("pattern", spec.patterns),
+        pattern_scale=dr.num("pattern_scale", 0, 1),
+        portrait_left=dr.pick("portrait_side", ("left", "right")) == "left",
+        radius_mm=dr.num("corner_radius_mm", 0.5, 5.0),
+        text_rows=int(dr.pick("text_rows", ("2", "3", "4", "5", "6"))),
     )
-    img = Image.alpha_composite(img, rim)
-    return img
+    return Plan(
+        design=design,
+        background=dr.pick("background", spec.backgrounds),
+        background_blur=dr.num("background_blur", 0, 4),
+        card_width=dr.num("card_width", 0.24, 0.44) if kind != "two_cards" else 0.24,
+        angle=dr.num("card_angle", -24, 24) if kind != "two_cards" else dr.num("card_angle", -10, 10),
+        lean=dr.num("card_lean", 0, 0.24),
+        hold_side=SIDES.index(dr.pick("hold_side", SIDES)),
+        hold_fingers=int(dr.pick("hold_fingers", ("1", "2", "3"))),
+        finger_width=dr.num("finger_width", 0.07, 0.12),
+        tone=TONES[dr.pick("finger_tone", tuple(TONES))],
+        glare_spot=dr.pick("glare_spot", ("none", "none", "spot")) == "spot",
+        cover_corner=int(dr.pick("cover_corner", ("0", "1", "2", "3"))),
+        cover_fingers=int(dr.pick("cover_fingers", ("1", "1", "2"))),
+        cover_offset=dr.num("cover_offset", -0.3, 0.3),
+        cover_angle=dr.num("cover_angle", 0, 360),
+        wb_red=dr.num("white_balance_red", 0.85, 1.15),
+        wb_blue=dr.num("white_balance_blue", 0.85, 1.15),
+        vignette=dr.num("vignette", 0, 0.45),
+        noise=dr.num("sensor_noise", 0.5, 6.5),
+        quality=int(dr.num("jpeg_quality", 55, 96)),
+        orientation=int(dr.pick("exif_orientation", ("1", "1", "3", "6", "8"))),
+        megapixels12=dr.pick("resolution", ("1600x1200",) * 4 + ("12MP",)) == "12MP",
+        heic=dr.pick("format", ("jpeg",) * 9 + ("heic",)) == "heic",
+        labels=dr.labels,
+    )
+
+
+# Which parameters say something about each kind's photo (the failure table counts only these).
+SCENE_PARAMS = ("background", "background_blur", "card_width", "card_angle", "card_lean")
+PHONE_PARAMS = (
+    "white_balance_red", "white_balance_blue", "vignette", "sensor_noise", "jpeg_quality",
+    "exif_orientation", "resolution", "format",
+)  # fmt: skip
+HAND_PARAMS = ("hold_side", "hold_fingers", "finger_width", "finger_tone")
+DESIGN_PARAMS = (
+    "card_hue", "card_lightness", "card_saturation", "wash", "wash_angle", "wash_strength", "bands",
+    "band0_edge", "band0_thickness", "band0_reach", "corner_patch", "pattern", "portrait_side",
+    "corner_radius_mm", "text_rows",
+)  # fmt: skip
+COVER_PARAMS = ("cover_corner", "cover_fingers", "cover_offset", "cover_angle")
+
+
+def relevant(kind: str, labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    names: tuple[str, ...] = DESIGN_PARAMS + SCENE_PARAMS + PHONE_PARAMS + HAND_PARAMS
+    if kind == "corner_covered":
+        names += COVER_PARAMS
+    if kind in ("genuine", "other_face", "other_number"):
+        names += ("glare_spot",)
+    return tuple((n, labels[n]) for n in names if n in labels)
 
 
 # ---------------------------------------------------------------- backgrounds
 
 
-def _fill(img: Image.Image) -> Image.Image:
-    return ImageOps.fit(img, SCENE, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(3))
+@cache
+def _image(path: Path) -> Image.Image:
+    img = Image.open(path)
+    return ImageOps.exif_transpose(img).convert("RGB") if img.mode != "L" else img.convert("L")
 
 
-def backdrop(kind: str, rng: np.random.Generator) -> Image.Image:
+def _crop(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A window of the picture, at least half of it each way, the frame's shape."""
+    w, h = img.size
+    cw = int(w * rng.uniform(0.5, 1.0))
+    ch = min(h, int(cw * SCENE[1] / SCENE[0]))
+    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    return img.crop((x, y, x + cw, y + ch)).resize(SCENE, Image.Resampling.BICUBIC)
+
+
+def backdrop(kind: str, blur: float, rng: np.random.Generator) -> np.ndarray:
     """A background, exposed as a phone would (its mean lightness brought between 90 and 190)."""
-    img = np.asarray(_backdrop(kind, rng)).astype(np.float32)
+    img = np.asarray(_backdrop(kind, rng))
+    if blur > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
     mean = float(img.mean())
     target = float(np.clip(mean, 90, 190))
-    img = 255 * (img / 255) ** (np.log(target / 255) / np.log(max(mean, 1) / 255))
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    curve = 255 * (np.arange(256) / 255) ** (np.log(target / 255) / np.log(max(mean, 1) / 255))
+    return cv2.LUT(img, np.clip(curve, 0, 255).astype(np.uint8)).astype(np.float32)
 
 
 def _backdrop(kind: str, rng: np.random.Generator) -> Image.Image:
     w, h = SCENE
-    src = lambda n: ImageOps.exif_transpose(Image.open(FACES / n)).convert("RGB")  # noqa: E731
-    if kind == "astronaut_room":
-        return _fill(src("astronaut.png").crop((300, 0, 512, 300)))
-    if kind == "obama_room":
-        return _fill(src("obama.jpg").crop((0, 500, 300, 1137)))
-    if kind == "obama2_wall":
-        return _fill(src("obama2.jpg").crop((0, 0, 626, 170)))
-    if kind == "biden_shirt":
-        return _fill(src("biden.jpg").crop((330, 600, 830, 1000)))
+    if kind.startswith("photo:"):
+        return _crop(_image(SKIMAGE_DATA / kind[6:]), rng)
+    if kind.startswith("texture:"):
+        # A real texture in grey, tinted: the surface's detail is real, its colour any.
+        grey = np.asarray(_crop(_image(SKIMAGE_DATA / kind[8:]), rng)).astype(np.float32) / 255
+        tint = np.array(hls(rng.uniform(0, 360), rng.uniform(0.35, 0.65), rng.uniform(0.1, 0.6)))
+        return Image.fromarray(np.clip(grey[..., None] * tint[None, None] * 1.6, 0, 255).astype(np.uint8))
+    portraits = {
+        "obama_room": ("obama.jpg", (0, 500, 300, 1137)),
+        "obama2_wall": ("obama2.jpg", (0, 0, 626, 170)),
+        "biden_shirt": ("biden.jpg", (330, 600, 830, 1000)),
+    }
+    if kind in portraits:
+        name, box = portraits[kind]
+        return _image(FACES / name).crop(box).resize(SCENE, Image.Resampling.BICUBIC)
     ys = np.linspace(0, 1, h)[:, None, None]
     xs = np.linspace(0, 1, w)[None, :, None]
     if kind == "white_wall":
         base = np.full((h, w, 3), 232.0) - 18 * xs + 8 * ys
     elif kind == "brick":
         base = np.empty((h, w, 3))
-        base[:] = (150, 78, 60)
-        arr = base
+        base[:] = hls(rng.uniform(0, 40), 0.4, 0.45)
         for r in range(0, h, 60):
-            arr[r : r + 6] = (200, 196, 186)
+            base[r : r + 6] = (200, 196, 186)
             off = 0 if (r // 60) % 2 else 60
             for c in range(off, w, 120):
-                arr[r : r + 60, c : c + 6] = (200, 196, 186)
+                base[r : r + 60, c : c + 6] = (200, 196, 186)
     else:
-        c0 = rng.uniform(60, 200, 3)
-        c1 = rng.uniform(60, 200, 3)
-        base = c0 * (1 - xs) + c1 * xs - 25 * ys
-        if kind == "gradient_wall":
-            base = base + 12 * np.sin(xs * 40)
-    noise = rng.normal(0, 5, (h, w, 1))
-    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1))
+        c0, c1 = rng.uniform(60, 200, 3), rng.uniform(60, 200, 3)
+        base = c0 * (1 - xs) + c1 * xs - 25 * ys if kind == "gradient" else c0 + 0 * xs - 10 * ys
+    noise = rng.normal(0, 4, (h, w, 1))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
 
 
 # ---------------------------------------------------------------- putting things in the scene
@@ -333,6 +435,25 @@ def screen(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(out, (0, 0), 0.8)
 
 
+def held_finger(width: int, tone: tuple[int, int, int], toward: np.ndarray) -> Image.Image:
+    """A finger (or gloved finger) `width` wide, turned so its length runs along `toward`."""
+    f = Image.new("RGBA", (width, int(width * 1.7)), (0, 0, 0, 0))
+    d = ImageDraw.Draw(f)
+    d.rounded_rectangle((0, 0, f.width - 1, f.height - 1), radius=width // 2, fill=(*tone, 255))
+    d.ellipse(
+        (width * 0.2, width * 0.1, width * 0.8, width * 0.6),
+        fill=tuple(min(255, c + 18) for c in tone) + (255,),
+    )
+    angle = float(np.degrees(np.arctan2(toward[0], toward[1])))
+    return f.filter(ImageFilter.GaussianBlur(1.5)).rotate(
+        angle, expand=True, resample=Image.Resampling.BICUBIC
+    )
+
+
+def paste_centred(scene: np.ndarray, img: Image.Image, centre: np.ndarray) -> None:
+    paste(scene, img, (int(centre[0] - img.width / 2), int(centre[1] - img.height / 2)))
+
+
 # ---------------------------------------------------------------- a photo
 
 
@@ -340,9 +461,11 @@ def registered_number(seed: int) -> str:
     return id_card_number(seed * 7919 % 10**6)
 
 
-def compose(p: Photo) -> np.ndarray:
+def compose(p: Photo, given: Plan | None = None) -> np.ndarray:
+    """The scene, upright, 1600 x 1200, before the phone's own effects."""
+    pl = given or plan(p.seed, p.split, p.kind)
     rng = np.random.default_rng(p.seed)
-    scene = np.asarray(backdrop(p.backdrop, rng)).astype(np.float32)
+    scene = backdrop(pl.background, pl.background_blur, rng)
     h, w = scene.shape[:2]
     live_left = rng.random() < 0.6
     # The person, on one side; the card on the other, clear of the face.
@@ -365,52 +488,54 @@ def compose(p: Photo) -> np.ndarray:
     if p.kind == "other_number":
         number = registered_number(p.seed + 1)
     n_cards = 0 if p.kind == "no_card" else 2 if p.kind == "two_cards" else 1
-    frac = rng.uniform(0.26, 0.42) if p.kind != "two_cards" else rng.uniform(0.22, 0.28)
-    cw = frac * w
+    cw = pl.card_width * w
     quads = []
     for i in range(n_cards):
-        angle = rng.uniform(-20, 20)
-        lean = 0.55 if p.kind == "steep" else rng.uniform(0, 0.22)
+        lean = 0.55 if p.kind == "steep" else pl.lean
         if p.kind == "two_cards":
             cx = w * (0.55 + 0.27 * i) if live_left else w * (0.18 + 0.27 * i)
-            angle = rng.uniform(-10, 10)
         else:
             cx = rng.uniform(0.62, 0.74) * w if live_left else rng.uniform(0.26, 0.38) * w
         cy = rng.uniform(0.42, 0.6) * h
         if p.kind == "out_of_frame":
             cx = w - cw * 0.3 if live_left else cw * 0.3
-        quad = card_quad(rng, cw, angle, lean, (cx, cy))
+        quad = card_quad(rng, cw, pl.angle, lean, (cx, cy))
         card = draw_card(
-            p.design,
-            card_who,
-            number if i == 0 else registered_number(p.seed + 7),
-            rng,
+            pl.design, card_who, number if i == 0 else registered_number(p.seed + 7), rng,
             grey=p.kind == "photocopy",
-        )
+        )  # fmt: skip
         paste_quad(scene, card, quad)
         quads.append(quad)
-        # The holding thumb, on the bottom edge away from the corners.
-        bl, br = quad[3], quad[2]
-        t = rng.uniform(0.35, 0.65)
-        at = bl + (br - bl) * t
-        f = finger(int(cw * 0.09), rng)
-        paste(scene, f, (int(at[0] - f.width / 2), int(at[1] - f.height * 0.3)))
+        # The holding fingers along one side, clear of its corners.
+        a, b = quad[pl.hold_side], quad[(pl.hold_side + 1) % 4]
+        d = b - a
+        outward = np.array([d[1], -d[0]]) / max(1e-6, float(np.linalg.norm(d)))
+        fw = int(cw * pl.finger_width)
+        for k in range(pl.hold_fingers):
+            t = 0.5 + (k - (pl.hold_fingers - 1) / 2) * 0.13
+            f = held_finger(fw, pl.tone, -outward)
+            paste_centred(scene, f, a + d * t + outward * fw * 0.35)
     if p.kind == "corner_covered":
         q = quads[0]
-        corner = q[int(rng.integers(4))]
-        f = finger(int(cw * 0.16), rng)
-        paste(scene, f, (int(corner[0] - f.width / 2), int(corner[1] - f.height / 2)))
+        corner = q[pl.cover_corner]
+        fw = int(cw * 0.15)
+        for k in range(pl.cover_fingers):
+            a = np.deg2rad(pl.cover_angle + 25 * k)
+            toward = np.array([np.cos(a), np.sin(a)])
+            side = np.array([-toward[1], toward[0]])
+            f = held_finger(fw, pl.tone, toward)
+            paste_centred(scene, f, corner + side * fw * (pl.cover_offset + 0.6 * k))
     if p.kind == "number_covered":
         q = quads[0]
-        # Thumb laid along the number line (bottom right of the card), corners clear.
-        at = q[3] + (q[2] - q[3]) * 0.62 + (q[0] - q[3]) * 0.12
-        f = finger(int(cw * 0.17), rng).rotate(90, expand=True)
-        paste(scene, f, (int(at[0] - f.width / 2), int(at[1] - f.height / 2)))
-    if quads and p.kind in ("genuine", "other_face", "other_number") and rng.random() < 0.4:
+        # A finger laid along the number line (bottom of the card), corners clear.
+        x = 0.45 if pl.design.portrait_left else 0.3
+        at = q[3] + (q[2] - q[3]) * (x + 0.12) + (q[0] - q[3]) * 0.12
+        f = held_finger(int(cw * 0.17), pl.tone, q[2] - q[3])
+        paste_centred(scene, f, at)
+    if quads and p.kind in ("genuine", "other_face", "other_number") and pl.glare_spot:
         glare_spot(scene, quads[0].mean(axis=0) + rng.uniform(-30, 30, 2), cw * 0.05, 120)  # small: must pass
     if p.kind == "glare":
         glare_spot(scene, quads[0].mean(axis=0), cw * 0.3, 255)
-    scene = np.clip(scene + rng.normal(0, 2.5, scene.shape), 0, 255).astype(np.float32)
     if p.kind == "blurred":
         scene = cv2.GaussianBlur(scene, (0, 0), 6).astype(np.float32)
     if p.kind == "screen":
@@ -422,37 +547,74 @@ def compose(p: Photo) -> np.ndarray:
     return np.clip(scene, 0, 255).astype(np.uint8)
 
 
-def jpeg(p: Photo) -> bytes:
-    rng = np.random.default_rng(p.seed + 99)
+@cache
+def _falloff(w: int, h: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return ((xs - w / 2) / (w / 2)) ** 2 + ((ys - h / 2) / (h / 2)) ** 2
+
+
+def phone(scene: np.ndarray, pl: Plan, seed: int) -> Image.Image:
+    """The phone's own effects: white balance, vignetting, 12 MP, sensor noise; upright pixels."""
+    cv2.setRNGSeed(seed)  # OpenCV's generator: ten times faster than numpy's normal at 12 MP
+    h, w = scene.shape[:2]
+    img = scene.astype(np.float32) * (1 - pl.vignette * _falloff(w, h) / 2)[..., None]  # the lens
+    # White balance, applied to what the sensor did not saturate: a clipped highlight stays white.
+    saturated = scene.min(axis=2, keepdims=True) >= 250
+    img = np.where(saturated, img, img * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32))
+    if pl.megapixels12:
+        img = np.asarray(cv2.resize(img, (4032, 3024), interpolation=cv2.INTER_CUBIC), np.float32)
+    luma = np.empty(img.shape[:2], np.float32)
+    cv2.randn(luma, 0.0, pl.noise)  # type: ignore[call-overload]
+    chroma = np.empty(img.shape, np.float32)
+    cv2.randn(chroma, (0.0, 0.0, 0.0), (pl.noise / 3,) * 3)  # type: ignore[call-overload]
+    img = img + luma[..., None] + chroma
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def encoded(p: Photo, *, given: Plan | None = None) -> bytes:
+    """The file the phone sends: JPEG (pixels stored turned, EXIF orientation says how to show them) or
+    HEIC (libheif stores the turn in the container and undoes it on decoding). `given`: the photo's
+    own parameters with some changed (the bench makes every photo 12 MP)."""
+    pl = given or plan(p.seed, p.split, p.kind)
+    img = phone(compose(p, pl), pl, p.seed)
     buf = io.BytesIO()
-    Image.fromarray(compose(p)).save(buf, "JPEG", quality=int(rng.integers(60, 93)))
+    if pl.heic and not pl.megapixels12:  # encoding a 12 MP HEIC takes the encoder a minute here
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        img.save(buf, format="HEIF", quality=pl.quality, enc_params={"preset": "ultrafast"})
+        return buf.getvalue()
+    turn = ORIENTATIONS[pl.orientation]
+    exif = Image.Exif()
+    if turn is not None:
+        img = img.transpose(turn)
+        exif[0x0112] = pl.orientation
+    img.save(buf, "JPEG", quality=pl.quality, exif=exif.tobytes())
     return buf.getvalue()
 
 
 def corpus(split: str, per_kind: int = 1, genuine: int = 8, seed_offset: int = 0) -> list[Photo]:
-    """`seed_offset` draws other photos of the same split (other poses, places, numbers), to check that
-    what was tuned on one draw holds on the next."""
+    """`seed_offset` draws other photos of the same split (other parameters, poses, numbers)."""
     spec = SPLITS[split]
-    designs, backdrops = spec.designs, spec.backgrounds
     out, n = [], 0
     for kind, expect in KINDS.items():
         for i in range(genuine if kind == "genuine" else per_kind):
             seed = spec.seed + seed_offset + n
-            pick = np.random.default_rng(seed + 31)
             n += 1
             live = GENUINE_PAIRS[(i + n) % len(GENUINE_PAIRS)][0]
             if kind == "other_face" and live == "astronaut.png":
                 live = "obama.jpg"
+            labels = plan(seed, split, kind).labels
             out.append(
                 Photo(
-                    name=f"{split}_{kind}_{i}",
+                    name=f"{split}_{kind}_{seed_offset + i}",
                     kind=kind,
                     expect=expect,
                     seed=seed,
-                    design=designs[int(pick.integers(len(designs)))],
-                    backdrop=backdrops[int(pick.integers(len(backdrops)))],
+                    split=split,
                     live=live,
                     registered_id=registered_number(seed),
+                    params=relevant(kind, labels),
                 )
             )
     return out
@@ -461,11 +623,11 @@ def corpus(split: str, per_kind: int = 1, genuine: int = 8, seed_offset: int = 0
 def write(out: Path, photos: list[Photo]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for p in photos:
-        (out / f"{p.name}.jpg").write_bytes(jpeg(p))
+        data = encoded(p)
+        suffix = "jpg" if data.startswith(b"\xff\xd8") else "heic"
+        (out / f"{p.name}.{suffix}").write_bytes(data)
     (out / "index.json").write_text(json.dumps([asdict(p) for p in photos], indent=2))
 
-
-Builder = Callable[[Photo], bytes]
 
 if __name__ == "__main__":
     import argparse

@@ -72,6 +72,13 @@ VARIANTS = [
     ),
     Variant("tiny_face", "obama.jpg", "obama2.jpg", "face_not_clear", "the person far from the camera"),
     Variant("blank_card", "obama.jpg", "", "card_portrait_missing", "a card with no portrait"),
+    Variant(
+        "soft_card",
+        "obama.jpg",
+        "obama2.jpg",
+        "photo_needs_review",
+        "the card alone a little soft (2 px Gaussian): between sure blur and sharp, a person looks",
+    ),  # fmt: skip
 ]
 
 
@@ -212,6 +219,9 @@ def compose(v: Variant, id_number: str | None = None) -> Image.Image:
         img = Image.eval(img, lambda p: min(255, int(p * 1.9 + 60)))
     elif v.name == "glare":
         img = glare(img, (CARD_AT[0] + 300, CARD_AT[1] + 175), 80)
+    elif v.name == "soft_card":
+        box = (CARD_AT[0] - 20, CARD_AT[1] - 20, CARD_AT[0] + CARD[0] + 20, CARD_AT[1] + CARD[1] + 20)
+        img.paste(img.crop(box).filter(ImageFilter.GaussianBlur(2)), box[:2])
     return img
 
 

@@ -180,7 +180,17 @@ _SWAPS = {
 }  # fmt: skip
 _EMOJI = ["🔥", "✨", "⭐", "💯", "🚀", "👍", "🎁"]
 # Letters of other scripts that look like Latin ones (Cyrillic, Greek), accents, zero-width characters
-_LOOKALIKE = {"a": "аα", "c": "сϲ", "e": "еé", "i": "іí", "o": "оοó", "p": "рρ", "s": "ѕ", "x": "х", "y": "уý"}
+_LOOKALIKE = {
+    "a": "аα",
+    "c": "сϲ",
+    "e": "еé",
+    "i": "іí",
+    "o": "оοó",
+    "p": "рρ",
+    "s": "ѕ",
+    "x": "х",
+    "y": "уý",
+}
 _ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad"]
 
 
@@ -219,7 +229,9 @@ def text_copy(title: str, description: str, kind: str, seed: int) -> tuple[str, 
         def disguise(text: str) -> str:
             words = []
             for w in text.split(" "):
-                chars = [rng.choice(_LOOKALIKE[c]) if c in _LOOKALIKE and rng.random() < 0.4 else c for c in w]
+                chars = [
+                    rng.choice(_LOOKALIKE[c]) if c in _LOOKALIKE and rng.random() < 0.4 else c for c in w
+                ]
                 if len(chars) > 2:
                     chars.insert(rng.randrange(1, len(chars)), rng.choice(_ZERO_WIDTH))
                 words.append("".join(chars))

@@ -183,7 +183,9 @@ async def roles_and_an_association(env: WorkflowEnvironment, tq: str, mail: Smtp
         me = seller.id.removeprefix("seller-")
         mine = credentials.sign(role="seller", actor=me, account=me, command="decide_appeal", ttl=TEST_TTL)
         own = credentials.signed(AppealDecisionInput(case_id, True, ""), mine)
-        await seller.execute_update(SellerAccount.decide_appeal, own, id="record-appeal-decided-by-its-seller")
+        await seller.execute_update(
+            SellerAccount.decide_appeal, own, id="record-appeal-decided-by-its-seller"
+        )
         raise AssertionError("a seller's credential must not decide an appeal")
     except WorkflowUpdateFailedError:
         pass

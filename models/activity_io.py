@@ -79,12 +79,30 @@ class PhotoCheckInput:
 
 
 @dataclass
+class PhotoReview:
+    """OPEN-1 could not decide: the cue that was unsure, the reason it would give if it were sure, and
+    its measures, for the person who looks at the photo."""
+
+    cue: str
+    suspected: str
+    measures: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class PhotoCheckResult:
     passed: bool
     refusal: Refusal | None = None
     measures: dict[str, float] = field(default_factory=dict)  # for operators and the bench
     # ASSOC-2 shared_face: other accounts (not of the same main, REG-9) whose face is this one's.
     linked_member_ids: list[str] = field(default_factory=list)
+    # Set when the verdict is `review` (passed is False; `refusal` is then the photo_needs_review
+    # notice, so a reader that knows only pass and refusal never takes it for a pass).
+    review: PhotoReview | None = None
+
+    @property
+    def verdict(self) -> str:
+        """pass, refused or review."""
+        return "pass" if self.passed else "review" if self.review is not None else "refused"
 
 
 @dataclass

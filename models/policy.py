@@ -41,7 +41,11 @@ class AuthenticationPolicy:
     shared_face_max_distance: float = 0.45  # face encodings closer than this: one person (ASSOC-2)
     card_aspect_tolerance: float = 0.2  # straightened aspect ratio within 20% of ID-1 (85.6 x 54)
     card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
-    card_min_colourfulness: float = 2.5  # colour spread on the card below this: a greyscale copy
+    card_steep_sure_ratio: float = 0.55  # ...and below this, surely so (between the two: review)
+    card_min_colourfulness: float = 2.5  # colour spread over the frame below half this: a greyscale photo
+    # chromaticity spread on the card below half this: a greyscale copy; below this: review (tune split:
+    # copies 1.4 to 1.8 under any cast, genuine cards mostly 34 and more)
+    card_min_chroma_spread: float = 6.0
     screen_moire_min: float = 2.0  # strongest fine spectral peak over the strongest coarse one
     mouth_detail_min: float = 0.75  # detail at the mouth over detail at the eyes below this: covered
     mouth_detail_max: float = 1.2  # above this: an object's edge across the mouth

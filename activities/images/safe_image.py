@@ -11,6 +11,12 @@ Every cost is decided from the file's header before a single pixel is decoded:
                (libjpeg walks every block of the image once per scan, whatever the scan holds: a
                0.4 MB file of 2000 near-empty scans over 40 Mpx takes 5 s, 13 000 scans take 40 s)
 
+HEIC/HEIF (what iPhones send) is read by pillow-heif (libheif, libde265): the container's header gives
+width and height before anything is decoded; libheif applies the container's rotation and mirroring
+itself (the EXIF orientation it leaves is 1), and a file of several top-level images (a burst) is
+refused as animated. HEVC has no DCT scaling: the whole frame is decoded, then reduced, and its memory
+is counted as libheif's RGB output plus Pillow's copy of it (`_HEIF_BYTES_PER_PIXEL`).
+
 then the pixels are decoded at the smallest size the checks need (JPEG: DCT scaling, 1/2 to 1/8,
 for free), under a process-wide memory budget so that the worker's 16 activity slots cannot all hold
 a large image at once (`DecodeBudget`). EXIF orientation is applied from the parsed tag by a plain
@@ -31,17 +37,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 # Our own header checks are the bound; Pillow's process-wide bomb warning would only add noise (and
 # catch_warnings, which could turn it into an error, is not thread-safe).
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+# HEIC/HEIF through Pillow's own Image.open; thumbnails and depth maps are never decoded.
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 REASONS = {
     "empty_file": "The file is empty.",
     "file_too_large": "The file is larger than we accept.",
     "not_an_image": "The file is not a picture.",
-    "unsupported_format": "This picture format is not accepted: use JPEG, PNG or WebP.",
+    "unsupported_format": "This picture format is not accepted: use JPEG, HEIC, PNG or WebP.",
     "animated_image": "Animated pictures are not accepted: send a still photo.",
     "image_too_large": "The picture has far more pixels than any photo we need.",
     "too_many_scans": "The picture is encoded in an unusual way that costs too much to read. Save it again"
@@ -51,6 +60,9 @@ REASONS = {
 SOS, SOI, EOI = 0xDA, 0xD8, 0xD9
 # Bytes per pixel Pillow holds for each decoded mode (RGB is stored in 32-bit pixels).
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# libheif's interleaved RGB output (3 bytes a pixel) and Pillow's image made from it (4): both are alive
+# at once while the frame is handed over; HEVC tiles are decoded one at a time.
+_HEIF_BYTES_PER_PIXEL = 7
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class ImageLimits:
     max_decode_bytes: int = 100_000_000  # one decoded image in memory
     max_side: int | None = None  # decode no larger than this (long side); None: full size
     max_jpeg_scans: int = 64
-    formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
+    formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "HEIF"})
 
 
 @dataclass
@@ -228,7 +240,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage | ImageRefusa
                 # and max_side (a 4032 px phone photo: 2016 px), never at full size.
                 factor = 2 * max(width, height) / limits.max_side
                 img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
-        bpp = _BYTES_PER_PIXEL.get(img.mode, 4)
+        bpp = _HEIF_BYTES_PER_PIXEL if fmt == "HEIF" else _BYTES_PER_PIXEL.get(img.mode, 4)
         decode_bytes = float(img.size[0] * img.size[1] * bpp)
         if fmt == "JPEG" and img.info.get("progressive"):
             # A progressive JPEG keeps every DCT coefficient of the full image until the last scan,

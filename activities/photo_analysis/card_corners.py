@@ -1,18 +1,34 @@
-"""OPEN-1: is each corner of the card there, or is something over its tip?
+"""OPEN-1: is each corner of the card there? Judged from the card's outline.
 
-A thumb over only the tip of a corner leaves both sides' edges visible almost to the corner, so edge
-support cannot see it, and a thumb of any colour must be seen, not only a skin-toned one. What it
-cannot hide is that it is an object of its own, lying across the card's outline: on the straightened
-card, at a hidden corner, the pixels inside the card's rounded corner are unlike the card's own face
-near that corner, and the pixels just outside it are unlike the background beside the card near that
-corner. At a visible corner the card's face runs into its rounded corner and the background runs
-around it. Print at a corner only breaks the first (the background outside is still background), a
-busy background only the second (the card's corner is still card): an occluder breaks both at once.
+A corner is complete when the card's boundary near it (the two sides and the rounded arc between them)
+is continuous against what lies outside the card. Two physical properties, measured on the card
+straightened with a margin around it (`straightened`), along that boundary:
 
-The references are taken along the two sides that meet at the corner, from 20% to 40% of the card's
-width away from it (clear of a thumb on the tip, near enough to share the corner's print and
-background); each pixel is compared with the nearest reference colour, so a multi-coloured card or
-background is its own reference.
+* **step across the outline** (`step`): the card is an object of its own, with a cut edge, in front of
+  whatever is behind it; where nothing lies over its edge, what is just inside the outline differs from
+  what is just outside it (another surface, another depth, a shadow under the card). The step is looked
+  for across the outline, a few pixels either way (the corner found a pixel off, a corner radius other
+  than ID-1's 3.18 mm). Print inside the card lies wholly inside: it changes what the step is between,
+  never whether the card's edge is there; a busy background lies wholly outside, likewise. Only
+  something lying across the outline (a thumb, fingers, a sleeve, a reflection) covers both sides of
+  it with one surface and takes the step away.
+* **what lies across a break** (`foreign`): where there is no step, the pixels just outside the outline
+  are either like the background beside the card further along the same two sides (the card's print
+  happens to be the background's colour there: a red header on a red wall; the card's edge is
+  invisible, not covered) or unlike it (an object in front of card and background). Print on the card
+  cannot make the outside unlike the background; a busy background can only where its odd colour
+  also matches the card's edge colour exactly at that spot, which contiguity over the corner's apex
+  (below) makes unlikely, and which still yields `review`, never `refused`, unless it is foreign along
+  most of the apex.
+
+Per corner the apex window (the arc and a short stretch of each side) is scored: the share of its
+outline without a step (`broken`), the share of the arc itself (`arc`: an object over the corner
+covers the arc, whatever else it covers; fingers along a side near the corner do not), and of the
+broken points the share foreign. A corner whose arc is broken and whose break is foreign is covered
+(refused); one with its apex window intact is complete; anything between, or a break that is
+camouflage rather than an object, is unsure (review with these measures). The colour
+statistics of an earlier version ("the corner is unlike the card") are gone: print reaching a corner
+and a thumb over it both made the corner unlike the card.
 """
 
 from __future__ import annotations
@@ -26,37 +42,43 @@ ID1_ASPECT = 85.6 / 54.0
 WIDTH = 400  # the straightened card's width in pixels: the measure is taken at one scale for every photo
 MARGIN = 0.15  # of the width, around the card, so the background beside it is in view
 RADIUS = 0.037  # an ID-1 card's corner radius (3.18 mm of 85.6 mm), of the width
-WINDOW = 0.07  # the corner window reaches this far from the corner (of the width), both ways
-TIP = 0.045  # on the card, only the tip counts: print a little further in (a logo) is not a thumb
-BAND = 0.018  # pixels this near the rounded outline are neither (its rim and shadow; a corner a pixel off)
-UNLIKE = 20.0  # Lab distance (a and b doubled) from every reference colour: not the same surface
+APEX = 0.06  # the apex window: the arc and this much (of the width) of each side beyond it
+REACH = 6  # px the outline is looked for either way of where the corners put it
+HALF = 3  # px either side of the outline that are compared
+STEP = 14.0  # Lab distance (a and b doubled) across the outline that is an edge (noise: about 3)
+UNLIKE = 20.0  # Lab distance from every reference colour: not the same surface
 COLOUR_CELL = 12.0  # Lab grid for telling a strip's common colours
-COMMON_SHARE = 0.03  # a colour this share of a strip is the card's (or the background's) own
+COMMON_SHARE = (
+    0.08  # a colour this share of a strip is the background's own (a holding finger in the strip is less)
+)
 CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel
-
-
-@dataclass(frozen=True)
-class CornerCover:
-    """Per corner (top-left, top-right, bottom-right, bottom-left of the straightened card): the share
-    of the corner's inside, and of its outside, that is foreign (unlike both the card and the
-    background near that corner)."""
-
-    inside: list[float]
-    outside: list[float]
-
-    @property
-    def covered(self) -> list[float]:
-        """Per corner, how much of both: an occluder over the tip breaks both."""
-        return [min(i, o) for i, o in zip(self.inside, self.outside, strict=True)]
 
 
 @dataclass(frozen=True)
 class Canvas:
     """The card straightened to WIDTH with a margin around it, in Lab (a and b doubled: OpenCV's 8-bit
-    Lab compresses colour steps), and which canvas pixels lie inside the photo (and are not glare)."""
+    Lab compresses colour steps), and which canvas pixels lie inside the photo."""
 
     lab: np.ndarray
-    valid: np.ndarray
+    inside_photo: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.inside_photo & (self.lab[..., 0] < CLIPPED)
+
+
+@dataclass(frozen=True)
+class CornerOutline:
+    """Per corner (top-left, top-right, bottom-right, bottom-left of the straightened card), over its
+    apex window: the share of the outline with no step across it, the share of those that is foreign
+    (unlike the background beside the card), and the share clipped white (a reflection)."""
+
+    broken: list[float]
+    foreign: list[float]
+    clipped: list[float]
+    arc: list[
+        float
+    ]  # the share of the rounded arc itself without a step: what an object over the corner covers
 
 
 def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
@@ -68,16 +90,16 @@ def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
     target = np.array([[m, m], [m + WIDTH, m], [m + WIDTH, m + h_card], [m, m + h_card]], np.float32)
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
     warped = cv2.warpPerspective(rgb, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-    lab = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32)
+    # Sensor noise and JPEG blocks are not steps: a light blur before comparing across the outline.
+    lab = cv2.cvtColor(cv2.GaussianBlur(warped, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
     lab[..., 1:] *= 2.0
     # Canvas pixels mapped back into the photo: the margin may run past the frame's edge.
     ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     back = cv2.perspectiveTransform(np.stack([xs, ys], -1).reshape(-1, 1, 2), np.linalg.inv(matrix))
     back = back.reshape(size[1], size[0], 2)
     h, w = rgb.shape[:2]
-    valid = (back[..., 0] >= 0) & (back[..., 0] < w) & (back[..., 1] >= 0) & (back[..., 1] < h)
-    # Clipped white is a reflection, not a surface: whatever lies under it is judged as glare.
-    return Canvas(lab, valid & (lab[..., 0] < CLIPPED))
+    inside = (back[..., 0] >= 0) & (back[..., 0] < w) & (back[..., 1] >= 0) & (back[..., 1] < h)
+    return Canvas(lab, inside)
 
 
 def _nearest(pixels: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -90,8 +112,7 @@ def _nearest(pixels: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def _common_colours(pixels: np.ndarray) -> np.ndarray:
     """The colours that make up a good share of the strip (each the mean of its cell on a coarse Lab
-    grid): the card's ground and its print's ink, not the blend of the two along every letter's edge,
-    which would make a continuum of colours where any occluder finds a near neighbour."""
+    grid): a textured background's several surfaces, not the blends along their borders."""
     if len(pixels) == 0:
         return pixels
     cells = np.floor(pixels / COLOUR_CELL).astype(np.int64)
@@ -101,44 +122,82 @@ def _common_colours(pixels: np.ndarray) -> np.ndarray:
     return np.array([pixels[inverse == k].mean(axis=0) for k in keep], np.float32).reshape(-1, 3)
 
 
-def corner_cover(canvas: Canvas) -> CornerCover:
-    lab, valid = canvas.lab, canvas.valid
-    m = int(round(MARGIN * WIDTH))
-    s = int(round(WINDOW * WIDTH))
-    n = 2 * s
-    # Signed distance (of the width) from the rounded corner's outline, positive on the card.
-    ys, xs = np.mgrid[0:n, 0:n]
-    x, y = (xs - s) / WIDTH, (ys - s) / WIDTH
-    arc = RADIUS - np.hypot(RADIUS - x, RADIUS - y)
-    signed = np.where((x < RADIUS) & (y < RADIUS), arc, np.minimum(x, y))
-    on_card, off_card = (signed > BAND) & (x < TIP) & (y < TIP), signed < -BAND
-    inside, outside = [], []
+def _apex_outline() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points of a top-left corner's outline over its apex window (canvas pixels, card at the origin)
+    and the inward normal at each: the left side going up, the rounded arc, the top side going right."""
+    r = RADIUS * WIDTH
+    reach = (APEX + RADIUS) * WIDTH
+    pts, normals, arc = [], [], []
+    for y in np.arange(reach, r, -1.0):
+        pts.append((0.0, y))
+        normals.append((1.0, 0.0))
+        arc.append(False)
+    for phi in np.linspace(0, np.pi / 2, max(8, int(np.pi / 2 * r))):
+        u = np.array([-np.cos(phi), -np.sin(phi)])
+        pts.append(tuple(np.array([r, r]) + r * u))
+        normals.append(tuple(-u))
+        arc.append(True)
+    for x in np.arange(r, reach, 1.0):
+        pts.append((x, 0.0))
+        normals.append((0.0, 1.0))
+        arc.append(False)
+    return np.array(pts, np.float32), np.array(normals, np.float32), np.array(arc)
+
+
+def _turned(canvas: Canvas, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The canvas flipped so that corner k is at the top left: one geometry serves all four."""
+    L, inside, valid = canvas.lab, canvas.inside_photo, canvas.valid
+    if k in (1, 2):
+        L, inside, valid = L[:, ::-1], inside[:, ::-1], valid[:, ::-1]
+    if k in (2, 3):
+        L, inside, valid = L[::-1], inside[::-1], valid[::-1]
+    return np.ascontiguousarray(L), inside, valid
+
+
+def corner_outline(canvas: Canvas) -> CornerOutline:
+    m = MARGIN * WIDTH
+    pts, normals, on_arc = _apex_outline()
+    pts = pts + m
+    offsets = np.arange(-REACH, REACH + 1, dtype=np.float32)
+    broken, foreign, clipped, arc = [], [], [], []
     for k in range(4):
-        # Each corner turned to the top left, so one geometry serves all four.
-        L, V = lab, valid
-        if k in (1, 2):
-            L, V = L[:, ::-1], V[:, ::-1]
-        if k in (2, 3):
-            L, V = L[::-1], V[::-1]
+        L, inside, valid = _turned(canvas, k)
+
+        def sample(at: np.ndarray, L: np.ndarray = L) -> np.ndarray:
+            mx, my = at[..., 0].astype(np.float32), at[..., 1].astype(np.float32)
+            return cv2.remap(L, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+        # (points, offsets, 2): the outline moved along its normal by each offset
+        centres = pts[:, None, :] + offsets[None, :, None] * normals[:, None, :]
+        inner = sample(centres + HALF * normals[:, None, :])
+        outer = sample(centres - HALF * normals[:, None, :])
+        step = np.sqrt(((inner - outer) ** 2).sum(-1)).max(axis=1)
+        out_at = np.round(pts - (HALF + 1) * normals).astype(int)
+        ox = np.clip(out_at[:, 0], 0, L.shape[1] - 1)
+        oy = np.clip(out_at[:, 1], 0, L.shape[0] - 1)
+        seen = inside[oy, ox]
+        white = seen & ~valid[oy, ox]
+        outside = L[oy, ox]
 
         def strip(
-            x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, V: np.ndarray = V
+            x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, valid: np.ndarray = valid
         ) -> np.ndarray:
-            rows = slice(m + int(y0 * WIDTH), m + int(y1 * WIDTH))
-            cols = slice(m + int(x0 * WIDTH), m + int(x1 * WIDTH))
-            return L[rows, cols][V[rows, cols]]
+            rows = slice(int(m + y0 * WIDTH), int(m + y1 * WIDTH))
+            cols = slice(int(m + x0 * WIDTH), int(m + x1 * WIDTH))
+            return L[rows, cols][valid[rows, cols]]
 
-        card = _common_colours(np.concatenate([strip(0.2, 0.4, 0.02, 0.045), strip(0.02, 0.045, 0.2, 0.4)]))
-        back = _common_colours(np.concatenate([strip(0.2, 0.4, -0.05, -0.02), strip(-0.05, -0.02, 0.2, 0.4)]))
-        window, seen = L[m - s : m + s, m - s : m + s], V[m - s : m + s, m - s : m + s]
-        pixels = window.reshape(-1, 3)
-        # Foreign: unlike the card and unlike the background near this corner. A corner placed a
-        # pixel or two off puts background on the card's side or card outside it: neither is foreign.
-        foreign = ((_nearest(pixels, card) >= UNLIKE) & (_nearest(pixels, back) >= UNLIKE)).reshape(n, n)
-        ins, outs = on_card & seen, off_card & seen
-        inside.append(float(foreign[ins].mean()) if ins.sum() else 0.0)
-        outside.append(float(foreign[outs].mean()) if outs.sum() > 20 else 0.0)
-    return CornerCover(inside, outside)
+        # The background beside the card further along the same two sides, clear of a thumb on the tip.
+        back = _common_colours(
+            np.concatenate([strip(0.2, 0.45, -0.05, -0.015), strip(-0.05, -0.015, 0.2, 0.45)])
+        )
+        gone = seen & (step < STEP)
+        n = max(1, int(seen.sum()))
+        broken.append(float(gone.sum()) / n)
+        unlike = _nearest(outside, back) >= UNLIKE
+        foreign.append(float((gone & (unlike | white)).sum()) / max(1, int(gone.sum())))
+        clipped.append(float(white.sum()) / n)
+        arc.append(float((gone & on_arc).sum()) / max(1, int((seen & on_arc).sum())))
+    return CornerOutline(broken, foreign, clipped, arc)
 
 
 def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,9 +213,9 @@ def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndar
 
 def beyond_side(canvas: Canvas, side: int) -> float:
     """Share of the strip just beyond side `side` (along its middle) that is unlike the background just
-    beyond its two neighbouring sides. A side that is print inside the card (a header's lower edge, a
-    band's inner edge) has more card beyond it, or a hand over the card's end: foreign. The card's own
-    border has the background beyond it, however busy (mortar lines running on past a corner)."""
+    beyond its two neighbouring sides. Physical property: what lies beyond a card's border is what lies
+    beside its other borders (the background), however busy; beyond a line of print inside the card
+    (a header's lower edge, a band's inner edge) lies more card, or a hand over the card's end."""
     L, V = _side_on_top(canvas.lab, canvas.valid, side)
     m = int(round(MARGIN * WIDTH))
     length = L.shape[1] - 2 * m

@@ -26,10 +26,9 @@ import numpy as np
 
 from activities.photo_analysis.card_corners import (
     ID1_ASPECT,
-    Canvas,
-    CornerCover,
+    CornerOutline,
     beyond_side,
-    corner_cover,
+    corner_outline,
     straightened,
 )
 
@@ -52,23 +51,19 @@ class DetectionSettings:
     steep_max_angle: float = 32.0  # a corner more than this off 90 degrees: too oblique
     edge_strength: float = 40.0  # Sobel response (about a 10-grey-level step) that counts as an edge
     side_support_min: float = 0.55  # share of a side that must be an edge (a thumb hides part of one)
-    corner_support_min: float = 0.3  # share of the sides next to a corner that must be visible
     min_text_lines: int = 2
     frame_margin: float = 0.006  # of the long side: a corner closer than this to the frame is cut off
-    # skin on the card at a corner beyond the skin on the card along its two sides: a thumb covering the
-    # card's part of the corner window gives about 1, genuine cards up to 0.28 (tune split, 3 draws)
-    corner_skin_max: float = 0.5
-    # share of a corner's tip and of its outside that is foreign (unlike the card and the background
-    # near it), both at once (activities/photo_analysis/card_corners.py): a thumb over the tip gives 0.36 to 1.0,
-    # visible corners up to 0.09 (tune split, report draws 300 and 600)
-    corner_cover_max: float = 0.15
-    # The older cues give way when the corners they implicate have a clean tip (foreign share at most
-    # this; a thumb: 1.0) and an outside no worse than a busy background's (brick, shirts: up to 0.33;
-    # a thumb: 0.95 to 1.0), and a side judged print inside the card has background beyond it (brick:
-    # up to 0.26; a band or header beyond it is another colour altogether). Report draws 300, 600,
-    # 2000 and 8000.
-    old_cue_tip_max: float = 0.1
-    old_cue_outside_max: float = 0.5
+    # The corners, from their outline (activities/photo_analysis/card_corners.py): a corner whose apex
+    # window and arc have at most this share of their outline without a step across it is complete...
+    outline_intact_max: float = 0.2
+    # ...one whose arc has at least this share broken, and at least `outline_foreign_min` of the break
+    # unlike the background beside the card (an object across the outline), is covered; anything
+    # between is unsure and goes to review.
+    outline_covered_min: float = 0.7
+    outline_foreign_min: float = 0.6
+    # A side judged print inside the card (a header's lower edge) is the card's border after all when
+    # the strip beyond it is like the background beyond its two neighbours (brick: up to 0.26; a band or
+    # header beyond it: another colour altogether).
     beyond_side_max: float = 0.35
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
 
@@ -100,6 +95,10 @@ class CardScan:
     verdict: str
     card: Quad | None = None
     measures: dict[str, float] = field(default_factory=dict)
+    # FOUND, but a cue could not decide: its name (the photo goes to review if nothing else refuses it)
+    unsure: str = ""
+    # the reason the unsure cue would give if it were sure
+    suspected: str = ""
 
 
 # ---------------------------------------------------------------- geometry
@@ -535,18 +534,6 @@ def scan(
     ]
     if others:
         return CardScan(TWO_DOCUMENTS, best, {**measures, "documents": float(1 + len(others))})
-    # The corners of a side that blends into the background cannot be seen either way: they are
-    # judged from the three sides that were seen.
-    # The seen side must reach each rebuilt corner, or the side put back may be one hidden whole.
-    seen = []
-    for i, (leaving, arriving) in enumerate(best.corner_sides):
-        if i == best.completed:
-            seen.append(arriving)
-        elif best.completed >= 0 and i == (best.completed + 1) % 4:
-            seen.append(leaving)
-        else:
-            seen.append(min(leaving, arriving))
-    measures["card_corner_support"] = float(min(seen))
     # Its corners where the card's straight sides meet: a side drawn across the thumb's outline would
     # put the corner beside the thumb instead of under it. Twice: the first fit brings the whole side
     # within reach.
@@ -554,88 +541,43 @@ def scan(
     exact = refine(grads, exact, s.edge_strength, robust=True)
     if np.abs(exact - best.corners).max() > 0.15 * float(np.linalg.norm(best.corners[0] - best.corners[1])):
         exact = best.corners
-    # One look at the corners (card_corners.py) serves the older cues' check and the corner-tip check.
     canvas = straightened(source, exact * scale)
-    cover = corner_cover(canvas)
-    weak = [i for i, v in enumerate(seen) if v < s.corner_support_min]
-    if (weak or best.interior >= 0) and not old_cues_overruled(
-        canvas, cover, weak, best.interior, s, measures
-    ):
-        return CardScan(CORNER_MISSING, best, measures)
-    # A thumb laid over a corner can leave an edge of its own where the card's side was: the corner
-    # then has support, but skin where the card should be, beyond what the card's own print has.
-    skin = corner_skin(rgb, best)
-    measures["card_corner_skin"] = skin
-    if skin > s.corner_skin_max:
-        return CardScan(CORNER_MISSING, best, measures)
-    # A thumb over only the tip, of any colour: an object of its own across the card's outline.
-    covered = max(cover.covered)
-    measures["card_corner_cover"] = covered
-    if covered > s.corner_cover_max:
-        return CardScan(CORNER_MISSING, best, measures)
-    return CardScan(FOUND, best, measures)
-
-
-def old_cues_overruled(
-    canvas: Canvas,
-    cover: CornerCover,
-    weak: list[int],
-    interior: int,
-    s: DetectionSettings,
-    measures: dict[str, float],
-) -> bool:
-    """Whether the older corner cues (a corner without the edges of its sides; a side judged print
-    inside the card) are contradicted by `cover`, the direct look at the corners (card_corners.py):
-    each implicated corner's tip clean and its outside no more foreign than a busy background, and,
-    for a side judged print inside the card, background beyond that side along its middle. A busy background (mortar lines running on past a corner, a
-    shirt's folds over a side's edge) fires the older cues; a thumb or a hand over the card's end
-    cannot leave both clean."""
-    implicated = set(weak) | ({interior, (interior + 1) % 4} if interior >= 0 else set())
-    inside = max(cover.inside[i] for i in implicated)
-    outside = max(cover.outside[i] for i in implicated)
-    measures["card_old_cue_tip_foreign"] = inside
-    measures["card_old_cue_outside_foreign"] = outside
-    if inside > s.old_cue_tip_max or outside > s.old_cue_outside_max:
-        return False
-    if interior >= 0:
-        foreign = beyond_side(canvas, interior)
+    verdict, unsure = judge_corners(corner_outline(canvas), s, measures)
+    if verdict == FOUND and best.interior >= 0 and not unsure:
+        # A side judged print inside the card whose border beyond was not found: the card's end may be
+        # hidden, or its border the background's colour. Background beyond it settles it; otherwise a
+        # person looks.
+        foreign = beyond_side(canvas, best.interior)
         measures["card_beyond_side_foreign"] = foreign
         if foreign > s.beyond_side_max:
-            return False
-    return True
+            unsure = "card_end_beyond_print"
+    return CardScan(verdict, best, measures, unsure=unsure, suspected=CORNER_MISSING if unsure else "")
 
 
-def skin_mask(rgb: np.ndarray) -> np.ndarray:
-    """Skin-toned pixels (the usual YCrCb box, which holds light and dark skin alike)."""
-    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
-    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
-    return (y > 50) & (cr >= 135) & (cr <= 178) & (cb >= 80) & (cb <= 130)
-
-
-def corner_skin(rgb: np.ndarray, q: Quad) -> float:
-    """How much more skin lies on the card at its most skin-covered corner than on the card along the
-    two sides that meet there. Only the card's own pixels count: skin-toned things behind the card
-    (a wall, a tie) are not over it, and print along a side (a tan band) is there at the side too."""
-    c = q.corners.astype(np.float64)
-    h, w = rgb.shape[:2]
-    mean_side = float(np.mean([np.linalg.norm(c[(i + 1) % 4] - c[i]) for i in range(4)]))
-    r = max(3, int(0.09 * mean_side))
-    skin = skin_mask(rgb)
-    card_mask = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(card_mask, np.round(c).astype(np.int32), 1)
-
-    def on_card(x: float, y: float) -> float:
-        x0, y0, x1, y1 = max(0, int(x) - r), max(0, int(y) - r), min(w, int(x) + r), min(h, int(y) + r)
-        if x1 <= x0 or y1 <= y0:
-            return 0.0
-        mask = card_mask[y0:y1, x0:x1] > 0
-        return float(skin[y0:y1, x0:x1][mask].mean()) if mask.sum() >= r else 0.0
-
-    def along_side(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.median([on_card(*(a + t * (b - a))) for t in (0.3, 0.5, 0.7)]))
-
-    sides = [along_side(c[i], c[(i + 1) % 4]) for i in range(4)]
-    return max(on_card(*c[i]) - max(sides[i], sides[i - 1]) for i in range(4))
+def judge_corners(
+    outline: CornerOutline, s: DetectionSettings, measures: dict[str, float]
+) -> tuple[str, str]:
+    """(verdict, the unsure cue or ""): each corner complete, covered, or unsure, from its outline."""
+    worst = int(
+        np.argmax(
+            [
+                a + b + f * (a > 0)
+                for a, b, f in zip(outline.arc, outline.broken, outline.foreign, strict=True)
+            ]
+        )
+    )
+    arc, broken, foreign = outline.arc[worst], outline.broken[worst], outline.foreign[worst]
+    measures.update(
+        card_corner_outline_arc=arc,
+        card_corner_outline_broken=broken,
+        card_corner_outline_foreign=foreign,
+        card_corner_clipped=outline.clipped[worst],
+    )
+    if arc >= s.outline_covered_min and foreign >= s.outline_foreign_min:
+        return CORNER_MISSING, ""
+    if max(outline.broken) > s.outline_intact_max or max(outline.arc) > s.outline_intact_max:
+        return FOUND, "card_corner_outline"
+    return FOUND, ""
 
 
 def describe(q: Quad) -> dict[str, float]:

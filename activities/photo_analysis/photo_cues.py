@@ -7,6 +7,13 @@ import cv2
 import numpy as np
 
 
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Skin-toned pixels (the usual YCrCb box, which holds light and dark skin alike)."""
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+    return (y > 50) & (cr >= 135) & (cr <= 178) & (cb >= 80) & (cb <= 130)
+
+
 def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     """Spread of colour (Lab a and b, in OpenCV's 8-bit units) across the pixels. A greyscale copy
     under a coloured light still has one colour everywhere: its spread is near zero, whatever the cast.
@@ -14,8 +21,6 @@ def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     a, b = lab[..., 1].ravel(), lab[..., 2].ravel()
     if ignore_skin:
-        from activities.photo_analysis.card_detection import skin_mask
-
         keep = ~skin_mask(rgb).ravel()
         if keep.sum() > 0.3 * keep.size:
             a, b = a[keep], b[keep]
@@ -23,6 +28,24 @@ def colourfulness(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
     # coloured band is enough (a plain white card is a real card), stray JPEG chroma noise is not.
     d = np.hypot(a - np.median(a), b - np.median(b))
     return float(np.percentile(d, 97))
+
+
+def chroma_spread(rgb: np.ndarray, *, ignore_skin: bool = False) -> float:
+    """Spread of chromaticity (r/(r+g+b), g/(r+g+b), x300) across the pixels: the 97th percentile of
+    the distance from the median. A greyscale copy reflects every wavelength alike: under any light,
+    white balance or exposure (gains that multiply each channel) all its pixels share one
+    chromaticity, light and dark alike, where a cast makes Lab a/b grow with lightness (a sepia cast
+    over a grey copy's light and dark parts reads as colour in Lab). A colour print has chromaticities
+    of its own (a portrait's skin, a band). Dark pixels are left out: their chromaticity is noise."""
+    f = rgb.reshape(-1, 3).astype(np.float32) + 1
+    total = f.sum(axis=1)
+    keep = total > 90
+    if ignore_skin:
+        keep &= ~skin_mask(rgb).ravel()
+    if keep.sum() < 0.1 * len(keep):
+        return float("inf") if ignore_skin else 0.0  # nothing left to judge: no evidence of a copy
+    r, g = f[keep, 0] / total[keep], f[keep, 1] / total[keep]
+    return float(np.percentile(np.hypot(r - np.median(r), g - np.median(g)), 97)) * 300
 
 
 def moire(grey: np.ndarray, patch: int = 256) -> float:

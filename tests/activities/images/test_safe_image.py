@@ -121,3 +121,12 @@ def test_the_budget_lets_no_more_than_its_capacity_decode_at_once() -> None:
     for t in threads:
         t.join()
     assert most == 3 and budget.peak == 300 and budget.in_use == 0
+
+
+def test_a_heic_is_read_upright_with_the_turn_its_container_holds() -> None:
+    cases = {c.name: c for c in hostile_images.heif_cases()}
+    plain = decode_image(cases["photo.heic"].data, LIMITS)
+    turned = decode_image(cases["turned.heic"].data, LIMITS)
+    assert isinstance(plain, DecodedImage) and isinstance(turned, DecodedImage)
+    assert plain.format == "HEIF" and plain.image.size == (640, 480)
+    assert turned.image.size == (480, 640)  # the phone held upright: shown turned, as the phone shows it
