@@ -25,6 +25,7 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import RegistrationInput, VerifyEmailInput, ViolationInput
 from models.known_faces import AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.policy import load_policy
+from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
 from tests.conftest import BIN, new_worker
 from tests.draws import hex_id
@@ -57,7 +58,11 @@ async def verified_seller(
 
 
 async def submit(env: WorkflowEnvironment, member: str, path: Path) -> bool:
-    answer = await seller_client.submit_photo(env.client, member, path)
+    """True when the photo passed; a refused photo is a refusal (issue 29's one answer shape)."""
+    try:
+        answer = await seller_client.submit_photo(env.client, member, path)
+    except RefusedError:
+        return False
     return answer.passed
 
 
