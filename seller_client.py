@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models import boundary
+from models.auth import Signed
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -46,7 +47,6 @@ from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, settings
 from security import credentials
-from security.credentials import Signed
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount

@@ -36,7 +36,6 @@ from models.settings import settings
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
-from workflows.command_memo import CommandMemo
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -77,8 +76,8 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         # Outermost first: database failures reported small and without SQL, and heartbeats for a dead
         # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
-        # is bad input, not an outage); commands answered once per request id across continue-as-new.
-        interceptors=[ActivitySupervision(), FailureKinds(), CommandMemo()],
+        # is bad input, not an outage).
+        interceptors=[ActivitySupervision(), FailureKinds()],
     )
 
 
@@ -89,9 +88,11 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
     # libraries the update validators call (REG-6/REG-11) import their data modules on first use
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
+    # `models` and `security` (messages, policy and pure checks) are passed through wherever a workflow
+    # module imports them, so that every workflow sees the same classes the data converter decodes to.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum"
+            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "models", "security"
         )
     )
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from models.auth import DEV_KEYS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_CODEC_TOKEN = "dev-codec-token"
@@ -103,7 +105,6 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
         problems.append("CODEC_KEYS contains the public development key")
     if env.get("CODEC_SERVER_TOKEN", DEV_CODEC_TOKEN) == DEV_CODEC_TOKEN:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
-    from security.credentials import DEV_KEYS
 
     raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
     if not raw_credential_keys.strip():
@@ -125,7 +126,6 @@ def load_settings() -> Settings:
         raise SettingsError("SELLER_ENV=production refuses development settings: " + "; ".join(problems))
     keys = parse_codec_keys(_env("CODEC_KEYS", f"k1:{DEV_CODEC_KEY}"))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
-    from security.credentials import DEV_KEYS
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from models.boundary import BLOB_REF
 from models.settings import settings
 
-BLOB_REF = re.compile(r"^sha256:([0-9a-f]{64})$")
 _REF = BLOB_REF
 CHUNK = 1 << 20
 

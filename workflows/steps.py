@@ -1,12 +1,13 @@
-"""What the account workflow's handler modules share: how activities are run, the ENF-2 ledgers, the
-deadline type and the conversion of a refusal into the error that fails a command."""
+"""How the account workflow runs its activities (`Steps`): bounded retries, a typed result, and the
+account told how each step ended through the callbacks it hands in; and the lock commands of one kind
+take turns on."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -14,17 +15,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.worker_support.failure_kinds import BAD_INPUT_ERROR_TYPE
     from models.policy import StepsPolicy
-    from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
+    from models.refusals import BAD_INPUT_ERROR_TYPE, REFUSAL_ERROR_TYPE, Refusal
+
+from workflows.activity_refs import ActivityRef, In, Out
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-# ENF-2 ledgers: (a) intellectual property and prohibited goods, (b) trade, (c) listing quality, and
-# serious IP infringement strikes. REG-3 false buyer accounts count on the trade ledger.
-LEDGERS = {"ip": "ip", "trade": "trade", "false_buyer": "trade", "listing": "listing", "ip_strike": "strike"}
 # Nothing retries forever: infrastructure trouble is retried with backoff within the policy's budget
-# (models/policy.py StepsPolicy), then the account records that it needs attention (workflows/recovery.py).
+# (models/policy.py StepsPolicy), then the account records that it needs attention (workflows/effects.py).
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
@@ -59,12 +58,6 @@ def _looks_like_rule(word: str) -> bool:
     return head.isalpha() and head.isupper() and number.isdigit()
 
 
-def cancel_commands(account: Any) -> None:
-    """The account closed: the seller's commands still waiting on a step end now, refused."""
-    for handle in list(getattr(account, "_command_steps", ())):
-        handle.cancel()
-
-
 def _failure_kind(err: ActivityError) -> tuple[str, str]:
     cause = err.cause
     if isinstance(cause, CancelledError):
@@ -82,67 +75,58 @@ def _failure_kind(err: ActivityError) -> tuple[str, str]:
     return "infrastructure", f"{label}: {getattr(inner, 'message', str(inner))}"[:200]
 
 
-async def run_activity(activity: Callable[[Any], Any], arg: Any, *, summary: str) -> Any:
-    """Every account activity but the photo check: 30 s an attempt, retried with backoff within a
-    budget. The account is told how each step ended (`_step_succeeded` / `_step_failed`), so a step
-    that ran out of retries is recorded as needing attention and cleared when it next succeeds."""
-    account = workflow.instance()
-    steps = getattr(getattr(account, "policy", None), "steps", None) or StepsPolicy()
-    handle = workflow.start_activity(
-        activity,
-        arg,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        # The worker heartbeats while the activity runs (activities/worker_support/supervision.py): a dead worker's
-        # task goes to another worker after this, not after the whole start-to-close timeout.
-        heartbeat_timeout=HEARTBEAT_TIMEOUT,
-        schedule_to_close_timeout=timedelta(seconds=steps.retry_budget_seconds),
-        retry_policy=replace(RETRY, maximum_attempts=steps.max_attempts),
-        summary=summary,
-    )
-    # A seller's command still waiting on its step when the account closes is cancelled (`cancel_commands`).
-    commands: set[Any] | None = getattr(account, "_command_steps", None)
-    if commands is not None and workflow.current_update_info() is not None:
-        commands.add(handle)
-    try:
-        result = await handle
-    except ActivityError as err:
-        kind, cause = _failure_kind(err)
-        failure = StepFailed(summary, kind, cause)
-        if hasattr(account, "_step_failed"):
-            account._step_failed(failure)
-        raise failure from err
-    finally:
-        if commands is not None:
-            commands.discard(handle)
-    if hasattr(account, "_step_succeeded"):
-        account._step_succeeded(summary)
-    return result
 
 
-@dataclass
-class Deadline:
-    at: datetime
-    # reg4_warning | dormancy | authentication_due | hold_expiry | appeal_deadline | points_expiry | run_refresh
-    kind: str
-    days_before: float = 0
+class Steps:
+    """Every account activity but the photo check: 30 s an attempt, retried with backoff within the
+    policy's budget. `on_failed` hears of a step that failed for good (it raises `StepFailed` too),
+    `on_succeeded` of each that succeeded, so a step that ran out of retries is recorded as needing
+    attention and cleared when it next succeeds (workflows/effects.py)."""
 
-    @property
-    def summary(self) -> str:
-        if self.kind == "reg4_warning":
-            return f"REG-4 warning {self.days_before:g}d before reclaim"
-        return {
-            "dormancy": "REG-4 dormancy check",
-            "authentication_due": "OPEN-1 authentication due",
-            "hold_expiry": "ENF-2 freeze lifts",
-            "appeal_deadline": "ASSOC-4 appeal window closes",
-            "points_expiry": "ENF-2 points expire",
-            "run_refresh": "continue-as-new onto the deployed code",
-        }[self.kind]
+    def __init__(
+        self,
+        policy: StepsPolicy,
+        *,
+        on_failed: Callable[[StepFailed], None],
+        on_succeeded: Callable[[str], None],
+    ) -> None:
+        self._policy = policy
+        self._on_failed = on_failed
+        self._on_succeeded = on_succeeded
+        self._commands: set[workflow.ActivityHandle[Any]] = set()  # commands' steps in flight
 
+    async def run(self, activity: ActivityRef[In, Out], arg: In, *, summary: str) -> Out:
+        handle: workflow.ActivityHandle[Out] = workflow.start_activity(
+            activity.name,
+            arg,
+            result_type=activity.output,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            # The worker heartbeats while the activity runs (activities/worker_support/supervision.py): a
+            # dead worker's task goes to another worker after this, not after the whole start-to-close timeout.
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            schedule_to_close_timeout=timedelta(seconds=self._policy.retry_budget_seconds),
+            retry_policy=replace(RETRY, maximum_attempts=self._policy.max_attempts),
+            summary=summary,
+        )
+        # A seller's command still waiting on its step when the account closes is cancelled.
+        if workflow.current_update_info() is not None:
+            self._commands.add(handle)
+        try:
+            result = await handle
+        except ActivityError as err:
+            kind, cause = _failure_kind(err)
+            failure = StepFailed(summary, kind, cause)
+            self._on_failed(failure)
+            raise failure from err
+        finally:
+            self._commands.discard(handle)
+        self._on_succeeded(summary)
+        return result
 
-def refusal_error(err: RefusedError) -> ApplicationError:
-    """Business refusals fail the command, never the workflow task (which would retry forever)."""
-    return ApplicationError(err.refusal.message, err.refusal, type=REFUSAL_ERROR_TYPE, non_retryable=True)
+    def cancel_commands(self) -> None:
+        """The account closed: the seller's commands still waiting on a step end now, refused."""
+        for handle in list(self._commands):
+            handle.cancel()
 
 
 class CommandLock:
