@@ -16,7 +16,7 @@ if [ -n "$url" ]; then
     --ignore=tests/activities/photo_analysis/test_photo_corpus.py --ignore=tests/activities/images/test_safe_image.py \
     --ignore=tests/activities/identity/test_name_screening.py --ignore=tests/activities/copy_detection/test_duplicate_index.py \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
-    tests/workflows/test_identity_aliases.py tests/workflows/test_contact_validation.py \
+    tests/workflows/test_identity_aliases.py tests/workflows/test_contact.py \
     tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py "$@"
 else
   echo "== PostgreSQL server binaries not installed: the PostgreSQL pass is skipped (.ci/run installs them)"

@@ -14,6 +14,7 @@ and the record of steps that ran out of retries.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from models.policy import Policy
     from models.refusals import Refusal, RefusedError
     from workflows.lifecycle import LifecycleChart
+    from workflows.requirements import record_error
 
 from workflows.activity_refs import ACTIVE_LINKS, BAR_IDENTITY, RECORD_AUDIT, SEND_NOTICE
 from workflows.authorization import system_credential
@@ -112,6 +114,13 @@ class Effects:
             event, rule=rule, reason=reason, actor=actor, from_state=before, to_state=after, detail=detail
         )
         self.publish()
+
+    async def refuse(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
+        """Record a refusal of a processed command (ENF-4) and fail the command with it."""
+        self.state.reasons = [str(refusal)]
+        record_error(self.state, command, refusal)
+        await self.audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
+        raise refusal_error(RefusedError(refusal))
 
     async def audit(
         self,

@@ -24,8 +24,9 @@ The parts, handed to each other explicitly in `__init__`:
 - steps (workflows/steps.py): activities with bounded retries and typed results; a step that ran out of
   retries is recorded as needing attention (`attention`, workflows/effects.py);
 - effects (workflows/effects.py): audit rows, notices, bars and cascades through an outbox;
-- opening (workflows/opening.py: OPEN-1..3) and enforcement (workflows/enforcement.py: ENF, ASSOC-4/5,
-  REG-9/10); the penalty ledgers are pure functions (workflows/penalties.py);
+- contact (workflows/contact.py: REG-6, REG-11), opening (workflows/opening.py: OPEN-1..3) and
+  enforcement (workflows/enforcement.py: ENF, ASSOC-4/5, REG-9/10); the penalty ledgers are pure
+  functions (workflows/penalties.py);
 - commands (workflows/command_memo.py): each command's answer by request id, across continue-as-new.
 Every message is checked against its declaration (models/boundary.py) where it enters; enforcement
 never waits behind a seller's command (`CommandLock`).
@@ -40,10 +41,9 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from activities.identity.input_checks import contact_refusal
     from models import boundary
     from models.account_state import AccountInput, AccountState, ChartModel, Fact
-    from models.activity_io import LoginIpInput, RebindContactInput, SendCodeInput, VerifyCodeInput
+    from models.activity_io import LoginIpInput
     from models.contract import (
         AccountProfile,
         AccountStatus,
@@ -74,12 +74,13 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
     from workflows import search_attributes as sa
     from workflows.lifecycle import LifecycleChart
-    from workflows.requirements import clear_errors, record_error, requirements_of
+    from workflows.requirements import requirements_of
 
 from workflows import penalties
-from workflows.activity_refs import REBIND_CONTACT, RECORD_LOGIN_IP, SEND_VERIFICATION_CODE, VERIFY_EMAIL_CODE
+from workflows.activity_refs import RECORD_LOGIN_IP
 from workflows.authorization import actor, authorize, verified
 from workflows.command_memo import CommandMemory, remembered, unless_remembered
+from workflows.contact import Contact
 from workflows.deadlines import Deadline, DeadlineKind, deadlines, next_deadline, run_refresh
 from workflows.effects import Attentions, Effects
 from workflows.enforcement import Enforcement
@@ -135,6 +136,9 @@ class SellerAccount:
             publish=self._publish,
         )
         self.enforcement = Enforcement(state=state, chart=chart, profile=profile, policy=policy, effects=self.effects)
+        self.contact = Contact(
+            state=state, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
+        )
         self.opening = Opening(
             state=state, chart=chart, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
         )
@@ -374,23 +378,7 @@ class SellerAccount:
     async def verify_email(self, inp: VerifyEmailInput) -> str:
         """REG-6: the one-time code mailed at registration proves the email is the registrant's own."""
         async with self._lock:  # per command kind (CommandLock)
-            result = await self.steps.run(
-                VERIFY_EMAIL_CODE,
-                VerifyCodeInput(
-                    member_id=self.profile.member_id,
-                    code=inp.code,
-                    now=workflow.now(),
-                    max_attempts=self.policy.email_verification.max_attempts,
-                ),
-                summary="REG-6 check code",
-            )
-            by = actor(inp.auth, "seller")
-            if result.refusal is not None:
-                await self._refused("verify_email", result.refusal, actor=by)
-            self.state.email_verified = True
-            clear_errors(self.state, "email_verification")
-            await self.effects.audit("verify_email", rule="REG-6", reason="email_verified", actor=by)
-            self._publish()
+            await self.contact.verify_email(inp.code, actor=actor(inp.auth, "seller"))
             return self.chart.state
 
     @verify_email.validator
@@ -398,16 +386,14 @@ class SellerAccount:
     def _check_verify_email(self, inp: VerifyEmailInput) -> None:
         self._admit("verify_email", inp)
         require_live(self.chart, "verify_email")
-        self._require_unverified_email()
-        if not inp.code.strip().isdigit() or len(inp.code.strip()) != 6:
-            raise refusal_error(refuse("REG-6", "code_malformed", "The code is the 6 digits from the email."))
+        self.contact.check_code(inp.code)
 
     @workflow.update
     @remembered
     async def request_email_code(self, inp: RequestCodeInput) -> str:
         """REG-6: mail a new code (the previous one stops working)."""
         async with self._lock:
-            await self._mail_code(inp.email, actor=actor(inp.auth, "seller"))
+            await self.contact.mail_code(inp.email, actor=actor(inp.auth, "seller"))
             return self.chart.state
 
     @request_email_code.validator
@@ -415,40 +401,14 @@ class SellerAccount:
     def _check_request_email_code(self, inp: RequestCodeInput) -> None:
         self._admit("request_email_code", inp)
         require_live(self.chart, "request_email_code")
-        self._require_unverified_email()
-        # REG-6: a malformed address (a line break, a header) is refused here, before any activity.
-        _refuse_if(contact_refusal("email", inp.email, self.profile.region))
+        self.contact.check_code_request(inp.email)
 
     @workflow.update
     @remembered
     async def change_contact(self, inp: ChangeContactInput) -> str:
         """REG-11 / ASSOC-2: a new email or mobile must be free; one held by another seller links the two."""
         async with self._lock:
-            by = actor(inp.auth, "seller")
-            result = await self.steps.run(
-                REBIND_CONTACT,
-                RebindContactInput(
-                    member_id=self.profile.member_id, kind=inp.kind, value=inp.value, at=workflow.now()
-                ),
-                summary=f"ASSOC-2 rebind {inp.kind}",
-            )
-            if result.refusal is not None:
-                if result.linked_member_id:
-                    await self.effects.audit(
-                        "identity_link",
-                        rule="ASSOC-2",
-                        reason=f"shared_{inp.kind}",
-                        detail={"linked_member_id": result.linked_member_id},
-                    )
-                    await self.enforcement.associate(
-                        result.linked_member_id, rule="ASSOC-2", cause=f"shared_{inp.kind}"
-                    )
-                await self._refused("change_contact", result.refusal, actor=by)
-            await self.effects.audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor=by)
-            if inp.kind == "email":
-                # REG-6: the new address is proved like the first one.
-                self.state.email_verified = False
-                await self._mail_code(inp.value, actor=by)
+            await self.contact.change(inp, actor=actor(inp.auth, "seller"))
             return self.chart.state
 
     @change_contact.validator
@@ -456,25 +416,7 @@ class SellerAccount:
     def _check_change_contact(self, inp: ChangeContactInput) -> None:
         self._admit("change_contact", inp)
         require_live(self.chart, "change_contact")
-        _refuse_if(contact_refusal(inp.kind, inp.value, self.profile.region))
-
-    async def _mail_code(self, email: str, *, actor: str) -> None:
-        sent = await self.steps.run(
-            SEND_VERIFICATION_CODE,
-            SendCodeInput(
-                member_id=self.profile.member_id,
-                email=email,
-                ttl_minutes=self.policy.email_verification.code_ttl_minutes,
-                issued_at=workflow.now(),
-            ),
-            summary="REG-6 mail code",
-        )
-        if sent.refusal is not None:
-            await self._refused("request_email_code", sent.refusal, actor=actor)
-
-    def _require_unverified_email(self) -> None:
-        if self.state.email_verified:
-            raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
+        self.contact.check_contact(inp.kind, inp.value)
 
     # ------------------------------------------------------------------ OPEN-1..3: opening the store
 
@@ -553,7 +495,7 @@ class SellerAccount:
             else:
                 message = "The authenticated identity is bound to this account for good and cannot be unbound."
             refusal = Refusal("REG-8", "unbind_not_allowed", message)
-            await self._refused("unbind_identity", refusal, actor=actor(inp.auth, "seller"))
+            await self.effects.refuse("unbind_identity", refusal, actor=actor(inp.auth, "seller"))
 
     @unbind_identity.validator
     @unless_remembered
@@ -625,13 +567,6 @@ class SellerAccount:
         """A command's payload fits its declaration and its credential lets the sender send it."""
         at_boundary(inp)
         authorize(command, inp.auth, account=self.profile.member_id)
-
-    async def _refused(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
-        """Record a refusal of a processed command (ENF-4) and fail the command with it."""
-        self.state.reasons = [str(refusal)]
-        record_error(self.state, command, refusal)
-        await self.effects.audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
-        raise refusal_error(RefusedError(refusal))
 
     # ------------------------------------------------------------------ what the account shows
 
@@ -720,11 +655,6 @@ def _parsed_profile(profile: AccountProfile) -> AccountProfile:
         return boundary.parse(AccountProfile, profile)
     except RefusedError:
         return profile
-
-
-def _refuse_if(refusal: Refusal | None) -> None:
-    if refusal is not None:
-        raise refusal_error(RefusedError(refusal))
 
 
 def _fact_message(fact: Fact) -> tuple[str, Any] | None:
