@@ -41,8 +41,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from google.protobuf import json_format
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 from temporalio.api.common.v1 import Payloads
 
+from models import metrics
 from models.refusals import Refusal
 from models.settings import Settings, settings
 from security import codec_signing
@@ -118,7 +120,7 @@ def _error(status: int, code: str, message: str, *, retryable: bool = False) -> 
 
 def _refused(status: int, refusal: Refusal) -> web.Response:
     """A refusal of who may do what (ENF-4): rule, reason code, sentence, and whether trying again helps."""
-    return web.json_response(
+    response = web.json_response(
         {
             "error": refusal.message,
             "rule": refusal.rule,
@@ -128,6 +130,30 @@ def _refused(status: int, refusal: Refusal) -> web.Response:
         },
         status=status,
     )
+    response[REFUSAL_CODE] = refusal.code  # for the refusals metric (`measured`)
+    return response
+
+
+REFUSAL_CODE = "refusal_code"
+ROUTES = ("/login", "/logout", "/health")
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter(
+    metrics.CODEC_REQUESTS.name, metrics.CODEC_REQUESTS.description, metrics.CODEC_REQUESTS.labels, registry=REGISTRY
+)
+REFUSALS = Counter(
+    metrics.CODEC_REFUSALS.name, metrics.CODEC_REFUSALS.description, metrics.CODEC_REFUSALS.labels, registry=REGISTRY
+)
+
+
+@web.middleware
+async def measured(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Requests by route and status, refusals by code (models/metrics.py); never a path's free text."""
+    response = await handler(request)
+    route = request.match_info.get("action") or (request.path if request.path in ROUTES else "other")
+    REQUESTS.labels(route=route, status=str(response.status)).inc()
+    if code := response.get(REFUSAL_CODE):
+        REFUSALS.labels(code=code).inc()
+    return response
 
 
 @web.middleware
@@ -364,7 +390,7 @@ async def health(request: web.Request) -> web.Response:
 def create_app(s: Settings | None = None, access: AccessSettings | None = None) -> web.Application:
     s = s or settings()
     access = access or load_access(s)
-    app = web.Application(middlewares=[cors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[measured, cors], client_max_size=MAX_BODY)
     app[ACCESS] = access
     app[SESSIONS] = Sessions(access)
     app[OIDC] = OidcVerifier(access.oidc) if access.oidc else None
@@ -420,6 +446,10 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     access = load_access(settings())  # refuse bad settings before listening
+    if address := settings().metrics_address:  # its own address: the codec server's port may face operators
+        host, _, port = address.rpartition(":")
+        start_http_server(int(port), host, registry=REGISTRY)
+        log.info("metrics on http://%s/metrics", address)
     if not access.signing_keys:
         log.info("no operator signing key (CODEC_SIGNING_KEYS): commands typed in the UI are refused")
     asyncio.run(serve_forever(args.host, args.port))

@@ -54,8 +54,13 @@ from workflows.seller_account import SellerAccount
 
 async def connect(s: Settings | None = None) -> Client:
     s = s or settings()
+    from activities.worker_support.telemetry import tracing_interceptors
+
     return await Client.connect(
-        s.temporal_address, namespace=s.temporal_namespace, data_converter=data_converter(s)
+        s.temporal_address,
+        namespace=s.temporal_namespace,
+        data_converter=data_converter(s),
+        interceptors=tracing_interceptors(s.otlp_endpoint),
     )
 
 

@@ -31,11 +31,14 @@ from activities.login_ip import record_login_ip
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from activities.worker_support.failure_kinds import FailureKinds
+from activities.worker_support.metrics import BusinessMetrics
 from activities.worker_support.supervision import ActivitySupervision
+from activities.worker_support.telemetry import configure_logging, install_metrics
 from models.settings import settings
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
+from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -77,7 +80,8 @@ def build_worker(
         # Outermost first: database failures reported small and without SQL, and heartbeats for a dead
         # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
         # is bad input, not an outage).
-        interceptors=[ActivitySupervision(), FailureKinds()],
+        # Business metrics outermost: they see what the caller sees (models/metrics.py).
+        interceptors=[BusinessMetrics(), ActivitySupervision(), FailureKinds(), WorkflowMetrics()],
     )
 
 
@@ -92,13 +96,16 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # module imports them, so that every workflow sees the same classes the data converter decodes to.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "models", "security"
+            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry", "models", "security"
         )
     )
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings().log_format)
+    # Before the client: a client binds the runtime it is made with (activities/worker_support/telemetry.py).
+    if install_metrics(settings().metrics_address):
+        logging.info("metrics on http://%s/metrics", settings().metrics_address)
     client = await connect()
     worker = build_worker(client)
     stop = asyncio.Event()

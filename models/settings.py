@@ -47,6 +47,11 @@ class Settings:
     seller_env: str = "development"
     # Strict codec: a payload arriving in clear is refused instead of decoded (on in production).
     codec_strict: bool = False
+    # Observability (activities/worker_support/telemetry.py): a Prometheus endpoint (host:port) for the
+    # worker's metrics, an OTLP/HTTP collector for traces, and the log line format (text or json).
+    metrics_address: str | None = None
+    otlp_endpoint: str | None = None
+    log_format: str = "text"
 
     @property
     def blob_dir(self) -> Path:
@@ -89,6 +94,23 @@ def _flag(name: str, default: bool) -> bool:
     if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         raise SettingsError(f"{name}: expected true or false, got {raw!r}")
     return value in ("1", "true", "yes", "on")
+
+
+def _metrics_address() -> str | None:
+    raw = os.environ.get("METRICS_ADDRESS", "").strip()
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"METRICS_ADDRESS: expected host:port (for example 127.0.0.1:9464), got {raw!r}")
+    return raw
+
+
+def _log_format() -> str:
+    value = _env("LOG_FORMAT", "text").strip().lower()
+    if value not in ("text", "json"):
+        raise SettingsError(f"LOG_FORMAT: expected text or json, got {value!r}")
+    return value
 
 
 def production_problems(env: dict[str, str] | None = None) -> list[str]:
@@ -146,6 +168,9 @@ def load_settings() -> Settings:
         mail_from=_env("MAIL_FROM", "no-reply@seller-platform.invalid"),
         seller_env=seller_env,
         codec_strict=production or _flag("CODEC_STRICT", False),
+        metrics_address=_metrics_address(),
+        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
+        log_format=_log_format(),
     )
 
 

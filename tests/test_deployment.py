@@ -91,15 +91,18 @@ def published(service: str) -> list[str]:
     return [str(p) for p in SERVICES[service].get("ports", [])]
 
 
+PUBLISHED = ("temporal", "temporal-ui", "codec-server", "prometheus", "grafana")
+
+
 def test_frontend_ui_and_codec_server_publish_on_loopback_by_default() -> None:
-    for name in ("temporal", "temporal-ui", "codec-server"):
+    for name in PUBLISHED:
         ports = published(name)
         assert ports, f"{name} publishes a port"
         for port in ports:
             # host:container with the host part defaulting to loopback, never every interface.
             assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), f"{name} publishes {port} beyond loopback"
     for name, service in SERVICES.items():
-        if name not in ("temporal", "temporal-ui", "codec-server"):
+        if name not in PUBLISHED:
             assert not service.get("ports"), f"{name} needs no published port"
 
 
@@ -107,3 +110,57 @@ def test_the_ui_write_actions_are_off_unless_oidc_is_configured() -> None:
     ui = SERVICES["temporal-ui"]["environment"]
     assert ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "${UI_DISABLE_WRITE_ACTIONS:-true}"
     assert ui["TEMPORAL_AUTH_ENABLED"] == "${UI_AUTH_ENABLED:-false}"
+
+
+def _port(address: str) -> int:
+    return int(address.rpartition(":")[2])
+
+
+def test_prometheus_scrapes_each_service_where_it_serves_metrics() -> None:
+    prometheus = SERVICES["prometheus"]
+    mounts = {dst: src for src, dst, *_ in (v.split(":") for v in prometheus["volumes"])}
+    config_path = ROOT / mounts["/etc/prometheus/prometheus.yml"]
+    config = yaml.safe_load(config_path.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    worker_port = _port(SERVICES["worker"]["environment"]["METRICS_ADDRESS"])
+    assert jobs["worker"]["dns_sd_configs"][0] == {"names": ["worker"], "type": "A", "port": worker_port}
+    codec_port = _port(SERVICES["codec-server"]["environment"]["METRICS_ADDRESS"])
+    assert jobs["codec-server"]["static_configs"][0]["targets"] == [f"codec-server:{codec_port}"]
+    # Metrics stay inside the network: neither service publishes its metrics port.
+    assert not any(str(worker_port) in p for p in SERVICES["worker"].get("ports", []))
+    assert not any(str(codec_port) in p for p in published("codec-server"))
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard_in_this_repository() -> None:
+    grafana = SERVICES["grafana"]
+    mounts = {dst: ROOT / src for src, dst, *_ in (v.split(":") for v in grafana["volumes"])}
+    provisioning, dashboards = mounts["/etc/grafana/provisioning"], mounts["/var/lib/grafana/dashboards"]
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"][0]
+    assert source["url"] == "http://prometheus:9090" and source["uid"] == "prometheus"
+    provider = yaml.safe_load((provisioning / "dashboards" / "seller-platform.yml").read_text())["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (dashboards / "seller-platform.json").is_file()
+    assert "GRAFANA_ADMIN_PASSWORD" in grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_the_dashboard_queries_only_metrics_the_code_exports() -> None:
+    import json
+
+    from models import metrics
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "seller-platform.json").read_text())
+    exported = {m.exported for m in metrics.ALL} | set(metrics.SDK_METRICS)
+    series = exported | {f"{name}_{part}" for name in exported for part in ("bucket", "sum", "count")}
+    functions = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "without"}
+    named = set()
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "prometheus"
+        for target in panel["targets"]:
+            expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\"[^\"]*\"", "", target["expr"])
+            named |= {w for w in re.findall(r"[a-z_][a-z0-9_]*", expr) if w not in functions}
+    labels = {label for m in metrics.ALL for label in m.labels} | {"worker_type", "workflow_type"}
+    metric_names = named - labels
+    assert metric_names and metric_names <= series, sorted(metric_names - series)
+    # Every business metric but the codec's has a panel (the codec's too: one panel for both).
+    assert {m.exported for m in metrics.ALL} <= {n.removesuffix("_bucket") for n in metric_names}
