@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from models import boundary
+from models.auth import Signed
 from models.contract import (
     AccountStatus,
     AppealInput,
@@ -47,7 +48,6 @@ from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, SettingsError, settings
 from security import credentials
-from security.credentials import Signed
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount

@@ -41,7 +41,6 @@ from models.settings import settings
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
-from workflows.command_memo import CommandMemo
 from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
 from workflows.retention import ErasureRequest, KeeperInput, RetentionKeeper
@@ -103,15 +102,9 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         # Outermost first: database failures reported small and without SQL, and heartbeats for a dead
         # worker's tasks; inside it, bad input fails an activity at once, without retries (a DataError
-        # is bad input, not an outage); commands answered once per request id across continue-as-new.
+        # is bad input, not an outage).
         # Business metrics outermost: they see what the caller sees (models/metrics.py).
-        interceptors=[
-            BusinessMetrics(),
-            ActivitySupervision(),
-            FailureKinds(),
-            CommandMemo(),
-            WorkflowMetrics(),
-        ],
+        interceptors=[BusinessMetrics(), ActivitySupervision(), FailureKinds(), WorkflowMetrics()],
     )
 
 
@@ -122,9 +115,11 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # python-statemachine resolves file paths at import time, which the sandbox forbids. The identity
     # libraries the update validators call (REG-6/REG-11) import their data modules on first use
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
+    # `models` and `security` (messages, policy and pure checks) are passed through wherever a workflow
+    # module imports them, so that every workflow sees the same classes the data converter decodes to.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry"
+            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry", "models", "security"
         )
     )
 

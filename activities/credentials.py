@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from security.credentials import CredentialVerdict, VerifyCredentialsInput, check
+from models.auth import CredentialVerdict, VerifyCredentialsInput
+from security.credentials import check
 
 
 @activity.defn

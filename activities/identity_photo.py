@@ -1,4 +1,5 @@
 """OPEN-1: is there a real person holding their own ID card, face and all four corners clearly visible?
+Over 400 lines: the OPEN-1 checks in the order a seller fixes them, each with its reason code, in one place.
 
 The checks run in the order a person would fix them, and stop at the first failure so the seller
 gets one clear thing to do:

@@ -13,11 +13,8 @@ A store's own listings never count against it; only other stores' listed product
 
 from __future__ import annotations
 
-import re
 import threading
-import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 import imagehash
 import numpy as np
@@ -36,20 +33,14 @@ from activities.copy_detection import text_signature as txt
 from activities.copy_detection.duplicate_index import Candidates, DuplicateIndex
 from activities.identity_registry import link_accounts
 from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
+from activities.products.checks import MAX_DESCRIPTION, MAX_TITLE, price_cents
 from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
 from activities.storage.decision_locks import ASSOC3_LISTING, hold
 from models.activity_io import ListProductInput, ListProductResult, UnlistProductInput
-from models.contract import ProductInput
 from models.products import Product, ProductSignature
 from models.refusals import Refusal
 
-CATEGORIES = (
-    "apparel", "beauty", "electronics", "home", "garden", "toys", "sports", "tools", "jewellery", "food",
-    "books", "automotive", "pets", "office", "health",
-)  # fmt: skip
-MAX_TITLE, MAX_DESCRIPTION = 200, 5000
-MAX_PRICE = Decimal("1000000")
 MAX_IMAGE_BYTES = 8_000_000
 MAX_IMAGE_PIXELS = 40_000_000
 # The signatures look at 384 px (image_signature.MAX_SIDE) and phash at 32: decoding no larger than
@@ -62,44 +53,6 @@ _DECODE_CODES = {
     "animated_image": "image_unsupported",
     "image_malformed": "image_damaged",
 }
-
-
-# ---------------------------------------------------------------- input (pure: used by the validator)
-
-
-def product_refusal(p: ProductInput) -> Refusal | None:
-    def bad(code: str, message: str) -> Refusal:
-        return Refusal("OPEN-3", code, message)
-
-    for name, value in (("title", p.title), ("description", p.description), ("category", p.category)):
-        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in "\n\t" for c in value):
-            return bad("control_characters", f"The {name} contains control characters.")
-    if not p.title.strip():
-        return bad("empty_title", "A product needs a title.")
-    if len(p.title) > MAX_TITLE:
-        return bad("title_too_long", f"The title is longer than {MAX_TITLE} characters.")
-    if len(p.description) > MAX_DESCRIPTION:
-        return bad("description_too_long", f"The description is longer than {MAX_DESCRIPTION} characters.")
-    if p.category not in CATEGORIES:
-        return bad("bad_category", f"The category must be one of: {', '.join(CATEGORIES)}.")
-    cents = price_cents(p.price)
-    if cents is None:
-        return bad(
-            "bad_price", f"The price must be a positive amount up to {MAX_PRICE} with at most 2 decimals."
-        )
-    if not re.fullmatch(r"sha256:[0-9a-f]{64}", p.image_ref):
-        return bad("bad_image_ref", "Upload the product image first and send its sha256 reference.")
-    return None
-
-
-def price_cents(price: str) -> int | None:
-    try:
-        value = Decimal(price.strip())
-    except (InvalidOperation, AttributeError):
-        return None
-    if not value.is_finite() or value <= 0 or value > MAX_PRICE or value.as_tuple().exponent < -2:  # type: ignore[operator]
-        return None
-    return int(value * 100)
 
 
 # ---------------------------------------------------------------- the image, opened once

@@ -33,7 +33,6 @@ from models.contract import SIGNAL_PAYLOADS
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal
 from security.credentials import COMMAND_ROLES
 from workflows.buyer_screening import BuyerScreeningWorkflow
-from workflows.lifecycle import SUSPENDABLE
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -49,7 +48,8 @@ WORKFLOW_IDS = {
     "SellerAccount": "seller-<member_id>",
     "BuyerScreeningWorkflow": "buyer-<buyer_id>",
 }
-STATES = [*SUSPENDABLE, "suspended", "closed"]
+# The chart's states (workflows/lifecycle.py), in the order of an account's life.
+STATES = ["registered", "authenticated", "exam_passed", "ten_products", "open", "dormant", "suspended", "closed"]
 # Defaults read from the environment when the class is defined (SELLER_MAX_RUN_DAYS): not the contract's.
 VOLATILE_DEFAULTS = {("LifecyclePolicy", "max_run_days")}
 STATE_SCHEMA: dict[str, Any] = {

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from temporalio.converter import value_to_type
 
 from models import limits as L
+from models.auth import Credential
 from models.contract import (
     AccountProfile,
     AppealDecisionInput,
@@ -46,14 +47,14 @@ from models.contract import (
     ViolationInput,
 )
 from models.refusals import refuse
-from security.credentials import Credential
 
 T = TypeVar("T")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$")  # report, case and request ids
 _RULE_ID = re.compile(r"^[A-Z]{2,8}-[0-9]{1,3}$")
 _MEMBER_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_BLOB_REF = re.compile(r"^sha256:[0-9a-f]{64}$")
+# A blob reference as the blob store names its files (activities/storage/blobs.py).
+BLOB_REF = re.compile(r"^sha256:([0-9a-f]{64})$")
 
 
 class Invalid(Exception):
@@ -176,7 +177,7 @@ def _ids(max_len: int, min_len: int = 1) -> Text:
 
 
 MEMBER = Text(L.MEMBER_ID, min_len=1, pattern=_MEMBER_ID)
-BLOB = Text(L.BLOB_REF, pattern=_BLOB_REF)
+BLOB = Text(L.BLOB_REF, pattern=BLOB_REF)
 
 # ---------------------------------------------------------------- the declarations, one per message
 
@@ -232,7 +233,7 @@ MESSAGES: dict[type, Message] = {
     ),
     # updates
     VerifyEmailInput: Message("REG-6", {"code": Text(L.EMAIL_CODE)}),
-    # Contacts: email-validator and phonenumbers (activities/registration_checks.py contact_refusal)
+    # Contacts: email-validator and phonenumbers (activities/identity/input_checks.py contact_refusal)
     # refuse control characters and bad forms with REG-6/REG-11 codes; the boundary checks type and size.
     RequestCodeInput: Message("REG-6", {"email": Text(L.EMAIL, controls=False)}),
     ChangeContactInput: Message(
@@ -259,7 +260,7 @@ MESSAGES: dict[type, Message] = {
         "ASSOC-5",
         {
             "case_id": Text(L.CASE_ID),
-            "store_opening_info": Text(L.FREE_TEXT, multiline=True),
+            "store_opening_info": Text(L.APPEAL_OPENING_INFO, multiline=True),
             "invoice_refs": Items(Text(L.BLOB_REF), 10),
             "letter": Text(L.FREE_TEXT, multiline=True),
         },

@@ -9,8 +9,8 @@ state is in models/account_state.py, activity payloads in models/activity_io.py.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from models.auth import Signed
 from models.refusals import Refusal
-from security.credentials import Signed
 
 WORKFLOW_ID_PREFIX = "seller-"
 

@@ -93,7 +93,7 @@ class EmailVerificationPolicy:
 @dataclass(frozen=True)
 class StepsPolicy:
     """Nothing retries forever: an account step (activity) hit by infrastructure trouble is retried
-    with backoff for at most this long, then recorded as needing attention (workflows/recovery.py)."""
+    with backoff for at most this long, then recorded as needing attention (workflows/effects.py)."""
 
     retry_budget_seconds: float = 300
     max_attempts: int = 12

@@ -6,6 +6,9 @@ from temporalio.exceptions import ApplicationError
 
 # The ApplicationError type that carries a Refusal as its first detail, for callers to match on.
 REFUSAL_ERROR_TYPE = "RuleRefusal"
+# The ApplicationError type of an activity that failed on its input (activities/worker_support/failure_kinds.py):
+# non-retryable, no retry changes the value.
+BAD_INPUT_ERROR_TYPE = "BadInput"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from models.auth import DEV_KEYS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_CODEC_TOKEN = "dev-codec-token"
@@ -193,7 +195,7 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
     elif token and (weak := secret_problem("CODEC_SERVER_TOKEN", token)):
         problems.append(weak)
-    from security.credentials import DEV_KEYS, parse_keys
+    from security.credentials import parse_keys
 
     raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
     if not raw_credential_keys.strip():
@@ -240,7 +242,6 @@ def load_settings() -> Settings:
         raise SettingsError("SELLER_ENV=production refuses development settings: " + "; ".join(problems))
     keys = parse_codec_keys(_env("CODEC_KEYS", f"k1:{DEV_CODEC_KEY}"))
     secret = _env("FINGERPRINT_SECRET", DEV_SECRET)
-    from security.credentials import DEV_KEYS
 
     credential_keys = _env("CREDENTIAL_KEYS", DEV_KEYS)
     policy_file = os.environ.get("POLICY_FILE")

@@ -21,7 +21,7 @@ if [ -n "$url" ]; then
     --ignore=tests/activities/identity/test_name_screening.py --ignore=tests/activities/copy_detection/test_duplicate_index.py \
     --ignore=tests/activities/storage/test_blobs.py \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
-    tests/workflows/test_identity_aliases.py tests/workflows/test_contact_validation.py \
+    tests/workflows/test_identity_aliases.py tests/workflows/test_contact.py \
     tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py "$@"
 else
   echo "== PostgreSQL server binaries not installed: the PostgreSQL pass is skipped (.ci/run installs them)"

@@ -48,6 +48,7 @@ from typing import Any
 
 import jwt
 
+from models.auth import DEV_KEYS
 from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, key_problem, secret_problem, settings
 from security import credentials
 from security.credentials import SigningKey
@@ -179,7 +180,7 @@ def _signing_keys(env: dict[str, str], s: Settings, production: bool) -> tuple[S
             raise SettingsError(f"CODEC_SIGNING_KEYS: {err}") from None
         if wider := [k.key_id for k in keys if k.roles != SIGNING_ROLES]:
             raise SettingsError(f"CODEC_SIGNING_KEYS: key(s) {wider} may sign more than the operator role")
-        dev = credentials.parse_keys(credentials.DEV_KEYS)[0].secret
+        dev = credentials.parse_keys(DEV_KEYS)[0].secret
         for k in keys if production else ():
             if weak := key_problem("CODEC_SIGNING_KEYS", k.key_id, k.secret, dev):
                 raise SettingsError(weak)

@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from models import limits
+from models.auth import Credential, Signed
 from models.refusals import Refusal
 
 ROLES = ("seller", "service", "operator", "system")
@@ -44,8 +45,6 @@ ACTOR = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._@-]{{0,{limits.OPERATOR_NAME - 1}}
 # How long a client's credential lives (CREDENTIAL_TTL_SECONDS, 10 minutes by default). The test suite
 # sets it long: on the time-skipping server the workflow clock runs years ahead of the wall clock.
 DEFAULT_TTL = timedelta(seconds=int(os.environ.get("CREDENTIAL_TTL_SECONDS", "600")))
-# The development key: signs every role. `SELLER_ENV=production` refuses to start with it (settings).
-DEV_KEYS = "dev:*:" + "c0ffee" * 10 + "beef"
 
 # Which roles may send each command: the one table the workflow and the clients read.
 SELLER = ("seller",)
@@ -75,29 +74,6 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "open_case": ("system", "operator"),
     "ban": ("system", "operator"),
 }
-
-
-@dataclass
-class Credential:
-    actor: str  # seller: the member id; service: its name; operator: the operator's name; system: workflow id
-    role: str  # seller | service | operator | system
-    account: str  # the member id it may act on, or "*" (not for sellers)
-    command: str  # the update or signal name, or "*"
-    expires_at: datetime
-    key_id: str
-    signature: str = ""  # hex HMAC-SHA256 of the fields above
-
-    @property
-    def principal(self) -> str:
-        """What the audit records (ENF-4): `operator:alice`, `service:risk-engine`, `seller:M123`."""
-        return f"{self.role}:{self.actor}"
-
-
-@dataclass(kw_only=True)
-class Signed:
-    """Base of every account message: the sender's credential rides in the payload (encrypted by the codec)."""
-
-    auth: Credential | None = None
 
 
 @dataclass(frozen=True)
@@ -262,22 +238,3 @@ def as_dict(cred: Credential) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- signals: verified by a local activity
-
-
-@dataclass
-class CredentialCheck:
-    command: str
-    account: str
-    auth: Credential | None = None
-
-
-@dataclass
-class VerifyCredentialsInput:
-    checks: list[CredentialCheck]
-    now: datetime  # the workflow's clock: expiry is judged at workflow time, not the activity's
-
-
-@dataclass
-class CredentialVerdict:
-    principal: str | None  # the verified actor, or None: the message is dropped
-    refusal: Refusal | None = None

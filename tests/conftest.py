@@ -26,7 +26,7 @@ _SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or tempfile.mkdtemp(
 os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
 os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
 # Applicants (devtools/identity_factory.py) drawn from a fixed seed: the same identities every run.
-os.environ.setdefault("IDENTITY_FACTORY_SEED", "19")  # its own seed, unlike tests/draws.py
+os.environ.setdefault("IDENTITY_FACTORY_SEED", "19")  # its own seed, unlike tests/support/draws.py
 # Credentials signed by the facade (seller_client) are checked against the workflow's clock, which the
 # time-skipping server runs years ahead of the wall clock as the session's tests skip time.
 os.environ.setdefault("CREDENTIAL_TTL_SECONDS", str(1000 * 365 * 24 * 3600))
@@ -54,7 +54,7 @@ from temporalio.worker import Worker  # noqa: E402
 
 from models.settings import settings  # noqa: E402
 from seller_client import data_converter  # noqa: E402
-from tests.draws import hex_id  # noqa: E402
+from tests.support.draws import hex_id  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 
 BIN = Path(sys.prefix) / "bin"

@@ -31,6 +31,7 @@ from temporalio.converter import DataConverter
 
 import codec_server
 from devtools.smtp_sink import free_port
+from models.auth import Credential
 from models.settings import SettingsError, settings
 from security import codec_access, codec_signing, credentials
 from security.codec import codec
@@ -596,9 +597,9 @@ def decision(**auth: str) -> dict[str, Any]:
     return {"case_id": "C0123456789abcdef0123", "approved": True, "operator": "", "note": "ok", "auth": auth}
 
 
-def credential(value: dict[str, Any]) -> credentials.Credential:
+def credential(value: dict[str, Any]) -> Credential:
     a = value["auth"]
-    return credentials.Credential(
+    return Credential(
         a["actor"],
         a["role"],
         a["account"],

@@ -16,7 +16,7 @@ from models.contract import UnbindInput
 from models.refusals import RefusedError
 from seller_client import account
 from tests.conftest import new_worker
-from tests.workflows.test_seller_account import finish
+from tests.support.accounts import finish
 from workflows.registration import REGISTRATION_ID_PREFIX
 from workflows.seller_account import SellerAccount
 

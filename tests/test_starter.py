@@ -25,8 +25,8 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import AssociationCaseInput, ClosureReport
 from models.tables import AccountLink, IdentityFingerprint
 from tests.conftest import new_worker
-from tests.draws import hex_id, raw_bytes
-from tests.workflows.test_seller_account import notices
+from tests.support.accounts import notices
+from tests.support.draws import hex_id, raw_bytes
 from workflows.seller_account import SellerAccount
 
 
@@ -183,9 +183,8 @@ async def test_duplicate_product_case_appeal_and_decisions_from_the_command_line
 ) -> None:  # type: ignore[no-untyped-def]
     from devtools import product_fixtures
     from models.settings import settings
-    from tests.polling import until
-    from tests.workflows.test_enforcement import registered_identity
-    from tests.workflows.test_seller_account import finish, start_account
+    from tests.support.accounts import finish, registered_identity, start_account
+    from tests.support.polling import until
 
     # screen-buyer starts a workflow on the configured task queue, as the CLI does in production.
     async with new_worker(dev_env.client, task_queue=settings().task_queue) as worker:
@@ -301,9 +300,9 @@ async def test_an_unknown_member_is_a_clear_error(
 
 async def test_status_of_an_account_closed_with_an_open_case(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
     """Closing settles the case: `status` lists none, and OpenCase finds only live accounts."""
-    from tests.polling import until
-    from tests.signing import signal
-    from tests.workflows.test_seller_account import finish, start_account
+    from tests.support.accounts import finish, start_account
+    from tests.support.polling import until
+    from tests.support.signing import signal
 
     async with new_worker(dev_env.client) as worker:
         live = await start_account(dev_env, worker.task_queue, state="open")
@@ -344,9 +343,8 @@ async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_comman
     dev_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The Web UI path: an operator pastes the printed `auth` into the JSON input of an update."""
-    from tests.signing import update, update_id
-    from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
-    from tests.workflows.test_seller_account import finish
+    from tests.support.accounts import appeal_for, finish, linked_pair_with_a_case
+    from tests.support.signing import update, update_id
 
     async with new_worker(dev_env.client) as worker:
         h, other, case_id = await linked_pair_with_a_case(dev_env, worker.task_queue, state="open")
@@ -379,8 +377,8 @@ async def test_each_account_command_prints_its_answer_or_its_refusal(
     dev_env: WorkflowEnvironment, cli, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
     """The commands no other test sends: what each prints, in JSON and as text, and its exit status."""
-    from tests.workflows.test_enforcement import until
-    from tests.workflows.test_seller_account import finish, start_account
+    from tests.support.accounts import finish, start_account
+    from tests.support.polling import until
 
     async with new_worker(dev_env.client) as worker:
         handle = await start_account(dev_env, worker.task_queue, state="open")
@@ -436,7 +434,7 @@ async def test_register_from_the_command_line(
     dev_env: WorkflowEnvironment, cli, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
     from models.settings import settings
-    from tests.workflows.test_seller_account import finish
+    from tests.support.accounts import finish
 
     reg = applicant()
     args = ["--store-name", reg.store_name, "--email", reg.email, "--mobile", reg.mobile, "--region", "CN"]

@@ -12,10 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.account_state import AccountInput
 from models.contract import AccountProfile, ClosureReport
-from tests import signing
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.workflows.test_seller_account import POLICY
+from tests.support import signing
+from tests.support.accounts import POLICY
+from tests.support.draws import hex_id
 from workflows.seller_account import SellerAccount
 
 ROOT = Path(__file__).resolve().parent.parent

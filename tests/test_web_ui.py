@@ -27,11 +27,11 @@ from models.settings import settings
 from security.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, Operator, hash_password, load_access
 from seller_client import data_converter
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.signing import signal as send_signed
-from tests.signing import update
-from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case, until
-from tests.workflows.test_seller_account import audit_rows, finish, start_account
+from tests.support.accounts import appeal_for, audit_rows, finish, linked_pair_with_a_case, start_account
+from tests.support.draws import hex_id
+from tests.support.polling import until
+from tests.support.signing import signal as send_signed
+from tests.support.signing import update
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
@@ -76,7 +76,7 @@ async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
 def pasted_auth(command: str, workflow_id: str, **who: str) -> dict:  # type: ignore[type-arg]
     """What `starter.py credential COMMAND ...` prints, to paste into the UI's JSON input."""
     from security import credentials
-    from tests.signing import TEST_TTL
+    from tests.support.signing import TEST_TTL
 
     member = workflow_id.removeprefix("seller-")
     cred = credentials.for_command(command, member, ttl=TEST_TTL, **who)

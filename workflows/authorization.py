@@ -1,91 +1,92 @@
 """Who may send what to an account (DESIGN 13): credentials checked in update validators, signals'
 credentials verified by a recorded local activity, and the system's own credential for the signals one
-account sends another (ENF-3 bans, ASSOC-4 cases). Mixed into SellerAccount (workflows/seller_account.py),
-whose _audit it uses. Why validators and a local activity: see security/credentials.py."""
+account sends another (ENF-3 bans, ASSOC-4 cases). Functions the account workflow calls with what they
+need (the account, the audit). Why validators and a local activity: see security/credentials.py."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.account_base import AccountBase
-
 with workflow.unsafe.imports_passed_through():
-    from activities.credentials import verify_credentials
+    from models.auth import Credential, CredentialCheck, Signed, VerifyCredentialsInput
     from models.refusals import RefusedError
     from security import credentials
-    from security.credentials import Credential, CredentialCheck, Signed, VerifyCredentialsInput
 
-from workflows.account_common import refusal_error
+from workflows.activity_refs import VERIFY_CREDENTIALS
+from workflows.refusing import refusal_error
 
 # Histories recorded before credentials existed took every signal; replaying them must still do so.
 SIGNED_SIGNALS = "signed-signals"
 SYSTEM_TTL = timedelta(hours=1)
 
 
-class Authorization(AccountBase):
-    def _authorize(self, command: str, auth: Credential | None) -> None:
-        """For validators: refuse (ENF-4) unless `auth` lets its actor send `command` to this account.
-        Never called from a handler: a handler re-runs on replay, a validator does not."""
-        refusal = credentials.check(auth, command=command, account=self.profile.member_id, now=workflow.now())
-        if refusal is not None:
-            raise refusal_error(RefusedError(refusal))
+Audit = Callable[..., Awaitable[None]]
 
-    @staticmethod
-    def _actor(auth: Credential | None, legacy: str) -> str:
-        """The verified actor of an accepted command (its validator checked the credential); `legacy` for
-        commands accepted before credentials existed."""
-        return auth.principal if auth is not None else legacy
 
-    async def _verified(self, messages: Sequence[tuple[str, Signed]]) -> list[str | None]:
-        """The verified actor of each signal, or None for one that is dropped (and audited): a bad
-        credential never fails the workflow task and never reaches the account's state."""
-        if not messages:
-            return []
-        if not workflow.patched(SIGNED_SIGNALS):
-            return ["seller" if command == "login" else "system" for command, _ in messages]
-        checks = [CredentialCheck(command, self.profile.member_id, m.auth) for command, m in messages]
-        try:
-            verdicts = await workflow.execute_local_activity(
-                verify_credentials,
-                VerifyCredentialsInput(checks, workflow.now()),
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=RetryPolicy(maximum_attempts=5),
-                summary="ENF-4 verify credentials",
-            )
-        except ActivityError:  # pure code failing five times: a fault of ours, never the sender's say-so
-            verdicts = [None] * len(messages)  # type: ignore[list-item]  # None: verification failed
-        principals: list[str | None] = []
-        for (command, message), verdict in zip(messages, verdicts, strict=True):
-            if verdict is not None and verdict.principal is not None:
-                principals.append(verdict.principal)
-                continue
-            code = (
-                verdict.refusal.code if verdict is not None and verdict.refusal else "credential_unverified"
-            )
-            claimed = message.auth.principal if message.auth is not None else ""
-            await self._audit(
-                "signal_dropped",
-                rule=credentials.RULE,
-                reason=code,
-                actor="unverified",
-                detail={"command": command, "claimed": str(claimed)[:64]},
-            )
-            principals.append(None)
-        return principals
+def authorize(command: str, auth: Credential | None, *, account: str) -> None:
+    """For validators: refuse (ENF-4) unless `auth` lets its actor send `command` to `account`.
+    Never called from a handler: a handler re-runs on replay, a validator does not."""
+    refusal = credentials.check(auth, command=command, account=account, now=workflow.now())
+    if refusal is not None:
+        raise refusal_error(RefusedError(refusal))
 
-    def _system_credential(self, command: str, target_member_id: str) -> Credential:
-        """Signed by this workflow for a signal to another account (ENF-3, ASSOC-4). The signature lands
-        in history encrypted; a replay re-signs, and Temporal compares the command, not its payload."""
-        return credentials.sign(
-            role="system",
-            actor=workflow.info().workflow_id,
-            account=target_member_id,
-            command=command,
-            now=workflow.now(),
-            ttl=SYSTEM_TTL,
+
+def actor(auth: Credential | None, legacy: str) -> str:
+    """The verified actor of an accepted command (its validator checked the credential); `legacy` for
+    commands accepted before credentials existed."""
+    return auth.principal if auth is not None else legacy
+
+
+async def verified(messages: Sequence[tuple[str, Signed]], *, account: str, audit: Audit) -> list[str | None]:
+    """The verified actor of each signal, or None for one that is dropped (and audited): a bad
+    credential never fails the workflow task and never reaches the account's state."""
+    if not messages:
+        return []
+    if not workflow.patched(SIGNED_SIGNALS):
+        return ["seller" if command == "login" else "system" for command, _ in messages]
+    checks = [CredentialCheck(command, account, m.auth) for command, m in messages]
+    try:
+        verdicts = await workflow.execute_local_activity(
+            VERIFY_CREDENTIALS.name,
+            VerifyCredentialsInput(checks, workflow.now()),
+            result_type=VERIFY_CREDENTIALS.output,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+            summary="ENF-4 verify credentials",
         )
+    except ActivityError:  # pure code failing five times: a fault of ours, never the sender's say-so
+        verdicts = [None] * len(messages)  # type: ignore[list-item]  # None: verification failed
+    principals: list[str | None] = []
+    for (command, message), verdict in zip(messages, verdicts, strict=True):
+        if verdict is not None and verdict.principal is not None:
+            principals.append(verdict.principal)
+            continue
+        code = verdict.refusal.code if verdict is not None and verdict.refusal else "credential_unverified"
+        claimed = message.auth.principal if message.auth is not None else ""
+        await audit(
+            "signal_dropped",
+            rule=credentials.RULE,
+            reason=code,
+            actor="unverified",
+            detail={"command": command, "claimed": str(claimed)[:64]},
+        )
+        principals.append(None)
+    return principals
+
+
+def system_credential(command: str, target_member_id: str) -> Credential:
+    """Signed by this workflow for a signal to another account (ENF-3, ASSOC-4). The signature lands
+    in history encrypted; a replay re-signs, and Temporal compares the command, not its payload."""
+    return credentials.sign(
+        role="system",
+        actor=workflow.info().workflow_id,
+        account=target_member_id,
+        command=command,
+        now=workflow.now(),
+        ttl=SYSTEM_TTL,
+    )

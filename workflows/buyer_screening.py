@@ -13,13 +13,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.credentials import verify_credentials
-    from activities.enforcement import screen_buyer
+    from models.auth import CredentialCheck, VerifyCredentialsInput
     from models.contract import BuyerScreening, BuyerScreeningResult, ViolationInput, account_workflow_id
     from models.policy import Policy
     from security import credentials
-    from security.credentials import CredentialCheck, VerifyCredentialsInput
     from workflows.seller_account import SellerAccount
+
+from workflows.activity_refs import SCREEN_BUYER, VERIFY_CREDENTIALS
 
 
 @workflow.defn
@@ -30,8 +30,9 @@ class BuyerScreeningWorkflow:
         # A screening is a service's report (ENF-4); the verdict is recorded like a signal's.
         verdict = (
             await workflow.execute_local_activity(
-                verify_credentials,
+                VERIFY_CREDENTIALS.name,
                 VerifyCredentialsInput([CredentialCheck("screen_buyer", "*", buyer.auth)], workflow.now()),
+                result_type=VERIFY_CREDENTIALS.output,
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=5),
                 summary="ENF-4 verify credential",
@@ -41,8 +42,9 @@ class BuyerScreeningWorkflow:
             return BuyerScreeningResult(closed=False, refusal=verdict.refusal)
         buyer.auth = None  # the registry needs the buyer's details, not the caller's credential
         result = await workflow.execute_activity(
-            screen_buyer,
+            SCREEN_BUYER.name,
             buyer,
+            result_type=SCREEN_BUYER.output,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=10),
             summary="REG-3 match seller identities",

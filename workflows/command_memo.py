@@ -3,10 +3,11 @@
 A caller's request id is the command's update id (seller_client.command). Within one run the server
 deduplicates update ids itself: the same id sent again gets the first answer. A new run (after
 continue-as-new) starts with no memory of them, so a retry whose first attempt was answered by the
-previous run would be applied again. This interceptor closes that window: it keeps the answer of
-each command this run completed (or refused), hands the last RECENT of them to the next run in the
-continue-as-new input (`recent_commands`), and answers a request id it finds there with the same
-answer (or refusal), without validating or running the command again.
+previous run would be applied again. `CommandMemory` closes that window: it keeps the answer of each
+command this run completed (or refused); the account hands `recent()` to the next run in its
+continue-as-new input (`recent_commands`), and a request id found there is answered with the same
+answer (or refusal), without validating or running the command again. Every update handler of the
+account is `@remembered`, its validator `@unless_remembered`.
 
 RECENT bounds what is carried (an account continues as new after thousands of events, so 256 answers
 cover the commands of that run and the run before it many times over). A request id older than that
@@ -15,22 +16,14 @@ is applied again: callers retry within minutes, not across two continue-as-new c
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import typing
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import (
-    ContinueAsNewInput,
-    ExecuteWorkflowInput,
-    HandleUpdateInput,
-    Interceptor,
-    WorkflowInboundInterceptor,
-    WorkflowInterceptorClassInput,
-    WorkflowOutboundInterceptor,
-)
 
 with workflow.unsafe.imports_passed_through():
     from models.account_state import CommandAnswer
@@ -40,64 +33,80 @@ RECENT = 256
 _JSON = {"encoding": b"json/plain"}
 
 
-class _Outbound(WorkflowOutboundInterceptor):
-    def __init__(self, next: WorkflowOutboundInterceptor, memo: _Inbound) -> None:
-        super().__init__(next)
-        self._memo = memo
+class CommandMemory:
+    def __init__(self, carried: list[CommandAnswer]) -> None:
+        self._carried = {answer.update_id: answer for answer in carried}
+        self._recent = list(carried)
 
-    def continue_as_new(self, input: ContinueAsNewInput) -> typing.NoReturn:
-        args = list(input.args)
-        if args and dataclasses.is_dataclass(args[0]) and hasattr(args[0], "recent_commands"):
-            args[0] = dataclasses.replace(args[0], recent_commands=self._memo.recent[-RECENT:])  # type: ignore[type-var]
-            input.args = args
-        super().continue_as_new(input)
+    def recent(self) -> list[CommandAnswer]:
+        """What the next run must remember (its continue-as-new input's `recent_commands`)."""
+        return self._recent[-RECENT:]
 
+    def known(self) -> CommandAnswer | None:
+        """The answer an earlier run gave the update being handled now, if it gave one."""
+        info = workflow.current_update_info()
+        return None if info is None else self._carried.get(info.id)
 
-class _Inbound(WorkflowInboundInterceptor):
-    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
-        self.carried: dict[str, CommandAnswer] = {}
-        self.recent: list[CommandAnswer] = []
-        super().init(_Outbound(outbound, self))
-
-    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
-        for answer in getattr(input.args[0] if input.args else None, "recent_commands", None) or []:
-            self.carried[answer.update_id] = answer
-            self.recent.append(answer)
-        return await super().execute_workflow(input)
-
-    def handle_update_validator(self, input: HandleUpdateInput) -> None:
-        if input.id in self.carried:
-            return  # decided by an earlier run: answered below, never validated again
-        super().handle_update_validator(input)
-
-    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
-        known = self.carried.get(input.id)
+    async def answer(self, run: Callable[[], Awaitable[Any]], handler: Callable[..., Any]) -> Any:
+        """The update's answer: the remembered one, or what `run` answers (kept for the next run)."""
+        info = workflow.current_update_info()
+        assert info is not None, "only update handlers are remembered"
+        known = self._carried.get(info.id)
         if known is not None:
-            return _replay(known)
+            return _replay(known, handler)
         try:
-            result = await super().handle_update_handler(input)
+            result = await run()
         except ApplicationError as err:
             detail = err.details[0] if err.details else None
             if err.type == REFUSAL_ERROR_TYPE and isinstance(detail, Refusal):
-                self.recent.append(CommandAnswer(input.id, input.update, refusal=detail))
+                self._recent.append(CommandAnswer(info.id, info.name, refusal=detail))
             raise
         text = None if result is None else workflow.payload_converter().to_payloads([result])[0].data.decode()
-        self.recent.append(CommandAnswer(input.id, input.update, result_json=text))
+        self._recent.append(CommandAnswer(info.id, info.name, result_json=text))
         return result
 
 
-def _replay(known: CommandAnswer) -> Any:
+class Remembering(Protocol):
+    commands: CommandMemory
+
+
+W = TypeVar("W", bound=Remembering)
+M = TypeVar("M")
+R = TypeVar("R")
+
+
+def remembered(handler: Callable[[W, M], Awaitable[R]]) -> Callable[[W, M], Awaitable[R]]:
+    """An update handler answered once per request id, across continue-as-new (`CommandMemory`)."""
+
+    @functools.wraps(handler)
+    async def answered_once(self: W, inp: M) -> R:
+        result: R = await self.commands.answer(lambda: handler(self, inp), handler)
+        return result
+
+    return answered_once
+
+
+def unless_remembered(validator: Callable[[W, M], None]) -> Callable[[W, M], None]:
+    """An update validator skipped for a request an earlier run already decided (and answered)."""
+
+    @functools.wraps(validator)
+    def checked_once(self: W, inp: M) -> None:
+        if self.commands.known() is None:
+            validator(self, inp)
+
+    return checked_once
+
+
+def _replay(known: CommandAnswer, handler: Callable[..., Any]) -> Any:
     if known.refusal is not None:
         raise refusal_failure(known.refusal)
     if known.result_json is None:
         return None
-    handler = workflow.get_update_handler(known.update)
     hint: Any = None
-    if handler is not None:
-        try:
-            hint = typing.get_type_hints(handler).get("return")
-        except Exception:  # an unresolvable annotation: answer the plain JSON value
-            hint = None
+    try:
+        hint = typing.get_type_hints(handler).get("return")
+    except Exception:  # an unresolvable annotation: answer the plain JSON value
+        hint = None
     payload = Payload(metadata=_JSON, data=known.result_json.encode())
     value = workflow.payload_converter().from_payloads([payload], [hint] if hint else None)[0]
     refusal = _older_refusal(value)
@@ -129,9 +138,3 @@ def _refusal(value: Any) -> Refusal | None:
     except (KeyError, TypeError, AttributeError):
         return None
 
-
-class CommandMemo(Interceptor):
-    def workflow_interceptor_class(
-        self, input: WorkflowInterceptorClassInput
-    ) -> type[WorkflowInboundInterceptor] | None:
-        return _Inbound

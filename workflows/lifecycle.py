@@ -22,15 +22,6 @@ from statemachine.exceptions import TransitionNotAllowed
 from models.account_state import ChartModel
 from models.refusals import RefusedError, refuse
 
-LIVE_STATES = ("registered", "authenticated", "exam_passed", "ten_products", "open")
-# Dormancy only interrupts an authenticated account: an unauthenticated one is reclaimed instead (REG-4).
-DORMANT_FROM = ("authenticated", "exam_passed", "ten_products", "open")
-SUSPENDABLE = (*LIVE_STATES, "dormant")
-
-
-def _resume_target(model: ChartModel) -> str | None:
-    return (model.resume_state or "").partition(":")[0] or None
-
 
 class SellerLifecycle(StateMachine):
     registered = State(initial=True)
@@ -53,64 +44,21 @@ class SellerLifecycle(StateMachine):
 
     reclaim = registered.to(closed)
 
-    go_dormant = (
-        authenticated.to(dormant) | exam_passed.to(dormant) | ten_products.to(dormant) | open.to(dormant)
-    )
-    wake = (
-        dormant.to(authenticated, cond="resumes_authenticated")
-        | dormant.to(exam_passed, cond="resumes_exam_passed")
-        | dormant.to(ten_products, cond="resumes_ten_products")
-        | dormant.to(open, cond="resumes_open")
-    )
-
-    suspend = (
-        registered.to(suspended)
-        | authenticated.to(suspended)
-        | exam_passed.to(suspended)
-        | ten_products.to(suspended)
-        | open.to(suspended)
-        | dormant.to(suspended)
-    )
-    reinstate = (
-        suspended.to(registered, cond="resumes_registered")
-        | suspended.to(authenticated, cond="resumes_authenticated")
-        | suspended.to(exam_passed, cond="resumes_exam_passed")
-        | suspended.to(ten_products, cond="resumes_ten_products")
-        | suspended.to(open, cond="resumes_open")
-        | suspended.to(dormant, cond="resumes_dormant")
-    )
-
-    close = (
-        registered.to(closed)
-        | authenticated.to(closed)
-        | exam_passed.to(closed)
-        | ten_products.to(closed)
-        | open.to(closed)
-        | dormant.to(closed)
-        | suspended.to(closed)
-    )
+    go_dormant = dormant.from_(authenticated, exam_passed, ten_products, open)
+    # Back to where dormancy or the hold interrupted the account: one guard reads the remembered state.
+    wake = dormant.to(authenticated, exam_passed, ten_products, open, cond="resumes")
+    suspend = suspended.from_(registered, authenticated, exam_passed, ten_products, open, dormant)
+    reinstate = suspended.to(registered, authenticated, exam_passed, ten_products, open, dormant, cond="resumes")
+    close = closed.from_.any()  # every state but closed itself, the one final state
 
     # Guards read the model only: no side effects (python-statemachine docs).
     def tenth_product(self) -> bool:
         return self.model.products_released + 1 >= self.model.products_to_open
 
-    def resumes_registered(self) -> bool:
-        return _resume_target(self.model) == "registered"
-
-    def resumes_authenticated(self) -> bool:
-        return _resume_target(self.model) == "authenticated"
-
-    def resumes_exam_passed(self) -> bool:
-        return _resume_target(self.model) == "exam_passed"
-
-    def resumes_ten_products(self) -> bool:
-        return _resume_target(self.model) == "ten_products"
-
-    def resumes_open(self) -> bool:
-        return _resume_target(self.model) == "open"
-
-    def resumes_dormant(self) -> bool:
-        return _resume_target(self.model) == "dormant"
+    def resumes(self, target: State) -> bool:
+        """The transition leads where the account was interrupted (`resume_state`, "dormant:<state>"
+        when a hold interrupted dormancy)."""
+        return (self.model.resume_state or "").partition(":")[0] == target.id
 
     # Actions keep the model's counters in step with the transitions that change them.
     def on_release_product(self) -> None:

@@ -20,16 +20,16 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_verification import send_verification_code
-    from activities.identity_registry import claim_identity
-    from activities.registration_checks import screen_registration
     from models import boundary
     from models.account_state import AccountInput
     from models.activity_io import ClaimIdentityInput, SendCodeInput
     from models.contract import AccountProfile, RegistrationInput, RegistrationResult, account_workflow_id
     from models.policy import Policy
     from models.refusals import Refusal, RefusedError
-    from workflows.seller_account import CODE_ON_ITS_WAY, SellerAccount
+    from workflows.contact import CODE_ON_ITS_WAY
+    from workflows.seller_account import SellerAccount
+
+from workflows.activity_refs import CLAIM_IDENTITY, SCREEN_REGISTRATION, SEND_VERIFICATION_CODE
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REGISTRATION_ID_PREFIX = "registration-"
@@ -63,14 +63,19 @@ class Registration:
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
         refusal = await workflow.execute_activity(
-            screen_registration, reg, summary="REG-1/REG-2 screening", **options
+            SCREEN_REGISTRATION.name,
+            reg,
+            result_type=SCREEN_REGISTRATION.output,
+            summary="REG-1/REG-2 screening",
+            **options,
         )
         if refusal is not None:
             return RegistrationResult(accepted=False, refusal=refusal)
 
         claim = await workflow.execute_activity(
-            claim_identity,
+            CLAIM_IDENTITY.name,
             ClaimIdentityInput(member_id=new_member_id(), registration=reg, at=workflow.now()),
+            result_type=CLAIM_IDENTITY.output,
             summary="REG-11 identity claim",
             **options,
         )
@@ -89,9 +94,10 @@ class Registration:
             # REG-6: the code goes out with the registration. A few quick tries, not the whole outage:
             # the registration answers at once either way.
             await workflow.execute_activity(
-                send_verification_code,
+                SEND_VERIFICATION_CODE.name,
                 code,
                 summary="REG-6 mail code",
+                result_type=SEND_VERIFICATION_CODE.output,
                 start_to_close_timeout=timedelta(seconds=30),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),

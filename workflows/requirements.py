@@ -1,13 +1,13 @@
 """What an account still needs, as data: the `requirements` of its status (README, "Requirements").
 
 Pure: computed from the account's state and policy at query time, so it is never stale and costs no
-history. Deadlines are the same the account's timers act on (REG-4 reclaim or dormancy, OPEN-1 due date,
-ASSOC-4 appeal windows).
+history. Its dates are the account's deadlines (workflows/deadlines.py), the same the timers act on
+(REG-4 reclaim or dormancy, OPEN-1 due date, ASSOC-4 appeal windows).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 
@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import DisabledReason, Requirement, RequirementError, Requirements
     from models.policy import Policy
     from models.refusals import Refusal
+    from workflows.deadlines import DeadlineKind, deadlines
 
 # The command a seller sends to meet each requirement: its refusals are that requirement's errors.
 REQUIREMENT_OF_COMMAND = {
@@ -52,11 +53,12 @@ def requirements_of(chart_state: str, state: AccountState, policy: Policy, now: 
     due: list[Requirement] = []
     eventually: list[Requirement] = []
     review: list[Requirement] = []
-    year = timedelta(days=policy.dormancy.inactivity_days)
-    reclaim_at = state.last_login_at + year
+    dates = deadlines(chart_state, state, policy)
+    reclaim_at = next((d.at for d in dates if d.kind is DeadlineKind.DORMANCY), None)
+    appeal_by = {d.case_id: d.at for d in dates if d.kind is DeadlineKind.APPEAL_DEADLINE}
 
     if chart_state == "registered":
-        auth_due = state.registered_at + timedelta(days=policy.authentication.due_days)
+        auth_due = next(d.at for d in dates if d.kind is DeadlineKind.AUTHENTICATION_DUE)
         if not state.email_verified:
             due.append(
                 Requirement("email_verification", "REG-6", "verify the email with the mailed code", auth_due)
@@ -88,7 +90,7 @@ def requirements_of(chart_state: str, state: AccountState, policy: Policy, now: 
                         "appeal",
                         "ASSOC-5",
                         f"appeal association case {case.case_id} or the store closes",
-                        case.appeal_deadline,
+                        appeal_by[case.case_id],
                     )
                 )
             else:

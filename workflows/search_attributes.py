@@ -9,7 +9,7 @@ PENALTY_POINTS = SearchAttributeKey.for_int("PenaltyPoints")
 PRODUCT_COUNT = SearchAttributeKey.for_int("ProductCount")
 OPEN_CASE = SearchAttributeKey.for_bool("OpenCase")  # a live account with an undecided ASSOC-4 case
 CLOSED_REASON = SearchAttributeKey.for_keyword("ClosedReason")  # set once the account is closed
-# A step ran out of retries (workflows/recovery.py): the account lives on, an operator should look.
+# A step ran out of retries (workflows/effects.py): the account lives on, an operator should look.
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 
 ALL = (

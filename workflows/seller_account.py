@@ -1,4 +1,5 @@
-"""One workflow per seller account, for the account's whole life (years).
+"""One workflow per seller account, for the account's whole life (years). Over 400 lines: it is the
+account's life in one class, every handler and its validator, each a few lines (the parts do the work).
 
 Workflow id: `seller-<member id>`; task queue from settings (`seller-accounts` by default).
 
@@ -8,21 +9,27 @@ Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
           change_contact(ChangeContactInput), submit_authentication_photo(PhotoSubmission),
           unbind_identity(UnbindInput) (always refused, REG-8), start_exam, submit_exam,
           release_product, remove_product, appeal, decide_appeal
-          retry(RetryInput) (operator: write again what ran out of retries, workflows/recovery.py)
+          retry(RetryInput) (operator: write again what ran out of retries, workflows/effects.py)
 Queries:  status() -> AccountStatus
-Timers:   REG-4 warnings and dormancy (reclaim or dormant), OPEN-1 authentication due date,
-          ENF-2 freezes and point expiry, ASSOC-4 appeal windows, and the run's own age: a run
-          continues-as-new after `max_run_days` so a sleeping account reaches new code in bounded time.
+Timers:   the account's deadlines (workflows/deadlines.py): REG-4 warnings and dormancy (reclaim or
+          dormant), OPEN-1 authentication due date, ENF-2 freezes and point expiry, ASSOC-4 appeal
+          windows, and the run's own age: a run continues-as-new after `max_run_days` so a sleeping
+          account reaches new code in bounded time.
 
 Changing this workflow: docs/DEPLOYING.md (patches, recorded histories per release, the deploy test).
 
-The account's state is the chart in workflows/lifecycle.py; every change goes through `_transition`,
-which fires the chart and writes the audit row (ENF-4) before anything else happens. Every message is
-checked against its declaration (models/boundary.py) where it enters; a failing step never stops the
-account (workflows/recovery.py), and enforcement never waits behind a seller's command. This module
-reads as the account's life (registration, logins, dormancy, contact, status); the opening steps
-(workflows/opening.py: OPEN-1..4, REG-8) and enforcement (workflows/enforcement.py: ENF, ASSOC-4/5,
-REG-9/10) are mixed in, and share its effects.
+The parts, handed to each other explicitly in `__init__`:
+- the chart (workflows/lifecycle.py): the account's state; it changes only through `effects.transition`,
+  which fires the chart and writes the audit row (ENF-4) before anything else happens;
+- steps (workflows/steps.py): activities with bounded retries and typed results; a step that ran out of
+  retries is recorded as needing attention (`attention`, workflows/effects.py);
+- effects (workflows/effects.py): audit rows, notices, bars and cascades through an outbox;
+- contact (workflows/contact.py: REG-6, REG-11), opening (workflows/opening.py: OPEN-1..3) and
+  enforcement (workflows/enforcement.py: ENF, ASSOC-4/5, REG-9/10); the penalty ledgers are pure
+  functions (workflows/penalties.py);
+- commands (workflows/command_memo.py): each command's answer by request id, across continue-as-new.
+Every message is checked against its declaration (models/boundary.py) where it enters; enforcement
+never waits behind a seller's command (`CommandLock`).
 """
 
 from __future__ import annotations
@@ -30,69 +37,69 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, CancelledError
-from temporalio.workflow import ActivityCancellationType
-
-from workflows.account_common import CommandLock, Deadline, cancel_commands, refusal_error, run_activity
-from workflows.authorization import Authorization
-from workflows.enforcement import Enforcement
-from workflows.opening import Opening
-from workflows.recovery import Recovery
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_verification import send_verification_code, verify_email_code
-    from activities.identity_registry import rebind_contact
-    from activities.login_ip import record_login_ip
-    from activities.registration_checks import contact_refusal
     from models import boundary
-    from models.account_state import AccountInput, AccountState, ChartModel, Fact, PendingEffect
-    from models.activity_io import (
-        AuditInput,
-        LoginIpInput,
-        NoticeInput,
-        RebindContactInput,
-        SendCodeInput,
-        VerifyCodeInput,
-    )
+    from models.account_state import AccountInput, AccountState, ChartModel, Fact
+    from models.activity_io import LoginIpInput
     from models.contract import (
         AccountProfile,
         AccountStatus,
+        AppealDecisionInput,
+        AppealInput,
+        AssociationCaseInput,
+        AuthenticationResult,
+        BanInput,
         ChangeContactInput,
+        ClosureReport,
+        ExamAnswers,
+        ExamPaperView,
+        ExamResult,
+        ExamStartInput,
         LoginInput,
+        PhotoSubmission,
+        ProductInput,
+        ProductReleaseResult,
+        ProductRemoval,
         RequestCodeInput,
         Requirements,
+        RetryInput,
+        RetryResult,
+        UnbindInput,
         VerifyEmailInput,
+        ViolationInput,
     )
     from models.refusals import Refusal, RefusedError, refuse
     from workflows import search_attributes as sa
-    from workflows.lifecycle import DORMANT_FROM, LifecycleChart
+    from workflows.lifecycle import LifecycleChart
     from workflows.requirements import clear_errors, record_error, requirements_of
 
+from workflows import penalties
+from workflows.activity_refs import RECORD_LOGIN_IP
+from workflows.authorization import actor, authorize, verified
+from workflows.command_memo import CommandMemory, remembered, unless_remembered
+from workflows.contact import CODE_ON_ITS_WAY, Contact
+from workflows.deadlines import Deadline, DeadlineKind, deadlines, next_deadline, run_refresh
+from workflows.effects import Attentions, Effects
+from workflows.enforcement import Enforcement
+from workflows.opening import Opening
+from workflows.refusing import at_boundary, refusal_error, require_live
+from workflows.steps import CommandLock, Steps
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
 RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
-# REG-6 through a mail outage (issue 32): the registration's code, mailed by the account meanwhile.
-CODE_ON_ITS_WAY = Refusal(
-    "REG-6",
-    "code_on_its_way",
-    "The mail server is not answering: your code is on its way (we keep trying for 15 minutes).",
-    retryable=True,
-)
-MAIL_UNAVAILABLE = Refusal(
-    "REG-6", "mail_unavailable", "Your code could not be mailed; ask for a new code.", retryable=True
-)
-MAIL_PATIENCE = timedelta(minutes=15)
+M = TypeVar("M")
 
 
 @workflow.defn
-class SellerAccount(Enforcement, Opening, Recovery, Authorization):
+class SellerAccount:
     @workflow.init
     def __init__(self, inp: AccountInput) -> None:
-        self.profile = inp.profile
+        self.profile = _parsed_profile(inp.profile)
         self.policy = inp.policy
         self.max_history_events = inp.max_history_events
         self.max_run_days = inp.max_run_days
@@ -106,32 +113,56 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         )
         self.chart = LifecycleChart(self.state.chart)
         self._lock = CommandLock()  # per command kind: never held by enforcement, timers or logins
-        self._command_steps: set[Any] = set()  # commands' activities in flight, cancelled on closure
-        self._first_code: asyncio.Task[None] | None = None  # REG-6 mail through an outage
+        self._first_code: asyncio.Task[None] | None = None  # REG-6 mail through an outage (issue 32)
         if inp.state is None and inp.first_code is not None:  # shown from the account's first query on
             record_error(self.state, "request_email_code", CODE_ON_ITS_WAY)
         self._timers_moved = False
         self._pending_logins: list[LoginInput] = list(inp.pending_logins)
         self._facts: list[Fact] = list(inp.pending_facts)
         self._rejected_signals: list[tuple[str, Refusal]] = []
-        self._attention_to_record: list[tuple[str, str]] = []
         self._attention_published = bool(self.state.attention or self.state.outbox)
+        # The parts, each given what it uses.
+        self.commands = CommandMemory(inp.recent_commands)
+        self.attention = Attentions(self.state, wake=self._wake, publish=self._publish)
+        self.steps = Steps(
+            self.policy.steps,
+            on_failed=self.attention.step_failed,
+            on_succeeded=self.attention.step_succeeded,
+        )
+        state, chart, profile, policy = self.state, self.chart, self.profile, self.policy
+        self.effects = Effects(
+            state=state,
+            chart=chart,
+            profile=profile,
+            policy=policy,
+            steps=self.steps,
+            attention=self.attention,
+            wake=self._wake,
+            publish=self._publish,
+        )
+        self.enforcement = Enforcement(state=state, chart=chart, profile=profile, policy=policy, effects=self.effects)
+        self.contact = Contact(
+            state=state, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
+        )
+        self.opening = Opening(
+            state=state, chart=chart, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
+        )
 
     # ------------------------------------------------------------------ the account's life
 
     @workflow.run
     async def run(self, inp: AccountInput) -> AccountStatus:
         try:
-            self.profile = boundary.parse(AccountProfile, inp.profile)
+            boundary.parse(AccountProfile, inp.profile)
         except RefusedError as err:
             raise refusal_error(err) from None  # never started: nothing to record yet
         # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
         self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
         self._run_started = workflow.now()
         if inp.state is None and inp.first_code is not None:  # from registrations patched for it only
-            self._first_code = asyncio.create_task(self._mail_first_code(inp.first_code))
+            self._first_code = asyncio.create_task(self.contact.mail_first_code(inp.first_code))
         if inp.state is None:
-            await self._audit(
+            await self.effects.audit(
                 "register", rule="REG-7", reason="registered", actor="seller", to_state="registered"
             )
         self._publish()
@@ -140,11 +171,11 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             deadline = self._next_deadline()
             fired = await self._wait(deadline)
             if fired and deadline is not None:
-                await self._guarded(self._on_deadline(deadline))
-            await self._guarded(self._drain_logins())
+                await self.effects.guarded(self._on_deadline(deadline))
+            await self.effects.guarded(self._drain_logins())
             await self._drain_facts()
             await self._record_rejected_signals()
-            await self._record_attention()
+            await self.effects.record_attention()
             if self._history_is_long() or self._refresh_due:
                 break
 
@@ -152,22 +183,25 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         await workflow.wait_condition(workflow.all_handlers_finished)
         # Refused signals and exhausted steps of the last moments are on the record before the run ends.
         await self._record_rejected_signals()
-        await self._record_attention()
+        await self.effects.record_attention()
         if not self.chart.is_closed:
-            workflow.continue_as_new(
-                AccountInput(
-                    profile=self.profile,
-                    policy=self.policy,
-                    registered_at=self.state.registered_at,
-                    state=self.state,
-                    max_history_events=self.max_history_events,
-                    max_run_days=self.max_run_days,
-                    # Logins signalled while this run was finishing are applied by the next one.
-                    pending_logins=self._pending_logins,
-                    pending_facts=self._facts,
-                )
-            )
+            workflow.continue_as_new(self._next_run())
         return self.status()
+
+    def _next_run(self) -> AccountInput:
+        """Everything the account carries into its next run."""
+        return AccountInput(
+            profile=self.profile,
+            policy=self.policy,
+            registered_at=self.state.registered_at,
+            state=self.state,
+            max_history_events=self.max_history_events,
+            max_run_days=self.max_run_days,
+            # Logins and facts signalled while this run was finishing are applied by the next one.
+            pending_logins=self._pending_logins,
+            pending_facts=self._facts,
+            recent_commands=self.commands.recent(),  # a request answered here is answered the same there
+        )
 
     async def _wait(self, deadline: Deadline | None) -> bool:
         """Sleep until the deadline or until a message moves the timers; True when the deadline fired."""
@@ -177,7 +211,7 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             await workflow.wait_condition(
                 lambda: (
                     self._timers_moved
-                    or bool(self._rejected_signals or self._attention_to_record)
+                    or bool(self._rejected_signals or self.attention.to_record)
                     or bool(self._pending_logins)
                     or bool(self._facts)
                     or self._history_is_long()
@@ -189,112 +223,129 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             return True
         return False
 
-    def _next_deadline(self, *, with_run_refresh: bool = True) -> Deadline | None:
-        state = self.chart.state
-        year = timedelta(days=self.policy.dormancy.inactivity_days)
-        expiry = self.state.last_login_at + year
-        candidates: list[Deadline] = []
-        if state == "registered":
-            # REG-4 only reclaims accounts that never passed authentication; they are warned first.
-            for days in sorted(self.policy.dormancy.warning_days_before, reverse=True):
-                if days not in self.state.warnings_sent and days < self.policy.dormancy.inactivity_days:
-                    candidates.append(Deadline(expiry - timedelta(days=days), "reg4_warning", days))
-            if not self.state.authentication_overdue:
-                due = self.state.registered_at + timedelta(days=self.policy.authentication.due_days)
-                candidates.append(Deadline(due, "authentication_due"))
-        if state == "registered" or state in DORMANT_FROM:
-            candidates.append(Deadline(expiry, "dormancy"))
-        if state != "closed":
-            candidates += [Deadline(h.until, "hold_expiry") for h in self.state.holds if h.until is not None]
-            candidates += [
-                Deadline(c.appeal_deadline, "appeal_deadline")
-                for c in self.state.cases
-                if c.decision is None and c.appealed_at is None
-            ]
-            keep = timedelta(days=self.policy.penalties.expiry_days)
-            candidates += [Deadline(d.given_at + keep, "points_expiry") for d in self.state.deductions[:1]]
-            if self._run_refresh and with_run_refresh:
-                refresh_at = self._run_started + timedelta(days=self.max_run_days)
-                candidates.append(Deadline(refresh_at, "run_refresh"))
-        return min(candidates, key=lambda d: d.at, default=None)
+    def _wake(self) -> None:
+        self._timers_moved = True
+
+    def _deadlines(self, *, with_run_refresh: bool) -> list[Deadline]:
+        found = deadlines(self.chart.state, self.state, self.policy)
+        if self._run_refresh and with_run_refresh and not self.chart.is_closed:
+            found.append(run_refresh(self._run_started, self.max_run_days))
+        return found
+
+    def _next_deadline(self) -> Deadline | None:
+        return next_deadline(self._deadlines(with_run_refresh=True))
 
     async def _on_deadline(self, deadline: Deadline) -> None:
-        if deadline.kind == "reg4_warning":
-            self.state.warnings_sent.append(deadline.days_before)
-            await self._notice(
-                f"reg4-warning-{self.state.last_login_at.isoformat()}-{deadline.days_before:g}",
-                kind="reclaim_warning",
-                rule="REG-4",
-                message=(
-                    f"Your account has not completed identity authentication and has not logged in for a long "
-                    f"time. Log in within {deadline.days_before:g} day(s) or it will be taken back."
-                ),
-            )
-        elif deadline.kind == "authentication_due":
-            self.state.authentication_overdue = True
-            await self._audit("authentication_overdue", rule="OPEN-1", reason="authentication_overdue")
-            await self._notice(
-                "open1-overdue",
-                kind="authentication_reminder",
-                rule="OPEN-1",
-                message="Identity authentication is overdue: submit your photo holding your ID card.",
-            )
-        elif deadline.kind == "hold_expiry":
-            for hold in [h for h in self.state.holds if h.until is not None and h.until <= workflow.now()]:
-                await self._lift_hold(hold.hold_id, rule=hold.rule, reason="freeze_lifted")
-        elif deadline.kind == "appeal_deadline":
-            for case in self.state.cases:
-                if (
-                    case.decision is None
-                    and case.appealed_at is None
-                    and case.appeal_deadline <= workflow.now()
-                ):
-                    case.decision = "expired"
-                    await self._close(
-                        rule="ASSOC-4",
-                        reason="appeal_window_expired",
-                        cascade=True,
-                        detail={"case_id": case.case_id},
-                    )
-                    return
-        elif deadline.kind == "points_expiry":
-            self._prune_deductions()
-            self._publish()
-        elif deadline.kind == "run_refresh":
-            self._refresh_due = True  # the run loop ends and the account continues on the current code
-        elif deadline.kind == "dormancy":
-            if self.chart.state == "registered":
-                await self._transition("reclaim", rule="REG-4", reason="dormancy_reclaim")
-            else:
-                await self._transition("go_dormant", rule="REG-4", reason="no_login_for_a_year")
+        match deadline.kind:
+            case DeadlineKind.REG4_WARNING:
+                await self._warn_of_reclaim(deadline.days_before)
+            case DeadlineKind.AUTHENTICATION_DUE:
+                self.state.authentication_overdue = True
+                await self.effects.audit("authentication_overdue", rule="OPEN-1", reason="authentication_overdue")
+                await self.effects.notice(
+                    "open1-overdue",
+                    kind="authentication_reminder",
+                    rule="OPEN-1",
+                    message="Identity authentication is overdue: submit your photo holding your ID card.",
+                )
+            case DeadlineKind.HOLD_EXPIRY:
+                await self.enforcement.lift_expired_holds()
+            case DeadlineKind.APPEAL_DEADLINE:
+                await self.enforcement.expire_appeal_windows()
+            case DeadlineKind.POINTS_EXPIRY:
+                self.enforcement.prune_points()
+                self._publish()
+            case DeadlineKind.RUN_REFRESH:
+                self._refresh_due = True  # the run loop ends and the account continues on the current code
+            case DeadlineKind.DORMANCY if self.chart.state == "registered":
+                await self.effects.transition("reclaim", rule="REG-4", reason="dormancy_reclaim")
+            case DeadlineKind.DORMANCY:
+                await self.effects.transition("go_dormant", rule="REG-4", reason="no_login_for_a_year")
 
-    # ------------------------------------------------------------------ messages
+    async def _warn_of_reclaim(self, days_before: float) -> None:
+        self.state.warnings_sent.append(days_before)
+        await self.effects.notice(
+            f"reg4-warning-{self.state.last_login_at.isoformat()}-{days_before:g}",
+            kind="reclaim_warning",
+            rule="REG-4",
+            message=(
+                f"Your account has not completed identity authentication and has not logged in for a long "
+                f"time. Log in within {days_before:g} day(s) or it will be taken back."
+            ),
+        )
+
+    # ------------------------------------------------------------------ signals: checked, then queued
+
+    # Signals cannot be refused: checked here (an invalid one is recorded and dropped), applied in
+    # order by the run loop. Undecoded, so that a payload that does not fit is seen too.
 
     @workflow.signal
     def login(self, *payloads: Any) -> None:
-        # Signals cannot be refused: checked here (an invalid one is recorded and dropped), applied in
-        # order by the run loop. Undecoded, so that a payload that does not fit is seen too.
-        login = self._receive("login", LoginInput, payloads)
-        if login is not None:
+        if (login := self._receive("login", LoginInput, payloads)) is not None:
             self._pending_logins.append(login)
+
+    @workflow.signal
+    def report_violation(self, *payloads: Any) -> None:
+        if (violation := self._receive("report_violation", ViolationInput, payloads)) is not None:
+            self._facts.append(Fact(violation=violation))
+
+    @workflow.signal
+    def report_closure(self, *payloads: Any) -> None:
+        if (report := self._receive("report_closure", ClosureReport, payloads)) is not None:
+            self._facts.append(Fact(closure=report))
+
+    @workflow.signal
+    def open_case(self, *payloads: Any) -> None:
+        if (case := self._receive("open_case", AssociationCaseInput, payloads)) is not None:
+            self._facts.append(Fact(case=case))
+
+    @workflow.signal
+    def ban(self, *payloads: Any) -> None:
+        if (ban := self._receive("ban", BanInput, payloads)) is not None:
+            self._facts.append(Fact(ban=ban))
+
+    def _receive(self, signal: str, cls: type[M], payloads: tuple[Any, ...]) -> M | None:
+        """The signal's payload as its checked dataclass, or None (recorded for the audit) if invalid."""
+        try:
+            if len(payloads) != 1:
+                rule = boundary.declaration(cls).rule
+                raise refuse(rule, "wrong_arity", f"{signal} takes exactly one argument, got {len(payloads)}.")
+            return boundary.parse(cls, payloads[0])
+        except RefusedError as err:
+            self._rejected_signals.append((signal, err.refusal))
+            self._wake()  # the run loop records it
+            return None
+
+    async def _record_rejected_signals(self) -> None:
+        while self._rejected_signals:
+            signal, refusal = self._rejected_signals.pop(0)
+            workflow.logger.warning("signal %s refused: %s %s", signal, refusal.rule, refusal.code)
+            await self.effects.audit(
+                "signal_refused",
+                rule=refusal.rule,
+                reason=refusal.code,
+                detail={"signal": signal, "message": refusal.message[:200]},
+            )
 
     async def _drain_logins(self) -> None:
         logins = list(self._pending_logins)
         self._pending_logins.clear()
         if not logins or self.chart.is_closed:
             return
-        actors = await self._verified([("login", x) for x in logins])
-        logins = [x for x, actor in zip(logins, actors, strict=True) if actor is not None]
+        actors = await verified(
+            [("login", x) for x in logins], account=self.profile.member_id, audit=self.effects.audit
+        )
+        logins = [x for x, by in zip(logins, actors, strict=True) if by is not None]
         if not logins:
             return
         self.state.last_login_at = workflow.now()
         self.state.login_count += len(logins)
         self.state.warnings_sent.clear()
         if self.chart.state == "dormant":
-            await self._transition("wake", rule="REG-4", reason="login", actor=actors[0] or "seller")
+            await self.effects.transition("wake", rule="REG-4", reason="login", actor=actors[0] or "seller")
         # One activity for every login applied in this task keeps a burst of logins cheap in history.
-        await run_activity(
-            record_login_ip,
+        await self.steps.run(
+            RECORD_LOGIN_IP,
             LoginIpInput(
                 member_id=self.profile.member_id,
                 ips=[x.ip for x in logins],
@@ -305,40 +356,47 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             summary="ASSOC-1 login addresses",
         )
 
+    async def _drain_facts(self) -> None:
+        """Apply inbound facts one at a time, in arrival order; duplicates are recognised by id. Each
+        fact's credential is verified first (ENF-4): one with a bad credential is audited and dropped. No
+        seller's command holds them up, and one that fails is recorded without stopping the rest."""
+        while self._facts and not self.chart.is_closed:
+            batch, self._facts = self._facts, []
+            messages = [m for m in map(_fact_message, batch) if m is not None]
+            actors = iter(await verified(messages, account=self.profile.member_id, audit=self.effects.audit))
+            for fact in batch:
+                by = next(actors) if _fact_message(fact) is not None else None
+                if by is None or self.chart.is_closed:
+                    continue
+                if fact.violation is not None:
+                    await self.effects.guarded(self.enforcement.apply_violation(fact.violation, actor=by))
+                elif fact.closure is not None:
+                    await self.effects.guarded(self.enforcement.apply_closure(fact.closure, actor=by))
+                elif fact.case is not None:
+                    await self.effects.guarded(self.enforcement.open_case(fact.case, tell_other=False, actor=by))
+                elif fact.ban is not None:
+                    await self.effects.guarded(self.enforcement.apply_ban(fact.ban, actor=by))
+        self._facts.clear()  # a closed account applies nothing more
+
+    # ------------------------------------------------------------------ REG-6, REG-11: email and contact
+
     @workflow.update
+    @remembered
     async def verify_email(self, inp: VerifyEmailInput) -> str:
         """REG-6: the one-time code mailed at registration proves the email is the registrant's own."""
         async with self._lock:  # per command kind (CommandLock)
-            result = await run_activity(
-                verify_email_code,
-                VerifyCodeInput(
-                    member_id=self.profile.member_id,
-                    code=inp.code,
-                    now=workflow.now(),
-                    max_attempts=self.policy.email_verification.max_attempts,
-                ),
-                summary="REG-6 check code",
-            )
-            actor = self._actor(inp.auth, "seller")
-            if result.refusal is not None:
-                await self._refused("verify_email", result.refusal, actor=actor)
-            self.state.email_verified = True
-            clear_errors(self.state, "email_verification")
-            await self._audit("verify_email", rule="REG-6", reason="email_verified", actor=actor)
-            self._publish()
+            await self.contact.verify_email(inp.code, actor=actor(inp.auth, "seller"))
             return self.chart.state
 
     @verify_email.validator
+    @unless_remembered
     def _check_verify_email(self, inp: VerifyEmailInput) -> None:
-        self._at_boundary(inp)
-        self._authorize("verify_email", inp.auth)
-        self._require_live("verify_email")
-        if self.state.email_verified:
-            raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
-        if not inp.code.strip().isdigit() or len(inp.code.strip()) != 6:
-            raise refusal_error(refuse("REG-6", "code_malformed", "The code is the 6 digits from the email."))
+        self._admit("verify_email", inp)
+        require_live(self.chart, "verify_email")
+        self.contact.check_code(inp.code)
 
     @workflow.update
+    @remembered
     async def request_email_code(self, inp: RequestCodeInput) -> str:
         """REG-6: mail a new code (the previous one stops working)."""
         async with self._lock:
@@ -349,117 +407,182 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._first_code
                 clear_errors(self.state, "email_verification")
-            await self._mail_code(inp.email, actor=self._actor(inp.auth, "seller"))
+            await self.contact.mail_code(inp.email, actor=actor(inp.auth, "seller"))
             return self.chart.state
 
-    async def _mail_first_code(self, code: SendCodeInput) -> None:
-        """REG-6: the registration's code, through up to MAIL_PATIENCE of mail outage (the same issue,
-        so the same code); `status` shows it on its way, then mailed (error cleared) or failed."""
-        try:
-            sent = await workflow.execute_activity(
-                send_verification_code,
-                code,
-                summary="REG-6 mail code (through an outage)",
-                start_to_close_timeout=timedelta(seconds=30),
-                heartbeat_timeout=timedelta(seconds=10),
-                schedule_to_close_timeout=MAIL_PATIENCE,
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
-                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            )
-        except ActivityError as err:
-            if isinstance(err.cause, CancelledError):  # the seller asked for a new code meanwhile
-                return
-            if any(e.code == CODE_ON_ITS_WAY.code for e in self.state.errors):
-                record_error(self.state, "request_email_code", MAIL_UNAVAILABLE)
-        else:
-            if sent.refusal is not None:
-                record_error(self.state, "request_email_code", sent.refusal)
-            else:
-                clear_errors(self.state, "email_verification")
-        self._publish()
-
-    async def _mail_code(self, email: str, *, actor: str) -> None:
-        sent = await run_activity(
-            send_verification_code,
-            SendCodeInput(
-                member_id=self.profile.member_id,
-                email=email,
-                ttl_minutes=self.policy.email_verification.code_ttl_minutes,
-                issued_at=workflow.now(),
-            ),
-            summary="REG-6 mail code",
-        )
-        if sent.refusal is not None:
-            await self._refused("request_email_code", sent.refusal, actor=actor)
-        clear_errors(self.state, "email_verification")
-
     @request_email_code.validator
+    @unless_remembered
     def _check_request_email_code(self, inp: RequestCodeInput) -> None:
-        self._at_boundary(inp)
-        self._authorize("request_email_code", inp.auth)
-        self._require_live("request_email_code")
-        if self.state.email_verified:
-            raise refusal_error(refuse("REG-6", "already_verified", "The email address is already verified."))
-        # REG-6: a malformed address (a line break, a header) is refused here, before any activity.
-        refusal = contact_refusal("email", inp.email, self.profile.region)
-        if refusal is not None:
-            raise refusal_error(RefusedError(refusal))
+        self._admit("request_email_code", inp)
+        require_live(self.chart, "request_email_code")
+        self.contact.check_code_request(inp.email)
 
     @workflow.update
+    @remembered
     async def change_contact(self, inp: ChangeContactInput) -> str:
         """REG-11 / ASSOC-2: a new email or mobile must be free; one held by another seller links the two."""
         async with self._lock:
-            actor = self._actor(inp.auth, "seller")
-            result = await run_activity(
-                rebind_contact,
-                RebindContactInput(
-                    member_id=self.profile.member_id, kind=inp.kind, value=inp.value, at=workflow.now()
-                ),
-                summary=f"ASSOC-2 rebind {inp.kind}",
-            )
-            if result.refusal is not None:
-                if result.linked_member_id:
-                    await self._audit(
-                        "identity_link",
-                        rule="ASSOC-2",
-                        reason=f"shared_{inp.kind}",
-                        detail={"linked_member_id": result.linked_member_id},
-                    )
-                    await self._associate(result.linked_member_id, rule="ASSOC-2", cause=f"shared_{inp.kind}")
-                await self._refused("change_contact", result.refusal, actor=actor)
-            await self._audit("change_contact", rule="REG-11", reason=f"{inp.kind}_changed", actor=actor)
-            if inp.kind == "email":
-                # REG-6: the new address is proved like the first one.
-                self.state.email_verified = False
-                await self._mail_code(inp.value, actor=actor)
+            await self.contact.change(inp, actor=actor(inp.auth, "seller"))
             return self.chart.state
 
     @change_contact.validator
+    @unless_remembered
     def _check_change_contact(self, inp: ChangeContactInput) -> None:
-        self._at_boundary(inp)
-        self._authorize("change_contact", inp.auth)
-        self._require_live("change_contact")
-        refusal = contact_refusal(inp.kind, inp.value, self.profile.region)
-        if refusal is not None:
-            raise refusal_error(RefusedError(refusal))
+        self._admit("change_contact", inp)
+        require_live(self.chart, "change_contact")
+        self.contact.check_contact(inp.kind, inp.value)
 
-    def _at_boundary(self, inp: Any) -> None:
-        """Refuse a command whose payload breaks its declaration (models/boundary.py)."""
-        try:
-            boundary.check(inp)
-        except RefusedError as err:
-            raise refusal_error(err) from None
+    # ------------------------------------------------------------------ OPEN-1..3: opening the store
 
-    def _require_live(self, command: str) -> None:
-        if self.chart.is_closed:
-            raise refusal_error(self.chart.refusal(command))
+    @workflow.update
+    @remembered
+    async def submit_authentication_photo(self, photo: PhotoSubmission) -> AuthenticationResult:
+        """OPEN-1: the photo (by blob reference) is checked; a pass binds the identity for good (REG-8)."""
+        async with self._lock:
+            return await self.opening.authenticate(photo, actor=actor(photo.auth, "seller"))
 
-    async def _refused(self, command: str, refusal: Refusal, *, actor: str) -> NoReturn:
-        """Record a refusal of a processed command (ENF-4) and fail the command with it."""
-        self.state.reasons = [str(refusal)]
-        record_error(self.state, command, refusal)
-        await self._audit(command, rule=refusal.rule, reason=refusal.code, actor=actor)
-        raise refusal_error(RefusedError(refusal))
+    @submit_authentication_photo.validator
+    @unless_remembered
+    def _check_photo(self, photo: PhotoSubmission) -> None:
+        self._admit("submit_authentication_photo", photo)
+        self.opening.check_photo(photo)
+
+    @workflow.update
+    @remembered
+    async def start_exam(self, inp: ExamStartInput) -> ExamPaperView:
+        """OPEN-2: draw a fresh paper for this attempt (or return the one being taken)."""
+        async with self._lock:
+            return await self.opening.start_exam(actor=actor(inp.auth, "seller"))
+
+    @start_exam.validator
+    @unless_remembered
+    def _check_start_exam(self, inp: ExamStartInput) -> None:
+        self._admit("start_exam", inp)
+        self.opening.check_exam_allowed()
+
+    @workflow.update
+    @remembered
+    async def submit_exam(self, inp: ExamAnswers) -> ExamResult:
+        async with self._lock:
+            return await self.opening.submit_exam(inp, actor=actor(inp.auth, "seller"))
+
+    @submit_exam.validator
+    @unless_remembered
+    def _check_submit_exam(self, inp: ExamAnswers) -> None:
+        self._admit("submit_exam", inp)
+        self.opening.check_answers(inp)
+
+    @workflow.update
+    @remembered
+    async def release_product(self, product: ProductInput) -> ProductReleaseResult:
+        """OPEN-3: a product accepted by the checks counts towards opening; the tenth opens the store."""
+        async with self._lock:
+            return await self.opening.release_product(product, actor=actor(product.auth, "seller"))
+
+    @release_product.validator
+    @unless_remembered
+    def _check_release_product(self, product: ProductInput) -> None:
+        self._admit("release_product", product)
+        self.opening.check_product(product)
+
+    @workflow.update
+    @remembered
+    async def remove_product(self, removal: ProductRemoval) -> str:
+        """Taking products down never closes an open store (OPEN-3 counts releases, not what is listed)."""
+        async with self._lock:
+            await self.opening.remove_product(removal, actor=actor(removal.auth, "seller"))
+            return self.chart.state
+
+    @remove_product.validator
+    @unless_remembered
+    def _check_remove_product(self, removal: ProductRemoval) -> None:
+        self._admit("remove_product", removal)
+        self.opening.check_removal(removal)
+
+    @workflow.update
+    @remembered
+    async def unbind_identity(self, inp: UnbindInput) -> NoReturn:
+        """REG-8: never allowed; the request and its refusal go on the record (ENF-4)."""
+        async with self._lock:
+            if self.chart.state == "registered":
+                message = "Identity binding cannot be undone; no identity has been authenticated yet either."
+            else:
+                message = "The authenticated identity is bound to this account for good and cannot be unbound."
+            refusal = Refusal("REG-8", "unbind_not_allowed", message, retryable=False)  # never allowed
+            await self.effects.refuse("unbind_identity", refusal, actor=actor(inp.auth, "seller"))
+
+    @unbind_identity.validator
+    @unless_remembered
+    def _check_unbind(self, inp: UnbindInput) -> None:
+        # A malformed request is refused here; a well-formed one is recorded. Refused either way
+        # (REG-8), but only the seller's own request goes on the record.
+        self._admit("unbind_identity", inp)
+
+    # ------------------------------------------------------------------ ASSOC-4/5: appeals
+
+    @workflow.update
+    @remembered
+    async def appeal(self, inp: AppealInput) -> str:
+        """ASSOC-5: one appeal per case, within the window, with opening information, invoices and a letter."""
+        async with self._lock:
+            await self.enforcement.appeal(inp, actor=actor(inp.auth, "seller"))
+            return self.chart.state
+
+    @appeal.validator
+    @unless_remembered
+    def _check_appeal(self, inp: AppealInput) -> None:
+        self._admit("appeal", inp)
+        self.enforcement.appealable_case(inp)
+
+    @workflow.update
+    @remembered
+    async def decide_appeal(self, inp: AppealDecisionInput) -> str:
+        """ASSOC-5: an operator approves (the store returns to where it was) or rejects (closed)."""
+        async with self._lock:
+            await self.enforcement.decide_appeal(inp, actor=actor(inp.auth, f"operator:{inp.operator.strip()}"))
+            return self.chart.state
+
+    @decide_appeal.validator
+    @unless_remembered
+    def _check_decision(self, inp: AppealDecisionInput) -> None:
+        self._admit("decide_appeal", inp)
+        # The decision is recorded under the verified operator; a different name typed beside it is refused.
+        assert inp.auth is not None
+        if inp.operator.strip() and inp.operator.strip() != inp.auth.actor:
+            raise refusal_error(
+                refuse("ENF-4", "operator_mismatch", "The decision names another operator than the credential.")
+            )
+        self.enforcement.decidable_case(inp)
+
+    # ------------------------------------------------------------------ ENF-4: the operator's retry
+
+    @workflow.update
+    @remembered
+    async def retry(self, inp: RetryInput) -> RetryResult:
+        """ENF-4: write again what waits in the outbox; answers what still fails."""
+        retried = await self.effects.retry_outbox()
+        await self.effects.audit(
+            "retry",
+            rule="ENF-4",
+            reason="retried",
+            actor=actor(inp.auth, f"operator:{inp.operator.strip()}"),
+            detail={"effects": str(retried), "still_pending": str(len(self.state.outbox))},
+        )
+        return RetryResult(retried=retried, still_failing=self.attention.lines())
+
+    @retry.validator
+    @unless_remembered
+    def _check_retry(self, inp: RetryInput) -> None:
+        self._admit("retry", inp)
+
+    # ------------------------------------------------------------------ what every command shares
+
+    def _admit(self, command: str, inp: Any) -> None:
+        """A command's payload fits its declaration and its credential lets the sender send it."""
+        at_boundary(inp)
+        authorize(command, inp.auth, account=self.profile.member_id)
+
+    # ------------------------------------------------------------------ what the account shows
 
     @workflow.query
     def status(self) -> AccountStatus:
@@ -474,12 +597,15 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             login_count=self.state.login_count,
             products_released=self.state.chart.products_released,
             policy_version=self.policy.version,
-            penalty_points={ledger: self._points(ledger) for ledger in ("ip", "trade", "listing", "strike")},
+            penalty_points={ledger: self._points(ledger) for ledger in penalties.SHOWN_LEDGERS},
             holds=[h.hold_id for h in self.state.holds],
             open_cases=[c.case_id for c in self.state.cases if c.decision is None],
-            needs_attention=self._attention_lines(),
+            needs_attention=self.attention.lines(),
             requirements=self._requirements(),
         )
+
+    def _points(self, ledger: str) -> int:
+        return penalties.points(self.state.deductions, ledger)
 
     def _requirements(self) -> Requirements:
         return requirements_of(self.chart.state, self.state, self.policy, workflow.now())
@@ -498,99 +624,26 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
             "suspended": [f"{h.kind} {h.hold_id} to be lifted ({h.rule})" for h in self.state.holds],
             "closed": [],
         }[state]
-        deadline = self._next_deadline(with_run_refresh=False)  # the run's age is not the seller's concern
+        # The run's age is not the seller's concern.
+        deadline = next_deadline(self._deadlines(with_run_refresh=False))
         if deadline is not None and state != "closed":
             waits.append(f"{deadline.summary} at {deadline.at.isoformat(timespec='seconds')}")
         return waits
 
-    # ------------------------------------------------------------------ effects
-
-    async def _transition(
-        self,
-        event: str,
-        *,
-        rule: str,
-        reason: str,
-        actor: str = "system",
-        detail: dict[str, str] | None = None,
-    ) -> None:
-        """Fire the chart and record the change: the only place the account's state changes."""
-        try:
-            before, after = self.chart.fire(event)
-        except RefusedError as err:
-            # Enforcement may have moved the state while a command waited on its step.
-            raise refusal_error(err) from None
-        self._timers_moved = True  # a new state has other deadlines (or, closed, none)
-        if after == "closed":
-            self.state.closed_reason = reason
-            cancel_commands(self)
-        elif event in ("reinstate", "wake"):
-            self.state.reasons = []  # refusals from before the hold or the sleep no longer apply
-        await self._audit(
-            event, rule=rule, reason=reason, actor=actor, from_state=before, to_state=after, detail=detail
-        )
-        self._publish()
-
-    async def _audit(
-        self,
-        event: str,
-        *,
-        rule: str,
-        reason: str,
-        actor: str = "system",
-        from_state: str | None = None,
-        to_state: str | None = None,
-        detail: dict[str, str] | None = None,
-    ) -> None:
-        self.state.audit_seq += 1
-        await self._effect(
-            PendingEffect(
-                audit=AuditInput(
-                    workflow_id=workflow.info().workflow_id,
-                    seq=self.state.audit_seq,
-                    at=workflow.now(),
-                    actor=actor,
-                    event=event,
-                    rule=rule,
-                    reason=reason,
-                    policy_version=self.policy.version,
-                    from_state=from_state,
-                    to_state=to_state,
-                    detail=detail or {},
-                )
-            )
-        )
-
-    async def _notice(self, key: str, *, kind: str, rule: str, message: str) -> None:
-        await self._effect(
-            PendingEffect(
-                notice=NoticeInput(
-                    member_id=self.profile.member_id,
-                    key=key,
-                    kind=kind,
-                    rule=rule,
-                    message=message,
-                    at=workflow.now(),
-                )
-            )
-        )
-
     def _publish(self) -> None:
         """Search attributes and current details, so operators see business state in the Web UI."""
-        self._attention_published = self._attention_published or self._attention_flag
+        self._attention_published = self._attention_published or self.attention.flag
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.SELLER_STATE.value_set(self.chart.state),
             sa.MEMBER_ID.value_set(self.profile.member_id),
             sa.REGION.value_set(self.profile.region),
             sa.PRODUCT_COUNT.value_set(len(self.state.products_live)),
-            sa.PENALTY_POINTS.value_set(sum(self._points(x) for x in ("ip", "trade", "listing"))),
+            sa.PENALTY_POINTS.value_set(sum(self._points(x) for x in penalties.PUBLISHED_LEDGERS)),
             # Only a live account can still be decided on: a closed one has settled its cases.
-            sa.OPEN_CASE.value_set(
-                not self.chart.is_closed and any(c.decision is None for c in self.state.cases)
-            ),
+            sa.OPEN_CASE.value_set(not self.chart.is_closed and any(c.decision is None for c in self.state.cases)),
         ]
         if self._attention_published:  # published once it has been true (older histories replay unchanged)
-            updates.append(sa.NEEDS_ATTENTION.value_set(self._attention_flag))
+            updates.append(sa.NEEDS_ATTENTION.value_set(self.attention.flag))
         if self.state.closed_reason:
             updates.append(sa.CLOSED_REASON.value_set(self.state.closed_reason))
         workflow.upsert_search_attributes(updates)
@@ -602,12 +655,30 @@ class SellerAccount(Enforcement, Opening, Recovery, Authorization):
         lines += [f"due: {r.requirement} ({r.rule})" for r in needs.currently_due]
         lines += [f"past due: {r.requirement} ({r.rule})" for r in needs.past_due]
         lines += [f"last refusal: {e.requirement} {e.rule} {e.code}" for e in needs.errors]
-        lines += [f"needs attention: {a}" for a in self._attention_lines()]
+        lines += [f"needs attention: {a}" for a in self.attention.lines()]
         workflow.set_current_details("\n\n".join(lines))
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self.max_history_events
-        )
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.max_history_events
+
+
+def _parsed_profile(profile: AccountProfile) -> AccountProfile:
+    """The profile as checked at the boundary; an invalid one is kept as it came, and `run` refuses it."""
+    try:
+        return boundary.parse(AccountProfile, profile)
+    except RefusedError:
+        return profile
+
+
+def _fact_message(fact: Fact) -> tuple[str, Any] | None:
+    """The signal a fact came in by, and its payload (whose credential is verified)."""
+    if fact.violation is not None:
+        return "report_violation", fact.violation
+    if fact.closure is not None:
+        return "report_closure", fact.closure
+    if fact.case is not None:
+        return "open_case", fact.case
+    if fact.ban is not None:
+        return "ban", fact.ban
+    return None

@@ -1,4 +1,5 @@
 """OPEN-1: where is the ID card? Found by its shape, whatever its colours.
+Over 400 lines: one detector whose stages (edges, quadrilaterals, straightening, text lines) are tuned together.
 
 An ID card is a flat ID-1 rectangle (85.6 x 54 mm) with printed text. In a photo it is a convex
 quadrilateral whose sides are edges (the card against whatever is behind it), which straightens

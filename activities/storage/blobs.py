@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -29,9 +28,9 @@ from activities.storage.object_store import (
     expiry,
     store_from_url,
 )
+from models.boundary import BLOB_REF
 from models.settings import settings
 
-BLOB_REF = re.compile(r"^sha256:([0-9a-f]{64})$")
 _REF = BLOB_REF
 CHUNK = 1 << 20
 UPLOAD_URL_LIFETIME = timedelta(minutes=15)

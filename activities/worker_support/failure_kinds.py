@@ -1,6 +1,6 @@
 """Failures have a kind. An activity that fails because of its input (a value no retry will change)
 fails as a non-retryable `BadInput` error with a reason code; infrastructure trouble (database, mail,
-disk, network) is left to the retry policy, which is bounded (workflows/account_common.py).
+disk, network) is left to the retry policy, which is bounded (workflows/steps.py).
 
 Applied to every activity by a worker interceptor, so each activity need not sort its own errors.
 """
@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-BAD_INPUT_ERROR_TYPE = "BadInput"
+from models.refusals import BAD_INPUT_ERROR_TYPE
 
 # Errors that say "this value cannot be processed": retrying the same input fails the same way.
 # (sqlalchemy's DataError is a value too long for its column, out of range, or badly encoded.)

@@ -17,7 +17,7 @@ from activities.audit import record_audit
 from activities.storage.db import engine
 from models.activity_io import AuditInput
 from models.tables import AuditRecord
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 
 def audit_input(workflow_id: str, seq: int = 1) -> AuditInput:

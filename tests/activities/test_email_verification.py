@@ -9,7 +9,7 @@ import pytest
 from activities.email_verification import send_verification_code, verify_email_code
 from devtools.smtp_sink import SmtpSink
 from models.activity_io import SendCodeInput, VerifyCodeInput
-from tests.registry_rows import new_member_id, registered_account
+from tests.support.registry_rows import new_member_id, registered_account
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

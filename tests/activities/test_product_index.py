@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import pytest
 
 from activities.identity_registry import linked_accounts
-from activities.product_index import list_product, product_refusal
+from activities.product_index import list_product
+from activities.products.checks import product_refusal
 from activities.storage.blobs import put_bytes
 from devtools import photo_fixtures, picture_corpus, product_fixtures
 from models.activity_io import ListProductInput
 from models.contract import ProductInput
 from models.policy import load_policy
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 POLICY = load_policy().association
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -24,8 +24,8 @@ from devtools.identity_factory import applicant
 from models.activity_io import ClaimIdentityInput
 from models.tables import AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.registry_rows import new_account
+from tests.support.draws import hex_id
+from tests.support.registry_rows import new_account
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
 DRAW = random.Random(20261125)
@@ -337,9 +337,9 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
 async def test_open_cases_suspends_both_accounts_of_a_collision_once(time_env: WorkflowEnvironment) -> None:
     """--open-cases: each account of a collision gets the ASSOC-2 case a live contact change would open;
     sending twice opens nothing more."""
-    from tests.polling import until
-    from tests.signing import TEST_TTL
-    from tests.workflows.test_seller_account import finish, start_account
+    from tests.support.accounts import finish, start_account
+    from tests.support.polling import until
+    from tests.support.signing import TEST_TTL
     from workflows.seller_account import SellerAccount
 
     async with new_worker(time_env.client) as worker:

@@ -61,7 +61,7 @@ from models.tables import (
     LoginIp,
     Notice,
 )
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
 DRAW = random.Random(20261125)

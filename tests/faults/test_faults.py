@@ -33,9 +33,10 @@ from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink, free_port
 from models.contract import ChangeContactInput, RequestCodeInput, VerifyEmailInput
 from models.settings import settings
-from models.tables import Account, AuditRecord, IdentityFingerprint
-from tests.draws import hex_id
+from models.tables import AuditRecord, IdentityFingerprint
 from tests.faults.processes import PrivatePostgres, WorkerProcess, pending_failure, pg_bin, timed
+from tests.support.accounts import accounts_for
+from tests.support.draws import hex_id
 from workflows.seller_account import SellerAccount
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
@@ -64,13 +65,6 @@ def audit_events(member_id: str, eng=None) -> list[tuple[str, str]]:  # type: ig
         return [(r.event, r.reason) for r in rows]
 
 
-def accounts_for(request_id: str, eng=None) -> int:  # type: ignore[no-untyped-def]
-    with Session(eng or engine()) as session:
-        return int(
-            session.exec(
-                select(func.count()).select_from(Account).where(Account.registration_id == request_id)
-            ).one()
-        )
 
 
 async def wait_for_audit(member_id: str, event: str, timeout: float = 30) -> None:

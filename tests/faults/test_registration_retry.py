@@ -14,8 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from devtools.identity_factory import applicant
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.faults.test_faults import accounts_for
+from tests.support.accounts import accounts_for
+from tests.support.draws import hex_id
 
 
 async def started(env: WorkflowEnvironment, workflow_id: str) -> None:

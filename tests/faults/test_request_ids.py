@@ -21,9 +21,9 @@ from models.contract import AccountProfile, ChangeContactInput, LoginInput, Unbi
 from models.policy import load_policy
 from models.refusals import RefusedError
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.signing import signed
-from tests.workflows.test_seller_account import audit_rows, finish
+from tests.support.accounts import audit_rows, finish
+from tests.support.draws import hex_id
+from tests.support.signing import signed
 from workflows.seller_account import SellerAccount
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.

@@ -28,9 +28,9 @@ from security import credentials
 from security.codec import REFUSED_ENCODING, EncryptionCodec, data_converter
 from security.codec_access import DEV_OPERATOR_PASSWORD, hash_password, load_access
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.signing import signed, update_id
-from tests.workflows.test_seller_account import finish, start_account
+from tests.support.accounts import finish, start_account
+from tests.support.draws import hex_id
+from tests.support.signing import signed, update_id
 from workflows.seller_account import SellerAccount
 
 KEY_A = "a1" * 32

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from models.auth import DEV_KEYS, Credential
 from models.settings import production_problems
 from security import credentials
-from security.credentials import COMMAND_ROLES, Credential, check, parse_keys, sign
+from security.credentials import COMMAND_ROLES, check, parse_keys, sign
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 K_OLD = "k1:*:" + "11" * 32
@@ -122,7 +123,7 @@ def test_production_refuses_the_development_keys() -> None:
     base = {"SELLER_ENV": "production", "FINGERPRINT_SECRET": "a-real-secret"}
     unset = production_problems(base)
     assert any(p.startswith("CREDENTIAL_KEYS is unset") for p in unset)
-    dev = production_problems(base | {"CREDENTIAL_KEYS": credentials.DEV_KEYS})
+    dev = production_problems(base | {"CREDENTIAL_KEYS": DEV_KEYS})
     assert any("CREDENTIAL_KEYS contains the public development key" in p for p in dev)
     strong = "k2:*:" + hashlib.sha256(b"k2").hexdigest()  # random-looking: no regularity check trips
     assert not any("CREDENTIAL_KEYS" in p for p in production_problems(base | {"CREDENTIAL_KEYS": strong}))

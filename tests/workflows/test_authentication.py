@@ -15,16 +15,8 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import UnbindInput, VerifyEmailInput
 from models.refusals import RefusedError
 from tests.conftest import new_worker
-from tests.workflows.test_seller_account import audit_rows
+from tests.support.accounts import audit_rows, photo
 from workflows.seller_account import SellerAccount
-
-
-def photo(tmp_path: Path, name: str, id_number: str | None = None) -> Path:
-    """The fixture photo `name`, its card printing `id_number` (the applicant's, to pass OPEN-1)."""
-    variant = next(v for v in photo_fixtures.VARIANTS if v.name == name)
-    path = tmp_path / f"{name}-{id_number or 'specimen'}.jpg"
-    path.write_bytes(photo_fixtures.jpeg_bytes(variant, id_number))
-    return path
 
 
 async def registered_and_verified(env: WorkflowEnvironment, tq: str, mailbox: SmtpSink) -> str:

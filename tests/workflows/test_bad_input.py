@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
@@ -30,45 +29,25 @@ from models.contract import (
 from models.policy import StepsPolicy, load_policy
 from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, Notice
-from tests import signing
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.polling import eventually, until
-from tests.registry_rows import registered_account
-from tests.workflows.test_enforcement import appeal_for, linked_pair_with_a_case
-from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
+from tests.support import signing
+from tests.support.accounts import (
+    POLICY,
+    appeal_for,
+    audit_rows,
+    audited,
+    finish,
+    linked_pair_with_a_case,
+    serious_violation_closes,
+    start_account,
+    task_failures,
+)
+from tests.support.draws import hex_id
+from tests.support.polling import until
+from tests.support.registry_rows import registered_account
 from workflows import search_attributes as sa
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
-
-
-async def task_failures(handle: WorkflowHandle) -> list[str]:
-    """Workflow task failures in the current run's history: none may ever happen, whatever came in."""
-    history = await handle.fetch_history()
-    return [
-        e.workflow_task_failed_event_attributes.failure.message
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-    ]
-
-
-async def audited(workflow_id: str, event: str, count: int = 1) -> list[AuditRecord]:
-    return await eventually(
-        lambda: [r for r in audit_rows(workflow_id) if r.event == event],
-        lambda rows: len(rows) >= count,
-        f"{workflow_id}: {count} {event} rows",
-    )
-
-
-async def serious_violation_closes(handle: WorkflowHandle) -> None:
-    await signing.signal(
-        handle,
-        SellerAccount.report_violation,
-        ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious"),
-        service="risk-engine",
-    )
-    status = await until(handle, lambda s: s.state == "closed", "closed by a serious violation")
-    assert status.closed_reason == "serious_violation"
 
 
 def violation(**fields: Any) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.contract import AssociationCaseInput, UnbindInput, ViolationInput
 from tests.conftest import new_worker
-from tests.polling import eventually, until
-from tests.signing import signal, update
-from tests.workflows.test_seller_account import finish, start_account
+from tests.support.accounts import finish, start_account
+from tests.support.polling import eventually, until
+from tests.support.signing import signal, update
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 

@@ -30,9 +30,9 @@ from models.account_state import AccountInput
 from models.contract import AccountProfile, LoginInput
 from models.policy import load_policy
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.signing import signal as send_signed
-from tests.workflows.test_seller_account import finish, start_account
+from tests.support.accounts import finish, start_account
+from tests.support.draws import hex_id
+from tests.support.signing import signal as send_signed
 from workflows.releases import RELEASES
 from workflows.seller_account import RUN_REFRESH_PATCH, SellerAccount
 

@@ -7,70 +7,45 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-import seller_client
 from activities.identity_registry import link_accounts
-from activities.storage.blobs import put_bytes
 from activities.storage.db import engine
-from devtools.identity_factory import applicant
 from models.contract import (
     AppealDecisionInput,
-    AppealInput,
     AssociationCaseInput,
     ClosureReport,
     LoginInput,
-    RegistrationInput,
-    ViolationInput,
 )
-from models.tables import AuditRecord, BarredFingerprint
+from models.tables import BarredFingerprint
 from tests.conftest import new_worker
-from tests.draws import hex_id, raw_bytes
-from tests.polling import eventually, settled, until
-from tests.registry_rows import registered_account
-from tests.signing import signal, update
-from tests.workflows.test_seller_account import POLICY, audit_rows, finish, start_account
+from tests.support.accounts import (
+    POLICY,
+    appeal_for,
+    audit_rows,
+    closes,
+    finish,
+    linked_pair_with_a_case,
+    open_case,
+    refused,
+    registered_identity,
+    report_violation,
+    start_account,
+)
+from tests.support.draws import hex_id
+from tests.support.polling import eventually, until
+from tests.support.signing import signal, update
 from workflows.seller_account import SellerAccount
 
 DAY = timedelta(days=1)
 
 
-async def violation(handle: WorkflowHandle, vid: str, category: str, points: int = 0, **kw) -> None:  # type: ignore[no-untyped-def]
-    await signal(
-        handle,
-        SellerAccount.report_violation,
-        ViolationInput(vid, category, kw.pop("rule", "ENF-2"), points, **kw),
-    )
 
 
-def registered_identity(member_id: str) -> RegistrationInput:
-    """An Account row with identity fingerprints, as registration would leave it (for REG-5 barring);
-    returns the identity it was registered with."""
-    who = applicant()
-    registered_account(member_id, id_card=who.id_card_number, mobile=who.mobile)
-    return who
 
 
-async def refused(h: WorkflowHandle, handler, arg, **who: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The rule and reason code of a refused update, sent signed as `who` (default: the seller)."""
-    with pytest.raises(WorkflowUpdateFailedError) as err:
-        await update(h, handler, arg, **who)
-    refusal = seller_client.as_refusal(err.value)
-    assert refusal is not None, err.value
-    return refusal.rule, refusal.code
 
 
-async def closes(workflow_id: str) -> list[AuditRecord]:
-    """The account's close rows, once its audit has caught up with its state (the row is written by
-    an activity right after the transition), and a moment more: a second close row, if the code
-    wrongly wrote one, would land then."""
-
-    def rows() -> list[AuditRecord]:
-        return [r for r in audit_rows(workflow_id) if r.event == "close"]
-
-    await eventually(rows, bool, f"{workflow_id}: a close row")
-    return await settled(rows)
 
 
 def barred_kinds(member_id: str) -> set[str]:
@@ -82,19 +57,19 @@ def barred_kinds(member_id: str) -> set[str]:
 async def test_trade_points_expire_on_a_rolling_year(time_env: WorkflowEnvironment) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        await violation(h, "t1", "trade", 20)
-        await violation(h, "t1", "trade", 20)  # the same violation reported twice counts once
+        await report_violation(h, "t1", "trade", 20)
+        await report_violation(h, "t1", "trade", 20)  # the same violation reported twice counts once
         await until(h, lambda s: s.penalty_points["trade"] == 20, "20 trade points")
         await time_env.sleep(100 * DAY)
         await signal(h, SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
-        await violation(h, "t2", "trade", 20)
+        await report_violation(h, "t2", "trade", 20)
         await until(h, lambda s: s.penalty_points["trade"] == 40, "40 points")
         await time_env.sleep(267 * DAY)  # day 367: t1 (day 0) is more than 365 days old
         await signal(h, SellerAccount.login, LoginInput("marketplace", "192.0.2.1"))
-        await violation(h, "t3", "trade", 20)
+        await report_violation(h, "t3", "trade", 20)
         status = await until(h, lambda s: "t3" in str(audit_rows(h.id)[-1].detail), "t3 applied")
         assert (status.state, status.penalty_points["trade"]) == ("open", 40), "t1 expired: 40, not 60"
-        await violation(h, "t4", "trade", 8)
+        await report_violation(h, "t4", "trade", 8)
         status = await until(h, lambda s: s.state == "closed", "closed at 48")
         assert status.closed_reason == "trade_points_48"
         assert [(r.rule, r.reason) for r in await closes(h.id)] == [("ENF-2", "trade_points_48")]
@@ -106,8 +81,8 @@ async def test_listing_points_freeze_seven_days_and_the_freeze_lifts_itself(
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
-        await violation(h, "l1", "listing", 6)
-        await violation(h, "l2", "listing", 6)
+        await report_violation(h, "l1", "listing", 6)
+        await report_violation(h, "l2", "listing", 6)
         status = await until(h, lambda s: s.state == "suspended", "frozen at 12")
         assert (status.resume_state, status.holds) == ("open", ["freeze-l2"])
         await time_env.sleep(6 * DAY)
@@ -115,14 +90,14 @@ async def test_listing_points_freeze_seven_days_and_the_freeze_lifts_itself(
         await time_env.sleep(1 * DAY + timedelta(hours=1))
         status = await until(h, lambda s: s.state == "open", "reinstated after 7 days")
         assert status.holds == [] and status.penalty_points["listing"] == 12
-        await violation(h, "l3", "listing", 5)
+        await report_violation(h, "l3", "listing", 5)
         await until(h, lambda s: s.penalty_points["listing"] == 17, "17 points")
         assert (await h.query(SellerAccount.status)).state == "open", "no freeze between multiples of 12"
-        await violation(h, "l4", "listing", 7)
+        await report_violation(h, "l4", "listing", 7)
         await until(h, lambda s: s.state == "suspended", "frozen again at 24")
         # The listing ledger never closes the account, however many points.
         for i in range(10):
-            await violation(h, f"lx{i}", "listing", 12)
+            await report_violation(h, f"lx{i}", "listing", 12)
         status = await until(h, lambda s: s.penalty_points["listing"] == 144, "144 points")
         assert status.state == "suspended"
         events = [(r.event, r.rule, r.reason) for r in audit_rows(h.id)]
@@ -135,17 +110,17 @@ async def test_ip_strikes_freeze_one_day_then_seven_then_close_and_bar(time_env:
         h = await start_account(time_env, worker.task_queue, state="open")
         member = (await h.query(SellerAccount.status)).member_id
         registered_identity(member)
-        await violation(h, "s1", "ip_strike")
+        await report_violation(h, "s1", "ip_strike")
         status = await until(h, lambda s: s.state == "suspended", "first strike freeze")
         await time_env.sleep(DAY + timedelta(minutes=5))
         await until(h, lambda s: s.state == "open", "1-day freeze lifted")
-        await violation(h, "s2", "ip_strike")
+        await report_violation(h, "s2", "ip_strike")
         await until(h, lambda s: s.state == "suspended", "second strike freeze")
         await time_env.sleep(3 * DAY)
         assert (await h.query(SellerAccount.status)).state == "suspended", "the second strike freezes 7 days"
         await time_env.sleep(4 * DAY + timedelta(minutes=5))
         await until(h, lambda s: s.state == "open", "7-day freeze lifted")
-        await violation(h, "s3", "ip_strike")
+        await report_violation(h, "s3", "ip_strike")
         status = await until(h, lambda s: s.state == "closed", "third strike closes")
         assert status.closed_reason == "third_strike"
         # REG-5: a serious closure bars the identity (an activity, right after the transition)
@@ -167,8 +142,8 @@ async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
                 link_accounts(
                     session, x, y, rule="ASSOC-3", reason="duplicate_product", evidence="test", at=now
                 )
-        await violation(handles[0], "serious-1", "ip", severity="serious", rule="ENF-1")
-        await violation(handles[0], "serious-1", "ip", severity="serious", rule="ENF-1")
+        await report_violation(handles[0], "serious-1", "ip", severity="serious", rule="ENF-1")
+        await report_violation(handles[0], "serious-1", "ip", severity="serious", rule="ENF-1")
         for h in handles[:4]:
             await until(h, lambda s: s.state == "closed", "closed")
         await asyncio.sleep(0.5)  # let any late duplicate ban arrive
@@ -186,48 +161,20 @@ async def test_serious_violation_cascades_along_a_chain_and_a_cycle_once_each(
         await finish(*handles)
 
 
-async def open_case(h: WorkflowHandle, linked: str) -> str:
-    case_id = f"ASSOC-3:duplicate_product:{hex_id(8)}"
-    await signal(
-        h, SellerAccount.open_case, AssociationCaseInput(case_id, "duplicate_product", linked), operator="ops"
-    )
-    await until(h, lambda s: case_id in s.open_cases and s.state == "suspended", "case opened")
-    return case_id
 
 
-def appeal_for(case_id: str) -> AppealInput:
-    invoice = put_bytes(b"%PDF-1.4 invoice " + raw_bytes())
-    return AppealInput(
-        case_id,
-        "Opened 2024 in Shenzhen, own factory",
-        [invoice],
-        "We bought these goods from the maker; invoices attached.",
-    )
 
 
-async def linked_pair_with_a_case(
-    env: WorkflowEnvironment, task_queue: str, *, state: str
-) -> tuple[WorkflowHandle, WorkflowHandle, str]:
-    """An account in `state` linked (ASSOC-3) to an open store, with an association case opened on it."""
-    h = await start_account(env, task_queue, state=state)
-    other = await start_account(env, task_queue, state="open")
-    me = (await h.query(SellerAccount.status)).member_id
-    them = (await other.query(SellerAccount.status)).member_id
-    with Session(engine()) as session:
-        link_accounts(
-            session, me, them, rule="ASSOC-3", reason="duplicate_product", evidence="t", at=datetime.now(UTC)
-        )
-    return h, other, await open_case(h, them)
 
 
 async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: WorkflowEnvironment) -> None:
     async with new_worker(time_env.client) as worker:
         h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="ten_products")
         await update(h, SellerAccount.appeal, appeal_for(case_id))
-        assert await refused(h, SellerAccount.appeal, appeal_for(case_id)) == ("ASSOC-5", "already_appealed")
-        assert await refused(
+        assert await refused(update(h, SellerAccount.appeal, appeal_for(case_id))) == ("ASSOC-5", "already_appealed")
+        assert await refused(update(
             h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "wang"), operator="lin"
-        ) == ("ENF-4", "operator_mismatch")
+        )) == ("ENF-4", "operator_mismatch")
         state = await update(
             h,
             SellerAccount.decide_appeal,
@@ -238,7 +185,7 @@ async def test_appeal_approved_returns_the_store_and_clears_the_link(time_env: W
         rows = [r for r in audit_rows(h.id) if r.event == "appeal_approved"]
         assert [(r.actor, r.rule) for r in rows] == [("operator:lin", "ASSOC-5")]
         # The cleared link no longer carries a ban: closing the other store leaves this one alone.
-        await violation(other, "serious-x", "ip", severity="serious", rule="ENF-1")
+        await report_violation(other, "serious-x", "ip", severity="serious", rule="ENF-1")
         await until(other, lambda s: s.state == "closed", "other closed")
         await asyncio.sleep(0.3)
         assert (await h.query(SellerAccount.status)).state == "ten_products"
@@ -266,13 +213,13 @@ async def test_no_appeal_in_time_closes_and_late_appeals_are_refused(time_env: W
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
         case_id = await open_case(h, "MNOBODY")
-        assert await refused(h, SellerAccount.appeal, appeal_for("ASSOC-3:other")) == (
+        assert await refused(update(h, SellerAccount.appeal, appeal_for("ASSOC-3:other"))) == (
             "ASSOC-5",
             "no_such_case",
         )
         bad = appeal_for(case_id)
         bad.letter = "sorry"
-        assert await refused(h, SellerAccount.appeal, bad) == ("ASSOC-5", "letter_required")
+        assert await refused(update(h, SellerAccount.appeal, bad)) == ("ASSOC-5", "letter_required")
         await time_env.sleep(timedelta(days=POLICY.association.appeal_window_days) + timedelta(hours=1))
         status = await until(h, lambda s: s.state == "closed", "closed after the window")
         assert status.closed_reason == "appeal_window_expired"
@@ -305,14 +252,14 @@ async def test_facts_in_any_order(time_env: WorkflowEnvironment) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open")
         case_id = f"ASSOC-2:shared_email:{hex_id(6)}"
-        await violation(h, "f1", "listing", 12)
+        await report_violation(h, "f1", "listing", 12)
         await signal(
             h,
             SellerAccount.open_case,
             AssociationCaseInput(case_id, "shared_email", "MOTHER"),
             operator="ops",
         )
-        await violation(h, "f1", "listing", 12)
+        await report_violation(h, "f1", "listing", 12)
         await signal(
             h,
             SellerAccount.open_case,

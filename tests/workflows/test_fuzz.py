@@ -24,12 +24,11 @@ from models import boundary, limits
 from models.contract import BanInput, ClosureReport
 from models.policy import StepsPolicy
 from models.refusals import RefusedError
-from tests import signing
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.polling import until
-from tests.workflows.test_bad_input import serious_violation_closes, task_failures
-from tests.workflows.test_seller_account import POLICY, finish, start_account
+from tests.support import signing
+from tests.support.accounts import POLICY, finish, serious_violation_closes, start_account, task_failures
+from tests.support.draws import hex_id
+from tests.support.polling import until
 from workflows.seller_account import SellerAccount
 
 # A short retry budget: a payload that sends a step after a missing file fails in seconds, not minutes.

@@ -18,7 +18,7 @@ from devtools.identity_factory import applicant
 from models.activity_io import BarIdentityInput
 from models.contract import RegistrationInput
 from tests.conftest import new_worker
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 
 def in_script(number: str, zero: str) -> str:

@@ -18,9 +18,8 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import RegistrationInput, VerifyEmailInput
 from models.refusals import RefusedError
 from tests.conftest import new_worker
-from tests.polling import until
-from tests.workflows.test_authentication import photo
-from tests.workflows.test_seller_account import audit_rows, finish
+from tests.support.accounts import audit_rows, finish, photo
+from tests.support.polling import until
 from workflows.seller_account import SellerAccount
 
 

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
@@ -18,8 +17,8 @@ from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.contract import ExamAnswers, ExamStartInput, ProductRemoval, VerifyEmailInput
 from models.policy import load_policy
-from models.refusals import RefusedError
 from tests.conftest import new_worker
+from tests.support.accounts import refused
 from workflows.seller_account import SellerAccount
 
 RETAKE_SECONDS = 3
@@ -29,10 +28,6 @@ POLICY = dataclasses.replace(
 )
 
 
-async def refused(call) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    with pytest.raises(RefusedError) as err:
-        await call
-    return err.value.refusal.rule, err.value.refusal.code
 
 
 async def history_length(env: WorkflowEnvironment, member: str) -> int:

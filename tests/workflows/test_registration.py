@@ -18,7 +18,7 @@ from devtools.identity_factory import applicant
 from models.contract import RegistrationInput, RegistrationResult
 from models.tables import Account, BarredFingerprint, IdentityFingerprint, PreApproval
 from tests.conftest import new_worker
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 
 async def register(client: Client, tq: str, reg: RegistrationInput) -> RegistrationResult:

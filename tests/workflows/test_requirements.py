@@ -15,9 +15,9 @@ from models.contract import AppealInput, AssociationCaseInput, ExamAnswers, Exam
 from models.policy import load_policy
 from starter import requirements_text
 from tests.conftest import new_worker
-from tests.polling import until
-from tests.signing import signal, update
-from tests.workflows.test_seller_account import finish, start_account
+from tests.support.accounts import finish, start_account
+from tests.support.polling import until
+from tests.support.signing import signal, update
 from workflows.seller_account import SellerAccount
 
 POLICY = load_policy()

@@ -3,92 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, select
-from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.login_ip import accounts_on_ip
-from activities.storage.db import engine
-from models.account_state import AccountInput, AccountState, ChartModel
-from models.contract import AccountProfile, ClosureReport, LoginInput
-from models.policy import load_policy
-from models.tables import AuditRecord, Notice
+from models.contract import LoginInput
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.polling import eventually, until
-from tests.signing import signal
+from tests.support.accounts import POLICY, audit_rows, finish, notices, start_account
+from tests.support.polling import eventually, until
+from tests.support.signing import signal
 from workflows.seller_account import SellerAccount
 
-POLICY = load_policy()
 # Fixed seed: addresses no other test of the session uses, the same in every run.
 DRAW = random.Random(20261125)
 YEAR = timedelta(days=POLICY.dormancy.inactivity_days)
 
 
-async def start_account(
-    env: WorkflowEnvironment, task_queue: str, *, state: str = "registered", **kwargs
-) -> WorkflowHandle:  # type: ignore[no-untyped-def]
-    member_id = "T" + hex_id(15).upper()
-    now = await env.get_current_time()
-    registered_at = kwargs.pop("registered_at", now)
-    # One run per test account unless a test is about run age (tests/workflows/test_deploy.py): a run
-    # that continues-as-new every 30 days sets a timer the time-skipping server must serve in every
-    # later test that skips time, for as long as the account lives.
-    kwargs.setdefault("max_run_days", 100 * 365)
-    account_state = None
-    if state != "registered":
-        account_state = AccountState(chart=ChartModel(state=state), registered_at=now, last_login_at=now)
-    return await env.client.start_workflow(
-        SellerAccount.run,
-        AccountInput(
-            profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
-            policy=kwargs.pop("policy", POLICY),
-            registered_at=registered_at,
-            state=account_state,
-            **kwargs,
-        ),
-        id=f"seller-{member_id}",
-        task_queue=task_queue,
-    )
 
 
-def is_finished(description: WorkflowExecutionDescription) -> bool:
-    return description.status != WorkflowExecutionStatus.RUNNING
 
 
-async def finish(*handles: WorkflowHandle) -> None:
-    """End a test's accounts the way accounts end, closed (by a report, if nothing closed them yet),
-    and wait until their workflows have finished, last activities included. A workflow left with work
-    after its test's worker has gone holds the time-skipping server's clock for every later test."""
-    for handle in handles:
-        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-            report = ClosureReport(
-                f"test-over-{hex_id(8)}", "REG-9", "account_rental", reported_by="test"
-            )
-            with contextlib.suppress(RPCError):  # it finished between the two calls
-                await signal(handle, SellerAccount.report_closure, report)
-    for handle in handles:
-        await eventually(handle.describe, is_finished, f"{handle.id} finished")
 
 
-def audit_rows(workflow_id: str) -> list[AuditRecord]:
-    with Session(engine()) as session:
-        return list(
-            session.exec(
-                select(AuditRecord).where(AuditRecord.workflow_id == workflow_id).order_by(AuditRecord.seq)
-            )
-        )
 
 
-def notices(member_id: str) -> list[Notice]:
-    with Session(engine()) as session:
-        return list(session.exec(select(Notice).where(Notice.member_id == member_id).order_by(Notice.at)))
 
 
 async def test_unauthenticated_account_is_reclaimed_after_a_year_with_warnings(

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from activities.email_verification import send_verification_code
 from activities.identity import canonical as identity_canonical
 from activities.identity.canonical import canonical, canonical_email, load_providers
+from activities.identity.input_checks import contact_refusal
 from activities.identity_registry import fingerprint
-from activities.registration_checks import contact_refusal
 from devtools.identity_factory import id_card_number, licence_number
 from devtools.smtp_sink import SmtpSink
 from models.activity_io import SendCodeInput
 from models.refusals import RefusedError
-from tests.draws import hex_id
-from tests.registry_rows import registered_account
+from tests.support.draws import hex_id
+from tests.support.registry_rows import registered_account
 
 # Decimal digit zeros of scripts people type numbers in; each script's digits are zero + 0..9.
 DIGIT_ZEROS = {

@@ -17,7 +17,7 @@ from activities.known_faces import vectors as face_vectors
 from activities.known_faces.index import as_bytes, new_usearch_index, recheck_radius, shared_faces
 from activities.storage.db import engine
 from models.known_faces import FaceTemplate
-from tests.registry_rows import new_account
+from tests.support.registry_rows import new_account
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SEQUENCE_NEXT = "SELECT nextval(pg_get_serial_sequence('facetemplate', 'id'))"

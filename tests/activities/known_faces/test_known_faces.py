@@ -22,8 +22,8 @@ from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import load_policy
 from models.tables import AccountLink
-from tests.draws import hex_id
-from tests.registry_rows import new_account
+from tests.support.draws import hex_id
+from tests.support.registry_rows import new_account
 
 POLICY = load_policy().authentication
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

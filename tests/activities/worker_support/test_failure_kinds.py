@@ -12,9 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.worker_support.failure_kinds import FailureKinds
-from models.policy import Policy, StepsPolicy
-from tests.draws import hex_id
-from workflows.account_common import StepFailed, run_activity
+from models.policy import StepsPolicy
+from tests.support.draws import hex_id
+from workflows.activity_refs import ActivityRef
+from workflows.steps import StepFailed, Steps
 
 ATTEMPTS: dict[str, int] = {}
 
@@ -33,6 +34,10 @@ def flaky_registry(key: str) -> str:
     return "written"
 
 
+PARSE_AMOUNT = ActivityRef[str, int]("parse_amount", str, int)
+FLAKY_REGISTRY = ActivityRef[str, str]("flaky_registry", str, str)
+
+
 @dataclasses.dataclass
 class Call:
     activity: str
@@ -41,18 +46,21 @@ class Call:
 
 
 @workflow.defn(sandboxed=False)
-class Steps:
+class OneStep:
     @workflow.init
     def __init__(self, call: Call) -> None:
-        self.policy = dataclasses.replace(
-            Policy(), steps=StepsPolicy(retry_budget_seconds=call.budget_seconds)
+        self.failed: list[StepFailed] = []
+        self.steps = Steps(
+            StepsPolicy(retry_budget_seconds=call.budget_seconds),
+            on_failed=self.failed.append,
+            on_succeeded=lambda step: None,
         )
 
     @workflow.run
     async def run(self, call: Call) -> str:
-        fn = {"parse_amount": parse_amount, "flaky_registry": flaky_registry}[call.activity]
+        ref = {"parse_amount": PARSE_AMOUNT, "flaky_registry": FLAKY_REGISTRY}[call.activity]
         try:
-            return str(await run_activity(fn, call.arg, summary="ENF-2 step"))
+            return str(await self.steps.run(ref, call.arg, summary="ENF-2 step"))
         except StepFailed as failed:
             return f"{failed.kind} {failed.refusal.rule} {failed.refusal.code}"
 
@@ -62,13 +70,13 @@ async def run(env: WorkflowEnvironment, call: Call) -> str:
     async with Worker(
         env.client,
         task_queue=tq,
-        workflows=[Steps],
+        workflows=[OneStep],
         activities=[parse_amount, flaky_registry],
         activity_executor=ThreadPoolExecutor(2),
         interceptors=[FailureKinds()],
     ):
         return await env.client.execute_workflow(
-            Steps.run, call, id=f"kinds-{hex_id()}", task_queue=tq, execution_timeout=timedelta(minutes=2)
+            OneStep.run, call, id=f"kinds-{hex_id()}", task_queue=tq, execution_timeout=timedelta(minutes=2)
         )
 
 

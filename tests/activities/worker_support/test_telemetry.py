@@ -30,8 +30,8 @@ from models.contract import AccountStatus, UnbindInput, VerifyEmailInput, Violat
 from models.refusals import RefusedError
 from models.settings import settings
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.polling import eventually
+from tests.support.draws import hex_id
+from tests.support.polling import eventually
 from workflows.seller_account import SellerAccount
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$")

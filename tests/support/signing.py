@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle
 
+from models.auth import Signed
 from security import credentials
-from security.credentials import Signed
 
 TEST_TTL = timedelta(days=365_000)
 M = TypeVar("M", bound=Signed)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from activities.identity_registry import fingerprint
 from activities.storage.db import engine
 from models.tables import Account, IdentityFingerprint
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 
 def new_member_id(prefix: str) -> str:

@@ -14,6 +14,7 @@ from temporalio.worker import Replayer
 
 import seller_client
 from devtools.identity_factory import applicant
+from models.auth import Credential
 from models.contract import (
     AppealDecisionInput,
     AssociationCaseInput,
@@ -24,13 +25,21 @@ from models.contract import (
 )
 from models.settings import settings
 from security import credentials
-from security.credentials import Credential
 from seller_client import data_converter
 from tests.conftest import new_worker
-from tests.polling import eventually, until
-from tests.signing import TEST_TTL, as_system, member_of, signal, signed, update, update_id
-from tests.workflows.test_enforcement import appeal_for, closes, linked_pair_with_a_case
-from tests.workflows.test_seller_account import audit_rows, finish, notices, start_account
+from tests.support.accounts import (
+    appeal_for,
+    audit_rows,
+    audited,
+    closes,
+    finish,
+    linked_pair_with_a_case,
+    notices,
+    refused,
+    start_account,
+)
+from tests.support.polling import eventually, until
+from tests.support.signing import TEST_TTL, as_system, member_of, signal, signed, update, update_id
 from worker import WORKFLOWS, sandbox_runner
 from workflows.seller_account import SellerAccount
 
@@ -53,21 +62,15 @@ async def dropped(handle: WorkflowHandle, command: str, count: int = 1) -> list[
     return await eventually(found, lambda f: len(f) >= count, f"{count} dropped {command} signals")
 
 
-async def audited(handle: WorkflowHandle, event: str) -> list[str]:
+async def audited_actors(handle: WorkflowHandle, event: str) -> list[str]:
     """The actors of the account's `event` rows, once there is one (an activity writes them after the
     state changes)."""
-    return await eventually(
-        lambda: [r.actor for r in audit_rows(handle.id) if r.event == event], bool, f"an {event} row"
-    )
+    return [r.actor for r in await audited(handle.id, event)]
 
 
-async def refused_as_is(handle: WorkflowHandle, handler, message) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The rule and reason code of an update refused as sent (credential and all)."""
-    with pytest.raises(WorkflowUpdateFailedError) as err:
-        await handle.execute_update(handler, message, id=update_id(handler.__name__))
-    refusal = seller_client.as_refusal(err.value)
-    assert refusal is not None, err.value
-    return refusal.rule, refusal.code
+def as_sent(handle: WorkflowHandle, handler, message):  # type: ignore[no-untyped-def]
+    """The update exactly as given, credential and all."""
+    return handle.execute_update(handler, message, id=update_id(handler.__name__))
 
 
 async def test_a_seller_cannot_decide_an_appeal(time_env: WorkflowEnvironment) -> None:
@@ -76,17 +79,17 @@ async def test_a_seller_cannot_decide_an_appeal(time_env: WorkflowEnvironment) -
         await update(h, SellerAccount.appeal, appeal_for(case_id))
         decision = AppealDecisionInput(case_id, True, "")
         as_seller = credentials.signed(decision, seller_credential(h, "decide_appeal"))
-        assert await refused_as_is(h, SellerAccount.decide_appeal, as_seller) == (
+        assert await refused(as_sent(h, SellerAccount.decide_appeal, as_seller)) == (
             "ENF-4",
             "role_not_allowed",
         )
         # A seller who edits their credential into an operator's breaks its signature.
         forged = dataclasses.replace(seller_credential(h, "decide_appeal"), role="operator", actor="lin")
-        assert await refused_as_is(h, SellerAccount.decide_appeal, credentials.signed(decision, forged)) == (
+        assert await refused(as_sent(h, SellerAccount.decide_appeal, credentials.signed(decision, forged))) == (
             "ENF-4",
             "credential_invalid",
         )
-        assert await refused_as_is(h, SellerAccount.decide_appeal, decision) == (
+        assert await refused(as_sent(h, SellerAccount.decide_appeal, decision)) == (
             "ENF-4",
             "credential_missing",
         )
@@ -98,7 +101,7 @@ async def test_a_seller_cannot_decide_an_appeal(time_env: WorkflowEnvironment) -
             now=await time_env.get_current_time() - timedelta(hours=1),
             ttl=timedelta(minutes=10),  # the suite's default lifetime is long (tests/conftest.py)
         )
-        assert await refused_as_is(h, SellerAccount.decide_appeal, credentials.signed(decision, expired)) == (
+        assert await refused(as_sent(h, SellerAccount.decide_appeal, credentials.signed(decision, expired))) == (
             "ENF-4",
             "credential_expired",
         )
@@ -108,7 +111,7 @@ async def test_a_seller_cannot_decide_an_appeal(time_env: WorkflowEnvironment) -
             r for r in audit_rows(h.id) if r.event.startswith("appeal_") and r.event != "appeal_filed"
         ]
         await update(h, SellerAccount.decide_appeal, decision, operator="lin")
-        assert await audited(h, "appeal_approved") == ["operator:lin"], (
+        assert await audited_actors(h, "appeal_approved") == ["operator:lin"], (
             "the audit names the verified operator"
         )
         await finish(h, other)
@@ -146,7 +149,7 @@ async def test_a_seller_cannot_open_a_case(time_env: WorkflowEnvironment) -> Non
             h, SellerAccount.open_case, dataclasses.replace(case, case_id="C-by-ops"), operator="ops"
         )
         await until(h, lambda s: s.open_cases == ["C-by-ops"], "case opened by the operator")
-        assert await audited(h, "suspend") == ["operator:ops"]
+        assert await audited_actors(h, "suspend") == ["operator:ops"]
         await finish(h)
 
 
@@ -171,7 +174,7 @@ async def test_a_seller_cannot_report_a_violation(time_env: WorkflowEnvironment)
         await until(h, lambda s: s.penalty_points["trade"] == 12, "the service's report applied")
         assert ("credential_wrong_command", "service:risk-engine") in await dropped(h, "report_violation", 2)
         assert (await h.query(SellerAccount.status)).state == "open"
-        assert await audited(h, "violation") == ["service:risk"]
+        assert await audited_actors(h, "violation") == ["service:risk"]
         await finish(h)
 
 
@@ -210,26 +213,26 @@ async def test_the_cross_account_attack_leaves_the_other_store_alone(dev_env: Wo
         own = credentials.signed(
             AppealDecisionInput(case_id, True, ""), seller_credential(attacker, "decide_appeal")
         )
-        assert await refused_as_is(attacker, SellerAccount.decide_appeal, own) == (
+        assert await refused(as_sent(attacker, SellerAccount.decide_appeal, own)) == (
             "ENF-4",
             "role_not_allowed",
         )
         # The junk appeal on the other store, with the attacker's own credential, then one edited to fit.
         junk = credentials.signed(appeal_for(case_id), seller_credential(attacker, "appeal"))
-        assert await refused_as_is(victim, SellerAccount.appeal, junk) == (
+        assert await refused(as_sent(victim, SellerAccount.appeal, junk)) == (
             "ENF-4",
             "credential_wrong_account",
         )
         edited = dataclasses.replace(
             seller_credential(attacker, "appeal"), actor=victim_id, account=victim_id
         )
-        assert await refused_as_is(
+        assert await refused(as_sent(
             victim, SellerAccount.appeal, credentials.signed(appeal_for(case_id), edited)
-        ) == ("ENF-4", "credential_invalid")
+        )) == ("ENF-4", "credential_invalid")
         reject = AppealDecisionInput(case_id, False, "lin")
         for cred in (seller_credential(attacker, "decide_appeal"), edited, None):
             message = reject if cred is None else credentials.signed(reject, cred)
-            code = await refused_as_is(victim, SellerAccount.decide_appeal, message)
+            code = await refused(as_sent(victim, SellerAccount.decide_appeal, message))
             assert code[0] == "ENF-4"
 
         theirs = await victim.query(SellerAccount.status)

@@ -9,9 +9,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.contract import ChangeContactInput, RequestCodeInput
 from tests.conftest import new_worker
-from tests.polling import until
-from tests.workflows.test_enforcement import closes, refused, registered_identity, violation
-from tests.workflows.test_seller_account import audit_rows, finish, start_account
+from tests.support.accounts import audit_rows, closes, finish, refused, registered_identity, start_account
+from tests.support.accounts import report_violation as violation
+from tests.support.polling import until
+from tests.support.signing import update
 from workflows.seller_account import SellerAccount
 
 HOSTILE_EMAILS = [
@@ -33,9 +34,9 @@ async def test_hostile_code_request_is_refused_and_the_account_stays_enforceable
         h = await start_account(time_env, worker.task_queue)
         member = (await h.query(SellerAccount.status)).member_id
         who = registered_identity(member)
-        rule, code = await refused(
+        rule, code = await refused(update(
             h, SellerAccount.request_email_code, RequestCodeInput(template.format(email=who.email))
-        )
+        ))
         assert rule == "REG-6" and code in {"control_characters", "bad_email"}
         # Nothing was queued behind a stuck mail: the account answers and a serious violation closes it.
         assert (await h.query(SellerAccount.status)).state == "registered"
@@ -64,7 +65,7 @@ async def test_hostile_contact_change_on_an_open_store_is_refused_and_enforcemen
         h = await start_account(time_env, worker.task_queue, state="open")
         member = (await h.query(SellerAccount.status)).member_id
         registered_identity(member)
-        rule, got = await refused(h, SellerAccount.change_contact, ChangeContactInput(kind, value))
+        rule, got = await refused(update(h, SellerAccount.change_contact, ChangeContactInput(kind, value)))
         assert (rule, got) == ("REG-6" if kind == "email" else "REG-11", code)
         # Refused by the validator: no activity ran and nothing was written for it.
         assert not [r for r in audit_rows(h.id) if r.event == "change_contact"]
@@ -86,7 +87,7 @@ async def test_a_contact_change_to_another_sellers_mobile_spelt_differently_link
         registered_identity(b)
         national = holder.mobile.removeprefix("+86")
         alias = f"0086 {national[:3]} {national[3:7]} {national[7:]}"
-        assert await refused(second, SellerAccount.change_contact, ChangeContactInput("mobile", alias)) == (
+        assert await refused(update(second, SellerAccount.change_contact, ChangeContactInput("mobile", alias))) == (
             "ASSOC-2",
             "identity_in_use",
         )

@@ -1,0 +1,1 @@
+"""Products: the listing input checks (OPEN-3)."""

@@ -1,0 +1,1 @@
+"""What tests share: accounts (start, finish, audit, refusals), signing, polling, draws, registry rows."""
