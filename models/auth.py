@@ -4,12 +4,14 @@ security/credentials.py's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.refusals import Refusal
 
 # The development key: signs every role. `SELLER_ENV=production` refuses to start with it (settings).
+ROLES = ("seller", "service", "operator", "system")
+ANY = "*"
 DEV_KEYS = "dev:*:" + "c0ffee" * 10 + "beef"
 
 
@@ -53,3 +55,26 @@ class VerifyCredentialsInput:
 class CredentialVerdict:
     principal: str | None  # the verified actor, or None: the message is dropped
     refusal: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    secret: bytes = field(repr=False)
+    roles: frozenset[str]
+
+
+def parse_keys(raw: str) -> list[SigningKey]:
+    """`CREDENTIAL_KEYS=k2:seller+service:<hex>,k1:*:<hex>`: id, roles (`+`-separated or `*`), secret of at
+    least 32 bytes. Order matters: for each role, the first key allowed to sign it signs."""
+    keys: list[SigningKey] = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key_id, roles_spec, hex_secret = (part.split(":") + ["", ""])[:3]
+        secret = bytes.fromhex(hex_secret)
+        roles = frozenset(ROLES if roles_spec == ANY else roles_spec.split("+"))
+        if not key_id or len(secret) < 32 or not roles <= set(ROLES):
+            raise ValueError(f"CREDENTIAL_KEYS: key {key_id!r} needs an id, known roles and >= 32 bytes")
+        keys.append(SigningKey(key_id, secret, roles))
+    if not keys:
+        raise ValueError("CREDENTIAL_KEYS lists no key")
+    return keys

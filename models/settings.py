@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from models.auth import DEV_KEYS
+from models.auth import DEV_KEYS, parse_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
@@ -195,7 +195,6 @@ def production_problems(env: dict[str, str] | None = None) -> list[str]:
         problems.append("CODEC_SERVER_TOKEN is unset or the development token (set it, or empty to disable)")
     elif token and (weak := secret_problem("CODEC_SERVER_TOKEN", token)):
         problems.append(weak)
-    from security.credentials import parse_keys
 
     raw_credential_keys = env.get("CREDENTIAL_KEYS", "")
     if not raw_credential_keys.strip():

@@ -28,17 +28,17 @@ import hashlib
 import hmac
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from models import limits
-from models.auth import Credential, Signed
+from models.auth import ANY, ROLES, Credential, Signed, SigningKey, parse_keys
+
+__all__ = ["ANY", "ROLES", "Credential", "Signed", "SigningKey", "parse_keys"]  # re-exported: callers import them from here
 from models.refusals import Refusal
 
-ROLES = ("seller", "service", "operator", "system")
-ANY = "*"
 RULE = "ENF-4"  # the audit names the actor: a command is taken only from the actor it claims to be
 # As long as the longest operator name the audit's actor column holds with its `operator:` prefix.
 ACTOR = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._@-]{{0,{limits.OPERATOR_NAME - 1}}}$")
@@ -74,29 +74,6 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "open_case": ("system", "operator"),
     "ban": ("system", "operator"),
 }
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    key_id: str
-    secret: bytes = field(repr=False)
-    roles: frozenset[str]
-
-
-def parse_keys(raw: str) -> list[SigningKey]:
-    """`CREDENTIAL_KEYS=k2:seller+service:<hex>,k1:*:<hex>`: id, roles (`+`-separated or `*`), secret of at
-    least 32 bytes. Order matters: for each role, the first key allowed to sign it signs."""
-    keys: list[SigningKey] = []
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        key_id, roles_spec, hex_secret = (part.split(":") + ["", ""])[:3]
-        secret = bytes.fromhex(hex_secret)
-        roles = frozenset(ROLES if roles_spec == ANY else roles_spec.split("+"))
-        if not key_id or len(secret) < 32 or not roles <= set(ROLES):
-            raise ValueError(f"CREDENTIAL_KEYS: key {key_id!r} needs an id, known roles and >= 32 bytes")
-        keys.append(SigningKey(key_id, secret, roles))
-    if not keys:
-        raise ValueError("CREDENTIAL_KEYS lists no key")
-    return keys
 
 
 @lru_cache(maxsize=1)
