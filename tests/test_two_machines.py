@@ -35,7 +35,7 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import ExamAnswers, ExamStartInput, PhotoSubmission, VerifyEmailInput
 from models.policy import load_policy
 from models.settings import settings
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 from workflows.seller_account import SellerAccount
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,9 +23,9 @@ from devtools.contract_schema import ROOT as CONTRACT
 from devtools.smtp_sink import SmtpSink
 from models.settings import settings
 from tests.conftest import new_worker
-from tests.draws import hex_id
-from tests.polling import eventually
-from tests.workflows.test_authentication import photo
+from tests.support.accounts import photo
+from tests.support.draws import hex_id
+from tests.support.polling import eventually
 
 NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
 STEP_SECONDS = 240  # one command; a photo check on a busy machine takes tens of seconds

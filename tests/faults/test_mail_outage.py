@@ -19,10 +19,10 @@ from devtools.smtp_sink import SmtpSink, free_port
 from models.contract import RequestCodeInput, VerifyEmailInput
 from models.settings import settings
 from tests.conftest import new_worker
-from tests.draws import hex_id
 from tests.faults.processes import WorkerProcess
 from tests.faults.test_faults import address, record
-from tests.workflows.test_seller_account import finish
+from tests.support.accounts import finish
+from tests.support.draws import hex_id
 from workflows.seller_account import SellerAccount
 
 OUTAGE_SECONDS = 20  # the chaos run's outage; the registration's own tries take about 3 s

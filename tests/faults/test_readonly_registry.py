@@ -24,9 +24,9 @@ from temporalio.testing import WorkflowEnvironment
 import seller_client
 from activities.storage.db import create_tables, make_engine, sqlite_gate
 from devtools.identity_factory import applicant
-from tests.draws import hex_id
 from tests.faults.processes import WorkerProcess, pending_failure, timed
 from tests.faults.test_faults import ON_POSTGRES, _set_writable, accounts_for, address, record
+from tests.support.draws import hex_id
 
 STATES = ["no WAL files", "WAL and -shm present", "checkpoint pending"]
 AT_ONCE = 3  # registrations in flight during the outage: the worker's connections overlap

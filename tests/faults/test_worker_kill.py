@@ -23,9 +23,9 @@ import seller_client
 from devtools.identity_factory import applicant
 from models.contract import VerifyEmailInput
 from models.refusals import RefusedError
-from tests.draws import hex_id
 from tests.faults.processes import WorkerProcess
 from tests.faults.test_faults import address, record
+from tests.support.draws import hex_id
 from workflows.seller_account import SellerAccount
 
 ACCOUNTS = 6

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from models.auth import DEV_KEYS
 from models.contract import ViolationInput
 from models.settings import (
     DEV_CODEC_KEY,
@@ -24,7 +25,6 @@ from models.settings import (
     parse_codec_keys,
     settings,
 )
-from security import credentials
 from security.codec import REFUSED_ENCODING, EncryptionCodec, data_converter
 from security.codec_access import DEV_OPERATOR_PASSWORD, hash_password, load_access
 from tests.conftest import new_worker
@@ -120,7 +120,7 @@ def spaced(hex_key: str) -> str:
         ("CODEC_KEYS", f"k1:{DEV_CODEC_KEY.upper()}", "public development key"),
         (
             "CREDENTIAL_KEYS",
-            "k1:*:" + spaced(credentials.DEV_KEYS.rsplit(":", 1)[1]),
+            "k1:*:" + spaced(DEV_KEYS.rsplit(":", 1)[1]),
             "public development key",
         ),
         ("CREDENTIAL_KEYS", "k1:*:zz", "CREDENTIAL_KEYS"),

@@ -14,8 +14,8 @@ from models.contract import UnbindInput, VerifyEmailInput
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, refusal_failure
 from security.failure_converter import ContractFailureConverter
 from tests.conftest import new_worker
-from tests.signing import update
-from tests.workflows.test_seller_account import finish, start_account
+from tests.support.accounts import finish, start_account
+from tests.support.signing import update
 from workflows.seller_account import SellerAccount
 
 

@@ -16,8 +16,8 @@ from models.account_state import CommandAnswer
 from models.contract import PhotoSubmission, ProductInput
 from models.refusals import REFUSAL_ERROR_TYPE
 from tests.conftest import new_worker
-from tests.signing import signed
-from tests.workflows.test_seller_account import finish, start_account
+from tests.support.accounts import finish, start_account
+from tests.support.signing import signed
 from workflows.seller_account import SellerAccount
 
 DARK = {"rule": "OPEN-1", "code": "too_dark", "message": "The photo is too dark.", "retryable": True}

@@ -28,8 +28,8 @@ from models.policy import load_policy
 from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
 from tests.conftest import BIN, new_worker
-from tests.draws import hex_id
-from tests.polling import eventually
+from tests.support.draws import hex_id
+from tests.support.polling import eventually
 from worker import start_retention_keeper
 from workflows.seller_account import SellerAccount
 

@@ -17,7 +17,7 @@ from activities.copy_detection.duplicate_index import DuplicateIndex
 from activities.copy_detection.text_signature import BANDS
 from activities.storage.db import create_tables, make_engine
 from models.products import ProductSignature
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 LISTINGS = 1000
 

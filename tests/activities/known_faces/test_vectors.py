@@ -19,7 +19,7 @@ from activities.known_faces import vectors as face_vectors
 from activities.storage.db import create_tables, make_engine
 from models.known_faces import FaceTemplate
 from models.tables import Account
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 

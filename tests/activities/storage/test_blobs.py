@@ -15,7 +15,7 @@ import pytest
 from activities.storage.blobs import BlobError, BlobMissing, Blobs, BlobTooLarge
 from activities.storage.object_store import INCOMING, MAGIC, FolderStore, S3Store, Sealer
 from devtools.seaweed import SeaweedS3
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 K1, K2 = bytes(range(32)), bytes(range(32, 64))
 PHOTO = b"\xff\xd8\xff\xe0 an ID-card photo: 110101199003074258 " + os.urandom(2000)

@@ -18,7 +18,7 @@ from PIL import Image
 from activities.identity_registry import linked_accounts
 from activities.storage.blobs import put_bytes
 from models.activity_io import ListProductInput, PhotoCheckInput, PhotoCheckResult
-from tests.draws import hex_id
+from tests.support.draws import hex_id
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 WORKERS = 3
@@ -79,7 +79,7 @@ def test_one_photo_re_encoded_for_two_accounts_at_once_passes_once(data_dir: Any
     from activities.identity_photo import check_authentication_photo
     from devtools import photo_fixtures
     from models.policy import load_policy
-    from tests.registry_rows import new_account
+    from tests.support.registry_rows import new_account
 
     policy = load_policy().authentication
     original = photo_fixtures.jpeg_bytes(next(v for v in photo_fixtures.VARIANTS if v.name == "pass_obama"))
