@@ -16,6 +16,8 @@ from models.activity_io import (
     ClearLinkInput,
     DrawExamInput,
     DrawnExam,
+    EraseInput,
+    ErasureReport,
     ExamGrade,
     GradeExamInput,
     ListProductInput,
@@ -29,6 +31,8 @@ from models.activity_io import (
     RebindContactResult,
     SendCodeInput,
     SendCodeResult,
+    SweepInput,
+    SweepReport,
     UnlistProductInput,
     VerifyCodeInput,
     VerifyCodeResult,
@@ -78,3 +82,5 @@ SCREEN_BUYER = ActivityRef[BuyerScreening, BuyerScreeningResult]("screen_buyer",
 VERIFY_CREDENTIALS = ActivityRef[VerifyCredentialsInput, list[CredentialVerdict]](
     "verify_credentials", VerifyCredentialsInput, list[CredentialVerdict]
 )
+SWEEP_RETENTION = ActivityRef[SweepInput, SweepReport]("sweep_retention", SweepInput, SweepReport)
+ERASE_MEMBER = ActivityRef[EraseInput, ErasureReport]("erase_member", EraseInput, ErasureReport)

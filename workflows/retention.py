@@ -19,8 +19,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.retention import erase_member, sweep_retention
     from models.activity_io import EraseInput, ErasureReport, SweepInput
+
+from workflows.activity_refs import ERASE_MEMBER, SWEEP_RETENTION
 
 SWEEPS_PER_RUN = 60
 # A pass deletes a batch of each kind; a day's backlog after an outage is worked off in passes.
@@ -48,8 +49,9 @@ class RetentionKeeper:
     async def _sweep(self) -> float:
         for _ in range(MAX_PASSES_PER_SWEEP):
             report = await workflow.execute_activity(
-                sweep_retention,
+                SWEEP_RETENTION.name,
                 SweepInput(at=workflow.now()),
+                result_type=SWEEP_RETENTION.output,
                 summary="DATA-2 retention sweep",
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRIES,
@@ -64,5 +66,10 @@ class ErasureRequest:
     @workflow.run
     async def run(self, inp: EraseInput) -> ErasureReport:
         return await workflow.execute_activity(
-            erase_member, inp, summary="DATA-4 erasure", start_to_close_timeout=TIMEOUT, retry_policy=RETRIES
+            ERASE_MEMBER.name,
+            inp,
+            result_type=ERASE_MEMBER.output,
+            summary="DATA-4 erasure",
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=RETRIES,
         )
