@@ -32,6 +32,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -500,7 +501,9 @@ def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     A refused photo is noted for deletion when DATA-2's period ends (activities/retention.py)."""
     result = _check(inp)
     if not result.passed and result.refusal is not None and inp.member_id:
-        note_refused_photo(inp.photo_ref, inp.member_id, activity.info().current_attempt_scheduled_time)
+        # The server's clock (workflow time, also under time skipping); the wall clock outside a worker.
+        at = activity.info().current_attempt_scheduled_time if activity.in_activity() else datetime.now(UTC)
+        note_refused_photo(inp.photo_ref, inp.member_id, at)
     return result
 
 

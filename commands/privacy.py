@@ -43,8 +43,11 @@ BLOB_REF = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _rows(session: Session, model: Any, *where: Any, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The rows as plain values; binary columns (hashes, signatures, templates) are never exported."""
     rows = session.exec(select(model).where(*where)).all()
-    return [{k: v for k, v in row.model_dump(mode="json").items() if k not in drop} for row in rows]
+    return [
+        {k: v for k, v in row.model_dump().items() if k not in drop and not isinstance(v, bytes)} for row in rows
+    ]
 
 
 def _copy(ref: str, folder: Path) -> str | None:
@@ -69,7 +72,7 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
         data: dict[str, Any] = {
             "member_id": member_id,
             "exported_at": seller_client.utcnow().isoformat(),
-            "account": account.model_dump(mode="json"),
+            "account": account.model_dump(),
             # Keyed digests, never values: the export says which kinds are held, not the digests.
             "identityfingerprint": [
                 r["kind"]
@@ -127,13 +130,15 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
     return data
 
 
-async def erase(client: Client, member_id: str, *, reason: str, actor: str, at: datetime) -> ErasureReport:
+async def erase(
+    client: Client, member_id: str, *, reason: str, actor: str, at: datetime, task_queue: str | None = None
+) -> ErasureReport:
     """DATA-4 through Temporal: one ErasureRequest per account at a time; asked twice, answered the same."""
     return await client.execute_workflow(
         ErasureRequest.run,
         EraseInput(member_id=member_id, reason=reason, actor=actor, at=at),
         id=f"erase-{member_id}",
-        task_queue=settings().task_queue,
+        task_queue=task_queue or settings().task_queue,
     )
 
 

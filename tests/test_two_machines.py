@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,6 +35,7 @@ from devtools.seaweed import SeaweedS3
 from devtools.smtp_sink import SmtpSink
 from models.contract import ExamAnswers, ExamStartInput, PhotoSubmission, VerifyEmailInput
 from models.policy import load_policy
+from models.refusals import RefusedError
 from models.settings import settings
 from tests.support.draws import hex_id
 from workflows.seller_account import SellerAccount
@@ -138,11 +140,9 @@ async def test_two_workers_sharing_only_temporal_postgres_and_s3_see_each_others
 
     # The photo B checked, re-sent for another seller served by A: A refuses it as reused.
     third, _ = await onboard(client, machines["a"], mailbox)
-    reused = await authenticate(client, third, ticket.ref)
-    assert not reused.passed and (reused.failures[0].rule, reused.failures[0].code) == (
-        "OPEN-1",
-        "photo_reused",
-    )
+    with pytest.raises(RefusedError) as reused:  # a failed photo is a refusal (issue 29)
+        await authenticate(client, third, ticket.ref)
+    assert (reused.value.refusal.rule, reused.value.refusal.code) == ("OPEN-1", "photo_reused")
 
     # A product listed through A is the original; its copy listed through B is caught.
     seller_a, card = await onboard(client, machines["a"], mailbox)

@@ -169,7 +169,7 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
             if hasattr(time_env, "get_current_time")
             else seller_client.utcnow()
         )
-        live = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now)
+        live = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue)
         assert not live.erased and live.refusal is not None
         assert (live.refusal.rule, live.refusal.code) == ("DATA-4", "account_live")
         assert rows(FaceTemplate, member_id=member)
@@ -178,8 +178,8 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
             time_env.client, member, ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious")
         )
         await eventually(lambda: rows(Account, member_id=member, state="closed"), bool, "closed")
-        first = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now)
-        again = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now)
+        first = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue)
+        again = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue)
     assert first.erased and first.deleted["face_template"] == 1 and first.deleted["identity_fingerprint"] >= 4
     assert any(k.startswith("barred_fingerprint: REG-5") for k in first.kept)
     assert again.erased and again.deleted == {} and again.kept == first.kept

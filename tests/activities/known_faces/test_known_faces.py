@@ -113,7 +113,7 @@ def test_templates_never_leave_the_registry(data_dir: Path) -> None:
     result = authenticate(member, photo("pass_astronaut"))
     assert result.passed
     # The activity's answer holds verdict, measures and member ids: no vector of any kind.
-    assert set(dataclasses.asdict(result)) == {"passed", "refusal", "measures", "linked_member_ids"}
+    assert set(dataclasses.asdict(result)) == {"passed", "refusal", "measures", "linked_member_ids", "review"}
     assert all(isinstance(v, float) for v in result.measures.values()) and len(result.measures) < 128
     with Session(engine()) as session:
         stored = session.exec(select(FaceTemplate).where(FaceTemplate.member_id == member)).one()
