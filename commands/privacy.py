@@ -28,6 +28,7 @@ from models.tables import (
     AccountLink,
     AuditRecord,
     BarredFingerprint,
+    BuyerAccount,
     IdentityFingerprint,
     LoginDevice,
     LoginIp,
@@ -106,6 +107,13 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
             "refusedphoto": _rows(session, RefusedPhoto, RefusedPhoto.member_id == member_id),
             "product": _rows(session, Product, Product.member_id == member_id),
             "erasure": _rows(session, Erasure, Erasure.member_id == member_id),
+            # Kinds of the data map that hold nothing about one seller, named so the copy is complete.
+            "productsignature": "derived from the listings above (normalised text, image features); not personal",
+            "product_key": "integer candidate keys of the listings above (PostgreSQL); not personal",
+            "face_vector": "the face template's index entry (PostgreSQL); never leaves the registry",
+            "decisionlock": "a lock row per kind of decision; holds nothing about anyone",
+            "preapproval": "REG-2 approvals are kept by a keyed licence digest, not by member",
+            "buyeraccount": _rows(session, BuyerAccount, BuyerAccount.matched_member_id == member_id),
         }
     state: dict[str, Any] = {}
     if client is not None:

@@ -161,10 +161,11 @@ async def test_two_workers_sharing_only_temporal_postgres_and_s3_see_each_others
         client, seller_a, SellerAccount.release_product, product_fixtures.product(n, image)
     )
     assert original.accepted
-    copy = await seller_client.command(
-        client, seller_b, SellerAccount.release_product, product_fixtures.product(n, image)
-    )
-    assert not copy.accepted and (copy.refusal.rule, copy.refusal.code) == ("ASSOC-3", "duplicate_product")
+    with pytest.raises(RefusedError) as copy:  # a refused product is a refusal (issue 29)
+        await seller_client.command(
+            client, seller_b, SellerAccount.release_product, product_fixtures.product(n, image)
+        )
+    assert (copy.value.refusal.rule, copy.value.refusal.code) == ("ASSOC-3", "duplicate_product")
     import sqlalchemy
 
     shared = sqlalchemy.create_engine(machines["database"])
