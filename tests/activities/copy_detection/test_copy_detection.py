@@ -137,9 +137,13 @@ def test_an_index_in_another_process_catches_up_with_the_table(catalogue: dict[i
     """A second worker's index sees listings made through the first, and ones committed out of order."""
     from sqlmodel import Session, select
 
+    from activities.copy_detection import key_index
     from activities.product_index import _IndexHolder, listing_signature
     from activities.storage.db import engine
     from models.products import ProductSignature
+
+    if key_index.in_database(engine()):
+        pytest.skip("the candidates are PostgreSQL's (product_key): there is no in-process copy to catch up")
 
     n = ORIGINALS[0]
     title, description, _ = pf.listing(n)
