@@ -1,4 +1,5 @@
 """ASSOC-3 duplicate distribution: is this product the same as, or highly similar to, another store's?
+Over 400 lines: the one ASSOC-3 decision (candidates, judgement, the locked re-check, the insert) in one place.
 
 Text (activities/copy_detection/text_signature.py): the title and description normalised against copycats' disguises,
 MinHash LSH bands for candidates, the exact Jaccard of the shingle sets against the policy threshold.

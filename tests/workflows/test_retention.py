@@ -19,7 +19,6 @@ import seller_client
 from activities.storage.blobs import blobs
 from activities.storage.db import engine
 from commands.privacy import erase, export_member
-from devtools import photo_fixtures
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.contract import RegistrationInput, VerifyEmailInput, ViolationInput
@@ -28,6 +27,7 @@ from models.policy import load_policy
 from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
 from tests.conftest import BIN, new_worker
+from tests.support.accounts import photo
 from tests.support.draws import hex_id
 from tests.support.polling import eventually
 from worker import start_retention_keeper
@@ -35,13 +35,6 @@ from workflows.seller_account import SellerAccount
 
 RETENTION = load_policy().retention
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def photo(tmp_path: Path, name: str, id_number: str) -> Path:
-    variant = next(v for v in photo_fixtures.VARIANTS if v.name == name)
-    path = tmp_path / f"{name}-{hex_id(4)}.jpg"
-    path.write_bytes(photo_fixtures.jpeg_bytes(variant, id_number))
-    return path
 
 
 async def verified_seller(
@@ -92,6 +85,19 @@ def rows(model, **where):  # type: ignore[no-untyped-def]
         return list(session.exec(stmt))
 
 
+async def closed_for_a_serious_violation(env: WorkflowEnvironment, member: str) -> list[BarredFingerprint]:
+    """ENF-1: a serious violation closes the account and bars its identity (REG-5); the bars.
+
+    Read from the registry: a query to a finished workflow holds the time-skipping server's clock."""
+    await seller_client.report_violation(
+        env.client, member, ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious")
+    )
+    await eventually(lambda: rows(Account, member_id=member, state="closed"), bool, "closed")
+    return await eventually(
+        lambda: rows(BarredFingerprint, origin_member_id=member), bool, "REG-5 barred the identity"
+    )
+
+
 async def test_a_refused_photo_is_gone_from_blobs_and_registry_after_its_period(
     time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
 ) -> None:
@@ -118,15 +124,7 @@ async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_per
         passing = photo(tmp_path, "pass_obama", reg.id_card_number)
         assert await submit(time_env, member, passing)
         assert rows(FaceTemplate, member_id=member) and rows(AuthenticationPhoto, member_id=member)
-        await seller_client.report_violation(
-            time_env.client, member, ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious")
-        )
-
-        # Read from the registry: a query to a finished workflow holds the time-skipping server's clock.
-        await eventually(lambda: rows(Account, member_id=member, state="closed"), bool, "closed")
-        bars = await eventually(
-            lambda: rows(BarredFingerprint, origin_member_id=member), bool, "REG-5 barred the identity"
-        )
+        bars = await closed_for_a_serious_violation(time_env, member)
         assert rows(IdentityFingerprint, member_id=member)
 
     # The keeper runs on its own server clock: after an account's workflow has finished, the
@@ -169,17 +167,35 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
             if hasattr(time_env, "get_current_time")
             else seller_client.utcnow()
         )
-        live = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue)
+        live = await erase(
+            time_env.client,
+            member,
+            reason="seller_request",
+            actor="operator:lin",
+            at=now,
+            task_queue=worker.task_queue,
+        )
         assert not live.erased and live.refusal is not None
         assert (live.refusal.rule, live.refusal.code) == ("DATA-4", "account_live")
         assert rows(FaceTemplate, member_id=member)
 
-        await seller_client.report_violation(
-            time_env.client, member, ViolationInput(f"serious-{hex_id(8)}", "ip", "ENF-1", severity="serious")
+        await closed_for_a_serious_violation(time_env, member)
+        first = await erase(
+            time_env.client,
+            member,
+            reason="seller_request",
+            actor="operator:lin",
+            at=now,
+            task_queue=worker.task_queue,
         )
-        await eventually(lambda: rows(Account, member_id=member, state="closed"), bool, "closed")
-        first = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue)
-        again = await erase(time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue)
+        again = await erase(
+            time_env.client,
+            member,
+            reason="seller_request",
+            actor="operator:lin",
+            at=now,
+            task_queue=worker.task_queue,
+        )
     assert first.erased and first.deleted["face_template"] == 1 and first.deleted["identity_fingerprint"] >= 4
     assert any(k.startswith("barred_fingerprint: REG-5") for k in first.kept)
     assert again.erased and again.deleted == {} and again.kept == first.kept
