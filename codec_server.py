@@ -27,6 +27,11 @@ guessing is slowed by client, by name and by device with growing delays, never l
 Sessions live on the server: `/logout` ends the session, and every copy of its cookie stops decoding.
 A malformed cookie is answered 400; /encode refuses an encoding not spelled exactly as the SDK spells it.
 
+Review pages (evidence/page.py): `/review` lists the items waiting for an operator, and each item's
+page shows its evidence, both accounts and the decisions, and takes the decision; every view and
+decision goes to the access log. Decoded identity fields are masked for anyone without the
+`identity_reader` role (security/masking.py).
+
 Bounded: bodies are capped on the bytes actually read (whatever Content-Length says), slow or idle
 connections are closed, and at most a fixed number of requests decode at once.
 """
@@ -49,11 +54,14 @@ from aiohttp import web
 from google.protobuf import json_format
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from temporalio.api.common.v1 import Payloads
+from temporalio.client import Client
 
+from evidence import page as evidence_page
 from models import metrics
+from models.auth import IDENTITY_READER
 from models.refusals import Refusal
 from models.settings import Settings, settings
-from security import codec_signing
+from security import codec_signing, masking
 from security.codec import EncryptionCodec
 from security.codec_access import (
     DEVICE_COOKIE,
@@ -280,6 +288,8 @@ async def codec_call(request: web.Request) -> web.Response:
         c = request.app[CODEC]
         # Decoded, each credential's signature is blanked: history is for reading, not for replaying.
         out = await c.encode(plain) if action == "encode" else codec_signing.redact(await c.decode(plain))
+        if action == "decode" and IDENTITY_READER not in principal.roles:
+            out = masking.mask(out)  # identity fields for identity readers only (security/masking.py)
     except Exception as err:  # a payload from another key set, a forged one: say so, never crash
         log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
         return _error(400, f"cannot_{action}", f"cannot {action} a payload: {type(err).__name__}")
@@ -309,7 +319,9 @@ SIGNED_IN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign
 
 
 def _safe_next(request: web.Request, target: str) -> str | None:
-    """Only back to a configured UI origin: never an open redirect."""
+    """Only back to a configured UI origin or to this server's review pages: never an open redirect."""
+    if target.startswith("/review") and not target.startswith("//") and "\\" not in target:
+        return target
     parsed = urllib.parse.urlsplit(target)
     origin = f"{parsed.scheme}://{parsed.netloc}"
     return target if target and origin in request.app[ACCESS].ui_origins else None
@@ -433,7 +445,11 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def create_app(s: Settings | None = None, access: AccessSettings | None = None) -> web.Application:
+def create_app(
+    s: Settings | None = None, access: AccessSettings | None = None, temporal: Client | None = None
+) -> web.Application:
+    """`temporal`: the client the review pages read and decide through; by default one is connected
+    from settings when a page first needs it."""
     s = s or settings()
     access = access or load_access(s)
     app = web.Application(middlewares=[measured, cors], client_max_size=MAX_BODY)
@@ -456,6 +472,7 @@ def create_app(s: Settings | None = None, access: AccessSettings | None = None) 
             web.get("/health", health),
         ]
     )
+    evidence_page.setup(app, evidence_page.Desk(authenticate, app[SIGNER], access, temporal))
     return app
 
 

@@ -54,3 +54,6 @@ LIST_ITEMS = 10_000  # ban chains, and other lists the workflow keeps
 
 # ENF-2 points of one violation: far above any closing threshold, far below a 64-bit search attribute.
 POINTS_MAX = 1_000
+
+REVIEW_ITEM_ID = 96  # `<kind>-<ref>` (models/review.py)
+ACCESS_WHAT = 48  # what an evidence access log row says was seen or done
