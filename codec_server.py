@@ -288,8 +288,10 @@ async def codec_call(request: web.Request) -> web.Response:
         c = request.app[CODEC]
         # Decoded, each credential's signature is blanked: history is for reading, not for replaying.
         out = await c.encode(plain) if action == "encode" else codec_signing.redact(await c.decode(plain))
-        if action == "decode" and IDENTITY_READER not in principal.roles:
-            out = masking.mask(out)  # identity fields for identity readers only (security/masking.py)
+        if action == "decode" and principal.via != "token" and IDENTITY_READER not in principal.roles:
+            # Identity fields for identity readers only (security/masking.py). The static token is the
+            # services' own CLI credential, not a person's: it reads what the services read.
+            out = masking.mask(out)
     except Exception as err:  # a payload from another key set, a forged one: say so, never crash
         log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
         return _error(400, f"cannot_{action}", f"cannot {action} a payload: {type(err).__name__}")
