@@ -61,7 +61,7 @@ from models import metrics
 from models.auth import IDENTITY_READER
 from models.refusals import Refusal
 from models.settings import Settings, settings
-from security import codec_signing, masking
+from security import codec_signing, masking, ui_front
 from security.codec import EncryptionCodec
 from security.codec_access import (
     DEVICE_COOKIE,
@@ -152,7 +152,7 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
     """CORS for the configured UI origins, with credentials; other origins get no CORS headers, and
     their codec requests are refused outright (a browser would hide the answer, but why decrypt)."""
     origin = request.headers.get("Origin")
-    allowed = origin is not None and origin.rstrip("/") in request.app[ACCESS].ui_origins
+    allowed = origin is not None and ui_origin(request, origin)
     if request.method == "OPTIONS":
         response: web.StreamResponse = web.Response(status=204 if allowed else 403)
         log.debug(
@@ -218,11 +218,19 @@ async def authenticate(request: web.Request) -> Principal | None:
     return Principal(op.name, "session", op.namespaces, op.roles) if op else None
 
 
+def ui_origin(request: web.Request, origin: str) -> bool:
+    """A configured UI origin, or this server's own when it serves the UI itself (security/ui_front.py)."""
+    if origin.rstrip("/") in request.app[ACCESS].ui_origins:
+        return True
+    parsed = urllib.parse.urlsplit(origin)
+    return bool(request.app[ACCESS].ui_upstream) and parsed.scheme in ("http", "https") and parsed.netloc == request.host
+
+
 def from_ui(request: web.Request) -> bool:
     """A JSON request from a configured UI origin: a cross-site form cannot be one (browsers always send
     Origin on a POST, and a JSON content type from a page needs the preflight only UI origins pass)."""
-    origin = request.headers.get("Origin", "").rstrip("/")
-    return origin in request.app[ACCESS].ui_origins and request.content_type == "application/json"
+    origin = request.headers.get("Origin", "")
+    return bool(origin) and ui_origin(request, origin) and request.content_type == "application/json"
 
 
 def namespace_of(request: web.Request) -> str:
@@ -322,8 +330,9 @@ SIGNED_IN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign
 
 def _safe_next(request: web.Request, target: str) -> str | None:
     """Only back to a configured UI origin or to this server's review pages: never an open redirect."""
-    if target.startswith("/review") and not target.startswith("//") and "\\" not in target:
-        return target
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if local and (target.startswith("/review") or request.app[ACCESS].ui_upstream):
+        return target  # this server's own pages (the review pages; the UI when it serves it)
     parsed = urllib.parse.urlsplit(target)
     origin = f"{parsed.scheme}://{parsed.netloc}"
     return target if target and origin in request.app[ACCESS].ui_origins else None
@@ -475,6 +484,8 @@ def create_app(
         ]
     )
     evidence_page.setup(app, evidence_page.Desk(authenticate, app[SIGNER], access, temporal))
+    if access.ui_upstream:  # last: it takes every path the routes above do not
+        ui_front.add_front(app, access.ui_upstream)
     return app
 
 

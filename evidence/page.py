@@ -78,16 +78,21 @@ class Desk:
             self.client = await seller_client.connect()
         return self.client
 
+    @property
+    def ui(self) -> str:
+        """Where the Web UI is: on this origin when the codec server serves it (security/ui_front.py)."""
+        return "" if self.access.ui_upstream else self.access.ui_origins[0]
+
     def ui_workflow(self, workflow_id: str) -> str:
         ns = urllib.parse.quote(self.access.default_namespace, safe="")
-        return f"{self.access.ui_origins[0]}/namespaces/{ns}/workflows/{urllib.parse.quote(workflow_id, safe='')}"
+        return f"{self.ui}/namespaces/{ns}/workflows/{urllib.parse.quote(workflow_id, safe='')}"
 
     def ui_queue(self) -> str:
         ns = urllib.parse.quote(self.access.default_namespace, safe="")
         query = urllib.parse.quote(
             "ExecutionStatus = 'Running' AND (ReviewKinds IS NOT NULL OR OpenCase = true)"
         )
-        return f"{self.access.ui_origins[0]}/namespaces/{ns}/workflows?query={query}"
+        return f"{self.ui}/namespaces/{ns}/workflows?query={query}"
 
 
 DESK: web.AppKey[Desk] = web.AppKey("evidence_desk", Desk)
@@ -131,7 +136,8 @@ def _html(title: str, body: str, status: int = 200) -> web.Response:
 def _harden(response: web.StreamResponse, csp: str = "default-src 'none'") -> None:
     response.headers["Content-Security-Policy"] = csp
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not no-referrer: with it browsers send `Origin: null` on the decision form, which is refused.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
 

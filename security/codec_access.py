@@ -24,6 +24,8 @@ Settings (environment; the codec server reads them, the worker does not):
     CODEC_SIGNING_KEYS     operator-only credential keys for signing commands typed in the Web UI
                            (security/codec_signing.py); development falls back on CREDENTIAL_KEYS
     CODEC_SIGN_SECONDS     lifetime of those credentials, default 120 (10 to 600)
+    CODEC_UI_UPSTREAM      the Web UI to serve on the codec server's own origin (security/ui_front.py),
+                           e.g. http://localhost:8233 for the dev server's UI
 
 An operator entry may add `"roles": ["operator"]`: then, signed in, they may send operator commands
 (decide_appeal, retry, ban, ...) from the Web UI, signed in their name, and open review items
@@ -153,6 +155,8 @@ class AccessSettings:
     # Keys the codec server signs operator commands with; empty: it signs nothing (security/codec_signing.py).
     signing_keys: tuple[SigningKey, ...] = field(default=(), repr=False)
     sign_seconds: int = SIGN_SECONDS
+    # The Web UI served through the codec server, on its origin (security/ui_front.py); None: not served.
+    ui_upstream: str | None = None
 
 
 def _namespaces(raw: Any, where: str) -> frozenset[str]:
@@ -289,6 +293,7 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
         oidc=oidc,
         signing_keys=_signing_keys(env, s, production),
         sign_seconds=max(10, min(sign_seconds, 600)),
+        ui_upstream=env.get("CODEC_UI_UPSTREAM", "").strip() or None,
     )
 
 
