@@ -23,6 +23,7 @@ NOTICE_KIND = 32
 NOTICE_MESSAGE = 500
 CASE_NOTICE_PREFIX = "case-"
 CASE_ID = 64  # notice key `case-<case id>` stays within NOTICE_KEY
+REVIEW_ITEM_ID = 96  # `<kind>-<ref>` (models/review.py): `appeal-<case id>` at the longest
 CAUSE = 32  # case cause: AccountLink.reason, audit reason
 LINK_EVIDENCE = 128
 

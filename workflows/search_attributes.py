@@ -11,6 +11,12 @@ OPEN_CASE = SearchAttributeKey.for_bool("OpenCase")  # a live account with an un
 CLOSED_REASON = SearchAttributeKey.for_keyword("ClosedReason")  # set once the account is closed
 # A step ran out of retries (workflows/effects.py): the account lives on, an operator should look.
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
+# The review queue (issue 25, workflows/reviews.py): kinds of the open items, the earliest due time
+# of an open item (kept once none is open: filter on ReviewKinds), and whether an item is past it.
+# The queue: `ReviewKinds IN ('appeal', 'photo_review', 'association', 'needs_attention')`, by ReviewDueAt.
+REVIEW_KINDS = SearchAttributeKey.for_keyword_list("ReviewKinds")
+REVIEW_DUE_AT = SearchAttributeKey.for_datetime("ReviewDueAt")
+REVIEW_OVERDUE = SearchAttributeKey.for_bool("ReviewOverdue")
 
 ALL = (
     SELLER_STATE,
@@ -21,13 +27,22 @@ ALL = (
     OPEN_CASE,
     CLOSED_REASON,
     NEEDS_ATTENTION,
+    REVIEW_KINDS,
+    REVIEW_DUE_AT,
+    REVIEW_OVERDUE,
 )
 ALL_NAMES = tuple(k.name for k in ALL)
 
 
 def dev_server_args() -> list[str]:
     """`--search-attribute Name=Type` flags that register these on `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
+    kinds = {
+        "KEYWORD": "Keyword",
+        "INT": "Int",
+        "BOOL": "Bool",
+        "KEYWORD_LIST": "KeywordList",
+        "DATETIME": "Datetime",
+    }
     args: list[str] = []
     for key in ALL:
         args += [

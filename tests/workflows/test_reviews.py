@@ -1,0 +1,127 @@
+"""Review items (issue 25) over simulated time on the real time-skipping server: an appeal waits as an
+item, an operator claims and decides it, refusals are on the record, an overdue item escalates."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.testing import WorkflowEnvironment
+
+from models.contract import AppealDecisionInput
+from models.review import APPEAL, CLAIMED, DECIDED, OPEN, ClaimReviewInput, DecideReviewInput, ReviewItem
+from tests.conftest import new_worker
+from tests.support.accounts import (
+    POLICY,
+    appeal_for,
+    audit_rows,
+    finish,
+    linked_pair_with_a_case,
+    notices,
+    refused,
+)
+from tests.support.polling import eventually, until
+from tests.support.signing import member_of, update
+from workflows import search_attributes as sa
+from workflows.seller_account import SellerAccount
+
+
+async def items(h) -> list[ReviewItem]:  # type: ignore[no-untyped-def]
+    return (await h.query(SellerAccount.review_items)).items
+
+
+async def test_an_appeal_is_an_item_an_operator_claims_and_decides(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
+        appeal = appeal_for(case_id)
+        await update(h, SellerAccount.appeal, appeal)
+        (item,) = await items(h)
+        assert (item.item_id, item.kind, item.rule, item.state) == (f"appeal-{case_id}", APPEAL, "ASSOC-5", OPEN)
+        assert item.due_at - item.opened_at == timedelta(hours=POLICY.review.appeal_due_hours)
+        assert [e.ref for e in item.evidence if e.kind == "invoice"] == appeal.invoice_refs
+        letter_key = next(e.text_key for e in item.evidence if e.kind == "letter")
+        assert (await h.query(SellerAccount.review_text, letter_key)).text == appeal.letter
+
+        # The seller sees the appeal pending with the item's id and due time; the UI shows the same id.
+        status = await h.query(SellerAccount.status)
+        (pending,) = status.requirements.pending_review
+        assert (pending.item_id, pending.due_at) == (item.item_id, item.due_at)
+        described = await h.describe()
+        assert described.typed_search_attributes.get(sa.REVIEW_KINDS) == [APPEAL]
+        assert described.typed_search_attributes.get(sa.REVIEW_DUE_AT) == item.due_at
+
+        # Refused decisions are on the record, naming the operator, the rule and the reason.
+        assert await refused(
+            update(h, SellerAccount.decide_review, DecideReviewInput(case_id, "approve", "", "ok"), operator="lin")
+        ) == ("ENF-4", "no_such_item")
+        claimed = await update(
+            h, SellerAccount.claim_review, ClaimReviewInput(item.item_id, ""), operator="lin"
+        )
+        assert (claimed.state, claimed.claimed_by) == (CLAIMED, "lin")
+        assert await refused(
+            update(h, SellerAccount.decide_review, DecideReviewInput(item.item_id, "approve", "", "ok"), operator="wang")
+        ) == ("ENF-4", "claimed_by_other")
+        assert await refused(
+            update(h, SellerAccount.decide_review, DecideReviewInput(item.item_id, "approve", "", " "), operator="lin")
+        ) == ("ENF-4", "note_required")
+        assert await refused(
+            update(
+                h,
+                SellerAccount.decide_review,
+                DecideReviewInput(item.item_id, "refuse", "", "forged", code="too_blurry"),
+                operator="lin",
+            )
+        ) == ("ASSOC-5", "code_not_in_vocabulary")
+        refusals = [(r.event, r.rule, r.reason, r.actor) for r in audit_rows(h.id) if r.event == "decide_review"]
+        assert refusals == [
+            ("decide_review", "ENF-4", "no_such_item", "operator:lin"),
+            ("decide_review", "ENF-4", "claimed_by_other", "operator:wang"),
+            ("decide_review", "ENF-4", "note_required", "operator:lin"),
+            ("decide_review", "ASSOC-5", "code_not_in_vocabulary", "operator:lin"),
+        ]
+
+        decided = await update(
+            h,
+            SellerAccount.decide_review,
+            DecideReviewInput(item.item_id, "approve", "lin", "invoices check out"),
+            operator="lin",
+        )
+        assert (decided.state, decided.decision, decided.decided_by) == (DECIDED, "approve", "lin")
+        assert [e.event for e in decided.history] == ["opened", "claimed", "decided: approve"]
+        status = await until(h, lambda s: s.state == "open", "reinstated")
+        assert status.requirements.pending_review == [] and status.open_cases == []
+        rows = [(r.event, r.actor) for r in audit_rows(h.id) if r.event in ("appeal_approved", "review_decided")]
+        assert rows == [("appeal_approved", "operator:lin"), ("review_decided", "operator:lin")]
+        described = await h.describe()
+        assert described.typed_search_attributes.get(sa.REVIEW_KINDS) == []
+        assert await refused(
+            update(h, SellerAccount.decide_review, DecideReviewInput(item.item_id, "approve", "", "again"), operator="lin")
+        ) == ("ENF-4", "already_decided")
+        await finish(h, other)
+
+
+async def test_decide_appeal_still_decides_and_closes_the_item(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
+        await update(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "", "ok"), operator="lin")
+        await until(h, lambda s: s.state == "open", "reinstated")
+        (item,) = await items(h)
+        assert (item.state, item.decision, item.decided_by) == (DECIDED, "approve", "lin")
+        await finish(h, other)
+
+
+async def test_an_overdue_item_escalates(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
+        await time_env.sleep(timedelta(hours=POLICY.review.appeal_due_hours + 1))
+        found: list[ReviewItem] = await eventually(lambda: items(h), lambda i: i[0].escalated, "escalated")
+        (item,) = found
+        assert item.state == OPEN and item.history[-1].event == "escalated"
+        overdue = [r for r in audit_rows(h.id) if r.event == "review_overdue"]
+        assert [(r.rule, r.reason) for r in overdue] == [("ASSOC-5", APPEAL)]
+        kinds = [n.kind for n in notices(member_of(h))]
+        assert "review_overdue" in kinds
+        described = await h.describe()
+        assert described.typed_search_attributes.get(sa.REVIEW_OVERDUE) is True
+        await finish(h, other)
