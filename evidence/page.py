@@ -285,6 +285,9 @@ async def _evidence_html(
     request: web.Request, who: Principal, account: source.Account, item: ReviewItem, n: int, ev: Any
 ) -> str:
     label = f"<h3>{e(ev.label)}</h3>"
+    if ev.measures:  # the photo check's figures (OPEN-1): numbers, no personal data
+        rows = "".join(f"<tr><th>{e(k)}</th><td>{v:.3g}</td></tr>" for k, v in sorted(ev.measures.items()))
+        return f'{label}<table id="evidence-{n}">{rows}</table>'
     if ev.text_key is not None:
         text = account.text(item, ev.text_key)
         if text is None:
@@ -393,11 +396,20 @@ def _decisions_html(account: source.Account, item: ReviewItem) -> str:
 
 def _decision_form(request: web.Request, account: source.Account, item: ReviewItem) -> str:
     action = f"{item_url(account.workflow_id, item.item_id)}/decide"
+    codes = review.REFUSAL_CODES.get(item.rule, ()) if account.from_account else ()
+    options = "".join(f'<option value="{e(c)}">{e(c)}</option>' for c in codes)
+    select = (
+        f'<label>Reason when refusing ({e(item.rule)})<select name="code" id="code">'
+        f'<option value="">—</option>{options}</select></label>'
+        if codes
+        else ""
+    )
     return (
         f'<h2>Decide</h2><form method="post" action="{e(action)}">'
         f'<input type="hidden" name="csrf" value="{e(csrf_token(request))}">'
         f'<input type="hidden" name="request_id" value="page-{secrets.token_hex(12)}">'
         f'<label>Note (required)<textarea name="note" id="note" required maxlength="{limits.NOTE}"></textarea></label>'
+        f"{select}"
         '<button type="submit" name="decision" value="approve" id="approve">Approve</button>'
         '<button type="submit" name="decision" value="refuse" id="refuse">Refuse</button></form>'
     )
@@ -489,6 +501,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     decision = form.get("decision", "")
     note = form.get("note", "").strip()
     request_id = form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}"
+    code = form.get("code", "").strip() or None
     if decision not in (review.APPROVE, review.REFUSE):
         return _refusal_page(400, "decision_unknown", "Approve or refuse.")
     if not note or len(note) > limits.NOTE:
@@ -499,10 +512,13 @@ async def decide(request: web.Request) -> web.StreamResponse:
     if isinstance(found, web.Response):
         return found
     account, item = found
+    codes = review.REFUSAL_CODES.get(item.rule, ())
+    if decision == review.REFUSE and account.from_account and codes and code not in codes:
+        return _refusal_page(400, "code_required", f"Refusing under {item.rule} needs a reason: {', '.join(codes)}.")
     desk = request.app[DESK]
     if not desk.signer.keys:
         return _refusal_page(503, "signing_off", "This server holds no operator signing key: use starter.py.")
-    command = source.decision_command(item)
+    command = source.decision_command(account)
     credential = credentials.sign(
         role="operator",
         actor=who.name,
@@ -522,6 +538,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
         operator=who.name,
         credential=credential,
         request_id=request_id,
+        code=code,
     )
     if refusal is not None:
         log.info("%s's decision on %s refused: %s %s", who.name, item.item_id, refusal.rule, refusal.code)

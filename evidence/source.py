@@ -2,11 +2,11 @@
 and `status` queries, its history for what the seller sent) and the registry (links, listings, the
 audit's decisions).
 
-Items: the account's `review_items` query (models/review.py) when the account answers it; an account
-that does not (a worker from before review items) has its appeals read from its history instead, one
-`appeal-<case id>` item per appeal filed. What the seller wrote (the letter, the opening information)
-is kept only in the appeal's update input, encrypted in history: it is read from there, decoded by the
-codec server's own converter, and never copied anywhere else.
+Items: the account's `review_items` query (models/review.py), and the texts they name through its
+`review_text` query. An account that answers neither (one whose run began before review items) has its
+appeals read from its history instead, one `appeal-<case id>` item per appeal filed, with the letter and
+the opening information from the appeal's update input (encrypted in history, decoded by the codec
+server's own converter); they are never copied anywhere else.
 
 Identity values are never read: an ASSOC-2 link says which kind of identity is shared (its `reason`),
 and that is all the page shows.
@@ -45,7 +45,9 @@ log = logging.getLogger("evidence")
 # The queue: accounts with something waiting for a person. `ReviewKinds` once the account publishes
 # review items (models/review.py), `OpenCase` for accounts from before them.
 QUEUE_QUERIES = (
-    "ExecutionStatus = 'Running' AND (ReviewKinds IS NOT NULL OR OpenCase = true)",
+    "ExecutionStatus = 'Running' AND (ReviewKinds IN ({}) OR OpenCase = true)".format(
+        ", ".join(f"'{k}'" for k in review.KINDS)
+    ),
     "ExecutionStatus = 'Running' AND OpenCase = true",
 )
 MAX_QUEUE_ACCOUNTS = 200
@@ -106,16 +108,15 @@ class Account:
     appeals: dict[str, Appeal] = field(default_factory=dict)  # by case id
     cases: dict[str, AssociationCaseInput] = field(default_factory=dict)  # by case id
     decisions: list[AuditRecord] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # by text_key: what the items name
+    from_account: bool = True  # the items are the account's own (review_items), not read from history
 
     def item(self, item_id: str) -> ReviewItem | None:
         return next((i for i in self.items if i.item_id == item_id), None)
 
     def text(self, item: ReviewItem, key: str | None) -> str | None:
-        """A text an item names (`text_key`): what the seller wrote, read from the appeal's input."""
-        appeal = self.appeals.get(case_of(item))
-        if appeal is None or key is None:
-            return None
-        return {"letter": appeal.letter, "opening_info": appeal.opening_info}.get(key)
+        """A text an item names (`text_key`): what the seller wrote."""
+        return self.texts.get(key) if key is not None else None
 
 
 def member_of(workflow_id: str) -> str:
@@ -155,15 +156,36 @@ async def read_account(client: Client, workflow_id: str) -> Account:
         status = None  # a closed account answers no query once its worker is gone
     appeals, cases, decided = await _history(client, handle)
     items = await _items(handle)
+    account = Account(workflow_id, member, status, items or [], appeals, cases, decisions(workflow_id))
     if items is None:
-        items = _appeal_items(member, appeals, decided, status)
-    return Account(workflow_id, member, status, items, appeals, cases, decisions(workflow_id))
+        account.from_account = False
+        account.items = _appeal_items(member, appeals, decided, status)
+        for a in appeals.values():
+            account.texts[letter_key(a.case_id)] = a.letter
+            account.texts[opening_key(a.case_id)] = a.opening_info
+    else:
+        for key in {e.text_key for i in items for e in i.evidence if e.text_key}:
+            try:
+                answer = await handle.query("review_text", key, result_type=review.ReviewText)
+            except RPCError:
+                continue
+            if answer.text is not None:
+                account.texts[key] = answer.text
+    return account
+
+
+def letter_key(case_id: str) -> str:
+    return f"appeal-letter-{case_id}"  # as the account keys it (workflows/reviews.py)
+
+
+def opening_key(case_id: str) -> str:
+    return f"appeal-opening-{case_id}"
 
 
 async def _items(handle: WorkflowHandle) -> list[ReviewItem] | None:
     try:
-        items: list[ReviewItem] = await handle.query("review_items", result_type=list[ReviewItem])
-        return items
+        answer = await handle.query("review_items", result_type=review.ReviewItems)
+        return list(answer.items)
     except Exception:  # noqa: BLE001  (an account from before review items: unknown query)
         return None
 
@@ -216,8 +238,8 @@ def _appeal_items(
     for appeal in appeals.values():
         done = appeal.case_id in decided or appeal.case_id not in open_cases
         evidence = [
-            ReviewEvidence("letter", "Appeal letter", text_key="letter"),
-            ReviewEvidence("opening_info", "Store opening information", text_key="opening_info"),
+            ReviewEvidence("letter", "the seller's letter", text_key=letter_key(appeal.case_id)),
+            ReviewEvidence("opening_info", "store-opening information", text_key=opening_key(appeal.case_id)),
             *(
                 ReviewEvidence("invoice", f"Invoice {n}", ref=ref)
                 for n, ref in enumerate(appeal.invoice_refs, 1)
@@ -294,17 +316,23 @@ async def decide(
     operator: str,
     credential: Credential,
     request_id: str,
+    code: str | None = None,
 ) -> Refusal | None:
     """The operator's decision, sent as the account's update under the operator's signed credential;
     the refusal when the account refuses it. The request id keys it: a form sent twice decides once."""
     handle = client.get_workflow_handle(account.workflow_id)
-    name = decision_command(item)
+    name = decision_command(account)
     arg: Any
     if name == "decide_appeal":
         arg = AppealDecisionInput(case_of(item), approve, operator, note, auth=credential)
     else:
         arg = review.DecideReviewInput(
-            item.item_id, review.APPROVE if approve else review.REFUSE, operator, note, auth=credential
+            item.item_id,
+            review.APPROVE if approve else review.REFUSE,
+            operator,
+            note,
+            code=None if approve else code,
+            auth=credential,
         )
     try:
         await seller_client.keyed_update(handle, name, arg, request_id)
@@ -317,7 +345,7 @@ async def decide(
     return None
 
 
-def decision_command(item: ReviewItem) -> str:
-    """The update a decision goes by: `decide_review` for an item the account published itself (it has
-    a history of events); `decide_appeal` for an appeal read from history alone."""
-    return "decide_review" if item.history or item.kind != review.APPEAL else "decide_appeal"
+def decision_command(account: Account) -> str:
+    """The update a decision goes by: `decide_review` for the account's own items; `decide_appeal` for
+    an appeal read from the history of an account from before review items."""
+    return "decide_review" if account.from_account else "decide_appeal"

@@ -71,9 +71,13 @@ class Reviews:
         return [i for i in self.open_items() if i.kind == kind]
 
     def detail_lines(self) -> list[str]:
-        """For the Web UI's current details: the one spelling of each open item's id."""
+        """For the Web UI's current details: the one spelling of each open item's id, linked to its
+        evidence page (evidence/page.py; a relative link: the UI is served on the codec server's origin,
+        security/ui_front.py). Ids are the system's own (kind and case or photo ref): no seller text."""
+        wid = workflow.info().workflow_id
         return [
-            f"review: {i.item_id} ({i.kind}, {i.state}{' by ' + i.claimed_by if i.claimed_by else ''}, "
+            f"review: [{i.item_id}](/review/{wid}/{i.item_id}) "
+            f"({i.kind}, {i.state}{' by ' + i.claimed_by if i.claimed_by else ''}, "
             f"due {i.due_at.isoformat(timespec='minutes')}{', OVERDUE' if i.escalated else ''})"
             for i in self.open_items()
         ]

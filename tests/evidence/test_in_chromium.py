@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,6 +64,21 @@ def refused(codec_url: str, page: str, who: tuple[str, str] | None) -> str:
         driver.quit()
 
 
+def detail_links(driver) -> list[str]:  # type: ignore[no-untyped-def]
+    """The links of the UI's current details (rendered in a sandboxed frame), as written."""
+    from selenium.webdriver.common.by import By
+
+    found = []
+    for frame in driver.find_elements(By.TAG_NAME, "iframe"):
+        driver.switch_to.frame(frame)
+        try:
+            found += [a.get_attribute("href") or "" for a in driver.find_elements(By.TAG_NAME, "a")]
+        finally:
+            driver.switch_to.default_content()
+    found += [a.get_attribute("href") or "" for a in driver.find_elements(By.TAG_NAME, "a")]
+    return [urllib.parse.unquote(h) for h in found]
+
+
 def review_in_chromium(codec_url: str, workflow_id: str, item_id: str) -> tuple[str, Image.Image]:
     """Signed in from a fresh profile: the Web UI decodes, the queue lists the item, its page shows the
     evidence; Approve with a note. Returns the decided page's text and the invoice as rendered."""
@@ -74,10 +90,14 @@ def review_in_chromium(codec_url: str, workflow_id: str, item_id: str) -> tuple[
         # The Web UI on this origin: its codec calls carry the session cookie, nothing set by hand.
         driver.get(f"{codec_url}/namespaces/default/workflows/{workflow_id}")
         ui_check.wait_for(driver, lambda t: "max_history_events" in t, what="the decoded workflow input")
+        # The account's current details link to the item's page.
+        ui_check.click(driver, "User Metadata")
+        ui_check.wait_for(driver, lambda t: f"review: {item_id}" in t, what="the item in the current details")
+        assert codec_url + urllib.parse.unquote(item_url(workflow_id, item_id)) in detail_links(driver)
         driver.get(f"{codec_url}/review")
         ui_check.wait_for(driver, lambda t: item_id in t, what="the appeal in the queue")
         ui_check.click(driver, item_id)
-        text = ui_check.wait_for(driver, lambda t: "Appeal letter" in t and "Approve" in t, what="the item's page")
+        text = ui_check.wait_for(driver, lambda t: "the seller's letter" in t and "Approve" in t, what="the item's page")
         assert HOSTILE_LETTER in text, "the letter shows as the seller wrote it, as text"
         invoice = driver.find_element(By.ID, "evidence-3")
         deadline = 30.0

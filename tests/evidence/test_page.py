@@ -157,11 +157,12 @@ async def test_an_operator_reads_the_appeal_and_approves_it_in_their_name(appeal
         # A second decision on the same item (a stale page): the account refuses, the page says why.
         again = await client.post(
             f"{page_url}/decide",
-            data=form | {"request_id": f"t-{hex_id(8)}", "decision": "refuse", "note": "second look"},
+            data=form
+            | {"request_id": f"t-{hex_id(8)}", "decision": "refuse", "code": "appeal_rejected", "note": "again"},
             allow_redirects=False,
         )
         text = await again.text()
-        assert again.status == 409 and "ASSOC-5" in text and "already_decided" in text
+        assert again.status == 409 and 'id="refusal"' in text and "<code>already_decided</code>" in text
 
         logged = [(r.operator, r.what, r.note) for r in access_log.entries(account.id, item_id)]
         assert (LIN, "view_item", "") in logged and (LIN, "view_letter", "") in logged
