@@ -27,8 +27,9 @@ from activities.storage.blobs import put_bytes
 from activities.storage.db import engine
 from evidence.page import item_url
 from models.contract import AppealInput
+from models.products import Product
 from models.settings import settings
-from models.tables import EvidenceAccess
+from models.tables import AccountLink, EvidenceAccess
 from security.codec_access import AccessSettings, Operator, hash_password, load_access
 from tests.conftest import new_worker
 from tests.support.accounts import audit_rows, finish, linked_pair_with_a_case
@@ -40,7 +41,7 @@ from workflows.seller_account import SellerAccount
 LIN, LIN_PASSWORD = "lin", "lin-password-123"  # the operator role: opens items, decides
 READER, READER_PASSWORD = "reader", "reader-password-1"  # reads payloads, no operator role
 HOSTILE_LETTER = '<script>alert("x")</script> We bought these goods from the maker & kept the invoices.'
-RED, BLUE = (210, 20, 20), (20, 20, 210)
+RED, BLUE, GREEN = (210, 20, 20), (20, 20, 210), (20, 180, 20)
 
 
 def invoice_photo() -> bytes:
@@ -53,6 +54,12 @@ def invoice_photo() -> bytes:
     gps[1], gps[2] = "N", (22.0, 32.0, 1.0)
     out = io.BytesIO()
     img.save(out, "JPEG", quality=95, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def listing_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40), GREEN).save(out, "PNG")
     return out.getvalue()
 
 
@@ -79,6 +86,23 @@ async def appeal(dev_env: WorkflowEnvironment) -> AsyncIterator[tuple[WorkflowEn
         me, them = account.id.removeprefix("seller-"), other.id.removeprefix("seller-")
         with Session(engine()) as session:
             link_accounts(session, me, them, rule="ASSOC-2", reason="shared_email", evidence="email", at=datetime.now(UTC))
+            # The ASSOC-3 link as the product index writes it: the refused listing, the one it copied, and how.
+            listed = Product(
+                product_id=f"{them}-P1",
+                member_id=them,
+                title="Brass <b>desk</b> lamp",
+                category="home",
+                price_cents=1990,
+                image_ref=put_bytes(listing_photo()),
+                minhash=b"\0" * 8,
+                phash="0" * 16,
+                created_at=datetime.now(UTC),
+            )
+            session.add(listed)
+            link = session.exec(select(AccountLink).where(AccountLink.rule == "ASSOC-3", AccountLink.member_a == min(me, them), AccountLink.member_b == max(me, them))).one()
+            link.evidence = f"{me}-P1~{them}-P1 by image"
+            session.add(link)
+            session.commit()
         await update(account, SellerAccount.appeal, appeal_with_photo(case_id))
         yield dev_env, account, case_id
         await finish(account, other)
@@ -117,6 +141,13 @@ async def test_an_operator_reads_the_appeal_and_approves_it_in_their_name(appeal
         assert "Shared identity: <b>email address</b>" in page, "ASSOC-2: the kind of identity shared"
         assert "duplicate_product" in page and "suspended" in page
         assert "/evidence/2" in page and "<img" in page and "Download (not a picture)" in page
+        # ASSOC-3: both listings side by side (the copied one's title escaped), and what matched.
+        assert "Matched by: <b>image</b>" in page and "Brass &lt;b&gt;desk&lt;/b&gt; lamp" in page
+        assert "(refused listing: not kept)" in page
+        them = other_member(page)
+        listing = await client.get(f"{page_url}/listing/{them}-P1")
+        assert listing.content_type == "image/png"
+        assert Image.open(io.BytesIO(await listing.read())).convert("RGB").getpixel((20, 20)) == GREEN
 
         picture = await client.get(f"{page_url}/evidence/3")
         assert picture.status == 200 and picture.content_type == "image/png"
@@ -194,6 +225,12 @@ async def test_a_stranger_and_an_operator_without_the_role_see_nothing(appeal) -
             await client.close()
     assert len(access_log.entries(account.id)) == before, "nothing was shown, so nothing was logged"
     assert (await account.query(SellerAccount.status)).state == "suspended"
+
+
+def other_member(page: str) -> str:
+    marker = "Linked account "
+    start = page.index(marker) + len(marker)
+    return page[start : page.index(":", start)]
 
 
 def _csrf(page: str) -> str:
