@@ -96,6 +96,7 @@ class Desk:
 
 
 DESK: web.AppKey[Desk] = web.AppKey("evidence_desk", Desk)
+SIGNED_IN: web.RequestKey[Principal] = web.RequestKey("evidence_operator", Principal)  # once admitted
 
 
 def setup(app: web.Application, desk: Desk) -> None:
@@ -107,6 +108,7 @@ def setup(app: web.Application, desk: Desk) -> None:
             web.get("/review/{workflow_id}/{item_id}/evidence/{n:[0-9]+}", evidence_file),
             web.get("/review/{workflow_id}/{item_id}/listing/{product_id}", listing_image),
             web.post("/review/{workflow_id}/{item_id}/decide", decide),
+            web.post("/review/{workflow_id}/{item_id}/claim", claim),
         ]
     )
 
@@ -166,6 +168,7 @@ async def _operator(request: web.Request) -> Principal | web.Response:
         return _refusal_page(403, "role_not_allowed", f"{who.name} may not open review items.")
     if not who.may_read(desk.access.default_namespace):
         return _refusal_page(403, "namespace_not_allowed", "Not allowed in this namespace.")
+    request[SIGNED_IN] = who
     return who
 
 
@@ -267,7 +270,7 @@ async def item_page(request: web.Request, *, refusal: Any = None, status: int = 
     ]
     if refusal is not None:
         parts.append(
-            f'<div class="refused" id="refusal"><b>The account refused the decision.</b> Rule {e(refusal.rule)}, '
+            f'<div class="refused" id="refusal"><b>The account refused it.</b> Rule {e(refusal.rule)}, '
             f"reason <code>{e(refusal.code)}</code>: {e(refusal.message)}</div>"
         )
     parts.append("<h2>Evidence</h2>")
@@ -404,8 +407,24 @@ def _decision_form(request: web.Request, account: source.Account, item: ReviewIt
         if codes
         else ""
     )
+    claim = ""
+    if account.from_account:
+        mine = item.claimed_by == _signed_in_name(request)
+        claim = (
+            f'<form method="post" action="{e(item_url(account.workflow_id, item.item_id))}/claim">'
+            f'<input type="hidden" name="csrf" value="{e(csrf_token(request))}">'
+            f'<input type="hidden" name="request_id" value="page-{secrets.token_hex(12)}">'
+            + (
+                '<button type="submit" name="release" value="1" id="release">Give back</button>'
+                if mine
+                else '<button type="submit" id="claim">Claim</button>'
+                if item.state == review.OPEN
+                else ""
+            )
+            + "</form>"
+        )
     return (
-        f'<h2>Decide</h2><form method="post" action="{e(action)}">'
+        claim + f'<h2>Decide</h2><form method="post" action="{e(action)}">'
         f'<input type="hidden" name="csrf" value="{e(csrf_token(request))}">'
         f'<input type="hidden" name="request_id" value="page-{secrets.token_hex(12)}">'
         f'<label>Note (required)<textarea name="note" id="note" required maxlength="{limits.NOTE}"></textarea></label>'
@@ -413,6 +432,11 @@ def _decision_form(request: web.Request, account: source.Account, item: ReviewIt
         '<button type="submit" name="decision" value="approve" id="approve">Approve</button>'
         '<button type="submit" name="decision" value="refuse" id="refuse">Refuse</button></form>'
     )
+
+
+def _signed_in_name(request: web.Request) -> str | None:
+    who = request.get(SIGNED_IN)
+    return who.name if who is not None else None
 
 
 def _access_html(account: source.Account, item: ReviewItem) -> str:
@@ -486,10 +510,8 @@ async def _file(ref: str, name: str) -> web.Response:
 # ---------------------------------------------------------------------------------------------- decide
 
 
-async def decide(request: web.Request) -> web.StreamResponse:
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
+async def _form(request: web.Request) -> dict[str, str] | web.Response:
+    """The page's own form, from the page itself (same origin, the session's token), or the refusal."""
     if not _same_origin(request):
         return _refusal_page(403, "cross_site_refused", "Decide from the evidence page itself.")
     body = await request.content.read(MAX_FORM + 1)
@@ -498,6 +520,62 @@ async def decide(request: web.Request) -> web.StreamResponse:
     form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace")).items()}
     if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
         return _refusal_page(403, "form_token_invalid", "Open the item's page again and decide from it.")
+    return form
+
+
+def _credential(request: web.Request, who: Principal, account: source.Account, command: str) -> Any:
+    desk = request.app[DESK]
+    return credentials.sign(
+        role="operator",
+        actor=who.name,
+        account=account.member_id,
+        command=command,
+        now=datetime.now(UTC),
+        ttl=desk.signer.ttl,
+        keys=desk.signer.keys,
+    )
+
+
+async def claim(request: web.Request) -> web.StreamResponse:
+    who = await _operator(request)
+    if isinstance(who, web.Response):
+        return who
+    form = await _form(request)
+    if isinstance(form, web.Response):
+        return form
+    found = await _account(request)
+    if isinstance(found, web.Response):
+        return found
+    account, item = found
+    desk = request.app[DESK]
+    if not desk.signer.keys or not account.from_account:
+        return _refusal_page(503, "signing_off", "Claiming is not available here: use starter.py review claim.")
+    release = form.get("release") == "1"
+    await _log(who, account, item, "release" if release else "claim")
+    refusal = await source.claim(
+        await desk.temporal(),
+        account,
+        item,
+        operator=who.name,
+        credential=_credential(request, who, account, "claim_review"),
+        release=release,
+        request_id=form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}",
+    )
+    if refusal is not None:
+        await _log(who, account, item, f"refused_{refusal.code}")
+        return await item_page(request, refusal=refusal, status=409)
+    response = web.Response(status=303, headers={"Location": item_url(account.workflow_id, item.item_id)})
+    _harden(response)
+    return response
+
+
+async def decide(request: web.Request) -> web.StreamResponse:
+    who = await _operator(request)
+    if isinstance(who, web.Response):
+        return who
+    form = await _form(request)
+    if isinstance(form, web.Response):
+        return form
     decision = form.get("decision", "")
     note = form.get("note", "").strip()
     request_id = form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}"
@@ -518,16 +596,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     if not desk.signer.keys:
         return _refusal_page(503, "signing_off", "This server holds no operator signing key: use starter.py.")
-    command = source.decision_command(account)
-    credential = credentials.sign(
-        role="operator",
-        actor=who.name,
-        account=account.member_id,
-        command=command,
-        now=datetime.now(UTC),
-        ttl=desk.signer.ttl,
-        keys=desk.signer.keys,
-    )
+    credential = _credential(request, who, account, source.decision_command(account))
     await _log(who, account, item, f"decide_{decision}", note)
     refusal = await source.decide(
         await desk.temporal(),

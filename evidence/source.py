@@ -345,6 +345,20 @@ async def decide(
     return None
 
 
+async def claim(
+    client: Client, account: Account, item: ReviewItem, *, operator: str, credential: Credential, release: bool, request_id: str
+) -> Refusal | None:
+    """Take the item (or give it back), so two operators do not decide it twice; the refusal if any."""
+    arg = review.ClaimReviewInput(item.item_id, operator, release, auth=credential)
+    try:
+        await seller_client.keyed_update(client.get_workflow_handle(account.workflow_id), "claim_review", arg, request_id)
+    except RefusedError as err:
+        return err.refusal
+    except WorkflowUpdateFailedError as err:
+        return seller_client.as_refusal(err) or Refusal("ENF-4", "refused", "The account refused the claim.")
+    return None
+
+
 def decision_command(account: Account) -> str:
     """The update a decision goes by: `decide_review` for the account's own items; `decide_appeal` for
     an appeal read from the history of an account from before review items."""

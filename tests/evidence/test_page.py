@@ -177,6 +177,13 @@ async def test_an_operator_reads_the_appeal_and_approves_it_in_their_name(appeal
         status = await account.query(SellerAccount.status)
         assert status.state == "suspended", "nothing refused reached the account"
 
+        # Claimed first, so no one else decides it meanwhile.
+        claimed = await client.post(
+            f"{page_url}/claim", data={"csrf": form["csrf"], "request_id": f"c-{hex_id(8)}"}, allow_redirects=False
+        )
+        assert claimed.status == 303, await claimed.text()
+        claimed_page = await (await client.get(page_url)).text()
+        assert "claimed by lin" in claimed_page and 'id="release"' in claimed_page
         decided = await client.post(
             f"{page_url}/decide", data=form | {"note": "invoices check out"}, allow_redirects=False
         )
@@ -198,7 +205,7 @@ async def test_an_operator_reads_the_appeal_and_approves_it_in_their_name(appeal
         logged = [(r.operator, r.what, r.note) for r in access_log.entries(account.id, item_id)]
         assert (LIN, "view_item", "") in logged and (LIN, "view_letter", "") in logged
         assert (LIN, "view_invoice", "") in logged
-        assert (LIN, "decide_approve", "invoices check out") in logged
+        assert (LIN, "claim", "") in logged and (LIN, "decide_approve", "invoices check out") in logged
         assert (LIN, "refused_already_decided", "") in logged
         shown = await (await client.get(page_url)).text()
         assert "decide_approve" in shown and "invoices check out" in shown, "the page shows its access log"
