@@ -65,8 +65,11 @@ async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
             passed = await start_account(env, worker.task_queue, state="exam_passed")
             other = await start_account(env, worker.task_queue, state="registered")
             # The server's own list first, so that what the UI is asked to show is known to be there.
-            listed = await eventually(
-                lambda: visible_ids(env, "SellerState = 'exam_passed'"),
+            async def exam_passed() -> list[str]:
+                return await visible_ids(env, "SellerState = 'exam_passed'")
+
+            listed: list[str] = await eventually(
+                exam_passed,
                 lambda ids: passed.id in ids,
                 "the account in the server's visibility list",
             )
