@@ -100,8 +100,8 @@ cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; answer its exit status (0 done, 2 usage or Temporal unreachable, 3 refused,
-    4 unknown member, 5 account closed, 6 check-photo sends the photo to review, 75 not answered: send it
-    again with the same --request-id)."""
+    4 unknown member, 5 account closed, 6 check-photo or authenticate sends the photo to review, 75 not
+    answered: send it again with the same --request-id)."""
     try:
         return int(cli.main(args=argv, prog_name="starter.py", standalone_mode=False) or 0)
     except click.ClickException as err:

@@ -121,7 +121,7 @@ OPEN1_REFUSALS: dict[str, tuple[str, bool]] = {
     "photo_reused": (
         "This photo has already been used to authenticate another seller account. Take a new photo of"
         " yourself holding your own ID card.",
-        False,
+        True,
     ),
 }
 REFUSAL_CODES: dict[str, tuple[str, ...]] = {

@@ -73,10 +73,7 @@ def test_every_application_variable_is_one_the_code_reads() -> None:
 def test_the_one_shot_registers_exactly_the_workflows_search_attributes() -> None:
     command = " ".join(SERVICES["search-attributes"]["command"])
     declared = dict(re.findall(r"(\w+)=(KeywordList|Keyword|Int|Bool|Text|Double|Datetime)\b", command))
-    kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
-    expected = {
-        key.name: kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for key in sa.ALL
-    }
+    expected = {key.name: sa.cli_type(key) for key in sa.ALL}
     assert declared == expected
 
 

@@ -34,19 +34,23 @@ ALL = (
 ALL_NAMES = tuple(k.name for k in ALL)
 
 
+# The `temporal` CLI's name of each indexed value type (dev server flags, docker-compose's one-shot).
+CLI_TYPES = {
+    "KEYWORD": "Keyword",
+    "INT": "Int",
+    "BOOL": "Bool",
+    "KEYWORD_LIST": "KeywordList",
+    "DATETIME": "Datetime",
+}
+
+
+def cli_type(key: SearchAttributeKey) -> str:  # type: ignore[type-arg]
+    return CLI_TYPES[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
+
+
 def dev_server_args() -> list[str]:
     """`--search-attribute Name=Type` flags that register these on `temporal server start-dev`."""
-    kinds = {
-        "KEYWORD": "Keyword",
-        "INT": "Int",
-        "BOOL": "Bool",
-        "KEYWORD_LIST": "KeywordList",
-        "DATETIME": "Datetime",
-    }
     args: list[str] = []
     for key in ALL:
-        args += [
-            "--search-attribute",
-            f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}",
-        ]
+        args += ["--search-attribute", f"{key.name}={cli_type(key)}"]
     return args

@@ -4,11 +4,23 @@ item, an operator claims and decides it, refusals are on the record, an overdue 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from models.contract import AppealDecisionInput
-from models.review import APPEAL, CLAIMED, DECIDED, OPEN, ClaimReviewInput, DecideReviewInput, ReviewItem
+from activities.storage.blobs import put_bytes
+from models.account_state import AccountInput, AccountState, ChartModel
+from models.contract import AccountProfile, AppealDecisionInput, PhotoSubmission
+from models.review import (
+    APPEAL,
+    CLAIMED,
+    DECIDED,
+    OPEN,
+    PHOTO_REVIEW,
+    ClaimReviewInput,
+    DecideReviewInput,
+    ReviewItem,
+)
 from tests.conftest import new_worker
 from tests.support.accounts import (
     POLICY,
@@ -17,8 +29,10 @@ from tests.support.accounts import (
     finish,
     linked_pair_with_a_case,
     notices,
+    photo,
     refused,
 )
+from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
 from tests.support.signing import member_of, update
 from workflows import search_attributes as sa
@@ -48,6 +62,9 @@ async def test_an_appeal_is_an_item_an_operator_claims_and_decides(time_env: Wor
         described = await h.describe()
         assert described.typed_search_attributes.get(sa.REVIEW_KINDS) == [APPEAL]
         assert described.typed_search_attributes.get(sa.REVIEW_DUE_AT) == item.due_at
+        # The Web UI's current details name the item as the updates take it, and the case without `case-`.
+        details = str(await h.query("__temporal_workflow_metadata"))
+        assert f"review: {item.item_id}" in details and f"case-{case_id}" not in details
 
         # Refused decisions are on the record, naming the operator, the rule and the reason.
         assert await refused(
@@ -125,3 +142,52 @@ async def test_an_overdue_item_escalates(time_env: WorkflowEnvironment) -> None:
         described = await h.describe()
         assert described.typed_search_attributes.get(sa.REVIEW_OVERDUE) is True
         await finish(h, other)
+
+
+async def test_after_three_refusals_for_one_reason_the_next_photo_goes_to_review(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with new_worker(time_env.client) as worker:
+        now = await time_env.get_current_time()
+        member_id = "T" + hex_id(15).upper()
+        h = await time_env.client.start_workflow(
+            SellerAccount.run,
+            AccountInput(
+                profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
+                policy=POLICY,
+                registered_at=now,
+                state=AccountState(chart=ChartModel(), registered_at=now, last_login_at=now, email_verified=True),
+                max_run_days=100 * 365,
+            ),
+            id=f"seller-{member_id}",
+            task_queue=worker.task_queue,
+        )
+        blurred = PhotoSubmission(put_bytes(photo(tmp_path, "blurred").read_bytes()))
+        for _ in range(POLICY.review.photo_refusals_before_review):
+            assert await refused(update(h, SellerAccount.submit_authentication_photo, blurred)) == (
+                "OPEN-1",
+                "too_blurry",
+            )
+        sent = await update(h, SellerAccount.submit_authentication_photo, blurred)
+        assert (sent.passed, sent.state) == (False, "registered") and sent.review_item_id
+        (item,) = await items(h)
+        assert item.kind == PHOTO_REVIEW and "too_blurry x3" in item.evidence[1].label
+        status = await h.query(SellerAccount.status)
+        assert [r.item_id for r in status.requirements.pending_review] == [item.item_id]
+        assert status.requirements.errors == []
+
+        # The operator refuses with a code of OPEN-1's vocabulary: the seller reads it as the check's own.
+        await update(
+            h,
+            SellerAccount.decide_review,
+            DecideReviewInput(item.item_id, "refuse", "", "still blurred", code="too_blurry"),
+            operator="wang",
+        )
+        status = await h.query(SellerAccount.status)
+        assert [(e.code, e.retryable) for e in status.requirements.errors] == [("too_blurry", True)]
+        assert status.requirements.pending_review == []
+        row = next(r for r in audit_rows(h.id) if r.event == "authentication_failed" and r.actor == "operator:wang")
+        assert (row.rule, row.reason) == ("OPEN-1", "too_blurry")
+        # A person has looked: the seller's next photos are the check's again.
+        assert await refused(update(h, SellerAccount.submit_authentication_photo, blurred)) == ("OPEN-1", "too_blurry")
+        await finish(h)
