@@ -39,7 +39,7 @@ from activities.copy_detection import image_signature as vis  # noqa: E402
 from activities.copy_detection import region_signature as rsig  # noqa: E402
 from activities.copy_detection.duplicate_index import DuplicateIndex  # noqa: E402
 from activities.copy_detection.text_signature import BANDS  # noqa: E402
-from activities.product_index import best_match, listing_signature, signature_row  # noqa: E402
+from activities.product_index import Match, best_match, listing_signature, signature_row  # noqa: E402
 from devtools import picture_classes as classes  # noqa: E402
 from devtools import picture_corpus as pc  # noqa: E402
 from devtools import product_fixtures as pf  # noqa: E402
@@ -59,6 +59,9 @@ def main() -> None:
     p.add_argument("--classes", default=",".join(classes.CLASSES))
     p.add_argument("--lookalikes", type=int, default=5, help="look-alikes asked per generated original")
     p.add_argument("--sizes", default="", help="index sizes for the growth curve, e.g. 300000,1000000")
+    p.add_argument("--no-before", action="store_true", help="the new detector only (a precision run)")
+    p.add_argument("--no-copies", action="store_true", help="ask only what must match nothing")
+    p.add_argument("--growth-decide", action="store_true", help="decide again at each size, not only look up")
     p.add_argument("--sample", type=int, default=4, help="queries kept per (class, kind) for the growth curve")
     args = p.parse_args()
     policy = load_policy().association
@@ -122,7 +125,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for i, o in enumerate(originals):
         original = f"{o.key}:0"
-        queries = [(kind, pc.copy_of(o.picture(), kind, o.seed)) for kind in pc.COPY_KINDS]
+        queries = [] if args.no_copies else [(kind, pc.copy_of(o.picture(), kind, o.seed)) for kind in pc.COPY_KINDS]
         queries += [("look-alike", draw()) for draw in o.query_lookalikes]
         if o.unrelated is not None:
             queries.append(("unrelated", o.unrelated()))
@@ -133,7 +136,7 @@ def main() -> None:
             tm.setdefault("sign", []).append(time.perf_counter() - ts)
             if sum(1 for c, k, _, _ in kept if c == o.cls and k == kind) < args.sample:
                 kept.append((o.cls, kind, original, sig))
-            for regions in (True, False):
+            for regions in (True,) if args.no_before else (True, False):
                 probes = sig.image.probes if regions else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
                 t = time.perf_counter()
                 found = index.candidates(sig.bands, probes)
@@ -168,19 +171,19 @@ def main() -> None:
         for kind in pc.COPY_KINDS:
             if (c, kind) not in new:
                 continue
-            n_, o_, k_ = new[(c, kind)], old[(c, kind)], cand[(c, kind)]
+            n_, o_, k_ = new[(c, kind)], old.get((c, kind), [-1]), cand[(c, kind)]
             print(f"  {c:<14}{kind:<20}{np.mean(n_):>11.3f}{np.mean(o_):>8.3f}{np.mean(k_):>9.3f}{len(n_):>5}")
     print(f"  {'class':<14}{'must not match':<20}{'refused new':>11}{'before':>8}{'':>9}{'n':>5}")
     for c in wanted:
         for kind in ("look-alike", "unrelated"):
             if (c, kind) in new:
-                n_, o_ = new[(c, kind)], old[(c, kind)]
+                n_, o_ = new[(c, kind)], old.get((c, kind), [-1])
                 print(f"  {c:<14}{kind:<20}{sum(n_):>11d}{sum(o_):>8d}{'':>9}{len(n_):>5}")
     looks = [h for (c, k), v in new.items() if k == "look-alike" for h in v]
     olooks = [h for (c, k), v in old.items() if k == "look-alike" for h in v]
     if looks:
         print(f"  look-alike precision, all classes: new {1 - sum(looks) / len(looks):.3f} ({sum(looks)} of "
-              f"{len(looks)}), before {1 - sum(olooks) / len(olooks):.3f} ({sum(olooks)})")  # fmt: skip
+              f"{len(looks)}), before {1 - sum(olooks) / max(1, len(olooks)):.3f} ({sum(olooks)} of {len(olooks)})")  # fmt: skip
     print("  evidence of the copies caught (new):", {c: evidence.get(c, {}) for c in wanted})
     print(f"\n  {'class':<14}{'lookup p50/p99 new':>20}{'before':>16}{'decision p50/p99 new':>22}{'before':>16}{'sign median':>12}  (ms)")
     for c in wanted:
@@ -189,6 +192,8 @@ def main() -> None:
         tm = timing[c]
 
         def pair(key: str, tm: dict[str, list[float]] = tm) -> str:
+            if key not in tm:
+                return "-"
             return f"{1000 * statistics.median(tm[key]):.1f} / {1000 * p99(tm[key]):.1f}"
 
         print(f"  {c:<14}{pair('lookup new'):>20}{pair('lookup old'):>16}{pair('decide new'):>22}"
@@ -197,12 +202,13 @@ def main() -> None:
 
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if sizes:
-        growth(sizes, kept, index, grow, table, text_t, image_d)
+        growth(sizes, kept, index, grow, table, text_t, image_d, args.growth_decide)
 
 
-def growth(sizes, kept, index, grow, table, text_t, image_d) -> None:  # type: ignore[no-untyped-def]
+def growth(sizes, kept, index, grow, table, text_t, image_d, decide) -> None:  # type: ignore[no-untyped-def]
     """Lookup and decision of the kept queries at each index size: CPU (the process, all threads) and wall, p50 / p99."""
-    print(f"\nGrowth: {len(kept)} kept queries (copies and look-alikes of every class) at each index size")
+    print(f"\nGrowth: {len(kept)} kept queries (copies and look-alikes of every class) at each index size"
+          + ("" if decide else "; lookup only: 'caught' = the original among the candidates"))  # fmt: skip
     print(f"  {'listings':>10}{'MB':>6}  {'lookup CPU new':>15}{'before':>12}{'lookup wall new':>17}"
           f"{'decision CPU new':>18}{'before':>14}{'decision wall new':>19}  caught  refused")  # fmt: skip
     for size in sizes:
@@ -220,18 +226,25 @@ def growth(sizes, kept, index, grow, table, text_t, image_d) -> None:  # type: i
                 w1, c1 = time.perf_counter(), time.process_time()
                 image_seqs = set(found.image) | (set(found.regions) if regions else set())
                 rows = [table[s] for s in dict.fromkeys(found.text + found.image + (found.regions if regions else [])) if s in table]
-                m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=regions)
+                if not decide:  # lookup only: is the original among the candidates (copies), anything (look-alikes)
+                    proposed = {table[s][4] for s in image_seqs if s in table}
+                    m = Match(original, "", 0.0, 0) if original in proposed else None
+                else:
+                    m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=regions)
                 w2, c2 = time.perf_counter(), time.process_time()
                 for key, v in ((f"lookup cpu {tag}", c1 - c0), (f"lookup wall {tag}", w1 - w0),
                                (f"decide cpu {tag}", c2 - c0), (f"decide wall {tag}", w2 - w0)):  # fmt: skip
-                    t.setdefault(key, []).append(v)
+                    if decide or key.startswith("lookup"):
+                        t.setdefault(key, []).append(v)
                 if regions and kind in ("look-alike", "unrelated"):
-                    refused += int(m is not None)
+                    refused += int(m is not None and decide)
                 elif regions:
                     copies += 1
                     caught += int(m is not None and m.product_id == original)
 
         def pair(key: str, t: dict[str, list[float]] = t) -> str:
+            if key not in t:
+                return "-"
             return f"{1000 * statistics.median(t[key]):.1f}/{1000 * p99(t[key]):.1f}"
 
         print(f"  {len(index):>10,}{index.nbytes() / 2**20:>6.0f}  {pair('lookup cpu new'):>15}{pair('lookup cpu old'):>12}"

@@ -109,3 +109,16 @@ def test_another_smooth_photo_of_the_same_palette_and_blur_is_not_matched(
     for variant in range(1, 7):
         query = vis.query_signature(pc.smooth_photo(SMOOTH, variant))
         assert not vis.confirm_copy(features, thumb, query, regions).is_copy
+
+
+def test_regions_do_not_overrule_local_features_that_saw_another_print() -> None:
+    """A studio look-alike on one template (held-out bench): its regions and the template's outlines
+    place it where the original's are (0.92 of the edge points back), but local features placed it there
+    too and the stored features on the print found other edges: not a copy."""
+    from devtools import product_corpus as studio
+
+    n = studio.split("heldout", 2)
+    features, regions, thumb, _ = _row(studio.studio_photo(n))
+    query = vis.query_signature(studio.studio_photo(n, 13))
+    assert vis.confirm_regions(features, regions, thumb, query).is_copy  # regions alone would link them
+    assert not vis.confirm_copy(features, thumb, query, regions).is_copy
