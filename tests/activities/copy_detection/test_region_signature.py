@@ -11,6 +11,7 @@ from activities.copy_detection import region_signature as rsig
 from activities.copy_detection.duplicate_index import DuplicateIndex
 from activities.product_index import best_match, listing_signature, signature_row
 from devtools import picture_corpus as pc
+from devtools import product_corpus as studio
 from models.policy import load_policy
 
 POLICY = load_policy().association
@@ -115,8 +116,6 @@ def test_regions_do_not_overrule_local_features_that_saw_another_print() -> None
     """A studio look-alike on one template (held-out bench): its regions and the template's outlines
     place it where the original's are (0.92 of the edge points back), but local features placed it there
     too and the stored features on the print found other edges: not a copy."""
-    from devtools import product_corpus as studio
-
     n = studio.split("heldout", 2)
     features, regions, thumb, _ = _row(studio.studio_photo(n))
     query = vis.query_signature(studio.studio_photo(n, 13))
