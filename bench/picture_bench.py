@@ -1,7 +1,8 @@
 """ASSOC-3 per picture class: recall per copy kind, look-alike and unrelated refusals, lookup and decision
 times, for the detector with region evidence and the detector before it, measured in the same run.
 
-    .venv/bin/python bench/picture_bench.py [--split heldout] [--per-class 20] [--listings 100000]
+    .venv/bin/python bench/picture_bench.py [--split heldout] [--per-class 20] [--lookalikes 5]
+        [--listings 100000] [--sizes 100000,300000,1000000]
 
 Classes (devtools/picture_classes.py): studio shots, flat artwork and smooth photographs (generated,
 each original with three look-alikes in the catalogue: another print or draw on the same template),
@@ -14,6 +15,12 @@ index's size; they are not look-alikes.
 
 "Before" is the same code with region evidence switched off (best_match(with_regions=False), the
 candidates of the visual words and text only): the detector as it was, on the same queries and rows.
+
+Growth (`--sizes`): after the recall run, the index is grown with random keys to each size in turn and a
+fixed sample of the run's queries (every copy kind and look-alike of every class, signatures kept) is
+looked up and decided again, new and before: CPU time of the process, every thread (what the detector costs) and
+wall clock (what a caller waits on these shared cores), p50 / p99, the index's memory, and whether each
+sampled copy is still caught and each look-alike still refused.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from activities.copy_detection import image_signature as vis  # noqa: E402
 from activities.copy_detection import region_signature as rsig  # noqa: E402
 from activities.copy_detection.duplicate_index import DuplicateIndex  # noqa: E402
 from activities.copy_detection.text_signature import BANDS  # noqa: E402
-from activities.product_index import best_match, listing_signature, signature_row  # noqa: E402
+from activities.product_index import Match, best_match, listing_signature, signature_row  # noqa: E402
 from devtools import picture_classes as classes  # noqa: E402
 from devtools import picture_corpus as pc  # noqa: E402
 from devtools import product_fixtures as pf  # noqa: E402
@@ -50,6 +57,12 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=20, help="originals per generated class")
     p.add_argument("--listings", type=int, default=100_000)
     p.add_argument("--classes", default=",".join(classes.CLASSES))
+    p.add_argument("--lookalikes", type=int, default=5, help="look-alikes asked per generated original")
+    p.add_argument("--sizes", default="", help="index sizes for the growth curve, e.g. 300000,1000000")
+    p.add_argument("--no-before", action="store_true", help="the new detector only (a precision run)")
+    p.add_argument("--no-copies", action="store_true", help="ask only what must match nothing")
+    p.add_argument("--growth-decide", action="store_true", help="decide again at each size, not only look up")
+    p.add_argument("--sample", type=int, default=4, help="queries kept per (class, kind) for the growth curve")
     args = p.parse_args()
     policy = load_policy().association
     text_t, image_d = policy.text_similarity_threshold, policy.image_hash_max_distance
@@ -58,7 +71,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table: dict[int, tuple[int, str, bytes, bytes, str, str, str]] = {}
     seqs, bands, words = [], [], []
-    originals = list(classes.originals(args.split, args.per_class, wanted))
+    originals = list(classes.originals(args.split, args.per_class, wanted, args.lookalikes))
     text_no = 0
 
     def fresh_text() -> tuple[str, str]:
@@ -80,16 +93,24 @@ def main() -> None:
 
     index = DuplicateIndex()
     rng = np.random.default_rng(20260601)
-    bulk, built, t0 = args.listings - len(table), 0, time.perf_counter()
-    while bulk > 0:
-        k = min(250_000, bulk)
-        keys = np.concatenate(
-            [rng.integers(0, 2**vis.WORD_BITS, (k, 48)),
-             rng.integers(rsig.REGION_KEY_BASE, rsig.REGION_KEY_BASE + 2**rsig.REGION_KEY_BITS, (k, 45))],
-            axis=1,
-        ).astype(np.uint32)  # fmt: skip
-        index.add_many(np.arange(10**8 + built, 10**8 + built + k), rng.integers(0, 2**32, (k, BANDS), dtype=np.uint32), keys)
-        built, bulk = built + k, bulk - k
+    built = 0
+
+    def grow(to: int) -> None:
+        """Random listings (not look-alikes) up to `to` listings in all."""
+        nonlocal built
+        bulk = to - len(index) - (0 if len(index) else len(table))
+        while bulk > 0:
+            k = min(250_000, bulk)
+            keys = np.concatenate(
+                [rng.integers(0, 2**vis.WORD_BITS, (k, 48)),
+                 rng.integers(rsig.REGION_KEY_BASE, rsig.REGION_KEY_BASE + 2**rsig.REGION_KEY_BITS, (k, 45))],
+                axis=1,
+            ).astype(np.uint32)  # fmt: skip
+            index.add_many(np.arange(10**8 + built, 10**8 + built + k), rng.integers(0, 2**32, (k, BANDS), dtype=np.uint32), keys)
+            built, bulk = built + k, bulk - k
+
+    t0 = time.perf_counter()
+    grow(args.listings)
     index.add_many(np.asarray(seqs), np.stack(bands), words)
     print(f"  index of {index.size:,} listings built in {time.perf_counter() - t0:.0f} s "
           f"({index.nbytes() / 2**20:.0f} MB)", flush=True)  # fmt: skip
@@ -100,10 +121,11 @@ def main() -> None:
     cand: dict[tuple[str, str], list[int]] = {}
     evidence: dict[str, dict[str, int]] = {}
     timing: dict[str, dict[str, list[float]]] = {}
+    kept: list[tuple[str, str, str, object]] = []  # (class, kind, original, signature): the growth sample
     t0 = time.perf_counter()
     for i, o in enumerate(originals):
         original = f"{o.key}:0"
-        queries = [(kind, pc.copy_of(o.picture(), kind, o.seed)) for kind in pc.COPY_KINDS]
+        queries = [] if args.no_copies else [(kind, pc.copy_of(o.picture(), kind, o.seed)) for kind in pc.COPY_KINDS]
         queries += [("look-alike", draw()) for draw in o.query_lookalikes]
         if o.unrelated is not None:
             queries.append(("unrelated", o.unrelated()))
@@ -112,7 +134,9 @@ def main() -> None:
             sig = listing_signature(*fresh_text(), img)
             tm = timing.setdefault(o.cls, {})
             tm.setdefault("sign", []).append(time.perf_counter() - ts)
-            for regions in (True, False):
+            if sum(1 for c, k, _, _ in kept if c == o.cls and k == kind) < args.sample:
+                kept.append((o.cls, kind, original, sig))
+            for regions in (True,) if args.no_before else (True, False):
                 probes = sig.image.probes if regions else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
                 t = time.perf_counter()
                 found = index.candidates(sig.bands, probes)
@@ -147,19 +171,19 @@ def main() -> None:
         for kind in pc.COPY_KINDS:
             if (c, kind) not in new:
                 continue
-            n_, o_, k_ = new[(c, kind)], old[(c, kind)], cand[(c, kind)]
+            n_, o_, k_ = new[(c, kind)], old.get((c, kind), [-1]), cand[(c, kind)]
             print(f"  {c:<14}{kind:<20}{np.mean(n_):>11.3f}{np.mean(o_):>8.3f}{np.mean(k_):>9.3f}{len(n_):>5}")
     print(f"  {'class':<14}{'must not match':<20}{'refused new':>11}{'before':>8}{'':>9}{'n':>5}")
     for c in wanted:
         for kind in ("look-alike", "unrelated"):
             if (c, kind) in new:
-                n_, o_ = new[(c, kind)], old[(c, kind)]
+                n_, o_ = new[(c, kind)], old.get((c, kind), [-1])
                 print(f"  {c:<14}{kind:<20}{sum(n_):>11d}{sum(o_):>8d}{'':>9}{len(n_):>5}")
     looks = [h for (c, k), v in new.items() if k == "look-alike" for h in v]
     olooks = [h for (c, k), v in old.items() if k == "look-alike" for h in v]
     if looks:
         print(f"  look-alike precision, all classes: new {1 - sum(looks) / len(looks):.3f} ({sum(looks)} of "
-              f"{len(looks)}), before {1 - sum(olooks) / len(olooks):.3f} ({sum(olooks)})")  # fmt: skip
+              f"{len(looks)}), before {1 - sum(olooks) / max(1, len(olooks)):.3f} ({sum(olooks)} of {len(olooks)})")  # fmt: skip
     print("  evidence of the copies caught (new):", {c: evidence.get(c, {}) for c in wanted})
     print(f"\n  {'class':<14}{'lookup p50/p99 new':>20}{'before':>16}{'decision p50/p99 new':>22}{'before':>16}{'sign median':>12}  (ms)")
     for c in wanted:
@@ -168,10 +192,65 @@ def main() -> None:
         tm = timing[c]
 
         def pair(key: str, tm: dict[str, list[float]] = tm) -> str:
+            if key not in tm:
+                return "-"
             return f"{1000 * statistics.median(tm[key]):.1f} / {1000 * p99(tm[key]):.1f}"
 
         print(f"  {c:<14}{pair('lookup new'):>20}{pair('lookup old'):>16}{pair('decide new'):>22}"
               f"{pair('decide old'):>16}{1000 * statistics.median(tm['sign']):>12.0f}")  # fmt: skip
+
+
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    if sizes:
+        growth(sizes, kept, index, grow, table, text_t, image_d, args.growth_decide)
+
+
+def growth(sizes, kept, index, grow, table, text_t, image_d, decide) -> None:  # type: ignore[no-untyped-def]
+    """Lookup and decision of the kept queries at each index size: CPU (the process, all threads) and wall, p50 / p99."""
+    print(f"\nGrowth: {len(kept)} kept queries (copies and look-alikes of every class) at each index size"
+          + ("" if decide else "; lookup only: 'caught' = the original among the candidates"))  # fmt: skip
+    print(f"  {'listings':>10}{'MB':>6}  {'lookup CPU new':>15}{'before':>12}{'lookup wall new':>17}"
+          f"{'decision CPU new':>18}{'before':>14}{'decision wall new':>19}  caught  refused")  # fmt: skip
+    for size in sizes:
+        t0 = time.perf_counter()
+        grow(size)
+        built_s = time.perf_counter() - t0
+        t: dict[str, list[float]] = {}
+        caught = copies = refused = 0
+        for _cls, kind, original, sig in kept:
+            for regions in (True, False):
+                tag = "new" if regions else "old"
+                probes = sig.image.probes if regions else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                w0, c0 = time.perf_counter(), time.process_time()
+                found = index.candidates(sig.bands, probes)
+                w1, c1 = time.perf_counter(), time.process_time()
+                image_seqs = set(found.image) | (set(found.regions) if regions else set())
+                rows = [table[s] for s in dict.fromkeys(found.text + found.image + (found.regions if regions else [])) if s in table]
+                if not decide:  # lookup only: is the original among the candidates (copies), anything (look-alikes)
+                    proposed = {table[s][4] for s in image_seqs if s in table}
+                    m = Match(original, "", 0.0, 0) if original in proposed else None
+                else:
+                    m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=regions)
+                w2, c2 = time.perf_counter(), time.process_time()
+                for key, v in ((f"lookup cpu {tag}", c1 - c0), (f"lookup wall {tag}", w1 - w0),
+                               (f"decide cpu {tag}", c2 - c0), (f"decide wall {tag}", w2 - w0)):  # fmt: skip
+                    if decide or key.startswith("lookup"):
+                        t.setdefault(key, []).append(v)
+                if regions and kind in ("look-alike", "unrelated"):
+                    refused += int(m is not None and decide)
+                elif regions:
+                    copies += 1
+                    caught += int(m is not None and m.product_id == original)
+
+        def pair(key: str, t: dict[str, list[float]] = t) -> str:
+            if key not in t:
+                return "-"
+            return f"{1000 * statistics.median(t[key]):.1f}/{1000 * p99(t[key]):.1f}"
+
+        print(f"  {len(index):>10,}{index.nbytes() / 2**20:>6.0f}  {pair('lookup cpu new'):>15}{pair('lookup cpu old'):>12}"
+              f"{pair('lookup wall new'):>17}{pair('decide cpu new'):>18}{pair('decide cpu old'):>14}"
+              f"{pair('decide wall new'):>19}  {caught}/{copies}  {refused}/{len(kept) - copies}"
+              f"   (grown in {built_s:.0f} s)", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

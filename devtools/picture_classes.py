@@ -36,7 +36,7 @@ class Original:
     unrelated: Callable[[], Image.Image] | None  # a picture of another template, asked as a query
 
 
-def _generated(cls: str, n: int) -> Original:
+def _generated(cls: str, n: int, lookalikes: int = 5) -> Original:
     if cls == "studio":
 
         def draw(v: int) -> Callable[[], Image.Image]:
@@ -50,10 +50,13 @@ def _generated(cls: str, n: int) -> Original:
 
         far = lambda: pc.picture(cls, n + 10**7)  # noqa: E731
     return Original(cls, f"{cls}:{n}", n, draw(0), [draw(v) for v in (1, 2, 3)],
-                    [draw(v) for v in (4, 5, 6, 7, 8)], far)  # fmt: skip
+                    [draw(v) for v in range(4, 4 + lookalikes)], far)  # fmt: skip
 
 
-def originals(split: str, per_class: int, classes: tuple[str, ...] = CLASSES) -> Iterator[Original]:
+def originals(
+    split: str, per_class: int, classes: tuple[str, ...] = CLASSES, lookalikes: int = 5
+) -> Iterator[Original]:
+    """Each generated original with three look-alikes in the catalogue and `lookalikes` asked as queries."""
     for cls in classes:
         if cls.startswith("real "):
             names = [f for f in pc.real_photos(split) if REAL_KIND[f] == cls[5:]]
@@ -61,4 +64,5 @@ def originals(split: str, per_class: int, classes: tuple[str, ...] = CLASSES) ->
                 yield Original(cls, f"real:{f}", 1000 + i, lambda f=f: pc.real_photo(f), [], [], None)  # type: ignore[misc]
         else:
             for k in range(per_class):
-                yield _generated(cls, pc.split(split, k) if cls != "studio" else studio.split(split, k))
+                n = pc.split(split, k) if cls != "studio" else studio.split(split, k)
+                yield _generated(cls, n, lookalikes)

@@ -4,10 +4,13 @@ DuplicateIndex of duplicate_index.py stays for SQLite).
 Key-agnostic: a listing is a list of integer keys per family, stored as postings `(key, seq)` with the
 family in the key's high bits (FAMILY_SHIFT), one btree over (key, seq). A family is either voted by
 count (text: the 25 MinHash band keys, the band number in the key as well, so that a value only meets
-the same band) or by rarity (image: visual words, each worth log(N / df), words in more than
-STOP_FRACTION of the listings ignored), exactly as the in-process index ranks them: the top
-MAX_TEXT_CANDIDATES by shared bands, the top MAX_IMAGE_CANDIDATES by idf votes, ties by seq. A new
-family of keys is a new FAMILY number and a call to `postings`.
+the same band) or by rarity (image: visual words; regions: the region pair keys of
+region_signature.py, from REGION_KEY_BASE up in the stored key list; each key worth log(N / df), keys
+in more than STOP_FRACTION of the listings ignored), exactly as the in-process index ranks them: the
+top MAX_TEXT_CANDIDATES by shared bands, the top MAX_IMAGE_CANDIDATES by the visual words' idf votes
+and, voted apart, the top MAX_REGION_CANDIDATES by the region keys' (a textured listing's many words
+would outvote the few region keys of a flat picture's copy), ties by seq. A new family of keys is a new
+FAMILY number and a call to `postings`.
 
 The postings of a listing are written in the transaction that writes its signature row, so every
 worker sees them at the same commit; deleting the row deletes them (foreign key). N for the idf is the
@@ -25,19 +28,25 @@ from sqlmodel import Session
 
 from activities.copy_detection.duplicate_index import (
     MAX_IMAGE_CANDIDATES,
+    MAX_REGION_CANDIDATES,
     MAX_TEXT_CANDIDATES,
     STOP_FRACTION,
     Candidates,
 )
+from activities.copy_detection.region_signature import REGION_KEY_BASE
 
 FAMILY_SHIFT = 40
-TEXT, IMAGE = 1, 2
+TEXT, IMAGE, REGION = 1, 2, 3
 
 DDL = [
     "CREATE TABLE IF NOT EXISTS product_key ("
     " key bigint NOT NULL, seq integer NOT NULL REFERENCES productsignature(seq) ON DELETE CASCADE)",
     "CREATE INDEX IF NOT EXISTS product_key_key ON product_key (key, seq)",
     "CREATE INDEX IF NOT EXISTS product_key_seq ON product_key (seq)",
+    # Region keys written in the image family before they had their own: moved (a range of the btree;
+    # nothing matches once done, so every start runs it for free)
+    f"UPDATE product_key SET key = key + {(REGION - IMAGE) << FAMILY_SHIFT}"
+    f" WHERE key >= {(IMAGE << FAMILY_SHIFT) | REGION_KEY_BASE} AND key < {(IMAGE + 1) << FAMILY_SHIFT}",
 ]
 _READY: dict[str, bool] = {}
 _LOCK = threading.Lock()
@@ -48,7 +57,8 @@ def text_keys(bands: np.ndarray) -> list[int]:
 
 
 def image_keys(words: np.ndarray) -> list[int]:
-    return [(IMAGE << FAMILY_SHIFT) | int(w) for w in words.tolist()]
+    """The stored key list's keys: visual words in the image family, region keys in their own."""
+    return [((REGION if w >= REGION_KEY_BASE else IMAGE) << FAMILY_SHIFT) | w for w in words.tolist()]
 
 
 def postings(seq: int, bands: np.ndarray, words: np.ndarray) -> list[dict[str, int]]:
@@ -102,7 +112,12 @@ def add(session: Session, seq: int, bands: np.ndarray, words: np.ndarray) -> Non
 
 
 def candidates(session: Session, bands: np.ndarray, probes: np.ndarray) -> Candidates:
-    return Candidates(text_candidates(session, bands), image_candidates(session, probes))
+    words = probes < REGION_KEY_BASE
+    return Candidates(
+        text_candidates(session, bands),
+        image_candidates(session, probes[words]),
+        image_candidates(session, probes[~words], MAX_REGION_CANDIDATES),
+    )
 
 
 def text_candidates(session: Session, bands: np.ndarray) -> list[int]:
@@ -116,7 +131,9 @@ def text_candidates(session: Session, bands: np.ndarray) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def image_candidates(session: Session, probes: np.ndarray) -> list[int]:
+def image_candidates(session: Session, probes: np.ndarray, limit: int = MAX_IMAGE_CANDIDATES) -> list[int]:
+    """Listings whose keys the probes hit, by idf votes: called once with the visual words and once with
+    the region keys (one family per call), as the in-process index is."""
     if not len(probes):
         return []
     total = max(2, session.execute(text("SELECT coalesce(max(seq), 0) FROM productsignature")).scalar_one())
@@ -147,6 +164,6 @@ def image_candidates(session: Session, probes: np.ndarray) -> list[int]:
             " JOIN unnest(CAST(:keys AS bigint[]), CAST(:weights AS float8[])) AS q(key, w) ON p.key = q.key"
             " GROUP BY p.seq ORDER BY sum(q.w) DESC, p.seq LIMIT :n"
         ),
-        {"keys": keys, "weights": weights, "n": MAX_IMAGE_CANDIDATES},
+        {"keys": keys, "weights": weights, "n": limit},
     ).all()
     return [int(r[0]) for r in rows]

@@ -11,6 +11,7 @@ from activities.copy_detection import region_signature as rsig
 from activities.copy_detection.duplicate_index import DuplicateIndex
 from activities.product_index import best_match, listing_signature, signature_row
 from devtools import picture_corpus as pc
+from devtools import product_corpus as studio
 from models.policy import load_policy
 
 POLICY = load_policy().association
@@ -79,3 +80,44 @@ def test_region_keys_find_the_original_and_the_decision_names_the_evidence(
     assert vis.unpack_regions(old[2]) is None
     before = best_match(sig, [old], {1}, POLICY.text_similarity_threshold, POLICY.image_hash_max_distance)
     assert before is None or before.evidence != "regions"
+
+
+SMOOTH = pc.split("heldout", 2)  # a smooth photograph: soft blurred fields, too few features to place it
+
+
+@pytest.fixture(scope="module")
+def smooth() -> tuple[vis.Features, rsig.Regions, vis.Thumbnail, bytes]:
+    return _row(pc.smooth_photo(SMOOTH))
+
+
+@pytest.mark.parametrize("kind", ["crop_mirror_tag", "border_watermark", "hue_saturation"])
+def test_a_smooth_photo_copy_is_caught_by_its_regions_and_edges(
+    smooth: tuple[vis.Features, rsig.Regions, vis.Thumbnail, bytes], kind: str
+) -> None:
+    """No plain background, so no interior to compare: the regions place the stored picture and its
+    edges come back over the whole overlap (overlay_agreement)."""
+    features, regions, thumb, _ = smooth
+    assert thumb.interior is None
+    query = vis.query_signature(pc.copy_of(pc.smooth_photo(SMOOTH), kind, SMOOTH))
+    c = vis.confirm_regions(features, regions, thumb, query)
+    assert c.is_copy and c.whole and c.evidence == "regions"
+
+
+def test_another_smooth_photo_of_the_same_palette_and_blur_is_not_matched(
+    smooth: tuple[vis.Features, rsig.Regions, vis.Thumbnail, bytes],
+) -> None:
+    features, regions, thumb, _ = smooth
+    for variant in range(1, 7):
+        query = vis.query_signature(pc.smooth_photo(SMOOTH, variant))
+        assert not vis.confirm_copy(features, thumb, query, regions).is_copy
+
+
+def test_regions_do_not_overrule_local_features_that_saw_another_print() -> None:
+    """A studio look-alike on one template (held-out bench): its regions and the template's outlines
+    place it where the original's are (0.92 of the edge points back), but local features placed it there
+    too and the stored features on the print found other edges: not a copy."""
+    n = studio.split("heldout", 2)
+    features, regions, thumb, _ = _row(studio.studio_photo(n))
+    query = vis.query_signature(studio.studio_photo(n, 13))
+    assert vis.confirm_regions(features, regions, thumb, query).is_copy  # regions alone would link them
+    assert not vis.confirm_copy(features, thumb, query, regions).is_copy
