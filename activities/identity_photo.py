@@ -13,7 +13,7 @@ gets one clear thing to do:
     quality   too_blurry, glare                               (on the straightened card)
     copy      photocopy_or_greyscale                          (colour spread on the card)
     faces     no_face, multiple_people, face_not_clear, face_covered   (face_recognition, downscaled)
-    portrait  card_portrait_missing                           (full resolution, card region only)
+    portrait  card_portrait_missing                           (full resolution, the straightened card)
     number    card_text_unreadable, id_number_mismatch        (card_reading: OCR, fingerprints)
     match     face_mismatch                                   (128-d encodings within policy tolerance)
 
@@ -142,10 +142,12 @@ def review(cue: str, suspected: str, measures: dict[str, float]) -> PhotoCheckRe
 
 
 # The measures that belong to each unsure cue (their names' common prefix).
-_CUE_MEASURES = {
+_CUE_MEASURES: dict[str, str | tuple[str, ...]] = {
+    "card_frame_text": "card_frame_text",
+    "card_portrait": "card_portrait",
     "card_corner_outline": "card_corner_",
     "card_end_beyond_print": "card_beyond_side",
-    "card_perspective": "card_side_ratio",
+    "card_perspective": ("card_side_ratio", "card_text_tilt"),
     "card_sharpness": "card_sharpness",
     "card_chroma_spread": "card_chroma_spread",
 }
@@ -209,6 +211,10 @@ _DECODE_CODES = {
 
 # ---------------------------------------------------------------- 2. the card
 
+# No card's outline found, but this many lines of print in the frame: a person looks (no_card photos of
+# the tune split: 0 lines; genuine photos whose card was missed: 4 to 11).
+FRAME_TEXT_LINES_UNSURE = 2
+
 
 def detection_settings(policy: AuthenticationPolicy) -> card_detection.DetectionSettings:
     return card_detection.DetectionSettings(
@@ -247,21 +253,17 @@ def scale_box(
     )
 
 
-def card_portrait(full: np.ndarray, corners_full: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The portrait printed on the card, searched at full resolution in the card's bounding box only."""
-    x0, y0 = np.floor(corners_full.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(corners_full.max(axis=0)).astype(int)
-    h, w = full.shape[:2]
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    crop = np.ascontiguousarray(full[y0:y1, x0:x1])
+def card_portrait(card: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The portrait printed on the card, searched on the straightened card at full resolution: upright
+    whatever angle the card is held at (HOG's window tolerates about 15 degrees; the cards turn 25)."""
+    card = np.ascontiguousarray(card)
     # At full resolution a card portrait fills HOG's 80 px window; look harder only if it does not.
     boxes = face_recognition.face_locations(
-        crop, number_of_times_to_upsample=0
-    ) or face_recognition.face_locations(crop, number_of_times_to_upsample=1)
+        card, number_of_times_to_upsample=0
+    ) or face_recognition.face_locations(card, number_of_times_to_upsample=1)
     if not boxes:
         return None
-    top, right, bottom, left = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    return (top + y0, right + x0, bottom + y0, left + x0)
+    return max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
 
 
 # A face hidden from the mouth down scores -0.6 to 0.4 (the usual threshold is 0); its box covers the
@@ -324,23 +326,26 @@ def _verify_image(
     small = np.asarray(small_img)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
-    brightness = float(grey.mean())
-    if brightness < policy.dark_max_mean:
-        return fail("too_dark", brightness=brightness), None
-    if brightness > policy.bright_min_mean:
-        return fail("too_bright", brightness=brightness), None
-
-    # The capture itself: a black-and-white photo, or a screen photographed.
-    frame_colour = photo_cues.colourfulness(small)
-    if frame_colour < policy.card_min_colourfulness / 2:
-        return fail("photocopy_or_greyscale", colourfulness=frame_colour), None
+    # A screen photographed first: its bezel and dimmed picture make the frame dark, and better light
+    # would not make it a photo of the seller (the pixel grid's moire is there at any exposure).
     full_grey = cv2.cvtColor(full, cv2.COLOR_RGB2GRAY)
     moire = photo_cues.moire(full_grey)
     bezel = photo_cues.screen_border(grey)
     if moire >= policy.screen_moire_min or bezel >= 25:
         return fail("screen_recapture", moire=moire, bezel_contrast=bezel), None
 
-    scan = card_detection.scan(small, card_reading.text_lines, detection_settings(policy), full=full)
+    brightness = float(grey.mean())
+    if brightness < policy.dark_max_mean:
+        return fail("too_dark", brightness=brightness), None
+    if brightness > policy.bright_min_mean:
+        return fail("too_bright", brightness=brightness), None
+
+    # A black-and-white photo.
+    frame_colour = photo_cues.colourfulness(small)
+    if frame_colour < policy.card_min_colourfulness / 2:
+        return fail("photocopy_or_greyscale", colourfulness=frame_colour), None
+
+    scan = card_detection.scan(small, card_reading.text_layout, detection_settings(policy), full=full)
     measures = {"brightness": brightness, "moire": moire, **scan.measures}
     if scan.verdict == card_detection.NOT_FOUND:
         # A blurred photo smears the card's edges too: say what the seller can fix. A reflection is
@@ -348,8 +353,34 @@ def _verify_image(
         # the frame is not glare on a card).
         if sharpness(grey) < policy.blur_min_variance / 4:
             return fail("too_blurry", sharpness=sharpness(grey)), None
+        # Refused only on strong evidence: an ID card carries lines of print, so a frame in which the
+        # text detector finds none holds no card face. Lines of print without a card's outline around
+        # them (a card whose edges are lost in a busy background, a poster) are for a person to see.
+        lines = card_reading.text_boxes(small)
+        # A line of print cut by the frame's edge: the card it is printed on runs past the frame.
+        edge = 0.005 * max(small.shape[:2])
+        sh, sw = small.shape[:2]
+        cut = [
+            b
+            for b in lines
+            if b.min() <= edge or (b[:, 0] >= sw - 1 - edge).any() or (b[:, 1] >= sh - 1 - edge).any()
+        ]
+        measures.update(card_frame_text_lines=float(len(lines)), card_frame_text_cut=float(len(cut)))
+        if len(lines) >= FRAME_TEXT_LINES_UNSURE and cut:
+            return fail("card_out_of_frame", **measures), None
+        if len(lines) >= FRAME_TEXT_LINES_UNSURE:
+            return review("card_frame_text", card_detection.NOT_FOUND, measures), None
         return fail("card_not_found", **measures), None
     verdict, unsure, suspected = scan.verdict, scan.unsure, scan.suspected
+    settings = detection_settings(policy)
+    if (
+        verdict == card_detection.TOO_STEEP
+        and scan.card is not None
+        and scan.card.text_tilt > settings.level_text_max_tilt
+    ):
+        # The outline that looks steep does not level the card's print: it is not the card's own
+        # outline (fingers at a side cut it, or it runs into the background). A person looks.
+        return review("card_perspective", card_detection.TOO_STEEP, measures), None
     if (
         verdict == card_detection.TOO_STEEP
         and scan.card is not None
@@ -409,7 +440,7 @@ def _verify_image(
         unsure, suspected = "card_sharpness", "too_blurry"
 
     with DLIB_LOCK:
-        outcome = _faces_and_match(small, grey, full, card, factor, decoded.size, policy, measures)
+        outcome = _faces_and_match(small, grey, full, card_full, card, factor, decoded.size, policy, measures)
     if isinstance(outcome, PhotoCheckResult):
         return outcome, None
     distance, live_enc = outcome
@@ -438,6 +469,7 @@ def _faces_and_match(
     small: np.ndarray,
     grey: np.ndarray,
     full: np.ndarray,
+    card_full: np.ndarray,
     card: card_detection.Quad,
     factor: float,
     size: tuple[int, int],
@@ -476,13 +508,16 @@ def _faces_and_match(
         if not policy.mouth_detail_min <= cover <= policy.mouth_detail_max:
             return fail("face_covered", **measures)
 
-    corners_full = card.corners / factor
-    portrait = card_portrait(full, corners_full)
+    portrait = card_portrait(card_full)
     if portrait is None:
-        return fail("card_portrait_missing", **measures)
+        # HOG missing a printed portrait (small, dim, under a reflection or a pattern) is no evidence
+        # that the card has none: the face cannot be matched, and a person looks.
+        measures["card_portrait_found"] = 0.0
+        return review("card_portrait", "card_portrait_missing", measures)
 
     live_full = scale_box(face, 1 / factor, size)
-    live_enc, card_enc = face_recognition.face_encodings(full, [live_full, portrait], num_jitters=1)
+    (live_enc,) = face_recognition.face_encodings(full, [live_full], num_jitters=1)
+    (card_enc,) = face_recognition.face_encodings(card_full, [portrait], num_jitters=1)
     distance = float(face_recognition.face_distance([card_enc], live_enc)[0])
     return distance, live_enc
 

@@ -76,22 +76,42 @@ def engine() -> Any:
 
 
 def text_lines(card: np.ndarray) -> int:
-    """How many lines of text a straightened card holds (detection only, no reading)."""
+    """How many lines of text a straightened card (or any picture) holds (detection only, no reading)."""
+    return len(text_boxes(card))
+
+
+def text_boxes(picture: np.ndarray) -> list[np.ndarray]:
+    """The lines of text in a picture (detection only): each a 4x2 box, top-left, top-right,
+    bottom-right, bottom-left; a line is wider than tall and not the size of the whole picture."""
     ocr = engine()
     with _call_lock:
-        boxes, _ = ocr.text_det(np.ascontiguousarray(card[..., ::-1]))  # the engine expects BGR
+        boxes, _ = ocr.text_det(np.ascontiguousarray(picture[..., ::-1]))  # the engine expects BGR
     if boxes is None:
-        return 0
-    h = card.shape[0]
-    # A text line is wider than tall and not the size of the whole card.
-    count = 0
+        return []
+    h = picture.shape[0]
+    out = []
     for b in boxes:
-        b = np.asarray(b)
+        b = np.asarray(b, np.float64)
         bw = float(np.linalg.norm(b[1] - b[0]))
         bh = float(np.linalg.norm(b[3] - b[0]))
         if bw > 1.5 * bh and bh < 0.3 * h:
-            count += 1
-    return count
+            out.append(b)
+    return out
+
+
+def text_layout(card: np.ndarray) -> tuple[int, float]:
+    """(lines of text, their tilt): how many lines a straightened card holds, and how far from level
+    they run (degrees, the median over the lines, weighted by width). An ID card's print runs parallel
+    to its long sides, so the card straightened from its true outline shows it level; an outline cut
+    by fingers or run into the background straightens the card askew and tilts its lines."""
+    boxes = text_boxes(card)
+    if not boxes:
+        return 0, 90.0
+    tilts = np.array([abs(float(np.degrees(np.arctan2(*(b[1] - b[0])[::-1])))) for b in boxes])
+    widths = np.array([float(np.linalg.norm(b[1] - b[0])) for b in boxes])
+    order = np.argsort(tilts)
+    cumulative = np.cumsum(widths[order])
+    return len(boxes), float(tilts[order][int(np.searchsorted(cumulative, cumulative[-1] / 2))])
 
 
 @dataclass

@@ -122,7 +122,7 @@ def test_the_detector_tells_a_covered_corner_from_a_cut_one_and_from_no_card(see
         full = _scene(kind, seed_offset)
         h, w = full.shape[:2]
         small = np.asarray(Image.fromarray(full).resize((800, round(800 * h / w)), Image.Resampling.BILINEAR))
-        scan = card_detection.scan(small, card_reading.text_lines, full=full)
+        scan = card_detection.scan(small, card_reading.text_layout, full=full)
         # a covered corner the outline is unsure of goes to review: not a pass either
         verdicts[kind] = (
             card_detection.CORNER_MISSING if kind == "corner_covered" and scan.unsure else scan.verdict
