@@ -406,7 +406,7 @@ def _verify_image(
         # card is skin-toned all over.
         card_colour = photo_cues.chroma_spread(inset)
         measures["card_chroma_spread"] = card_colour
-        if card_colour < policy.card_min_chroma_spread / 2:
+        if card_colour < policy.card_min_chroma_spread / 4:
             return fail("photocopy_or_greyscale", **measures), None
         if card_colour < policy.card_min_chroma_spread and not unsure:
             unsure, suspected = "card_chroma_spread", "photocopy_or_greyscale"

@@ -568,10 +568,11 @@ def phone(scene: np.ndarray, pl: Plan, seed: int) -> Image.Image:
     cv2.randn(luma, 0.0, pl.noise)  # type: ignore[call-overload]
     chroma = np.empty(img.shape, np.float32)
     cv2.randn(chroma, (0.0, 0.0, 0.0), (pl.noise / 3,) * 3)  # type: ignore[call-overload]
-    img = img + luma[..., None] + chroma
-    saturated = img.min(axis=2, keepdims=True) >= 255  # every channel at the sensor's full scale
-    img = np.minimum(img, 255)
-    img = np.where(saturated, img, img * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32))
+    # Light beyond the sensor's full scale in every channel reads full scale, noise or not; the rest
+    # carries the sensor's noise and the processor's white balance.
+    saturated = img.min(axis=2, keepdims=True) >= 255
+    img = np.minimum(img + luma[..., None] + chroma, 255) * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32)
+    img = np.where(saturated, np.float32(255), img)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
