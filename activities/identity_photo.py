@@ -145,6 +145,7 @@ def review(cue: str, suspected: str, measures: dict[str, float]) -> PhotoCheckRe
 _CUE_MEASURES: dict[str, str | tuple[str, ...]] = {
     "card_frame_text": "card_frame_text",
     "card_portrait": "card_portrait",
+    "card_number": "card_lines",
     "card_corner_outline": "card_corner_",
     "card_end_beyond_print": "card_beyond_side",
     "card_perspective": ("card_side_ratio", "card_text_tilt"),
@@ -446,18 +447,26 @@ def _verify_image(
     distance, live_enc = outcome
     measures["distance"] = distance
 
+    unread = False
     if id_fingerprint is not None:
         reading = card_reading.read_number(
             card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence
         )
-        measures.update(card_lines_read=float(reading.lines))
-        if reading.verdict == card_reading.UNREADABLE and unsure:
-            # The card's outline was itself in doubt: an unread number may be the outline's fault.
-            return review(unsure, suspected, measures), None
-        if reading.verdict != card_reading.MATCH:
+        measures.update(card_lines_read=float(reading.lines), card_lines_number_like=float(reading.number_like))
+        if reading.verdict == card_reading.MISMATCH:
             return fail(reading.verdict, **measures), None
+        if reading.verdict == card_reading.UNREADABLE and not reading.number_like and not unsure:
+            # Lines read on a card surely found, and not one of them number-like: the number is blank
+            # or hidden (a finger along it), which a new photo fixes.
+            return fail(reading.verdict, **measures), None
+        unread = reading.verdict == card_reading.UNREADABLE
     if distance > policy.face_match_tolerance:
         return fail("face_mismatch", **measures), None
+    if unread:
+        # A number-like line read that is not the registered number, nor surely another: a misread (a
+        # pattern through it, a small card, a reflection on one digit) is no proof: a person looks. The card's
+        # outline in doubt is named first: an unread number may be the outline's fault.
+        return review(unsure or "card_number", suspected or card_reading.UNREADABLE, measures), None
     if unsure:
         # Every other check passed and one cue could not decide: a person looks (no encoding handed
         # back: nothing is enrolled before a decision).
@@ -510,9 +519,14 @@ def _faces_and_match(
 
     portrait = card_portrait(card_full)
     if portrait is None:
-        # HOG missing a printed portrait (small, dim, under a reflection or a pattern) is no evidence
-        # that the card has none: the face cannot be matched, and a person looks.
-        measures["card_portrait_found"] = 0.0
+        # HOG missing a printed portrait at its usual threshold (small, dim, under a pattern) is no
+        # proof the card has none: a face-like pattern below it sends the photo to a person; nothing
+        # face-like at all is a card that shows no portrait.
+        detector = face_recognition.api.face_detector
+        rects, _, _ = detector.run(np.ascontiguousarray(card_full), 1, PARTIAL_FACE_THRESHOLD)
+        measures["card_portrait_faint"] = float(len(rects))
+        if not rects:
+            return fail("card_portrait_missing", **measures)
         return review("card_portrait", "card_portrait_missing", measures)
 
     live_full = scale_box(face, 1 / factor, size)

@@ -21,6 +21,7 @@ import numpy as np
 from activities.identity_registry import candidate_fingerprints
 
 DETECT_WIDTH = 480
+NUMBER_MIN_DIGITS = 12  # an ID number's digits at least (15 or 18 on a resident ID; a date has 8)
 MATCH = "match"
 MISMATCH = "id_number_mismatch"
 UNREADABLE = "card_text_unreadable"
@@ -119,6 +120,7 @@ class Reading:
     verdict: str  # MATCH, MISMATCH or UNREADABLE
     lines: int  # text lines read
     confidence: float  # of the best number-like line
+    number_like: int = 0  # lines read with an ID number's length of digits (none: blank or hidden)
 
 
 def _candidates(text: str) -> set[str]:
@@ -173,7 +175,7 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
     if not crops:
         return Reading(UNREADABLE, 0, 0.0)
     crops.sort(key=lambda c: -c.shape[1] / max(1, c.shape[0]))
-    best_conf, plausible, read = 0.0, False, 0
+    best_conf, plausible, read, number_like = 0.0, False, 0, 0
     # The widest line alone first: recognition pads a batch to its widest line, so reading one line
     # costs a third of reading three, and the number is usually the widest. A mismatch is only
     # declared once every upright line has been read.
@@ -187,7 +189,10 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
             lines, _ = ocr.text_rec(batch)
         read += len(batch)
         for text, conf in lines:
-            for cand in _candidates(text):
+            cands = _candidates(text)
+            # An ID number's length (a date or a phone number is shorter)
+            number_like += any(sum(ch.isdigit() for ch in c) >= NUMBER_MIN_DIGITS for c in cands)
+            for cand in cands:
                 # The registry's own canonical forms (mainland, then other documents' strict pattern);
                 # a run with none is not an ID number at all.
                 prints = candidate_fingerprints("id_card", cand)
@@ -197,5 +202,5 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
                     plausible = True
                     best_conf = max(best_conf, float(conf))
     if plausible:
-        return Reading(MISMATCH, read, best_conf)
-    return Reading(UNREADABLE, read, best_conf)
+        return Reading(MISMATCH, read, best_conf, number_like)
+    return Reading(UNREADABLE, read, best_conf, number_like)

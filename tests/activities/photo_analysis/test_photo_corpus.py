@@ -2,13 +2,15 @@
 backgrounds, hands and phone effects drawn from parameter ranges the checks were not tuned on. Prints
 the verdicts (pass, refused, review), the done-when figures and the failure rates per parameter bin;
 no genuine photo is refused and no failing photo passes. This is a small seeded draw (the suite must
-stay lean: 19 photos); `python -m devtools.photo_eval --split report --per-kind 34 --genuine 60` is the 500-photo
-evaluation (README, OPEN-1)."""
+stay lean: 19 photos). The 500-photo evaluation is `test_report_draw_of_500` below, run only when
+OPEN1_REPORT_DRAW is set (it takes about an hour of a busy 2-core machine), or the command
+`python -m devtools.photo_eval --split report --per-kind 34 --genuine 60 --jobs 2` (README, OPEN-1)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +64,17 @@ def test_reporting_split_no_genuine_photo_refused(outcomes: list[photo_eval.Outc
         if o.photo.expect == "pass" and o.got not in ("pass", "review")
     ]
     assert refused == []
+
+
+@pytest.mark.skipif(not os.environ.get("OPEN1_REPORT_DRAW"), reason="the 500-photo report draw: set OPEN1_REPORT_DRAW")
+def test_report_draw_of_500() -> None:
+    """The issue's bar on a fresh report draw of 502 photos: no genuine photo refused, no failing photo
+    passed, at least 85% decided automatically, at most 3% of decided failures with the wrong reason."""
+    photos = photo_corpus.corpus("report", per_kind=34, genuine=60, seed_offset=int(os.environ["OPEN1_REPORT_DRAW"]))
+    outcomes = photo_eval.evaluate_in_parallel(photos, jobs=2)
+    print("\nOPEN-1 on a report draw of", len(outcomes), "photos")
+    print(photo_eval.summary(outcomes), photo_eval.report(outcomes), photo_eval.by_parameter(outcomes, worst=30), sep="\n\n")
+    assert photo_eval.figures(outcomes).done()
 
 
 def test_the_splits_share_no_parameter_range_background_pattern_or_seed() -> None:
