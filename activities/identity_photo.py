@@ -146,6 +146,7 @@ _CUE_MEASURES: dict[str, str | tuple[str, ...]] = {
     "card_frame_text": "card_frame_text",
     "card_portrait": "card_portrait",
     "card_number": "card_lines",
+    "face_count": ("faces", "face_second_height_ratio"),
     "card_corner_outline": "card_corner_",
     "card_end_beyond_print": "card_beyond_side",
     "card_perspective": ("card_side_ratio", "card_text_tilt"),
@@ -271,6 +272,10 @@ def card_portrait(card: np.ndarray) -> tuple[int, int, int, int] | None:
 # upper face, from 0.12 of the frame's height (0.08 allowed) (tune split, draws 0 and 400).
 PARTIAL_FACE_THRESHOLD = -0.6
 PARTIAL_FACE_MIN_HEIGHT = 0.08
+# A second face outside the card at least this share of the largest one's height is a second person
+# (a card's printed portrait is a third of a 54 mm card: a tenth of a face's height at the same
+# distance, a third when the card is held nearer the camera).
+SECOND_FACE_MIN_RATIO = 0.6
 
 
 def partly_visible_face(small: np.ndarray, card_corners: np.ndarray) -> bool:
@@ -446,6 +451,8 @@ def _verify_image(
         return outcome, None
     distance, live_enc = outcome
     measures["distance"] = distance
+    if "face_second_height_ratio" in measures and not unsure:
+        unsure, suspected = "face_count", "multiple_people"
 
     unread = False
     if id_fingerprint is not None:
@@ -497,7 +504,14 @@ def _faces_and_match(
             return fail("face_covered", **measures)
         return fail("no_face", **measures)
     if len(live) > 1:
-        return fail("multiple_people", faces=float(len(live)))
+        # A second person is a face of a person's size at arm's length; a face far smaller than the
+        # largest is a portrait in print (the card's own, when its outline was found short of it, or a
+        # poster) or someone far behind: a person looks.
+        heights = sorted((b[2] - b[0] for b in live), reverse=True)
+        measures.update(faces=float(len(live)), face_second_height_ratio=heights[1] / max(1, heights[0]))
+        if heights[1] >= SECOND_FACE_MIN_RATIO * heights[0]:
+            return fail("multiple_people", **measures)
+        live = [max(live, key=lambda b: b[2] - b[0])]
     face = live[0]
     top, right, bottom, left = face
     sh, sw = small.shape[:2]
