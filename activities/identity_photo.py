@@ -224,6 +224,21 @@ def detection_settings(policy: AuthenticationPolicy) -> card_detection.Detection
     )
 
 
+def print_in_frame(small: np.ndarray, measures: dict[str, float]) -> tuple[int, int]:
+    """(lines of print in the frame, how many of them the frame's edge cuts). A line of print cut by the
+    frame's edge belongs to something that runs past the frame: the card, when it is a card's print."""
+    lines = card_reading.text_boxes(small)
+    edge = 0.005 * max(small.shape[:2])
+    sh, sw = small.shape[:2]
+    cut = [
+        b
+        for b in lines
+        if b.min() <= edge or (b[:, 0] >= sw - 1 - edge).any() or (b[:, 1] >= sh - 1 - edge).any()
+    ]
+    measures.update(card_frame_text_lines=float(len(lines)), card_frame_text_cut=float(len(cut)))
+    return len(lines), len(cut)
+
+
 def warp_card(rgb: np.ndarray, corners: np.ndarray, width: int = 480) -> np.ndarray:
     """The card, straightened to a fixed size: quality is measured on the same scale for every photo."""
     return card_detection.straighten(rgb, corners, width)
@@ -362,19 +377,10 @@ def _verify_image(
         # Refused only on strong evidence: an ID card carries lines of print, so a frame in which the
         # text detector finds none holds no card face. Lines of print without a card's outline around
         # them (a card whose edges are lost in a busy background, a poster) are for a person to see.
-        lines = card_reading.text_boxes(small)
-        # A line of print cut by the frame's edge: the card it is printed on runs past the frame.
-        edge = 0.005 * max(small.shape[:2])
-        sh, sw = small.shape[:2]
-        cut = [
-            b
-            for b in lines
-            if b.min() <= edge or (b[:, 0] >= sw - 1 - edge).any() or (b[:, 1] >= sh - 1 - edge).any()
-        ]
-        measures.update(card_frame_text_lines=float(len(lines)), card_frame_text_cut=float(len(cut)))
-        if len(lines) >= FRAME_TEXT_LINES_UNSURE and cut:
+        lines, cut = print_in_frame(small, measures)
+        if lines >= FRAME_TEXT_LINES_UNSURE and cut:
             return fail("card_out_of_frame", **measures), None
-        if len(lines) >= FRAME_TEXT_LINES_UNSURE:
+        if lines >= FRAME_TEXT_LINES_UNSURE:
             return review("card_frame_text", card_detection.NOT_FOUND, measures), None
         return fail("card_not_found", **measures), None
     verdict, unsure, suspected = scan.verdict, scan.unsure, scan.suspected
@@ -417,6 +423,10 @@ def _verify_image(
         if card_colour < policy.card_min_chroma_spread and not unsure:
             unsure, suspected = "card_chroma_spread", "photocopy_or_greyscale"
     # A reflection over a corner breaks its outline too (card_corners): glare is what to fix.
+    if verdict == card_detection.OUT_OF_FRAME and not print_in_frame(small, measures)[1]:
+        # An outline touching the frame, but no line of print cut by the frame's edge: the outline may
+        # be the card's run into the background, or another object's. A person looks.
+        return review("card_frame_text", card_detection.OUT_OF_FRAME, measures), None
     covered_only = verdict == card_detection.CORNER_MISSING and "card_corner_outline_broken" in measures
     if verdict != card_detection.FOUND and not covered_only:
         return fail(verdict, **measures), None
@@ -446,7 +456,10 @@ def _verify_image(
         unsure, suspected = "card_sharpness", "too_blurry"
 
     with DLIB_LOCK:
-        outcome = _faces_and_match(small, grey, full, card_full, card, factor, decoded.size, policy, measures)
+        sure_outline = not unsure and card.text_tilt <= settings.level_text_max_tilt
+        outcome = _faces_and_match(
+            small, grey, full, card_full, card, factor, decoded.size, policy, measures, sure_outline
+        )
     if isinstance(outcome, PhotoCheckResult):
         return outcome, None
     distance, live_enc = outcome
@@ -491,6 +504,7 @@ def _faces_and_match(
     size: tuple[int, int],
     policy: AuthenticationPolicy,
     measures: dict[str, float],
+    sure_outline: bool,
 ) -> PhotoCheckResult | tuple[float, np.ndarray]:
     # A face at arm's length is large in the downscaled copy; upsampling (4x the work) is only
     # needed to tell "nobody" from "someone too far away".
@@ -534,12 +548,13 @@ def _faces_and_match(
     portrait = card_portrait(card_full)
     if portrait is None:
         # HOG missing a printed portrait at its usual threshold (small, dim, under a pattern) is no
-        # proof the card has none: a face-like pattern below it sends the photo to a person; nothing
-        # face-like at all is a card that shows no portrait.
+        # proof the card has none: a face-like pattern below it sends the photo to a person, and so does
+        # an outline in doubt (the portrait may lie outside it); nothing face-like at all on a card
+        # surely found is a card that shows no portrait.
         detector = face_recognition.api.face_detector
         rects, _, _ = detector.run(np.ascontiguousarray(card_full), 1, PARTIAL_FACE_THRESHOLD)
         measures["card_portrait_faint"] = float(len(rects))
-        if not rects:
+        if not rects and sure_outline:
             return fail("card_portrait_missing", **measures)
         return review("card_portrait", "card_portrait_missing", measures)
 

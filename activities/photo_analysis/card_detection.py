@@ -592,6 +592,7 @@ def describe(q: Quad) -> dict[str, float]:
         "card_aspect": q.aspect,
         "card_side_ratio": q.side_ratio,
         "card_edge_support": q.support,
+        "card_side_support_min": float(min(q.side_support)),
         "card_corner_support": float(min(q.corner_support)),
         "card_text_lines": float(q.text_lines),
         "card_text_tilt": q.text_tilt,
