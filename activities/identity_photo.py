@@ -213,6 +213,8 @@ _DECODE_CODES = {
 
 # ---------------------------------------------------------------- 2. the card
 
+# The unsure cues that doubt the card's outline itself.
+OUTLINE_CUES = ("card_corner_outline", "card_end_beyond_print", "card_perspective")
 # No card's outline found, but this many lines of print in the frame: a person looks (no_card photos of
 # the tune split: 0 lines; genuine photos whose card was missed: 4 to 11).
 FRAME_TEXT_LINES_UNSURE = 2
@@ -456,7 +458,9 @@ def _verify_image(
         unsure, suspected = "card_sharpness", "too_blurry"
 
     with DLIB_LOCK:
-        sure_outline = not unsure and card.text_tilt <= settings.level_text_max_tilt
+        # The outline is in doubt when a cue about the outline is unsure (a one-hued card's chroma
+        # is not about its outline), or when it does not level the card's print.
+        sure_outline = unsure not in OUTLINE_CUES and card.text_tilt <= settings.level_text_max_tilt
         outcome = _faces_and_match(
             small, grey, full, card_full, card, factor, decoded.size, policy, measures, sure_outline
         )
