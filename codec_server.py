@@ -27,6 +27,11 @@ guessing is slowed by client, by name and by device with growing delays, never l
 Sessions live on the server: `/logout` ends the session, and every copy of its cookie stops decoding.
 A malformed cookie is answered 400; /encode refuses an encoding not spelled exactly as the SDK spells it.
 
+Review pages (evidence/page.py): `/review` lists the items waiting for an operator, and each item's
+page shows its evidence, both accounts and the decisions, and takes the decision; every view and
+decision goes to the access log. Decoded identity fields are masked for anyone without the
+`identity_reader` role (security/masking.py).
+
 Bounded: bodies are capped on the bytes actually read (whatever Content-Length says), slow or idle
 connections are closed, and at most a fixed number of requests decode at once.
 """
@@ -49,11 +54,14 @@ from aiohttp import web
 from google.protobuf import json_format
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from temporalio.api.common.v1 import Payloads
+from temporalio.client import Client
 
+from evidence import page as evidence_page
 from models import metrics
+from models.auth import IDENTITY_READER
 from models.refusals import Refusal
 from models.settings import Settings, settings
-from security import codec_signing
+from security import codec_signing, masking, ui_front
 from security.codec import EncryptionCodec
 from security.codec_access import (
     DEVICE_COOKIE,
@@ -144,7 +152,7 @@ async def cors(request: web.Request, handler):  # type: ignore[no-untyped-def]
     """CORS for the configured UI origins, with credentials; other origins get no CORS headers, and
     their codec requests are refused outright (a browser would hide the answer, but why decrypt)."""
     origin = request.headers.get("Origin")
-    allowed = origin is not None and origin.rstrip("/") in request.app[ACCESS].ui_origins
+    allowed = origin is not None and ui_origin(request, origin)
     if request.method == "OPTIONS":
         response: web.StreamResponse = web.Response(status=204 if allowed else 403)
         log.debug(
@@ -210,11 +218,19 @@ async def authenticate(request: web.Request) -> Principal | None:
     return Principal(op.name, "session", op.namespaces, op.roles) if op else None
 
 
+def ui_origin(request: web.Request, origin: str) -> bool:
+    """A configured UI origin, or this server's own when it serves the UI itself (security/ui_front.py)."""
+    if origin.rstrip("/") in request.app[ACCESS].ui_origins:
+        return True
+    parsed = urllib.parse.urlsplit(origin)
+    return bool(request.app[ACCESS].ui_upstream) and parsed.scheme in ("http", "https") and parsed.netloc == request.host
+
+
 def from_ui(request: web.Request) -> bool:
     """A JSON request from a configured UI origin: a cross-site form cannot be one (browsers always send
     Origin on a POST, and a JSON content type from a page needs the preflight only UI origins pass)."""
-    origin = request.headers.get("Origin", "").rstrip("/")
-    return origin in request.app[ACCESS].ui_origins and request.content_type == "application/json"
+    origin = request.headers.get("Origin", "")
+    return bool(origin) and ui_origin(request, origin) and request.content_type == "application/json"
 
 
 def namespace_of(request: web.Request) -> str:
@@ -280,6 +296,10 @@ async def codec_call(request: web.Request) -> web.Response:
         c = request.app[CODEC]
         # Decoded, each credential's signature is blanked: history is for reading, not for replaying.
         out = await c.encode(plain) if action == "encode" else codec_signing.redact(await c.decode(plain))
+        if action == "decode" and principal.via != "token" and IDENTITY_READER not in principal.roles:
+            # Identity fields for identity readers only (security/masking.py). The static token is the
+            # services' own CLI credential, not a person's: it reads what the services read.
+            out = masking.mask(out)
     except Exception as err:  # a payload from another key set, a forged one: say so, never crash
         log.warning("%s: cannot %s a payload (%s)", principal.name, action, type(err).__name__)
         return _error(400, f"cannot_{action}", f"cannot {action} a payload: {type(err).__name__}")
@@ -309,7 +329,10 @@ SIGNED_IN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign
 
 
 def _safe_next(request: web.Request, target: str) -> str | None:
-    """Only back to a configured UI origin: never an open redirect."""
+    """Only back to a configured UI origin or to this server's review pages: never an open redirect."""
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if local and (target.startswith("/review") or request.app[ACCESS].ui_upstream):
+        return target  # this server's own pages (the review pages; the UI when it serves it)
     parsed = urllib.parse.urlsplit(target)
     origin = f"{parsed.scheme}://{parsed.netloc}"
     return target if target and origin in request.app[ACCESS].ui_origins else None
@@ -433,7 +456,11 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def create_app(s: Settings | None = None, access: AccessSettings | None = None) -> web.Application:
+def create_app(
+    s: Settings | None = None, access: AccessSettings | None = None, temporal: Client | None = None
+) -> web.Application:
+    """`temporal`: the client the review pages read and decide through; by default one is connected
+    from settings when a page first needs it."""
     s = s or settings()
     access = access or load_access(s)
     app = web.Application(middlewares=[measured, cors], client_max_size=MAX_BODY)
@@ -456,6 +483,9 @@ def create_app(s: Settings | None = None, access: AccessSettings | None = None) 
             web.get("/health", health),
         ]
     )
+    evidence_page.setup(app, evidence_page.Desk(authenticate, app[SIGNER], access, temporal))
+    if access.ui_upstream:  # last: it takes every path the routes above do not
+        ui_front.add_front(app, access.ui_upstream)
     return app
 
 

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import click
 
-from commands import offline, operators, privacy, reading, seller, services
+from commands import offline, operators, privacy, reading, reviews, seller, services
 from commands.common import EXIT_CLOSED, EXIT_REFUSED, EXIT_UNKNOWN, Output, table
 from commands.reading import requirements_text
 from models.refusals import RefusedError
@@ -92,7 +92,7 @@ def cli(ctx: click.Context, as_json: bool) -> None:
 
 cli.add_section("Seller commands", seller.COMMANDS)
 cli.add_section("Reading (changes nothing)", reading.COMMANDS)
-cli.add_section("Operators", operators.COMMANDS)
+cli.add_section("Operators", operators.COMMANDS + reviews.COMMANDS)
 cli.add_section("Other services", services.COMMANDS)
 cli.add_section("Personal data (DATA-3, DATA-4)", privacy.COMMANDS)
 cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
@@ -100,8 +100,8 @@ cli.add_section("Offline tools (no Temporal, no database)", offline.COMMANDS)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; answer its exit status (0 done, 2 usage or Temporal unreachable, 3 refused,
-    4 unknown member, 5 account closed, 6 check-photo sends the photo to review, 75 not answered: send it
-    again with the same --request-id)."""
+    4 unknown member, 5 account closed, 6 check-photo or authenticate sends the photo to review, 75 not
+    answered: send it again with the same --request-id)."""
     try:
         return int(cli.main(args=argv, prog_name="starter.py", standalone_mode=False) or 0)
     except click.ClickException as err:

@@ -30,6 +30,7 @@ from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
 from activities.known_faces.index import warm_face_index
 from activities.login_ip import record_login_ip
+from activities.photo_review import enrol_reviewed_photo
 from activities.product_index import list_product, unlist_product
 from activities.registration_checks import screen_registration
 from activities.retention import KEEPER_WORKFLOW_ID, erase_member, sweep_retention
@@ -63,6 +64,7 @@ ACTIVITIES: Sequence[Any] = (
     record_login_ip,
     rebind_contact,
     check_authentication_photo,
+    enrol_reviewed_photo,
     draw_exam_paper,
     grade_exam,
     list_product,

@@ -21,7 +21,7 @@ from models.refusals import Refusal, RefusedError
 EXIT_REFUSED = 3
 EXIT_UNKNOWN = 4
 EXIT_CLOSED = 5  # the account is closed: nothing more is applied to it (a counted report answers 0)
-EXIT_REVIEW = 6  # check-photo: neither pass nor refusal, a person must look
+EXIT_REVIEW = 6  # check-photo, authenticate: neither pass nor refusal, a person must look (review)
 EXIT_NOT_ANSWERED = 75  # EX_TEMPFAIL: retry with the printed --request-id
 
 P = ParamSpec("P")

@@ -29,6 +29,7 @@ from models.tables import (
     AuditRecord,
     BarredFingerprint,
     BuyerAccount,
+    EvidenceAccess,
     IdentityFingerprint,
     LoginDevice,
     LoginIp,
@@ -107,6 +108,10 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
             "refusedphoto": _rows(session, RefusedPhoto, RefusedPhoto.member_id == member_id),
             "product": _rows(session, Product, Product.member_id == member_id),
             "erasure": _rows(session, Erasure, Erasure.member_id == member_id),
+            # Who looked at this account's evidence, and who decided on it (issue 25).
+            "evidenceaccess": _rows(
+                session, EvidenceAccess, EvidenceAccess.workflow_id == workflow_id, drop=("id",)
+            ),
             # Kinds of the data map that hold nothing about one seller, named so the copy is complete.
             "productsignature": "derived from the listings above (normalised text, image features); not personal",
             "product_key": "integer candidate keys of the listings above (PostgreSQL); not personal",

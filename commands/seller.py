@@ -21,7 +21,7 @@ from models.contract import (
 from models.refusals import Refusal, RefusedError
 from workflows.seller_account import SellerAccount
 
-from .common import EXIT_REFUSED, Answer, Call, facade_command, one_of
+from .common import EXIT_REFUSED, EXIT_REVIEW, Answer, Call, facade_command, one_of
 
 IMAGE_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -113,9 +113,13 @@ async def change_contact(call: Call, email: str | None, mobile: str | None) -> A
 async def authenticate(call: Call, photo: Path) -> Answer:
     """Submit the photo holding the ID card (OPEN-1; needs REG-6 first).
 
-    PHOTO is a JPEG, HEIC, PNG or WebP file.
+    PHOTO is a JPEG, HEIC, PNG or WebP file. A photo sent to an operator's review (the check was unsure,
+    or the seller was refused three times for one reason) prints its review item and exits 6.
     """
     result = await seller_client.submit_photo(await call.client(), call.member_id, photo, request_id=call.key)
+    if result.review_item_id:
+        call.out.show({"member_id": call.member_id, "state": result.state, "review_item_id": result.review_item_id})
+        return EXIT_REVIEW
     return {"member_id": call.member_id, "state": result.state}
 
 

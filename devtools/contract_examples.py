@@ -53,6 +53,15 @@ from models.contract import (
 )
 from models.policy import LifecyclePolicy, Policy
 from models.refusals import Refusal
+from models.review import (
+    ClaimReviewInput,
+    DecideReviewInput,
+    ReviewEvent,
+    ReviewEvidence,
+    ReviewItem,
+    ReviewItems,
+    ReviewText,
+)
 from security import credentials
 
 MEMBER = "M0123456789ABCDEF"
@@ -93,6 +102,28 @@ def _service(command: str, message: Any, name: str = "risk-engine") -> Any:
 
 def _operator(command: str, message: Any) -> Any:
     return _signed(message, command, role="operator", actor="lin")
+
+
+APPEAL_ITEM = "appeal-C0123456789abcdef0123"
+
+
+def _appeal_item() -> ReviewItem:
+    return ReviewItem(
+        item_id=APPEAL_ITEM,
+        kind="appeal",
+        rule="ASSOC-5",
+        member_id=MEMBER,
+        opened_at=AT,
+        due_at=AT + timedelta(hours=72),
+        state="claimed",
+        evidence=[
+            ReviewEvidence("letter", "the seller's letter", text_key="appeal-letter-C0123456789abcdef0123"),
+            ReviewEvidence("opening_info", "store-opening information", text_key="appeal-opening-C0123456789abcdef0123"),
+            ReviewEvidence("invoice", "invoice 1", ref=PHOTO),
+        ],
+        claimed_by="lin",
+        history=[ReviewEvent(AT, "opened", "system"), ReviewEvent(AT + timedelta(hours=2), "claimed", "operator:lin")],
+    )
 
 
 def _status() -> _AccountStatus:
@@ -236,4 +267,15 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
         )
     ),
     "BuyerScreeningResult": lambda: _json(BuyerScreeningResult(False)),
+    # Review items (issue 25): the queue's claims and decisions, and what the account shows of its items.
+    "ClaimReviewInput": lambda: _json(_operator("claim_review", ClaimReviewInput(APPEAL_ITEM, "lin"))),
+    "DecideReviewInput": lambda: _json(
+        _operator(
+            "decide_review",
+            DecideReviewInput(APPEAL_ITEM, "refuse", "lin", "the invoices name another company", "invoices_not_genuine"),
+        )
+    ),
+    "ReviewItem": lambda: _json(_appeal_item()),
+    "ReviewItems": lambda: _json(ReviewItems([_appeal_item()])),
+    "ReviewText": lambda: _json(ReviewText("appeal-letter-C0123456789abcdef0123", "We bought these goods from the maker.")),
 }

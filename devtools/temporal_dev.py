@@ -5,6 +5,11 @@
 
 It keeps its state in the data folder (`temporal.db`), registers the search attributes operators
 filter on, and writes its log and pid beside it.
+
+The UI's codec endpoint is the codec server. The CLI cannot tell the UI to send credentials to it (no
+"include credentials" flag), so the UI is opened through the codec server, which serves it on its own
+origin (`CODEC_UI_UPSTREAM`, security/ui_front.py): same-origin codec calls carry the operator's
+session cookie, and nothing is set in the browser by hand.
 """
 
 from __future__ import annotations
@@ -117,7 +122,9 @@ def main() -> None:
         started = start()
         print(
             ("started" if started else "already running")
-            + f" at {settings().temporal_address}; UI {ui_url()}"
+            + f" at {settings().temporal_address}; UI {ui_url()}\n"
+            + f"operators: CODEC_UI_UPSTREAM=http://localhost:{UI_PORT} python codec_server.py, then open "
+            + f"{UI_CODEC_ENDPOINT}/ (the UI, decoded once signed in) and {UI_CODEC_ENDPOINT}/review"
         )
     elif args.action == "stop":
         print("stopped" if stop() else "no dev server started from this data folder")

@@ -10,6 +10,7 @@ writes into ./certs (files 0600, the folder 0700):
     worker.pem, .key          client certificates (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY), one per
     cli.pem, .key             kind of caller, so that one can be replaced without the others
     ui.pem, .key
+    codec.pem, .key           the codec server's review pages (evidence/page.py): queries and decisions
     admin.pem, .key           the one-shot that registers search attributes, the health check
 
 The CA's private key is not kept: to add a caller, make a new set. For production use your own PKI (the
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CLIENTS = ("worker", "cli", "ui", "admin")
+CLIENTS = ("worker", "cli", "ui", "admin", "codec")
 SERVER_NAMES = ("temporal", "localhost")
 
 

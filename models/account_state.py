@@ -19,6 +19,7 @@ from models.contract import (
 )
 from models.policy import Policy
 from models.refusals import Refusal
+from models.review import ReviewItem
 
 
 @dataclass
@@ -96,6 +97,13 @@ class AccountState:
     cases: list[AssociationCase] = field(default_factory=list)  # ASSOC-4/5
     attention: list["Attention"] = field(default_factory=list)  # steps that ran out of retries
     outbox: list["PendingEffect"] = field(default_factory=list)  # effects to write again (`retry`)
+    reviews: list[ReviewItem] = field(default_factory=list)  # what waits for an operator (workflows/reviews.py)
+    # Texts items name by key (ReviewEvidence.text_key): the appeal's letter and opening information,
+    # read by signed-in operators through the `review_text` query; dropped with their item.
+    review_texts: dict[str, str] = field(default_factory=dict)
+    review_seq: int = 0  # ids of items with no natural reference (`needs_attention-<seq>`)
+    # OPEN-1: refusals of this seller's photos by retryable reason code, since the last operator decision.
+    photo_refusals: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -11,6 +11,9 @@ from models.refusals import Refusal
 
 # The development key: signs every role. `SELLER_ENV=production` refuses to start with it (settings).
 ROLES = ("seller", "service", "operator", "system")
+# A person's reading role, never a credential's: who may read identity fields (ID card and licence
+# numbers, mobile, email) in decoded payloads; the codec server masks them for everyone else.
+IDENTITY_READER = "identity_reader"
 ANY = "*"
 DEV_KEYS = "dev:*:" + "c0ffee" * 10 + "beef"
 

@@ -47,6 +47,7 @@ from models.contract import (
     ViolationInput,
 )
 from models.refusals import refuse
+from models.review import DECISIONS, ClaimReviewInput, DecideReviewInput
 
 T = TypeVar("T")
 
@@ -275,6 +276,21 @@ MESSAGES: dict[type, Message] = {
         },
     ),
     RetryInput: Message("ENF-4", {"operator": Text(L.OPERATOR_NAME)}),
+    # Review items (issue 25): what the decision says is checked by the account, which audits a refusal.
+    ClaimReviewInput: Message(
+        "ENF-4",
+        {"item_id": Text(L.REVIEW_ITEM_ID, min_len=1), "operator": Text(L.OPERATOR_NAME), "release": Flag()},
+    ),
+    DecideReviewInput: Message(
+        "ENF-4",
+        {
+            "item_id": Text(L.REVIEW_ITEM_ID, min_len=1),
+            "decision": Text(8, choices=DECISIONS),
+            "operator": Text(L.OPERATOR_NAME),
+            "note": Text(L.NOTE, multiline=True),
+            "code": Maybe(Text(L.REASON)),
+        },
+    ),
     # workflow inputs
     AccountProfile: Message(
         "REG-7",

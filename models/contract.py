@@ -59,6 +59,7 @@ class Requirement:
     rule: str
     description: str
     due_at: datetime | None = None
+    item_id: str | None = None  # pending_review: the review item an operator decides (models/review.py)
 
 
 @dataclass
@@ -228,6 +229,8 @@ class AuthenticationResult:
     passed: bool  # always true since the contract of issue 29; answers of older releases may say false
     state: str
     failures: list[Refusal] = field(default_factory=list)  # always empty since issue 29
+    # OPEN-1 `review` (issue 26): not passed, not refused; an operator decides this review item.
+    review_item_id: str | None = None
 
 
 @dataclass

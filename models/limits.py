@@ -23,6 +23,7 @@ NOTICE_KIND = 32
 NOTICE_MESSAGE = 500
 CASE_NOTICE_PREFIX = "case-"
 CASE_ID = 64  # notice key `case-<case id>` stays within NOTICE_KEY
+REVIEW_ITEM_ID = 96  # `<kind>-<ref>` (models/review.py): `appeal-<case id>` at the longest
 CAUSE = 32  # case cause: AccountLink.reason, audit reason
 LINK_EVIDENCE = 128
 
@@ -54,3 +55,6 @@ LIST_ITEMS = 10_000  # ban chains, and other lists the workflow keeps
 
 # ENF-2 points of one violation: far above any closing threshold, far below a 64-bit search attribute.
 POINTS_MAX = 1_000
+
+REVIEW_ITEM_ID = 96  # `<kind>-<ref>` (models/review.py)
+ACCESS_WHAT = 48  # what an evidence access log row says was seen or done

@@ -122,6 +122,21 @@ class RetentionPolicy:
 
 
 @dataclass(frozen=True)
+class ReviewPolicy:
+    """Issue 25: how long each kind of review item may wait for an operator before it escalates, and
+    when a seller's repeated photo refusals go to a person instead (OPEN-1, issue 26)."""
+
+    appeal_due_hours: float = 72  # ASSOC-5: an appeal filed
+    photo_review_due_hours: float = 24  # OPEN-1: a photo the check could not decide, or a stuck seller
+    association_due_hours: float = 72  # ASSOC-2/3: a link policy asks a person to confirm
+    needs_attention_due_hours: float = 8  # a step that ran out of retries
+    photo_refusals_before_review: int = 3  # refusals for one retryable reason; the next photo goes to review
+
+    def due_hours(self, kind: str) -> float:
+        return float(getattr(self, f"{kind}_due_hours"))
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str = "builtin"
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
@@ -134,6 +149,7 @@ class Policy:
     email_verification: EmailVerificationPolicy = field(default_factory=EmailVerificationPolicy)
     steps: StepsPolicy = field(default_factory=StepsPolicy)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)
 
 
 T = TypeVar("T")

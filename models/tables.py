@@ -92,6 +92,19 @@ class AuditRecord(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class EvidenceAccess(SQLModel, table=True):
+    """Who looked, who decided (issue 25): one row per view of personal data or evidence on the evidence
+    page, and per decision sent from it. Append-only, like the audit log (database triggers below)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    operator: str = Field(max_length=limits.ACTOR, index=True)
+    workflow_id: str = Field(max_length=limits.WORKFLOW_ID, index=True)
+    item_id: str = Field(max_length=limits.REVIEW_ITEM_ID, index=True)
+    what: str = Field(max_length=limits.ACCESS_WHAT)  # view_item | view_<evidence kind> | decide_* | refused_*
+    note: str = Field(default="", max_length=limits.NOTE)  # a decision's note; empty for a view
+
+
 class PreApproval(SQLModel, table=True):
     """REG-2: an operator's advance approval of a non-mainland applicant, matched on its licence."""
 
@@ -149,6 +162,10 @@ _SQLITE_GUARDS = [
        BEGIN SELECT RAISE(ABORT, 'ENF-4: the audit log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON auditrecord
        BEGIN SELECT RAISE(ABORT, 'ENF-4: the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS access_no_update BEFORE UPDATE ON evidenceaccess
+       BEGIN SELECT RAISE(ABORT, 'the evidence access log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS access_no_delete BEFORE DELETE ON evidenceaccess
+       BEGIN SELECT RAISE(ABORT, 'the evidence access log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS member_id_immutable BEFORE UPDATE OF member_id ON account
        WHEN NEW.member_id IS NOT OLD.member_id
        BEGIN SELECT RAISE(ABORT, 'REG-7: a member id is never changed'); END""",
@@ -160,6 +177,11 @@ _POSTGRES_GUARDS = [
     "DROP TRIGGER IF EXISTS audit_no_change ON auditrecord",
     """CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON auditrecord
        FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
+    """CREATE OR REPLACE FUNCTION access_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'the evidence access log is append-only'; END $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS access_no_change ON evidenceaccess",
+    """CREATE TRIGGER access_no_change BEFORE UPDATE OR DELETE ON evidenceaccess
+       FOR EACH ROW EXECUTE FUNCTION access_append_only()""",
     """CREATE OR REPLACE FUNCTION member_id_immutable() RETURNS trigger AS $$
        BEGIN
          IF NEW.member_id IS DISTINCT FROM OLD.member_id THEN

@@ -24,9 +24,13 @@ Settings (environment; the codec server reads them, the worker does not):
     CODEC_SIGNING_KEYS     operator-only credential keys for signing commands typed in the Web UI
                            (security/codec_signing.py); development falls back on CREDENTIAL_KEYS
     CODEC_SIGN_SECONDS     lifetime of those credentials, default 120 (10 to 600)
+    CODEC_UI_UPSTREAM      the Web UI to serve on the codec server's own origin (security/ui_front.py),
+                           e.g. http://localhost:8233 for the dev server's UI
 
 An operator entry may add `"roles": ["operator"]`: then, signed in, they may send operator commands
-(decide_appeal, retry, ban, ...) from the Web UI, signed in their name. Without it they only read.
+(decide_appeal, retry, ban, ...) from the Web UI, signed in their name, and open review items
+(evidence/page.py). Without it they only read. `"identity_reader"` lets them read identity fields
+in decoded payloads; without it those are masked (security/masking.py).
 
 Password hashes come from `python codec_server.py hash-password`. In development, with no operators
 configured, one operator `operator` with the password `dev-operator-password` and the operator role
@@ -48,7 +52,7 @@ from typing import Any
 
 import jwt
 
-from models.auth import DEV_KEYS
+from models.auth import DEV_KEYS, IDENTITY_READER
 from models.settings import DEV_CODEC_TOKEN, Settings, SettingsError, key_problem, secret_problem, settings
 from security import credentials
 from security.credentials import SigningKey
@@ -63,6 +67,9 @@ DEVICE_SECONDS = 30 * 24 * 3600
 MAX_SESSIONS_PER_OPERATOR = 20
 # Roles a person signed in on the codec server may sign as: never seller, service or system.
 SIGNING_ROLES = frozenset({"operator"})
+# Roles an operator entry (or the OIDC roles claim) may hold: the signing role, and `identity_reader`
+# (models/auth.py), without which identity fields in decoded payloads are masked (security/masking.py).
+OPERATOR_ROLES = SIGNING_ROLES | {IDENTITY_READER}
 SIGN_SECONDS = 120  # a credential signed for the UI is used at once: the UI sends right after encoding
 # scrypt cost: ~50 ms and 16 MB per check, which also slows password guessing.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -109,7 +116,7 @@ class Operator(NamespaceReader):
     name: str
     password_hash: str = field(repr=False)
     namespaces: frozenset[str]
-    roles: frozenset[str] = frozenset()  # credential roles they may sign commands in (SIGNING_ROLES)
+    roles: frozenset[str] = frozenset()  # OPERATOR_ROLES: signing commands (operator), identity_reader
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,8 @@ class AccessSettings:
     # Keys the codec server signs operator commands with; empty: it signs nothing (security/codec_signing.py).
     signing_keys: tuple[SigningKey, ...] = field(default=(), repr=False)
     sign_seconds: int = SIGN_SECONDS
+    # The Web UI served through the codec server, on its origin (security/ui_front.py); None: not served.
+    ui_upstream: str | None = None
 
 
 def _namespaces(raw: Any, where: str) -> frozenset[str]:
@@ -159,9 +168,9 @@ def _namespaces(raw: Any, where: str) -> frozenset[str]:
 
 
 def _roles(raw: Any, name: str, source: str) -> frozenset[str]:
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw) or not set(raw) <= SIGNING_ROLES:
-        raise SettingsError(f"{source}: operator {name!r}: roles must be a list of {sorted(SIGNING_ROLES)}")
-    if raw and credentials.ACTOR.match(name) is None:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw) or not set(raw) <= OPERATOR_ROLES:
+        raise SettingsError(f"{source}: operator {name!r}: roles must be a list of {sorted(OPERATOR_ROLES)}")
+    if set(raw) & SIGNING_ROLES and credentials.ACTOR.match(name) is None:
         raise SettingsError(
             f"{source}: operator {name!r} cannot sign commands: the audit takes letters, digits and ._@- only"
         )
@@ -202,7 +211,7 @@ def _operators(env: dict[str, str], default_namespace: str, production: bool) ->
                 DEV_OPERATOR,
                 hash_password(DEV_OPERATOR_PASSWORD),
                 frozenset({default_namespace}),
-                SIGNING_ROLES,
+                OPERATOR_ROLES,
             )
         }
     try:
@@ -284,6 +293,7 @@ def load_access(s: Settings | None = None, env: dict[str, str] | None = None) ->
         oidc=oidc,
         signing_keys=_signing_keys(env, s, production),
         sign_seconds=max(10, min(sign_seconds, 600)),
+        ui_upstream=env.get("CODEC_UI_UPSTREAM", "").strip() or None,
     )
 
 
@@ -414,7 +424,7 @@ class OidcVerifier:
         name = claims.get(self._oidc.name_claim)
         if not isinstance(name, str) or not name:
             return None  # no name for the audit: not a usable identity
-        roles = SIGNING_ROLES & _claim_list(claims.get(self._oidc.roles_claim))
+        roles = OPERATOR_ROLES & _claim_list(claims.get(self._oidc.roles_claim))
         return Principal(name, "oidc", frozenset(raw), frozenset(roles))
 
 

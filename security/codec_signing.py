@@ -50,9 +50,9 @@ from security.credentials import COMMAND_ROLES, SigningKey
 RULE = credentials.RULE  # ENF-4: a command is taken only from the actor it claims to be
 JSON = b"json/plain"
 OPERATOR_COMMANDS = tuple(c for c, roles in COMMAND_ROLES.items() if "operator" in roles)
-# Messages with an `operator` field (AppealDecisionInput, RetryInput): filled with the signed-in name
+# Messages with an `operator` field (AppealDecisionInput, RetryInput, the review inputs): filled with the signed-in name
 # when left blank, so an operator need not type their own name.
-NAMES_OPERATOR = ("decide_appeal", "retry")
+NAMES_OPERATOR = ("decide_appeal", "retry", "claim_review", "decide_review")
 MEMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REDACTED = "redacted-by-codec-server"
 

@@ -67,7 +67,9 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "report_closure": ("service",),
     "screen_buyer": ("service",),
     # operator decisions; cases and bans between accounts are the system's, or an operator's by hand
-    "decide_appeal": ("operator",),
+    "decide_appeal": ("operator",),  # kept for recorded histories: decide_review on `appeal-<case>` does it
+    "claim_review": ("operator",),  # review items (issue 25, workflows/reviews.py)
+    "decide_review": ("operator",),
     "retry": ("operator",),  # write again the steps that ran out of retries (NeedsAttention)
     "preapprove": ("operator",),
     "erase": ("operator",),  # DATA-4: a closed account's personal data, on the seller's request

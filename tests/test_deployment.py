@@ -72,11 +72,8 @@ def test_every_application_variable_is_one_the_code_reads() -> None:
 
 def test_the_one_shot_registers_exactly_the_workflows_search_attributes() -> None:
     command = " ".join(SERVICES["search-attributes"]["command"])
-    declared = dict(re.findall(r"(\w+)=(Keyword|Int|Bool|Text|Double|Datetime)\b", command))
-    kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
-    expected = {
-        key.name: kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for key in sa.ALL
-    }
+    declared = dict(re.findall(r"(\w+)=(KeywordList|Keyword|Int|Bool|Text|Double|Datetime)\b", command))
+    expected = {key.name: sa.cli_type(key) for key in sa.ALL}
     assert declared == expected
 
 
@@ -152,11 +149,11 @@ def test_the_frontend_takes_mutual_tls_only_with_the_certificates_the_generator_
     ):
         for flag in ("--tls-ca-path", "--tls-cert-path", "--tls-key-path", "--tls-server-name temporal"):
             assert flag in text, f"{name} calls the frontend without {flag}"
-    # The codec server never calls Temporal: it holds no client certificate.
+    # The codec server's review pages call Temporal with their own certificate (evidence/page.py).
     codec = SERVICES["codec-server"]["environment"]
-    assert not codec["TEMPORAL_TLS_CERT"] and not codec["TEMPORAL_TLS_KEY"]
+    assert (codec["TEMPORAL_TLS_CERT"], codec["TEMPORAL_TLS_KEY"]) == ("/certs/codec.pem", "/certs/codec.key")
     # Mounted read-only wherever a certificate is named.
-    for name in ("temporal", "search-attributes", "temporal-ui", "worker"):
+    for name in ("temporal", "search-attributes", "temporal-ui", "worker", "codec-server"):
         mounts = [str(v) for v in SERVICES[name].get("volumes", [])]
         assert any(m.endswith(":/certs:ro") for m in mounts), f"{name} does not mount /certs read-only"
     # The files compose names are the ones devtools/tls_certs.py writes, and they fit together: the

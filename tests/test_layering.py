@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "security", "activities", "workflows", "commands", "devtools")
+PACKAGES = ("models", "security", "activities", "workflows", "commands", "devtools", "evidence")
 TOP_LEVEL = ("worker", "starter", "seller_client", "codec_server", "demo")
 DATABASE = "activities.storage.db"
 # What each layer may import of the project (besides itself).

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 import starter
@@ -48,7 +49,10 @@ def test_every_command_answers_help_with_its_docstring(capsys: pytest.CaptureFix
 
 def test_every_command_takes_a_request_id() -> None:
     for name, command in starter.cli.commands.items():
-        assert "--request-id" in {opt for p in command.params for opt in p.opts}, name
+        # A group (`review`) is not a command: each of its subcommands is.
+        subcommands = command.commands.items() if isinstance(command, click.Group) else [(name, command)]
+        for sub, leaf in subcommands:
+            assert "--request-id" in {opt for p in leaf.params for opt in p.opts}, (name, sub)
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,9 @@ GRADE_EXAM = ActivityRef[GradeExamInput, ExamGrade]("grade_exam", GradeExamInput
 CHECK_AUTHENTICATION_PHOTO = ActivityRef[PhotoCheckInput, PhotoCheckResult](
     "check_authentication_photo", PhotoCheckInput, PhotoCheckResult
 )
+ENROL_REVIEWED_PHOTO = ActivityRef[PhotoCheckInput, PhotoCheckResult](
+    "enrol_reviewed_photo", PhotoCheckInput, PhotoCheckResult
+)
 LIST_PRODUCT = ActivityRef[ListProductInput, ListProductResult]("list_product", ListProductInput, ListProductResult)
 UNLIST_PRODUCT = ActivityRef[UnlistProductInput, bool]("unlist_product", UnlistProductInput, bool)
 SEND_VERIFICATION_CODE = ActivityRef[SendCodeInput, SendCodeResult](

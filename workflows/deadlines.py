@@ -27,6 +27,7 @@ class DeadlineKind(Enum):
     APPEAL_DEADLINE = "ASSOC-4 appeal window closes"
     POINTS_EXPIRY = "ENF-2 points expire"
     RUN_REFRESH = "continue-as-new onto the deployed code"
+    REVIEW_DUE = "review item due (escalates)"
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ def deadlines(chart_state: str, state: AccountState, policy: Policy) -> list[Dea
         Deadline(c.appeal_deadline, DeadlineKind.APPEAL_DEADLINE, case_id=c.case_id)
         for c in state.cases
         if c.decision is None and c.appealed_at is None
+    ]
+    # Issue 25: an item an operator has not decided by its due time escalates (workflows/reviews.py).
+    found += [
+        Deadline(i.due_at, DeadlineKind.REVIEW_DUE)
+        for i in state.reviews
+        if i.state != "decided" and not i.escalated
     ]
     keep = timedelta(days=policy.penalties.expiry_days)
     found += [Deadline(d.given_at + keep, DeadlineKind.POINTS_EXPIRY) for d in state.deductions[:1]]

@@ -326,12 +326,13 @@ class Enforcement:
             )
         return case
 
-    async def decide_appeal(self, inp: AppealDecisionInput, *, actor: str) -> None:
-        """ASSOC-5: an operator approves (the store returns to where it was) or rejects (closed)."""
+    async def decide_appeal(self, inp: AppealDecisionInput, *, actor: str, code: str | None = None) -> None:
+        """ASSOC-5: an operator approves (the store returns to where it was) or rejects (closed); `code`:
+        the rejection's reason from ASSOC-5's vocabulary, when decided as a review item."""
         case = self.decidable_case(inp)
         case.decision = "approved" if inp.approved else "rejected"
         case.decided_by = actor
-        detail = {"case_id": case.case_id, "note": inp.note[:200]}
+        detail = {"case_id": case.case_id, "note": inp.note[:200]} | ({"code": code} if code else {})
         if inp.approved:
             await self.effects.steps.run(
                 CLEAR_LINK,

@@ -1,6 +1,8 @@
 """OPEN-1..3 on the account workflow: the authentication photo, the rules exam and products. Called by
 SellerAccount (workflows/seller_account.py) through the parts it is given: the state, the chart, the
-account's effects and steps, and enforcement for the associations a check finds (ASSOC-2/3)."""
+account's effects and steps, enforcement for the associations a check finds (ASSOC-2/3), and the
+review items (workflows/reviews.py) a photo goes to when the check is unsure or the seller is stuck.
+Over 400 lines: the three opening rules side by side, each step a few lines."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         GradeExamInput,
         ListProductInput,
         PhotoCheckInput,
+        PhotoCheckResult,
         UnlistProductInput,
     )
     from models.boundary import BLOB_REF
@@ -34,12 +37,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.policy import Policy
     from models.refusals import Refusal, RefusedError, refuse
+    from models.review import (
+        OPEN1_REFUSALS,
+        PHOTO_REVIEW,
+        REFUSE,
+        DecideReviewInput,
+        ReviewEvidence,
+        ReviewItem,
+    )
     from workflows.lifecycle import LifecycleChart
     from workflows.requirements import clear_errors, record_error
 
 from workflows.activity_refs import (
     CHECK_AUTHENTICATION_PHOTO,
     DRAW_EXAM_PAPER,
+    ENROL_REVIEWED_PHOTO,
     GRADE_EXAM,
     LIST_PRODUCT,
     UNLIST_PRODUCT,
@@ -47,6 +59,7 @@ from workflows.activity_refs import (
 from workflows.effects import Effects
 from workflows.enforcement import Enforcement
 from workflows.refusing import refusal_error, require_allowed, require_live
+from workflows.reviews import Reviews
 
 
 class Opening:
@@ -59,10 +72,12 @@ class Opening:
         policy: Policy,
         effects: Effects,
         enforcement: Enforcement,
+        reviews: Reviews,
     ) -> None:
         self.state, self.chart, self.profile, self.policy = state, chart, profile, policy
         self.effects = effects
         self.enforcement = enforcement
+        self.reviews = reviews
 
     # ------------------------------------------------------------------ OPEN-1 the authentication photo
 
@@ -83,7 +98,12 @@ class Opening:
             summary="OPEN-1 photo checks",
             result_type=CHECK_AUTHENTICATION_PHOTO.output,
         )
+        if self.reviews.enabled and not result.passed and (result.review is not None or self._stuck()):
+            return await self._to_review(photo, result, actor=actor)
         if not result.passed and result.refusal is not None:
+            if self.reviews.enabled and result.refusal.retryable:
+                code = result.refusal.code
+                self.state.photo_refusals[code] = self.state.photo_refusals.get(code, 0) + 1
             self.state.reasons = [str(result.refusal)]
             record_error(self.state, "submit_authentication_photo", result.refusal)
             await self.effects.audit(
@@ -96,15 +116,101 @@ class Opening:
             self.effects.publish()
             # A failed photo is a refusal like any other (RuleRefusal): one shape for every answer.
             raise refusal_error(RefusedError(result.refusal))
+        await self._authenticated(result.linked_member_ids, actor=actor, reason="photo_authenticated")
+        return AuthenticationResult(passed=True, state=self.chart.state)
+
+    async def _authenticated(self, linked_member_ids: list[str], *, actor: str, reason: str) -> None:
         self.state.reasons = []
+        self.state.photo_refusals = {}
         clear_errors(self.state, "authentication_photo")
-        await self.effects.transition("authenticate", rule="OPEN-1", reason="photo_authenticated", actor=actor)
-        for other in result.linked_member_ids:  # ASSOC-2: the same person holds another account
+        await self.effects.transition("authenticate", rule="OPEN-1", reason=reason, actor=actor)
+        for other in linked_member_ids:  # ASSOC-2: the same person holds another account
             await self.effects.audit(
                 "identity_link", rule="ASSOC-2", reason="shared_face", detail={"linked_member_id": other}
             )
             await self.enforcement.associate(other, rule="ASSOC-2", cause="shared_face")
-        return AuthenticationResult(passed=True, state=self.chart.state)
+
+    def _stuck(self) -> bool:
+        """Issue 26: refused this many times for one retryable reason, the seller is not left to the
+        check alone: the next photo goes to a person, whatever the check says of it (a pass passes)."""
+        limit = self.policy.review.photo_refusals_before_review
+        return any(n >= limit for n in self.state.photo_refusals.values())
+
+    async def _to_review(
+        self, photo: PhotoSubmission, result: PhotoCheckResult, *, actor: str
+    ) -> AuthenticationResult:
+        """Neither passed nor refused: the seller's requirement waits on an operator (pending_review)."""
+        if result.review is not None:
+            why = "photo_needs_review"
+            label = f"the check was unsure of {result.review.cue} (it suspected {result.review.suspected})"
+        else:
+            code = result.refusal.code if result.refusal is not None else "refused"
+            why = "refusals_repeated"
+            label = f"refused {code}, after repeated refusals for one reason: {_streak(self.state.photo_refusals)}"
+        evidence = [
+            ReviewEvidence("authentication_photo", "the photo the seller sent", ref=photo.photo_ref),
+            ReviewEvidence("photo_measures", label, measures=dict(result.measures)),
+        ]
+        item = await self.reviews.open(
+            PHOTO_REVIEW, photo.photo_ref.removeprefix("sha256:")[:16], rule="OPEN-1", evidence=evidence
+        )
+        self.state.reasons = []
+        clear_errors(self.state, "authentication_photo")
+        await self.effects.audit(
+            "photo_sent_to_review",
+            rule="OPEN-1",
+            reason=why,
+            actor=actor,
+            detail={"item_id": item.item_id, "photo_ref": photo.photo_ref},
+        )
+        self.effects.publish()
+        return AuthenticationResult(passed=False, state=self.chart.state, review_item_id=item.item_id)
+
+    async def decide_reviewed_photo(self, item: ReviewItem, inp: DecideReviewInput, *, actor: str) -> None:
+        """An operator passes the photo (enrolled and authenticated as a passing photo is) or refuses it
+        with a code of OPEN-1's own vocabulary, which the seller reads as the check's refusals."""
+        photo_ref = next(e.ref for e in item.evidence if e.kind == "authentication_photo" and e.ref)
+        if inp.decision == REFUSE:
+            sentence, retryable = OPEN1_REFUSALS[inp.code or ""]
+            refusal = Refusal("OPEN-1", inp.code or "", sentence, retryable=retryable)
+            self.state.reasons = [str(refusal)]
+            record_error(self.state, "submit_authentication_photo", refusal)
+            await self.effects.audit(
+                "authentication_failed",
+                rule="OPEN-1",
+                reason=refusal.code,
+                actor=actor,
+                detail={"photo_ref": photo_ref, "item_id": item.item_id},
+            )
+            await self.effects.notice(
+                f"photo-refused-{item.item_id}"[:96],
+                kind="authentication_refused",
+                rule="OPEN-1",
+                message=sentence,
+            )
+            return
+        require_allowed(self.chart, "decide_review", "authenticate")
+        enrolled = await workflow.execute_activity(
+            ENROL_REVIEWED_PHOTO.name,
+            PhotoCheckInput(
+                photo_ref=photo_ref, policy=self.policy.authentication, member_id=self.profile.member_id
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=timedelta(seconds=15),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+            summary="OPEN-1 enrol the reviewed photo",
+            result_type=ENROL_REVIEWED_PHOTO.output,
+        )
+        if not enrolled.passed and enrolled.refusal is not None:
+            await self.effects.audit(
+                "decide_review",
+                rule="OPEN-1",
+                reason=enrolled.refusal.code,
+                actor=actor,
+                detail={"item_id": item.item_id},
+            )
+            raise refusal_error(RefusedError(enrolled.refusal))
+        await self._authenticated(enrolled.linked_member_ids, actor=actor, reason="photo_passed_on_review")
 
     def check_photo(self, photo: PhotoSubmission) -> None:
         require_allowed(self.chart, "submit_authentication_photo", "authenticate")
@@ -294,3 +400,7 @@ class Opening:
     def check_removal(self, removal: ProductRemoval) -> None:
         require_live(self.chart, "remove_product")
         self.check_listed(removal)
+
+
+def _streak(refusals: dict[str, int]) -> str:
+    return ", ".join(f"{code} x{n}" for code, n in sorted(refusals.items()))

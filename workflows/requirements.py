@@ -57,17 +57,32 @@ def requirements_of(chart_state: str, state: AccountState, policy: Policy, now: 
     reclaim_at = next((d.at for d in dates if d.kind is DeadlineKind.DORMANCY), None)
     appeal_by = {d.case_id: d.at for d in dates if d.kind is DeadlineKind.APPEAL_DEADLINE}
 
+    # Issue 25: what an operator is deciding shows with the item's id and due time, not as due.
+    items = [i for i in state.reviews if i.state != "decided"] if chart_state != "closed" else []
+    photo_items = [i for i in items if i.kind == "photo_review"]
+    review += [
+        Requirement(
+            "authentication_photo",
+            i.rule,
+            f"photo under review by an operator ({i.item_id})",
+            due_at=i.due_at,
+            item_id=i.item_id,
+        )
+        for i in photo_items
+    ]
+    appeal_items = {i.item_id: i for i in items if i.kind == "appeal"}
     if chart_state == "registered":
         auth_due = next(d.at for d in dates if d.kind is DeadlineKind.AUTHENTICATION_DUE)
         if not state.email_verified:
             due.append(
                 Requirement("email_verification", "REG-6", "verify the email with the mailed code", auth_due)
             )
-        due.append(
-            Requirement(
-                "authentication_photo", "OPEN-1", "a photo holding the ID card, face and card clear", auth_due
+        if not photo_items:  # a photo under review is pending, not due (another may still be sent)
+            due.append(
+                Requirement(
+                    "authentication_photo", "OPEN-1", "a photo holding the ID card, face and card clear", auth_due
+                )
             )
-        )
         # REG-4 reclaims an account that never authenticated and did not log in for a year.
         due.append(Requirement("login", "REG-4", "log in before the account is reclaimed", reclaim_at))
     elif chart_state == "authenticated":
@@ -91,6 +106,16 @@ def requirements_of(chart_state: str, state: AccountState, policy: Policy, now: 
                         "ASSOC-5",
                         f"appeal association case {case.case_id} or the store closes",
                         appeal_by[case.case_id],
+                    )
+                )
+            elif (item := appeal_items.get(f"appeal-{case.case_id}")) is not None:
+                review.append(
+                    Requirement(
+                        "appeal",
+                        "ASSOC-5",
+                        f"appeal of case {case.case_id} under review by an operator ({item.item_id})",
+                        due_at=item.due_at,
+                        item_id=item.item_id,
                     )
                 )
             else:

@@ -8,12 +8,15 @@ Signals:  login(LoginInput), report_violation(ViolationInput), report_closure(Cl
 Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
           change_contact(ChangeContactInput), submit_authentication_photo(PhotoSubmission),
           unbind_identity(UnbindInput) (always refused, REG-8), start_exam, submit_exam,
-          release_product, remove_product, appeal, decide_appeal
+          release_product, remove_product, appeal, decide_appeal (kept: decide_review does it)
           retry(RetryInput) (operator: write again what ran out of retries, workflows/effects.py)
-Queries:  status() -> AccountStatus
+          claim_review(ClaimReviewInput), decide_review(DecideReviewInput) (operator: review items,
+          workflows/reviews.py)
+Queries:  status() -> AccountStatus, review_items() -> ReviewItems, review_text(key) -> ReviewText
 Timers:   the account's deadlines (workflows/deadlines.py): REG-4 warnings and dormancy (reclaim or
           dormant), OPEN-1 authentication due date, ENF-2 freezes and point expiry, ASSOC-4 appeal
-          windows, and the run's own age: a run continues-as-new after `max_run_days` so a sleeping
+          windows, review items past their due time (they escalate), and the run's own age: a run
+          continues-as-new after `max_run_days` so a sleeping
           account reaches new code in bounded time.
 
 Changing this workflow: docs/DEPLOYING.md (patches, recorded histories per release, the deploy test).
@@ -74,6 +77,17 @@ with workflow.unsafe.imports_passed_through():
         ViolationInput,
     )
     from models.refusals import Refusal, RefusedError, refuse
+    from models.review import (
+        APPEAL,
+        NEEDS_ATTENTION,
+        PHOTO_REVIEW,
+        REFUSE,
+        ClaimReviewInput,
+        DecideReviewInput,
+        ReviewItem,
+        ReviewItems,
+        ReviewText,
+    )
     from workflows import search_attributes as sa
     from workflows.lifecycle import LifecycleChart
     from workflows.requirements import clear_errors, record_error, requirements_of
@@ -88,6 +102,7 @@ from workflows.effects import Attentions, Effects
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 from workflows.refusing import at_boundary, refusal_error, require_live
+from workflows.reviews import REVIEWS_PATCH, Reviews
 from workflows.steps import CommandLock, Steps
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
@@ -141,11 +156,25 @@ class SellerAccount:
             publish=self._publish,
         )
         self.enforcement = Enforcement(state=state, chart=chart, profile=profile, policy=policy, effects=self.effects)
+        self.reviews = Reviews(
+            state=state,
+            chart=chart,
+            profile=profile,
+            policy=policy,
+            effects=self.effects,
+            is_attention=lambda step: any(a.step == step for a in self.state.attention),
+        )
         self.contact = Contact(
             state=state, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
         )
         self.opening = Opening(
-            state=state, chart=chart, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
+            state=state,
+            chart=chart,
+            profile=profile,
+            policy=policy,
+            effects=self.effects,
+            enforcement=self.enforcement,
+            reviews=self.reviews,
         )
 
     # ------------------------------------------------------------------ the account's life
@@ -159,6 +188,10 @@ class SellerAccount:
         # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
         self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
         self._run_started = workflow.now()
+        # Patch (docs/DEPLOYING.md, issue 25): review items, and OPEN-1's `review` verdict put before one.
+        self.reviews.enabled = workflow.patched(REVIEWS_PATCH)
+        if self.reviews.enabled:
+            self.reviews.adopt_appeals()
         if inp.state is None and inp.first_code is not None:  # from registrations patched for it only
             self._first_code = asyncio.create_task(self.contact.mail_first_code(inp.first_code))
         if inp.state is None:
@@ -176,6 +209,8 @@ class SellerAccount:
             await self._drain_facts()
             await self._record_rejected_signals()
             await self.effects.record_attention()
+            if self.reviews.enabled:
+                await self.effects.guarded(self.reviews.sync_attention())
             if self._history_is_long() or self._refresh_due:
                 break
 
@@ -255,6 +290,8 @@ class SellerAccount:
             case DeadlineKind.POINTS_EXPIRY:
                 self.enforcement.prune_points()
                 self._publish()
+            case DeadlineKind.REVIEW_DUE:
+                await self.reviews.escalate_overdue()
             case DeadlineKind.RUN_REFRESH:
                 self._refresh_due = True  # the run loop ends and the account continues on the current code
             case DeadlineKind.DORMANCY if self.chart.state == "registered":
@@ -526,6 +563,13 @@ class SellerAccount:
         """ASSOC-5: one appeal per case, within the window, with opening information, invoices and a letter."""
         async with self._lock:
             await self.enforcement.appeal(inp, actor=actor(inp.auth, "seller"))
+            if self.reviews.enabled:
+                await self.reviews.open_appeal(
+                    inp.case_id,
+                    letter=inp.letter,
+                    opening_info=inp.store_opening_info,
+                    invoice_refs=inp.invoice_refs,
+                )
             return self.chart.state
 
     @appeal.validator
@@ -553,6 +597,62 @@ class SellerAccount:
                 refuse("ENF-4", "operator_mismatch", "The decision names another operator than the credential.")
             )
         self.enforcement.decidable_case(inp)
+
+    # ------------------------------------------------------------------ issue 25: review items
+
+    @workflow.update
+    @remembered
+    async def claim_review(self, inp: ClaimReviewInput) -> ReviewItem:
+        """An operator takes an item (or gives it back: `release`), so two people never decide it twice."""
+        async with self._lock:
+            assert inp.auth is not None  # the validator admitted it
+            return await self.reviews.claim(inp, actor=actor(inp.auth, "operator"), operator=inp.auth.actor)
+
+    @claim_review.validator
+    @unless_remembered
+    def _check_claim_review(self, inp: ClaimReviewInput) -> None:
+        self._admit("claim_review", inp)
+        require_live(self.chart, "claim_review")
+
+    @workflow.update
+    @remembered
+    async def decide_review(self, inp: DecideReviewInput) -> ReviewItem:
+        """An operator decides an item, with a note (and, refusing, a code of the rule's vocabulary); the
+        part that owns the question carries the decision out: an appeal as decide_appeal did, a photo
+        passed (authenticated) or refused with the operator's code."""
+        async with self._lock:
+            assert inp.auth is not None  # the validator admitted it
+            by, operator = actor(inp.auth, "operator"), inp.auth.actor
+            item = await self.reviews.decidable(inp, actor=by, operator=operator)
+            try:
+                if item.kind == APPEAL:
+                    case_id = item.item_id.removeprefix(f"{APPEAL}-")
+                    verdict = AppealDecisionInput(case_id, inp.decision != REFUSE, operator, inp.note)
+                    self.enforcement.decidable_case(verdict)
+                    await self.enforcement.decide_appeal(verdict, actor=by, code=inp.code)
+                elif item.kind == PHOTO_REVIEW:
+                    await self.opening.decide_reviewed_photo(item, inp, actor=by)
+                elif item.kind == NEEDS_ATTENTION and inp.decision != REFUSE:
+                    await self.effects.retry_outbox()  # approve: write again what waits
+            finally:
+                self.reviews.deciding.discard(item.item_id)
+            return await self.reviews.decided(item, inp, actor=by, operator=operator)
+
+    @decide_review.validator
+    @unless_remembered
+    def _check_decide_review(self, inp: DecideReviewInput) -> None:
+        self._admit("decide_review", inp)
+        require_live(self.chart, "decide_review")
+
+    @workflow.query
+    def review_items(self) -> ReviewItems:
+        """Every item of this account, open ones and the last decided ones, with their histories."""
+        return ReviewItems(list(self.state.reviews))
+
+    @workflow.query
+    def review_text(self, key: str) -> ReviewText:
+        """A text an item names as evidence (ReviewEvidence.text_key): for the evidence page only."""
+        return ReviewText(key, self.state.review_texts.get(key))
 
     # ------------------------------------------------------------------ ENF-4: the operator's retry
 
@@ -621,7 +721,8 @@ class SellerAccount:
             "ten_products": ["store opening (OPEN-3)"],
             "open": [],
             "dormant": ["a login (REG-4)"],
-            "suspended": [f"{h.kind} {h.hold_id} to be lifted ({h.rule})" for h in self.state.holds],
+            # One spelling of a case: its id, never the hold's `case-` key (issue 25).
+            "suspended": [f"{h.kind} {_shown(h.hold_id)} to be lifted ({h.rule})" for h in self.state.holds],
             "closed": [],
         }[state]
         # The run's age is not the seller's concern.
@@ -632,6 +733,7 @@ class SellerAccount:
 
     def _publish(self) -> None:
         """Search attributes and current details, so operators see business state in the Web UI."""
+        self.reviews.tidy()
         self._attention_published = self._attention_published or self.attention.flag
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.SELLER_STATE.value_set(self.chart.state),
@@ -646,6 +748,14 @@ class SellerAccount:
             updates.append(sa.NEEDS_ATTENTION.value_set(self.attention.flag))
         if self.state.closed_reason:
             updates.append(sa.CLOSED_REASON.value_set(self.state.closed_reason))
+        if self.reviews.published:  # published once items existed (older histories replay unchanged)
+            waiting = self.reviews.open_items()
+            updates.append(sa.REVIEW_KINDS.value_set(sorted({i.kind for i in waiting})))
+            updates.append(sa.REVIEW_OVERDUE.value_set(any(i.escalated for i in waiting)))
+            # Kept, not unset, once nothing waits (the queue filters on ReviewKinds): the time-skipping
+            # server keeps an unset Datetime as a null that no client can decode.
+            if waiting:
+                updates.append(sa.REVIEW_DUE_AT.value_set(min(i.due_at for i in waiting)))
         workflow.upsert_search_attributes(updates)
         lines = [f"**{self.chart.state}**"]
         if self.state.closed_reason:
@@ -656,6 +766,7 @@ class SellerAccount:
         lines += [f"past due: {r.requirement} ({r.rule})" for r in needs.past_due]
         lines += [f"last refusal: {e.requirement} {e.rule} {e.code}" for e in needs.errors]
         lines += [f"needs attention: {a}" for a in self.attention.lines()]
+        lines += self.reviews.detail_lines()
         workflow.set_current_details("\n\n".join(lines))
 
     def _history_is_long(self) -> bool:
@@ -669,6 +780,10 @@ def _parsed_profile(profile: AccountProfile) -> AccountProfile:
         return boundary.parse(AccountProfile, profile)
     except RefusedError:
         return profile
+
+
+def _shown(hold_id: str) -> str:
+    return hold_id.removeprefix("case-")
 
 
 def _fact_message(fact: Fact) -> tuple[str, Any] | None:

@@ -28,6 +28,7 @@ from models.contract import (
 )
 from models.policy import StepsPolicy, load_policy
 from models.refusals import RefusedError
+from models.review import ReviewItems
 from models.tables import Account, AuditRecord, Notice
 from tests.conftest import new_worker
 from tests.support import signing
@@ -43,7 +44,7 @@ from tests.support.accounts import (
     task_failures,
 )
 from tests.support.draws import hex_id
-from tests.support.polling import until
+from tests.support.polling import eventually, until
 from tests.support.registry_rows import registered_account
 from workflows import search_attributes as sa
 from workflows.registration import Registration
@@ -357,11 +358,21 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
         assert (row.rule, row.reason, row.detail["step"]) == ("ENF-4", "retries_exhausted", "REG-6 mail code")
         desc = await h.describe()
         assert desc.typed_search_attributes.get(seller_client_sa().NEEDS_ATTENTION) is True
+        # It waits in the review queue as an item (issue 25)...
+        found: ReviewItems = await eventually(
+            lambda: h.query(SellerAccount.review_items), lambda r: bool(r.items), "an item"
+        )
+        (item,) = found.items
+        assert (item.kind, item.rule, item.state) == ("needs_attention", "ENF-4", "open")
+        assert [e.label for e in item.evidence if e.kind == "step"] == ["REG-6 mail code"]
         # The seller's next attempt succeeds and clears it; the operator's retry has nothing left to do.
         assert (
             await signing.update(h, SellerAccount.request_email_code, RequestCodeInput(email)) == "registered"
         )
         assert (await h.query(SellerAccount.status)).needs_attention == []
+        # ...which closes by itself once the step succeeded.
+        (item,) = (await h.query(SellerAccount.review_items)).items
+        assert (item.state, item.decision) == ("decided", "resolved")
         assert (await h.describe()).typed_search_attributes.get(seller_client_sa().NEEDS_ATTENTION) is False
         result = await signing.update(h, SellerAccount.retry, RetryInput("ops"), operator="ops")
         assert (result.retried, result.still_failing) == (0, [])
