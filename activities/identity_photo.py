@@ -13,7 +13,7 @@ gets one clear thing to do:
     quality   too_blurry, glare                               (on the straightened card)
     copy      photocopy_or_greyscale                          (colour spread on the card)
     faces     no_face, multiple_people, face_not_clear, face_covered   (face_recognition, downscaled)
-    portrait  card_portrait_missing                           (full resolution, card region only)
+    portrait  card_portrait_missing                           (full resolution, the straightened card)
     number    card_text_unreadable, id_number_mismatch        (card_reading: OCR, fingerprints)
     match     face_mismatch                                   (128-d encodings within policy tolerance)
 
@@ -142,10 +142,14 @@ def review(cue: str, suspected: str, measures: dict[str, float]) -> PhotoCheckRe
 
 
 # The measures that belong to each unsure cue (their names' common prefix).
-_CUE_MEASURES = {
+_CUE_MEASURES: dict[str, str | tuple[str, ...]] = {
+    "card_frame_text": "card_frame_text",
+    "card_portrait": "card_portrait",
+    "card_number": "card_lines",
+    "face_count": ("faces", "face_second_height_ratio"),
     "card_corner_outline": "card_corner_",
     "card_end_beyond_print": "card_beyond_side",
-    "card_perspective": "card_side_ratio",
+    "card_perspective": ("card_side_ratio", "card_text_tilt"),
     "card_sharpness": "card_sharpness",
     "card_chroma_spread": "card_chroma_spread",
 }
@@ -209,11 +213,32 @@ _DECODE_CODES = {
 
 # ---------------------------------------------------------------- 2. the card
 
+# The unsure cues that doubt the card's outline itself.
+OUTLINE_CUES = ("card_corner_outline", "card_end_beyond_print", "card_perspective")
+# No card's outline found, but this many lines of print in the frame: a person looks (no_card photos of
+# the tune split: 0 lines; genuine photos whose card was missed: 4 to 11).
+FRAME_TEXT_LINES_UNSURE = 2
+
 
 def detection_settings(policy: AuthenticationPolicy) -> card_detection.DetectionSettings:
     return card_detection.DetectionSettings(
         aspect_tolerance=policy.card_aspect_tolerance, steep_side_ratio=policy.card_steep_side_ratio
     )
+
+
+def print_in_frame(small: np.ndarray, measures: dict[str, float]) -> tuple[int, int]:
+    """(lines of print in the frame, how many of them the frame's edge cuts). A line of print cut by the
+    frame's edge belongs to something that runs past the frame: the card, when it is a card's print."""
+    lines = card_reading.text_boxes(small)
+    edge = 0.005 * max(small.shape[:2])
+    sh, sw = small.shape[:2]
+    cut = [
+        b
+        for b in lines
+        if b.min() <= edge or (b[:, 0] >= sw - 1 - edge).any() or (b[:, 1] >= sh - 1 - edge).any()
+    ]
+    measures.update(card_frame_text_lines=float(len(lines)), card_frame_text_cut=float(len(cut)))
+    return len(lines), len(cut)
 
 
 def warp_card(rgb: np.ndarray, corners: np.ndarray, width: int = 480) -> np.ndarray:
@@ -247,27 +272,27 @@ def scale_box(
     )
 
 
-def card_portrait(full: np.ndarray, corners_full: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The portrait printed on the card, searched at full resolution in the card's bounding box only."""
-    x0, y0 = np.floor(corners_full.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(corners_full.max(axis=0)).astype(int)
-    h, w = full.shape[:2]
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    crop = np.ascontiguousarray(full[y0:y1, x0:x1])
+def card_portrait(card: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The portrait printed on the card, searched on the straightened card at full resolution: upright
+    whatever angle the card is held at (HOG's window tolerates about 15 degrees; the cards turn 25)."""
+    card = np.ascontiguousarray(card)
     # At full resolution a card portrait fills HOG's 80 px window; look harder only if it does not.
     boxes = face_recognition.face_locations(
-        crop, number_of_times_to_upsample=0
-    ) or face_recognition.face_locations(crop, number_of_times_to_upsample=1)
+        card, number_of_times_to_upsample=0
+    ) or face_recognition.face_locations(card, number_of_times_to_upsample=1)
     if not boxes:
         return None
-    top, right, bottom, left = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    return (top + y0, right + x0, bottom + y0, left + x0)
+    return max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
 
 
 # A face hidden from the mouth down scores -0.6 to 0.4 (the usual threshold is 0); its box covers the
 # upper face, from 0.12 of the frame's height (0.08 allowed) (tune split, draws 0 and 400).
 PARTIAL_FACE_THRESHOLD = -0.6
 PARTIAL_FACE_MIN_HEIGHT = 0.08
+# A second face outside the card at least this share of the largest one's height is a second person
+# (a card's printed portrait is a third of a 54 mm card: a tenth of a face's height at the same
+# distance, a third when the card is held nearer the camera).
+SECOND_FACE_MIN_RATIO = 0.6
 
 
 def partly_visible_face(small: np.ndarray, card_corners: np.ndarray) -> bool:
@@ -324,23 +349,26 @@ def _verify_image(
     small = np.asarray(small_img)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
-    brightness = float(grey.mean())
-    if brightness < policy.dark_max_mean:
-        return fail("too_dark", brightness=brightness), None
-    if brightness > policy.bright_min_mean:
-        return fail("too_bright", brightness=brightness), None
-
-    # The capture itself: a black-and-white photo, or a screen photographed.
-    frame_colour = photo_cues.colourfulness(small)
-    if frame_colour < policy.card_min_colourfulness / 2:
-        return fail("photocopy_or_greyscale", colourfulness=frame_colour), None
+    # A screen photographed first: its bezel and dimmed picture make the frame dark, and better light
+    # would not make it a photo of the seller (the pixel grid's moire is there at any exposure).
     full_grey = cv2.cvtColor(full, cv2.COLOR_RGB2GRAY)
     moire = photo_cues.moire(full_grey)
     bezel = photo_cues.screen_border(grey)
     if moire >= policy.screen_moire_min or bezel >= 25:
         return fail("screen_recapture", moire=moire, bezel_contrast=bezel), None
 
-    scan = card_detection.scan(small, card_reading.text_lines, detection_settings(policy), full=full)
+    brightness = float(grey.mean())
+    if brightness < policy.dark_max_mean:
+        return fail("too_dark", brightness=brightness), None
+    if brightness > policy.bright_min_mean:
+        return fail("too_bright", brightness=brightness), None
+
+    # A black-and-white photo.
+    frame_colour = photo_cues.colourfulness(small)
+    if frame_colour < policy.card_min_colourfulness / 2:
+        return fail("photocopy_or_greyscale", colourfulness=frame_colour), None
+
+    scan = card_detection.scan(small, card_reading.text_layout, detection_settings(policy), full=full)
     measures = {"brightness": brightness, "moire": moire, **scan.measures}
     if scan.verdict == card_detection.NOT_FOUND:
         # A blurred photo smears the card's edges too: say what the seller can fix. A reflection is
@@ -348,8 +376,25 @@ def _verify_image(
         # the frame is not glare on a card).
         if sharpness(grey) < policy.blur_min_variance / 4:
             return fail("too_blurry", sharpness=sharpness(grey)), None
+        # Refused only on strong evidence: an ID card carries lines of print, so a frame in which the
+        # text detector finds none holds no card face. Lines of print without a card's outline around
+        # them (a card whose edges are lost in a busy background, a poster) are for a person to see.
+        lines, cut = print_in_frame(small, measures)
+        if lines >= FRAME_TEXT_LINES_UNSURE and cut:
+            return fail("card_out_of_frame", **measures), None
+        if lines >= FRAME_TEXT_LINES_UNSURE:
+            return review("card_frame_text", card_detection.NOT_FOUND, measures), None
         return fail("card_not_found", **measures), None
     verdict, unsure, suspected = scan.verdict, scan.unsure, scan.suspected
+    settings = detection_settings(policy)
+    if (
+        verdict == card_detection.TOO_STEEP
+        and scan.card is not None
+        and scan.card.text_tilt > settings.level_text_max_tilt
+    ):
+        # The outline that looks steep does not level the card's print: it is not the card's own
+        # outline (fingers at a side cut it, or it runs into the background). A person looks.
+        return review("card_perspective", card_detection.TOO_STEEP, measures), None
     if (
         verdict == card_detection.TOO_STEEP
         and scan.card is not None
@@ -375,11 +420,15 @@ def _verify_image(
         # card is skin-toned all over.
         card_colour = photo_cues.chroma_spread(inset)
         measures["card_chroma_spread"] = card_colour
-        if card_colour < policy.card_min_chroma_spread / 2:
+        if card_colour < policy.card_min_chroma_spread / 4:
             return fail("photocopy_or_greyscale", **measures), None
         if card_colour < policy.card_min_chroma_spread and not unsure:
             unsure, suspected = "card_chroma_spread", "photocopy_or_greyscale"
     # A reflection over a corner breaks its outline too (card_corners): glare is what to fix.
+    if verdict == card_detection.OUT_OF_FRAME and not print_in_frame(small, measures)[1]:
+        # An outline touching the frame, but no line of print cut by the frame's edge: the outline may
+        # be the card's run into the background, or another object's. A person looks.
+        return review("card_frame_text", card_detection.OUT_OF_FRAME, measures), None
     covered_only = verdict == card_detection.CORNER_MISSING and "card_corner_outline_broken" in measures
     if verdict != card_detection.FOUND and not covered_only:
         return fail(verdict, **measures), None
@@ -409,24 +458,39 @@ def _verify_image(
         unsure, suspected = "card_sharpness", "too_blurry"
 
     with DLIB_LOCK:
-        outcome = _faces_and_match(small, grey, full, card, factor, decoded.size, policy, measures)
+        # The outline is in doubt when a cue about the outline is unsure (a one-hued card's chroma
+        # is not about its outline), or when it does not level the card's print.
+        sure_outline = unsure not in OUTLINE_CUES and card.text_tilt <= settings.level_text_max_tilt
+        outcome = _faces_and_match(
+            small, grey, full, card_full, card, factor, decoded.size, policy, measures, sure_outline
+        )
     if isinstance(outcome, PhotoCheckResult):
         return outcome, None
     distance, live_enc = outcome
     measures["distance"] = distance
+    if "face_second_height_ratio" in measures and not unsure:
+        unsure, suspected = "face_count", "multiple_people"
 
+    unread = False
     if id_fingerprint is not None:
         reading = card_reading.read_number(
             card_full, id_fingerprint, min_confidence=policy.ocr_min_confidence
         )
-        measures.update(card_lines_read=float(reading.lines))
-        if reading.verdict == card_reading.UNREADABLE and unsure:
-            # The card's outline was itself in doubt: an unread number may be the outline's fault.
-            return review(unsure, suspected, measures), None
-        if reading.verdict != card_reading.MATCH:
+        measures.update(card_lines_read=float(reading.lines), card_lines_number_like=float(reading.number_like))
+        if reading.verdict == card_reading.MISMATCH:
             return fail(reading.verdict, **measures), None
+        if reading.verdict == card_reading.UNREADABLE and not reading.number_like and not unsure:
+            # Lines read on a card surely found, and not one of them number-like: the number is blank
+            # or hidden (a finger along it), which a new photo fixes.
+            return fail(reading.verdict, **measures), None
+        unread = reading.verdict == card_reading.UNREADABLE
     if distance > policy.face_match_tolerance:
         return fail("face_mismatch", **measures), None
+    if unread:
+        # A number-like line read that is not the registered number, nor surely another: a misread (a
+        # pattern through it, a small card, a reflection on one digit) is no proof: a person looks. The card's
+        # outline in doubt is named first: an unread number may be the outline's fault.
+        return review(unsure or "card_number", suspected or card_reading.UNREADABLE, measures), None
     if unsure:
         # Every other check passed and one cue could not decide: a person looks (no encoding handed
         # back: nothing is enrolled before a decision).
@@ -438,11 +502,13 @@ def _faces_and_match(
     small: np.ndarray,
     grey: np.ndarray,
     full: np.ndarray,
+    card_full: np.ndarray,
     card: card_detection.Quad,
     factor: float,
     size: tuple[int, int],
     policy: AuthenticationPolicy,
     measures: dict[str, float],
+    sure_outline: bool,
 ) -> PhotoCheckResult | tuple[float, np.ndarray]:
     # A face at arm's length is large in the downscaled copy; upsampling (4x the work) is only
     # needed to tell "nobody" from "someone too far away".
@@ -456,7 +522,14 @@ def _faces_and_match(
             return fail("face_covered", **measures)
         return fail("no_face", **measures)
     if len(live) > 1:
-        return fail("multiple_people", faces=float(len(live)))
+        # A second person is a face of a person's size at arm's length; a face far smaller than the
+        # largest is a portrait in print (the card's own, when its outline was found short of it, or a
+        # poster) or someone far behind: a person looks.
+        heights = sorted((b[2] - b[0] for b in live), reverse=True)
+        measures.update(faces=float(len(live)), face_second_height_ratio=heights[1] / max(1, heights[0]))
+        if heights[1] >= SECOND_FACE_MIN_RATIO * heights[0]:
+            return fail("multiple_people", **measures)
+        live = [max(live, key=lambda b: b[2] - b[0])]
     face = live[0]
     top, right, bottom, left = face
     sh, sw = small.shape[:2]
@@ -476,13 +549,22 @@ def _faces_and_match(
         if not policy.mouth_detail_min <= cover <= policy.mouth_detail_max:
             return fail("face_covered", **measures)
 
-    corners_full = card.corners / factor
-    portrait = card_portrait(full, corners_full)
+    portrait = card_portrait(card_full)
     if portrait is None:
-        return fail("card_portrait_missing", **measures)
+        # HOG missing a printed portrait at its usual threshold (small, dim, under a pattern) is no
+        # proof the card has none: a face-like pattern below it sends the photo to a person, and so does
+        # an outline in doubt (the portrait may lie outside it); nothing face-like at all on a card
+        # surely found is a card that shows no portrait.
+        detector = face_recognition.api.face_detector
+        rects, _, _ = detector.run(np.ascontiguousarray(card_full), 1, PARTIAL_FACE_THRESHOLD)
+        measures["card_portrait_faint"] = float(len(rects))
+        if not rects and sure_outline:
+            return fail("card_portrait_missing", **measures)
+        return review("card_portrait", "card_portrait_missing", measures)
 
     live_full = scale_box(face, 1 / factor, size)
-    live_enc, card_enc = face_recognition.face_encodings(full, [live_full, portrait], num_jitters=1)
+    (live_enc,) = face_recognition.face_encodings(full, [live_full], num_jitters=1)
+    (card_enc,) = face_recognition.face_encodings(card_full, [portrait], num_jitters=1)
     distance = float(face_recognition.face_distance([card_enc], live_enc)[0])
     return distance, live_enc
 

@@ -462,7 +462,8 @@ def registered_number(seed: int) -> str:
 
 
 def compose(p: Photo, given: Plan | None = None) -> np.ndarray:
-    """The scene, upright, 1600 x 1200, before the phone's own effects."""
+    """The light reaching the phone, upright, 1600 x 1200, float: a reflection may be brighter than
+    the sensor can record (above 255); the sensor clips it in `phone`, after the lens."""
     pl = given or plan(p.seed, p.split, p.kind)
     rng = np.random.default_rng(p.seed)
     scene = backdrop(pl.background, pl.background_blur, rng)
@@ -541,10 +542,10 @@ def compose(p: Photo, given: Plan | None = None) -> np.ndarray:
     if p.kind == "screen":
         scene = screen(scene, rng)
     if p.kind == "photocopy" and rng.random() < 0.5:
-        scene = np.repeat(cv2.cvtColor(scene.astype(np.uint8), cv2.COLOR_RGB2GRAY)[..., None], 3, -1).astype(
+        scene = np.repeat(cv2.cvtColor(np.clip(scene, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)[..., None], 3, -1).astype(
             np.float32
         )
-    return np.clip(scene, 0, 255).astype(np.uint8)
+    return np.maximum(scene, 0).astype(np.float32)
 
 
 @cache
@@ -554,20 +555,24 @@ def _falloff(w: int, h: int) -> np.ndarray:
 
 
 def phone(scene: np.ndarray, pl: Plan, seed: int) -> Image.Image:
-    """The phone's own effects: white balance, vignetting, 12 MP, sensor noise; upright pixels."""
+    """The phone's own effects, in the order light meets them: the lens (vignetting), the sensor
+    (noise, then clipping at its full scale), the image processor (white balance, which keeps a
+    clipped highlight white, as phones do); upright pixels. A reflection beyond the sensor's range stays
+    clipped whatever the lens's fall-off: the fall-off dims light before the sensor saturates."""
     cv2.setRNGSeed(seed)  # OpenCV's generator: ten times faster than numpy's normal at 12 MP
     h, w = scene.shape[:2]
     img = scene.astype(np.float32) * (1 - pl.vignette * _falloff(w, h) / 2)[..., None]  # the lens
-    # White balance, applied to what the sensor did not saturate: a clipped highlight stays white.
-    saturated = scene.min(axis=2, keepdims=True) >= 250
-    img = np.where(saturated, img, img * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32))
     if pl.megapixels12:
         img = np.asarray(cv2.resize(img, (4032, 3024), interpolation=cv2.INTER_CUBIC), np.float32)
     luma = np.empty(img.shape[:2], np.float32)
     cv2.randn(luma, 0.0, pl.noise)  # type: ignore[call-overload]
     chroma = np.empty(img.shape, np.float32)
     cv2.randn(chroma, (0.0, 0.0, 0.0), (pl.noise / 3,) * 3)  # type: ignore[call-overload]
-    img = img + luma[..., None] + chroma
+    # Light beyond the sensor's full scale in every channel reads full scale, noise or not; the rest
+    # carries the sensor's noise and the processor's white balance.
+    saturated = img.min(axis=2, keepdims=True) >= 255
+    img = np.minimum(img + luma[..., None] + chroma, 255) * np.array([pl.wb_red, 1.0, pl.wb_blue], np.float32)
+    img = np.where(saturated, np.float32(255), img)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 

@@ -4,7 +4,7 @@ per reason code, the confusion table, and failure rates per parameter bin, so th
 a region of the parameter space, not as an anecdote.
 
     .venv/bin/python -m devtools.photo_eval [--split report|tune] [--per-kind N] [--genuine N]
-                                            [--seed-offset N] [-v]
+                                            [--seed-offset N] [--jobs N] [-v]
 
 A photo "fails" in the parameter table when it is a genuine photo refused, a failing photo passed, or a
 failing photo refused for the wrong reason; `review` is counted apart (undecided, not wrong).
@@ -16,7 +16,7 @@ import argparse
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from activities.identity_photo import check_photo
@@ -33,10 +33,22 @@ class Outcome:
     got: str  # pass, review, or the reason code
     seconds: float
     unsure: str = ""  # the cue that sent it to review
+    evidence: dict[str, float] = field(default_factory=dict)  # the unsure cue's measures
 
     @property
     def wrong(self) -> bool:
         return self.got != REVIEW and self.got != self.photo.expect
+
+
+def evaluate_in_parallel(photos: list[photo_corpus.Photo], jobs: int) -> list[Outcome]:
+    """The same as `evaluate`, the photos dealt to `jobs` processes (each loads its own models)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    shards = [photos[i::jobs] for i in range(jobs)]
+    with ProcessPoolExecutor(jobs) as pool:
+        done = list(pool.map(evaluate, shards))
+    by_name = {o.photo.name: o for shard in done for o in shard}
+    return [by_name[p.name] for p in photos]
 
 
 def evaluate(
@@ -53,7 +65,8 @@ def evaluate(
         verdict = result.verdict
         got = verdict if verdict != "refused" else result.refusal.code  # type: ignore[union-attr]
         unsure = result.review.cue if result.review else ""
-        out.append(Outcome(p, got, result.measures.get("seconds", 0.0), unsure))
+        evidence = result.review.measures if result.review else {}
+        out.append(Outcome(p, got, result.measures.get("seconds", 0.0), unsure, evidence))
         if progress:
             progress(out[-1])
     return out
@@ -192,6 +205,7 @@ def main() -> None:
     ap.add_argument("--genuine", type=int, default=10)
     ap.add_argument("--seed-offset", type=int, default=0, help="another draw of the split")
     ap.add_argument("--worst", type=int, default=0, help="only the N worst parameter bins")
+    ap.add_argument("--jobs", type=int, default=1, help="processes (the photos dealt among them)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--save", type=Path, help="also write every outcome here (JSON), for --combine")
     ap.add_argument("--combine", type=Path, nargs="+", help="report on saved outcomes instead of running")
@@ -205,12 +219,19 @@ def main() -> None:
         mark = "ok " if o.got == o.photo.expect else "rev" if o.got == REVIEW else "BAD"
         print(
             f"{mark} {o.photo.name:<30} {o.photo.expect:<28} {o.got:<28} {o.unsure:<22}"
-            f" {o.photo.design:<9} {o.photo.backdrop:<26} {o.seconds:.2f}s",
+            f" {o.photo.design:<9} {o.photo.backdrop:<26} {o.seconds:.2f}s"
+            + ("  " + " ".join(f"{k}={v:.2f}" for k, v in o.evidence.items()) if o.evidence else ""),
             flush=True,
         )
 
     photos = photo_corpus.corpus(a.split, a.per_kind, a.genuine, a.seed_offset)
-    outcomes = evaluate(photos, progress=show if a.verbose else None)
+    if a.jobs > 1:
+        outcomes = evaluate_in_parallel(photos, a.jobs)
+        if a.verbose:
+            for o in outcomes:
+                show(o)
+    else:
+        outcomes = evaluate(photos, progress=show if a.verbose else None)
     if a.save:
         save(a.save, outcomes)
     print(summary(outcomes))

@@ -43,8 +43,9 @@ class AuthenticationPolicy:
     card_steep_side_ratio: float = 0.68  # opposite sides shorter/longer below this: held too obliquely
     card_steep_sure_ratio: float = 0.55  # ...and below this, surely so (between the two: review)
     card_min_colourfulness: float = 2.5  # colour spread over the frame below half this: a greyscale photo
-    # chromaticity spread on the card below half this: a greyscale copy; below this: review (tune split:
-    # copies 1.4 to 1.8 under any cast, genuine cards mostly 34 and more)
+    # chromaticity spread on the card below a quarter of this: a greyscale copy; below this: review
+    # (tune split: copies 1.1 to 3.3 under any cast and sensor noise, genuine cards mostly 28 and more,
+    # but a beige card whose inner print is a beige portrait and dark text 2.5: one hue is no proof)
     card_min_chroma_spread: float = 6.0
     screen_moire_min: float = 2.0  # strongest fine spectral peak over the strongest coarse one
     mouth_detail_min: float = 0.75  # detail at the mouth over detail at the eyes below this: covered

@@ -41,7 +41,8 @@ CORNER_MISSING = "card_corner_missing"
 TWO_DOCUMENTS = "two_documents"
 TOO_STEEP = "card_perspective_too_steep"
 
-TextLines = Callable[[np.ndarray], int]  # a straightened card -> number of text lines found on it
+# a straightened card -> (lines of text found on it, their tilt from level in degrees)
+TextLines = Callable[[np.ndarray], tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class DetectionSettings:
     # header beyond it: another colour altogether).
     beyond_side_max: float = 0.35
     candidates_with_text: int = 4  # how many of the best-shaped quadrilaterals get a text count
+    # The print of a card straightened from its true outline runs level (tune split: 0 to 1.5 degrees);
+    # an outline cut by fingers or run into the background tilts it. A card judged too steep is
+    # refused only on an outline that levels its print.
+    level_text_max_tilt: float = 3.0
 
 
 @dataclass
@@ -80,6 +85,7 @@ class Quad:
     area_fraction: float
     touches_frame: bool
     text_lines: int = -1
+    text_tilt: float = 90.0  # degrees off level of its print, straightened from these corners
     shape_score: float = 0.0
     completed: int = -1  # the side that was not seen and was put back from the ID-1 shape (-1: none)
     # per corner: (edge share along the side leaving it, edge share along the side arriving at it)
@@ -506,7 +512,7 @@ def scan(
         """Text lines are counted lazily, within a budget: the text detector is the costly part."""
         if q.text_lines < 0 and budget[0] > 0:
             budget[0] -= 1
-            q.text_lines = text_lines(straighten(source, q.corners * scale, 360))
+            q.text_lines, q.text_tilt = text_lines(straighten(source, q.corners * scale, 360))
         return q.text_lines >= s.min_text_lines
 
     def steep(q: Quad) -> bool:
@@ -586,7 +592,9 @@ def describe(q: Quad) -> dict[str, float]:
         "card_aspect": q.aspect,
         "card_side_ratio": q.side_ratio,
         "card_edge_support": q.support,
+        "card_side_support_min": float(min(q.side_support)),
         "card_corner_support": float(min(q.corner_support)),
         "card_text_lines": float(q.text_lines),
+        "card_text_tilt": q.text_tilt,
         "card_area": q.area_fraction,
     }

@@ -21,6 +21,7 @@ import numpy as np
 from activities.identity_registry import candidate_fingerprints
 
 DETECT_WIDTH = 480
+NUMBER_MIN_DIGITS = 12  # an ID number's digits at least (15 or 18 on a resident ID; a date has 8)
 MATCH = "match"
 MISMATCH = "id_number_mismatch"
 UNREADABLE = "card_text_unreadable"
@@ -76,22 +77,42 @@ def engine() -> Any:
 
 
 def text_lines(card: np.ndarray) -> int:
-    """How many lines of text a straightened card holds (detection only, no reading)."""
+    """How many lines of text a straightened card (or any picture) holds (detection only, no reading)."""
+    return len(text_boxes(card))
+
+
+def text_boxes(picture: np.ndarray) -> list[np.ndarray]:
+    """The lines of text in a picture (detection only): each a 4x2 box, top-left, top-right,
+    bottom-right, bottom-left; a line is wider than tall and not the size of the whole picture."""
     ocr = engine()
     with _call_lock:
-        boxes, _ = ocr.text_det(np.ascontiguousarray(card[..., ::-1]))  # the engine expects BGR
+        boxes, _ = ocr.text_det(np.ascontiguousarray(picture[..., ::-1]))  # the engine expects BGR
     if boxes is None:
-        return 0
-    h = card.shape[0]
-    # A text line is wider than tall and not the size of the whole card.
-    count = 0
+        return []
+    h = picture.shape[0]
+    out = []
     for b in boxes:
-        b = np.asarray(b)
+        b = np.asarray(b, np.float64)
         bw = float(np.linalg.norm(b[1] - b[0]))
         bh = float(np.linalg.norm(b[3] - b[0]))
         if bw > 1.5 * bh and bh < 0.3 * h:
-            count += 1
-    return count
+            out.append(b)
+    return out
+
+
+def text_layout(card: np.ndarray) -> tuple[int, float]:
+    """(lines of text, their tilt): how many lines a straightened card holds, and how far from level
+    they run (degrees, the median over the lines, weighted by width). An ID card's print runs parallel
+    to its long sides, so the card straightened from its true outline shows it level; an outline cut
+    by fingers or run into the background straightens the card askew and tilts its lines."""
+    boxes = text_boxes(card)
+    if not boxes:
+        return 0, 90.0
+    tilts = np.array([abs(float(np.degrees(np.arctan2(*(b[1] - b[0])[::-1])))) for b in boxes])
+    widths = np.array([float(np.linalg.norm(b[1] - b[0])) for b in boxes])
+    order = np.argsort(tilts)
+    cumulative = np.cumsum(widths[order])
+    return len(boxes), float(tilts[order][int(np.searchsorted(cumulative, cumulative[-1] / 2))])
 
 
 @dataclass
@@ -99,6 +120,7 @@ class Reading:
     verdict: str  # MATCH, MISMATCH or UNREADABLE
     lines: int  # text lines read
     confidence: float  # of the best number-like line
+    number_like: int = 0  # lines read with an ID number's length of digits (none: blank or hidden)
 
 
 def _candidates(text: str) -> set[str]:
@@ -153,7 +175,7 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
     if not crops:
         return Reading(UNREADABLE, 0, 0.0)
     crops.sort(key=lambda c: -c.shape[1] / max(1, c.shape[0]))
-    best_conf, plausible, read = 0.0, False, 0
+    best_conf, plausible, read, number_like = 0.0, False, 0, 0
     # The widest line alone first: recognition pads a batch to its widest line, so reading one line
     # costs a third of reading three, and the number is usually the widest. A mismatch is only
     # declared once every upright line has been read.
@@ -167,7 +189,10 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
             lines, _ = ocr.text_rec(batch)
         read += len(batch)
         for text, conf in lines:
-            for cand in _candidates(text):
+            cands = _candidates(text)
+            # An ID number's length (a date or a phone number is shorter)
+            number_like += any(sum(ch.isdigit() for ch in c) >= NUMBER_MIN_DIGITS for c in cands)
+            for cand in cands:
                 # The registry's own canonical forms (mainland, then other documents' strict pattern);
                 # a run with none is not an ID number at all.
                 prints = candidate_fingerprints("id_card", cand)
@@ -177,5 +202,5 @@ def read_number(card: np.ndarray, id_fingerprint: str, *, min_confidence: float 
                     plausible = True
                     best_conf = max(best_conf, float(conf))
     if plausible:
-        return Reading(MISMATCH, read, best_conf)
-    return Reading(UNREADABLE, read, best_conf)
+        return Reading(MISMATCH, read, best_conf, number_like)
+    return Reading(UNREADABLE, read, best_conf, number_like)

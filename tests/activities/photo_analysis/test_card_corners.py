@@ -37,7 +37,7 @@ def genuine() -> tuple[np.ndarray, np.ndarray]:
         ImageOps.exif_transpose(Image.open(io.BytesIO(photo_corpus.encoded(photo)))).convert("RGB")
     )
     small = _small(full)
-    scan = card_detection.scan(small, card_reading.text_lines, full=full)
+    scan = card_detection.scan(small, card_reading.text_layout, full=full)
     assert scan.verdict == card_detection.FOUND, scan.measures
     assert scan.card is not None
     return full, scan.card.corners * (full.shape[1] / small.shape[1])
@@ -119,7 +119,7 @@ def test_a_finger_of_any_colour_over_a_corner_breaks_its_outline(
     outline = corner_outline(straightened(covered, corners))
     assert outline.arc[corner] >= SETTINGS.outline_covered_min, outline
     assert outline.foreign[corner] >= SETTINGS.outline_foreign_min, outline
-    scan = card_detection.scan(_small(covered), card_reading.text_lines, full=covered)
+    scan = card_detection.scan(_small(covered), card_reading.text_layout, full=covered)
     assert scan.verdict == card_detection.CORNER_MISSING or scan.unsure, scan.measures
 
 
