@@ -57,9 +57,7 @@ async def test_register_authenticate_exam_ten_products_open(
     client = dev_env.client
     async with new_worker(client) as worker:
         reg = applicant()
-        member = (
-            await seller_client.register(client, reg, policy=POLICY, task_queue=worker.task_queue)
-        ).member_id
+        member = (await seller_client.register(client, reg, task_queue=worker.task_queue)).member_id
         assert member
         cmd = lambda update, arg: seller_client.command(client, member, update, arg)  # noqa: E731
         first_product = products(member, 1, 9_000_000)[0]
