@@ -16,7 +16,7 @@ from models.contract import LoginInput
 from tests.conftest import new_worker
 from tests.support.accounts import POLICY, audit_rows, finish, notices, start_account
 from tests.support.polling import eventually, until
-from tests.support.signing import member_of, signal
+from tests.support.signing import member_of, signal, signed
 from workflows.seller_account import SellerAccount
 from workflows.traffic import LOGINS_PER_RUN
 
@@ -101,10 +101,14 @@ async def test_thousands_of_logins_continue_as_new_with_bounded_history(
     logins = 2_000
     async with new_worker(time_env.client) as worker:
         handle = await start_account(time_env, worker.task_queue, max_history_events=400)
-        for i in range(logins):
-            await signal(
-                handle, SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}")
-            )
+        # Signed before they are sent: the worker shares this process (and its interpreter lock) with the
+        # sender, and a workflow task that cannot run for 2 s is failed as deadlocked.
+        sent = [
+            signed(handle, SellerAccount.login, LoginInput(channel="marketplace", ip=f"192.0.2.{i % 250}"))
+            for i in range(logins)
+        ]
+        for login in sent:
+            await handle.signal(SellerAccount.login, login)
         # Every login is counted, or shed past a run's budget (workflows/traffic.py) and recorded with
         # its count: a seller's logins arriving faster than the account takes them are a flood.
         def shed() -> int:
