@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -340,7 +341,17 @@ async def test_a_report_signed_before_a_worker_outage_is_honoured_after_it(time_
     )
     await h.signal(SellerAccount.report_violation, credentials.signed(violation, cred))
     async with new_worker(client, task_queue=task_queue):
-        status = await until(h, lambda s: s.state == "closed", "closed by the report sent before")
+        # The account's next task waits out the stopped worker's sticky queue first: a query may time
+        # out meanwhile, and is asked again.
+        async def probe():  # type: ignore[no-untyped-def]
+            try:
+                return await h.query(SellerAccount.status)
+            except RPCError:
+                return None
+
+        status = await eventually(
+            probe, lambda s: s is not None and s.state == "closed", "closed by the report sent before", seconds=120
+        )
     assert await time_env.get_current_time() >= cred.expires_at + timedelta(minutes=5)
     assert status.closed_reason == "serious_violation"
     assert not [r for r in audit_rows(h.id) if r.reason == "credential_expired"]
