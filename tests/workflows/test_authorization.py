@@ -320,16 +320,19 @@ async def test_a_captured_credential_carries_no_other_message_and_no_new_fact(
         await finish(h, other)
 
 
-async def test_a_report_signed_before_a_worker_outage_is_honoured_after_it(time_env: WorkflowEnvironment) -> None:
+async def test_a_report_signed_before_a_worker_outage_is_honoured_after_it(dev_env: WorkflowEnvironment) -> None:
     """The worker is down; the risk engine's serious violation, signed 15 minutes before the account gets
-    to it with a credential valid for 10, waits in history until a worker is back, and closes the account."""
-    client = time_env.client
+    to it with a credential valid for 10, waits in history until a worker is back, and closes the account.
+    On the dev server, whose clock is the wall clock (the time-skipping server does not move a task off a
+    stopped worker's sticky queue)."""
+    env = dev_env
+    client = env.client
     async with new_worker(client) as worker:
         task_queue = worker.task_queue
-        h = await start_account(time_env, task_queue, state="open")
+        h = await start_account(env, task_queue, state="open")
         await until(h, lambda s: s.state == "open", "started")
     violation = ViolationInput("during-the-outage", "ip", "ENF-1", severity="serious")
-    signed_at = await time_env.get_current_time() - timedelta(minutes=15)
+    signed_at = await env.get_current_time() - timedelta(minutes=15)
     cred = credentials.sign(
         role="service",
         actor="risk-engine",
@@ -352,12 +355,12 @@ async def test_a_report_signed_before_a_worker_outage_is_honoured_after_it(time_
         status = await eventually(
             probe, lambda s: s is not None and s.state == "closed", "closed by the report sent before", seconds=120
         )
-    assert await time_env.get_current_time() >= cred.expires_at + timedelta(minutes=5)
+    assert await env.get_current_time() >= cred.expires_at + timedelta(minutes=5)
     assert status.closed_reason == "serious_violation"
     assert not [r for r in audit_rows(h.id) if r.reason == "credential_expired"]
     # A first-format credential (no message named) is refused for what it is, however fresh.
     async with new_worker(client) as worker:
-        g = await start_account(time_env, worker.task_queue, state="open")
+        g = await start_account(env, worker.task_queue, state="open")
         report = ViolationInput("v1-form", "ip", "ENF-1", severity="serious")
         fresh = signed(g, SellerAccount.report_violation, report, service="risk").auth
         assert fresh is not None
