@@ -124,11 +124,9 @@ async def demo(client: Client, mail: SmtpSink) -> list[AccountStatus]:
 
     say(f"REG-4: an account that never authenticates is reclaimed after its year ({DEMO_YEAR_SECONDS}s here)")
     idle = people.applicant("Sleepy Socks")
-    idle_member = show(await seller_client.register(client, idle, policy=short_year(policy)), "Sleepy Socks")
+    idle_member = show(await register_under(client, idle, short_year(policy)), "Sleepy Socks")
     active = people.applicant("Busy Bees Crafts")
-    active_member = show(
-        await seller_client.register(client, active, policy=short_year(policy)), "Busy Bees Crafts"
-    )
+    active_member = show(await register_under(client, active, short_year(policy)), "Busy Bees Crafts")
     assert idle_member and active_member
     members += [idle_member, active_member]
 
@@ -143,6 +141,18 @@ async def demo(client: Client, mail: SmtpSink) -> list[AccountStatus]:
     print("  (in the table at the end it has stopped logging in for a demo year, and is reclaimed too)")
     members += await enforcement(client, mail, people, demo_policy(policy))
     return [await seller_client.status(client, m) for m in members if m]
+
+
+async def register_under(client: Client, reg: RegistrationInput, policy: Policy) -> RegistrationResult:
+    """Register with `policy` in force on the demo's own worker (in this process): a registration takes
+    the policy of the worker it runs on, never the caller's (activities/admission.py)."""
+    from activities import admission
+
+    admission.install(policy)
+    try:
+        return await seller_client.register(client, reg)
+    finally:
+        admission.install(None)
 
 
 def demo_policy(policy: Policy) -> Policy:
@@ -192,7 +202,7 @@ async def open_a_store(client: Client, mail: SmtpSink, reg: RegistrationInput, p
     from models.contract import ExamAnswers, ExamStartInput, VerifyEmailInput
     from workflows.seller_account import SellerAccount
 
-    result = await seller_client.register(client, reg, policy=policy)
+    result = await register_under(client, reg, policy)
     member = show(result, reg.store_name)
     assert member
     code = await asyncio.to_thread(mail.latest_code, reg.email)
@@ -245,7 +255,7 @@ async def enforcement(client: Client, mail: SmtpSink, people: Sellers, policy: P
     # this scene would be about that instead. Its policy leaves that check out: a demo stand-in only.
     copycat = await open_a_store(client, mail, copycat_reg, without_known_faces(policy), base + 50)
     shadow_reg = people.applicant("Shadow Shop")
-    shadow = show(await seller_client.register(client, shadow_reg, policy=policy), "Shadow Shop")
+    shadow = show(await register_under(client, shadow_reg, policy), "Shadow Shop")
     assert shadow
     ref = put_bytes(product_fixtures.encode(product_fixtures.image(base)))
     try:

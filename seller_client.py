@@ -119,22 +119,30 @@ async def register(
     client: Client,
     reg: RegistrationInput,
     *,
-    policy: Policy | None = None,
+    service: str = "registration",
     task_queue: str | None = None,
 ) -> RegistrationResult:
     """Register a seller; the request id makes a repeated call answer the same result.
+
+    Signed as the registration service `service` (a `register` credential bound to this request: only a
+    process holding a service key registers). The policy is the one in force where the workers run
+    (POLICY_FILE there), never the caller's.
 
     An answer (accepted or refused) is final for its request id. A run that failed (it outlived its
     retries through an outage, or was terminated) is not an answer: the same request id starts a fresh
     run, which finds whatever the failed one wrote (claim_identity is keyed by the request id).
     """
     boundary.check(reg)  # refused here (RefusedError) before it names a workflow
+    try:
+        reg = credentials.sign_message(reg, command="register", account=credentials.ANY, service=service)
+    except PermissionError as err:
+        raise RefusedError(credentials.refusal("role_not_allowed", str(err))) from err
     workflow_id = f"{REGISTRATION_ID_PREFIX}{reg.request_id}"
     for _ in range(2):  # a run found running may fail under us: then once more, afresh
         try:
             return await client.execute_workflow(
                 Registration.run,
-                args=[reg, policy or current_policy()],
+                args=[reg, None],  # no policy: the workers' is in force (both arguments, so both are typed)
                 id=workflow_id,
                 task_queue=task_queue or settings().task_queue,
                 # A request id answers once: a repeat reads the first answer instead of re-running it,
@@ -164,9 +172,9 @@ ACCOUNT_PREFIX = account_workflow_id("")
 def sign(
     command: str, member_id: str, message: Signed, *, operator: str | None = None, service: str | None = None
 ) -> Any:
-    """A copy of `message` carrying a credential for `command` on `member_id`, in the role it needs."""
-    cred = credentials.for_command(command, member_id, operator=operator, service=service)
-    return credentials.signed(message, cred)
+    """A copy of `message` carrying a credential for `command` on `member_id`, in the role it needs,
+    bound to this message (docs/contract/credential.md)."""
+    return credentials.sign_message(message, command=command, account=member_id, operator=operator, service=service)
 
 
 def _name(handler: Any) -> str:
@@ -186,12 +194,27 @@ async def signal(
     and dropped by the account (ENF-4)."""
     # Signals cannot be refused by the workflow (it records and drops an invalid one): refuse here first.
     signed = sign(_name(handler), member_id, boundary.check(message), operator=operator, service=service)
-    try:
-        await account(client, member_id).signal(handler, signed)
-    except RPCError as err:
-        if not _ended(err):
-            raise
-        closed_answer(member_id)  # raises AccountClosed or UnknownMember
+    # A run at one of Temporal's caps refuses signals until it has continued as new, within seconds
+    # (workflows/traffic.py): a report waits that out, within SIGNAL_PATIENCE_SECONDS. It is signed once:
+    # it is judged as of its sending however late it lands (security/credentials.py).
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + SIGNAL_PATIENCE_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            await account(client, member_id).signal(handler, signed)
+            return
+        except RPCError as err:
+            if _ended(err):
+                closed_answer(member_id)  # raises AccountClosed or UnknownMember
+            if not (answer_may_come(err) or "limit" in str(err)) or loop.time() + delay > give_up:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+# How long the facade keeps a signal it could not deliver yet (a run at a cap, a server restarting).
+SIGNAL_PATIENCE_SECONDS = 120.0
 
 
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
@@ -326,6 +349,8 @@ class CommandNotAnswered(Exception):
 
 # How long the facade itself keeps asking for an answer before handing the id back to the caller.
 ANSWER_PATIENCE_SECONDS = 60.0
+# Refusals that say "in a moment": the run is continuing as new, or the seller's commands fill their slots.
+BUSY_CODES = ("account_busy", "too_many_commands")
 
 
 async def keyed_update(handle: WorkflowHandle, update: Any, arg: Any, key: str) -> Any:
@@ -339,6 +364,10 @@ async def keyed_update(handle: WorkflowHandle, update: Any, arg: Any, key: str) 
             refusal = as_refusal(err)
             if refusal is None:
                 raise
+            if refusal.code in BUSY_CODES and loop.time() + delay <= give_up:
+                await asyncio.sleep(delay)  # the account is moving onto a new run (workflows/traffic.py)
+                delay = min(delay * 2, 5.0)
+                continue
             raise RefusedError(refusal) from err
         except (RPCError, RPCTimeoutOrCancelledError) as err:
             if isinstance(err, RPCError) and _ended(err):

@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.admission import admit_account, policy_in_force, verify_registration
 from activities.audit import record_audit, send_notice
 from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
@@ -76,6 +77,9 @@ ACTIVITIES: Sequence[Any] = (
     verify_credentials,
     sweep_retention,
     erase_member,
+    admit_account,
+    verify_registration,
+    policy_in_force,
 )
 
 

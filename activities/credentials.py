@@ -16,7 +16,14 @@ from security.credentials import check
 def verify_credentials(inp: VerifyCredentialsInput) -> list[CredentialVerdict]:
     verdicts = []
     for item in inp.checks:
-        refusal = check(item.auth, command=item.command, account=item.account, now=inp.now)
+        refusal = check(
+            item.auth,
+            command=item.command,
+            account=item.account,
+            now=inp.now,
+            bound=(item.fact_id, item.digest),
+            as_sent=inp.as_sent,
+        )
         principal = item.auth.principal if refusal is None and item.auth is not None else None
         verdicts.append(CredentialVerdict(principal=principal, refusal=refusal))
     return verdicts

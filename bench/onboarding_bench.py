@@ -102,8 +102,32 @@ def one_face_policy():  # type: ignore[no-untyped-def]
     )
 
 
+def parked_account(member_id: str, policy, now: datetime) -> AccountInput:  # type: ignore[no-untyped-def]
+    """A parked account as the registration leaves one: its registry row, and its first input with the
+    admission the registration signs (workflows/admission.py)."""
+    from sqlmodel import Session
+
+    from activities.storage.db import engine
+    from models.tables import Account
+    from security import credentials
+
+    with Session(engine()) as session:
+        session.add(Account(member_id=member_id, registration_id=member_id, store_name="Parked Store", region="CN",
+                            created_at=now, updated_at=now))  # fmt: skip
+        session.commit()
+    start = AccountInput(AccountProfile(member_id, "Parked Store", "CN"), policy, now)
+    start.admission = credentials.sign(
+        role="system", actor="registration-bench", account=member_id, command="open_account", payload=start
+    )
+    return start
+
+
 async def onboard(client, mail: SmtpSink, reg, photo: Path, tq: str, n: int) -> str:  # type: ignore[no-untyped-def]
-    member = (await seller_client.register(client, reg, policy=one_face_policy(), task_queue=tq)).member_id
+    # The policy is the worker's (this process runs it): installed as its setting, never sent by a caller.
+    from activities import admission
+
+    admission.install(one_face_policy())
+    member = (await seller_client.register(client, reg, task_queue=tq)).member_id
     assert member
     code = await asyncio.to_thread(mail.latest_code, reg.email, timeout=60)
     await seller_client.command(client, member, SellerAccount.verify_email, VerifyEmailInput(code))
@@ -213,7 +237,7 @@ async def main() -> None:
                     batch.append(
                         client.start_workflow(
                             SellerAccount.run,
-                            AccountInput(AccountProfile(m, "Parked Store", "CN"), policy, now),
+                            parked_account(m, policy, now),
                             id=f"seller-{m}",
                             task_queue=tq,
                         )

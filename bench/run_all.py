@@ -1,5 +1,5 @@
 """Every benchmark, one after the other, each printing its figures and its ratio to a baseline
-measured in the same run (`./run bench`). Pass names to run only some: photo, duplicates, onboarding, sign-in,
+measured in the same run (`./run bench`). Pass names to run only some: photo, duplicates, onboarding, sign-in, traffic,
 scale."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ BENCHES = {
     "duplicates": "duplicate_bench.py",
     "onboarding": "onboarding_bench.py",
     "sign-in": "sign_in_bench.py",
+    "traffic": "traffic_bench.py",  # issue 24: 10,000 logins and 2,100 held-open commands (dev server)
     "scale": "scale_bench.py",  # issue 28: pgvector, the candidate postings, S3 (starts its own servers)
 }
 

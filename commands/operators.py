@@ -11,6 +11,7 @@ import click
 
 import seller_client
 from activities.registration_checks import create_pre_approval
+from models import boundary
 from models.contract import AppealDecisionInput, RetryInput
 from models.refusals import RefusedError
 from security import credentials
@@ -82,6 +83,12 @@ async def retry(call: Call, as_operator: str) -> Answer:
 @click.option("--as-operator", metavar="NAME", help="sign as this operator (or --as-service)")
 @click.option("--as-service", metavar="NAME", help="sign as this service (or --as-operator)")
 @click.option("--ttl-minutes", type=float, default=10, show_default=True)
+@click.option(
+    "--input",
+    "typed",
+    metavar="JSON",
+    help="the command's JSON input as it will be sent: the credential is for that message only",
+)
 @request_id_option(used=False)
 @pass_output
 def credential(
@@ -91,13 +98,30 @@ def credential(
     as_operator: str | None,
     as_service: str | None,
     ttl_minutes: float,
+    typed: str | None,
 ) -> int:
     """Print a signed credential (`auth`) for a command sent by hand.
 
     COMMAND is the update or signal as the account names it (decide_appeal, report_violation, ...).
-    Paste the output as the `auth` field of the command's JSON input in the Web UI.
+    A credential is bound to its message (docs/contract/credential.md): give the JSON input with
+    --input, then paste the output as the `auth` field of that same input in the Web UI.
     """
     at_most_one(as_operator=as_operator, as_service=as_service)
+    message = None
+    if command_name in boundary.COMMAND_MESSAGES:
+        try:
+            value = json.loads(typed) if typed is not None else None
+        except ValueError:
+            value = None
+        message = boundary.from_json(command_name, value)
+        if message is None:
+            return out.refused(
+                credentials.refusal(
+                    "credential_request_invalid",
+                    f"A credential is for one message: give `{command_name}`'s JSON input with --input "
+                    "(a JSON object with every field the command needs).",
+                )
+            )
     try:
         cred = credentials.for_command(
             command_name,
@@ -105,6 +129,7 @@ def credential(
             operator=as_operator,
             service=as_service,
             ttl=timedelta(minutes=ttl_minutes),
+            payload=message,
         )
     except PermissionError as err:
         return out.refused(credentials.refusal("role_not_allowed", str(err)))

@@ -332,6 +332,7 @@ async def open_cases(
                 account=member,
                 command="open_case",
                 ttl=ttl or credentials.DEFAULT_TTL,
+                payload=case,
             )
             try:
                 await client.get_workflow_handle(account_workflow_id(member)).signal(

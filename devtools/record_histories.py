@@ -36,7 +36,6 @@ from activities.storage.blobs import put_bytes  # noqa: E402
 from devtools.identity_factory import applicant  # noqa: E402
 from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
 from models.contract import LoginInput, RegistrationInput  # noqa: E402
-from models.policy import load_policy  # noqa: E402
 from models.settings import settings  # noqa: E402
 from security import credentials  # noqa: E402
 from seller_client import data_converter  # noqa: E402
@@ -55,8 +54,9 @@ def scenario(fn: Scenario) -> Scenario:
 
 
 async def register(env: WorkflowEnvironment, tq: str, reg: RegistrationInput) -> WorkflowHandle:
+    signed = credentials.sign_message(reg, command="register", account=credentials.ANY, service="registration")
     result = await env.client.execute_workflow(
-        Registration.run, args=[reg, load_policy()], id=f"registration-{reg.request_id}", task_queue=tq
+        Registration.run, args=[signed, None], id=f"registration-{reg.request_id}", task_queue=tq
     )
     assert result.accepted, result.refusal
     assert result.workflow_id is not None

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.activity_io import AuditInput, BarIdentityInput, ExamPaper, NoticeInput, SendCodeInput
+from models.auth import Credential
 from models.contract import (
     AccountProfile,
     AssociationCaseInput,
@@ -138,6 +139,10 @@ class AccountInput:
     # ...and after this many days in one run, so that every account reaches newly deployed code in
     # bounded time, however long it sleeps (docs/DEPLOYING.md). Absent from inputs of v1 runs: default.
     max_run_days: float = 30
+    # ...and at this many signals or updates in one run, far below Temporal's caps (workflows/traffic.py).
+    max_signals_per_run: int = 1_000
+    max_updates_per_run: int = 500
+    logins_shed: int = 0  # shed by the run before after it recorded its count: recorded by this one
     pending_logins: list[LoginInput] = field(default_factory=list)  # carried over by continue-as-new
     pending_facts: list[Fact] = field(
         default_factory=list
@@ -145,6 +150,9 @@ class AccountInput:
     recent_commands: list[CommandAnswer] = field(default_factory=list)  # carried over by continue-as-new
     # REG-6: the registration's code mail that met a mail outage; the account mails it (never carried over).
     first_code: SendCodeInput | None = None
+    # Signed by the registration (role system, `open_account`) over all of the above: the only way an
+    # account's first run acts (workflows/admission.py). None on runs that continue one another.
+    admission: Credential | None = None
 
 
 @dataclass

@@ -26,7 +26,12 @@ class Credential:
     command: str  # the update or signal name, or "*"
     expires_at: datetime
     key_id: str
-    signature: str = ""  # hex HMAC-SHA256 of the fields above
+    signature: str = ""  # hex HMAC-SHA256 of the other fields (docs/contract/credential.md)
+    # The message it was signed for; a credential without `issued_at` is of the first format (v1), which
+    # named no message: refused since (credential_unbound).
+    issued_at: datetime | None = None
+    fact_id: str = ""  # the message's own id (security/binding.py `fact_id`), "" when it has none
+    digest: str = ""  # SHA-256 of the message's canonical JSON (`payload_digest`), "" for no message
 
     @property
     def principal(self) -> str:
@@ -46,12 +51,15 @@ class CredentialCheck:
     command: str
     account: str
     auth: Credential | None = None
+    fact_id: str = ""  # binding(message) of the message the credential came in (security/binding.py)
+    digest: str = ""
 
 
 @dataclass
 class VerifyCredentialsInput:
     checks: list[CredentialCheck]
-    now: datetime  # the workflow's clock: expiry is judged at workflow time, not the activity's
+    now: datetime  # the workflow's clock (signals are judged as of their sending, never later than this)
+    as_sent: bool = True  # signals; False for what is judged as it arrives (a screening)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from temporalio.converter import value_to_type
 from models import limits as L
 from models.auth import Credential
 from models.contract import (
+    SIGNAL_PAYLOADS,
     AccountProfile,
     AppealDecisionInput,
     AppealInput,
@@ -46,7 +47,7 @@ from models.contract import (
     VerifyEmailInput,
     ViolationInput,
 )
-from models.refusals import refuse
+from models.refusals import RefusedError, refuse
 from models.review import DECISIONS, ClaimReviewInput, DecideReviewInput
 
 T = TypeVar("T")
@@ -309,6 +310,37 @@ MESSAGES: dict[type, Message] = {
         "REG-7", {"request_id": _ids(L.REQUEST_ID), "owned_brands": Items(Text(64), 20)}
     ),
 }
+
+
+# The message each account command carries (signals and updates), for whoever holds only its JSON: the
+# codec server signing an operator's command, `starter.py credential --input` (security/credentials.py).
+COMMAND_MESSAGES: dict[str, type] = SIGNAL_PAYLOADS | {
+    "verify_email": VerifyEmailInput,
+    "request_email_code": RequestCodeInput,
+    "change_contact": ChangeContactInput,
+    "submit_authentication_photo": PhotoSubmission,
+    "unbind_identity": UnbindInput,
+    "start_exam": ExamStartInput,
+    "submit_exam": ExamAnswers,
+    "release_product": ProductInput,
+    "remove_product": ProductRemoval,
+    "appeal": AppealInput,
+    "decide_appeal": AppealDecisionInput,
+    "retry": RetryInput,
+    "register": RegistrationInput,
+}
+
+
+def from_json(command: str, value: Any) -> Any:
+    """The message `command` carries, from its JSON (as the account will read it), or None when it is
+    not one (then no credential can be bound to it: the account refuses it for what it is)."""
+    cls = COMMAND_MESSAGES.get(command)
+    if cls is None:
+        return None
+    try:
+        return parse(cls, {k: v for k, v in value.items() if k != "auth"} if isinstance(value, dict) else value)
+    except RefusedError:
+        return None
 
 
 def declaration(cls: type) -> Message:

@@ -177,8 +177,9 @@ class CommandResult:
 
 
 @dataclass
-class RegistrationInput:
-    """A registration command. Holds personal data: it only travels encrypted (payload codec)."""
+class RegistrationInput(Signed):
+    """A registration command. Holds personal data: it only travels encrypted (payload codec). Signed by a
+    registration service (`register`, security/credentials.py)."""
 
     request_id: str  # the caller's idempotency key: the same request never registers twice
     store_name: str

@@ -9,8 +9,8 @@ the command. So the operator names them in the input, in place of the credential
      "auth": {"command": "decide_appeal", "account": "M0123456789ABCDEF"}}
 
 and the codec server replaces `auth` by a credential (security/credentials.py) in the operator role,
-issued for the signed-in identity, for that command and account, valid `CODEC_SIGN_SECONDS` (two
-minutes). Whatever else `auth` held, an `actor` typed by hand or a pasted credential, is dropped: the
+issued for the signed-in identity, for that command, account and message (the rest of the input, as
+the account will read it: docs/contract/credential.md), valid `CODEC_SIGN_SECONDS` (two minutes). Whatever else `auth` held, an `actor` typed by hand or a pasted credential, is dropped: the
 audit names who is signed in, never what the payload says. A blank `operator` field of a decision is
 filled with the same name (a different name stays, and the workflow refuses it: `operator_mismatch`).
 
@@ -41,6 +41,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payload
 
+from models import boundary
 from models.contract import WORKFLOW_ID_PREFIX
 from models.refusals import Refusal
 from security import credentials
@@ -161,6 +162,16 @@ def sign_requests(
                 "This codec server holds no operator signing key (CODEC_SIGNING_KEYS): use starter.py.",
                 retryable=False,
             )
+        if command in NAMES_OPERATOR and not str(value.get("operator") or "").strip():
+            value["operator"] = who.name
+        # The credential is for this message only (docs/contract/credential.md): as the account reads it.
+        message = boundary.from_json(command, value)
+        if message is None and command in boundary.COMMAND_MESSAGES:
+            raise SigningRefused(
+                400,
+                "credential_request_invalid",
+                f"The input is not a `{command}` message the account would take: check its fields.",
+            )
         cred = credentials.sign(
             role="operator",
             actor=who.name,
@@ -169,10 +180,9 @@ def sign_requests(
             now=now,
             ttl=signer.ttl,
             keys=signer.keys,
+            payload=message,
         )
         value["auth"] = credentials.as_dict(cred)
-        if command in NAMES_OPERATOR and not str(value.get("operator") or "").strip():
-            value["operator"] = who.name
         out.append(Payload(metadata=dict(p.metadata), data=json.dumps(value, ensure_ascii=False).encode()))
         issued.append(f"{command} for {member}")
     return Signed(out, issued)

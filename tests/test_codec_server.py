@@ -31,9 +31,11 @@ from temporalio.converter import DataConverter
 
 import codec_server
 from devtools.smtp_sink import free_port
+from models import boundary
 from models.auth import Credential
 from models.settings import SettingsError, settings
 from security import codec_access, codec_signing, credentials
+from security.binding import binding
 from security.codec import codec
 from security.codec_access import (
     DEV_OPERATOR,
@@ -613,6 +615,9 @@ def credential(value: dict[str, Any]) -> Credential:
         datetime.fromisoformat(a["expires_at"]),
         a["key_id"],
         a["signature"],
+        datetime.fromisoformat(a["issued_at"]) if a.get("issued_at") else None,
+        a.get("fact_id", ""),
+        a.get("digest", ""),
     )
 
 
@@ -641,14 +646,20 @@ def test_a_signed_in_operator_gets_commands_signed_in_their_own_name(
     assert before + timedelta(seconds=access.sign_seconds - 2) <= cred.expires_at
     assert cred.expires_at <= datetime.now(UTC) + timedelta(seconds=access.sign_seconds)
     now = datetime.now(UTC)
-    assert credentials.check(cred, command="decide_appeal", account="M00AA11", now=now) is None
-    assert credentials.check(cred, command="decide_appeal", account="M00BB22", now=now).code == (  # type: ignore[union-attr]
+    # ... and bound to this very message: the decision as the account will read it.
+    bound = binding(boundary.from_json("decide_appeal", value))
+    assert bound == (value["case_id"], cred.digest)
+    assert credentials.check(cred, command="decide_appeal", account="M00AA11", now=now, bound=bound) is None
+    assert credentials.check(cred, command="decide_appeal", account="M00BB22", now=now, bound=bound).code == (  # type: ignore[union-attr]
         "credential_wrong_account"
     )
-    assert credentials.check(cred, command="retry", account="M00AA11", now=now).code == (  # type: ignore[union-attr]
+    assert credentials.check(cred, command="retry", account="M00AA11", now=now, bound=bound).code == (  # type: ignore[union-attr]
         "credential_wrong_command"
     )
-    expired = credentials.check(cred, command="decide_appeal", account="M00AA11", now=cred.expires_at)
+    turned = binding(boundary.from_json("decide_appeal", value | {"approved": not value["approved"]}))
+    wrong = credentials.check(cred, command="decide_appeal", account="M00AA11", now=now, bound=turned)
+    assert wrong is not None and wrong.code == "credential_wrong_payload"
+    expired = credentials.check(cred, command="decide_appeal", account="M00AA11", now=cred.expires_at, bound=bound)
     assert expired is not None and expired.code == "credential_expired"
     # A name typed in the decision is left alone, for the workflow to refuse (operator_mismatch).
     status, value = encode_call(

@@ -350,12 +350,17 @@ async def test_a_credential_printed_by_the_cli_works_in_a_hand_typed_json_comman
         h, other, case_id = await linked_pair_with_a_case(dev_env, worker.task_queue, state="open")
         await update(h, SellerAccount.appeal, appeal_for(case_id))
         capsys.readouterr()
-        assert (
-            await asyncio.to_thread(starter.main, ["credential", "decide_appeal", "--as-operator", "lin"])
-            == 0
-        )
-        auth = json.loads(capsys.readouterr().out)["auth"]
         typed = {"case_id": case_id, "approved": True, "operator": "", "note": "checked by hand"}
+        # A credential is for one message: without --input none is printed.
+        assert await asyncio.to_thread(starter.main, ["credential", "decide_appeal", "--as-operator", "lin"]) != 0
+        capsys.readouterr()
+        argv = ["credential", "decide_appeal", "--as-operator", "lin", "--input", json.dumps(typed)]
+        assert await asyncio.to_thread(starter.main, argv) == 0
+        auth = json.loads(capsys.readouterr().out)["auth"]
+        with pytest.raises(WorkflowUpdateFailedError):  # the same credential on another decision: refused
+            await dev_env.client.get_workflow_handle(h.id).execute_update(
+                "decide_appeal", typed | {"approved": False, "auth": auth}, id=update_id("decide_appeal")
+            )
         untyped = dev_env.client.get_workflow_handle(h.id)
         with pytest.raises(WorkflowUpdateFailedError):  # no credential: refused
             await untyped.execute_update("decide_appeal", typed, id=update_id("decide_appeal"))

@@ -16,6 +16,7 @@ from tests.conftest import new_worker
 from tests.support import signing
 from tests.support.accounts import POLICY
 from tests.support.draws import hex_id
+from tests.support.registry_rows import registered_account
 from workflows.seller_account import SellerAccount
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +41,15 @@ async def test_the_cli_exits_with_its_own_status_every_time(dev_env: WorkflowEnv
     address = dev_env.client.service_client.config.target_host
     member_id = "T" + hex_id(15).upper()
     async with new_worker(dev_env.client) as worker:
+        registered_account(member_id, store_name="Exit Store")
         handle = await dev_env.client.start_workflow(
             SellerAccount.run,
-            AccountInput(
-                profile=AccountProfile(member_id=member_id, store_name="Exit Store", region="CN"),
-                policy=POLICY,
-                registered_at=(await dev_env.get_current_time()),
+            signing.admitted(
+                AccountInput(
+                    profile=AccountProfile(member_id=member_id, store_name="Exit Store", region="CN"),
+                    policy=POLICY,
+                    registered_at=(await dev_env.get_current_time()),
+                )
             ),
             id=f"seller-{member_id}",
             task_queue=worker.task_queue,

@@ -87,13 +87,15 @@ async def visible_ids(env: WorkflowEnvironment, query: str) -> list[str]:
     return [wf.id async for wf in env.client.list_workflows(query)]
 
 
-def pasted_auth(command: str, workflow_id: str, **who: str) -> dict:  # type: ignore[type-arg]
-    """What `starter.py credential COMMAND ...` prints, to paste into the UI's JSON input."""
+def pasted_auth(command: str, workflow_id: str, typed: dict, **who: str) -> dict:  # type: ignore[type-arg]
+    """What `starter.py credential COMMAND --input TYPED ...` prints, to paste into the UI's JSON input."""
+    from models import boundary
     from security import credentials
     from tests.support.signing import TEST_TTL
 
     member = workflow_id.removeprefix("seller-")
-    cred = credentials.for_command(command, member, ttl=TEST_TTL, **who)
+    message = boundary.from_json(command, typed)
+    cred = credentials.for_command(command, member, ttl=TEST_TTL, payload=message, **who)
     return {"auth": credentials.as_dict(cred)}
 
 
@@ -133,8 +135,8 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
             driver,
             "report_violation",
             # Commands carry a signed credential (README, Roles: "By hand"), pasted with the input.
-            {"violation_id": "ui-signal-1", "category": "listing", "rule": "ENF-2", "points": 2}
-            | pasted_auth("report_violation", workflow_id, service="ui-operator"),
+            (typed := {"violation_id": "ui-signal-1", "category": "listing", "rule": "ENF-2", "points": 2})
+            | pasted_auth("report_violation", workflow_id, typed, service="ui-operator"),
         )
         # An update from the UI: REG-8 refuses it, and the refusal goes on the record like the first.
         driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")
@@ -142,7 +144,7 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
         ui_check.send_update(
             driver,
             "unbind_identity",
-            {"reason": "asked from the UI"} | pasted_auth("unbind_identity", workflow_id),
+            (reason := {"reason": "asked from the UI"}) | pasted_auth("unbind_identity", workflow_id, reason),
         )
         return text
     finally:

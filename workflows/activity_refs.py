@@ -37,8 +37,10 @@ from models.activity_io import (
     VerifyCodeInput,
     VerifyCodeResult,
 )
+from models.admission import AdmitAccountInput, VerifyRegistrationInput
 from models.auth import CredentialVerdict, VerifyCredentialsInput
 from models.contract import BuyerScreening, BuyerScreeningResult, RegistrationInput
+from models.policy import Policy
 from models.refusals import Refusal
 
 In = TypeVar("In")
@@ -87,3 +89,8 @@ VERIFY_CREDENTIALS = ActivityRef[VerifyCredentialsInput, list[CredentialVerdict]
 )
 SWEEP_RETENTION = ActivityRef[SweepInput, SweepReport]("sweep_retention", SweepInput, SweepReport)
 ERASE_MEMBER = ActivityRef[EraseInput, ErasureReport]("erase_member", EraseInput, ErasureReport)
+ADMIT_ACCOUNT = ActivityRef[AdmitAccountInput, Refusal | None]("admit_account", AdmitAccountInput, Refusal | None)
+VERIFY_REGISTRATION = ActivityRef[VerifyRegistrationInput, Refusal | None](
+    "verify_registration", VerifyRegistrationInput, Refusal | None
+)
+POLICY_IN_FORCE = ActivityRef[str, Policy]("policy_in_force", str, Policy)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -16,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from models.auth import Credential, CredentialCheck, Signed, VerifyCredentialsInput
     from models.refusals import RefusedError
     from security import credentials
+    from security.binding import binding
 
 from workflows.activity_refs import VERIFY_CREDENTIALS
 from workflows.refusing import refusal_error
@@ -28,10 +30,13 @@ SYSTEM_TTL = timedelta(hours=1)
 Audit = Callable[..., Awaitable[None]]
 
 
-def authorize(command: str, auth: Credential | None, *, account: str) -> None:
-    """For validators: refuse (ENF-4) unless `auth` lets its actor send `command` to `account`.
-    Never called from a handler: a handler re-runs on replay, a validator does not."""
-    refusal = credentials.check(auth, command=command, account=account, now=workflow.now())
+def authorize(command: str, message: Signed, *, account: str) -> None:
+    """For validators: refuse (ENF-4) unless the message's credential lets its actor send `command` to
+    `account`, for this very message, as it arrives (now). Never called from a handler: a handler
+    re-runs on replay, a validator does not."""
+    refusal = credentials.check(
+        message.auth, command=command, account=account, now=workflow.now(), bound=binding(message)
+    )
     if refusal is not None:
         raise refusal_error(RefusedError(refusal))
 
@@ -49,7 +54,8 @@ async def verified(messages: Sequence[tuple[str, Signed]], *, account: str, audi
         return []
     if not workflow.patched(SIGNED_SIGNALS):
         return ["seller" if command == "login" else "system" for command, _ in messages]
-    checks = [CredentialCheck(command, account, m.auth) for command, m in messages]
+    # Each judged as of its sending and for its own message (security/credentials.py).
+    checks = [CredentialCheck(command, account, m.auth, *binding(m)) for command, m in messages]
     try:
         verdicts = await workflow.execute_local_activity(
             VERIFY_CREDENTIALS.name,
@@ -79,9 +85,10 @@ async def verified(messages: Sequence[tuple[str, Signed]], *, account: str, audi
     return principals
 
 
-def system_credential(command: str, target_member_id: str) -> Credential:
-    """Signed by this workflow for a signal to another account (ENF-3, ASSOC-4). The signature lands
-    in history encrypted; a replay re-signs, and Temporal compares the command, not its payload."""
+def system_credential(command: str, target_member_id: str, message: Any) -> Credential:
+    """Signed by this workflow for `message`, a signal to another account (ENF-3, ASSOC-4). The
+    signature lands in history encrypted; a replay re-signs, and Temporal compares the command, not its
+    payload."""
     return credentials.sign(
         role="system",
         actor=workflow.info().workflow_id,
@@ -89,4 +96,5 @@ def system_credential(command: str, target_member_id: str) -> Credential:
         command=command,
         now=workflow.now(),
         ttl=SYSTEM_TTL,
+        payload=message,
     )

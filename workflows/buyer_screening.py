@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import BuyerScreening, BuyerScreeningResult, ViolationInput, account_workflow_id
     from models.policy import Policy
     from security import credentials
+    from security.binding import binding
     from workflows.seller_account import SellerAccount
 
 from workflows.activity_refs import SCREEN_BUYER, VERIFY_CREDENTIALS
@@ -26,12 +27,16 @@ from workflows.activity_refs import SCREEN_BUYER, VERIFY_CREDENTIALS
 class BuyerScreeningWorkflow:
     @workflow.run
     async def run(self, buyer: BuyerScreening, policy: Policy) -> BuyerScreeningResult:
+        # A screening is a service's report (ENF-4); the verdict is recorded like a signal's. Judged as it
+        # arrives (its sender waits for the answer), for the request as it was sent.
+        sent_as = binding(buyer)
         buyer.at = buyer.at or workflow.now()
-        # A screening is a service's report (ENF-4); the verdict is recorded like a signal's.
         verdict = (
             await workflow.execute_local_activity(
                 VERIFY_CREDENTIALS.name,
-                VerifyCredentialsInput([CredentialCheck("screen_buyer", "*", buyer.auth)], workflow.now()),
+                VerifyCredentialsInput(
+                    [CredentialCheck("screen_buyer", "*", buyer.auth, *sent_as)], workflow.now(), as_sent=False
+                ),
                 result_type=VERIFY_CREDENTIALS.output,
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=5),
@@ -56,14 +61,15 @@ class BuyerScreeningWorkflow:
                 rule="REG-3",
                 points=policy.penalties.false_buyer_points,
                 evidence_ref=f"buyer:{buyer.buyer_id}",
-                auth=credentials.sign(
-                    role="system",
-                    actor=workflow.info().workflow_id,
-                    account=result.seller_member_id,
-                    command="report_violation",
-                    now=workflow.now(),
-                    ttl=timedelta(hours=1),
-                ),
+            )
+            violation.auth = credentials.sign(
+                role="system",
+                actor=workflow.info().workflow_id,
+                account=result.seller_member_id,
+                command="report_violation",
+                now=workflow.now(),
+                ttl=timedelta(hours=1),
+                payload=violation,
             )
             await workflow.get_external_workflow_handle(account_workflow_id(result.seller_member_id)).signal(
                 SellerAccount.report_violation, violation

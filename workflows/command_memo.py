@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import typing
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
@@ -69,6 +70,8 @@ class CommandMemory:
 class Remembering(Protocol):
     commands: CommandMemory
 
+    def command_slot(self, inp: Any) -> AbstractAsyncContextManager[None]: ...
+
 
 W = TypeVar("W", bound=Remembering)
 M = TypeVar("M")
@@ -76,11 +79,14 @@ R = TypeVar("R")
 
 
 def remembered(handler: Callable[[W, M], Awaitable[R]]) -> Callable[[W, M], Awaitable[R]]:
-    """An update handler answered once per request id, across continue-as-new (`CommandMemory`)."""
+    """An update handler answered once per request id, across continue-as-new (`CommandMemory`), in the
+    account's `command_slot` (admitted, counted)."""
 
     @functools.wraps(handler)
     async def answered_once(self: W, inp: M) -> R:
-        result: R = await self.commands.answer(lambda: handler(self, inp), handler)
+        # Admitted first, and counted (the account's `command_slot`: workflows/admission.py, traffic.py).
+        async with self.command_slot(inp):
+            result: R = await self.commands.answer(lambda: handler(self, inp), handler)
         return result
 
     return answered_once

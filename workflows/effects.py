@@ -205,13 +205,8 @@ class Effects:
         # Everyone banned in this wave goes in the chain, so siblings and cycles never ban back.
         wave = sorted(seen | set(targets))
         for target in targets:
-            ban = BanInput(
-                origin_member_id=origin or me,
-                via_member_id=me,
-                origin_reason=reason,
-                chain=wave,
-                auth=system_credential("ban", target),
-            )
+            ban = BanInput(origin_member_id=origin or me, via_member_id=me, origin_reason=reason, chain=wave)
+            ban.auth = system_credential("ban", target, ban)
             try:
                 await workflow.get_external_workflow_handle(account_workflow_id(target)).signal("ban", ban)
                 outcome = "ban_sent"

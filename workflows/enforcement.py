@@ -238,13 +238,8 @@ class Enforcement:
             Hold(hold_id=f"case-{case.case_id}", kind="case", rule="ASSOC-4"), case.cause, actor=actor
         )
         if tell_other:
-            other = AssociationCaseInput(
-                case.case_id,
-                case.cause,
-                self.profile.member_id,
-                case_input.rule,
-                auth=system_credential("open_case", case.linked_member_id),
-            )
+            other = AssociationCaseInput(case.case_id, case.cause, self.profile.member_id, case_input.rule)
+            other.auth = system_credential("open_case", case.linked_member_id, other)
             try:
                 await workflow.get_external_workflow_handle(
                     account_workflow_id(case.linked_member_id)

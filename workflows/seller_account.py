@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
@@ -94,6 +95,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import penalties
 from workflows.activity_refs import RECORD_LOGIN_IP
+from workflows.admission import Admission
 from workflows.authorization import actor, authorize, verified
 from workflows.command_memo import CommandMemory, remembered, unless_remembered
 from workflows.contact import CODE_ON_ITS_WAY, Contact
@@ -104,6 +106,7 @@ from workflows.opening import Opening
 from workflows.refusing import at_boundary, refusal_error, require_live
 from workflows.reviews import REVIEWS_PATCH, Reviews
 from workflows.steps import CommandLock, Steps
+from workflows.traffic import Traffic
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
 RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
@@ -137,6 +140,16 @@ class SellerAccount:
         self._rejected_signals: list[tuple[str, Refusal]] = []
         self._attention_published = bool(self.state.attention or self.state.outbox)
         # The parts, each given what it uses.
+        self.admission = Admission()  # decided first thing in run(): only the registration opens an account
+        # What callers may spend on this run, and when it must move on (workflows/traffic.py).
+        self.traffic = Traffic(
+            max_events=inp.max_history_events,
+            max_signals=inp.max_signals_per_run,
+            max_updates=inp.max_updates_per_run,
+            carried_logins=len(inp.pending_logins),
+            shed=inp.logins_shed,
+        )
+        self.traffic.bound()  # here, before the first signals are handled: a flood comes with the start
         self.commands = CommandMemory(inp.recent_commands)
         self.attention = Attentions(self.state, wake=self._wake, publish=self._publish)
         self.steps = Steps(
@@ -185,6 +198,8 @@ class SellerAccount:
             boundary.parse(AccountProfile, inp.profile)
         except RefusedError as err:
             raise refusal_error(err) from None  # never started: nothing to record yet
+        # Only the registration opens an account, and a closed one stays closed (workflows/admission.py).
+        await self.admission.decide(inp)
         # Patch (docs/DEPLOYING.md): runs started before v2 replay without the run-age timer.
         self._run_refresh = workflow.patched(RUN_REFRESH_PATCH)
         self._run_started = workflow.now()
@@ -214,11 +229,13 @@ class SellerAccount:
             if self._history_is_long() or self._refresh_due:
                 break
 
-        # Handlers may still be awaiting activities; finishing under them would lose their answers.
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Handlers may still be awaiting activities; finishing under them would lose their answers. No new
+        # command is taken meanwhile, and held-open ones cannot hold the run (workflows/traffic.py).
+        await self.traffic.finish_handlers(self.steps.cancel_commands)
         # Refused signals and exhausted steps of the last moments are on the record before the run ends.
         await self._record_rejected_signals()
         await self.effects.record_attention()
+        await self.traffic.record_shed(self.effects.audit)
         if not self.chart.is_closed:
             workflow.continue_as_new(self._next_run())
         return self.status()
@@ -232,6 +249,9 @@ class SellerAccount:
             state=self.state,
             max_history_events=self.max_history_events,
             max_run_days=self.max_run_days,
+            max_signals_per_run=self.traffic.max_signals,
+            max_updates_per_run=self.traffic.max_updates,
+            logins_shed=self.traffic.logins_shed,
             # Logins and facts signalled while this run was finishing are applied by the next one.
             pending_logins=self._pending_logins,
             pending_facts=self._facts,
@@ -342,14 +362,18 @@ class SellerAccount:
             self._facts.append(Fact(ban=ban))
 
     def _receive(self, signal: str, cls: type[M], payloads: tuple[Any, ...]) -> M | None:
-        """The signal's payload as its checked dataclass, or None (recorded for the audit) if invalid."""
+        """The signal's payload as its checked dataclass, or None (recorded for the audit) if invalid, or
+        shed unparsed past the run's budget (workflows/traffic.py)."""
+        if not self.traffic.take_signal(signal):
+            return None
         try:
             if len(payloads) != 1:
                 rule = boundary.declaration(cls).rule
                 raise refuse(rule, "wrong_arity", f"{signal} takes exactly one argument, got {len(payloads)}.")
             return boundary.parse(cls, payloads[0])
         except RefusedError as err:
-            self._rejected_signals.append((signal, err.refusal))
+            if self.traffic.keep_refusal():
+                self._rejected_signals.append((signal, err.refusal))
             self._wake()  # the run loop records it
             return None
 
@@ -679,13 +703,24 @@ class SellerAccount:
 
     def _admit(self, command: str, inp: Any) -> None:
         """A command's payload fits its declaration and its credential lets the sender send it."""
+        self.admission.require()
+        self.traffic.admit_update(getattr(inp, "auth", None))
         at_boundary(inp)
-        authorize(command, inp.auth, account=self.profile.member_id)
+        authorize(command, inp, account=self.profile.member_id)
+
+    @contextlib.asynccontextmanager
+    async def command_slot(self, inp: Any) -> AsyncIterator[None]:
+        """Around every command's handler (`@remembered`): nothing is done before the run is admitted
+        (workflows/admission.py), and the command is counted, its seller slot held (workflows/traffic.py)."""
+        await self.admission.until_decided()
+        with self.traffic.handling(getattr(inp, "auth", None)):
+            yield
 
     # ------------------------------------------------------------------ what the account shows
 
     @workflow.query
     def status(self) -> AccountStatus:
+        self.admission.require()
         return AccountStatus(
             member_id=self.profile.member_id,
             state=self.chart.state,
@@ -770,8 +805,8 @@ class SellerAccount:
         workflow.set_current_details("\n\n".join(lines))
 
     def _history_is_long(self) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.max_history_events
+        """A Temporal cap on this run is near (events, size, signals, updates): continue as new."""
+        return self.traffic.continue_due()
 
 
 def _parsed_profile(profile: AccountProfile) -> AccountProfile:

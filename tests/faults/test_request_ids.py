@@ -23,7 +23,7 @@ from models.refusals import RefusedError
 from tests.conftest import new_worker
 from tests.support.accounts import audit_rows, finish
 from tests.support.draws import hex_id
-from tests.support.signing import signed
+from tests.support.signing import admitted, signed
 from workflows.seller_account import SellerAccount
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
@@ -40,11 +40,13 @@ async def account(env: WorkflowEnvironment, task_queue: str, max_history_events:
     assert claim_identity(ClaimIdentityInput(member_id=member_id, registration=reg, at=now)).member_id
     await env.client.start_workflow(
         SellerAccount.run,
-        AccountInput(
-            profile=AccountProfile(member_id=member_id, store_name="Keyed Store", region="CN"),
-            policy=POLICY,
-            registered_at=now,
-            max_history_events=max_history_events,
+        admitted(
+            AccountInput(
+                profile=AccountProfile(member_id=member_id, store_name="Keyed Store", region="CN"),
+                policy=POLICY,
+                registered_at=now,
+                max_history_events=max_history_events,
+            )
         ),
         id=f"seller-{member_id}",
         task_queue=task_queue,

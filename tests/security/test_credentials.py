@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from models import boundary
 from models.auth import DEV_KEYS, Credential
+from models.contract import ViolationInput
 from models.settings import production_problems
 from security import credentials
+from security.binding import binding, canonical_bytes, payload_digest
 from security.credentials import COMMAND_ROLES, check, parse_keys, sign
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+VECTOR = Path(__file__).resolve().parents[2] / "docs" / "contract" / "credential-vector.json"
 K_OLD = "k1:*:" + "11" * 32
 K_NEW = "k2:*:" + "22" * 32
 SELLER_ONLY = "portal:seller:" + "33" * 32
@@ -24,7 +31,15 @@ def keys(raw: str) -> tuple[credentials.SigningKey, ...]:
 
 
 def code(cred: Credential | None, command: str = "decide_appeal", account: str = "M1", **kw) -> str | None:  # type: ignore[no-untyped-def]
-    refusal = check(cred, command=command, account=account, now=kw.pop("now", NOW), keys=kw.pop("keys"))
+    refusal = check(
+        cred,
+        command=command,
+        account=account,
+        now=kw.pop("now", NOW),
+        bound=kw.pop("bound", None),
+        as_sent=kw.pop("as_sent", False),
+        keys=kw.pop("keys"),
+    )
     return None if refusal is None else refusal.code
 
 
@@ -58,6 +73,9 @@ def test_a_key_signs_only_the_roles_it_is_given() -> None:
         ("expires_at", NOW + timedelta(days=365)),
         ("key_id", "k1"),
         ("signature", "00" * 32),
+        ("issued_at", NOW - timedelta(minutes=1)),
+        ("fact_id", "v-other"),
+        ("digest", "00" * 32),
     ],
 )
 def test_any_edited_field_breaks_the_signature(field: str, value: object) -> None:
@@ -127,3 +145,100 @@ def test_production_refuses_the_development_keys() -> None:
     assert any("CREDENTIAL_KEYS contains the public development key" in p for p in dev)
     strong = "k2:*:" + hashlib.sha256(b"k2").hexdigest()  # random-looking: no regularity check trips
     assert not any("CREDENTIAL_KEYS" in p for p in production_problems(base | {"CREDENTIAL_KEYS": strong}))
+
+
+# ---------------------------------------------------------------- bound to the message, judged as of arrival
+
+
+def violation(**kw: object) -> ViolationInput:
+    return ViolationInput(**({"violation_id": "v-7", "category": "ip", "rule": "ENF-1"} | kw))  # type: ignore[arg-type]
+
+
+def test_a_credential_carries_no_other_payload_and_no_new_fact() -> None:
+    ring = keys(K_OLD)
+    serious = violation(severity="serious")
+    cred = sign(
+        role="service",
+        actor="risk",
+        account="M1",
+        command="report_violation",
+        now=NOW,
+        keys=ring,
+        payload=serious,
+    )
+    assert (cred.fact_id, cred.digest) == binding(serious) and cred.fact_id == "v-7"
+    assert code(cred, "report_violation", keys=ring, bound=binding(serious)) is None
+    # The same credential on another payload, or on the same payload as a new fact: refused.
+    for other in (
+        violation(severity="serious", evidence_ref="x"),
+        violation(violation_id="v-8", severity="serious"),
+    ):
+        assert code(cred, "report_violation", keys=ring, bound=binding(other)) == "credential_wrong_payload"
+    # Edited to name the other message, it no longer verifies.
+    edited = dataclasses.replace(cred, fact_id="v-8", digest=binding(violation(violation_id="v-8"))[1])
+    assert code(edited, "report_violation", keys=ring, bound=binding(violation(violation_id="v-8"))) == (
+        "credential_invalid"
+    )
+
+
+def test_a_signal_is_judged_as_of_its_sending_an_update_as_it_arrives() -> None:
+    ring = keys(K_OLD)
+    report = violation()
+    ttl = timedelta(minutes=10)
+    cred = sign(
+        role="service",
+        actor="risk",
+        account="M1",
+        command="report_violation",
+        now=NOW,
+        keys=ring,
+        ttl=ttl,
+        payload=report,
+    )
+    late = NOW + timedelta(minutes=15)  # a worker outage of 15 minutes
+    assert code(cred, "report_violation", keys=ring, bound=binding(report), now=late, as_sent=True) is None
+    assert code(cred, "report_violation", keys=ring, bound=binding(report), now=late) == "credential_expired"
+    # Issued in the future (beyond the clock skew allowed): refused either way.
+    early = NOW - credentials.CLOCK_SKEW - timedelta(seconds=1)
+    assert code(cred, "report_violation", keys=ring, bound=binding(report), now=early, as_sent=True) == (
+        "credential_not_yet_valid"
+    )
+
+
+def test_a_credential_of_the_first_format_is_refused_as_unbound() -> None:
+    ring = keys(K_OLD)
+    cred = sign(role="service", actor="risk", account="M1", command="report_violation", now=NOW, keys=ring)
+    v1 = dataclasses.replace(cred, issued_at=None, fact_id="", digest="")
+    v1.signature = credentials._digest(ring[0].secret, v1)
+    assert code(v1, "report_violation", keys=ring) == "credential_unbound"
+
+
+def test_the_published_test_vector() -> None:
+    """docs/contract/credential.md: fixed key, fixed message, the canonical bytes and the HMAC."""
+    vector = json.loads(VECTOR.read_text())
+    ring = keys(vector["key"])
+    message = boundary.parse(ViolationInput, vector["message"])  # as the account reads it
+    assert canonical_bytes(message).decode() == vector["canonical_message"]
+    assert payload_digest(message) == vector["digest"]
+    # The vector holds by itself, as another client would compute it: SHA-256 and HMAC-SHA256 over UTF-8.
+    assert hashlib.sha256(vector["canonical_message"].encode()).hexdigest() == vector["digest"]
+    secret = bytes.fromhex(vector["key"].split(":")[2])
+    assert hmac.new(secret, vector["signed_string"].encode(), hashlib.sha256).hexdigest() == vector["signature"]
+    cred = sign(
+        role=vector["role"],
+        actor=vector["actor"],
+        account=vector["account"],
+        command=vector["command"],
+        now=datetime.fromisoformat(vector["issued_at"]),
+        ttl=timedelta(seconds=vector["ttl_seconds"]),
+        keys=ring,
+        payload=message,
+    )
+    assert credentials._message(cred).decode() == vector["signed_string"]
+    assert cred.signature == vector["signature"]
+    assert (
+        code(
+            cred, vector["command"], vector["account"], keys=ring, bound=binding(message), now=cred.issued_at
+        )
+        is None
+    )

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, func, select
 from temporalio.api.enums.v1 import EventType
@@ -61,17 +62,17 @@ async def start_account(
     account_state = None
     if state != "registered":
         account_state = AccountState(chart=ChartModel(state=state), registered_at=now, last_login_at=now)
+    # As the registration leaves it: the registry's row, and the admission it signs (workflows/admission.py).
+    registered_account(member_id, store_name="Test Store", at=registered_at, state=state)
+    start = AccountInput(
+        profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
+        policy=kwargs.pop("policy", POLICY),
+        registered_at=registered_at,
+        state=account_state,
+        **kwargs,
+    )
     return await env.client.start_workflow(
-        SellerAccount.run,
-        AccountInput(
-            profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
-            policy=kwargs.pop("policy", POLICY),
-            registered_at=registered_at,
-            state=account_state,
-            **kwargs,
-        ),
-        id=f"seller-{member_id}",
-        task_queue=task_queue,
+        SellerAccount.run, signing.admitted(start), id=f"seller-{member_id}", task_queue=task_queue
     )
 
 
@@ -156,10 +157,11 @@ def appeal_for(case_id: str) -> AppealInput:
 
 
 async def linked_pair_with_a_case(
-    env: WorkflowEnvironment, task_queue: str, *, state: str
+    env: WorkflowEnvironment, task_queue: str, *, state: str, **account: Any
 ) -> tuple[WorkflowHandle, WorkflowHandle, str]:
-    """An account in `state` linked (ASSOC-3) to an open store, with an association case opened on it."""
-    h = await start_account(env, task_queue, state=state)
+    """An account in `state` (and `account`: its input's other fields) linked (ASSOC-3) to an open store,
+    with an association case opened on it."""
+    h = await start_account(env, task_queue, state=state, **account)
     other = await start_account(env, task_queue, state="open")
     me = (await h.query(SellerAccount.status)).member_id
     them = (await other.query(SellerAccount.status)).member_id

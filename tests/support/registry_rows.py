@@ -24,25 +24,34 @@ def registered_account(
     store_name: str = "X",
     main: str | None = None,
     at: datetime | None = None,
+    state: str = "registered",
     **identity: str,
 ) -> None:
     """An Account row (a sub-account of `main` if given, REG-9) and the fingerprints of `identity`
-    (kind=value: email, mobile, id_card, licence)."""
+    (kind=value: email, mobile, id_card, licence). A row already there (tests/support/accounts.py
+    `start_account` writes one) keeps its state and gains the fingerprints."""
     now = at or datetime.now(UTC)
     with Session(engine()) as session:
-        session.add(
-            Account(
-                member_id=member_id,
-                registration_id=hex_id(),
-                store_name=store_name,
-                region="CN",
-                is_main=main is None,
-                main_member_id=main,
-                created_at=now,
-                updated_at=now,
+        if session.get(Account, member_id) is None:
+            session.add(
+                Account(
+                    member_id=member_id,
+                    registration_id=hex_id(),
+                    store_name=store_name,
+                    region="CN",
+                    is_main=main is None,
+                    main_member_id=main,
+                    state=state,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
-        session.flush()
+            session.flush()
+        elif main is not None:  # made a sub-account after the fact
+            row = session.get(Account, member_id)
+            assert row is not None
+            row.is_main, row.main_member_id = False, main
+            session.add(row)
         for kind, value in identity.items():
             session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
         session.commit()

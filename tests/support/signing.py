@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle
 
+from models import boundary
+from models.account_state import AccountInput
 from models.auth import Signed
 from security import credentials
 
@@ -41,7 +43,7 @@ def signed(
 ) -> M:
     """`message` signed in the role its command needs: the account's seller, else `service`, else `operator`."""
     cred = credentials.for_command(
-        handler.__name__, member_of(handle), operator=operator, service=service, ttl=TEST_TTL
+        handler.__name__, member_of(handle), operator=operator, service=service, ttl=TEST_TTL, payload=message
     )
     return credentials.signed(message, cred)
 
@@ -64,24 +66,27 @@ def as_system(handle: WorkflowHandle, handler: Any, message: M) -> M:
         account=member_of(handle),
         command=handler.__name__,
         ttl=TEST_TTL,
+        payload=message,
     )
     return credentials.signed(message, cred)
 
 
-def auth_for(handle: WorkflowHandle, command: str) -> dict[str, Any]:
-    """A valid credential for `command` on this account, as the plain JSON a raw payload carries: the
-    seller's for a seller's command, else a service's, an operator's or the system's."""
+def auth_for(handle: WorkflowHandle, command: str, payload: Any = None) -> dict[str, Any]:
+    """A valid credential for `command` on this account and the message `payload` (its JSON) reads as,
+    as the plain JSON a raw payload carries: the seller's for a seller's command, else a service's, an
+    operator's or the system's."""
     roles = credentials.COMMAND_ROLES.get(command, ())
+    message = boundary.from_json(command, payload)
+    member = member_of(handle)
+    common: dict[str, Any] = dict(ttl=TEST_TTL, payload=message)
     if "seller" in roles:
-        cred = credentials.for_command(command, member_of(handle), ttl=TEST_TTL)
+        cred = credentials.for_command(command, member, **common)
     elif "service" in roles:
-        cred = credentials.for_command(command, member_of(handle), service="test-service", ttl=TEST_TTL)
+        cred = credentials.for_command(command, member, service="test-service", **common)
     elif "operator" in roles:
-        cred = credentials.for_command(command, member_of(handle), operator="test-operator", ttl=TEST_TTL)
+        cred = credentials.for_command(command, member, operator="test-operator", **common)
     else:
-        cred = credentials.sign(
-            role="system", actor="seller-TESTORIGIN", account=member_of(handle), command=command, ttl=TEST_TTL
-        )
+        cred = credentials.sign(role="system", actor="seller-TESTORIGIN", account=member, command=command, **common)
     return dataclasses.asdict(cred)
 
 
@@ -89,5 +94,18 @@ def raw(handle: WorkflowHandle, command: str, payload: Any) -> Any:
     """A raw (possibly malformed) payload with a valid credential added when it is an object without
     one, so that what is tested is the payload, not the signature."""
     if isinstance(payload, dict) and "auth" not in payload:
-        return payload | {"auth": auth_for(handle, command)}
+        return payload | {"auth": auth_for(handle, command, payload)}
     return payload
+
+
+def admitted(start: AccountInput) -> AccountInput:
+    """An account's first input with the admission the registration signs (workflows/admission.py)."""
+    start.admission = credentials.sign(
+        role="system",
+        actor="registration-test",
+        account=start.profile.member_id,
+        command="open_account",
+        ttl=TEST_TTL,
+        payload=start,
+    )
+    return start

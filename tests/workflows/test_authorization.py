@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -282,3 +283,91 @@ async def test_replay_after_key_rotation_reads_the_recorded_verdicts(
     assert credentials.check(
         old.auth, command="report_violation", account=member_of(h), now=await time_env.get_current_time()
     ) == credentials.refusal("credential_invalid", "The credential's signature does not verify.")
+
+
+# ---------------------------------------------------------------- bound to the message, judged as of sending (issue 24)
+
+
+async def test_a_captured_credential_carries_no_other_message_and_no_new_fact(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """A service's credential for one listing report, captured: put on a serious violation, or on the same
+    report under a new id (a new fact), it is dropped (`credential_wrong_payload`); an operator's decision
+    turned the other way is refused."""
+    async with new_worker(time_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
+        minor = signed(h, SellerAccount.report_violation, ViolationInput("cap-1", "listing", "ENF-2", 1), service="risk")
+        captured = minor.auth
+        serious = ViolationInput("cap-1", "ip", "ENF-1", severity="serious", auth=captured)
+        again = dataclasses.replace(minor, violation_id="cap-2")  # the same report, as a new fact
+        await h.signal(SellerAccount.report_violation, serious)
+        await h.signal(SellerAccount.report_violation, again)
+        assert await dropped(h, "report_violation", 2) == [
+            ("credential_wrong_payload", "service:risk"),
+            ("credential_wrong_payload", "service:risk"),
+        ]
+        await h.signal(SellerAccount.report_violation, minor)  # as it was signed: taken
+        await until(h, lambda s: s.penalty_points["listing"] == 1, "the signed report applied")
+        await update(h, SellerAccount.appeal, appeal_for(case_id))
+        approve = signed(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, ""), operator="lin")
+        reject = dataclasses.replace(approve, approved=False)
+        assert await refused(as_sent(h, SellerAccount.decide_appeal, reject)) == (
+            "ENF-4",
+            "credential_wrong_payload",
+        )
+        status = await h.query(SellerAccount.status)
+        assert (status.state, status.open_cases) == ("suspended", [case_id])
+        await finish(h, other)
+
+
+async def test_a_report_signed_before_a_worker_outage_is_honoured_after_it(dev_env: WorkflowEnvironment) -> None:
+    """The worker is down; the risk engine's serious violation, signed 15 minutes before the account gets
+    to it with a credential valid for 10, waits in history until a worker is back, and closes the account.
+    On the dev server, whose clock is the wall clock (the time-skipping server does not move a task off a
+    stopped worker's sticky queue)."""
+    env = dev_env
+    client = env.client
+    async with new_worker(client) as worker:
+        task_queue = worker.task_queue
+        h = await start_account(env, task_queue, state="open")
+        await until(h, lambda s: s.state == "open", "started")
+    violation = ViolationInput("during-the-outage", "ip", "ENF-1", severity="serious")
+    signed_at = await env.get_current_time() - timedelta(minutes=15)
+    cred = credentials.sign(
+        role="service",
+        actor="risk-engine",
+        account=member_of(h),
+        command="report_violation",
+        now=signed_at,
+        ttl=timedelta(minutes=10),
+        payload=violation,
+    )
+    await h.signal(SellerAccount.report_violation, credentials.signed(violation, cred))
+    async with new_worker(client, task_queue=task_queue):
+        # The account's next task waits out the stopped worker's sticky queue first: a query may time
+        # out meanwhile, and is asked again.
+        async def probe():  # type: ignore[no-untyped-def]
+            try:
+                return await h.query(SellerAccount.status)
+            except RPCError:
+                return None
+
+        status = await eventually(
+            probe, lambda s: s is not None and s.state == "closed", "closed by the report sent before", seconds=120
+        )
+    assert await env.get_current_time() >= cred.expires_at + timedelta(minutes=5)
+    assert status.closed_reason == "serious_violation"
+    assert not [r for r in audit_rows(h.id) if r.reason == "credential_expired"]
+    # A first-format credential (no message named) is refused for what it is, however fresh.
+    async with new_worker(client) as worker:
+        g = await start_account(env, worker.task_queue, state="open")
+        report = ViolationInput("v1-form", "ip", "ENF-1", severity="serious")
+        fresh = signed(g, SellerAccount.report_violation, report, service="risk").auth
+        assert fresh is not None
+        v1 = dataclasses.replace(fresh, issued_at=None, fact_id="", digest="")
+        key = next(k for k in credentials.keyring() if k.key_id == fresh.key_id)
+        v1.signature = credentials._digest(key.secret, v1)
+        await g.signal(SellerAccount.report_violation, credentials.signed(report, v1))
+        assert await dropped(g, "report_violation") == [("credential_unbound", "service:risk")]
+        assert (await g.query(SellerAccount.status)).state == "open"
+        await finish(g)

@@ -26,7 +26,7 @@ from models.contract import (
     VerifyEmailInput,
     ViolationInput,
 )
-from models.policy import StepsPolicy, load_policy
+from models.policy import StepsPolicy
 from models.refusals import RefusedError
 from models.review import ReviewItems
 from models.tables import Account, AuditRecord, Notice
@@ -240,7 +240,7 @@ async def test_case7_a_long_registration_request_id_is_refused(time_env: Workflo
     async with new_worker(time_env.client) as worker:
         result = await time_env.client.execute_workflow(
             Registration.run,
-            args=[reg, load_policy()],
+            args=[reg, None],
             id=f"registration-long-{hex_id(8)}",
             task_queue=worker.task_queue,
         )

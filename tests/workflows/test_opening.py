@@ -10,6 +10,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from activities import admission
 from activities.exam import answer_key, draw
 from activities.storage.blobs import put_bytes
 from devtools import photo_fixtures, product_fixtures
@@ -18,7 +19,7 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import ExamAnswers, ExamStartInput, ProductRemoval, VerifyEmailInput
 from models.policy import load_policy
 from tests.conftest import new_worker
-from tests.support.accounts import refused
+from tests.support.accounts import audited, refused
 from workflows.seller_account import SellerAccount
 
 RETAKE_SECONDS = 3
@@ -57,14 +58,20 @@ async def test_register_authenticate_exam_ten_products_open(
     client = dev_env.client
     async with new_worker(client) as worker:
         reg = applicant()
-        member = (
-            await seller_client.register(client, reg, policy=POLICY, task_queue=worker.task_queue)
-        ).member_id
+        # The policy is the worker's (it runs in this process), never the caller's: its short retake
+        # delay is installed as the worker's setting for this registration (activities/admission.py).
+        admission.install(POLICY)
+        try:
+            member = (await seller_client.register(client, reg, task_queue=worker.task_queue)).member_id
+        finally:
+            admission.install(None)
         assert member
         cmd = lambda update, arg: seller_client.command(client, member, update, arg)  # noqa: E731
         first_product = products(member, 1, 9_000_000)[0]
 
-        # OPEN-4: nothing may be skipped; a refusal leaves the history untouched.
+        # OPEN-4: nothing may be skipped; a refusal leaves the history untouched. (Measured once the
+        # account has been admitted and has recorded its registration: its first tasks are done.)
+        await audited(f"seller-{member}", "register")
         before = await history_length(dev_env, member)
         assert await refused(cmd(SellerAccount.start_exam, ExamStartInput())) == (
             "OPEN-4",
