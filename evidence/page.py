@@ -523,9 +523,10 @@ async def _form(request: web.Request) -> dict[str, str] | web.Response:
     return form
 
 
-def _credential(request: web.Request, who: Principal, account: source.Account, command: str) -> Any:
+def _signer(request: web.Request, who: Principal, account: source.Account, command: str) -> Any:
+    """Signs a message in the operator's name, bound to that message (security/binding.py)."""
     desk = request.app[DESK]
-    return credentials.sign(
+    return lambda message: credentials.sign(
         role="operator",
         actor=who.name,
         account=account.member_id,
@@ -533,6 +534,7 @@ def _credential(request: web.Request, who: Principal, account: source.Account, c
         now=datetime.now(UTC),
         ttl=desk.signer.ttl,
         keys=desk.signer.keys,
+        payload=message,
     )
 
 
@@ -557,7 +559,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
         account,
         item,
         operator=who.name,
-        credential=_credential(request, who, account, "claim_review"),
+        sign=_signer(request, who, account, "claim_review"),
         release=release,
         request_id=form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}",
     )
@@ -596,7 +598,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     if not desk.signer.keys:
         return _refusal_page(503, "signing_off", "This server holds no operator signing key: use starter.py.")
-    credential = _credential(request, who, account, source.decision_command(account))
+    sign = _signer(request, who, account, source.decision_command(account))
     await _log(who, account, item, f"decide_{decision}", note)
     refusal = await source.decide(
         await desk.temporal(),
@@ -605,7 +607,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
         approve=decision == review.APPROVE,
         note=note,
         operator=who.name,
-        credential=credential,
+        sign=sign,
         request_id=request_id,
         code=code,
     )

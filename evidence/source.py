@@ -15,7 +15,8 @@ and that is all the page shows.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -314,7 +315,7 @@ async def decide(
     approve: bool,
     note: str,
     operator: str,
-    credential: Credential,
+    sign: Callable[[Any], Credential],
     request_id: str,
     code: str | None = None,
 ) -> Refusal | None:
@@ -324,7 +325,7 @@ async def decide(
     name = decision_command(account)
     arg: Any
     if name == "decide_appeal":
-        arg = AppealDecisionInput(case_of(item), approve, operator, note, auth=credential)
+        arg = AppealDecisionInput(case_of(item), approve, operator, note)
     else:
         arg = review.DecideReviewInput(
             item.item_id,
@@ -332,8 +333,8 @@ async def decide(
             operator,
             note,
             code=None if approve else code,
-            auth=credential,
         )
+    arg = replace(arg, auth=sign(arg))  # the credential names this very message (security/binding.py)
     try:
         await seller_client.keyed_update(handle, name, arg, request_id)
     except RefusedError as err:
@@ -346,10 +347,18 @@ async def decide(
 
 
 async def claim(
-    client: Client, account: Account, item: ReviewItem, *, operator: str, credential: Credential, release: bool, request_id: str
+    client: Client,
+    account: Account,
+    item: ReviewItem,
+    *,
+    operator: str,
+    sign: Callable[[Any], Credential],
+    release: bool,
+    request_id: str,
 ) -> Refusal | None:
     """Take the item (or give it back), so two operators do not decide it twice; the refusal if any."""
-    arg = review.ClaimReviewInput(item.item_id, operator, release, auth=credential)
+    arg = review.ClaimReviewInput(item.item_id, operator, release)
+    arg = replace(arg, auth=sign(arg))
     try:
         await seller_client.keyed_update(client.get_workflow_handle(account.workflow_id), "claim_review", arg, request_id)
     except RefusedError as err:
