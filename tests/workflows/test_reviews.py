@@ -62,8 +62,8 @@ async def test_an_appeal_is_an_item_an_operator_claims_and_decides(time_env: Wor
         described = await h.describe()
         assert described.typed_search_attributes.get(sa.REVIEW_KINDS) == [APPEAL]
         assert described.typed_search_attributes.get(sa.REVIEW_DUE_AT) == item.due_at
-        # The Web UI's current details name the item as the updates take it, and the case without `case-`.
-            # The Web UI's current details link the item (its id as the updates take it), and the case without `case-`.
+        # The Web UI's current details link the item (its id as the updates take it), and the case without `case-`.
+        details = str(await h.query("__temporal_workflow_metadata"))
         assert f"review: [{item.item_id}]" in details and f"case-{case_id}" not in details
 
         # Refused decisions are on the record, naming the operator, the rule and the reason.
