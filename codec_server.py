@@ -50,6 +50,7 @@ from google.protobuf import json_format
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from temporalio.api.common.v1 import Payloads
 
+from activities.storage.db import engine
 from models import metrics
 from models.refusals import Refusal
 from models.settings import Settings, settings
@@ -69,6 +70,7 @@ from security.codec_access import (
     load_access,
 )
 from security.codec_signing import Signer, SigningRefused
+from security.data_keys import DataKeys
 from security.sign_in import SignInThrottle
 
 log = logging.getLogger("codec_server")
@@ -441,7 +443,8 @@ def create_app(s: Settings | None = None, access: AccessSettings | None = None) 
     app[SESSIONS] = Sessions(access)
     app[OIDC] = OidcVerifier(access.oidc) if access.oidc else None
     # Not strict: a payload already stored in clear is shown to the operator as it is.
-    app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id)
+    # With the registry's data keys: an erased account's payloads answer cannot_decode (crypto-shredding).
+    app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id, data_keys=DataKeys(s.codec_keys, s.codec_key_id, engine))
     app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
     app[SIGNER] = Signer(access.signing_keys, timedelta(seconds=access.sign_seconds))
     app[THROTTLE] = SignInThrottle(access.operators)

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import record_audit, send_notice
+from activities.consent import withdraw_consent
 from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
@@ -41,6 +42,7 @@ from models.settings import settings
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
+from workflows.consent import ConsentWithdrawalRequest
 from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
 from workflows.retention import ErasureRequest, KeeperInput, RetentionKeeper
@@ -52,6 +54,7 @@ WORKFLOWS: Sequence[type] = (
     BuyerScreeningWorkflow,
     RetentionKeeper,
     ErasureRequest,
+    ConsentWithdrawalRequest,
 )
 ACTIVITIES: Sequence[Any] = (
     record_audit,
@@ -74,6 +77,7 @@ ACTIVITIES: Sequence[Any] = (
     verify_credentials,
     sweep_retention,
     erase_member,
+    withdraw_consent,
 )
 
 

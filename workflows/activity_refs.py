@@ -14,6 +14,7 @@ from models.activity_io import (
     ClaimIdentityInput,
     ClaimIdentityResult,
     ClearLinkInput,
+    ConsentWithdrawal,
     DrawExamInput,
     DrawnExam,
     EraseInput,
@@ -36,6 +37,7 @@ from models.activity_io import (
     UnlistProductInput,
     VerifyCodeInput,
     VerifyCodeResult,
+    WithdrawConsentInput,
 )
 from models.auth import CredentialVerdict, VerifyCredentialsInput
 from models.contract import BuyerScreening, BuyerScreeningResult, RegistrationInput
@@ -84,3 +86,6 @@ VERIFY_CREDENTIALS = ActivityRef[VerifyCredentialsInput, list[CredentialVerdict]
 )
 SWEEP_RETENTION = ActivityRef[SweepInput, SweepReport]("sweep_retention", SweepInput, SweepReport)
 ERASE_MEMBER = ActivityRef[EraseInput, ErasureReport]("erase_member", EraseInput, ErasureReport)
+WITHDRAW_CONSENT = ActivityRef[WithdrawConsentInput, ConsentWithdrawal](
+    "withdraw_consent", WithdrawConsentInput, ConsentWithdrawal
+)

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from activities.identity.consents import record_consents
 from activities.identity_registry import fingerprint
 from activities.storage.db import engine
+from models.consent import current_notice
+from models.contract import Consent
 from models.tables import Account, IdentityFingerprint
 from tests.support.draws import hex_id
 
@@ -24,10 +27,12 @@ def registered_account(
     store_name: str = "X",
     main: str | None = None,
     at: datetime | None = None,
+    face_consent: bool = True,
     **identity: str,
 ) -> None:
-    """An Account row (a sub-account of `main` if given, REG-9) and the fingerprints of `identity`
-    (kind=value: email, mobile, id_card, licence)."""
+    """An Account row (a sub-account of `main` if given, REG-9), its DATA-1 consents (identity, and face
+    unless `face_consent=False`) and the fingerprints of `identity` (kind=value: email, mobile, id_card,
+    licence)."""
     now = at or datetime.now(UTC)
     with Session(engine()) as session:
         session.add(
@@ -43,6 +48,8 @@ def registered_account(
             )
         )
         session.flush()
+        purposes = ("identity", "face") if face_consent else ("identity",)
+        record_consents(session, member_id, [Consent(p, current_notice(p), now) for p in purposes])
         for kind, value in identity.items():
             session.add(IdentityFingerprint(kind=kind, digest=fingerprint(kind, value), member_id=member_id))
         session.commit()
