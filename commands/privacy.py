@@ -19,8 +19,9 @@ from activities.storage import blobs
 from activities.storage.db import engine
 from models.activity_io import ConsentWithdrawal, EraseInput, ErasureReport, WithdrawConsentInput
 from models.consent import ConsentRecord
+from models.data_keys import DataKey
 from models.email_verification import EmailCode
-from models.known_faces import AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
+from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.products import Product
 from models.refusals import RefusedError
 from models.settings import settings
@@ -109,6 +110,15 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
             "refusedphoto": _rows(session, RefusedPhoto, RefusedPhoto.member_id == member_id),
             "product": _rows(session, Product, Product.member_id == member_id),
             "erasure": _rows(session, Erasure, Erasure.member_id == member_id),
+            "appealevidenceerasure": _rows(
+                session, AppealEvidenceErasure, AppealEvidenceErasure.member_id == member_id
+            ),
+            # Which data keys exist for the account and whether they were destroyed; never the key.
+            "datakey": _rows(
+                session,
+                DataKey,
+                or_(DataKey.scope == workflow_id, DataKey.scope == f"registration-{account.registration_id}"),
+            ),
             # DATA-1: which notices were accepted, when, and any withdrawal.
             "consentrecord": _rows(
                 session, ConsentRecord, ConsentRecord.member_id == member_id, drop=("id",)
