@@ -12,16 +12,17 @@ that destroys it; other processes stop decoding within that time).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
@@ -30,6 +31,7 @@ from models.data_keys import SCOPE, DataKey
 ACCOUNT_SCOPES = ("seller-", "registration-")
 log = logging.getLogger("security.data_keys")
 CACHE_SECONDS = 30.0
+LOCK_WAIT_MS = 250
 
 
 class DataKeyDestroyed(ValueError):
@@ -63,6 +65,27 @@ def destroy(session: Session, scopes: list[str], at: datetime) -> int:
     )
     forget(scopes)
     return int(result.rowcount or 0)
+
+
+@contextlib.contextmanager
+def _short_lock_wait(conn: Connection) -> Iterator[None]:
+    """A key is made while a workflow task is being completed: a registry held by another writer makes it
+    give up in a moment (the payload then goes under the ring key) rather than stall the task. The
+    connection's own wait is put back before it returns to the pool."""
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    conn.commit()
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(SQLAlchemyError):
+            conn.rollback()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(before or 0)}")
+            conn.commit()
 
 
 class DataKeys:
@@ -99,12 +122,13 @@ class DataKeys:
         new = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(12)
         wrapped = nonce + self._ring[self._current].encrypt(nonce, new, scope.encode())
-        with Session(self._engine()) as session:
-            session.add(DataKey(scope=scope, ring_key_id=self._current, wrapped=wrapped, created_at=datetime.now(UTC)))
+        row = dict(scope=scope, ring_key_id=self._current, wrapped=wrapped, created_at=datetime.now(UTC))
+        with self._engine().connect() as conn, _short_lock_wait(conn):
             try:
-                session.commit()
+                conn.execute(insert(DataKey).values(**row))
+                conn.commit()
             except IntegrityError:  # another process made it first: use theirs
-                session.rollback()
+                conn.rollback()
                 return self._load(scope, fresh=True)
         self._remember(scope, new)
         return new
