@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
+# How long the helpers wait for the page by default: conditions, not sleeps, so a long bound costs
+# nothing when the UI is quick and keeps a test on two loaded cores from failing for being slow.
+PATIENCE_SECONDS = 60.0
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
@@ -72,7 +75,7 @@ def body_text(driver: Any) -> str:
         return ""  # between two pages
 
 
-def wait_for(driver: Any, test: Callable[[str], bool], *, timeout: float = 30, what: str = "") -> str:
+def wait_for(driver: Any, test: Callable[[str], bool], *, timeout: float = PATIENCE_SECONDS, what: str = "") -> str:
     """The page's text once `test` holds on it; the UI renders (and decodes) asynchronously."""
     deadline = time.monotonic() + timeout
     text = ""
@@ -89,7 +92,7 @@ def wait_for(driver: Any, test: Callable[[str], bool], *, timeout: float = 30, w
     )
 
 
-def click(driver: Any, label: str, *, timeout: float = 15) -> None:
+def click(driver: Any, label: str, *, timeout: float = PATIENCE_SECONDS) -> None:
     """Click the last visible button, link, tab or menu item whose text contains `label`."""
     from selenium.webdriver.common.by import By
 
@@ -107,7 +110,7 @@ def click(driver: Any, label: str, *, timeout: float = 15) -> None:
     raise AssertionError(f"no {label!r} to click")
 
 
-def click_text(driver: Any, text: str, *, timeout: float = 15) -> None:
+def click_text(driver: Any, text: str, *, timeout: float = PATIENCE_SECONDS) -> None:
     """Click the visible element showing exactly `text` (an event row's summary, say)."""
     from selenium.webdriver.common.by import By
 
@@ -240,20 +243,29 @@ def list_url(ui: str, query: str, namespace: str = "default") -> str:
     return f"{ui.rstrip('/')}/namespaces/{namespace}/workflows?query={urllib.parse.quote(query)}"
 
 
-def find_accounts(ui: str, state: str, *, expect: str | None = None, timeout: float = 60) -> list[str]:
-    """Seller workflow ids on the UI's list for `SellerState = state` (waits for `expect` if given)."""
+def find_accounts(ui: str, state: str, *, expect: str | None = None, timeout: float = 90) -> list[str]:
+    """Seller workflow ids on the UI's list for `SellerState = state`. With `expect`, waits until that
+    id shows and fails with the page's text if it never does (the UI renders the list from its own
+    requests, so a loaded machine can take a while; the page is reloaded now and then because the list
+    is read once per load)."""
     driver = browser()
     try:
         url = list_url(ui, f"SellerState = '{state}'")
         deadline = time.monotonic() + timeout
         found: list[str] = []
+        text = ""
         while time.monotonic() < deadline:
             driver.get(url)
-            time.sleep(2)  # the list is rendered by the page's scripts
-            found = sorted(set(re.findall(r"seller-[A-Z0-9]{8,}", driver.page_source)))
-            if found and (expect is None or expect in found):
-                break
-            time.sleep(1)  # visibility is eventually consistent: new accounts appear within seconds
+            reload_at = min(deadline, time.monotonic() + 15)
+            while time.monotonic() < reload_at:
+                text = body_text(driver)
+                found = sorted(set(re.findall(r"seller-[A-Z0-9]{8,}", str(driver.page_source))))
+                if found and (expect is None or expect in found):
+                    return found
+                time.sleep(0.5)
+        if expect is not None:
+            driver.save_screenshot(str(Path(tempfile.gettempdir()) / "ui-check-failure.png"))
+            raise AssertionError(f"the list never showed {expect} for SellerState = '{state}'; it shows:\n{text[:3000]}")
         return found
     finally:
         driver.quit()

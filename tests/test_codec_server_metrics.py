@@ -13,7 +13,7 @@ from pathlib import Path
 
 from devtools.smtp_sink import free_port
 from models import metrics
-from tests.activities.worker_support.test_telemetry import scrape, total
+from tests.support.prometheus import scrape, total
 
 ROOT = Path(__file__).resolve().parent.parent
 

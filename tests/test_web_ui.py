@@ -29,7 +29,7 @@ from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.support.accounts import appeal_for, audit_rows, finish, linked_pair_with_a_case, start_account
 from tests.support.draws import hex_id
-from tests.support.polling import until
+from tests.support.polling import eventually, until
 from tests.support.signing import signal as send_signed
 from tests.support.signing import update
 from workflows import search_attributes as sa
@@ -64,6 +64,16 @@ async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
         async with new_worker(env.client) as worker:
             passed = await start_account(env, worker.task_queue, state="exam_passed")
             other = await start_account(env, worker.task_queue, state="registered")
+            # The server's own list first, so that what the UI is asked to show is known to be there.
+            async def exam_passed() -> list[str]:
+                return await visible_ids(env, "SellerState = 'exam_passed'")
+
+            listed: list[str] = await eventually(
+                exam_passed,
+                lambda ids: passed.id in ids,
+                "the account in the server's visibility list",
+            )
+            assert other.id not in listed
             ui = f"http://127.0.0.1:{ui_port}"
             found = await asyncio.to_thread(ui_check.find_accounts, ui, "exam_passed", expect=passed.id)
             assert passed.id in found
@@ -71,6 +81,10 @@ async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:
             await finish(passed, other)
     finally:
         await env.shutdown()
+
+
+async def visible_ids(env: WorkflowEnvironment, query: str) -> list[str]:
+    return [wf.id async for wf in env.client.list_workflows(query)]
 
 
 def pasted_auth(command: str, workflow_id: str, **who: str) -> dict:  # type: ignore[type-arg]
@@ -110,7 +124,7 @@ def operator_reads_and_signals(ui: str, codec_url: str, workflow_id: str) -> str
         # Current details: the account's state and what it waits for, decoded from the metadata query.
         ui_check.click(driver, "User Metadata")
         details = ui_check.wait_for(
-            driver, lambda t: "waiting for" in t, what="the current details", timeout=20
+            driver, lambda t: "waiting for" in t, what="the current details"
         )
         assert "REG-4" in details
         driver.get(f"{ui}/namespaces/default/workflows/{workflow_id}")

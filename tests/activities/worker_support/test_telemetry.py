@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import re
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,32 +31,8 @@ from models.settings import settings
 from tests.conftest import new_worker
 from tests.support.draws import hex_id
 from tests.support.polling import eventually
+from tests.support.prometheus import scrape, total
 from workflows.seller_account import SellerAccount
-
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$")
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def scrape(address: str) -> list[tuple[str, dict[str, str], float]]:
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = []
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        match = SAMPLE.match(line)
-        assert match, line
-        labels = dict(LABEL.findall(match.group(3) or ""))
-        samples.append((match.group(1), labels, float(match.group(4))))
-    return samples
-
-
-def total(samples: list[tuple[str, dict[str, str], float]], name: str, **labels: str) -> float:
-    return sum(
-        value
-        for sample, have, value in samples
-        if sample == name and all(have.get(k) == v for k, v in labels.items())
-    )
 
 
 async def test_a_worker_exports_the_sdk_and_business_metrics_without_personal_data(
