@@ -56,6 +56,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
+from activities.storage.db import engine
 from evidence import page as evidence_page
 from models import metrics
 from models.auth import IDENTITY_READER
@@ -77,6 +78,7 @@ from security.codec_access import (
     load_access,
 )
 from security.codec_signing import Signer, SigningRefused
+from security.data_keys import DataKeys
 from security.sign_in import SignInThrottle
 
 log = logging.getLogger("codec_server")
@@ -468,7 +470,8 @@ def create_app(
     app[SESSIONS] = Sessions(access)
     app[OIDC] = OidcVerifier(access.oidc) if access.oidc else None
     # Not strict: a payload already stored in clear is shown to the operator as it is.
-    app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id)
+    # With the registry's data keys: an erased account's payloads answer cannot_decode (crypto-shredding).
+    app[CODEC] = EncryptionCodec(s.codec_keys, s.codec_key_id, data_keys=DataKeys(s.codec_keys, s.codec_key_id, engine))
     app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
     app[SIGNER] = Signer(access.signing_keys, timedelta(seconds=access.sign_seconds))
     app[THROTTLE] = SignInThrottle(access.operators)

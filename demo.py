@@ -16,6 +16,7 @@ import dataclasses
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from temporalio.client import Client
 
@@ -23,7 +24,8 @@ import seller_client
 from activities.storage.blobs import put_bytes
 from devtools import temporal_dev
 from devtools.smtp_sink import SmtpSink
-from models.contract import AccountStatus, RegistrationInput, RegistrationResult
+from models.consent import current_notice
+from models.contract import AccountStatus, Consent, RegistrationInput, RegistrationResult
 from models.policy import Policy
 from models.refusals import RefusedError
 from models.settings import settings
@@ -65,7 +67,9 @@ class Sellers:
             id_card_number=id_card_number(int(tag, 16)),
         )
         fields.update(overrides)
-        return RegistrationInput(**fields)  # type: ignore[arg-type]
+        # DATA-1: the demo's applicants accept today's identity and face notices.
+        consents = [Consent(p, current_notice(p), datetime.now(UTC)) for p in ("identity", "face")]
+        return RegistrationInput(**fields, consents=consents)  # type: ignore[arg-type]
 
 
 def say(text: str) -> None:

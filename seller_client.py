@@ -106,9 +106,12 @@ def tls_config(s: Settings) -> TLSConfig | bool:
 
 
 def data_converter(s: Settings):  # type: ignore[no-untyped-def]
+    """The codec with the registry's per-account data keys (crypto-shredding, security/data_keys.py)."""
+    from activities.storage.db import engine
     from security.codec import data_converter as encrypted
+    from security.data_keys import DataKeys
 
-    return encrypted(s)
+    return encrypted(s, DataKeys(s.codec_keys, s.codec_key_id, engine))
 
 
 def current_policy(s: Settings | None = None) -> Policy:

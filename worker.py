@@ -23,6 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.admission import admit_account, policy_in_force, verify_registration
 from activities.audit import record_audit, send_notice
+from activities.consent import withdraw_consent
 from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
@@ -43,6 +44,7 @@ from models.settings import settings
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
+from workflows.consent import ConsentWithdrawalRequest
 from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
 from workflows.retention import ErasureRequest, KeeperInput, RetentionKeeper
@@ -54,6 +56,7 @@ WORKFLOWS: Sequence[type] = (
     BuyerScreeningWorkflow,
     RetentionKeeper,
     ErasureRequest,
+    ConsentWithdrawalRequest,
 )
 ACTIVITIES: Sequence[Any] = (
     record_audit,
@@ -80,6 +83,7 @@ ACTIVITIES: Sequence[Any] = (
     admit_account,
     verify_registration,
     policy_in_force,
+    withdraw_consent,
 )
 
 

@@ -40,6 +40,7 @@ from PIL import Image
 from sqlmodel import Session
 from temporalio import activity
 
+from activities.identity.consents import consented
 from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
 from activities.known_faces.index import check_against_registry, id_card_fingerprint
 from activities.photo_analysis import card_detection, card_reading, photo_cues
@@ -123,6 +124,11 @@ REASONS: dict[str, tuple[str, bool]] = {
         " again with the whole card in view, all four corners uncovered.",
         True,
     ),
+    "no_face_consent": (
+        "You did not consent to face processing, so no automatic face check runs: a person will compare"
+        " your photo with your ID card.",
+        False,
+    ),
     "id_number_mismatch": ("The ID card in the photo is not the one you registered with.", False),
     "face_mismatch": ("Your face does not match the portrait on the ID card.", False),
 }
@@ -153,6 +159,25 @@ _CUE_MEASURES: dict[str, str | tuple[str, ...]] = {
     "card_sharpness": "card_sharpness",
     "card_chroma_spread": "card_chroma_spread",
 }
+
+
+def face_consent(member_id: str) -> bool:
+    with Session(engine()) as session:
+        return consented(session, member_id, "face")
+
+
+def without_face_consent(data: bytes, policy: AuthenticationPolicy) -> PhotoCheckResult:
+    """DATA-1: face must not be the only way. Without face consent no face is looked for, encoded or
+    compared: an image is handed to an operator, who compares it with the ID card by eye."""
+    decoded = decode(data, policy)
+    if isinstance(decoded, PhotoCheckResult):  # not an image at all: the seller can fix that alone
+        return decoded
+    sentence, retryable = REASONS["no_face_consent"]
+    return PhotoCheckResult(
+        passed=False,
+        refusal=Refusal("DATA-1", "no_face_consent", sentence, retryable=retryable),
+        review=PhotoReview("no_face_consent", "", {}),
+    )
 
 
 def fail(code: str, **measures: float) -> PhotoCheckResult:
@@ -599,6 +624,8 @@ def _check(inp: PhotoCheckInput) -> PhotoCheckResult:
         return fail("file_too_large", bytes=float(blobs().size(inp.photo_ref) or 0))
     except BlobError:  # an upload whose bytes are not those its reference names
         return fail("not_an_image")
+    if inp.member_id and not face_consent(inp.member_id):
+        return without_face_consent(data, inp.policy)
     with heartbeating(), PHOTO_CHECKS:
         if not inp.member_id:  # no account to bind: the checks only
             return check_photo(data, inp.policy)

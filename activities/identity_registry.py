@@ -17,6 +17,7 @@ from temporalio import activity
 
 from activities.identity import canonical as identity_canonical
 from activities.identity.canonical import ANY_REGION, MAINLAND_CHINA
+from activities.identity.consents import record_consents
 from activities.storage.db import engine
 from models.activity_io import (
     ClaimIdentityInput,
@@ -270,10 +271,11 @@ def claim_identity(inp: ClaimIdentityInput) -> ClaimIdentityResult:
                 updated_at=inp.at,
             )
         )
+        session.flush()
+        record_consents(session, inp.member_id, reg.consents)  # DATA-1, with the account it belongs to
         if reg.account_type == "main":
             # Sub-accounts sell nothing and share their main account's identity (REG-9), so only a
             # main account claims the identity.
-            session.flush()
             for kind, digest in prints.items():
                 session.add(IdentityFingerprint(kind=kind, digest=digest, member_id=inp.member_id))
         try:

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.identity.canonical import MAINLAND_CHINA, canonical_document
+from activities.identity.consents import consent_refusal
 from activities.identity.input_checks import REGION, validate_registration
 from activities.storage.db import engine
 from models.contract import RegistrationInput
@@ -25,6 +26,8 @@ _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+
+
 def region_refusal(reg: RegistrationInput, *, session: Session, licence_digest: str) -> Refusal | None:
     """REG-2: only mainland-China sellers, unless an operator approved this applicant in advance."""
     if reg.region.strip().upper() == MAINLAND_CHINA:
@@ -76,10 +79,11 @@ def create_pre_approval(region: str, licence_number: str, *, operator: str, at: 
 
 @activity.defn
 def screen_registration(reg: RegistrationInput) -> Refusal | None:
-    """Input form, REG-1 names and emails, REG-2 region. Reads only: safe to retry."""
+    """DATA-1 consent, input form, REG-1 names and emails, REG-2 region. Reads only: safe to retry."""
     from activities.identity_registry import fingerprint
 
-    refusal = validate_registration(reg)
+    # DATA-1 first: nothing of the applicant's identity is processed before its notice is accepted.
+    refusal = consent_refusal(reg) or validate_registration(reg)
     if refusal is not None:
         return refusal
     refusal = screen_names(reg)

@@ -12,7 +12,8 @@ retention keeper (workflows/retention.py) passes only the time, so no caller cho
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,7 @@ from activities.storage import blobs
 from activities.storage.db import engine
 from models.activity_io import EraseInput, ErasureReport, SweepInput, SweepReport
 from models.email_verification import EmailCode
-from models.known_faces import AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
+from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.policy import Policy, load_policy
 from models.refusals import Refusal
 from models.settings import settings
@@ -37,8 +38,11 @@ from models.tables import (
     LoginIp,
     Notice,
 )
+from security import data_keys
 
 KEEPER_WORKFLOW_ID = "retention-keeper"
+APPEAL_DECIDED = ("appeal_approved", "appeal_rejected")
+BLOB_REF = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def current_policy() -> Policy:
@@ -79,12 +83,18 @@ def erase_account_data(session: Session, member_id: str) -> tuple[dict[str, int]
     deleted["face_template"] = int(templates)
     deleted["authentication_photo"] = len(photos)
     deleted["authentication_photo_blob"] = sum(_delete_photo_blob(session, sha) for sha in photos)
+    deleted["appeal_invoice"] = sum(int(blobs.delete(ref)) for ref in appeal_invoice_refs(session, member_id))
     refused = [
         r.sha256 for r in session.exec(select(RefusedPhoto).where(RefusedPhoto.member_id == member_id))
     ]
     session.exec(delete(RefusedPhoto).where(col(RefusedPhoto.member_id) == member_id))  # type: ignore[call-overload]
     deleted["refused_photo"] = len(refused)
     deleted["refused_photo_blob"] = sum(_delete_photo_blob(session, sha) for sha in refused)
+    # Crypto-shredding: what cannot be deleted in place (Temporal histories, their backups) no longer
+    # decodes once the account's data keys are gone (security/data_keys.py).
+    account = session.get(Account, member_id)
+    scopes = [f"seller-{member_id}"] + ([f"registration-{account.registration_id}"] if account else [])
+    deleted["data_key"] = data_keys.destroy(session, scopes, datetime.now(UTC))
     for kind, table, column in (
         ("identity_fingerprint", IdentityFingerprint, IdentityFingerprint.member_id),
         ("login_ip", LoginIp, LoginIp.member_id),
@@ -95,6 +105,62 @@ def erase_account_data(session: Session, member_id: str) -> tuple[dict[str, int]
         result = session.exec(delete(table).where(col(column) == member_id))  # type: ignore[call-overload]
         deleted[kind] = int(result.rowcount or 0)
     return deleted, kept_for(session, member_id)
+
+
+def appeal_invoice_refs(session: Session, member_id: str, case_id: str | None = None) -> list[str]:
+    """The invoices the account's appeals carried (all, or one case's), from the appeal_filed audit rows:
+    blob refs only, the registry never holds an invoice's content."""
+    filed = session.exec(
+        select(AuditRecord).where(
+            AuditRecord.workflow_id == f"seller-{member_id}", AuditRecord.event == "appeal_filed"
+        )
+    ).all()
+    return [
+        ref
+        for row in filed
+        if case_id is None or row.detail.get("case_id") == case_id
+        for ref in BLOB_REF.findall(str(row.detail.get("invoice_refs", "")))
+    ]
+
+
+def _sweep_appeal_evidence(session: Session, at: datetime, days: float, batch: int) -> int:
+    """DATA-2: a decided case's invoices go `days` after the decision; audited by kind and count only."""
+    done = select(AppealEvidenceErasure.decision_id)
+    decided = session.exec(
+        select(AuditRecord)
+        .where(
+            col(AuditRecord.event).in_(APPEAL_DECIDED),
+            AuditRecord.at <= at - timedelta(days=days),
+            col(AuditRecord.id).not_in(done),
+        )
+        .order_by(col(AuditRecord.id))
+        .limit(batch)
+    ).all()
+    for decision in decided:
+        member_id = decision.workflow_id.removeprefix("seller-")
+        case_id = str(decision.detail.get("case_id", ""))[:64]
+        removed = sum(int(blobs.delete(ref)) for ref in appeal_invoice_refs(session, member_id, case_id))
+        assert decision.id is not None
+        session.add(
+            AppealEvidenceErasure(
+                decision_id=decision.id, member_id=member_id, case_id=case_id, erased_at=at, invoices=removed
+            )
+        )
+        session.add(
+            AuditRecord(
+                workflow_id=f"appeal-evidence-{member_id}"[:64],
+                seq=decision.id,
+                at=at,
+                actor="system",
+                event="appeal_evidence_erased",
+                rule="DATA-2",
+                reason="retention_ended",
+                policy_version=current_policy().version,
+                detail={"appeal_invoice": str(removed)},
+            )
+        )
+        session.commit()
+    return len(decided)
 
 
 def kept_for(session: Session, member_id: str) -> list[str]:
@@ -167,8 +233,8 @@ def erase_member(inp: EraseInput) -> ErasureReport:
 
 @activity.defn
 def sweep_retention(inp: SweepInput) -> SweepReport:
-    """One pass of DATA-2: refused photos, closed accounts and email codes past their periods, a batch of
-    each; `more` when a batch was full. Also counts the face templates held (DATA-5)."""
+    """One pass of DATA-2: refused photos, closed accounts, email codes and decided appeals' invoices past
+    their periods, a batch of each; `more` when a batch was full. Also counts the face templates held (DATA-5)."""
     policy = current_policy().retention
     report = SweepReport(sweep_every_hours=policy.sweep_every_hours)
     with Session(engine()) as session:
@@ -203,7 +269,8 @@ def sweep_retention(inp: SweepInput) -> SweepReport:
             session.exec(delete(EmailCode).where(col(EmailCode.id).in_(codes)))  # type: ignore[call-overload]
             session.commit()
         report.email_codes = len(codes)
-        report.more = max(len(old), len(closed), len(codes)) >= inp.batch
+        report.appeal_evidence = _sweep_appeal_evidence(session, inp.at, policy.appeal_evidence_days, inp.batch)
+        report.more = max(len(old), len(closed), len(codes), report.appeal_evidence) >= inp.batch
         report.face_templates = int(session.exec(select(func.count()).select_from(FaceTemplate)).one())
         if report.face_templates >= policy.face_filing_threshold:
             _face_filing_notice(session, inp.at, policy.face_filing_threshold, report.face_templates)

@@ -17,9 +17,11 @@ from temporalio.service import RPCError, RPCStatusCode
 import seller_client
 from activities.storage import blobs
 from activities.storage.db import engine
-from models.activity_io import EraseInput, ErasureReport
+from models.activity_io import ConsentWithdrawal, EraseInput, ErasureReport, WithdrawConsentInput
+from models.consent import ConsentRecord
+from models.data_keys import DataKey
 from models.email_verification import EmailCode
-from models.known_faces import AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
+from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.products import Product
 from models.refusals import RefusedError
 from models.settings import settings
@@ -36,6 +38,7 @@ from models.tables import (
     Notice,
 )
 from security import credentials
+from workflows.consent import ConsentWithdrawalRequest, withdrawal_workflow_id
 from workflows.retention import ErasureRequest
 
 from .common import Call, facade_command, operator_option
@@ -112,6 +115,19 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
             "evidenceaccess": _rows(
                 session, EvidenceAccess, EvidenceAccess.workflow_id == workflow_id, drop=("id",)
             ),
+            "appealevidenceerasure": _rows(
+                session, AppealEvidenceErasure, AppealEvidenceErasure.member_id == member_id
+            ),
+            # Which data keys exist for the account and whether they were destroyed; never the key.
+            "datakey": _rows(
+                session,
+                DataKey,
+                or_(DataKey.scope == workflow_id, DataKey.scope == f"registration-{account.registration_id}"),
+            ),
+            # DATA-1: which notices were accepted, when, and any withdrawal.
+            "consentrecord": _rows(
+                session, ConsentRecord, ConsentRecord.member_id == member_id, drop=("id",)
+            ),
             # Kinds of the data map that hold nothing about one seller, named so the copy is complete.
             "productsignature": "derived from the listings above (normalised text, image features); not personal",
             "product_key": "integer candidate keys of the listings above (PostgreSQL); not personal",
@@ -187,4 +203,28 @@ async def erase_command(call: Call, reason: str, as_operator: str) -> Any:
     return report
 
 
-COMMANDS = [export, erase_command]
+async def withdraw_consent(
+    client: Client, member_id: str, *, purpose: str = "face", task_queue: str | None = None
+) -> ConsentWithdrawal:
+    """DATA-1 through Temporal, signed as the account's seller (the activity checks the credential)."""
+    cred = credentials.for_command("withdraw_consent", member_id)
+    return await client.execute_workflow(
+        ConsentWithdrawalRequest.run,
+        credentials.signed(WithdrawConsentInput(member_id=member_id, purpose=purpose), cred),
+        id=withdrawal_workflow_id(member_id, purpose),
+        task_queue=task_queue or settings().task_queue,
+    )
+
+
+@facade_command("withdraw-consent", keyed=False)
+@click.option("--purpose", type=click.Choice(["face"]), default="face", show_default=True)
+async def withdraw_consent_command(call: Call, purpose: str) -> Any:
+    """DATA-1: withdraw the face consent. The face template is deleted now; later authentication photos
+    go to an operator's review, with no template made and no face comparison."""
+    answer = await withdraw_consent(await call.client(), call.member_id, purpose=purpose)
+    if answer.refusal is not None:
+        raise RefusedError(answer.refusal)
+    return answer
+
+
+COMMANDS = [export, erase_command, withdraw_consent_command]

@@ -9,6 +9,7 @@ import click
 import seller_client
 from models.contract import (
     ChangeContactInput,
+    Consent,
     ExamAnswers,
     ExamStartInput,
     ProductInput,
@@ -38,6 +39,14 @@ IMAGE_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     "--pre-approval", metavar="REF", help="operator pre-approval for non-mainland applicants (REG-2)"
 )
 @click.option("--owned-brand", multiple=True, help="a brand the applicant owns (REG-1), repeatable")
+@click.option(
+    "--accept-notice",
+    "accepted",
+    multiple=True,
+    metavar="VERSION",
+    help="a notice the applicant accepted now (DATA-1: identity-v1 is required; face-v1 for the automatic"
+    " face check), repeatable",
+)
 @click.option("--request-id", help="idempotency key; a repeated request answers the same result")
 async def register(
     call: Call,
@@ -50,6 +59,7 @@ async def register(
     sub_of: str | None,
     pre_approval: str | None,
     owned_brand: tuple[str, ...],
+    accepted: tuple[str, ...],
 ) -> Answer:
     """Register a seller account (REG-1, 2, 5, 6, 7, 9, 11).
 
@@ -67,6 +77,7 @@ async def register(
         main_member_id=sub_of,
         pre_approval_ref=pre_approval,
         owned_brands=list(owned_brand),
+        consents=[Consent(version.split("-", 1)[0], version, seller_client.utcnow()) for version in accepted],
     )
     result = await seller_client.register(await call.client(), reg)
     if result.refusal is not None:

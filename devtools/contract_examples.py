@@ -29,6 +29,7 @@ from models.contract import (
     BuyerScreeningResult,
     ChangeContactInput,
     ClosureReport,
+    Consent,
     ExamAnswers,
     ExamPaperView,
     ExamQuestionView,
@@ -184,6 +185,7 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
             region="CN",
             licence_number=licence_number(4711),
             id_card_number=id_card_number(4711),
+            consents=[Consent("identity", "identity-v1", AT), Consent("face", "face-v1", AT)],
         )
     ),
     "RegistrationResult": lambda: _json(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import random
 import uuid
+from datetime import UTC, datetime
 
 from activities.registration_checks import _ID_CHECK, _ID_WEIGHTS, _USCC_ALPHABET, _USCC_WEIGHTS
-from models.contract import RegistrationInput
+from models.consent import current_notice
+from models.contract import Consent, RegistrationInput
 
 
 def licence_number(n: int) -> str:
@@ -53,6 +55,8 @@ def applicant(**overrides: object) -> RegistrationInput:
         region="CN",
         licence_number=licence_number(n),
         id_card_number=id_card_number(n),
+        # DATA-1: the applicant accepted today's identity and face notices (override `consents` to not).
+        consents=[Consent(p, current_notice(p), datetime.now(UTC)) for p in ("identity", "face")],
     )
     fields.update(overrides)
     return RegistrationInput(**fields)  # type: ignore[arg-type]

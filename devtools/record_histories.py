@@ -38,7 +38,7 @@ from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
 from models.contract import LoginInput, RegistrationInput  # noqa: E402
 from models.settings import settings  # noqa: E402
 from security import credentials  # noqa: E402
-from seller_client import data_converter  # noqa: E402
+from security.codec import data_converter  # noqa: E402  (the ring key only: no registry to replay with)
 from tests.support.signing import TEST_TTL, signal, update  # noqa: E402
 from workflows import search_attributes as sa  # noqa: E402
 from workflows.registration import Registration  # noqa: E402

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from models.auth import Signed
 from models.contract import ExamPaperView, ProductInput, RegistrationInput
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
@@ -235,6 +236,7 @@ class SweepReport:
     refused_photos: int = 0  # deleted this pass (blob and row)
     closed_accounts: int = 0  # erased this pass
     email_codes: int = 0
+    appeal_evidence: int = 0  # decided cases whose invoices were deleted this pass
     more: bool = False  # a batch was full: sweep again now
     face_templates: int = 0  # DATA-5: held after this pass
     sweep_every_hours: float = 24.0  # the policy's, read by the activity from the worker's policy source
@@ -257,3 +259,21 @@ class ErasureReport:
     refusal: Refusal | None = None  # DATA-4: a live account is closed first
     deleted: dict[str, int] = field(default_factory=dict)  # kind of data -> rows or blobs removed
     kept: list[str] = field(default_factory=list)  # "KIND: RULE why", what a rule requires to keep
+
+
+@dataclass
+class WithdrawConsentInput(Signed):
+    """DATA-1: the seller withdraws a consent (face: its template is deleted and further photos go to an
+    operator). Signed by the seller for `withdraw_consent`; `at` is the workflow's clock."""
+
+    member_id: str
+    purpose: str = "face"
+    at: datetime | None = None
+
+
+@dataclass
+class ConsentWithdrawal:
+    member_id: str
+    withdrawn: bool
+    refusal: Refusal | None = None
+    deleted: dict[str, int] = field(default_factory=dict)  # kind of data -> rows removed

@@ -34,6 +34,7 @@ from models.contract import (
     BanInput,
     ChangeContactInput,
     ClosureReport,
+    Consent,
     ExamAnswers,
     ExamStartInput,
     LoginInput,
@@ -174,6 +175,24 @@ class Message:
     fields: dict[str, Callable[[str, Any], Any]]
 
 
+@dataclass(frozen=True)
+class ConsentItem:
+    """DATA-1: one accepted notice, decoded by the SDK; which notices exist is screening's question."""
+
+    def __call__(self, name: str, value: Any) -> Consent:
+        if isinstance(value, dict) and set(value) == {"purpose", "notice_version", "accepted_at"}:
+            value = Consent(value["purpose"], value["notice_version"], Moment()(name, value["accepted_at"]))
+        if not isinstance(value, Consent):
+            raise Invalid(
+                name, "wrong_type", f"{name} must hold consents (purpose, notice_version, accepted_at)."
+            )
+        return Consent(
+            Text(8, choices=("identity", "face"))(name, value.purpose),
+            Text(24, min_len=1)(name, value.notice_version),
+            Moment()(name, value.accepted_at),
+        )
+
+
 def _ids(max_len: int, min_len: int = 1) -> Text:
     return Text(max_len, min_len=min_len, pattern=_ID)
 
@@ -307,7 +326,12 @@ MESSAGES: dict[type, Message] = {
     # fields with its own reason codes; the boundary adds what becomes a key: the request id.
     # A list is never null (a Go nil slice marshals as null): refused here rather than failing a step.
     RegistrationInput: Message(
-        "REG-7", {"request_id": _ids(L.REQUEST_ID), "owned_brands": Items(Text(64), 20)}
+        "REG-7",
+        {
+            "request_id": _ids(L.REQUEST_ID),
+            "owned_brands": Items(Text(64), 20),
+            "consents": Items(ConsentItem(), 4),
+        },
     ),
 }
 

@@ -177,6 +177,15 @@ class CommandResult:
 
 
 @dataclass
+class Consent:
+    """DATA-1: the applicant accepted a notice (models/terms/notices/<version>.md) at this time."""
+
+    purpose: str  # identity | face: each is consented to separately
+    notice_version: str  # e.g. identity-v1, face-v1
+    accepted_at: datetime
+
+
+@dataclass
 class RegistrationInput(Signed):
     """A registration command. Holds personal data: it only travels encrypted (payload codec). Signed by a
     registration service (`register`, security/credentials.py)."""
@@ -192,6 +201,8 @@ class RegistrationInput(Signed):
     main_member_id: str | None = None  # for a sub-account: its main account
     pre_approval_ref: str | None = None  # REG-2: operator-created approval for non-mainland applicants
     owned_brands: list[str] = field(default_factory=list)  # REG-1: brands the applicant has shown it owns
+    # DATA-1: identity consent is required; without face consent authentication goes to an operator.
+    consents: list[Consent] = field(default_factory=list)
 
 
 @dataclass

@@ -62,3 +62,14 @@ class Erasure(SQLModel, table=True):
     erased_at: datetime
     reason: str = Field(max_length=64)
     actor: str = Field(max_length=64)
+
+
+class AppealEvidenceErasure(SQLModel, table=True):
+    """DATA-2: an appeal whose evidence (its purchase invoices) was deleted when its period after the
+    case's decision ended. Keyed by the decision's audit row, so the keeper deletes each case's once."""
+
+    decision_id: int = Field(primary_key=True)  # AuditRecord.id of appeal_approved / appeal_rejected
+    member_id: str = Field(index=True, max_length=32)
+    case_id: str = Field(max_length=64)
+    erased_at: datetime
+    invoices: int = 0  # blobs deleted

@@ -117,6 +117,7 @@ class RetentionPolicy:
     refused_photo_days: float = 30  # an authentication photo that did not pass
     closed_account_days: float = 180  # a closed account's photos, face template and contacts
     email_code_days: float = 7  # REG-6 one-time codes, used or not
+    appeal_evidence_days: float = 90  # DATA-2: an appeal's invoices, after its case is decided (ASSOC-5)
     sweep_every_hours: float = 24  # how often the retention keeper looks
     face_filing_threshold: int = 100_000  # DATA-5: face templates held before the regulator's filing
 

@@ -207,6 +207,8 @@ def install_guards(engine: Engine) -> None:
 
 
 # Feature tables live in their own modules; importing them here registers them for create_all.
+import models.consent  # noqa: E402,F401
+import models.data_keys  # noqa: E402,F401
 import models.decision_locks  # noqa: E402,F401
 import models.email_verification  # noqa: E402,F401
 import models.known_faces  # noqa: E402,F401

@@ -26,7 +26,8 @@ if [ -n "$url" ]; then
     --ignore=tests/activities/storage/test_blobs.py \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
     tests/workflows/test_identity_aliases.py tests/workflows/test_contact.py \
-    tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py "$@"
+    tests/workflows/test_bad_input.py tests/workflows/test_fuzz.py tests/workflows/test_retention.py \
+    tests/workflows/test_consent.py tests/security/test_data_keys.py "$@"
 else
   echo "== PostgreSQL server binaries not installed: the PostgreSQL pass is skipped (.ci/run installs them)"
 fi

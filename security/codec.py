@@ -1,7 +1,8 @@
 """AES-256-GCM payload codec: no personal data in clear in Temporal history (DESIGN decision 8).
 
 Each payload is serialised whole and encrypted with the current key; the key id travels in the
-metadata so that rotated keys keep old histories readable (`CODEC_KEYS=k2:...,k1:...`).
+metadata so that rotated keys keep old histories readable (`CODEC_KEYS=k2:...,k1:...`). An account's
+payloads go under its own data key instead (crypto-shredding, security/data_keys.py, docs/PRIVACY.md).
 
 Strict mode (always on with SELLER_ENV=production): a payload that arrives in clear, for instance a
 signal typed by hand without the codec, is refused. It is not decoded as it stands: the worker sees a
@@ -11,6 +12,8 @@ marker payload instead, which no message type accepts, so the SDK drops the sign
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import dataclasses
 import logging
 import os
@@ -19,44 +22,97 @@ from collections.abc import Sequence
 import temporalio.converter
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    ActivitySerializationContext,
+    SerializationContext,
+    WithSerializationContext,
+)
 
 from models.settings import Settings, settings
+from security.data_keys import DataKeys, scope_of
 from security.failure_converter import ContractFailureConverter
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+DATA_KEY_SCOPE = "data-key-scope"  # an account's data key encrypted it (security/data_keys.py)
+DATA_KEY_ID = b"account-data-key"
 # What a refused clear payload becomes: an encoding no payload converter knows, so it converts to nothing.
 REFUSED_ENCODING = b"binary/refused-plaintext"
 log = logging.getLogger("security.codec")
 
 
-class EncryptionCodec(temporalio.converter.PayloadCodec):
-    def __init__(self, keys: dict[str, bytes], current_key_id: str, *, strict: bool = False) -> None:
+class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContext):
+    """With `data_keys`, the payloads of an account's activities (the steps that carry identity numbers,
+    contacts, IPs, codes: their inputs, results and failures) are encrypted under the account's own data
+    key (crypto-shredding: security/data_keys.py), its scope in the envelope (`data-key-scope`) so that
+    any holder of the key store decodes them without context. Everything else (what clients send, what
+    the workflow answers) stays under the ring key: clients need no registry to talk to the accounts."""
+
+    def __init__(
+        self,
+        keys: dict[str, bytes],
+        current_key_id: str,
+        *,
+        strict: bool = False,
+        data_keys: DataKeys | None = None,
+    ) -> None:
         if current_key_id not in keys:
             raise ValueError(f"codec key {current_key_id!r} is not among the configured keys")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = current_key_id
         self.strict = strict
         self.refused_plaintext = 0  # clear payloads refused by this codec (strict mode)
+        self.data_keys = data_keys
+        self._scope: str | None = None  # the account scope of the payloads at hand (with_context)
+
+    def with_context(self, context: SerializationContext) -> EncryptionCodec:
+        if self.data_keys is None:
+            return self
+        scope = scope_of(context.workflow_id) if isinstance(context, ActivitySerializationContext) else None
+        if scope == self._scope:
+            return self
+        bound = copy.copy(self)
+        bound._scope = scope
+        return bound
+
+    async def _data_key(self, scope: str, *, encode: bool) -> bytes | None:
+        assert self.data_keys is not None
+        found, key = self.data_keys.cached(scope)
+        if found and (key is not None or encode):
+            return key
+        # The registry is a blocking call: off the event loop (the worker's workflows share it).
+        if encode:
+            return await asyncio.to_thread(self.data_keys.for_encode, scope)
+        return await asyncio.to_thread(self.data_keys.for_decode, scope)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        cipher = self._ciphers[self._current]
-        out = []
-        for p in payloads:
-            nonce = os.urandom(12)
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, KEY_ID: self._current.encode()},
-                    data=nonce + cipher.encrypt(nonce, p.SerializeToString(), None),
-                )
-            )
-        return out
+        data_key = await self._data_key(self._scope, encode=True) if self._scope and payloads else None
+        if data_key is not None and self._scope is not None:
+            scope = self._scope.encode()
+            cipher = AESGCM(data_key)
+            metadata = {"encoding": ENCODING, KEY_ID: DATA_KEY_ID, DATA_KEY_SCOPE: scope}
+            return [self._seal(cipher, p, metadata, scope) for p in payloads]
+        metadata = {"encoding": ENCODING, KEY_ID: self._current.encode()}
+        return [self._seal(self._ciphers[self._current], p, metadata, None) for p in payloads]
+
+    @staticmethod
+    def _seal(cipher: AESGCM, p: Payload, metadata: dict[str, bytes], aad: bytes | None) -> Payload:
+        nonce = os.urandom(12)
+        return Payload(metadata=metadata, data=nonce + cipher.encrypt(nonce, p.SerializeToString(), aad))
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
         for p in payloads:
             if p.metadata.get("encoding") != ENCODING:
                 out.append(self._clear(p))
+                continue
+            if DATA_KEY_SCOPE in p.metadata:
+                scope = p.metadata[DATA_KEY_SCOPE]
+                if self.data_keys is None:
+                    raise ValueError("payload under an account's data key: this codec has no data key store")
+                key = await self._data_key(scope.decode(), encode=False)
+                assert key is not None
+                out.append(Payload.FromString(AESGCM(key).decrypt(p.data[:12], p.data[12:], scope)))
                 continue
             key_id = p.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(key_id)
@@ -79,15 +135,15 @@ class EncryptionCodec(temporalio.converter.PayloadCodec):
         return Payload(metadata={"encoding": REFUSED_ENCODING})
 
 
-def codec(s: Settings | None = None) -> EncryptionCodec:
+def codec(s: Settings | None = None, data_keys: DataKeys | None = None) -> EncryptionCodec:
     s = s or settings()
-    return EncryptionCodec(s.codec_keys, s.codec_key_id, strict=s.codec_strict)
+    return EncryptionCodec(s.codec_keys, s.codec_key_id, strict=s.codec_strict, data_keys=data_keys)
 
 
-def data_converter(s: Settings | None = None) -> temporalio.converter.DataConverter:
+def data_converter(s: Settings | None = None, data_keys: DataKeys | None = None) -> temporalio.converter.DataConverter:
     return dataclasses.replace(
         temporalio.converter.default(),
-        payload_codec=codec(s),
+        payload_codec=codec(s, data_keys),
         # Error messages can quote data too: encoded as well; no stack trace or cause behind a refusal
         # reaches a caller (security/failure_converter.py).
         failure_converter_class=ContractFailureConverter,

@@ -71,6 +71,7 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "release_product": SELLER,
     "remove_product": SELLER,
     "appeal": SELLER,
+    "withdraw_consent": SELLER,  # DATA-1: the seller's own consent (workflows/consent.py)
     # the marketplace's login service reports logins; a seller's own client may too
     "login": ("seller", "service"),
     # service reports

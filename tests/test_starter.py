@@ -443,7 +443,7 @@ async def test_register_from_the_command_line(
 
     reg = applicant()
     args = ["--store-name", reg.store_name, "--email", reg.email, "--mobile", reg.mobile, "--region", "CN"]
-    args += ["--licence", reg.licence_number, "--id-card", reg.id_card_number]
+    args += ["--licence", reg.licence_number, "--id-card", reg.id_card_number, "--accept-notice", "identity-v1"]
     async with new_worker(dev_env.client, task_queue=settings().task_queue):
         code, first = await cli("register", *args, "--request-id", reg.request_id)
         assert code == 0 and first["workflow_id"] == f"seller-{first['member_id']}"
@@ -455,6 +455,7 @@ async def test_register_from_the_command_line(
         code, out = await cli(
             "register", "--store-name", "Abroad", "--email", abroad.email, "--mobile", abroad.mobile,
             "--region", "DE", "--licence", abroad.licence_number, "--id-card", abroad.id_card_number,
+            "--accept-notice", "identity-v1",
         )  # fmt: skip
         assert (code, out["refused"]["rule"]) == (3, "REG-2")
         await finish(dev_env.client.get_workflow_handle(first["workflow_id"]))

@@ -14,6 +14,7 @@ from models.activity_io import (
     ClaimIdentityInput,
     ClaimIdentityResult,
     ClearLinkInput,
+    ConsentWithdrawal,
     DrawExamInput,
     DrawnExam,
     EraseInput,
@@ -36,6 +37,7 @@ from models.activity_io import (
     UnlistProductInput,
     VerifyCodeInput,
     VerifyCodeResult,
+    WithdrawConsentInput,
 )
 from models.admission import AdmitAccountInput, VerifyRegistrationInput
 from models.auth import CredentialVerdict, VerifyCredentialsInput
@@ -94,3 +96,6 @@ VERIFY_REGISTRATION = ActivityRef[VerifyRegistrationInput, Refusal | None](
     "verify_registration", VerifyRegistrationInput, Refusal | None
 )
 POLICY_IN_FORCE = ActivityRef[str, Policy]("policy_in_force", str, Policy)
+WITHDRAW_CONSENT = ActivityRef[WithdrawConsentInput, ConsentWithdrawal](
+    "withdraw_consent", WithdrawConsentInput, ConsentWithdrawal
+)

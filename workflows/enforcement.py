@@ -282,7 +282,13 @@ class Enforcement:
             rule="ASSOC-5",
             reason="appeal_filed",
             actor=actor,
-            detail={"case_id": case.case_id, "invoices": str(len(inp.invoice_refs))},
+            # The invoices' blob refs (content hashes, not their content): the retention keeper deletes the
+            # blobs DATA-2's period after the case is decided (activities/retention.py).
+            detail={
+                "case_id": case.case_id,
+                "invoices": str(len(inp.invoice_refs)),
+                "invoice_refs": " ".join(inp.invoice_refs),
+            },
         )
         self.effects.publish()
 

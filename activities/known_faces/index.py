@@ -337,12 +337,21 @@ def shared_faces(session: Session, member_id: str, template: np.ndarray, max_dis
     return sorted(other for other in close if family(session, other) != mine)
 
 
-def forget_member(session: Session, member_id: str) -> None:
-    """Retention: the account's face and photo hashes go with its data."""
+def forget_template(session: Session, member_id: str) -> int:
+    """DATA-1 withdrawal: the account's face template (and its index entry) goes; templates deleted.
+    The caller commits."""
     template = session.exec(select(FaceTemplate).where(FaceTemplate.member_id == member_id)).first()
-    if template is not None and template.id is not None:
+    if template is None:
+        return 0
+    if template.id is not None:
         face_index(session.get_bind()).forget(template.id)  # type: ignore[arg-type]
     session.exec(delete(FaceTemplate).where(col(FaceTemplate.member_id) == member_id))  # type: ignore[call-overload]
+    return 1
+
+
+def forget_member(session: Session, member_id: str) -> None:
+    """Retention: the account's face and photo hashes go with its data."""
+    forget_template(session, member_id)
     session.exec(delete(AuthenticationPhoto).where(col(AuthenticationPhoto.member_id) == member_id))  # type: ignore[call-overload]
     session.commit()
 

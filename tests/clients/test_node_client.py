@@ -89,7 +89,7 @@ async def test_a_seller_from_registration_to_a_product_through_the_node_client(
         registered = await _node(
             env, "register", "--store-name", f"Node Teahouse {n % 10_000}", "--email", email,
             "--mobile", f"+86137{n % 10**8:08d}", "--licence", identity["licence_number"],
-            "--id-card", identity["id_card_number"],
+            "--id-card", identity["id_card_number"], "--accept-notice", "identity-v1", "--accept-notice", "face-v1",
         )  # fmt: skip
         _valid("RegistrationResult", registered)
         assert registered["accepted"], registered

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+import seller_client
 from models.auth import DEV_KEYS
 from models.contract import ViolationInput
 from models.settings import (
@@ -25,7 +26,7 @@ from models.settings import (
     parse_codec_keys,
     settings,
 )
-from security.codec import REFUSED_ENCODING, EncryptionCodec, data_converter
+from security.codec import REFUSED_ENCODING, EncryptionCodec
 from security.codec_access import DEV_OPERATOR_PASSWORD, hash_password, load_access
 from tests.conftest import new_worker
 from tests.support.accounts import finish, start_account
@@ -206,8 +207,11 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
     import dataclasses
 
     s = dataclasses.replace(settings(), codec_strict=True)
+    # As a worker connects (seller_client): with the registry's per-account data keys.
     strict = Client(
-        time_env.client.service_client, namespace=time_env.client.namespace, data_converter=data_converter(s)
+        time_env.client.service_client,
+        namespace=time_env.client.namespace,
+        data_converter=seller_client.data_converter(s),
     )
     # A hand-typed command: no codec, the value in clear.
     clear = Client(time_env.client.service_client, namespace=time_env.client.namespace)

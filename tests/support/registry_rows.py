@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from activities.identity.consents import record_consents
 from activities.identity_registry import fingerprint
 from activities.storage.db import engine
+from models.consent import current_notice
+from models.contract import Consent
 from models.tables import Account, IdentityFingerprint
 from tests.support.draws import hex_id
 
@@ -25,11 +28,13 @@ def registered_account(
     main: str | None = None,
     at: datetime | None = None,
     state: str = "registered",
+    face_consent: bool = True,
     **identity: str,
 ) -> None:
-    """An Account row (a sub-account of `main` if given, REG-9) and the fingerprints of `identity`
-    (kind=value: email, mobile, id_card, licence). A row already there (tests/support/accounts.py
-    `start_account` writes one) keeps its state and gains the fingerprints."""
+    """An Account row (a sub-account of `main` if given, REG-9), its DATA-1 consents (identity, and face
+    unless `face_consent=False`) when the row is new, and the fingerprints of `identity` (kind=value:
+    email, mobile, id_card, licence). A row already there (tests/support/accounts.py `start_account`
+    writes one) keeps its state and consents and gains the fingerprints."""
     now = at or datetime.now(UTC)
     with Session(engine()) as session:
         if session.get(Account, member_id) is None:
@@ -47,6 +52,8 @@ def registered_account(
                 )
             )
             session.flush()
+            purposes = ("identity", "face") if face_consent else ("identity",)
+            record_consents(session, member_id, [Consent(p, current_notice(p), now) for p in purposes])
         elif main is not None:  # made a sub-account after the fact
             row = session.get(Account, member_id)
             assert row is not None

@@ -12,7 +12,9 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
+from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
@@ -21,15 +23,18 @@ from activities.storage.db import engine
 from commands.privacy import erase, export_member
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
-from models.contract import RegistrationInput, VerifyEmailInput, ViolationInput
-from models.known_faces import AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
+from models.contract import AppealDecisionInput, RegistrationInput, VerifyEmailInput, ViolationInput
+from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.policy import load_policy
 from models.refusals import RefusedError
 from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
+from security.codec import DATA_KEY_SCOPE
+from security.data_keys import DataKeyDestroyed
 from tests.conftest import BIN, new_worker
-from tests.support.accounts import photo
+from tests.support.accounts import appeal_for, audited, finish, linked_pair_with_a_case, photo
 from tests.support.draws import hex_id
 from tests.support.polling import eventually
+from tests.support.signing import update
 from worker import start_retention_keeper
 from workflows.seller_account import SellerAccount
 
@@ -161,6 +166,7 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
 ) -> None:
     async with new_worker(time_env.client) as worker:
         member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        other, other_reg = await verified_seller(time_env, worker.task_queue, mailbox)
         assert await submit(time_env, member, photo(tmp_path, "pass_obama", reg.id_card_number))
         now = (
             (await time_env.get_current_time())
@@ -197,9 +203,23 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
             task_queue=worker.task_queue,
         )
     assert first.erased and first.deleted["face_template"] == 1 and first.deleted["identity_fingerprint"] >= 4
+    assert first.deleted["data_key"] == 2, "the account's and its registration's"
     assert any(k.startswith("barred_fingerprint: REG-5") for k in first.kept)
     assert again.erased and again.deleted == {} and again.kept == first.kept
     assert not rows(FaceTemplate, member_id=member) and rows(BarredFingerprint, origin_member_id=member)
+
+    # Crypto-shredding: the erased account's old history payloads (its identity numbers among them) no
+    # longer decode; another account's still do.
+    codec = time_env.client.data_converter.payload_codec
+    assert codec is not None
+    erased = await history_payloads(time_env, f"registration-{reg.request_id}", f"seller-{member}")
+    assert erased and all(p.metadata.get(DATA_KEY_SCOPE) for p in erased)
+    for payload in erased:
+        with pytest.raises(DataKeyDestroyed):
+            await codec.decode([payload])
+    kept = await history_payloads(time_env, f"registration-{other_reg.request_id}", f"seller-{other}")
+    decoded = await codec.decode(kept)
+    assert any(other_reg.id_card_number.encode() in p.data for p in decoded)
 
 
 async def test_export_answers_every_kind_of_data_in_the_data_map(
@@ -221,6 +241,40 @@ async def test_export_answers_every_kind_of_data_in_the_data_map(
         for f in written["authentication_photo"] + written["refused_photo"]
     )
     assert reg.id_card_number not in (tmp_path / "export" / "export.json").read_text()
+
+
+async def test_an_appeals_invoices_go_their_period_after_the_case_is_decided(time_env: WorkflowEnvironment) -> None:
+    async with new_worker(time_env.client) as worker:
+        h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
+        appeal = appeal_for(case_id)
+        await update(h, SellerAccount.appeal, appeal)
+        invoice = appeal.invoice_refs[0]
+        await update(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin"), operator="lin")
+        await audited(h.id, "appeal_approved")
+        await start_retention_keeper(time_env.client, worker.task_queue)
+        await skip(time_env, timedelta(days=RETENTION.appeal_evidence_days - 2))
+        assert stored(invoice), "kept until its period after the decision ends"
+        await skip(time_env, timedelta(days=4))
+        await eventually(lambda: not stored(invoice), bool, "the invoice deleted")
+        await finish(h, other)
+    member = h.id.removeprefix("seller-")
+    assert [(r.case_id, r.invoices) for r in rows(AppealEvidenceErasure, member_id=member)] == [(case_id, 1)]
+    erased = rows(AuditRecord, workflow_id=f"appeal-evidence-{member}")
+    assert [(r.event, r.rule, r.detail) for r in erased] == [
+        ("appeal_evidence_erased", "DATA-2", {"appeal_invoice": "1"})
+    ], "audited by kind and count only"
+
+
+async def history_payloads(env: WorkflowEnvironment, *workflow_ids: str) -> list[Payload]:
+    """The payloads as Temporal keeps them (encrypted): the workflows' steps' inputs (the registration's
+    hold the applicant's identity numbers)."""
+    found: list[Payload] = []
+    for workflow_id in workflow_ids:
+        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+        for event in history.events:
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                found += event.activity_task_scheduled_event_attributes.input.payloads
+    return found
 
 
 def data_map_kinds() -> set[str]:

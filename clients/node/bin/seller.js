@@ -17,6 +17,7 @@ const { values: opt, positionals: pos } = parseArgs({
     category: { type: 'string' }, image: { type: 'string' }, description: { type: 'string', default: '' },
     id: { type: 'string' }, points: { type: 'string', default: '0' }, rule: { type: 'string', default: 'ENF-2' },
     severity: { type: 'string', default: 'normal' }, service: { type: 'string', default: 'risk-engine' },
+    'accept-notice': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -29,6 +30,10 @@ async function run(seller) {
       return await seller.register({
         request_id: requestId, store_name: opt['store-name'], email: opt.email, mobile: opt.mobile,
         region: opt.region, licence_number: opt.licence, id_card_number: opt['id-card'],
+        // DATA-1: the notices the applicant accepted now (identity-v1 is required, face-v1 optional).
+        consents: opt['accept-notice'].map((version) => ({
+          purpose: version.split('-')[0], notice_version: version, accepted_at: new Date().toISOString(),
+        })),
       });
     case 'upload':
       return { ref: seller.uploadBlob(pos[0]) };
