@@ -102,9 +102,11 @@ async def test_withdrawing_face_consent_deletes_the_template_and_sends_later_pho
         assert (await seller_client.submit_photo(time_env.client, member, passing)).passed
         assert rows(FaceTemplate, member_id=member)
 
-        # Another seller's credential does not withdraw this seller's consent.
+        # Another seller's credential does not withdraw this seller's consent (judged as of now: just signed).
         other = credentials.for_command("withdraw_consent", "M0000000000000OTHER")
-        forged = withdraw_activity(credentials.signed(WithdrawConsentInput(member_id=member, at=NOW), other))
+        forged = withdraw_activity(
+            credentials.signed(WithdrawConsentInput(member_id=member, at=datetime.now(UTC)), other)
+        )
         assert not forged.withdrawn and forged.refusal is not None
         assert forged.refusal.code == "credential_wrong_account" and rows(FaceTemplate, member_id=member)
 

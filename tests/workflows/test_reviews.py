@@ -34,7 +34,8 @@ from tests.support.accounts import (
 )
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
-from tests.support.signing import member_of, update
+from tests.support.registry_rows import registered_account
+from tests.support.signing import admitted, member_of, update
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
@@ -150,14 +151,18 @@ async def test_after_three_refusals_for_one_reason_the_next_photo_goes_to_review
     async with new_worker(time_env.client) as worker:
         now = await time_env.get_current_time()
         member_id = "T" + hex_id(15).upper()
+        # As the registration leaves an account whose email is proved: its registry row and admission.
+        registered_account(member_id, store_name="Test Store", at=now)
         h = await time_env.client.start_workflow(
             SellerAccount.run,
-            AccountInput(
-                profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
-                policy=POLICY,
-                registered_at=now,
-                state=AccountState(chart=ChartModel(), registered_at=now, last_login_at=now, email_verified=True),
-                max_run_days=100 * 365,
+            admitted(
+                AccountInput(
+                    profile=AccountProfile(member_id=member_id, store_name="Test Store", region="CN"),
+                    policy=POLICY,
+                    registered_at=now,
+                    state=AccountState(chart=ChartModel(), registered_at=now, last_login_at=now, email_verified=True),
+                    max_run_days=100 * 365,
+                )
             ),
             id=f"seller-{member_id}",
             task_queue=worker.task_queue,
