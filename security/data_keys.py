@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, update
+from sqlalchemy import event, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
@@ -63,7 +63,9 @@ def destroy(session: Session, scopes: list[str], at: datetime) -> int:
         .where(col(DataKey.scope).in_(scopes), col(DataKey.wrapped).is_not(None))
         .values(wrapped=None, destroyed_at=at)
     )
-    forget(scopes)
+    # Forgotten once the destruction is committed, not before: a payload coded in between would read
+    # the still-committed key and cache it again for CACHE_SECONDS.
+    event.listen(session, "after_commit", lambda _session: forget(scopes), once=True)
     return int(result.rowcount or 0)
 
 
