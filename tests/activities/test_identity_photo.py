@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.identity_photo import MESSAGES, check_authentication_photo, check_photo
+from activities.identity_photo import MESSAGES, check_authentication_photo, check_photo, without_face_consent
 from activities.storage.blobs import put_bytes
 from devtools import photo_corpus, photo_fixtures
 from models.activity_io import PhotoCheckInput
@@ -113,7 +113,10 @@ def test_every_reason_code_is_triggered_by_a_real_file(verdicts: dict[str, str])
     hostile = {expected for _, expected in photo_fixtures.hostile_files().values()}
     # The evaluation corpus covers the rest; tests/activities/photo_analysis/test_photo_corpus.py asserts each is given.
     corpus = set(photo_corpus.KINDS.values())
-    seen = set(verdicts.values()) | hostile | corpus
+    # DATA-1: a seller without face consent gets the operator's path for any real photo.
+    consentless = without_face_consent(photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0]), POLICY)
+    assert consentless.review is not None and consentless.refusal is not None
+    seen = set(verdicts.values()) | hostile | corpus | {consentless.refusal.code}
     assert set(MESSAGES) <= seen, f"never triggered: {sorted(set(MESSAGES) - seen)}"
 
 

@@ -56,16 +56,44 @@ function isInstant(schema) {
 }
 
 /** The message as the account reads it (credential.md): every declared field but `auth`/`admission`,
- *  defaults for absent ones, instants in UTC with microseconds. `schema` is docs/contract/schemas/<Type>.json. */
+ *  defaults for absent ones, instants in UTC with microseconds, nested messages (a registration's
+ *  consents) likewise. `schema` is docs/contract/schemas/<Type>.json. */
 export function canonicalMessage(message, schema) {
   const out = {};
   for (const [name, field] of Object.entries(schema.properties)) {
     if (name === 'auth' || name === 'admission') continue;
-    let value = name in message ? message[name] : field.default;
-    if (value !== null && value !== undefined && isInstant(field)) value = utcMicros(value);
-    out[name] = value === undefined ? null : value;
+    out[name] = canonicalField(message, name, field, schema);
   }
   return canonicalJson(out);
+}
+
+function canonicalField(message, name, field, root) {
+  const value = name in message ? message[name] : field.default;
+  return value === undefined ? null : canonicalValue(value, field, root);
+}
+
+function resolve(schema, root) {
+  let s = schema;
+  while (s && s.$ref) s = root.$defs[s.$ref.split('/').pop()];
+  return s;
+}
+
+function canonicalValue(value, schema, root) {
+  const s = resolve(schema, root);
+  if (value === null || !s) return value;
+  if (isInstant(s) && typeof value === 'string') return utcMicros(value);
+  if (s.anyOf) {
+    const kind = Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : null;
+    const alt = s.anyOf.map((a) => resolve(a, root)).find((a) => kind !== null && (a.type === kind || (kind === 'object' && a.properties)));
+    return alt ? canonicalValue(value, alt, root) : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => canonicalValue(v, s.items, root));
+  if (typeof value === 'object' && s.properties) {
+    const out = {};
+    for (const [name, field] of Object.entries(s.properties)) out[name] = canonicalField(value, name, field, root);
+    return out;
+  }
+  return value;
 }
 
 function canonicalJson(value) {

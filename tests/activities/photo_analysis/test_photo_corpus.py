@@ -93,7 +93,9 @@ def test_the_splits_share_no_parameter_range_background_pattern_or_seed() -> Non
 
 def test_every_refusal_says_whether_a_new_photo_can_fix_it() -> None:
     final = {code for code, (_, retryable) in REASONS.items() if not retryable}
-    assert final == {"id_number_mismatch", "face_mismatch"}
+    # Another card, another face: no new photo fixes those. Nor one without face consent (DATA-1): that
+    # photo is not refused but waits for an operator, whatever a new photo shows.
+    assert final == {"id_number_mismatch", "face_mismatch", "no_face_consent"}
     # Another registered number than the one the card carries (a photo whose card is found surely).
     photo = photo_fixtures.jpeg_bytes(photo_fixtures.VARIANTS[0], id_card_number(4242))
     result = verify_photo(photo, POLICY, id_fingerprint=fingerprint("id_card", id_card_number(4243)))
