@@ -73,6 +73,7 @@ async def test_node_uploads_a_photo_with_a_presigned_url_and_a_worker_reads_it(
     assert s3_store.client().head_object(Bucket=s3_store.bucket, Key=key)["ContentLength"] == len(data)
 
     # A worker's read: the same bytes, then sealed under <prefix>/<hex> and the clear upload gone.
-    assert blobs().read(ticket.ref, max_bytes=seller_client.current_policy().authentication.max_photo_bytes) == data
+    limit = seller_client.current_policy().authentication.max_photo_bytes
+    assert blobs().read(ticket.ref, max_bytes=limit) == data
     assert blobs().store.size(INCOMING + digest) is None
     assert blobs().store.get(digest, len(data) + 200).startswith(MAGIC)
