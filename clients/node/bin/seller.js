@@ -3,7 +3,8 @@
 // {"refused": {...}} and exits 3 (as starter.py does). Settings come from the environment (README).
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Refused, SellerClient } from '../src/client.js';
+import { readFileSync } from 'node:fs';
+import { Refused, SellerClient, uploadToUrl } from '../src/client.js';
 import { idCardNumber, licenceNumber } from '../src/identity.js';
 
 const [command, ...rest] = process.argv.slice(2);
@@ -17,7 +18,7 @@ const { values: opt, positionals: pos } = parseArgs({
     category: { type: 'string' }, image: { type: 'string' }, description: { type: 'string', default: '' },
     id: { type: 'string' }, points: { type: 'string', default: '0' }, rule: { type: 'string', default: 'ENF-2' },
     severity: { type: 'string', default: 'normal' }, service: { type: 'string', default: 'risk-engine' },
-    'accept-notice': { type: 'string', multiple: true, default: [] },
+    'accept-notice': { type: 'string', multiple: true, default: [] }, ref: { type: 'string' },
   },
 });
 
@@ -35,8 +36,10 @@ async function run(seller) {
           purpose: version.split('-')[0], notice_version: version, accepted_at: new Date().toISOString(),
         })),
       });
-    case 'upload':
+    case 'upload': // development: into the blob folder (SELLER_DATA_DIR)
       return { ref: seller.uploadBlob(pos[0]) };
+    case 'upload-to-url': // URL FILE [--ref sha256:...]: a pre-signed PUT (starter.py upload-url)
+      return { ref: await uploadToUrl(pos[0], readFileSync(pos[1]), { ref: opt.ref }) };
     case 'verify-email':
       return { state: await seller.command(pos[0], 'verify_email', { code: pos[1] }, { requestId }) };
     case 'authenticate': {
@@ -71,7 +74,8 @@ async function run(seller) {
 
 let seller;
 try {
-  seller = command === 'identity' ? null : await SellerClient.connect();
+  // Commands that need no Temporal connection run without one.
+  seller = ['identity', 'upload-to-url'].includes(command) ? null : await SellerClient.connect();
   console.log(JSON.stringify(await run(seller), null, 2));
 } catch (err) {
   if (!(err instanceof Refused)) throw err;

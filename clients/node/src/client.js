@@ -152,7 +152,8 @@ export class SellerClient {
     return await this.account(memberId).query('status');
   }
 
-  /** The README's upload: the file's bytes under their SHA-256 in the blob folder; the reference travels. */
+  /** Development only (one host): the file's bytes under their SHA-256 in the workers' blob folder.
+   * Services elsewhere upload with `uploadToUrl` (the README's *Uploading a photo or an image*). */
   uploadBlob(file) {
     const bytes = readFileSync(file);
     const hex = createHash('sha256').update(bytes).digest('hex');
@@ -170,4 +171,29 @@ export function refusalOf(err) {
   const cause = err.cause;
   if (!(cause instanceof ApplicationFailure) || cause.type !== 'RuleRefusal') return null;
   return new Refused(cause.details?.[0] ?? { rule: '?', code: 'refused', message: cause.message }, cause.nonRetryable);
+}
+
+/** A blob reference: `sha256:` and the 64 lowercase hex digits of the bytes' SHA-256 (formats.md). */
+export function blobRef(bytes) {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * Upload a file's bytes with a pre-signed PUT URL (`starter.py upload-url SHA256` or seller_client.upload_url
+ * issue it for an S3 blob store) and answer the reference to send in `photo_ref` / `image_ref`.
+ * `ref`, the reference the URL was issued for, is checked before anything is sent: a worker would refuse
+ * bytes that do not hash to it on first read.
+ */
+export async function uploadToUrl(url, bytes, { ref, timeoutMs = 60_000 } = {}) {
+  const body = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const own = blobRef(body);
+  if (ref !== undefined && ref !== own) throw new Error(`these bytes are ${own}, not ${ref}`);
+  // The bytes as they are: no Content-Type or other header the signature does not cover.
+  const response = await fetch(url, { method: 'PUT', body, signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok) {
+    // The store's answer names the cause (expired, signature); its status is enough for the caller.
+    await response.body?.cancel();
+    throw new Error(`upload refused by the store: HTTP ${response.status} ${response.statusText}`);
+  }
+  return own;
 }
