@@ -538,6 +538,18 @@ def _signer(request: web.Request, who: Principal, account: source.Account, comma
     )
 
 
+def _request_id(form: dict[str, str]) -> str:
+    """The form's request id (the page draws one per form, so a form sent twice acts once)."""
+    return form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}"
+
+
+def _back_to_item(account: source.Account, item: ReviewItem) -> web.Response:
+    """After a claim or a decision: the item's page again (a reload never sends the form twice)."""
+    response = web.Response(status=303, headers={"Location": item_url(account.workflow_id, item.item_id)})
+    _harden(response)
+    return response
+
+
 async def claim(request: web.Request) -> web.StreamResponse:
     who = await _operator(request)
     if isinstance(who, web.Response):
@@ -561,14 +573,12 @@ async def claim(request: web.Request) -> web.StreamResponse:
         operator=who.name,
         sign=_signer(request, who, account, "claim_review"),
         release=release,
-        request_id=form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}",
+        request_id=_request_id(form),
     )
     if refusal is not None:
         await _log(who, account, item, f"refused_{refusal.code}")
         return await item_page(request, refusal=refusal, status=409)
-    response = web.Response(status=303, headers={"Location": item_url(account.workflow_id, item.item_id)})
-    _harden(response)
-    return response
+    return _back_to_item(account, item)
 
 
 async def decide(request: web.Request) -> web.StreamResponse:
@@ -580,7 +590,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
         return form
     decision = form.get("decision", "")
     note = form.get("note", "").strip()
-    request_id = form.get("request_id", "")[:64] or f"page-{secrets.token_hex(12)}"
+    request_id = _request_id(form)
     code = form.get("code", "").strip() or None
     if decision not in (review.APPROVE, review.REFUSE):
         return _refusal_page(400, "decision_unknown", "Approve or refuse.")
@@ -616,6 +626,4 @@ async def decide(request: web.Request) -> web.StreamResponse:
         await _log(who, account, item, f"refused_{refusal.code}")
         return await item_page(request, refusal=refusal, status=409)
     log.info("%s decided %s on %s", who.name, decision, item.item_id)
-    response = web.Response(status=303, headers={"Location": item_url(account.workflow_id, item.item_id)})
-    _harden(response)
-    return response
+    return _back_to_item(account, item)

@@ -47,6 +47,7 @@ from models.refusals import Refusal
 from security import credentials
 from security.codec_access import Principal
 from security.credentials import COMMAND_ROLES, SigningKey
+from security.masking import rewritten
 
 RULE = credentials.RULE  # ENF-4: a command is taken only from the actor it claims to be
 JSON = b"json/plain"
@@ -225,17 +226,7 @@ def redact(payloads: Sequence[Payload]) -> list[Payload]:
     """Decoded payloads with every credential's signature blanked, wherever it sits: a command's `auth`,
     or deep in a continued run's input (`pending_facts`, queued commands). Every payload whose data reads
     as JSON is walked, whatever its encoding says, so a misspelt encoding hides nothing."""
-    out = []
-    for p in payloads:
-        if p.metadata.get("encoding") != b"binary/null" and p.data:
-            try:
-                value = json.loads(p.data)
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                value = None
-            if value is not None and _blank_signatures(value):
-                p = Payload(metadata=dict(p.metadata), data=json.dumps(value, ensure_ascii=False).encode())
-        out.append(p)
-    return out
+    return rewritten(payloads, _blank_signatures)
 
 
 def _blank_signatures(value: Any) -> bool:

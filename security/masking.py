@@ -14,7 +14,7 @@ JSON, at any depth, iteratively.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
@@ -29,7 +29,10 @@ def masked_value(value: str) -> str:
     return f"{MASK}…{value[-2:]}" if len(value) > 6 else MASK
 
 
-def mask(payloads: Sequence[Payload]) -> list[Payload]:
+def rewritten(payloads: Sequence[Payload], edit: Callable[[Any], bool]) -> list[Payload]:
+    """The payloads with `edit` applied in place to each one whose data reads as JSON, whatever its
+    encoding says (a misspelt encoding hides nothing); a payload is re-encoded only when `edit` says it
+    changed something. The one walk behind masking and the credential redaction (codec_signing)."""
     out = []
     for p in payloads:
         if p.metadata.get("encoding") != b"binary/null" and p.data:
@@ -37,10 +40,14 @@ def mask(payloads: Sequence[Payload]) -> list[Payload]:
                 value = json.loads(p.data)
             except (ValueError, UnicodeDecodeError, RecursionError):
                 value = None
-            if value is not None and _mask_in_place(value):
+            if value is not None and edit(value):
                 p = Payload(metadata=dict(p.metadata), data=json.dumps(value, ensure_ascii=False).encode())
         out.append(p)
     return out
+
+
+def mask(payloads: Sequence[Payload]) -> list[Payload]:
+    return rewritten(payloads, _mask_in_place)
 
 
 def _mask_in_place(value: Any) -> bool:

@@ -1,4 +1,6 @@
-"""Known faces and known photos: one face, one main account (ASSOC-2 shared_face); one photo, one
+"""Over 400 lines: one engine (the ANN index, its catch-up from the table, the exact re-check) kept in step in one place.
+
+Known faces and known photos: one face, one main account (ASSOC-2 shared_face); one photo, one
 account (OPEN-1 photo_reused).
 
 The registry (models/known_faces.py) is the source of truth: one 128-d template per authenticated
