@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 from temporalio import activity
 
 from activities.storage.db import engine
@@ -18,6 +18,13 @@ def _same_key(session: Session, model: type, **key: object) -> bool:
     for name, value in key.items():
         stmt = stmt.where(getattr(model, name) == value)
     return session.exec(stmt).first() is not None
+
+
+def next_audit_seq(session: Session, workflow_id: str) -> int:
+    """The next sequence number of `workflow_id`'s audit trail, for rows written outside an account's
+    own workflow (an erasure, a consent withdrawal), in the caller's transaction."""
+    last = session.exec(select(func.max(AuditRecord.seq)).where(AuditRecord.workflow_id == workflow_id)).one()
+    return (last or 0) + 1
 
 
 @activity.defn

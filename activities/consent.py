@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.audit import next_audit_seq
 from activities.storage.db import engine
 from models.activity_io import ConsentWithdrawal, WithdrawConsentInput
 from models.consent import ConsentRecord
@@ -75,10 +75,7 @@ def credentials_principal(inp: WithdrawConsentInput) -> str:
 
 def _audit(session: Session, member_id: str, at: datetime, actor: str, deleted: dict[str, int]) -> None:
     workflow_id = f"consent-{member_id}"
-    seq = (
-        session.exec(select(func.max(AuditRecord.seq)).where(AuditRecord.workflow_id == workflow_id)).one()
-        or 0
-    ) + 1
+    seq = next_audit_seq(session, workflow_id)
     session.add(
         AuditRecord(
             workflow_id=workflow_id,

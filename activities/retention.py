@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
 
+from activities.audit import next_audit_seq
 from activities.known_faces.index import forget_member
 from activities.storage import blobs
 from activities.storage.db import engine
@@ -183,10 +184,7 @@ def _record(
 ) -> None:
     session.add(Erasure(member_id=member_id, erased_at=inp_at, reason=reason, actor=actor))
     workflow_id = f"seller-{member_id}"
-    seq = (
-        session.exec(select(func.max(AuditRecord.seq)).where(AuditRecord.workflow_id == workflow_id)).one()
-        or 0
-    ) + 1
+    seq = next_audit_seq(session, workflow_id)
     session.add(
         AuditRecord(
             workflow_id=workflow_id,
