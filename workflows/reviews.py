@@ -14,12 +14,13 @@ recorded, and an appeal filed before the patch gets its item when the account's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models import metrics as m
     from models import review as rv
     from models.account_state import AccountState
     from models.contract import AccountProfile
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from models.review import ClaimReviewInput, DecideReviewInput, ReviewEvent, ReviewEvidence, ReviewItem
     from workflows.lifecycle import LifecycleChart
 
+from workflows import metrics
 from workflows.effects import Effects
 from workflows.refusing import refusal_error
 
@@ -106,6 +108,7 @@ class Reviews:
         )
         self.state.reviews.append(item)
         self.published = True
+        metrics.count(m.REVIEWS_OPENED, kind=kind)
         self.effects.wake()  # a new due time for the run loop's timer
         await self.effects.audit(
             "review_opened",
@@ -117,7 +120,8 @@ class Reviews:
         return item
 
     def adopt_appeals(self) -> None:
-        """Appeals filed before items existed get theirs (state only: no command, nothing recorded)."""
+        """Appeals filed before items existed get theirs (state only: no command, nothing recorded, not
+        counted as opened: the worker that took the appeal counted it)."""
         for case in self.state.cases:
             iid = rv.item_id(rv.APPEAL, case.case_id)
             if case.appealed_at is None or case.decision is not None or self.find(iid) is not None:
@@ -155,6 +159,7 @@ class Reviews:
                 # decided by decide_appeal (the older command): the operator's decision is the item's
                 item.decision = rv.APPROVE if case.decision == "approved" else rv.REFUSE
                 item.decided_by = (case.decided_by or "").removeprefix("operator:")
+            _count_decided(item, now)
             item.history.append(
                 ReviewEvent(
                     now,
@@ -215,6 +220,7 @@ class Reviews:
                 continue
             item.escalated = True
             item.history.append(ReviewEvent(now, "escalated", "system", "past its due time"))
+            metrics.count(m.REVIEWS_OVERDUE, kind=item.kind)
             await self.effects.audit(
                 "review_overdue", rule=item.rule, reason=item.kind, detail={"item_id": item.item_id}
             )
@@ -328,6 +334,7 @@ class Reviews:
         item.decision_code = inp.code if inp.decision == rv.REFUSE else None
         item.note = inp.note[:500]
         item.history.append(ReviewEvent(workflow.now(), f"decided: {inp.decision}", actor, item.note))
+        _count_decided(item, workflow.now())
         if item.kind == rv.PHOTO_REVIEW:
             self.state.photo_refusals = {}  # a person has looked: the seller gets automatic tries again
         await self.effects.audit(
@@ -385,6 +392,15 @@ class Reviews:
             detail={"item_id": (item.item_id if item else iid)[:96]},
         )
         raise refusal_error(RefusedError(refusal))
+
+
+def _count_decided(item: ReviewItem, now: datetime) -> None:
+    """An item leaves the queue: by kind, decision and whether it had gone overdue, with its wait."""
+    decision = item.decision or rv.RESOLVED
+    metrics.count(m.REVIEWS_DECIDED, kind=item.kind, decision=decision, overdue=str(item.escalated).lower())
+    metrics.observe_seconds(
+        m.REVIEW_WAIT_SECONDS, (now - item.opened_at).total_seconds(), kind=item.kind, decision=decision
+    )
 
 
 def appeal_evidence(case_id: str, invoice_refs: list[str]) -> list[ReviewEvidence]:

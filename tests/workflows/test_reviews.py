@@ -3,12 +3,14 @@ item, an operator claims and decides it, refusals are on the record, an overdue 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage.blobs import put_bytes
+from models import metrics as m
 from models.account_state import AccountInput, AccountState, ChartModel
 from models.contract import AccountProfile, AppealDecisionInput, PhotoSubmission
 from models.review import (
@@ -34,6 +36,7 @@ from tests.support.accounts import (
 )
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
+from tests.support.prometheus import Sample, metered_client, scrape, total
 from tests.support.registry_rows import registered_account
 from tests.support.signing import admitted, member_of, update
 from workflows import search_attributes as sa
@@ -129,7 +132,8 @@ async def test_decide_appeal_still_decides_and_closes_the_item(time_env: Workflo
 
 
 async def test_an_overdue_item_escalates(time_env: WorkflowEnvironment) -> None:
-    async with new_worker(time_env.client) as worker:
+    client, address = await metered_client(time_env)  # the worker exports its metrics (issue 31)
+    async with new_worker(client) as worker:
         h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
         await update(h, SellerAccount.appeal, appeal_for(case_id))
         await time_env.sleep(timedelta(hours=POLICY.review.appeal_due_hours + 1))
@@ -142,6 +146,14 @@ async def test_an_overdue_item_escalates(time_env: WorkflowEnvironment) -> None:
         assert "review_overdue" in kinds
         described = await h.describe()
         assert described.typed_search_attributes.get(sa.REVIEW_OVERDUE) is True
+        # Counted once each by the account's own meter: opened, then overdue, and still waiting.
+        def counted(samples: list[Sample]) -> bool:
+            return total(samples, m.REVIEWS_OVERDUE.exported) >= 1
+
+        samples = await eventually(lambda: asyncio.to_thread(scrape, address), counted, "overdue counted")
+        assert total(samples, m.REVIEWS_OPENED.exported, kind=APPEAL) == 1
+        assert total(samples, m.REVIEWS_OVERDUE.exported, kind=APPEAL) == 1
+        assert total(samples, m.REVIEWS_DECIDED.exported) == 0
         await finish(h, other)
 
 
