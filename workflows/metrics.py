@@ -10,6 +10,7 @@ thing happens (workflows/reviews.py, workflows/effects.py). The names are declar
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from models import metrics as m
     from models.contract import RegistrationResult
     from models.refusals import REFUSAL_ERROR_TYPE, Refusal
+    from models.review import RESOLVED, ReviewItem
 
 
 def count(metric: m.Metric, value: int = 1, **labels: str) -> None:
@@ -47,6 +49,13 @@ def observe_seconds(metric: m.Metric, seconds: float, **labels: str) -> None:
         )
     except Exception as err:
         workflow.logger.warning("metric %s not recorded: %s", metric.name, type(err).__name__)
+
+
+def review_left_queue(item: ReviewItem, now: datetime) -> None:
+    """An item leaves the queue: by kind, decision and whether it had gone overdue, with its wait."""
+    decision = item.decision or RESOLVED
+    count(m.REVIEWS_DECIDED, kind=item.kind, decision=decision, overdue=str(item.escalated).lower())
+    observe_seconds(m.REVIEW_WAIT_SECONDS, (now - item.opened_at).total_seconds(), kind=item.kind, decision=decision)
 
 
 def _refused(command: str, err: ApplicationError) -> None:

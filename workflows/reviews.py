@@ -7,6 +7,9 @@ An operator's command that the account refuses (no such item, decided already, c
 blank note, a code outside the rule's vocabulary) is refused by the handler, not the validator, so that
 the refusal is on the record: an audit row with its rule and reason, naming the operator.
 
+Over 400 lines: an item's whole life (open, tidy, escalate, claim, decide, refuse on the record) is read
+together when a decision rule changes.
+
 Items exist only on runs patched for them (`REVIEWS_PATCH`, set by `run()`); older runs replay as
 recorded, and an appeal filed before the patch gets its item when the account's next run starts.
 """
@@ -14,7 +17,7 @@ recorded, and an appeal filed before the patch gets its item when the account's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import NoReturn
 
 from temporalio import workflow
@@ -159,7 +162,7 @@ class Reviews:
                 # decided by decide_appeal (the older command): the operator's decision is the item's
                 item.decision = rv.APPROVE if case.decision == "approved" else rv.REFUSE
                 item.decided_by = (case.decided_by or "").removeprefix("operator:")
-            _count_decided(item, now)
+            metrics.review_left_queue(item, now)
             item.history.append(
                 ReviewEvent(
                     now,
@@ -334,7 +337,7 @@ class Reviews:
         item.decision_code = inp.code if inp.decision == rv.REFUSE else None
         item.note = inp.note[:500]
         item.history.append(ReviewEvent(workflow.now(), f"decided: {inp.decision}", actor, item.note))
-        _count_decided(item, workflow.now())
+        metrics.review_left_queue(item, workflow.now())
         if item.kind == rv.PHOTO_REVIEW:
             self.state.photo_refusals = {}  # a person has looked: the seller gets automatic tries again
         await self.effects.audit(
@@ -392,15 +395,6 @@ class Reviews:
             detail={"item_id": (item.item_id if item else iid)[:96]},
         )
         raise refusal_error(RefusedError(refusal))
-
-
-def _count_decided(item: ReviewItem, now: datetime) -> None:
-    """An item leaves the queue: by kind, decision and whether it had gone overdue, with its wait."""
-    decision = item.decision or rv.RESOLVED
-    metrics.count(m.REVIEWS_DECIDED, kind=item.kind, decision=decision, overdue=str(item.escalated).lower())
-    metrics.observe_seconds(
-        m.REVIEW_WAIT_SECONDS, (now - item.opened_at).total_seconds(), kind=item.kind, decision=decision
-    )
 
 
 def appeal_evidence(case_id: str, invoice_refs: list[str]) -> list[ReviewEvidence]:
