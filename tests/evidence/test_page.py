@@ -2,15 +2,19 @@
 the dev server and a real worker: an appeal's letter (escaped), its invoice re-encoded without EXIF or
 GPS, the association's evidence (which kind of identity is shared, never its value; the two listings),
 a decision with a required note in the signed-in operator's name, the account's refusal with its rule
-and reason, the access log, and nothing at all for a stranger or an operator without the role."""
+and reason, the access log, and nothing at all for a stranger or an operator without the role; an
+OPEN-1 photo the check was unsure of, shown re-encoded beside the check's measures and passed."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,13 +25,18 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 import codec_server
+import seller_client
 from activities.identity_registry import link_accounts
 from activities.storage import access_log
 from activities.storage.blobs import put_bytes
 from activities.storage.db import engine
+from devtools import photo_fixtures
+from devtools.identity_factory import applicant
+from devtools.smtp_sink import SmtpSink
 from evidence.page import item_url
-from models.contract import AppealInput
+from models.contract import AppealInput, VerifyEmailInput
 from models.products import Product
+from models.review import PHOTO_REVIEW
 from models.settings import settings
 from models.tables import AccountLink, EvidenceAccess
 from security.codec_access import AccessSettings, Operator, hash_password, load_access
@@ -258,3 +267,64 @@ def test_the_access_log_is_append_only() -> None:
         with pytest.raises(DBAPIError):
             session.delete(session.exec(select(EvidenceAccess).where(EvidenceAccess.id == row.id)).one())
             session.commit()
+
+
+async def test_a_photo_items_page_shows_the_photo_re_encoded_and_the_checks_measures(
+    dev_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    """OPEN-1's review verdict as an operator meets it: the seller's photo (sent from a phone: EXIF with
+    the camera and a GPS position) shown as a clean PNG of the same pixels, the check's measures and why
+    it was unsure beside it, and one click that authenticates the seller in the operator's name."""
+    reg = applicant()
+    variant = next(v for v in photo_fixtures.VARIANTS if v.name == "soft_card")
+    scene = photo_fixtures.compose(variant, reg.id_card_number).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMakerXYZ"
+    exif.get_ifd(0x8825).update({1: "N", 2: (22.0, 32.0, 1.0)})
+    sent_photo = tmp_path / "soft_card.jpg"
+    scene.save(sent_photo, "JPEG", quality=90, exif=exif.tobytes())  # the fixture's encoding, plus EXIF
+    async with new_worker(dev_env.client) as worker:
+        registered = await seller_client.register(dev_env.client, reg, task_queue=worker.task_queue)
+        member = registered.member_id
+        assert member
+        code = await asyncio.to_thread(mailbox.latest_code, reg.email)
+        await seller_client.command(dev_env.client, member, SellerAccount.verify_email, VerifyEmailInput(code))
+        sent = await seller_client.submit_photo(dev_env.client, member, sent_photo)
+        item_id = sent.review_item_id
+        assert item_id and item_id.startswith(PHOTO_REVIEW), sent
+        account = seller_client.account(dev_env.client, member)
+        page_url = item_url(account.id, item_id)
+        client = await client_for(dev_env, (LIN, LIN_PASSWORD))
+        try:
+            response = await client.get(page_url)
+            page = await response.text()
+            assert response.status == 200, page
+            assert f'<img src="{page_url}/evidence/0" id="evidence-0"' in page
+            assert "the check was unsure of" in page and '<table id="evidence-1">' in page
+            assert "<th>card_sharpness</th>" in page, "the check's measures beside the photo"
+            assert '<option value="too_blurry">' in page, "refusing offers OPEN-1's own reasons"
+
+            picture = await client.get(f"{page_url}/evidence/0")
+            assert picture.status == 200 and picture.content_type == "image/png"
+            png = await picture.read()
+            assert b"CameraMakerXYZ" not in png and b"eXIf" not in png and b"Exif" not in png
+            shown = Image.open(io.BytesIO(png))
+            assert not shown.getexif() and shown.size == scene.size
+            # The same pixels, but for the JPEG's own loss (q90): the operator sees what the check saw.
+            diff = np.abs(np.asarray(shown.convert("RGB"), np.int16) - np.asarray(scene, np.int16))
+            assert diff.mean() < 3, diff.mean()
+
+            form = {"csrf": _csrf(page), "request_id": f"t-{hex_id(8)}", "decision": "approve"}
+            decided = await client.post(
+                f"{page_url}/decide", data=form | {"note": "card legible at full size"}, allow_redirects=False
+            )
+            assert decided.status == 303, await decided.text()
+            status = await until(account, lambda s: s.state == "authenticated", "passed on review")
+            assert status.requirements.pending_review == []
+            rows = [(r.event, r.reason, r.actor) for r in audit_rows(account.id)]
+            assert ("authenticate", "photo_passed_on_review", "operator:lin") in rows
+            logged = [(r.operator, r.what) for r in access_log.entries(account.id, item_id)]
+            assert (LIN, "view_authentication_photo") in logged and (LIN, "decide_approve") in logged
+        finally:
+            await client.close()
+        await finish(account)
