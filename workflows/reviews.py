@@ -189,6 +189,10 @@ class Reviews:
                 return f"case {case.decision if case else 'gone'}"
         if item.kind == rv.PHOTO_REVIEW and self.chart.state != "registered":
             return "authenticated by another photo"
+        if item.kind == rv.ASSOCIATION:
+            linked = association_of(item)[0]
+            if any(c.linked_member_id == linked and c.opened_at >= item.opened_at for c in self.state.cases):
+                return "a case was opened on the link (the other store's, or another cause)"
         if item.kind == rv.NEEDS_ATTENTION:
             step = next((e.label for e in item.evidence if e.kind == "step"), "")
             if not self._is_attention(step):
@@ -250,6 +254,17 @@ class Reviews:
             elif e.kind == "opening_info" and e.text_key:
                 self.state.review_texts[e.text_key] = opening_info
         await self.open(rv.APPEAL, case_id, rule="ASSOC-5", evidence=evidence)
+
+    async def open_association(self, linked_member_id: str, *, rule: str, cause: str) -> None:
+        """ASSOC-2/3 where policy asks a person to confirm the link before ASSOC-4 applies: the evidence
+        is the link itself (its cause, the other account); the page shows which kind of identity is
+        shared or the two listings from the registry (evidence/source.py), never an identity value."""
+        await self.open(
+            rv.ASSOCIATION,
+            linked_member_id,
+            rule=rule,
+            evidence=[ReviewEvidence("link_cause", cause), ReviewEvidence("linked_account", linked_member_id)],
+        )
 
     # ------------------------------------------------------------------ operators' commands
 
@@ -317,14 +332,6 @@ class Reviews:
                     f"A refusal of a {item.rule} item takes one of these codes: {', '.join(codes) or 'none'}.",
                     actor,
                 )
-        if item.kind == rv.ASSOCIATION:
-            await self._refuse(
-                "decide_review",
-                item,
-                "not_decidable_yet",
-                "Association items are not decided here yet.",
-                actor,
-            )
         self.deciding.add(item.item_id)
         return item
 
@@ -395,6 +402,12 @@ class Reviews:
             detail={"item_id": (item.item_id if item else iid)[:96]},
         )
         raise refusal_error(RefusedError(refusal))
+
+
+def association_of(item: ReviewItem) -> tuple[str, str]:
+    """An association item's other account and the link's cause, from its evidence."""
+    found = {e.kind: e.label for e in item.evidence}
+    return found.get("linked_account", ""), found.get("link_cause", "")
 
 
 def appeal_evidence(case_id: str, invoice_refs: list[str]) -> list[ReviewEvidence]:

@@ -80,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
     from models.review import (
         APPEAL,
+        ASSOCIATION,
         NEEDS_ATTENTION,
         PHOTO_REVIEW,
         REFUSE,
@@ -104,7 +105,7 @@ from workflows.effects import Attentions, Effects
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 from workflows.refusing import at_boundary, refusal_error, require_live
-from workflows.reviews import REVIEWS_PATCH, Reviews
+from workflows.reviews import REVIEWS_PATCH, Reviews, association_of
 from workflows.steps import CommandLock, Steps
 from workflows.traffic import Traffic
 
@@ -168,7 +169,6 @@ class SellerAccount:
             wake=self._wake,
             publish=self._publish,
         )
-        self.enforcement = Enforcement(state=state, chart=chart, profile=profile, policy=policy, effects=self.effects)
         self.reviews = Reviews(
             state=state,
             chart=chart,
@@ -176,6 +176,9 @@ class SellerAccount:
             policy=policy,
             effects=self.effects,
             is_attention=lambda step: any(a.step == step for a in self.state.attention),
+        )
+        self.enforcement = Enforcement(
+            state=state, chart=chart, profile=profile, policy=policy, effects=self.effects, reviews=self.reviews
         )
         self.contact = Contact(
             state=state, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
@@ -656,6 +659,14 @@ class SellerAccount:
                     await self.enforcement.decide_appeal(verdict, actor=by, code=inp.code)
                 elif item.kind == PHOTO_REVIEW:
                     await self.opening.decide_reviewed_photo(item, inp, actor=by)
+                elif item.kind == ASSOCIATION:  # refuse (link_confirmed): ASSOC-4; approve: not linked
+                    linked, cause = association_of(item)
+                    if inp.decision == REFUSE:
+                        await self.enforcement.confirm_link(linked, rule=item.rule, cause=cause)
+                    else:
+                        await self.enforcement.dismiss_link(
+                            linked, rule=item.rule, cause=cause, actor=by, note=inp.note
+                        )
                 elif item.kind == NEEDS_ATTENTION and inp.decision != REFUSE:
                     await self.effects.retry_outbox()  # approve: write again what waits
             finally:
