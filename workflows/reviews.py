@@ -190,7 +190,7 @@ class Reviews:
         if item.kind == rv.PHOTO_REVIEW and self.chart.state != "registered":
             return "authenticated by another photo"
         if item.kind == rv.ASSOCIATION:
-            linked = association_of(item)[0]
+            linked = rv.association_of(item)[0]
             if any(c.linked_member_id == linked and c.opened_at >= item.opened_at for c in self.state.cases):
                 return "a case was opened on the link (the other store's, or another cause)"
         if item.kind == rv.NEEDS_ATTENTION:
@@ -402,12 +402,6 @@ class Reviews:
             detail={"item_id": (item.item_id if item else iid)[:96]},
         )
         raise refusal_error(RefusedError(refusal))
-
-
-def association_of(item: ReviewItem) -> tuple[str, str]:
-    """An association item's other account and the link's cause, from its evidence."""
-    found = {e.kind: e.label for e in item.evidence}
-    return found.get("linked_account", ""), found.get("link_cause", "")
 
 
 def appeal_evidence(case_id: str, invoice_refs: list[str]) -> list[ReviewEvidence]:

@@ -89,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewItem,
         ReviewItems,
         ReviewText,
+        association_of,
     )
     from workflows import search_attributes as sa
     from workflows.lifecycle import LifecycleChart
@@ -105,7 +106,7 @@ from workflows.effects import Attentions, Effects
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 from workflows.refusing import at_boundary, refusal_error, require_live
-from workflows.reviews import REVIEWS_PATCH, Reviews, association_of
+from workflows.reviews import REVIEWS_PATCH, Reviews
 from workflows.steps import CommandLock, Steps
 from workflows.traffic import Traffic
 

@@ -3,7 +3,8 @@ the dev server and a real worker: an appeal's letter (escaped), its invoice re-e
 GPS, the association's evidence (which kind of identity is shared, never its value; the two listings),
 a decision with a required note in the signed-in operator's name, the account's refusal with its rule
 and reason, the access log, and nothing at all for a stranger or an operator without the role; an
-OPEN-1 photo the check was unsure of, shown re-encoded beside the check's measures and passed."""
+OPEN-1 photo the check was unsure of, shown re-encoded beside the check's measures and passed; a link
+policy asks a person to confirm, shown by kind and confirmed."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import codec_server
@@ -34,17 +35,24 @@ from devtools import photo_fixtures
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from evidence.page import item_url
-from models.contract import AppealInput, VerifyEmailInput
+from models.contract import AppealInput, ChangeContactInput, VerifyEmailInput
 from models.products import Product
 from models.review import PHOTO_REVIEW
 from models.settings import settings
 from models.tables import AccountLink, EvidenceAccess
 from security.codec_access import AccessSettings, Operator, hash_password, load_access
 from tests.conftest import new_worker
-from tests.support.accounts import audit_rows, finish, linked_pair_with_a_case
+from tests.support.accounts import (
+    POLICY,
+    audit_rows,
+    finish,
+    linked_pair_with_a_case,
+    registered_identity,
+    start_account,
+)
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
-from tests.support.signing import update
+from tests.support.signing import member_of, update
 from workflows.seller_account import SellerAccount
 
 LIN, LIN_PASSWORD = "lin", "lin-password-123"  # the operator role: opens items, decides
@@ -328,3 +336,41 @@ async def test_a_photo_items_page_shows_the_photo_re_encoded_and_the_checks_meas
         finally:
             await client.close()
         await finish(account)
+
+
+async def test_an_association_items_page_shows_the_kind_shared_and_confirming_opens_the_cases(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """A link policy asks a person to confirm (ASSOC-2, shared mobile): the page names the kind of
+    identity shared, never its value, and the other account; refusing with `link_confirmed` opens the
+    ASSOC-4 case on both stores."""
+    policy = replace(POLICY, association=replace(POLICY.association, confirm_causes=["shared_mobile"]))
+    async with new_worker(dev_env.client) as worker:
+        first = await start_account(dev_env, worker.task_queue, state="open", policy=policy)
+        second = await start_account(dev_env, worker.task_queue, state="open", policy=policy)
+        holder = registered_identity(member_of(first))
+        registered_identity(member_of(second))
+        with pytest.raises(WorkflowUpdateFailedError):  # ASSOC-2 identity_in_use
+            await update(second, SellerAccount.change_contact, ChangeContactInput("mobile", holder.mobile))
+        item_id = f"association-{member_of(first)}"
+        page_url = item_url(second.id, item_id)
+        client = await client_for(dev_env, (LIN, LIN_PASSWORD))
+        try:
+            response = await client.get(page_url)
+            page = await response.text()
+            assert response.status == 200, page
+            assert 'id="shared-identity">Shared identity: <b>mobile number</b>' in page
+            assert holder.mobile not in page and holder.mobile.removeprefix("+86") not in page
+            assert f"Linked account {member_of(first)}" in page and '<option value="link_confirmed">' in page
+            form = {"csrf": _csrf(page), "request_id": f"t-{hex_id(8)}", "decision": "refuse"}
+            decided = await client.post(
+                f"{page_url}/decide",
+                data=form | {"code": "link_confirmed", "note": "same phone, same warehouse"},
+                allow_redirects=False,
+            )
+            assert decided.status == 303, await decided.text()
+        finally:
+            await client.close()
+        for h in (second, first):
+            await until(h, lambda s: s.state == "suspended" and len(s.open_cases) == 1, "a case on each store")
+        await finish(first, second)

@@ -26,6 +26,7 @@ from models.review import (
     ClaimReviewInput,
     DecideReviewInput,
     ReviewItem,
+    association_of,
 )
 from models.tables import AccountLink
 from tests.conftest import new_worker
@@ -47,7 +48,6 @@ from tests.support.prometheus import Sample, metered_client, scrape, total
 from tests.support.registry_rows import registered_account
 from tests.support.signing import admitted, member_of, update
 from workflows import search_attributes as sa
-from workflows.reviews import association_of
 from workflows.seller_account import SellerAccount
 
 
