@@ -7,7 +7,7 @@ metrics; the codec server records its own with prometheus_client. The dashboard
 SDK_METRICS, which tests/test_deployment.py checks.
 
 Labels carry vocabularies, never values: rule ids, reason codes, verdicts, command names, states.
-A member id, an email, a phone or an ID number is never a label (tests/test_observability.py scrapes
+A member id, an email, a phone or an ID number is never a label (tests/activities/worker_support/test_telemetry.py scrapes
 a real worker and checks). Counter names omit `_total`: the exporter appends it (Prometheus
 convention, PrometheusConfig(counters_total_suffix=True)).
 """
