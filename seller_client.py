@@ -431,7 +431,8 @@ async def submit_photo(
     limit = (policy or current_policy()).authentication.max_photo_bytes
     try:
         with open(path, "rb") as fh:
-            ref, _ = put_stream(fh, max_bytes=limit)
+            # Under the account's data key: erasing the account shreds it (docs/PRIVACY.md).
+            ref, _ = put_stream(fh, max_bytes=limit, scope=account_workflow_id(member_id))
     except BlobError as err:
         raise RefusedError(
             Refusal("OPEN-1", "file_too_large", f"The file is larger than {limit // 1_000_000} MB.")
@@ -509,7 +510,7 @@ async def appeal(
     for path in invoices:
         try:
             with open(path, "rb") as fh:
-                refs.append(put_stream(fh, max_bytes=20_000_000)[0])
+                refs.append(put_stream(fh, max_bytes=20_000_000, scope=account_workflow_id(member_id))[0])
         except BlobError as err:
             raise RefusedError(
                 Refusal("ASSOC-5", "invoice_too_large", f"{path.name} is larger than 20 MB.")

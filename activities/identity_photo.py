@@ -49,6 +49,7 @@ from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
 from activities.worker_support.heartbeat import heartbeating
 from models.activity_io import PhotoCheckInput, PhotoCheckResult, PhotoReview
+from models.contract import account_workflow_id
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
 
@@ -615,13 +616,14 @@ def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
 
 
 def _check(inp: PhotoCheckInput) -> PhotoCheckResult:
+    scope = account_workflow_id(inp.member_id) if inp.member_id else None  # the account's blob first
     try:
         # Bounded: a huge file is refused by its stored size, never read into memory.
-        data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes)
+        data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes, scope=scope)
     except BlobMissing:
         return fail("not_an_image")
     except BlobTooLarge:
-        return fail("file_too_large", bytes=float(blobs().size(inp.photo_ref) or 0))
+        return fail("file_too_large", bytes=float(blobs().size(inp.photo_ref, scope=scope) or 0))
     except BlobError:  # an upload whose bytes are not those its reference names
         return fail("not_an_image")
     if inp.member_id and not face_consent(inp.member_id):
