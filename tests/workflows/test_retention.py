@@ -112,16 +112,19 @@ async def test_a_refused_photo_and_a_refused_registrations_key_go_after_their_pe
     codec = time_env.client.data_converter.payload_codec
     assert codec is not None
     async with new_worker(time_env.client) as worker:
-        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
-        refused = photo(tmp_path, "other_portrait", reg.id_card_number)
-        assert not await submit(time_env, member, refused)
-        ref = ref_of(refused)
-        assert stored(ref, member) and rows(RefusedPhoto, member_id=member)
-        # A registration refused (no identity consent): no account, but the applicant's numbers are in
-        # its history's start input, sealed under its registration's data key by the client.
-        applicant_refused = applicant(consents=[])
-        answer = await seller_client.register(time_env.client, applicant_refused, task_queue=worker.task_queue)
-        assert answer.refusal is not None and answer.refusal.code == "identity_consent_missing"
+        # No time skipped while a result is awaited: the periods count from here, and the data key's
+        # time is the registry's clock, which the test server's skips would leave behind.
+        with time_env.auto_time_skipping_disabled():
+            member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+            refused = photo(tmp_path, "other_portrait", reg.id_card_number)
+            assert not await submit(time_env, member, refused)
+            ref = ref_of(refused)
+            assert stored(ref, member) and rows(RefusedPhoto, member_id=member)
+            # A registration refused (no identity consent): no account, but the applicant's numbers are in
+            # its history's start input, sealed under its registration's data key by the client.
+            applicant_refused = applicant(consents=[])
+            answer = await seller_client.register(time_env.client, applicant_refused, task_queue=worker.task_queue)
+            assert answer.refusal is not None and answer.refusal.code == "identity_consent_missing"
         refused_start = await started_input(time_env, f"registration-{applicant_refused.request_id}")
         accepted_start = await started_input(time_env, f"registration-{reg.request_id}")
 
