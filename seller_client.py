@@ -114,6 +114,18 @@ def data_converter(s: Settings):  # type: ignore[no-untyped-def]
     return encrypted(s, DataKeys(s.codec_keys, s.codec_key_id, engine))
 
 
+def without_registry(client: Client, s: Settings | None = None) -> Client:
+    """The client on the same connection, sealing what it sends under the ring key only: for a process
+    that does not share the workers' registry (DATABASE_URL). A client that shares it seals what it sends
+    to an account under the account's data key, made in its registry; workers with another registry
+    could never decode it (docs/PRIVACY.md)."""
+    from security.codec import data_converter as ring_only
+
+    config = client.config()
+    config["data_converter"] = ring_only(s or settings())
+    return Client(**config)
+
+
 def current_policy(s: Settings | None = None) -> Policy:
     return load_policy((s or settings()).policy_file)
 
