@@ -114,6 +114,18 @@ def data_converter(s: Settings):  # type: ignore[no-untyped-def]
     return encrypted(s, DataKeys(s.codec_keys, s.codec_key_id, engine))
 
 
+def without_registry(client: Client, s: Settings | None = None) -> Client:
+    """The client on the same connection, sealing what it sends under the ring key only: for a process
+    that does not share the workers' registry (DATABASE_URL). A client that shares it seals what it sends
+    to an account under the account's data key, made in its registry; workers with another registry
+    could never decode it (docs/PRIVACY.md)."""
+    from security.codec import data_converter as ring_only
+
+    config = client.config()
+    config["data_converter"] = ring_only(s or settings())
+    return Client(**config)
+
+
 def current_policy(s: Settings | None = None) -> Policy:
     return load_policy((s or settings()).policy_file)
 
@@ -431,7 +443,8 @@ async def submit_photo(
     limit = (policy or current_policy()).authentication.max_photo_bytes
     try:
         with open(path, "rb") as fh:
-            ref, _ = put_stream(fh, max_bytes=limit)
+            # Under the account's data key: erasing the account shreds it (docs/PRIVACY.md).
+            ref, _ = put_stream(fh, max_bytes=limit, scope=account_workflow_id(member_id))
     except BlobError as err:
         raise RefusedError(
             Refusal("OPEN-1", "file_too_large", f"The file is larger than {limit // 1_000_000} MB.")
@@ -509,7 +522,7 @@ async def appeal(
     for path in invoices:
         try:
             with open(path, "rb") as fh:
-                refs.append(put_stream(fh, max_bytes=20_000_000)[0])
+                refs.append(put_stream(fh, max_bytes=20_000_000, scope=account_workflow_id(member_id))[0])
         except BlobError as err:
             raise RefusedError(
                 Refusal("ASSOC-5", "invoice_too_large", f"{path.name} is larger than 20 MB.")

@@ -8,6 +8,7 @@ More load means more worker processes on the same task queue: workflows hold no 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import threading
@@ -41,6 +42,7 @@ from activities.worker_support.metrics import BusinessMetrics
 from activities.worker_support.supervision import ActivitySupervision
 from activities.worker_support.telemetry import configure_logging, install_metrics
 from models.settings import settings
+from security.codec import EncryptionCodec
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
@@ -101,7 +103,7 @@ def build_worker(
     sticky_timeout: timedelta = STICKY_TIMEOUT,
 ) -> Worker:
     return Worker(
-        client,
+        worker_client(client),
         task_queue=task_queue or settings().task_queue,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,
         workflows=list(WORKFLOWS),
@@ -116,6 +118,19 @@ def build_worker(
         # Business metrics outermost: they see what the caller sees (models/metrics.py).
         interceptors=[BusinessMetrics(), ActivitySupervision(), FailureKinds(), WorkflowMetrics()],
     )
+
+
+def worker_client(client: Client) -> Client:
+    """The client on the same connection with the workers' codec: a client seals what it sends to an
+    account under the account's data key, a worker keeps what workflows answer under the ring key
+    (security/codec.py, docs/PRIVACY.md)."""
+    converter = client.data_converter
+    codec = converter.payload_codec
+    if not isinstance(codec, EncryptionCodec) or not codec.client_inputs:
+        return client
+    config = client.config()
+    config["data_converter"] = dataclasses.replace(converter, payload_codec=codec.for_workers())
+    return Client(**config)
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
