@@ -13,7 +13,7 @@ catalogue): face templates from bench/face_registry_bench.py's generator (dlib-l
 ASSOC-3 keys synthetic (band values that collide as similar texts do, heavy-tailed visual words).
 Rows go in by binary COPY built with NumPy; the indexes (HNSW over face_vector, the two btrees over
 the postings) are dropped before each top-up and built again after it (a bulk build, with
-maintenance_work_mem raised and one parallel maintenance worker, is far cheaper than row inserts).
+maintenance_work_mem raised and --parallel maintenance workers, is far cheaper than row inserts).
 
 At each size it prints:
 
@@ -153,8 +153,8 @@ def binary_rows(*columns: tuple[str, np.ndarray]) -> bytes:
 class Catalogue:
     """The database, topped up to a size at a time: face templates and listings, drawn at the largest."""
 
-    def __init__(self, url: str, pid: int, largest: int) -> None:
-        self.url, self.pid = url, pid
+    def __init__(self, url: str, pid: int, largest: int, parallel: int = 1) -> None:
+        self.url, self.pid, self.parallel = url, pid, parallel
         self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
         rng = np.random.default_rng(2026)
         templates, owner, self.people = frb.gallery(largest, rng)
@@ -174,7 +174,7 @@ class Catalogue:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute("SET session_replication_role = replica")  # the accounts play no part here
             conn.execute("SET maintenance_work_mem = '3GB'")
-            conn.execute("SET max_parallel_maintenance_workers = 1")
+            conn.execute(f"SET max_parallel_maintenance_workers = {self.parallel}")
             conn.execute("DROP INDEX IF EXISTS face_vector_hnsw")
             conn.execute("DROP INDEX IF EXISTS product_key_key")
             conn.execute("DROP INDEX IF EXISTS product_key_seq")
@@ -386,6 +386,7 @@ def main() -> None:
     parser.add_argument("--inprocess-max", type=int, default=300_000)
     parser.add_argument("--no-photos", action="store_true")
     parser.add_argument("--photos-first", action="store_true")
+    parser.add_argument("--parallel", type=int, default=1, help="parallel workers of each index build")
     parser.add_argument(
         "--draw-at",
         type=int,
@@ -413,7 +414,7 @@ def main() -> None:
         with psycopg.connect(pg.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
             c.execute("ALTER SYSTEM SET max_wal_size = '16GB'")  # bulk loads without checkpoint storms
             c.execute("SELECT pg_reload_conf()")
-        cat = Catalogue(pg.url, pid, max(sizes[-1], args.draw_at))
+        cat = Catalogue(pg.url, pid, max(sizes[-1], args.draw_at), args.parallel)
         for n in sizes:
             print(f"== {n:,} face templates and {n:,} listings ({load()})", flush=True)
             spent = cat.grow(n)
