@@ -233,6 +233,11 @@ class Thumbnail:
         """`foreground`, once for both tests and both orientations of a query."""
         return foreground(self.gray, self.scale)
 
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """`_edges` of the stored picture, once for the alignment and every edge test."""
+        return _edges(self.pixels, self.scale)
+
 
 def thumbnail(frame: np.ndarray) -> bytes:
     """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, JPEG. The letters
@@ -302,12 +307,15 @@ def _laid_over(
     m: np.ndarray,
     size: tuple[int, int],
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    prepared: np.ndarray | None = None,
 ) -> np.ndarray:
     """`a` (after `prepare`) warped by the similarity `m` into a picture of `size`. When `m` shrinks,
     `a` is first resized by area to the query's scale: a warp samples, so a picture shrunk by it keeps
     detail (and aliasing) the downsized copy averaged away, and a strongly resized copy would not
-    correlate with its own original."""
+    correlate with its own original. `prepared`: `prepare(a)`, when already computed."""
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    if scale >= SHRINK_FIRST and prepared is not None:
+        return cv2.warpAffine(prepared, m, size, flags=cv2.INTER_LINEAR)
     if scale < SHRINK_FIRST:
         h, w = a.shape[:2]
         a = _scaled(a, scale)
@@ -415,7 +423,8 @@ def keypoint_agreement(
         edges = query_edges(query_frame, s)
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
-    warped = _laid_over(pixels, m, (w, h), lambda a: _edges(a, s))
+    own = thumb.edges if pixels is thumb.pixels else None
+    warped = _laid_over(pixels, m, (w, h), lambda a: _edges(a, s), own)
     valid = cv2.warpAffine(np.ones(pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
@@ -455,6 +464,12 @@ class Confirmation:
     regions: float = 0.0  # stored regions carried over (region evidence)
     whole: bool = False  # region evidence judged by the edge overlay (the stored picture has no interior)
     mirrored: bool = False  # region evidence: the query was mirrored
+    hull: np.ndarray | None = field(default=None, repr=False)  # local features: the inliers' hull in the query
+
+    @property
+    def placed(self) -> bool:
+        """Local features put the stored picture somewhere: only then are the pictures compared."""
+        return self.transform is not None and self.inliers >= MIN_INLIERS and self.spread >= MIN_SPREAD
 
     @property
     def is_copy(self) -> bool:
@@ -498,6 +513,11 @@ def confirm(
 ) -> Confirmation:
     """How many of the stored product's features reappear in the query under one similarity transform,
     and whether the stored picture laid over the query by that transform looks the same."""
+    return appraised(locate(stored, query), stored, thumb, query_gray, query_colour, query_colour_edges)
+
+
+def locate(stored: Features, query: Features) -> Confirmation:
+    """The geometry alone (matches, the RANSAC similarity, inliers, spread): no pixel compared."""
     if len(stored.descriptors) < 4 or len(query.descriptors) < 4:
         return Confirmation(0, 0.0)
     si, qi = polarity_free_matches(stored.descriptors, query.descriptors)
@@ -520,15 +540,27 @@ def confirm(
     if len(inl) < 3:
         return Confirmation(int(len(inl)), 0.0)
     spread = cv2.contourArea(cv2.convexHull(inl)) / MAX_SIDE**2
-    c = Confirmation(int(len(inl)), float(spread), transform=transform)
-    if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
-        c.agreement, c.blocks = appearance(
-            thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
-        )
+    return Confirmation(
+        int(len(inl)), float(spread), transform=transform, hull=cv2.convexHull(dst[mask.ravel() == 1])
+    )
+
+
+def appraised(
+    c: Confirmation,
+    stored: Features,
+    thumb: Thumbnail | None,
+    query_gray: np.ndarray | None,
+    query_colour: np.ndarray | None = None,
+    query_colour_edges: np.ndarray | None = None,
+) -> Confirmation:
+    """A located match with the appearance tests filled in (when it was placed and there is a picture)."""
+    if thumb is not None and query_gray is not None and c.placed and c.transform is not None:
+        assert c.hull is not None
+        c.agreement, c.blocks = appearance(thumb, query_gray, c.transform, c.hull)
         c.patch_agreement, c.patches = keypoint_agreement(
             thumb,
             query_gray if query_colour is None else query_colour,
-            transform,
+            c.transform,
             stored.points,
             None if query_colour is None else query_colour_edges,
         )
@@ -547,11 +579,11 @@ class QuerySignature:
     regions: rsig.Regions | None = None  # its colour regions (region_signature.py)
     _edges: dict[tuple[float, bool], np.ndarray] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def gray_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.gray[:, ::-1])
 
-    @property
+    @cached_property
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
 
@@ -583,15 +615,46 @@ def confirm_copy(
     stored: Features, thumb: Thumbnail | None, q: QuerySignature, regions: rsig.Regions | None = None
 ) -> Confirmation:
     """Local features first; when they do not confirm a copy and the row has regions, the regions."""
+    return judged(placed(stored, q, regions), stored, thumb, q)
+
+
+@dataclass
+class Placement:
+    """Where each evidence puts a stored picture in the query, found without its thumbnail: the cheap
+    stage of the decision. A candidate no evidence places cannot be a copy (every appearance test needs
+    a placement), so its thumbnail is never decoded nor its pixels compared."""
+
+    upright: Confirmation
+    mirrored: Confirmation
+    regions: rsig.RegionMatch | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.upright.placed or self.mirrored.placed or (self.regions is not None and self.regions.holds)
+
+    @property
+    def inliers(self) -> int:
+        """The most features either orientation confirms geometrically: a bound on the copy's inliers."""
+        return max(self.upright.inliers, self.mirrored.inliers)
+
+
+def placed(stored: Features, q: QuerySignature, regions: rsig.Regions | None = None) -> Placement:
+    """Local features' geometry in both orientations and the regions' similarity: no pixel compared."""
+    r = rsig.match(regions, q.regions) if regions is not None and q.regions is not None else None
+    return Placement(locate(stored, q.upright), locate(stored, q.mirrored), r)
+
+
+def judged(p: Placement, stored: Features, thumb: Thumbnail | None, q: QuerySignature) -> Confirmation:
+    """The decision on a placement: the appearance tests, local features first, then the regions."""
     up, mi = (None, None) if thumb is None else (q.edges(thumb.scale, False), q.edges(thumb.scale, True))
-    a = confirm(stored, q.upright, thumb, q.gray, q.colour, up)
+    a = appraised(p.upright, stored, thumb, q.gray, q.colour, up)
     if a.is_copy:
         return a
-    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
+    b = appraised(p.mirrored, stored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
     best = a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
-    if best.is_copy or regions is None or thumb is None or q.regions is None:
+    if best.is_copy or p.regions is None or thumb is None:
         return best
-    c = confirm_regions(stored, regions, thumb, q)
+    c = confirm_regions(stored, None, thumb, q, p.regions)
     if not c.is_copy or contradicts(b if c.mirrored else a, c, thumb):
         return best
     return c
@@ -637,7 +700,7 @@ def refined(thumb: Thumbnail, query_edges: np.ndarray, transform: np.ndarray) ->
     centroids place a picture within a few pixels, the edge tests need about one. Edges, not colours:
     a recolouring moves neither. The transform as it was when the alignment does not converge."""
     s = thumb.scale
-    stored = _edges(thumb.pixels, s).astype(np.float32)
+    stored = thumb.edges.astype(np.float32)
     m = _between_thumbnails(transform, s)
     inverse = cv2.invertAffineTransform(m).astype(np.float32)  # ECC's warp maps the query onto the stored
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
@@ -674,7 +737,7 @@ def edge_points(thumb: Thumbnail) -> np.ndarray:
     fg = thumb.interior
     if fg is None:
         return np.zeros((0, 2), np.float32)
-    e = _edges(thumb.pixels, s) * fg
+    e = thumb.edges * fg
     h, w = e.shape
     hb, wb = h // k, w // k
     if hb == 0 or wb == 0 or not e.any():
@@ -709,8 +772,8 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     s = thumb.scale
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
-    stored_edges = _edges(thumb.pixels, s)
-    warped = _laid_over(thumb.pixels, m, (w, h), lambda a: _edges(a, s))
+    stored_edges = thumb.edges
+    warped = _laid_over(thumb.pixels, m, (w, h), lambda a: _edges(a, s), stored_edges)
     valid = cv2.warpAffine(np.ones(thumb.pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     k = _px(OVERLAY_BLOCK, s)
     hb, wb = h // k, w // k
@@ -730,12 +793,21 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     return float((ncc > OVERLAY_NCC).mean()), n
 
 
-def confirm_regions(stored: Features, regions: rsig.Regions, thumb: Thumbnail, q: QuerySignature) -> Confirmation:
+def confirm_regions(
+    stored: Features,
+    regions: rsig.Regions | None,
+    thumb: Thumbnail,
+    q: QuerySignature,
+    match: rsig.RegionMatch | None = None,
+) -> Confirmation:
     """The second line of evidence: the stored regions placed in the query by one similarity (mirrored
-    or not, region_signature.match), then the stored picture laid over the query with it and judged by
-    the same appearance tests as local features' matches (its interior's blocks and edges)."""
-    assert q.regions is not None
-    r = rsig.match(regions, q.regions)
+    or not, region_signature.match; `match` when already found), then the stored picture laid over the
+    query with it and judged by the same appearance tests as local features' matches (its interior's
+    blocks and edges)."""
+    if match is None:
+        assert q.regions is not None and regions is not None
+        match = rsig.match(regions, q.regions)
+    r = match
     c = Confirmation(0, 0.0, evidence="regions", regions=r.evidence, mirrored=r.mirrored)
     if not r.holds or r.transform is None:
         return c
