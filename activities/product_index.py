@@ -305,8 +305,9 @@ def best_match(
     confirmed, else the colour regions confirmed (rows stored before regions have none: local features
     and pHash decide for them as before); the perceptual-hash distance decides only for pictures too
     plain for both. The match names the evidence that decided. `with_regions=False` is the detector
-    before region evidence; `staged=False` judges every candidate with every test, the decision as it
-    was before it was staged (the bench measures both in the same run)."""
+    before region evidence; `staged=False` judges every candidate with every test and aligns the regions
+    at full resolution only, the decision as it was before it was staged (the bench measures both in
+    the same run)."""
     if staged:
         return _staged_match(sig, rows, image_seqs, text_threshold, image_max_distance, with_regions)
     best: Match | None = None
@@ -317,7 +318,7 @@ def best_match(
         if seq in image_seqs and sim < text_threshold:
             stored = vis.unpack(features)
             regions = vis.unpack_regions(features) if with_regions else None
-            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions)
+            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions, coarse_first=False)
             inliers, image_copy, evidence = c.inliers, c.is_copy, c.evidence
             plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
             q_regions = sig.image.regions
