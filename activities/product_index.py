@@ -7,7 +7,8 @@ Image (activities/copy_detection/image_signature.py): SIFT visual words for cand
 local features for the decision (crops, flips, rotations, overlays, borders, backgrounds, colours);
 the perceptual-hash distance is kept as evidence for operators and as a second image test.
 Candidates come from the in-process index (activities/copy_detection/duplicate_index.py), kept in step with the
-ProductSignature table; only the candidates' rows are read and compared.
+ProductSignature table; only the candidates' rows are read and compared, in stages (text, then where
+each evidence places the picture, then pixels for the placed ones only: _staged_match).
 
 A store's own listings never count against it; only other stores' listed products do.
 """

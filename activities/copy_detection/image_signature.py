@@ -1,5 +1,6 @@
 """ASSOC-3 image copies: local features that survive what copycats do to a stolen product photo.
-Over 400 lines: one feature pipeline (features, visual words, confirmed match) whose stages are tuned together.
+Over 400 lines: one feature pipeline (features, visual words, placement, confirmed match) whose stages and
+floors are tuned together.
 
 A copy is cropped, flipped, rotated, relabelled with text, a logo or a price tag, framed, put on another
 background or recoloured, then resized and recompressed. A global perceptual hash changes under most of
