@@ -381,6 +381,13 @@ class SellerAccount:
             self._wake()  # the run loop records it
             return None
 
+    async def _audit_dropped(self, event: str, **fields: Any) -> None:
+        """A signal dropped for its credential, on the record one by one up to the run's REFUSALS_KEPT
+        (shared with refused signals), then counted: a flood of well-formed facts under a credential that
+        may not send them costs a run at most that many audit rows (workflows/traffic.py)."""
+        if self.traffic.keep_refusal():
+            await self.effects.audit(event, **fields)
+
     async def _record_rejected_signals(self) -> None:
         while self._rejected_signals:
             signal, refusal = self._rejected_signals.pop(0)
@@ -398,7 +405,7 @@ class SellerAccount:
         if not logins or self.chart.is_closed:
             return
         actors = await verified(
-            [("login", x) for x in logins], account=self.profile.member_id, audit=self.effects.audit
+            [("login", x) for x in logins], account=self.profile.member_id, audit=self._audit_dropped
         )
         logins = [x for x, by in zip(logins, actors, strict=True) if by is not None]
         if not logins:
@@ -428,7 +435,7 @@ class SellerAccount:
         while self._facts and not self.chart.is_closed:
             batch, self._facts = self._facts, []
             messages = [m for m in map(_fact_message, batch) if m is not None]
-            actors = iter(await verified(messages, account=self.profile.member_id, audit=self.effects.audit))
+            actors = iter(await verified(messages, account=self.profile.member_id, audit=self._audit_dropped))
             for fact in batch:
                 by = next(actors) if _fact_message(fact) is not None else None
                 if by is None or self.chart.is_closed:

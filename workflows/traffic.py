@@ -26,7 +26,8 @@ patch keep their signal handler and replay as they were.
 Whatever arrives in one workflow task, its work stays bounded: a run takes at most LOGINS_PER_RUN logins
 (those it carries from the run before included; later ones are shed before they are even parsed, so
 that neither a task nor the next run's input grows with a flood), the logins taken are applied together
-(one credential check, one activity), at most REFUSALS_KEPT refused signals are recorded one by one, and
+(one credential check, one activity), at most REFUSALS_KEPT refused signals (or signals dropped for
+their credential) are recorded one by one, and
 whatever was shed is recorded once per run with its count (a count not yet recorded when the run
 continues is carried and recorded by the next).
 
