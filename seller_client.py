@@ -546,7 +546,7 @@ async def screen_buyer(
     try:
         return await client.execute_workflow(
             BuyerScreeningWorkflow.run,
-            buyer,  # the policy is the worker's (workflows/buyer_screening.py)
+            args=[buyer, None],  # no policy: the worker's applies (workflows/buyer_screening.py)
             id=f"buyer-{buyer.buyer_id}",
             task_queue=task_queue or settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -13,10 +13,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from models import boundary
     from models.auth import CredentialCheck, VerifyCredentialsInput
     from models.contract import BuyerScreening, BuyerScreeningResult, ViolationInput, account_workflow_id
     from models.policy import Policy
-    from models.refusals import Refusal
+    from models.refusals import Refusal, RefusedError
     from security import credentials
     from security.binding import binding
     from workflows.seller_account import SellerAccount
@@ -37,6 +38,11 @@ CALLER_POLICY = Refusal(
 class BuyerScreeningWorkflow:
     @workflow.run
     async def run(self, buyer: BuyerScreening, policy: Policy | None = None) -> BuyerScreeningResult:
+        if not isinstance(buyer, BuyerScreening):  # sent with one argument: the SDK leaves it undecoded
+            try:
+                buyer = boundary.parse(BuyerScreening, buyer)
+            except RefusedError as err:
+                return BuyerScreeningResult(closed=False, refusal=err.refusal)
         # A screening is a service's report (ENF-4); the verdict is recorded like a signal's. Judged as it
         # arrives (its sender waits for the answer), for the request as it was sent.
         sent_as = binding(buyer)
