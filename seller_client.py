@@ -233,7 +233,22 @@ SIGNAL_PATIENCE_SECONDS = 120.0
 
 
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
-    await signal(client, member_id, SellerAccount.login, LoginInput(channel=channel, ip=ip))
+    """Report a login: the account's `login` command (a signal until release v3; workflows/traffic.py
+    says why it changed). A run on a worker that predates v3 (during a rolling deploy) has no such
+    command and takes the login as the signal it was."""
+    inp = LoginInput(channel=channel, ip=ip)
+    try:
+        await command(client, member_id, SellerAccount.login, inp)
+    except WorkflowUpdateFailedError as err:
+        if not unknown_command(err):
+            raise
+        await signal(client, member_id, "login", inp)
+
+
+def unknown_command(err: BaseException) -> bool:
+    """The run's code has no handler for the command sent (the SDK's answer to an unknown update)."""
+    cause = getattr(err, "cause", None)
+    return isinstance(cause, ApplicationError) and "expected but not found" in str(cause.message)
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
@@ -544,7 +559,7 @@ async def screen_buyer(
     try:
         return await client.execute_workflow(
             BuyerScreeningWorkflow.run,
-            args=[buyer, current_policy()],
+            args=[buyer, None],  # no policy: the worker's applies (workflows/buyer_screening.py)
             id=f"buyer-{buyer.buyer_id}",
             task_queue=task_queue or settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -39,6 +39,7 @@ from activities.registration_checks import screen_registration
 from activities.retention import KEEPER_WORKFLOW_ID, erase_member, sweep_retention
 from activities.worker_support.failure_kinds import FailureKinds
 from activities.worker_support.metrics import BusinessMetrics
+from activities.worker_support.sandbox_context import WorkflowContextRunner
 from activities.worker_support.supervision import ActivitySupervision
 from activities.worker_support.telemetry import configure_logging, install_metrics
 from models.settings import settings
@@ -133,7 +134,7 @@ def worker_client(client: Client) -> Client:
     return Client(**config)
 
 
-def sandbox_runner() -> SandboxedWorkflowRunner:
+def sandbox_runner() -> WorkflowContextRunner:
     # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
     # and workers and replayers alike build their runner here (security/credentials.py).
     keyring()
@@ -142,9 +143,13 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
     # `models` and `security` (messages, policy and pure checks) are passed through wherever a workflow
     # module imports them, so that every workflow sees the same classes the data converter decodes to.
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry", "models", "security"
+    # Wrapped so that decoding a message's payloads does not enter the sandbox to learn its codec context
+    # (activities/worker_support/sandbox_context.py: a signal flood's cost, issue 24).
+    return WorkflowContextRunner(
+        SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry", "models", "security"
+            )
         )
     )
 

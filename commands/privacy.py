@@ -207,10 +207,10 @@ async def withdraw_consent(
     client: Client, member_id: str, *, purpose: str = "face", task_queue: str | None = None
 ) -> ConsentWithdrawal:
     """DATA-1 through Temporal, signed as the account's seller (the activity checks the credential)."""
-    cred = credentials.for_command("withdraw_consent", member_id)
+    request = WithdrawConsentInput(member_id=member_id, purpose=purpose)
     return await client.execute_workflow(
         ConsentWithdrawalRequest.run,
-        credentials.signed(WithdrawConsentInput(member_id=member_id, purpose=purpose), cred),
+        credentials.sign_message(request, command="withdraw_consent", account=member_id),
         id=withdrawal_workflow_id(member_id, purpose),
         task_queue=task_queue or settings().task_queue,
     )
