@@ -21,6 +21,7 @@ from models import limits
 from models import metrics as m
 from models.contract import (
     AppealDecisionInput,
+    LoginInput,
     RegistrationInput,
     RequestCodeInput,
     RetryInput,
@@ -40,6 +41,7 @@ from tests.support.accounts import (
     audited,
     finish,
     linked_pair_with_a_case,
+    refused,
     serious_violation_closes,
     start_account,
     task_failures,
@@ -261,20 +263,26 @@ async def test_case8_signals_with_missing_fields_or_wrong_types_are_audited(
         await h.signal("report_violation", signing.raw(h, "report_violation", violation(points="ten")))
         await h.signal("report_violation", "not an object")
         await h.signal("report_closure", args=[{"report_id": "r1"}, {"extra": 1}])
+        # A login is a command (issue 24): as a signal it is set aside unread, never applied nor audited;
+        # as the command, the same bad field is refused with its rule and code.
         await h.signal("login", signing.raw(h, "login", {"channel": "fax", "ip": "203.0.113.1"}))
+        assert await refused(signing.login(h, LoginInput(channel="fax", ip="203.0.113.1"))) == (
+            "REG-4",
+            "channel_not_allowed",
+        )
         await h.signal(
             "ban", signing.raw(h, "ban", {"origin_member_id": 7, "via_member_id": "M1", "origin_reason": "x"})
         )
-        rows = await audited(h.id, "signal_refused", 6)
+        rows = await audited(h.id, "signal_refused", 5)
         assert sorted((r.detail["signal"], r.rule, r.reason) for r in rows) == [
             ("ban", "ENF-3", "origin_member_id_wrong_type"),
-            ("login", "REG-4", "channel_not_allowed"),
             ("report_closure", "REG-9", "wrong_arity"),
             ("report_violation", "ENF-2", "category_missing"),
             ("report_violation", "ENF-2", "not_an_object"),
             ("report_violation", "ENF-2", "points_wrong_type"),
         ]
-        assert (await h.query(SellerAccount.status)).state == "open"
+        status = await h.query(SellerAccount.status)
+        assert (status.state, status.login_count) == ("open", 0)
         await serious_violation_closes(h)
         assert await task_failures(h) == []
         await finish(h)

@@ -143,8 +143,11 @@ async def test_a_refused_photo_and_a_refused_registrations_key_go_after_their_pe
     with pytest.raises(DataKeyDestroyed):
         await codec.decode(refused_start)
     assert reg.id_card_number.encode() in (await codec.decode(accepted_start))[0].data, "an account's key stays"
+    # The sweep's audit gives a count only (no scope, no member id); the registry is shared with this
+    # worker's other tests, whose keys without an account go in the same sweep.
     swept = rows(AuditRecord, workflow_id="retention-data-keys")
-    assert swept and all(r.detail == {"data_key_of_no_account": "1"} for r in swept)
+    assert swept and all(set(r.detail) == {"data_key_of_no_account"} for r in swept)
+    assert sum(int(r.detail["data_key_of_no_account"]) for r in swept) >= 1
 
 
 async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_period_its_bar_stays(
