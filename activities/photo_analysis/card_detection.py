@@ -413,6 +413,8 @@ def widen(rgb_shape: tuple[int, ...], grads: Gradients, q: Quad, settings: Detec
                 or (interior and lo <= m.aspect <= hi)
             ):
                 m.shape_score, m.completed = best.shape_score, best.completed
+                # Its print is measured again, straightened from the new outline (scan's `levelled`).
+                m.text_lines, m.text_tilt, m.inside, m.seeded = best.text_lines, -1.0, best.inside, best.seeded
                 best = m
                 interior = False
             elif interior:
@@ -534,12 +536,18 @@ def scan(
     def texty(q: Quad) -> bool:
         """Text lines are counted lazily, within a budget: the text detector is the costly part."""
         if q.text_lines < 0 and q.inside >= s.min_text_lines:
-            # The frame's own print, no second detection.
-            q.text_lines, q.text_tilt = q.inside, card_print.tilt_on_card(q.corners, lines)
+            # The frame's own print counted, no second detection; how level it runs is measured on
+            # the straightened card (`levelled`) only for the card taken.
+            q.text_lines, q.text_tilt = q.inside, -1.0
         if q.text_lines < 0 and budget[0] > 0:
             budget[0] -= 1
             q.text_lines, q.text_tilt = text_lines(straighten(source, q.corners * scale, 360))
         return q.text_lines >= s.min_text_lines
+
+    def levelled(q: Quad) -> Quad:
+        if q.text_tilt < 0:
+            q.text_tilt = text_lines(straighten(source, q.corners * scale, 360))[1]
+        return q
 
     def steep(q: Quad) -> bool:
         return q.side_ratio < s.steep_side_ratio or q.max_angle_off > s.steep_max_angle
@@ -554,9 +562,9 @@ def scan(
         for q in distinct:
             if q.text_lines < 0 and (q.touches_frame or (steep(q) and not q.cuts)) and texty(q):
                 verdict = OUT_OF_FRAME if q.touches_frame else TOO_STEEP
-                return CardScan(verdict, q, {**measures, **describe(q)})
+                return CardScan(verdict, q, {**measures, **describe(levelled(q))})
         return CardScan(NOT_FOUND, None, measures)
-    best = widen(rgb.shape, grads, best, s)
+    best = levelled(widen(rgb.shape, grads, best, s))
     measures.update(describe(best))
     others = [
         q

@@ -158,7 +158,9 @@ def seeded_quads(
     ) -> list[tuple[float, tuple[np.ndarray, np.ndarray]]]:
         """Edges found moving a line (along `axis`, across `span`) outward along `normal`."""
         found: list[tuple[float, float, tuple[np.ndarray, np.ndarray]]] = []
-        for off in np.arange(start + 0.2 * h, start + reach + step, step):
+        # From a little inside the lines' boxes (drawn larger than the glyphs, a header's may reach the
+        # card's edge) outward.
+        for off in np.arange(start - 0.3 * h, start + reach + step, step):
             centre_along = (span[0] + span[1]) / 2
             half = (span[1] - span[0]) / 2
             for tilt in tilts:
@@ -208,6 +210,9 @@ def seeded_quads(
                         continue
                     if (c[:, 1] < -0.5 * fh).any() or (c[:, 1] > 1.5 * fh).any():
                         continue
+                    # No larger than the ID-1 layout around this print allows, across both sides.
+                    if np.ptp(c @ u) > 1.05 * max_w or np.ptp(c @ v) > 1.05 * max_h:
+                        continue
                     w_ = (np.linalg.norm(c[1] - c[0]) + np.linalg.norm(c[2] - c[3])) / 2
                     h_ = (np.linalg.norm(c[3] - c[0]) + np.linalg.norm(c[2] - c[1])) / 2
                     if h_ < 1:
@@ -215,7 +220,13 @@ def seeded_quads(
                     fit = abs(float(np.log(w_ / h_ / ID1_ASPECT)))
                     if fit > 0.25:
                         continue
-                    quads.append((st + sb + sl + sr - 4 * fit, c.astype(np.float32)))
+                    # An edge along most of a side is as good as one along all of it (fingers hold
+                    # the card by its sides); of outlines with their edges, the nearest around the
+                    # print is the card's (its margins are a few millimetres; a background's lines
+                    # are further out).
+                    edges = sum(min(x, 0.8) for x in (st, sb, sl, sr))
+                    spread = float(np.log(w_ * h_ / max(1.0, width * height)))
+                    quads.append((edges - 2 * fit - 0.3 * spread, c.astype(np.float32)))
     quads.sort(key=lambda t: t[0], reverse=True)
     return [q for _, q in quads[:keep]]
 
