@@ -492,7 +492,7 @@ def scan(
     lines = frame_text or []
     groups = [g for g in card_print.clusters(lines) if g.lines >= s.min_text_lines][:3]
     for group in groups:
-        for c in card_print.seeded_quads(grads.along, group, rgb.shape[:2], strength=s.edge_strength):
+        for c in card_print.seeded_quads(grads.gx, grads.gy, group, strength=s.edge_strength):
             if (m := measure(rgb.shape, grads, c, s)) is not None:
                 m.seeded = True
                 measured.append(m)
@@ -539,7 +539,9 @@ def scan(
             # The frame's own print counted, no second detection; how level it runs is measured on
             # the straightened card (`levelled`) only for the card taken.
             q.text_lines, q.text_tilt = q.inside, -1.0
-        if q.text_lines < 0 and budget[0] > 0:
+        if q.text_lines < 0 and budget[0] > 0 and not groups:
+            # No print found in the frame (small print at the frame's scale): the card straightened,
+            # at full resolution, is looked at instead.
             budget[0] -= 1
             q.text_lines, q.text_tilt = text_lines(straighten(source, q.corners * scale, 360))
         return q.text_lines >= s.min_text_lines

@@ -136,12 +136,17 @@ def _intersect(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray
 
 
 def seeded_quads(
-    along: object, cluster: PrintCluster, frame: tuple[int, int], *, strength: float, keep: int = 4
+    gx: np.ndarray,
+    gy: np.ndarray,
+    cluster: PrintCluster,
+    *,
+    strength: float,
+    keep: int = 4,
 ) -> list[np.ndarray]:
     """Card outlines around `cluster`: per side, the straight edges found outward from the print
-    (`along(p, q, t0, t1, n, strength)`: the share of p->q with an edge across it), within the ID-1
+    (`gx`, `gy`: the frame's Sobel gradients per channel, card_detection.Gradients), within the ID-1
     bound; the four sides' combinations whose shape is nearest ID-1 with the most edge, best first."""
-    measure_along = along  # Gradients.along
+    fh, fw = gx.shape[:2]
     u, v = cluster.frame()
     u0, u1, v0, v1 = cluster.extent()
     width, height = u1 - u0, v1 - v0
@@ -151,32 +156,51 @@ def seeded_quads(
     max_h = max(max_w / ID1_ASPECT, height / PRINT_MIN_HEIGHT_SHARE)
     step = max(1.0, 0.25 * h)
     tilts = np.radians(np.arange(-6.0, 6.1, 2.0))
-    fh, fw = frame
 
     def side_lines(
         normal: np.ndarray, start: float, reach: float, span: tuple[float, float], axis: np.ndarray
     ) -> list[tuple[float, tuple[np.ndarray, np.ndarray]]]:
-        """Edges found moving a line (along `axis`, across `span`) outward along `normal`."""
-        found: list[tuple[float, float, tuple[np.ndarray, np.ndarray]]] = []
+        """Edges found moving a line (along `axis`, across `span`) outward along `normal`: per offset
+        and tilt, the share of its points with an edge across it within 3 px (as Gradients.along)."""
+        centre_along = (span[0] + span[1]) / 2
+        half = (span[1] - span[0]) / 2
+        ts = np.linspace(-0.9, 0.9, 24) * half
         # From a little inside the lines' boxes (drawn larger than the glyphs, a header's may reach the
-        # card's edge) outward.
-        for off in np.arange(start - 0.3 * h, start + reach + step, step):
-            centre_along = (span[0] + span[1]) / 2
-            half = (span[1] - span[0]) / 2
-            for tilt in tilts:
-                direction = axis * np.cos(tilt) + normal * np.sin(tilt)
-                centre = axis * centre_along + normal * off
-                p, q = centre - direction * half, centre + direction * half
-                support = measure_along(p, q, 0.05, 0.95, 24, strength)  # type: ignore[operator]
-                if support >= 0.5:
-                    found.append((support, float(off), (centre, direction)))
-        if not found:
-            return []
-        # Local maxima: the best tilt at each offset, then offsets that beat their neighbours.
+        # card's edge) outward, every pixel; the line's support counts an edge 3 px either way.
+        offsets = np.arange(start - 0.3 * h - 3, start + reach + 4, 1.0)
+        best_support = np.zeros(len(offsets))
+        best_tilt = np.zeros(len(offsets))
+        for tilt in tilts:
+            direction = axis * np.cos(tilt) + normal * np.sin(tilt)
+            across = np.array([-direction[1], direction[0]])
+            pts = (
+                (axis * centre_along)[None, None, :]
+                + offsets[:, None, None] * normal[None, None, :]
+                + ts[None, :, None] * direction[None, None, :]
+            )
+            xy = np.round(pts).astype(int)
+            inside = (xy[..., 0] >= 0) & (xy[..., 0] < fw) & (xy[..., 1] >= 0) & (xy[..., 1] < fh)
+            xs, ys = np.clip(xy[..., 0], 0, fw - 1), np.clip(xy[..., 1], 0, fh - 1)
+            g = np.abs(gx[ys, xs] * across[0] + gy[ys, xs] * across[1]).max(axis=2)
+            edge = (g >= strength) & inside
+            # an edge within 3 px of the line, either way
+            near = np.zeros_like(edge)
+            for k in range(-3, 4):
+                near[max(0, k) : len(edge) + min(0, k)] |= edge[max(0, -k) : len(edge) - max(0, k)]
+            support = near.mean(axis=1)
+            better = support > best_support
+            best_support[better], best_tilt[better] = support[better], tilt
+        # Offsets every `step`, from 0.3 line heights inside the print's boxes.
+        picks = np.arange(3, len(offsets) - 3, max(1, int(round(step))))
         best: dict[float, tuple[float, tuple[np.ndarray, np.ndarray]]] = {}
-        for support, off, line in found:
-            if off not in best or support > best[off][0]:
-                best[off] = (support, line)
+        for i in picks:
+            if best_support[i] >= 0.5:
+                direction = axis * np.cos(best_tilt[i]) + normal * np.sin(best_tilt[i])
+                centre = axis * centre_along + normal * offsets[i]
+                best[float(offsets[i])] = (float(best_support[i]), (centre, direction))
+        if not best:
+            return []
+        # Local maxima: offsets that beat their neighbours.
         offs = sorted(best)
         peaks = [
             (best[o][0], o, best[o][1])
