@@ -208,8 +208,8 @@ def seeded_quads(
             if (k == 0 or best[offs[k - 1]][0] <= best[o][0])
             and (k == len(offs) - 1 or best[offs[k + 1]][0] < best[o][0])
         ]
-        # The strongest two, and the outermost strong one (print bands lie inside the border).
-        chosen = sorted(peaks, key=lambda t: t[0], reverse=True)[:2]
+        # The strongest three, and the outermost strong one (print bands lie inside the border).
+        chosen = sorted(peaks, key=lambda t: t[0], reverse=True)[:3]
         strong = [pk for pk in peaks if pk[0] >= 0.75]
         if strong and strong[-1][1] not in {c[1] for c in chosen}:
             chosen.append(strong[-1])
@@ -233,6 +233,9 @@ def seeded_quads(
                     if (c[:, 0] < -0.5 * fw).any() or (c[:, 0] > 1.5 * fw).any():
                         continue
                     if (c[:, 1] < -0.5 * fh).any() or (c[:, 1] > 1.5 * fh).any():
+                        continue
+                    # Around the whole print (a side found on an edge within a line's box splits it).
+                    if cut_lines(c.astype(np.float32), list(cluster.boxes)):
                         continue
                     # No larger than the ID-1 layout around this print allows, across both sides.
                     if np.ptp(c @ u) > 1.05 * max_w or np.ptp(c @ v) > 1.05 * max_h:
