@@ -58,7 +58,7 @@ def test_an_outline_that_splits_a_line_of_print_is_not_the_cards() -> None:
 
 
 def test_the_card_is_found_around_its_print() -> None:
-    full, small = _photo("genuine", 1)
+    full, small = _photo("genuine")
     lines = card_reading.text_boxes(small)
     main = card_print.clusters(lines)[0]
     grads = card_detection.Gradients(small)
