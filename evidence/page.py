@@ -318,6 +318,8 @@ async def _association_html(
 ) -> str:
     case = account.cases.get(source.case_of(item))
     other = case.linked_member_id if case is not None else None
+    if item.kind == review.ASSOCIATION:  # no case yet: the link the operator is asked to confirm
+        other = review.association_of(item)[0] or None
     found = await asyncio.to_thread(source.links, account.member_id, other)
     if not found:
         return ""

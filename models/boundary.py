@@ -1,5 +1,6 @@
 """The boundary: one declaration per message the account workflow takes (signals, updates, inputs),
 checked where the message enters, with the sizes of the columns it ends up in (models/limits.py).
+Over 400 lines: one declaration per message, side by side, so that every entry point's checks read in one place.
 
 `parse(cls, raw)` turns a decoded payload (plain JSON values: signals arrive undecoded so that a
 payload that does not fit the dataclass is still seen) into the dataclass, normalised: datetimes aware

@@ -7,7 +7,7 @@ metrics; the codec server records its own with prometheus_client. The dashboard
 SDK_METRICS, which tests/test_deployment.py checks.
 
 Labels carry vocabularies, never values: rule ids, reason codes, verdicts, command names, states.
-A member id, an email, a phone or an ID number is never a label (tests/test_observability.py scrapes
+A member id, an email, a phone or an ID number is never a label (tests/activities/worker_support/test_telemetry.py scrapes
 a real worker and checks). Counter names omit `_total`: the exporter appends it (Prometheus
 convention, PrometheusConfig(counters_total_suffix=True)).
 """
@@ -29,6 +29,12 @@ class Metric:
     def exported(self) -> str:
         """The name Prometheus sees."""
         return f"{self.name}_total" if self.kind == "counter" else self.name
+
+    def attributes(self, labels: dict[str, str]) -> dict[str, str]:
+        """The labels of one sample: exactly those declared (anything else is a mistake in the caller)."""
+        if set(labels) != set(self.labels):
+            raise ValueError(f"{self.name} takes labels {self.labels}, got {sorted(labels)}")
+        return {k: str(v)[:64] for k, v in labels.items()}
 
 
 REGISTRATIONS = Metric(
@@ -55,8 +61,36 @@ KNOWN_FACE_MATCHES = Metric(
     ("kind",),
     "Known-faces matches (ASSOC-2 shared_face, photo reuse)",
 )
-REVIEWS_OPENED = Metric("seller_reviews_opened", "counter", ("kind",), "Items put before an operator")
-REVIEWS_DECIDED = Metric("seller_reviews_decided", "counter", ("kind",), "Items an operator decided")
+# Review items (models/review.py), every kind, counted by the account workflow's own meter
+# (workflows/reviews.py). Waiting = opened - decided; overdue and still waiting = overdue -
+# decided{overdue="true"}. `decision` is approve, refuse, or resolved (closed by the account itself).
+REVIEWS_OPENED = Metric("seller_reviews_opened", "counter", ("kind",), "Items put before an operator, by kind")
+REVIEWS_DECIDED = Metric(
+    "seller_reviews_decided",
+    "counter",
+    ("kind", "decision", "overdue"),
+    "Items decided or resolved, by kind, decision and whether they had gone overdue",
+)
+REVIEWS_OVERDUE = Metric(
+    "seller_reviews_overdue", "counter", ("kind",), "Items past their due time undecided (escalated), by kind"
+)
+REVIEW_WAIT_SECONDS = Metric(
+    "seller_review_wait_seconds",
+    "histogram",
+    ("kind", "decision"),
+    "Time an item waited, from its opening to its decision",
+)
+# Review waits are hours and days, not the SDK's milliseconds (telemetry.metrics_runtime uses these).
+REVIEW_WAIT_BUCKETS = (60.0, 600.0, 3600.0, 4 * 3600.0, 8 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0)
+# The outbox (workflows/effects.py): system effects that could not be written wait in the account's
+# state until an operator's retry. Waiting = queued - retried (a retried effect that fails again is
+# queued again), counted by the account workflow's own meter.
+OUTBOX_QUEUED = Metric(
+    "seller_outbox_queued", "counter", ("effect",), "Effects put in an account's outbox (audit, notice, bar, cascade)"
+)
+OUTBOX_RETRIED = Metric(
+    "seller_outbox_retried", "counter", ("effect",), "Effects taken out of an outbox by a retry"
+)
 ENFORCEMENT_ACTIONS = Metric(
     "seller_enforcement_actions", "counter", ("action", "rule"), "Violations, freezes, closures, cascades"
 )
@@ -84,6 +118,10 @@ ALL: tuple[Metric, ...] = (
     KNOWN_FACE_MATCHES,
     REVIEWS_OPENED,
     REVIEWS_DECIDED,
+    REVIEWS_OVERDUE,
+    REVIEW_WAIT_SECONDS,
+    OUTBOX_QUEUED,
+    OUTBOX_RETRIED,
     ENFORCEMENT_ACTIONS,
     TRANSITIONS,
     STEPS_NEEDING_ATTENTION,
@@ -92,10 +130,8 @@ ALL: tuple[Metric, ...] = (
     CODEC_REFUSALS,
 )
 
-# Audit events (ENF-4) that are enforcement actions, and those that open or close an operator's item.
+# Audit events (ENF-4) that are enforcement actions.
 ENFORCEMENT_EVENTS = frozenset({"violation", "hold_added", "suspend", "close", "cascade", "reclaim"})
-REVIEW_OPENED_EVENTS = {"appeal_filed": "appeal"}
-REVIEW_DECIDED_EVENTS = {"appeal_approved": "appeal", "appeal_rejected": "appeal"}
 
 # The SDK's own metrics the dashboard uses (the exporter's names with the settings in
 # activities/worker_support/telemetry.py); the observability test finds each on a real worker.

@@ -71,6 +71,10 @@ class AssociationPolicy:
     appeal_window_days: float = 7
     text_similarity_threshold: float = 0.6
     image_hash_max_distance: int = 6
+    # Causes of a link (shared_face, shared_email, shared_mobile, duplicate_product, ...) that a person
+    # confirms before ASSOC-4 suspends anyone: an `association` review item instead of a case. Empty:
+    # every link is a case at once (ASSOC-4 as written).
+    confirm_causes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

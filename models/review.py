@@ -211,3 +211,9 @@ class DecideReviewInput(Signed):
     operator: str
     note: str
     code: str | None = None  # for `refuse`: the reason code, from the rule's vocabulary
+
+
+def association_of(item: ReviewItem) -> tuple[str, str]:
+    """An association item's other account and the link's cause, from its evidence."""
+    found = {e.kind: e.label for e in item.evidence}
+    return found.get("linked_account", ""), found.get("link_cause", "")

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from models import metrics as m
     from models.account_state import AccountState, CascadeStep, PendingEffect
     from models.activity_io import AuditInput, NoticeInput
     from models.contract import AccountProfile, Attention, BanInput, account_workflow_id
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.lifecycle import LifecycleChart
     from workflows.requirements import record_error
 
+from workflows import metrics
 from workflows.activity_refs import ACTIVE_LINKS, BAR_IDENTITY, RECORD_AUDIT, SEND_NOTICE
 from workflows.authorization import system_credential
 from workflows.refusing import refusal_error
@@ -183,6 +185,7 @@ class Effects:
         except StepFailed as failed:
             if failed.kind == "infrastructure":
                 self.state.outbox.append(effect)
+                metrics.count(m.OUTBOX_QUEUED, effect=_kind(effect))
                 self.publish()
             else:
                 self.attention.needs(failed.step, f"refused: {failed.reason}")
@@ -191,6 +194,7 @@ class Effects:
         """ENF-4: write again what waits in the outbox; how many effects were tried."""
         effects, self.state.outbox = list(self.state.outbox), []
         for effect in effects:
+            metrics.count(m.OUTBOX_RETRIED, effect=_kind(effect))
             await self.run(effect)
         self.publish()
         return len(effects)
@@ -233,6 +237,11 @@ class Effects:
                 reason="retries_exhausted",
                 detail={"step": step, "error": error},
             )
+
+
+def _kind(effect: PendingEffect) -> str:
+    """The outbox metrics' `effect` label: which field of the effect is set."""
+    return next((k for k in ("audit", "notice", "bar", "cascade") if getattr(effect, k) is not None), "none")
 
 
 def _refusal_of(err: ApplicationError) -> Refusal:

@@ -40,6 +40,7 @@ from workflows.activity_refs import CLEAR_LINK
 from workflows.authorization import system_credential
 from workflows.effects import Effects
 from workflows.refusing import refusal_error, require_live
+from workflows.reviews import Reviews
 
 
 class Enforcement:
@@ -51,9 +52,11 @@ class Enforcement:
         profile: AccountProfile,
         policy: Policy,
         effects: Effects,
+        reviews: Reviews,
     ) -> None:
         self.state, self.chart, self.profile, self.policy = state, chart, profile, policy
         self.effects = effects
+        self.reviews = reviews
 
     # ------------------------------------------------------------------ facts (run loop)
 
@@ -258,8 +261,32 @@ class Enforcement:
         opens no second one."""
         if any(c.linked_member_id == linked_member_id and c.decision is None for c in self.state.cases):
             return
+        if self.reviews.enabled and cause in self.policy.association.confirm_causes:
+            # Policy asks a person first (issue 25): nobody is suspended on a link no one has confirmed.
+            await self.reviews.open_association(linked_member_id, rule=rule, cause=cause)
+            return
+        await self.confirm_link(linked_member_id, rule=rule, cause=cause)
+
+    async def confirm_link(self, linked_member_id: str, *, rule: str, cause: str) -> None:
+        """ASSOC-4 on a link: a case on both stores, each suspended with its appeal window."""
         case_id = f"C{workflow.uuid4().hex[:20]}"
         await self.open_case(AssociationCaseInput(case_id, cause, linked_member_id, rule), tell_other=True)
+
+    async def dismiss_link(self, linked_member_id: str, *, rule: str, cause: str, actor: str, note: str) -> None:
+        """An operator found the link wrong (a look-alike, a recycled phone number): the registry forgets
+        it, so ENF-3 never cascades along it, and nobody was suspended."""
+        await self.effects.steps.run(
+            CLEAR_LINK,
+            ClearLinkInput(self.profile.member_id, linked_member_id, actor, workflow.now()),
+            summary=f"{rule} clear link",
+        )
+        await self.effects.audit(
+            "link_dismissed",
+            rule=rule,
+            reason=cause,
+            actor=actor,
+            detail={"linked_member_id": linked_member_id, "note": note[:200]},
+        )
 
     async def expire_appeal_windows(self) -> None:
         for case in self.state.cases:

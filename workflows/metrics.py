@@ -1,13 +1,16 @@
-"""Business metrics only a workflow sees: registrations' outcomes and commands refused.
+"""Business metrics only a workflow sees: registrations' outcomes, commands refused, review items
+(opened, overdue, decided, and how long they waited) and the outbox.
 
 Recorded with the workflow's own metric meter, which records nothing while a workflow replays its
 history, so a worker restart or a cache eviction never counts an answer twice. Update validators run
 when an update arrives and never on replay; a refused update never reaches history at all, so this is
-the one place it can be counted. The names are declared in models/metrics.py.
+the one place it can be counted. The account's parts call `count` and `observe_seconds` where the
+thing happens (workflows/reviews.py, workflows/effects.py). The names are declared in models/metrics.py.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -24,18 +27,41 @@ with workflow.unsafe.imports_passed_through():
     from models import metrics as m
     from models.contract import RegistrationResult
     from models.refusals import REFUSAL_ERROR_TYPE, Refusal
+    from models.review import RESOLVED, ReviewItem
 
 
-def _count(metric: m.Metric, **labels: str) -> None:
-    workflow.metric_meter().create_counter(metric.name, metric.description).add(
-        1, {k: str(v)[:64] for k, v in labels.items()}
-    )
+def count(metric: m.Metric, value: int = 1, **labels: str) -> None:
+    """Count with the workflow's meter (nothing during replay). A metric never fails a workflow task:
+    a mistake here is logged and dropped (the observability test finds the missing count)."""
+    try:
+        workflow.metric_meter().create_counter(metric.name, metric.description).add(
+            value, metric.attributes(labels)
+        )
+    except Exception as err:
+        workflow.logger.warning("metric %s not recorded: %s", metric.name, type(err).__name__)
+
+
+def observe_seconds(metric: m.Metric, seconds: float, **labels: str) -> None:
+    """One observation of a duration histogram, with the workflow's meter (nothing during replay)."""
+    try:
+        workflow.metric_meter().create_histogram_float(metric.name, metric.description, "s").record(
+            max(seconds, 0.0), metric.attributes(labels)
+        )
+    except Exception as err:
+        workflow.logger.warning("metric %s not recorded: %s", metric.name, type(err).__name__)
+
+
+def review_left_queue(item: ReviewItem, now: datetime) -> None:
+    """An item leaves the queue: by kind, decision and whether it had gone overdue, with its wait."""
+    decision = item.decision or RESOLVED
+    count(m.REVIEWS_DECIDED, kind=item.kind, decision=decision, overdue=str(item.escalated).lower())
+    observe_seconds(m.REVIEW_WAIT_SECONDS, (now - item.opened_at).total_seconds(), kind=item.kind, decision=decision)
 
 
 def _refused(command: str, err: ApplicationError) -> None:
     detail = err.details[0] if err.details else None
     if err.type == REFUSAL_ERROR_TYPE and isinstance(detail, Refusal):
-        _count(m.REFUSALS, command=command, rule=detail.rule, code=detail.code)
+        count(m.REFUSALS, command=command, rule=detail.rule, code=detail.code)
 
 
 class _Inbound(WorkflowInboundInterceptor):
@@ -43,7 +69,7 @@ class _Inbound(WorkflowInboundInterceptor):
         result = await super().execute_workflow(input)
         if isinstance(result, RegistrationResult):
             refusal = result.refusal
-            _count(
+            count(
                 m.REGISTRATIONS,
                 outcome="accepted" if result.accepted else "refused",
                 rule=refusal.rule if refusal else "",

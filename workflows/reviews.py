@@ -7,6 +7,9 @@ An operator's command that the account refuses (no such item, decided already, c
 blank note, a code outside the rule's vocabulary) is refused by the handler, not the validator, so that
 the refusal is on the record: an audit row with its rule and reason, naming the operator.
 
+Over 400 lines: an item's whole life (open, tidy, escalate, claim, decide, refuse on the record) is read
+together when a decision rule changes.
+
 Items exist only on runs patched for them (`REVIEWS_PATCH`, set by `run()`); older runs replay as
 recorded, and an appeal filed before the patch gets its item when the account's next run starts.
 """
@@ -20,6 +23,7 @@ from typing import NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models import metrics as m
     from models import review as rv
     from models.account_state import AccountState
     from models.contract import AccountProfile
@@ -28,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from models.review import ClaimReviewInput, DecideReviewInput, ReviewEvent, ReviewEvidence, ReviewItem
     from workflows.lifecycle import LifecycleChart
 
+from workflows import metrics
 from workflows.effects import Effects
 from workflows.refusing import refusal_error
 
@@ -106,6 +111,7 @@ class Reviews:
         )
         self.state.reviews.append(item)
         self.published = True
+        metrics.count(m.REVIEWS_OPENED, kind=kind)
         self.effects.wake()  # a new due time for the run loop's timer
         await self.effects.audit(
             "review_opened",
@@ -117,7 +123,8 @@ class Reviews:
         return item
 
     def adopt_appeals(self) -> None:
-        """Appeals filed before items existed get theirs (state only: no command, nothing recorded)."""
+        """Appeals filed before items existed get theirs (state only: no command, nothing recorded, not
+        counted as opened: the worker that took the appeal counted it)."""
         for case in self.state.cases:
             iid = rv.item_id(rv.APPEAL, case.case_id)
             if case.appealed_at is None or case.decision is not None or self.find(iid) is not None:
@@ -155,6 +162,7 @@ class Reviews:
                 # decided by decide_appeal (the older command): the operator's decision is the item's
                 item.decision = rv.APPROVE if case.decision == "approved" else rv.REFUSE
                 item.decided_by = (case.decided_by or "").removeprefix("operator:")
+            metrics.review_left_queue(item, now)
             item.history.append(
                 ReviewEvent(
                     now,
@@ -181,6 +189,10 @@ class Reviews:
                 return f"case {case.decision if case else 'gone'}"
         if item.kind == rv.PHOTO_REVIEW and self.chart.state != "registered":
             return "authenticated by another photo"
+        if item.kind == rv.ASSOCIATION:
+            linked = rv.association_of(item)[0]
+            if any(c.linked_member_id == linked and c.opened_at >= item.opened_at for c in self.state.cases):
+                return "a case was opened on the link (the other store's, or another cause)"
         if item.kind == rv.NEEDS_ATTENTION:
             step = next((e.label for e in item.evidence if e.kind == "step"), "")
             if not self._is_attention(step):
@@ -215,6 +227,7 @@ class Reviews:
                 continue
             item.escalated = True
             item.history.append(ReviewEvent(now, "escalated", "system", "past its due time"))
+            metrics.count(m.REVIEWS_OVERDUE, kind=item.kind)
             await self.effects.audit(
                 "review_overdue", rule=item.rule, reason=item.kind, detail={"item_id": item.item_id}
             )
@@ -241,6 +254,17 @@ class Reviews:
             elif e.kind == "opening_info" and e.text_key:
                 self.state.review_texts[e.text_key] = opening_info
         await self.open(rv.APPEAL, case_id, rule="ASSOC-5", evidence=evidence)
+
+    async def open_association(self, linked_member_id: str, *, rule: str, cause: str) -> None:
+        """ASSOC-2/3 where policy asks a person to confirm the link before ASSOC-4 applies: the evidence
+        is the link itself (its cause, the other account); the page shows which kind of identity is
+        shared or the two listings from the registry (evidence/source.py), never an identity value."""
+        await self.open(
+            rv.ASSOCIATION,
+            linked_member_id,
+            rule=rule,
+            evidence=[ReviewEvidence("link_cause", cause), ReviewEvidence("linked_account", linked_member_id)],
+        )
 
     # ------------------------------------------------------------------ operators' commands
 
@@ -308,14 +332,6 @@ class Reviews:
                     f"A refusal of a {item.rule} item takes one of these codes: {', '.join(codes) or 'none'}.",
                     actor,
                 )
-        if item.kind == rv.ASSOCIATION:
-            await self._refuse(
-                "decide_review",
-                item,
-                "not_decidable_yet",
-                "Association items are not decided here yet.",
-                actor,
-            )
         self.deciding.add(item.item_id)
         return item
 
@@ -328,6 +344,7 @@ class Reviews:
         item.decision_code = inp.code if inp.decision == rv.REFUSE else None
         item.note = inp.note[:500]
         item.history.append(ReviewEvent(workflow.now(), f"decided: {inp.decision}", actor, item.note))
+        metrics.review_left_queue(item, workflow.now())
         if item.kind == rv.PHOTO_REVIEW:
             self.state.photo_refusals = {}  # a person has looked: the seller gets automatic tries again
         await self.effects.audit(

@@ -80,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
     from models.refusals import Refusal, RefusedError, refuse
     from models.review import (
         APPEAL,
+        ASSOCIATION,
         NEEDS_ATTENTION,
         PHOTO_REVIEW,
         REFUSE,
@@ -88,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewItem,
         ReviewItems,
         ReviewText,
+        association_of,
     )
     from workflows import search_attributes as sa
     from workflows.lifecycle import LifecycleChart
@@ -168,7 +170,6 @@ class SellerAccount:
             wake=self._wake,
             publish=self._publish,
         )
-        self.enforcement = Enforcement(state=state, chart=chart, profile=profile, policy=policy, effects=self.effects)
         self.reviews = Reviews(
             state=state,
             chart=chart,
@@ -176,6 +177,9 @@ class SellerAccount:
             policy=policy,
             effects=self.effects,
             is_attention=lambda step: any(a.step == step for a in self.state.attention),
+        )
+        self.enforcement = Enforcement(
+            state=state, chart=chart, profile=profile, policy=policy, effects=self.effects, reviews=self.reviews
         )
         self.contact = Contact(
             state=state, profile=profile, policy=policy, effects=self.effects, enforcement=self.enforcement
@@ -656,6 +660,14 @@ class SellerAccount:
                     await self.enforcement.decide_appeal(verdict, actor=by, code=inp.code)
                 elif item.kind == PHOTO_REVIEW:
                     await self.opening.decide_reviewed_photo(item, inp, actor=by)
+                elif item.kind == ASSOCIATION:  # refuse (link_confirmed): ASSOC-4; approve: not linked
+                    linked, cause = association_of(item)
+                    if inp.decision == REFUSE:
+                        await self.enforcement.confirm_link(linked, rule=item.rule, cause=cause)
+                    else:
+                        await self.enforcement.dismiss_link(
+                            linked, rule=item.rule, cause=cause, actor=by, note=inp.note
+                        )
                 elif item.kind == NEEDS_ATTENTION and inp.decision != REFUSE:
                     await self.effects.retry_outbox()  # approve: write again what waits
             finally:

@@ -12,8 +12,9 @@ What is counted where (models/metrics.py declares the names):
   matches (accounts sharing the face; a photo another account used);
 - list_product: the ASSOC-3 decision's duration, copies refused by the kind of evidence that matched;
 - record_audit: every audit row (ENF-4) is one event of the account's life: state changes,
-  enforcement actions, items put before operators and decided, steps that ran out of retries. One JSON
-  log line per audit row, with its rule and code.
+  enforcement actions, steps that ran out of retries. One JSON log line per audit row, with its rule
+  and code. (Review items and the outbox are counted by the account workflow itself, which sees the
+  items it resolves without an audit row: workflows/metrics.py.)
 """
 
 from __future__ import annotations
@@ -33,17 +34,11 @@ log = logging.getLogger("seller.activities")
 
 
 def count(meter: MetricMeter, metric: m.Metric, value: int = 1, **labels: str) -> None:
-    meter.create_counter(metric.name, metric.description).add(value, _labels(metric, labels))
+    meter.create_counter(metric.name, metric.description).add(value, metric.attributes(labels))
 
 
 def observe_seconds(meter: MetricMeter, metric: m.Metric, seconds: float) -> None:
     meter.create_histogram_float(metric.name, metric.description, "s").record(seconds)
-
-
-def _labels(metric: m.Metric, labels: dict[str, str]) -> dict[str, str]:
-    if set(labels) != set(metric.labels):  # a mistake in this module, caught by its test
-        raise ValueError(f"{metric.name} takes labels {metric.labels}, got {sorted(labels)}")
-    return {k: str(v)[:64] for k, v in labels.items()}
 
 
 def _photo_check(meter: MetricMeter, args: tuple[Any, ...], result: Any, seconds: float) -> None:
@@ -82,10 +77,6 @@ def _audit(meter: MetricMeter, args: tuple[Any, ...], result: Any, seconds: floa
         count(meter, m.TRANSITIONS, from_state=row.from_state or "", to_state=row.to_state)
     if event in m.ENFORCEMENT_EVENTS:
         count(meter, m.ENFORCEMENT_ACTIONS, action=event, rule=rule)
-    if kind := m.REVIEW_OPENED_EVENTS.get(event):
-        count(meter, m.REVIEWS_OPENED, kind=kind)
-    if kind := m.REVIEW_DECIDED_EVENTS.get(event):
-        count(meter, m.REVIEWS_DECIDED, kind=kind)
     if event in ("signal_refused", "signal_dropped"):
         count(meter, m.REFUSALS, command=event, rule=rule, code=code)
     if event == "needs_attention":

@@ -26,6 +26,8 @@ from typing import Any
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from models import metrics as m
+
 # Fields a log call may pass with `extra=`; anything else in a record is dropped from the line.
 LOG_FIELDS = ("workflow_id", "run_id", "activity_type", "workflow_type", "event", "rule", "code", "kind")
 
@@ -35,7 +37,11 @@ def metrics_runtime(bind_address: str) -> Runtime:
     return Runtime(
         telemetry=TelemetryConfig(
             metrics=PrometheusConfig(
-                bind_address=bind_address, counters_total_suffix=True, durations_as_seconds=True
+                bind_address=bind_address,
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+                # Items wait hours and days: buckets of their own, not the SDK's (milliseconds to minutes).
+                histogram_bucket_overrides={m.REVIEW_WAIT_SECONDS.name: list(m.REVIEW_WAIT_BUCKETS)},
             )
         )
     )

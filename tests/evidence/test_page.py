@@ -2,40 +2,57 @@
 the dev server and a real worker: an appeal's letter (escaped), its invoice re-encoded without EXIF or
 GPS, the association's evidence (which kind of identity is shared, never its value; the two listings),
 a decision with a required note in the signed-in operator's name, the account's refusal with its rule
-and reason, the access log, and nothing at all for a stranger or an operator without the role."""
+and reason, the access log, and nothing at all for a stranger or an operator without the role; an
+OPEN-1 photo the check was unsure of, shown re-encoded beside the check's measures and passed; a link
+policy asks a person to confirm, shown by kind and confirmed."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import codec_server
+import seller_client
 from activities.identity_registry import link_accounts
 from activities.storage import access_log
 from activities.storage.blobs import put_bytes
 from activities.storage.db import engine
+from devtools import photo_fixtures
+from devtools.identity_factory import applicant
+from devtools.smtp_sink import SmtpSink
 from evidence.page import item_url
-from models.contract import AppealInput
+from models.contract import AppealInput, ChangeContactInput, VerifyEmailInput
 from models.products import Product
+from models.review import PHOTO_REVIEW
 from models.settings import settings
 from models.tables import AccountLink, EvidenceAccess
 from security.codec_access import AccessSettings, Operator, hash_password, load_access
 from tests.conftest import new_worker
-from tests.support.accounts import audit_rows, finish, linked_pair_with_a_case
+from tests.support.accounts import (
+    POLICY,
+    audit_rows,
+    finish,
+    linked_pair_with_a_case,
+    registered_identity,
+    start_account,
+)
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
-from tests.support.signing import update
+from tests.support.signing import member_of, update
 from workflows.seller_account import SellerAccount
 
 LIN, LIN_PASSWORD = "lin", "lin-password-123"  # the operator role: opens items, decides
@@ -258,3 +275,102 @@ def test_the_access_log_is_append_only() -> None:
         with pytest.raises(DBAPIError):
             session.delete(session.exec(select(EvidenceAccess).where(EvidenceAccess.id == row.id)).one())
             session.commit()
+
+
+async def test_a_photo_items_page_shows_the_photo_re_encoded_and_the_checks_measures(
+    dev_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
+) -> None:
+    """OPEN-1's review verdict as an operator meets it: the seller's photo (sent from a phone: EXIF with
+    the camera and a GPS position) shown as a clean PNG of the same pixels, the check's measures and why
+    it was unsure beside it, and one click that authenticates the seller in the operator's name."""
+    reg = applicant()
+    variant = next(v for v in photo_fixtures.VARIANTS if v.name == "soft_card")
+    scene = photo_fixtures.compose(variant, reg.id_card_number).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMakerXYZ"
+    exif.get_ifd(0x8825).update({1: "N", 2: (22.0, 32.0, 1.0)})
+    sent_photo = tmp_path / "soft_card.jpg"
+    scene.save(sent_photo, "JPEG", quality=90, exif=exif.tobytes())  # the fixture's encoding, plus EXIF
+    async with new_worker(dev_env.client) as worker:
+        registered = await seller_client.register(dev_env.client, reg, task_queue=worker.task_queue)
+        member = registered.member_id
+        assert member
+        code = await asyncio.to_thread(mailbox.latest_code, reg.email)
+        await seller_client.command(dev_env.client, member, SellerAccount.verify_email, VerifyEmailInput(code))
+        sent = await seller_client.submit_photo(dev_env.client, member, sent_photo)
+        item_id = sent.review_item_id
+        assert item_id and item_id.startswith(PHOTO_REVIEW), sent
+        account = seller_client.account(dev_env.client, member)
+        page_url = item_url(account.id, item_id)
+        client = await client_for(dev_env, (LIN, LIN_PASSWORD))
+        try:
+            response = await client.get(page_url)
+            page = await response.text()
+            assert response.status == 200, page
+            assert f'<img src="{page_url}/evidence/0" id="evidence-0"' in page
+            assert "the check was unsure of" in page and '<table id="evidence-1">' in page
+            assert "<th>card_sharpness</th>" in page, "the check's measures beside the photo"
+            assert '<option value="too_blurry">' in page, "refusing offers OPEN-1's own reasons"
+
+            picture = await client.get(f"{page_url}/evidence/0")
+            assert picture.status == 200 and picture.content_type == "image/png"
+            png = await picture.read()
+            assert b"CameraMakerXYZ" not in png and b"eXIf" not in png and b"Exif" not in png
+            shown = Image.open(io.BytesIO(png))
+            assert not shown.getexif() and shown.size == scene.size
+            # The same pixels, but for the JPEG's own loss (q90): the operator sees what the check saw.
+            diff = np.abs(np.asarray(shown.convert("RGB"), np.int16) - np.asarray(scene, np.int16))
+            assert diff.mean() < 3, diff.mean()
+
+            form = {"csrf": _csrf(page), "request_id": f"t-{hex_id(8)}", "decision": "approve"}
+            decided = await client.post(
+                f"{page_url}/decide", data=form | {"note": "card legible at full size"}, allow_redirects=False
+            )
+            assert decided.status == 303, await decided.text()
+            status = await until(account, lambda s: s.state == "authenticated", "passed on review")
+            assert status.requirements.pending_review == []
+            rows = [(r.event, r.reason, r.actor) for r in audit_rows(account.id)]
+            assert ("authenticate", "photo_passed_on_review", "operator:lin") in rows
+            logged = [(r.operator, r.what) for r in access_log.entries(account.id, item_id)]
+            assert (LIN, "view_authentication_photo") in logged and (LIN, "decide_approve") in logged
+        finally:
+            await client.close()
+        await finish(account)
+
+
+async def test_an_association_items_page_shows_the_kind_shared_and_confirming_opens_the_cases(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """A link policy asks a person to confirm (ASSOC-2, shared mobile): the page names the kind of
+    identity shared, never its value, and the other account; refusing with `link_confirmed` opens the
+    ASSOC-4 case on both stores."""
+    policy = replace(POLICY, association=replace(POLICY.association, confirm_causes=["shared_mobile"]))
+    async with new_worker(dev_env.client) as worker:
+        first = await start_account(dev_env, worker.task_queue, state="open", policy=policy)
+        second = await start_account(dev_env, worker.task_queue, state="open", policy=policy)
+        holder = registered_identity(member_of(first))
+        registered_identity(member_of(second))
+        with pytest.raises(WorkflowUpdateFailedError):  # ASSOC-2 identity_in_use
+            await update(second, SellerAccount.change_contact, ChangeContactInput("mobile", holder.mobile))
+        item_id = f"association-{member_of(first)}"
+        page_url = item_url(second.id, item_id)
+        client = await client_for(dev_env, (LIN, LIN_PASSWORD))
+        try:
+            response = await client.get(page_url)
+            page = await response.text()
+            assert response.status == 200, page
+            assert 'id="shared-identity">Shared identity: <b>mobile number</b>' in page
+            assert holder.mobile not in page and holder.mobile.removeprefix("+86") not in page
+            assert f"Linked account {member_of(first)}" in page and '<option value="link_confirmed">' in page
+            form = {"csrf": _csrf(page), "request_id": f"t-{hex_id(8)}", "decision": "refuse"}
+            decided = await client.post(
+                f"{page_url}/decide",
+                data=form | {"code": "link_confirmed", "note": "same phone, same warehouse"},
+                allow_redirects=False,
+            )
+            assert decided.status == 303, await decided.text()
+        finally:
+            await client.close()
+        for h in (second, first):
+            await until(h, lambda s: s.state == "suspended" and len(s.open_cases) == 1, "a case on each store")
+        await finish(first, second)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import urllib.request
 
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -33,3 +36,19 @@ def total(samples: list[Sample], name: str, **labels: str) -> float:
         for sample, have, value in samples
         if sample == name and all(have.get(k) == v for k, v in labels.items())
     )
+
+
+async def metered_client(env: WorkflowEnvironment) -> tuple[Client, str]:
+    """Another client of `env`'s server whose runtime serves Prometheus on a free loopback port, as
+    worker.main makes it: a worker made from it exports what it does there. (address: host:port)"""
+    from activities.worker_support.telemetry import metrics_runtime
+    from devtools.smtp_sink import free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    client = await Client.connect(
+        env.client.service_client.config.target_host,
+        namespace=env.client.namespace,
+        data_converter=env.client.data_converter,
+        runtime=metrics_runtime(address),
+    )
+    return client, address

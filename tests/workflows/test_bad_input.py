@@ -18,6 +18,7 @@ import seller_client
 from activities.storage.db import engine
 from devtools.smtp_sink import SmtpSink
 from models import limits
+from models import metrics as m
 from models.contract import (
     AppealDecisionInput,
     RegistrationInput,
@@ -45,6 +46,7 @@ from tests.support.accounts import (
 )
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
+from tests.support.prometheus import metered_client, scrape, total
 from tests.support.registry_rows import registered_account
 from workflows import search_attributes as sa
 from workflows.registration import Registration
@@ -407,7 +409,8 @@ async def test_audit_rows_that_cannot_be_written_wait_for_the_operators_retry(
     time_env: WorkflowEnvironment,
 ) -> None:
     policy = dataclasses.replace(POLICY, steps=StepsPolicy(retry_budget_seconds=4, max_attempts=3))
-    async with new_worker(time_env.client) as worker:
+    client, address = await metered_client(time_env)  # the worker exports its metrics (issue 31)
+    async with new_worker(client) as worker:
         h = await start_account(time_env, worker.task_queue, state="open", policy=policy)
         with audit_log_locked():
             await signing.signal(
@@ -429,6 +432,10 @@ async def test_audit_rows_that_cannot_be_written_wait_for_the_operators_retry(
         assert (await h.describe()).typed_search_attributes.get(sa.NEEDS_ATTENTION) is False
         [retry] = await audited(h.id, "retry")
         assert retry.actor == "operator:ops"
+        # The outbox's depth from its counters (issue 31): one audit row queued, one taken out again.
+        samples = await asyncio.to_thread(scrape, address)
+        assert total(samples, m.OUTBOX_QUEUED.exported, effect="audit") == 1
+        assert total(samples, m.OUTBOX_QUEUED.exported) == total(samples, m.OUTBOX_RETRIED.exported) == 1
         await serious_violation_closes(h)
         assert await task_failures(h) == []
         await finish(h)

@@ -32,6 +32,7 @@ from models.policy import load_policy
 from tests.conftest import new_worker
 from tests.support.accounts import finish, start_account
 from tests.support.draws import hex_id
+from tests.support.polling import until
 from tests.support.signing import signal as send_signed
 from workflows.releases import RELEASES
 from workflows.seller_account import RUN_REFRESH_PATCH, SellerAccount
@@ -179,7 +180,9 @@ async def test_accounts_started_on_v1_carry_on_under_the_current_code_and_then_t
                 if (await latest.describe()).run_id != handle.first_execution_run_id:
                     break
                 await asyncio.sleep(0.2)
-            status = await _status_eventually(latest)
+            await _status_eventually(latest)
+            # Logins count once their credentials are verified (an activity): wait for it, then compare.
+            status = await until(latest, lambda s: s.login_count >= 13, "counted every login")
             assert (status.state, status.login_count) == ("registered", 13), "nothing lost across the deploy"
             assert RUN_REFRESH_PATCH in str(await patch_markers(latest)), "the new run takes v2's behaviour"
         await finish(*[client.get_workflow_handle(h.id) for h in handles])

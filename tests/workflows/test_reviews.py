@@ -3,16 +3,22 @@ item, an operator claims and decides it, refusals are on the record, an overdue 
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage.blobs import put_bytes
+from activities.storage.db import engine
+from models import metrics as m
 from models.account_state import AccountInput, AccountState, ChartModel
-from models.contract import AccountProfile, AppealDecisionInput, PhotoSubmission
+from models.contract import AccountProfile, AppealDecisionInput, ChangeContactInput, PhotoSubmission
 from models.review import (
     APPEAL,
+    ASSOCIATION,
     CLAIMED,
     DECIDED,
     OPEN,
@@ -20,7 +26,9 @@ from models.review import (
     ClaimReviewInput,
     DecideReviewInput,
     ReviewItem,
+    association_of,
 )
+from models.tables import AccountLink
 from tests.conftest import new_worker
 from tests.support.accounts import (
     POLICY,
@@ -31,9 +39,12 @@ from tests.support.accounts import (
     notices,
     photo,
     refused,
+    registered_identity,
+    start_account,
 )
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
+from tests.support.prometheus import Sample, metered_client, scrape, total
 from tests.support.registry_rows import registered_account
 from tests.support.signing import admitted, member_of, update
 from workflows import search_attributes as sa
@@ -129,7 +140,8 @@ async def test_decide_appeal_still_decides_and_closes_the_item(time_env: Workflo
 
 
 async def test_an_overdue_item_escalates(time_env: WorkflowEnvironment) -> None:
-    async with new_worker(time_env.client) as worker:
+    client, address = await metered_client(time_env)  # the worker exports its metrics (issue 31)
+    async with new_worker(client) as worker:
         h, other, case_id = await linked_pair_with_a_case(time_env, worker.task_queue, state="open")
         await update(h, SellerAccount.appeal, appeal_for(case_id))
         await time_env.sleep(timedelta(hours=POLICY.review.appeal_due_hours + 1))
@@ -142,6 +154,14 @@ async def test_an_overdue_item_escalates(time_env: WorkflowEnvironment) -> None:
         assert "review_overdue" in kinds
         described = await h.describe()
         assert described.typed_search_attributes.get(sa.REVIEW_OVERDUE) is True
+        # Counted once each by the account's own meter: opened, then overdue, and still waiting.
+        def counted(samples: list[Sample]) -> bool:
+            return total(samples, m.REVIEWS_OVERDUE.exported) >= 1
+
+        samples = await eventually(lambda: asyncio.to_thread(scrape, address), counted, "overdue counted")
+        assert total(samples, m.REVIEWS_OPENED.exported, kind=APPEAL) == 1
+        assert total(samples, m.REVIEWS_OVERDUE.exported, kind=APPEAL) == 1
+        assert total(samples, m.REVIEWS_DECIDED.exported) == 0
         await finish(h, other)
 
 
@@ -196,3 +216,69 @@ async def test_after_three_refusals_for_one_reason_the_next_photo_goes_to_review
         # A person has looked: the seller's next photos are the check's again.
         assert await refused(update(h, SellerAccount.submit_authentication_photo, blurred)) == ("OPEN-1", "too_blurry")
         await finish(h)
+
+
+async def test_a_link_policy_asks_a_person_to_confirm_waits_as_an_association_item(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """ASSOC-2 with `confirm_causes`: a shared mobile suspends no one until an operator confirms the
+    link (refuse, link_confirmed: ASSOC-4 on both stores) or dismisses it (approve: the registry
+    forgets the link, both stores stay open)."""
+    policy = replace(POLICY, association=replace(POLICY.association, confirm_causes=["shared_mobile"]))
+    async with new_worker(time_env.client) as worker:
+        pairs = []
+        for _ in range(2):
+            first = await start_account(time_env, worker.task_queue, state="open", policy=policy)
+            second = await start_account(time_env, worker.task_queue, state="open", policy=policy)
+            holder = registered_identity(member_of(first))
+            registered_identity(member_of(second))
+            change = ChangeContactInput("mobile", holder.mobile)
+            assert await refused(update(second, SellerAccount.change_contact, change)) == (
+                "ASSOC-2",
+                "identity_in_use",
+            )
+            (item,) = await items(second)
+            assert (item.kind, item.rule, item.state) == (ASSOCIATION, "ASSOC-2", OPEN)
+            assert item.item_id == f"association-{member_of(first)}"
+            assert association_of(item) == (member_of(first), "shared_mobile")
+            status = await second.query(SellerAccount.status)
+            assert (status.state, status.open_cases) == ("open", []), "nobody is suspended on an unconfirmed link"
+            assert (await first.query(SellerAccount.status)).state == "open"
+            pairs.append((first, second, item))
+
+        # Confirmed: ASSOC-4 as if found automatically, a case on each store.
+        first, second, item = pairs[0]
+        await update(
+            second,
+            SellerAccount.decide_review,
+            DecideReviewInput(item.item_id, "refuse", "", "same phone, same store address", code="link_confirmed"),
+            operator="lin",
+        )
+        await until(second, lambda s: s.state == "suspended" and len(s.open_cases) == 1, "a case on this store")
+        await until(first, lambda s: s.state == "suspended" and len(s.open_cases) == 1, "and on the other")
+        (item,) = await items(second)
+        assert (item.state, item.decision, item.decision_code) == (DECIDED, "refuse", "link_confirmed")
+
+        # Dismissed: the link is cleared in the registry, nobody suspended, the decision audited.
+        first, second, item = pairs[1]
+        await update(
+            second,
+            SellerAccount.decide_review,
+            DecideReviewInput(item.item_id, "approve", "", "a recycled number, different people"),
+            operator="lin",
+        )
+        (item,) = await items(second)
+        assert (item.state, item.decision) == (DECIDED, "approve")
+        [dismissed] = [r for r in audit_rows(second.id) if r.event == "link_dismissed"]
+        assert (dismissed.rule, dismissed.reason, dismissed.actor) == ("ASSOC-2", "shared_mobile", "operator:lin")
+        with Session(engine()) as session:
+            links = session.exec(
+                select(AccountLink).where(
+                    AccountLink.member_a == min(member_of(first), member_of(second)),
+                    AccountLink.member_b == max(member_of(first), member_of(second)),
+                )
+            ).all()
+        assert links and all(link.cleared_by == "operator:lin" for link in links)
+        for h in (first, second):
+            assert (await h.query(SellerAccount.status)).state == "open"
+        await finish(*(h for pair in pairs for h in pair[:2]))

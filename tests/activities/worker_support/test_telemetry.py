@@ -1,9 +1,11 @@
 """A real worker with metrics on, on the dev server: scrape its Prometheus endpoint after real work.
 
 The worker's client is made with a metrics runtime (activities/worker_support/telemetry.py), as
-worker.main makes it; a registration, a refused registration, a refused photo and a serious violation
-go through the facade, and the endpoint must then show the SDK's own metrics and each business metric
-(models/metrics.py) with the counts that work implies, and no label that carries personal data.
+worker.main makes it; a registration, a refused registration, a refused photo, a photo the check sends
+to an operator (a review item, approved) and a serious violation go through the facade, and the
+endpoint must then show the SDK's own metrics and each business metric (models/metrics.py) with the
+counts that work implies, and no label that carries personal data. Overdue items and the outbox are
+counted in tests/workflows/test_reviews.py and test_bad_input.py, where simulated time reaches them.
 """
 
 from __future__ import annotations
@@ -20,31 +22,28 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-from activities.worker_support.telemetry import JsonLogFormatter, metrics_runtime
+from activities.worker_support.telemetry import JsonLogFormatter
 from devtools import photo_fixtures
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink, free_port
 from models import metrics as m
 from models.contract import AccountStatus, UnbindInput, VerifyEmailInput, ViolationInput
 from models.refusals import RefusedError
+from models.review import PHOTO_REVIEW, DecideReviewInput
 from models.settings import settings
 from tests.conftest import new_worker
+from tests.support.accounts import photo
 from tests.support.draws import hex_id
 from tests.support.polling import eventually
-from tests.support.prometheus import scrape, total
+from tests.support.prometheus import metered_client, scrape, total
+from tests.support.signing import update
 from workflows.seller_account import SellerAccount
 
 
 async def test_a_worker_exports_the_sdk_and_business_metrics_without_personal_data(
     dev_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
-    client = await Client.connect(
-        dev_env.client.service_client.config.target_host,
-        namespace=dev_env.client.namespace,
-        data_converter=dev_env.client.data_converter,
-        runtime=metrics_runtime(address),
-    )
+    client, address = await metered_client(dev_env)
     reg = applicant()
     async with new_worker(client) as worker:
         tq = worker.task_queue
@@ -67,6 +66,16 @@ async def test_a_worker_exports_the_sdk_and_business_metrics_without_personal_da
         except RefusedError as err:
             photo_code = err.refusal.code
         assert photo_code == "face_mismatch"
+        # A photo the check is unsure of waits for an operator, who passes it.
+        sent = await seller_client.submit_photo(client, member, photo(tmp_path, "soft_card", reg.id_card_number))
+        assert sent.review_item_id and sent.review_item_id.startswith(PHOTO_REVIEW)
+        decided = await update(
+            seller_client.account(client, member),
+            SellerAccount.decide_review,
+            DecideReviewInput(sent.review_item_id, "approve", "", "the card is sharp enough"),
+            operator="lin",
+        )
+        assert decided.decision == "approve"
         with pytest.raises(RefusedError):  # REG-8: never, whatever the state
             await seller_client.command(client, member, SellerAccount.unbind_identity, UnbindInput("sold"))
 
@@ -93,7 +102,19 @@ async def test_a_worker_exports_the_sdk_and_business_metrics_without_personal_da
     assert total(samples, m.REGISTRATIONS.exported, outcome="accepted") == 1
     assert total(samples, m.REGISTRATIONS.exported, outcome="refused", rule=refused.refusal.rule) == 1
     assert total(samples, m.PHOTO_CHECKS.exported, verdict="refused", reason="face_mismatch") == 1
-    assert total(samples, m.PHOTO_CHECK_SECONDS.name + "_count") == 1
+    assert total(samples, m.PHOTO_CHECKS.exported, verdict="review") == 1
+    assert total(samples, m.PHOTO_CHECK_SECONDS.name + "_count") == 2
+    assert total(samples, m.REVIEWS_OPENED.exported) == 1
+    assert total(samples, m.REVIEWS_OPENED.exported, kind=PHOTO_REVIEW) == 1
+    assert total(samples, m.REVIEWS_DECIDED.exported) == 1
+    assert total(samples, m.REVIEWS_DECIDED.exported, kind=PHOTO_REVIEW, decision="approve", overdue="false") == 1
+    assert total(samples, m.REVIEW_WAIT_SECONDS.name + "_count", kind=PHOTO_REVIEW, decision="approve") == 1
+    waited = total(samples, m.REVIEW_WAIT_SECONDS.name + "_sum", kind=PHOTO_REVIEW)
+    assert 0 < waited < 600, waited
+    # Its own buckets: hours and days (a review waits longer than the SDK's defaults reach).
+    buckets = {labels["le"] for name, labels, _ in samples if name == m.REVIEW_WAIT_SECONDS.name + "_bucket"}
+    assert {"3600", "86400"} <= buckets, buckets
+    assert total(samples, m.REVIEWS_OVERDUE.exported) == 0
     assert total(samples, m.ENFORCEMENT_ACTIONS.exported, action="violation", rule="ENF-1") == 1
     assert total(samples, m.ENFORCEMENT_ACTIONS.exported, action="close") == 1
     assert total(samples, m.TRANSITIONS.exported, to_state="closed") == 1
