@@ -114,6 +114,18 @@ def data_converter(s: Settings):  # type: ignore[no-untyped-def]
     return encrypted(s, DataKeys(s.codec_keys, s.codec_key_id, engine))
 
 
+def without_registry(client: Client, s: Settings | None = None) -> Client:
+    """The client on the same connection, sealing what it sends under the ring key only: for a process
+    that does not share the workers' registry (DATABASE_URL). A client that shares it seals what it sends
+    to an account under the account's data key, made in its registry; workers with another registry
+    could never decode it (docs/PRIVACY.md)."""
+    from security.codec import data_converter as ring_only
+
+    config = client.config()
+    config["data_converter"] = ring_only(s or settings())
+    return Client(**config)
+
+
 def current_policy(s: Settings | None = None) -> Policy:
     return load_policy((s or settings()).policy_file)
 
@@ -221,7 +233,22 @@ SIGNAL_PATIENCE_SECONDS = 120.0
 
 
 async def login(client: Client, member_id: str, *, channel: str, ip: str) -> None:
-    await signal(client, member_id, SellerAccount.login, LoginInput(channel=channel, ip=ip))
+    """Report a login: the account's `login` command (a signal until release v3; workflows/traffic.py
+    says why it changed). A run on a worker that predates v3 (during a rolling deploy) has no such
+    command and takes the login as the signal it was."""
+    inp = LoginInput(channel=channel, ip=ip)
+    try:
+        await command(client, member_id, SellerAccount.login, inp)
+    except WorkflowUpdateFailedError as err:
+        if not unknown_command(err):
+            raise
+        await signal(client, member_id, "login", inp)
+
+
+def unknown_command(err: BaseException) -> bool:
+    """The run's code has no handler for the command sent (the SDK's answer to an unknown update)."""
+    cause = getattr(err, "cause", None)
+    return isinstance(cause, ApplicationError) and "expected but not found" in str(cause.message)
 
 
 async def status(client: Client, member_id: str) -> AccountStatus:
@@ -431,7 +458,8 @@ async def submit_photo(
     limit = (policy or current_policy()).authentication.max_photo_bytes
     try:
         with open(path, "rb") as fh:
-            ref, _ = put_stream(fh, max_bytes=limit)
+            # Under the account's data key: erasing the account shreds it (docs/PRIVACY.md).
+            ref, _ = put_stream(fh, max_bytes=limit, scope=account_workflow_id(member_id))
     except BlobError as err:
         raise RefusedError(
             Refusal("OPEN-1", "file_too_large", f"The file is larger than {limit // 1_000_000} MB.")
@@ -509,7 +537,7 @@ async def appeal(
     for path in invoices:
         try:
             with open(path, "rb") as fh:
-                refs.append(put_stream(fh, max_bytes=20_000_000)[0])
+                refs.append(put_stream(fh, max_bytes=20_000_000, scope=account_workflow_id(member_id))[0])
         except BlobError as err:
             raise RefusedError(
                 Refusal("ASSOC-5", "invoice_too_large", f"{path.name} is larger than 20 MB.")
@@ -531,7 +559,7 @@ async def screen_buyer(
     try:
         return await client.execute_workflow(
             BuyerScreeningWorkflow.run,
-            args=[buyer, current_policy()],
+            args=[buyer, None],  # no policy: the worker's applies (workflows/buyer_screening.py)
             id=f"buyer-{buyer.buyer_id}",
             task_queue=task_queue or settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

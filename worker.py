@@ -8,6 +8,7 @@ More load means more worker processes on the same task queue: workflows hold no 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import threading
@@ -38,9 +39,11 @@ from activities.registration_checks import screen_registration
 from activities.retention import KEEPER_WORKFLOW_ID, erase_member, sweep_retention
 from activities.worker_support.failure_kinds import FailureKinds
 from activities.worker_support.metrics import BusinessMetrics
+from activities.worker_support.sandbox_context import WorkflowContextRunner
 from activities.worker_support.supervision import ActivitySupervision
 from activities.worker_support.telemetry import configure_logging, install_metrics
 from models.settings import settings
+from security.codec import EncryptionCodec
 from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
@@ -101,7 +104,7 @@ def build_worker(
     sticky_timeout: timedelta = STICKY_TIMEOUT,
 ) -> Worker:
     return Worker(
-        client,
+        worker_client(client),
         task_queue=task_queue or settings().task_queue,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,
         workflows=list(WORKFLOWS),
@@ -118,7 +121,20 @@ def build_worker(
     )
 
 
-def sandbox_runner() -> SandboxedWorkflowRunner:
+def worker_client(client: Client) -> Client:
+    """The client on the same connection with the workers' codec: a client seals what it sends to an
+    account under the account's data key, a worker keeps what workflows answer under the ring key
+    (security/codec.py, docs/PRIVACY.md)."""
+    converter = client.data_converter
+    codec = converter.payload_codec
+    if not isinstance(codec, EncryptionCodec) or not codec.client_inputs:
+        return client
+    config = client.config()
+    config["data_converter"] = dataclasses.replace(converter, payload_codec=codec.for_workers())
+    return Client(**config)
+
+
+def sandbox_runner() -> WorkflowContextRunner:
     # Credential keys are read here, outside any workflow: the sandbox forbids reading the environment,
     # and workers and replayers alike build their runner here (security/credentials.py).
     keyring()
@@ -127,9 +143,13 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # (phonenumbers' region metadata, email-validator's settings): passed through, with their submodules.
     # `models` and `security` (messages, policy and pure checks) are passed through wherever a workflow
     # module imports them, so that every workflow sees the same classes the data converter decodes to.
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry", "models", "security"
+    # Wrapped so that decoding a message's payloads does not enter the sandbox to learn its codec context
+    # (activities/worker_support/sandbox_context.py: a signal flood's cost, issue 24).
+    return WorkflowContextRunner(
+        SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "statemachine", "phonenumbers", "email_validator", "idna", "stdnum", "opentelemetry", "models", "security"
+            )
         )
     )
 

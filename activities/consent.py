@@ -8,6 +8,7 @@ account workflow's audit sequence; the audit names the kind of data deleted, nev
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -22,6 +23,7 @@ from models.refusals import Refusal
 from models.settings import settings
 from models.tables import Account, AuditRecord
 from security import credentials
+from security.binding import binding
 
 
 @activity.defn
@@ -31,7 +33,12 @@ def withdraw_consent(inp: WithdrawConsentInput) -> ConsentWithdrawal:
     from activities.known_faces.index import forget_template
 
     at = inp.at or datetime.now(UTC)
-    refusal = credentials.check(inp.auth, command="withdraw_consent", account=inp.member_id, now=at)
+    # Bound to the request as the seller signed it (the workflow stamps `at` after): a credential carries
+    # no other request (security/binding.py).
+    sent = dataclasses.replace(inp, at=None)
+    refusal = credentials.check(
+        inp.auth, command="withdraw_consent", account=inp.member_id, now=at, bound=binding(sent)
+    )
     if refusal is not None:
         return ConsentWithdrawal(inp.member_id, False, refusal)
     if inp.purpose != "face":

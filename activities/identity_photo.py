@@ -42,13 +42,19 @@ from temporalio import activity
 
 from activities.identity.consents import consented
 from activities.images.safe_image import ImageLimits, ImageRefusal, decode_image
-from activities.known_faces.index import check_against_registry, id_card_fingerprint
+from activities.known_faces.index import (
+    PHOTO_REUSED,
+    check_against_registry,
+    id_card_fingerprint,
+    photo_holder,
+)
 from activities.photo_analysis import card_detection, card_reading, photo_cues
 from activities.retention import note_refused_photo
 from activities.storage.blobs import BlobError, BlobMissing, BlobTooLarge, blobs
 from activities.storage.db import engine
 from activities.worker_support.heartbeat import heartbeating
 from models.activity_io import PhotoCheckInput, PhotoCheckResult, PhotoReview
+from models.contract import account_workflow_id
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
 
@@ -634,14 +640,25 @@ def check_authentication_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     return result
 
 
+def _used_by_another(inp: PhotoCheckInput) -> bool:
+    with Session(engine()) as session:
+        sha256 = inp.photo_ref.removeprefix("sha256:")
+        return photo_holder(session, inp.member_id, sha256, None, inp.policy.photo_reuse_max_distance) is not None
+
+
 def _check(inp: PhotoCheckInput) -> PhotoCheckResult:
+    scope = account_workflow_id(inp.member_id) if inp.member_id else None  # the account's blob first
     try:
         # Bounded: a huge file is refused by its stored size, never read into memory.
-        data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes)
+        data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes, scope=scope)
     except BlobMissing:
+        # Another account's photo is sealed under that account's key: this one cannot read it by its
+        # reference, but the reference (its content's hash) is enough to know it was used before.
+        if inp.member_id and _used_by_another(inp):
+            return PhotoCheckResult(passed=False, refusal=PHOTO_REUSED)
         return fail("not_an_image")
     except BlobTooLarge:
-        return fail("file_too_large", bytes=float(blobs().size(inp.photo_ref) or 0))
+        return fail("file_too_large", bytes=float(blobs().size(inp.photo_ref, scope=scope) or 0))
     except BlobError:  # an upload whose bytes are not those its reference names
         return fail("not_an_image")
     if inp.member_id and not face_consent(inp.member_id):

@@ -31,6 +31,7 @@ from activities.storage.db import engine
 from activities.storage.decision_locks import KNOWN_FACES, hold
 from activities.worker_support.heartbeat import heartbeating
 from models.activity_io import PhotoCheckInput, PhotoCheckResult
+from models.contract import account_workflow_id
 from models.refusals import Refusal
 
 with warnings.catch_warnings():  # face_recognition_models imports pkg_resources, deprecated upstream
@@ -67,7 +68,9 @@ def enrol_reviewed_photo(inp: PhotoCheckInput) -> PhotoCheckResult:
     """Enrol the photo an operator passed; links the accounts that share its face (ASSOC-2). Safe to
     retry: enrolment is idempotent for the same account."""
     try:
-        data = blobs().read(inp.photo_ref, max_bytes=inp.policy.max_photo_bytes)
+        data = blobs().read(
+            inp.photo_ref, max_bytes=inp.policy.max_photo_bytes, scope=account_workflow_id(inp.member_id)
+        )
     except BlobError:
         return PhotoCheckResult(passed=False, refusal=UNREADABLE)
     sha256 = inp.photo_ref.removeprefix("sha256:")

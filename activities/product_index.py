@@ -7,7 +7,8 @@ Image (activities/copy_detection/image_signature.py): SIFT visual words for cand
 local features for the decision (crops, flips, rotations, overlays, borders, backgrounds, colours);
 the perceptual-hash distance is kept as evidence for operators and as a second image test.
 Candidates come from the in-process index (activities/copy_detection/duplicate_index.py), kept in step with the
-ProductSignature table; only the candidates' rows are read and compared.
+ProductSignature table; only the candidates' rows are read and compared, in stages (text, then where
+each evidence places the picture, then pixels for the placed ones only: _staged_match).
 
 A store's own listings never count against it; only other stores' listed products do.
 """
@@ -260,7 +261,7 @@ def judge_candidates(
     image_max_distance: int,
 ) -> Match | None:
     """Read the candidates that are other stores' listed products, and decide on them."""
-    seqs = list(dict.fromkeys(found.text + found.image + found.regions))
+    seqs = list(dict.fromkeys(found.image + found.regions + found.text))  # image candidates by their votes
     if not seqs:
         return None
     rows = session.execute(  # seven columns: beyond sqlmodel's typed select
@@ -280,8 +281,13 @@ def judge_candidates(
             Product.listed,
         )
     ).all()
+    rank = {s: i for i, s in enumerate(seqs)}
     return best_match(
-        sig, [tuple(r) for r in rows], set(found.image) | set(found.regions), text_threshold, image_max_distance
+        sig,
+        sorted((tuple(r) for r in rows), key=lambda r: rank[r[0]]),
+        set(found.image) | set(found.regions),
+        text_threshold,
+        image_max_distance,
     )
 
 
@@ -293,13 +299,18 @@ def best_match(
     image_max_distance: int,
     *,
     with_regions: bool = True,
+    staged: bool = True,
 ) -> Match | None:
-    """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash): exact
-    text Jaccard, and for the image candidates local features confirmed, else the colour regions
-    confirmed (rows stored before regions have none: local features and pHash decide for them as
-    before); the perceptual-hash distance decides only for pictures too plain for both. The match
-    names the evidence that decided. `with_regions=False` is the detector before region evidence (the
-    bench measures it in the same run)."""
+    """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash;
+    image candidates best voted first): exact text Jaccard, and for the image candidates local features
+    confirmed, else the colour regions confirmed (rows stored before regions have none: local features
+    and pHash decide for them as before); the perceptual-hash distance decides only for pictures too
+    plain for both. The match names the evidence that decided. `with_regions=False` is the detector
+    before region evidence; `staged=False` judges every candidate with every test and aligns the regions
+    at full resolution only, the decision as it was before it was staged (the bench measures both in
+    the same run)."""
+    if staged:
+        return _staged_match(sig, rows, image_seqs, text_threshold, image_max_distance, with_regions)
     best: Match | None = None
     for seq, text, features, thumb, product_id, owner, phash in rows:
         sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
@@ -308,7 +319,7 @@ def best_match(
         if seq in image_seqs and sim < text_threshold:
             stored = vis.unpack(features)
             regions = vis.unpack_regions(features) if with_regions else None
-            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions)
+            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions, coarse_first=False)
             inliers, image_copy, evidence = c.inliers, c.is_copy, c.evidence
             plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
             q_regions = sig.image.regions
@@ -327,6 +338,54 @@ def best_match(
             ):
                 best = m
     return best
+
+
+def _staged_match(
+    sig: ListingSignature,
+    rows: list[tuple[int, str, bytes, bytes, str, str, str]],
+    image_seqs: set[int],
+    text_threshold: float,
+    image_max_distance: int,
+    with_regions: bool,
+) -> Match | None:
+    """best_match in stages, cheapest first, so a listing that copies nothing (most listings) costs
+    little per candidate: the text of every candidate (a text match wins over any image evidence, so the
+    pictures need not be compared at all); then every image candidate placed without its thumbnail
+    (features matched, the regions' similarity); only those some evidence places are compared pixel by
+    pixel, the most geometric inliers first, and the first confirmed copy decides (the one the most
+    features confirm when local features decide, as before)."""
+    best_text: Match | None = None
+    sims: dict[int, float] = {}
+    for seq, text, _f, _t, product_id, owner, phash in rows:
+        sim = sims[seq] = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
+        if sim >= text_threshold and (best_text is None or sim > best_text.text_similarity):
+            best_text = Match(product_id, owner, sim, hamming(sig.phash, phash), 0, "text")
+    if best_text is not None:
+        return best_text
+    placed: list[tuple[vis.Placement, vis.Features, bytes, Match, bool]] = []
+    q_regions = sig.image.regions
+    for seq, _text, features, thumb, product_id, owner, phash in rows:
+        if seq not in image_seqs:
+            continue
+        stored = vis.unpack(features)
+        regions = vis.unpack_regions(features) if with_regions else None
+        p = vis.placed(stored, sig.image, regions)
+        dist = hamming(sig.phash, phash)
+        plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
+        mute = regions is None or q_regions is None or min(len(regions), len(q_regions)) < 3
+        by_phash = plain and mute and dist <= image_max_distance
+        if p.placed or by_phash:
+            placed.append((p, stored, thumb, Match(product_id, owner, sims[seq], dist, p.inliers), by_phash))
+    placed.sort(key=lambda x: -x[0].inliers)  # stable: ties keep the candidates' order
+    for p, stored, thumb, m, by_phash in placed:
+        c = vis.judged(p, stored, vis.unthumbnail(thumb), sig.image) if p.placed else None
+        if c is not None and c.is_copy:
+            m.image_inliers, m.evidence = c.inliers, c.evidence
+            return m
+        if by_phash:  # too plain a picture for local features or regions to decide: a near-identical pHash does
+            m.evidence = "perceptual_hash"
+            return m
+    return None
 
 
 def insert_product(session: Session, product: Product, sig: ListingSignature) -> None:

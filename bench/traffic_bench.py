@@ -1,13 +1,17 @@
 """Issue 24's floods at full size, against the dev server's default per-run caps (workflows/traffic.py):
 
-- `logins`: 10,000 login signals with one valid seller credential (100 in flight), then a serious
-  violation through the facade: how long until the account is closed, how many runs the chain took, and
-  whether any workflow task failed (other than the server's own UnhandledCommand / ForceCloseCommand);
+- `logins`: 10,000 login signals with one valid seller credential (the issue's attack: 100 in flight)
+  and, at the same time, 10,000 `login` commands (the way logins are sent since release v3, 100 in
+  flight; the server holds 10 per workflow, the account 6 of a seller's), then a serious violation
+  through the facade: how long until the account is closed, how many runs the chain took, whether any
+  workflow task failed (other than the server's own UnhandledCommand / ForceCloseCommand), the longest
+  workflow task and the largest run's history;
 - `held`: 2,100 `unbind_identity` commands kept ten in flight, an operator's `retry` in the middle, then
   a serious violation: the same figures.
 
 Baseline, measured in the same run: a serious violation on an idle account, from sending to closed.
 The test suite proves the same properties on a server with its caps lowered (tests/workflows/test_traffic.py).
+Run it niced on a shared machine; it prints the load average beside the figures.
 
     python bench/traffic_bench.py [--logins 10000] [--held 2100]
 """
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,34 +94,61 @@ async def close_by_serious_violation(client: Client, handle: WorkflowHandle, vid
         await asyncio.sleep(0.2)
 
 
-async def chain(client: Client, handle: WorkflowHandle) -> tuple[int, int]:
-    """(runs in the continue-as-new chain, workflow task failures other than the server's own)."""
-    run = handle.first_execution_run_id or handle.run_id or ""
-    runs, failures = 0, 0
-    while run:
-        runs += 1
-        history = await client.get_workflow_handle(handle.id, run_id=run).fetch_history()
-        failures += sum(
-            e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-            and e.workflow_task_failed_event_attributes.cause not in SERVER_CAUSES
-            for e in history.events
+@dataclass
+class Chain:
+    runs: int = 0
+    failures: int = 0  # workflow task failures other than the server's own (SERVER_CAUSES)
+    server_failures: int = 0
+    longest_task_s: float = 0.0  # workflow task started -> completed or failed
+    largest_history_mb: float = 0.0  # the largest run's history, events as stored
+    events: int = 0  # in all runs
+
+    def __str__(self) -> str:
+        return (
+            f"{self.runs} runs, {self.failures} task failures ({self.server_failures} the server's own), "
+            f"longest task {self.longest_task_s:.2f} s, largest run history {self.largest_history_mb:.2f} MB, "
+            f"{self.events} events"
         )
+
+
+async def chain(client: Client, handle: WorkflowHandle) -> Chain:
+    """The continue-as-new chain's figures (`Chain`)."""
+    run = handle.first_execution_run_id or handle.run_id or ""
+    found = Chain()
+    while run:
+        found.runs += 1
+        history = await client.get_workflow_handle(handle.id, run_id=run).fetch_history()
+        found.events += len(history.events)
+        found.largest_history_mb = max(found.largest_history_mb, sum(e.ByteSize() for e in history.events) / 2**20)
+        started = None
+        for e in history.events:
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                started = e.event_time.ToDatetime()
+            elif e.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED):
+                if started is not None:
+                    found.longest_task_s = max(found.longest_task_s, (e.event_time.ToDatetime() - started).total_seconds())
+                started = None
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    own = e.workflow_task_failed_event_attributes.cause in SERVER_CAUSES
+                    found.server_failures += own
+                    found.failures += not own
         last = history.events[-1]
         run = (
             last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
             if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
             else ""
         )
-    return runs, failures
+    return found
 
 
-async def flood_logins(handle: WorkflowHandle, count: int, at_once: int = 100) -> int:
+async def flood_login_signals(handle: WorkflowHandle, count: int, at_once: int = 100) -> int:
+    """The issue's attack: login signals, one valid seller credential; how many the server took."""
     member = handle.id.removeprefix("seller-")
     login = seller_client.sign("login", member, LoginInput("marketplace", "198.51.100.66"))
 
     async def one() -> bool:
         try:
-            await handle.signal(SellerAccount.login, login)
+            await handle.signal("login", login)
             return True
         except RPCError:
             return False
@@ -125,6 +157,27 @@ async def flood_logins(handle: WorkflowHandle, count: int, at_once: int = 100) -
     for start in range(0, count, at_once):
         taken += sum(await asyncio.gather(*(one() for _ in range(min(at_once, count - start)))))
     return taken
+
+
+async def flood_login_commands(handle: WorkflowHandle, count: int, at_once: int = 100) -> dict[str, int]:
+    """Login commands, `at_once` in flight, none sent again: what each got."""
+    member = handle.id.removeprefix("seller-")
+    login = seller_client.sign("login", member, LoginInput("marketplace", "198.51.100.67"))
+    sent = iter(range(count))
+    outcomes: dict[str, int] = {}
+
+    async def sender() -> None:
+        for i in sent:
+            try:
+                await handle.execute_update(SellerAccount.login, login, id=f"flood-{i}-{uuid.uuid4().hex[:6]}")
+                code = "counted"
+            except Exception as err:  # noqa: BLE001 - every outcome is counted
+                refusal = seller_client.as_refusal(err)
+                code = refusal.code if refusal is not None else f"{type(err).__name__}: {str(err)[:60]}"
+            outcomes[code] = outcomes.get(code, 0) + 1
+
+    await asyncio.gather(*(sender() for _ in range(at_once)))
+    return outcomes
 
 
 async def hold_commands(client: Client, handle: WorkflowHandle, count: int, at_once: int = 10) -> dict[str, int]:
@@ -152,6 +205,10 @@ async def hold_commands(client: Client, handle: WorkflowHandle, count: int, at_o
     return outcomes
 
 
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--logins", type=int, default=10_000)
@@ -171,27 +228,34 @@ async def main() -> None:
             baseline = await close_by_serious_violation(client, idle, "baseline")
             print(f"baseline: a serious violation on an idle account closes it in {baseline:6.2f} s")
 
-            flooded = await open_account(client, tq)
-            t = time.perf_counter()
-            taken = await flood_logins(flooded, args.logins)
-            flood_s = time.perf_counter() - t
-            closing = await close_by_serious_violation(client, flooded, "after-the-flood")
-            runs, failures = await chain(client, flooded)
-            print(
-                f"logins:   {args.logins} sent in {flood_s:6.1f} s ({taken} taken by the server); then closed in "
-                f"{closing:6.2f} s ({closing / baseline:5.1f}x baseline); {runs} runs, {failures} task failures"
-            )
+            if args.logins:
+                flooded = await open_account(client, tq)
+                t = time.perf_counter()
+                taken, outcomes = await asyncio.gather(
+                    flood_login_signals(flooded, args.logins), flood_login_commands(flooded, args.logins)
+                )
+                flood_s = time.perf_counter() - t
+                closing = await close_by_serious_violation(client, flooded, "after-the-flood")
+                found = await chain(client, flooded)
+                counted = (await seller_client.status(client, flooded.id.removeprefix("seller-"))).login_count
+                print(
+                    f"logins:   {args.logins} login signals and {args.logins} login commands sent in {flood_s:6.1f} s "
+                    f"({taken} signals taken by the server; commands {outcomes}; the account counted {counted} logins); "
+                    f"then closed in {closing:6.2f} s "
+                    f"({closing / baseline:5.1f}x baseline); {found}; load average {load()}"
+                )
 
-            held = await open_account(client, tq)
-            t = time.perf_counter()
-            outcomes = await hold_commands(client, held, args.held)
-            held_s = time.perf_counter() - t
-            closing = await close_by_serious_violation(client, held, "after-the-held-commands")
-            runs, failures = await chain(client, held)
-            print(
-                f"held:     {args.held} commands in {held_s:6.1f} s {outcomes}; then closed in {closing:6.2f} s "
-                f"({closing / baseline:5.1f}x baseline); {runs} runs, {failures} task failures"
-            )
+            if args.held:
+                held = await open_account(client, tq)
+                t = time.perf_counter()
+                held_outcomes = await hold_commands(client, held, args.held)
+                held_s = time.perf_counter() - t
+                closing = await close_by_serious_violation(client, held, "after-the-held-commands")
+                found = await chain(client, held)
+                print(
+                    f"held:     {args.held} commands in {held_s:6.1f} s {held_outcomes}; then closed in "
+                    f"{closing:6.2f} s ({closing / baseline:5.1f}x baseline); {found}; load average {load()}"
+                )
     finally:
         await env.shutdown()
 

@@ -55,10 +55,10 @@ def _rows(session: Session, model: Any, *where: Any, drop: tuple[str, ...] = ())
     ]
 
 
-def _copy(ref: str, folder: Path) -> str | None:
-    """The blob as a file in the export; None when it is gone (retention) or not there."""
+def _copy(ref: str, folder: Path, scope: str) -> str | None:
+    """The blob as a file in the export; None when it is gone (retention, erasure) or not there."""
     try:
-        data = blobs.read_bytes(ref, max_bytes=MAX_BLOB)
+        data = blobs.read_bytes(ref, max_bytes=MAX_BLOB, scope=scope)
     except blobs.BlobError:
         return None
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,12 +148,12 @@ async def export_member(client: Client | None, member_id: str, out: Path) -> dic
     data["registration_input"] = {k: state.get(k) for k in ("member_id", "state")} if state else {}
     files = out / "files"
     data["authentication_photo"] = [
-        _copy(f"sha256:{r['sha256']}", files) for r in data["authenticationphoto"]
+        _copy(f"sha256:{r['sha256']}", files, workflow_id) for r in data["authenticationphoto"]
     ]
-    data["refused_photo"] = [_copy(f"sha256:{r['sha256']}", files) for r in data["refusedphoto"]]
-    data["product_image"] = [_copy(r["image_ref"], files) for r in data["product"]]
+    data["refused_photo"] = [_copy(f"sha256:{r['sha256']}", files, workflow_id) for r in data["refusedphoto"]]
+    data["product_image"] = [_copy(r["image_ref"], files, workflow_id) for r in data["product"]]
     found = set(BLOB_REF.findall(json.dumps(state, default=str)))  # invoices an appeal carried
-    data["appeal_invoice"] = [_copy(ref, files) for ref in sorted(found)]
+    data["appeal_invoice"] = [_copy(ref, files, workflow_id) for ref in sorted(found)]
     out.mkdir(parents=True, exist_ok=True)
     (out / "export.json").write_text(json.dumps(data, indent=2, default=str))
     return data
@@ -207,10 +207,10 @@ async def withdraw_consent(
     client: Client, member_id: str, *, purpose: str = "face", task_queue: str | None = None
 ) -> ConsentWithdrawal:
     """DATA-1 through Temporal, signed as the account's seller (the activity checks the credential)."""
-    cred = credentials.for_command("withdraw_consent", member_id)
+    request = WithdrawConsentInput(member_id=member_id, purpose=purpose)
     return await client.execute_workflow(
         ConsentWithdrawalRequest.run,
-        credentials.signed(WithdrawConsentInput(member_id=member_id, purpose=purpose), cred),
+        credentials.sign_message(request, command="withdraw_consent", account=member_id),
         id=withdrawal_workflow_id(member_id, purpose),
         task_queue=task_queue or settings().task_queue,
     )

@@ -299,16 +299,16 @@ async def _evidence_html(
         return f'{label}<pre id="evidence-{n}">{e(text)}</pre>'
     if ev.ref is not None:
         url = f"{item_url(account.workflow_id, item.item_id)}/evidence/{n}"
-        picture = await asyncio.to_thread(_picture, ev.ref)
+        picture = await asyncio.to_thread(_picture, ev.ref, account.workflow_id)
         if picture is None:
             return f'{label}<p><a href="{e(url)}" id="evidence-{n}">Download (not a picture)</a></p>'
         return f'{label}<img src="{e(url)}" id="evidence-{n}" alt="{e(ev.label)}">'
     return label
 
 
-def _picture(ref: str) -> bytes | None:
-    try:
-        return reencoded(blobs.read_bytes(ref, max_bytes=LIMITS.max_bytes))
+def _picture(ref: str, scope: str) -> bytes | None:
+    try:  # the account's own blob (under its data key: docs/PRIVACY.md), else one of no account
+        return reencoded(blobs.read_bytes(ref, max_bytes=LIMITS.max_bytes, scope=scope))
     except blobs.BlobError:
         return None
 
@@ -471,7 +471,7 @@ async def evidence_file(request: web.Request) -> web.StreamResponse:
     ev = item.evidence[n]
     assert ev.ref is not None
     await _log(who, account, item, f"view_{ev.kind}")
-    return await _file(ev.ref, f"{ev.kind}-{n + 1}")
+    return await _file(ev.ref, f"{ev.kind}-{n + 1}", account.workflow_id)
 
 
 async def listing_image(request: web.Request) -> web.StreamResponse:
@@ -488,12 +488,12 @@ async def listing_image(request: web.Request) -> web.StreamResponse:
     if listing is None or listing.image_ref is None:
         return _refusal_page(404, "no_such_evidence", "There is no such listing on this account's links.")
     await _log(who, account, item, "view_listing_image")
-    return await _file(listing.image_ref, f"listing-{product_id}")
+    return await _file(listing.image_ref, f"listing-{product_id}", account.workflow_id)
 
 
-async def _file(ref: str, name: str) -> web.Response:
+async def _file(ref: str, name: str, scope: str) -> web.Response:
     try:
-        data = await asyncio.to_thread(blobs.read_bytes, ref, max_bytes=LIMITS.max_bytes)
+        data = await asyncio.to_thread(blobs.read_bytes, ref, max_bytes=LIMITS.max_bytes, scope=scope)
     except blobs.BlobError:
         return _refusal_page(404, "evidence_missing", "The file is no longer kept.")
     png = await asyncio.to_thread(reencoded, data)

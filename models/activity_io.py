@@ -237,6 +237,7 @@ class SweepReport:
     closed_accounts: int = 0  # erased this pass
     email_codes: int = 0
     appeal_evidence: int = 0  # decided cases whose invoices were deleted this pass
+    data_keys: int = 0  # data keys of no account (refused registrations) destroyed this pass
     more: bool = False  # a batch was full: sweep again now
     face_templates: int = 0  # DATA-5: held after this pass
     sweep_every_hours: float = 24.0  # the policy's, read by the activity from the worker's policy source

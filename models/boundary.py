@@ -340,6 +340,7 @@ MESSAGES: dict[type, Message] = {
 # The message each account command carries (signals and updates), for whoever holds only its JSON: the
 # codec server signing an operator's command, `starter.py credential --input` (security/credentials.py).
 COMMAND_MESSAGES: dict[str, type] = SIGNAL_PAYLOADS | {
+    "login": LoginInput,  # a signal for runs started before release v3 (workflows/traffic.py)
     "verify_email": VerifyEmailInput,
     "request_email_code": RequestCodeInput,
     "change_contact": ChangeContactInput,

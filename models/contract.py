@@ -367,7 +367,6 @@ class RetryResult:
 # Signals arrive undecoded (models/boundary.py parses them, so that a payload that does not fit is seen
 # and audited): their payload types are declared here, for the contract's schemas (docs/contract/).
 SIGNAL_PAYLOADS: dict[str, type] = {
-    "login": LoginInput,
     "report_violation": ViolationInput,
     "report_closure": ClosureReport,
     "open_case": AssociationCaseInput,

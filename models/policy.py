@@ -122,6 +122,9 @@ class RetentionPolicy:
     closed_account_days: float = 180  # a closed account's photos, face template and contacts
     email_code_days: float = 7  # REG-6 one-time codes, used or not
     appeal_evidence_days: float = 90  # DATA-2: an appeal's invoices, after its case is decided (ASSOC-5)
+    # A data key of no account (a refused registration's: the applicant's numbers in its history), after
+    # it was made: then destroyed, so that history no longer decodes (crypto-shredding, DATA-4).
+    refused_registration_days: float = 30
     sweep_every_hours: float = 24  # how often the retention keeper looks
     face_filing_threshold: int = 100_000  # DATA-5: face templates held before the regulator's filing
 

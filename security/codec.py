@@ -26,6 +26,7 @@ from temporalio.converter import (
     ActivitySerializationContext,
     SerializationContext,
     WithSerializationContext,
+    WorkflowSerializationContext,
 )
 
 from models.settings import Settings, settings
@@ -45,8 +46,14 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
     """With `data_keys`, the payloads of an account's activities (the steps that carry identity numbers,
     contacts, IPs, codes: their inputs, results and failures) are encrypted under the account's own data
     key (crypto-shredding: security/data_keys.py), its scope in the envelope (`data-key-scope`) so that
-    any holder of the key store decodes them without context. Everything else (what clients send, what
-    the workflow answers) stays under the ring key: clients need no registry to talk to the accounts."""
+    any holder of the key store decodes them without context.
+
+    A client's codec (`client_inputs`, the default) also seals what it sends to an account's workflow
+    under that key: the registration's start input, update and signal arguments (a contact change, an
+    appeal letter). The client and the worker see the same workflow context, one encoding what it sends,
+    the other what the workflow answers; a worker's codec (`for_workers`, worker.build_worker) keeps what
+    workflows answer (results, query and update answers, their continue-as-new state) under the ring
+    key, so that answers decode anywhere, without the registry (the Node client)."""
 
     def __init__(
         self,
@@ -55,6 +62,7 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         *,
         strict: bool = False,
         data_keys: DataKeys | None = None,
+        client_inputs: bool = True,
     ) -> None:
         if current_key_id not in keys:
             raise ValueError(f"codec key {current_key_id!r} is not among the configured keys")
@@ -63,12 +71,24 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         self.strict = strict
         self.refused_plaintext = 0  # clear payloads refused by this codec (strict mode)
         self.data_keys = data_keys
+        self.client_inputs = client_inputs
         self._scope: str | None = None  # the account scope of the payloads at hand (with_context)
+
+    def for_workers(self) -> EncryptionCodec:
+        """This codec as a worker's: what workflows answer stays under the ring key."""
+        worker = copy.copy(self)
+        worker.client_inputs = False
+        worker._scope = None
+        return worker
 
     def with_context(self, context: SerializationContext) -> EncryptionCodec:
         if self.data_keys is None:
             return self
-        scope = scope_of(context.workflow_id) if isinstance(context, ActivitySerializationContext) else None
+        scope = None
+        if isinstance(context, ActivitySerializationContext) or (
+            self.client_inputs and isinstance(context, WorkflowSerializationContext)
+        ):
+            scope = scope_of(context.workflow_id)
         if scope == self._scope:
             return self
         bound = copy.copy(self)

@@ -3,9 +3,10 @@ account's life in one class, every handler and its validator, each a few lines (
 
 Workflow id: `seller-<member id>`; task queue from settings (`seller-accounts` by default).
 
-Signals:  login(LoginInput), report_violation(ViolationInput), report_closure(ClosureReport),
-          open_case(AssociationCaseInput), ban(BanInput)
-Updates:  verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
+Signals:  report_violation(ViolationInput), report_closure(ClosureReport),
+          open_case(AssociationCaseInput), ban(BanInput); login(LoginInput) for runs started before
+          release v3 only
+Updates:  login(LoginInput), verify_email(VerifyEmailInput), request_email_code(RequestCodeInput),
           change_contact(ChangeContactInput), submit_authentication_photo(PhotoSubmission),
           unbind_identity(UnbindInput) (always refused, REG-8), start_exam, submit_exam,
           release_product, remove_product, appeal, decide_appeal (kept: decide_review does it)
@@ -152,6 +153,8 @@ class SellerAccount:
             shed=inp.logins_shed,
         )
         self.traffic.bound()  # here, before the first signals are handled: a flood comes with the start
+        if not self.traffic.logins_by_update:  # runs recorded before logins were a command replay as they were
+            workflow.set_signal_handler("login", self._login_signal)
         self.commands = CommandMemory(inp.recent_commands)
         self.attention = Attentions(self.state, wake=self._wake, publish=self._publish)
         self.steps = Steps(
@@ -340,8 +343,9 @@ class SellerAccount:
     # Signals cannot be refused: checked here (an invalid one is recorded and dropped), applied in
     # order by the run loop. Undecoded, so that a payload that does not fit is seen too.
 
-    @workflow.signal
-    def login(self, *payloads: Any) -> None:
+    def _login_signal(self, *payloads: Any) -> None:
+        """`login` as runs started before LOGINS_BY_UPDATE_PATCH take it (registered by `__init__` for
+        them only): a signal. Since, a login is the `login` command (workflows/traffic.py says why)."""
         if (login := self._receive("login", LoginInput, payloads)) is not None:
             self._pending_logins.append(login)
 
@@ -381,6 +385,13 @@ class SellerAccount:
             self._wake()  # the run loop records it
             return None
 
+    async def _audit_dropped(self, event: str, **fields: Any) -> None:
+        """A signal dropped for its credential, on the record one by one up to the run's REFUSALS_KEPT
+        (shared with refused signals), then counted: a flood of well-formed facts under a credential that
+        may not send them costs a run at most that many audit rows (workflows/traffic.py)."""
+        if self.traffic.keep_refusal():
+            await self.effects.audit(event, **fields)
+
     async def _record_rejected_signals(self) -> None:
         while self._rejected_signals:
             signal, refusal = self._rejected_signals.pop(0)
@@ -398,7 +409,7 @@ class SellerAccount:
         if not logins or self.chart.is_closed:
             return
         actors = await verified(
-            [("login", x) for x in logins], account=self.profile.member_id, audit=self.effects.audit
+            [("login", x) for x in logins], account=self.profile.member_id, audit=self._audit_dropped
         )
         logins = [x for x, by in zip(logins, actors, strict=True) if by is not None]
         if not logins:
@@ -428,7 +439,7 @@ class SellerAccount:
         while self._facts and not self.chart.is_closed:
             batch, self._facts = self._facts, []
             messages = [m for m in map(_fact_message, batch) if m is not None]
-            actors = iter(await verified(messages, account=self.profile.member_id, audit=self.effects.audit))
+            actors = iter(await verified(messages, account=self.profile.member_id, audit=self._audit_dropped))
             for fact in batch:
                 by = next(actors) if _fact_message(fact) is not None else None
                 if by is None or self.chart.is_closed:
@@ -442,6 +453,24 @@ class SellerAccount:
                 elif fact.ban is not None:
                     await self.effects.guarded(self.enforcement.apply_ban(fact.ban, actor=by))
         self._facts.clear()  # a closed account applies nothing more
+
+    # ------------------------------------------------------------------ REG-4: logins
+
+    @workflow.update
+    async def login(self, inp: LoginInput) -> str:
+        """REG-4: the seller logged in (a login service reports it): the year starts again, a dormant
+        store wakes, the address is recorded (ASSOC-1). A command, not a signal, so that no flood of
+        logins can outgrow a workflow task (workflows/traffic.py); applied by the run loop, in order with
+        the logins carried from the run before. Not keyed: a login sent twice is two logins."""
+        async with self.command_slot(inp):
+            self.traffic.take_login()
+            self._pending_logins.append(inp)
+            return self.chart.state
+
+    @login.validator
+    def _check_login(self, inp: LoginInput) -> None:
+        self._admit("login", inp)
+        self.traffic.admit_login()
 
     # ------------------------------------------------------------------ REG-6, REG-11: email and contact
 

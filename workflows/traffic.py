@@ -13,10 +13,21 @@ keeps far below each cap by continuing as new (README, *Production*: limits and 
 | updates                 | 2,000 (history.maxTotalUpdates)             | 500 (max_updates_per_run)              |
 | updates in flight       | 10 (history.maxInFlightUpdates)             | a seller holds at most 6               |
 
+Logins are a command (the `login` update, since LOGINS_BY_UPDATE_PATCH), not a signal: the server holds at
+most 10 updates in flight per workflow and refuses the rest, so however many logins are sent, one workflow
+task sees a handful. A signal cannot be bounded that way: every signal delivered to a handler costs the SDK
+a task in the workflow's activation (measured 0.65-1 ms on a loaded machine, payload decoding aside), all
+those of one workflow task run before it can yield, and a flood that outpaces the worker for a moment puts
+thousands in one task (1,500 and more, 7 s, past the SDK's 2-second deadlock detector: TMPRL1101). A run
+started under the patch has no `login` signal handler at all, so a login *signal* (an old client, or a
+flood) is set aside by the SDK at no cost in the activation and never applied; runs recorded before the
+patch keep their signal handler and replay as they were.
+
 Whatever arrives in one workflow task, its work stays bounded: a run takes at most LOGINS_PER_RUN logins
 (those it carries from the run before included; later ones are shed before they are even parsed, so
 that neither a task nor the next run's input grows with a flood), the logins taken are applied together
-(one credential check, one activity), at most REFUSALS_KEPT refused signals are recorded one by one, and
+(one credential check, one activity), at most REFUSALS_KEPT refused signals (or signals dropped for
+their credential) are recorded one by one, and
 whatever was shed is recorded once per run with its count (a count not yet recorded when the run
 continues is carried and recorded by the next).
 
@@ -67,6 +78,8 @@ HANDLERS_GRACE = timedelta(minutes=1)
 # Release v3: runs started under it are bounded (budgets, draining, the grace timer, the shed-login row);
 # runs recorded before replay as they were. See docs/DEPLOYING.md.
 BOUNDED_RUNS_PATCH = "v3-bounded-runs"
+# Release v3 (issue 24): logins by the `login` update; a run started before has its `login` signal handler.
+LOGINS_BY_UPDATE_PATCH = "v3-logins-by-update"
 
 BUSY = Refusal(
     "ENF-4",
@@ -92,6 +105,7 @@ class Traffic:
         self.max_signals = max_signals
         self.max_updates = max_updates
         self.bounded = False  # BOUNDED_RUNS_PATCH: set by `bound`; off for runs recorded before
+        self.logins_by_update = False  # LOGINS_BY_UPDATE_PATCH: set by `bound`
         self.signals = 0
         self.updates = 0
         self.logins_taken = carried_logins  # the logins carried from the run before count against this one's
@@ -105,6 +119,7 @@ class Traffic:
         """Called once, as the run is made (workflow.init), before any message is handled: budgets apply
         from here on (runs recorded before v3: never)."""
         self.bounded = workflow.patched(BOUNDED_RUNS_PATCH)
+        self.logins_by_update = workflow.patched(LOGINS_BY_UPDATE_PATCH)
 
     # ------------------------------------------------------------------ what comes in
 
@@ -118,6 +133,17 @@ class Traffic:
             return False
         self.logins_taken += 1
         return True
+
+    def admit_login(self) -> None:
+        """For the `login` update's validator: once the run has taken its LOGINS_PER_RUN, a login waits
+        for the next run (`account_busy`, retryable: the facade sends it again), which this one is about
+        to start (`continue_due`). Nothing is shed: every login a seller makes is counted."""
+        if self.logins_by_update and self.logins_taken >= LOGINS_PER_RUN:
+            raise refusal_error(RefusedError(BUSY))
+
+    def take_login(self) -> None:
+        """An accepted `login` update, counted against the run's logins."""
+        self.logins_taken += 1
 
     def keep_refusal(self) -> bool:
         """Whether a refused signal is recorded one by one (else it is counted, REFUSALS_KEPT)."""
@@ -159,6 +185,10 @@ class Traffic:
                 info.get_current_history_size() >= CONTINUE_AT_HISTORY_BYTES
                 or self.signals >= self.max_signals
                 or self.updates >= self.max_updates
+                or (self.logins_by_update and self.logins_taken >= LOGINS_PER_RUN)
+                # Signals set aside unread (a login signal, since LOGINS_BY_UPDATE_PATCH) are counted by
+                # no handler; the run's events bound its signals, so it continues before their cap too.
+                or (self.logins_by_update and info.get_current_history_length() >= self.max_signals)
             )
             self.draining = self.draining or due
         return due

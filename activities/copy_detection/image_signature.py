@@ -1,5 +1,6 @@
 """ASSOC-3 image copies: local features that survive what copycats do to a stolen product photo.
-Over 400 lines: one feature pipeline (features, visual words, confirmed match) whose stages are tuned together.
+Over 400 lines: one feature pipeline (features, visual words, placement, confirmed match) whose stages and
+floors are tuned together.
 
 A copy is cropped, flipped, rotated, relabelled with text, a logo or a price tag, framed, put on another
 background or recoloured, then resized and recompressed. A global perceptual hash changes under most of
@@ -233,6 +234,16 @@ class Thumbnail:
         """`foreground`, once for both tests and both orientations of a query."""
         return foreground(self.gray, self.scale)
 
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """`_edges` of the stored picture, once for the alignment and every edge test."""
+        return _edges(self.pixels, self.scale)
+
+    @cached_property
+    def edge_points(self) -> np.ndarray:
+        """`edge_points`, once for both alignments."""
+        return edge_points(self)
+
 
 def thumbnail(frame: np.ndarray) -> bytes:
     """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, JPEG. The letters
@@ -302,12 +313,15 @@ def _laid_over(
     m: np.ndarray,
     size: tuple[int, int],
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    prepared: np.ndarray | None = None,
 ) -> np.ndarray:
     """`a` (after `prepare`) warped by the similarity `m` into a picture of `size`. When `m` shrinks,
     `a` is first resized by area to the query's scale: a warp samples, so a picture shrunk by it keeps
     detail (and aliasing) the downsized copy averaged away, and a strongly resized copy would not
-    correlate with its own original."""
+    correlate with its own original. `prepared`: `prepare(a)`, when already computed."""
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    if scale >= SHRINK_FIRST and prepared is not None:
+        return cv2.warpAffine(prepared, m, size, flags=cv2.INTER_LINEAR)
     if scale < SHRINK_FIRST:
         h, w = a.shape[:2]
         a = _scaled(a, scale)
@@ -415,7 +429,8 @@ def keypoint_agreement(
         edges = query_edges(query_frame, s)
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
-    warped = _laid_over(pixels, m, (w, h), lambda a: _edges(a, s))
+    own = thumb.edges if pixels is thumb.pixels else None
+    warped = _laid_over(pixels, m, (w, h), lambda a: _edges(a, s), own)
     valid = cv2.warpAffine(np.ones(pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
@@ -455,13 +470,32 @@ class Confirmation:
     regions: float = 0.0  # stored regions carried over (region evidence)
     whole: bool = False  # region evidence judged by the edge overlay (the stored picture has no interior)
     mirrored: bool = False  # region evidence: the query was mirrored
+    hull: np.ndarray | None = field(default=None, repr=False)  # local features: the inliers' hull in the query
+    recolouring: float = 1.0  # share of the interior's colour groups turned by the one hue shift (one_recolouring)
+    colour_groups: int = 0
+
+    @property
+    def placed(self) -> bool:
+        """Local features put the stored picture somewhere: only then are the pictures compared."""
+        return self.transform is not None and self.inliers >= MIN_INLIERS and self.spread >= MIN_SPREAD
 
     @property
     def is_copy(self) -> bool:
         return self.passes(MIN_PATCH_AGREEMENT, MIN_AGREEMENT)
 
+    def near(self) -> bool:
+        """Region evidence that failed by less than NEAR on each test it failed (or had too little to
+        decide): a finer alignment might pass it."""
+        if self.whole:
+            return self.blocks < MIN_OVERLAY_BLOCKS or self.agreement >= OVERLAY_FLOOR - NEAR
+        return (self.patches < MIN_EDGE_PATCHES or self.patch_agreement >= REGION_PATCH_FLOOR - NEAR) and (
+            self.blocks < MIN_BLOCKS or self.agreement >= REGION_BLOCK_FLOOR - NEAR
+        )
+
     def passes(self, patch_floor: float, block_floor: float) -> bool:
         """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
+        if self.colour_groups >= MIN_COLOUR_GROUPS and self.recolouring < ONE_RECOLOURING:
+            return False  # the print's colours are not the stored print's under any one recolouring
         if self.evidence == "regions" and self.whole:
             # no plain background (a photograph, smooth or not): the stored edges over the whole overlap
             return (
@@ -498,6 +532,11 @@ def confirm(
 ) -> Confirmation:
     """How many of the stored product's features reappear in the query under one similarity transform,
     and whether the stored picture laid over the query by that transform looks the same."""
+    return appraised(locate(stored, query), stored, thumb, query_gray, query_colour, query_colour_edges)
+
+
+def locate(stored: Features, query: Features) -> Confirmation:
+    """The geometry alone (matches, the RANSAC similarity, inliers, spread): no pixel compared."""
     if len(stored.descriptors) < 4 or len(query.descriptors) < 4:
         return Confirmation(0, 0.0)
     si, qi = polarity_free_matches(stored.descriptors, query.descriptors)
@@ -520,18 +559,32 @@ def confirm(
     if len(inl) < 3:
         return Confirmation(int(len(inl)), 0.0)
     spread = cv2.contourArea(cv2.convexHull(inl)) / MAX_SIDE**2
-    c = Confirmation(int(len(inl)), float(spread), transform=transform)
-    if thumb is not None and query_gray is not None and c.inliers >= MIN_INLIERS and spread >= MIN_SPREAD:
-        c.agreement, c.blocks = appearance(
-            thumb, query_gray, transform, cv2.convexHull(dst[mask.ravel() == 1])
-        )
+    return Confirmation(
+        int(len(inl)), float(spread), transform=transform, hull=cv2.convexHull(dst[mask.ravel() == 1])
+    )
+
+
+def appraised(
+    c: Confirmation,
+    stored: Features,
+    thumb: Thumbnail | None,
+    query_gray: np.ndarray | None,
+    query_colour: np.ndarray | None = None,
+    query_colour_edges: np.ndarray | None = None,
+) -> Confirmation:
+    """A located match with the appearance tests filled in (when it was placed and there is a picture)."""
+    if thumb is not None and query_gray is not None and c.placed and c.transform is not None:
+        assert c.hull is not None
+        c.agreement, c.blocks = appearance(thumb, query_gray, c.transform, c.hull)
         c.patch_agreement, c.patches = keypoint_agreement(
             thumb,
             query_gray if query_colour is None else query_colour,
-            transform,
+            c.transform,
             stored.points,
             None if query_colour is None else query_colour_edges,
         )
+        if c.is_copy and query_colour is not None:
+            c.recolouring, c.colour_groups = one_recolouring(thumb, query_colour, c.transform)
     return c
 
 
@@ -547,11 +600,11 @@ class QuerySignature:
     regions: rsig.Regions | None = None  # its colour regions (region_signature.py)
     _edges: dict[tuple[float, bool], np.ndarray] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def gray_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.gray[:, ::-1])
 
-    @property
+    @cached_property
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
 
@@ -580,18 +633,57 @@ def stored_features(q: QuerySignature) -> Features:
 
 
 def confirm_copy(
-    stored: Features, thumb: Thumbnail | None, q: QuerySignature, regions: rsig.Regions | None = None
+    stored: Features,
+    thumb: Thumbnail | None,
+    q: QuerySignature,
+    regions: rsig.Regions | None = None,
+    *,
+    coarse_first: bool = True,
 ) -> Confirmation:
-    """Local features first; when they do not confirm a copy and the row has regions, the regions."""
+    """Local features first; when they do not confirm a copy and the row has regions, the regions.
+    `coarse_first=False`: the regions' alignment at full resolution only (as before it was staged)."""
+    return judged(placed(stored, q, regions), stored, thumb, q, coarse_first)
+
+
+@dataclass
+class Placement:
+    """Where each evidence puts a stored picture in the query, found without its thumbnail: the cheap
+    stage of the decision. A candidate no evidence places cannot be a copy (every appearance test needs
+    a placement), so its thumbnail is never decoded nor its pixels compared."""
+
+    upright: Confirmation
+    mirrored: Confirmation
+    regions: rsig.RegionMatch | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.upright.placed or self.mirrored.placed or (self.regions is not None and self.regions.holds)
+
+    @property
+    def inliers(self) -> int:
+        """The most features either orientation confirms geometrically: a bound on the copy's inliers."""
+        return max(self.upright.inliers, self.mirrored.inliers)
+
+
+def placed(stored: Features, q: QuerySignature, regions: rsig.Regions | None = None) -> Placement:
+    """Local features' geometry in both orientations and the regions' similarity: no pixel compared."""
+    r = rsig.match(regions, q.regions) if regions is not None and q.regions is not None else None
+    return Placement(locate(stored, q.upright), locate(stored, q.mirrored), r)
+
+
+def judged(
+    p: Placement, stored: Features, thumb: Thumbnail | None, q: QuerySignature, coarse_first: bool = True
+) -> Confirmation:
+    """The decision on a placement: the appearance tests, local features first, then the regions."""
     up, mi = (None, None) if thumb is None else (q.edges(thumb.scale, False), q.edges(thumb.scale, True))
-    a = confirm(stored, q.upright, thumb, q.gray, q.colour, up)
+    a = appraised(p.upright, stored, thumb, q.gray, q.colour, up)
     if a.is_copy:
         return a
-    b = confirm(stored, q.mirrored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
+    b = appraised(p.mirrored, stored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
     best = a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
-    if best.is_copy or regions is None or thumb is None or q.regions is None:
+    if best.is_copy or p.regions is None or thumb is None:
         return best
-    c = confirm_regions(stored, regions, thumb, q)
+    c = confirm_regions(stored, None, thumb, q, p.regions, coarse_first)
     if not c.is_copy or contradicts(b if c.mirrored else a, c, thumb):
         return best
     return c
@@ -632,21 +724,32 @@ PATCH_ENERGY = 4.0  # region evidence: stored patches with less edge energy (std
 # artwork's SIFT features often sit on flat colour, where any edge in the query decides the score
 
 
-def refined(thumb: Thumbnail, query_edges: np.ndarray, transform: np.ndarray) -> np.ndarray:
+def refined(
+    thumb: Thumbnail, query_edges: np.ndarray, transform: np.ndarray, resolution: float = 1.0
+) -> np.ndarray:
     """The region-placed transform pinned down on the pictures' edges (ECC alignment, affine): region
     centroids place a picture within a few pixels, the edge tests need about one. Edges, not colours:
-    a recolouring moves neither. The transform as it was when the alignment does not converge."""
+    a recolouring moves neither. The transform as it was when the alignment does not converge.
+    `resolution` < 1: aligned on the edge maps shrunk so (COARSE: a quarter of the pixels, a quarter of
+    the cost, the same alignment within a fraction of a pixel on the tune split's copies)."""
     s = thumb.scale
-    stored = _edges(thumb.pixels, s).astype(np.float32)
+    stored: np.ndarray = thumb.edges.astype(np.float32)
+    query: np.ndarray = query_edges.astype(np.float32)
+    if resolution != 1.0:
+        stored = cv2.resize(stored, None, fx=resolution, fy=resolution, interpolation=cv2.INTER_AREA)
+        query = cv2.resize(query, None, fx=resolution, fy=resolution, interpolation=cv2.INTER_AREA)
     m = _between_thumbnails(transform, s)
     inverse = cv2.invertAffineTransform(m).astype(np.float32)  # ECC's warp maps the query onto the stored
+    inverse[:, 2] *= resolution
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
+    blur = max(3, round(5 * resolution) | 1)  # ECC's own smoothing, the same in frame pixels
     try:
         _, warp = cv2.findTransformECC(  # type: ignore[call-overload]  # the stubs miss mask=None with a filter size
-            query_edges.astype(np.float32), stored, inverse, cv2.MOTION_AFFINE, criteria, None, 5
+            query, stored, inverse, cv2.MOTION_AFFINE, criteria, None, blur
         )
     except cv2.error:
         return transform
+    warp[:, 2] /= resolution
     out = cv2.invertAffineTransform(warp).astype(np.float64)
     a = out[:, :2]
     scale = float(np.sqrt(abs(np.linalg.det(a))))
@@ -674,7 +777,7 @@ def edge_points(thumb: Thumbnail) -> np.ndarray:
     fg = thumb.interior
     if fg is None:
         return np.zeros((0, 2), np.float32)
-    e = _edges(thumb.pixels, s) * fg
+    e = thumb.edges * fg
     h, w = e.shape
     hb, wb = h // k, w // k
     if hb == 0 or wb == 0 or not e.any():
@@ -709,8 +812,8 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     s = thumb.scale
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
-    stored_edges = _edges(thumb.pixels, s)
-    warped = _laid_over(thumb.pixels, m, (w, h), lambda a: _edges(a, s))
+    stored_edges = thumb.edges
+    warped = _laid_over(thumb.pixels, m, (w, h), lambda a: _edges(a, s), stored_edges)
     valid = cv2.warpAffine(np.ones(thumb.pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     k = _px(OVERLAY_BLOCK, s)
     hb, wb = h // k, w // k
@@ -730,17 +833,51 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     return float((ncc > OVERLAY_NCC).mean()), n
 
 
-def confirm_regions(stored: Features, regions: rsig.Regions, thumb: Thumbnail, q: QuerySignature) -> Confirmation:
+def confirm_regions(
+    stored: Features,
+    regions: rsig.Regions | None,
+    thumb: Thumbnail,
+    q: QuerySignature,
+    match: rsig.RegionMatch | None = None,
+    coarse_first: bool = True,
+) -> Confirmation:
     """The second line of evidence: the stored regions placed in the query by one similarity (mirrored
-    or not, region_signature.match), then the stored picture laid over the query with it and judged by
-    the same appearance tests as local features' matches (its interior's blocks and edges)."""
-    assert q.regions is not None
-    r = rsig.match(regions, q.regions)
+    or not, region_signature.match; `match` when already found), then the stored picture laid over the
+    query with it and judged by the same appearance tests as local features' matches (its interior's
+    blocks and edges)."""
+    if match is None:
+        assert q.regions is not None and regions is not None
+        match = rsig.match(regions, q.regions)
+    r = match
     c = Confirmation(0, 0.0, evidence="regions", regions=r.evidence, mirrored=r.mirrored)
     if not r.holds or r.transform is None:
         return c
-    gray, colour = (q.gray_mirrored, q.colour_mirrored) if r.mirrored else (q.gray, q.colour)
-    transform = refined(thumb, q.edges(thumb.scale, r.mirrored), r.transform)
+    edges = q.edges(thumb.scale, r.mirrored)
+    if not coarse_first:
+        _appraise_regions(c, thumb, q, refined(thumb, edges, r.transform))
+        return c
+    coarse = refined(thumb, edges, r.transform, COARSE)
+    _appraise_regions(c, thumb, q, coarse)
+    if not c.is_copy and c.near():  # else the coarse alignment decides: a copy, or too far from one
+        _appraise_regions(c, thumb, q, refined(thumb, edges, coarse))
+    return c
+
+
+# Region evidence's alignment in two steps: ECC on edge maps at half resolution first (a quarter of the
+# cost); at full resolution only when the tests then fail by less than NEAR. On the tune split's
+# region-placed pairs (69: copies and look-alikes of every class) the half-resolution alignment gave
+# the full one's verdict but once (a copy with too few blocks inside the overlap, which the full
+# alignment found), and look-alikes' scores moved by 0.05 or less but for two (studio labels, both
+# further from the floors).
+COARSE = 0.5
+NEAR = 0.15
+
+
+def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, transform: np.ndarray) -> None:
+    """The appearance tests of a region-placed stored picture under `transform`, into `c`."""
+    gray, colour = (q.gray_mirrored, q.colour_mirrored) if c.mirrored else (q.gray, q.colour)
+    edges = q.edges(thumb.scale, c.mirrored)
+    c.recolouring, c.colour_groups = 1.0, 0
     h, w = thumb.pixels.shape[:2]
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32) / thumb.scale * 0.8
     corners += np.array([w, h], np.float32) / thumb.scale * 0.1
@@ -748,10 +885,62 @@ def confirm_regions(stored: Features, regions: rsig.Regions, thumb: Thumbnail, q
     c.transform = transform
     if thumb.interior is None:
         c.whole = True
-        c.agreement, c.blocks = overlay_agreement(thumb, q.edges(thumb.scale, r.mirrored), transform)
-        return c
+        c.agreement, c.blocks = overlay_agreement(thumb, edges, transform)
+        return
     c.agreement, c.blocks = appearance(thumb, gray, transform, hull.reshape(-1, 1, 2), stored_texture_only=True)
     c.patch_agreement, c.patches = keypoint_agreement(
-        thumb, colour, transform, edge_points(thumb), q.edges(thumb.scale, r.mirrored), PATCH_ENERGY
+        thumb, colour, transform, thumb.edge_points, edges, PATCH_ENERGY
     )
-    return c
+    if c.is_copy:
+        c.recolouring, c.colour_groups = one_recolouring(thumb, colour, transform)
+
+
+# One recolouring. A copy's colours are the stored picture's under one edit: a copycat's hue shift
+# turns every hue by one angle (HSV hue, what their tools turn), a saturation change scales them, and
+# nothing else (a tag, a watermark) covers more than a part of the print. Two prints on one template
+# (one T-shirt, one sticker disc) can share every outline and still differ here: the template keeps
+# its colour while the badge on it changes, or the disc turns one way and the sky another. So, over
+# the stored picture's interior laid over the query, its pixels are grouped by their hue (16 groups)
+# and each group must, for most of its pixels, have turned by the angle most pixels turned by.
+COLOURED = 60  # HSV_FULL saturation and value: only where there is a hue to read
+HUE_TOL = 16  # of 256 (22 degrees): JPEG, blur and the saturation change move hues this much
+HUE_GROUPS = 16
+MIN_GROUP_SHARE = 0.03  # of the coloured interior: smaller groups (thin lettering, anti-aliasing) say nothing
+MIN_COLOUR_GROUPS = 2  # one colour agrees with itself
+ONE_RECOLOURING = 0.6
+
+
+def one_recolouring(thumb: Thumbnail, query_colour: np.ndarray, transform: np.ndarray) -> tuple[float, int]:
+    """Share of the stored interior's hue groups that turned by the one shift (for most of their
+    pixels), and how many groups there were; (1, 0) when there is nothing to read (no interior, a
+    grayscale row, a picture without colour)."""
+    fg = thumb.interior
+    if fg is None or thumb.pixels.ndim != 3 or query_colour.ndim != 3:
+        return 1.0, 0
+    s = thumb.scale
+    q = _scaled(query_colour, s)
+    h, w = q.shape[:2]
+    m = _between_thumbnails(transform, s)
+    stored = cv2.cvtColor(_laid_over(thumb.pixels, m, (w, h)), cv2.COLOR_RGB2HSV_FULL)
+    query = cv2.cvtColor(np.ascontiguousarray(q), cv2.COLOR_RGB2HSV_FULL)
+    inside = cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST) > 0
+    sel = inside & (stored[..., 1] >= COLOURED) & (stored[..., 2] >= COLOURED)
+    if int(sel.sum()) < 100:
+        return 1.0, 0
+    hs = stored[..., 0][sel].astype(np.int64)
+    hq = query[..., 0][sel].astype(np.int64)
+    coloured = (query[..., 1][sel] >= COLOURED // 2) & (query[..., 2][sel] >= COLOURED // 2)
+    turn = (hq - hs) % 256
+    counts = np.bincount(turn[coloured], minlength=256)
+    window = sum(np.roll(counts, k) for k in range(-HUE_TOL, HUE_TOL + 1))  # pixels within HUE_TOL of each angle
+    shift = int(np.argmax(window))
+    off = np.abs((turn - shift + 128) % 256 - 128)
+    agrees = coloured & (off <= HUE_TOL)
+    group = hs * HUE_GROUPS // 256
+    size = np.bincount(group, minlength=HUE_GROUPS)
+    agreeing = np.bincount(group, weights=agrees.astype(np.float64), minlength=HUE_GROUPS)
+    big = size >= MIN_GROUP_SHARE * len(hs)
+    n = int(big.sum())
+    if n == 0:
+        return 1.0, 0
+    return float(np.mean(agreeing[big] / size[big] >= 0.5)), n

@@ -34,9 +34,11 @@ from activities.copy_detection.duplicate_index import (
     Candidates,
 )
 from activities.copy_detection.region_signature import REGION_KEY_BASE
+from activities.storage import backfills
 
 FAMILY_SHIFT = 40
 TEXT, IMAGE, REGION = 1, 2, 3
+BACKFILL = "product_key"
 
 DDL = [
     "CREATE TABLE IF NOT EXISTS product_key ("
@@ -76,13 +78,13 @@ def in_database(eng: Engine) -> bool:
                 conn.execute(text("SELECT pg_advisory_xact_lock(7235)"))  # workers starting together
                 for ddl in DDL:
                     conn.execute(text(ddl))
-            backfill(eng)
+            backfills.once(eng, BACKFILL, backfill)
             _READY[url] = True
         return _READY[url]
 
 
 def backfill(eng: Engine, batch: int = 5000) -> int:
-    """Postings for listings written before the index was in the database (once, on first use)."""
+    """Postings for listings written before the index was in the database (once per database)."""
     done = 0
     while True:
         with eng.begin() as conn:

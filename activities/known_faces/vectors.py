@@ -23,8 +23,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from activities.storage import backfills
+
 CANDIDATES = 32
 EF_SEARCH = 100
+BACKFILL = "face_vector"
 log = logging.getLogger(__name__)
 
 DDL = [
@@ -58,7 +61,7 @@ def in_database(eng: Engine) -> bool:
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
                 for ddl in DDL:
                     conn.execute(text(ddl))
-            backfill(eng)
+            backfills.once(eng, BACKFILL, backfill)
             _READY[url] = True
         except DBAPIError as err:  # no pgvector here: the in-process index serves
             log.warning(
@@ -69,7 +72,7 @@ def in_database(eng: Engine) -> bool:
 
 
 def backfill(eng: Engine, batch: int = 5000) -> int:
-    """Vectors for templates enrolled before the index was in the database (once, on first use)."""
+    """Vectors for templates enrolled before the index was in the database (once per database)."""
     done = 0
     while True:
         with eng.begin() as conn:

@@ -11,6 +11,12 @@ ID-card photo in clear, and a key rotation is the codec's (old blobs stay readab
 id). The store does not know which blobs hold personal data (an ID-card photo, an appeal invoice
 with a name on it, a product photo showing a face), so all are sealed; AES-GCM costs ~1 ms per MB.
 
+A blob of one account (an ID-card photo, an invoice) is sealed under that account's data key instead
+(security/data_keys.py, the key the codec seals its history payloads with) and kept under a name of its
+own, `accounts/<scope>/<hex>`: erasing the account destroys the key, so the blob no longer opens from
+any copy of the store, its backups included (crypto-shredding, docs/PRIVACY.md). The name is per
+account so that two accounts holding the same bytes (a shared invoice) never share a key.
+
 Uploads from other languages: `upload_url` pre-signs a PUT of a declared sha256 to `incoming/<hex>`.
 Nothing there is trusted: the first read of the reference reads it (bounded), checks that its bytes
 hash to the reference, seals it under the blob's key and deletes the clear upload.
@@ -37,6 +43,8 @@ TAG = 16
 MAX_KEY_ID = 64
 SEAL_OVERHEAD = len(MAGIC) + 1 + MAX_KEY_ID + NONCE + TAG  # the most a seal adds to a blob
 INCOMING = "incoming/"
+ACCOUNTS = "accounts/"  # + "<scope>/<hex>": a blob sealed under its account's data key
+DATA_KEY_ID = "account-data-key"  # the key id a blob under an account's data key carries
 
 
 class BlobError(ValueError):
@@ -68,24 +76,35 @@ class Sealer:
         self.ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.current = current
 
-    def seal(self, digest: str, data: bytes) -> bytes:
+    def seal(self, digest: str, data: bytes, *, account: tuple[str, bytes] | None = None) -> bytes:
+        """Under the ring's current key; or under an account's data key, `account` = (scope, key), the
+        scope bound in as associated data (the bytes open under no other account's name)."""
         nonce = os.urandom(NONCE)
-        kid = self.current.encode()
-        sealed = self.ciphers[self.current].encrypt(nonce, data, digest.encode())
+        if account is not None:
+            kid = DATA_KEY_ID.encode()
+            sealed = AESGCM(account[1]).encrypt(nonce, data, f"{account[0]}/{digest}".encode())
+        else:
+            kid = self.current.encode()
+            sealed = self.ciphers[self.current].encrypt(nonce, data, digest.encode())
         return MAGIC + bytes([len(kid)]) + kid + nonce + sealed
 
-    def open(self, digest: str, stored: bytes) -> bytes:
+    def open(self, digest: str, stored: bytes, *, account: tuple[str, bytes] | None = None) -> bytes:
         if not stored.startswith(MAGIC):
             return stored  # written before blobs were sealed (a folder from an older version)
         n = stored[len(MAGIC)]
         start = len(MAGIC) + 1
         kid = stored[start : start + n].decode(errors="replace")
-        cipher = self.ciphers.get(kid)
+        if kid == DATA_KEY_ID:
+            if account is None:
+                raise BlobError("blob sealed under an account's data key: read it as that account's")
+            cipher, aad = AESGCM(account[1]), f"{account[0]}/{digest}"
+        else:
+            cipher, aad = self.ciphers.get(kid), digest  # type: ignore[assignment]
         if cipher is None:
             raise BlobError(f"blob sealed with key {kid!r}, which is not among CODEC_KEYS")
         nonce = stored[start + n : start + n + NONCE]
         try:
-            return cipher.decrypt(nonce, stored[start + n + NONCE :], digest.encode())
+            return cipher.decrypt(nonce, stored[start + n + NONCE :], aad.encode())
         except Exception as err:  # InvalidTag: altered bytes, or another blob's under this name
             raise BlobError("blob does not open under its key (altered, or not this blob)") from err
 

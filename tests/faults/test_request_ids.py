@@ -23,7 +23,7 @@ from models.refusals import RefusedError
 from tests.conftest import new_worker
 from tests.support.accounts import audit_rows, finish
 from tests.support.draws import hex_id
-from tests.support.signing import admitted, signed
+from tests.support.signing import admitted, login
 from workflows.seller_account import SellerAccount
 
 # Fixed seed: distinct values in one session (a fresh registry), the same in every run.
@@ -88,14 +88,11 @@ async def test_the_same_request_id_applies_once_and_answers_the_same(time_env: W
 
 
 async def force_continue_as_new(handle: WorkflowHandle, first_run: str) -> str:
-    """Logins in bursts until the account continues as new (a run cannot end while signals pour in)."""
+    """Logins in bursts until the account continues as new."""
     for burst in range(20):
         for i in range(30):
             ip = f"198.51.100.{(burst * 30 + i) % 250}"
-            await handle.signal(
-                SellerAccount.login,
-                signed(handle, SellerAccount.login, LoginInput(channel="marketplace", ip=ip)),
-            )
+            await login(handle, LoginInput(channel="marketplace", ip=ip))
         for _ in range(40):
             run = (await handle.describe()).run_id
             if run != first_run:

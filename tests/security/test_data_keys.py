@@ -98,15 +98,22 @@ def test_rotating_the_key_ring_keeps_every_data_key(data_dir: Any) -> None:
         opened(codec(RING_1, "k1"), new)
 
 
-def test_only_account_activities_go_under_account_keys(data_dir: Any) -> None:
+def test_account_activities_and_what_clients_send_go_under_account_keys_answers_under_the_ring(
+    data_dir: Any,
+) -> None:
     account = f"seller-W{hex_id(15)}"
-    c = codec(RING_1, "k1")
-    step = sealed(c, activity_of(account), b'{"email": "w@example.com"}')
-    answer = sealed(c, workflow_of(account), b'{"state": "registered"}')  # inputs and answers: the ring
-    assert DATA_KEY_SCOPE in step.metadata and DATA_KEY_SCOPE not in answer.metadata
+    client = codec(RING_1, "k1")
+    worker = client.for_workers()
+    step = sealed(worker, activity_of(account), b'{"email": "w@example.com"}')
+    sent = sealed(client, workflow_of(account), b'{"letter": "my store was never rented"}')  # an update's argument
+    answer = sealed(worker, workflow_of(account), b'{"state": "registered"}')  # what the workflow answers
+    assert step.metadata[DATA_KEY_SCOPE] == sent.metadata[DATA_KEY_SCOPE] == account.encode()
+    assert DATA_KEY_SCOPE not in answer.metadata
+    assert opened(worker, sent) == b'{"letter": "my store was never rented"}'
     assert opened(EncryptionCodec(RING_1, "k1"), answer) == b'{"state": "registered"}', "no registry needed"
     # Workflows of no account (the retention keeper) stay under the ring.
-    assert DATA_KEY_SCOPE not in sealed(c, activity_of("retention-keeper"), b"{}").metadata
+    assert DATA_KEY_SCOPE not in sealed(client, activity_of("retention-keeper"), b"{}").metadata
+    assert DATA_KEY_SCOPE not in sealed(client, workflow_of("retention-keeper"), b"{}").metadata
 
 
 def test_a_registry_outage_seals_under_the_ring_and_never_fails_the_encoding(tmp_path: Path) -> None:

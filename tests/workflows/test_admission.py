@@ -15,7 +15,7 @@ import seller_client
 from activities.storage.db import engine
 from devtools.identity_factory import applicant
 from models.account_state import AccountInput, AccountState, ChartModel
-from models.contract import AccountProfile, RegistrationInput, ViolationInput
+from models.contract import AccountProfile, BuyerScreening, RegistrationInput, ViolationInput
 from models.policy import load_policy
 from models.tables import Account
 from security import credentials
@@ -24,6 +24,7 @@ from tests.support.accounts import audit_rows, finish, start_account
 from tests.support.draws import hex_id
 from tests.support.polling import until
 from tests.support.signing import TEST_TTL, admitted, signal
+from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.registration import Registration
 from workflows.seller_account import SellerAccount
 
@@ -157,3 +158,20 @@ async def test_registration_needs_a_service_credential_and_takes_no_policy(
             )
         status = await until(h, lambda s: s.state == "closed", "closed by IP points")
         assert status.closed_reason == f"ip_points_{POLICY.penalties.ip_close_points}"
+
+
+async def test_a_buyer_screening_takes_the_worker_policy_not_the_callers(dev_env: WorkflowEnvironment) -> None:
+    """REG-3's screening, like the registration, runs under the policy in force on the worker: a request
+    bringing its own policy is refused; one without is screened (workflows/buyer_screening.py)."""
+    async with new_worker(dev_env.client) as worker:
+        buyer = BuyerScreening(f"B{hex_id(12)}", "HK", mobile="+85291234567")
+        signed_buyer = seller_client.sign("screen_buyer", credentials.ANY, buyer, service="buyer-signup")
+        with_policy = await dev_env.client.execute_workflow(
+            BuyerScreeningWorkflow.run,
+            args=[signed_buyer, lax()],
+            id=f"buyer-{buyer.buyer_id}-policy",
+            task_queue=worker.task_queue,
+        )
+        assert (with_policy.closed, with_policy.refusal.code) == (False, "policy_not_accepted")
+        screened = await seller_client.screen_buyer(dev_env.client, buyer, task_queue=worker.task_queue)
+        assert (screened.closed, screened.refusal) == (False, None)

@@ -6,6 +6,7 @@ Real sellers register through a real worker; the photo check is the real activit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,6 +110,13 @@ async def test_withdrawing_face_consent_deletes_the_template_and_sends_later_pho
         )
         assert not forged.withdrawn and forged.refusal is not None
         assert forged.refusal.code == "credential_wrong_account" and rows(FaceTemplate, member_id=member)
+        # The seller's credential, signed for another request, carries no other one (security/binding.py).
+        elsewhere = credentials.sign_message(
+            WithdrawConsentInput(member_id=member, purpose="identity"), command="withdraw_consent", account=member
+        )
+        carried = withdraw_activity(dataclasses.replace(elsewhere, purpose="face", at=datetime.now(UTC)))
+        assert carried.refusal is not None and carried.refusal.code == "credential_wrong_payload"
+        assert rows(FaceTemplate, member_id=member)
 
         first = await withdraw_consent(time_env.client, member, task_queue=worker.task_queue)
         again = await withdraw_consent(time_env.client, member, task_queue=worker.task_queue)

@@ -25,6 +25,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+import seller_client
 from activities.storage.db import engine
 from models.account_state import AccountInput
 from models.contract import AccountProfile, LoginInput
@@ -134,12 +135,15 @@ async def test_accounts_started_on_v1_carry_on_under_the_current_code_and_then_t
 ) -> None:
     task_queue, old = v1_worker
     client = dev_env.client
+    # Clients of release v1 seal what they send under the ring key: a worker of v1 knows no account's
+    # data key (workers are upgraded before clients: docs/PRIVACY.md, Deploying it).
+    v1_client = seller_client.without_registry(client)
     now = await dev_env.get_current_time()
     handles = []
     for _ in range(2):
         member_id = "V" + hex_id(15).upper()
         handles.append(
-            await client.start_workflow(
+            await v1_client.start_workflow(
                 SellerAccount.run,
                 AccountInput(
                     profile=AccountProfile(member_id=member_id, store_name="Release One", region="CN"),
@@ -171,7 +175,7 @@ async def test_accounts_started_on_v1_carry_on_under_the_current_code_and_then_t
         for i in range(12):  # enough logins for v1's history limit: the chain continues as new
             for handle in handles:
                 await send_signed(
-                    handle, SellerAccount.login, LoginInput(channel="messenger", ip=f"203.0.113.{30 + i}")
+                    client.get_workflow_handle(handle.id), SellerAccount.login, LoginInput(channel="messenger", ip=f"203.0.113.{30 + i}")
                 )
             await asyncio.sleep(0.3)
         for handle in handles:

@@ -18,12 +18,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-from activities.storage.blobs import blobs
+from activities.storage.blobs import BlobShredded, blobs
 from activities.storage.db import engine
 from commands.privacy import erase, export_member
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
 from models.contract import AppealDecisionInput, RegistrationInput, VerifyEmailInput, ViolationInput
+from models.data_keys import DataKey
 from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
 from models.policy import load_policy
 from models.refusals import RefusedError
@@ -72,8 +73,9 @@ async def skip(env: WorkflowEnvironment, span: timedelta) -> None:
         span -= step
 
 
-def stored(ref: str) -> bool:
-    return blobs().size(ref) is not None
+def stored(ref: str, member: str | None = None) -> bool:
+    """The blob is in the store: the account's copy (sealed under its data key) with `member`."""
+    return blobs().size(ref, scope=f"seller-{member}" if member else None) is not None
 
 
 def ref_of(path: Path) -> str:
@@ -103,22 +105,46 @@ async def closed_for_a_serious_violation(env: WorkflowEnvironment, member: str) 
     )
 
 
-async def test_a_refused_photo_is_gone_from_blobs_and_registry_after_its_period(
+async def test_a_refused_photo_and_a_refused_registrations_key_go_after_their_periods(
     time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
 ) -> None:
+    assert RETENTION.refused_registration_days == RETENTION.refused_photo_days, "one clock skip serves both"
+    codec = time_env.client.data_converter.payload_codec
+    assert codec is not None
     async with new_worker(time_env.client) as worker:
-        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
-        refused = photo(tmp_path, "other_portrait", reg.id_card_number)
-        assert not await submit(time_env, member, refused)
-        ref = ref_of(refused)
-        assert stored(ref) and rows(RefusedPhoto, member_id=member)
+        # No time skipped while a result is awaited: the periods count from here, and the data key's
+        # time is the registry's clock, which the test server's skips would leave behind.
+        with time_env.auto_time_skipping_disabled():
+            member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+            refused = photo(tmp_path, "other_portrait", reg.id_card_number)
+            assert not await submit(time_env, member, refused)
+            ref = ref_of(refused)
+            assert stored(ref, member) and rows(RefusedPhoto, member_id=member)
+            # A registration refused (no identity consent): no account, but the applicant's numbers are in
+            # its history's start input, sealed under its registration's data key by the client.
+            applicant_refused = applicant(consents=[])
+            answer = await seller_client.register(time_env.client, applicant_refused, task_queue=worker.task_queue)
+            assert answer.refusal is not None and answer.refusal.code == "identity_consent_missing"
+        refused_start = await started_input(time_env, f"registration-{applicant_refused.request_id}")
+        accepted_start = await started_input(time_env, f"registration-{reg.request_id}")
 
         await start_retention_keeper(time_env.client, worker.task_queue)
         await time_env.sleep(timedelta(days=RETENTION.refused_photo_days - 1))
-        assert stored(ref), "kept until its period ends"
+        assert stored(ref, member), "kept until its period ends"
+        assert applicant_refused.id_card_number.encode() in (await codec.decode(refused_start))[0].data
         await time_env.sleep(timedelta(days=2))
-        await eventually(lambda: not stored(ref), bool, "the refused photo deleted")
+        await eventually(lambda: not stored(ref, member), bool, "the refused photo deleted")
         assert not rows(RefusedPhoto, member_id=member)
+        await eventually(
+            lambda: rows(DataKey, scope=f"registration-{applicant_refused.request_id}")[0].wrapped,
+            lambda wrapped: wrapped is None,
+            "the refused registration's key destroyed",
+        )
+    with pytest.raises(DataKeyDestroyed):
+        await codec.decode(refused_start)
+    assert reg.id_card_number.encode() in (await codec.decode(accepted_start))[0].data, "an account's key stays"
+    swept = rows(AuditRecord, workflow_id="retention-data-keys")
+    assert swept and all(r.detail == {"data_key_of_no_account": "1"} for r in swept)
 
 
 async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_period_its_bar_stays(
@@ -152,7 +178,7 @@ async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_per
     assert not rows(FaceTemplate, member_id=member)
     assert not rows(AuthenticationPhoto, member_id=member)
     assert not rows(IdentityFingerprint, member_id=member)
-    assert not stored(ref_of(passing))
+    assert not stored(ref_of(passing), member)
     assert len(rows(BarredFingerprint, origin_member_id=member)) == len(bars), "REG-5 keeps its bar"
     erased = [
         r for r in rows(AuditRecord, workflow_id=f"seller-{member}") if r.event == "personal_data_erased"
@@ -167,7 +193,11 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
     async with new_worker(time_env.client) as worker:
         member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
         other, other_reg = await verified_seller(time_env, worker.task_queue, mailbox)
-        assert await submit(time_env, member, photo(tmp_path, "pass_obama", reg.id_card_number))
+        passing = photo(tmp_path, "pass_obama", reg.id_card_number)
+        assert await submit(time_env, member, passing)
+        # The store's backup: the photo as kept, sealed under the account's data key.
+        backup = blobs().store.get(f"accounts/seller-{member}/{ref_of(passing)[7:]}", 10**8)
+        others_invoice = blobs().put(b"%PDF-1.4 the other seller's invoice", scope=f"seller-{other}")
         now = (
             (await time_env.get_current_time())
             if hasattr(time_env, "get_current_time")
@@ -209,17 +239,27 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
     assert not rows(FaceTemplate, member_id=member) and rows(BarredFingerprint, origin_member_id=member)
 
     # Crypto-shredding: the erased account's old history payloads (its identity numbers among them) no
-    # longer decode; another account's still do.
+    # longer decode: its steps' and what clients sent it (the registration's start input, the email
+    # code's update); another account's still do.
     codec = time_env.client.data_converter.payload_codec
     assert codec is not None
-    erased = await history_payloads(time_env, f"registration-{reg.request_id}", f"seller-{member}")
-    assert erased and all(p.metadata.get(DATA_KEY_SCOPE) for p in erased)
+    sent = await client_inputs(time_env, f"registration-{reg.request_id}", f"seller-{member}")
+    assert len(sent) >= 2 and all(p.metadata.get(DATA_KEY_SCOPE) for p in sent)
+    erased = sent + await history_payloads(time_env, f"registration-{reg.request_id}", f"seller-{member}")
+    assert all(p.metadata.get(DATA_KEY_SCOPE) for p in erased)
     for payload in erased:
         with pytest.raises(DataKeyDestroyed):
             await codec.decode([payload])
-    kept = await history_payloads(time_env, f"registration-{other_reg.request_id}", f"seller-{other}")
+    kept = await client_inputs(time_env, f"registration-{other_reg.request_id}", f"seller-{other}")
+    kept += await history_payloads(time_env, f"registration-{other_reg.request_id}", f"seller-{other}")
     decoded = await codec.decode(kept)
     assert any(other_reg.id_card_number.encode() in p.data for p in decoded)
+    # And the blobs: the photo is gone from the store, and its backup, put back, no longer opens.
+    assert not stored(ref_of(passing), member)
+    blobs().store.put(f"accounts/seller-{member}/{ref_of(passing)[7:]}", backup)
+    with pytest.raises(BlobShredded):
+        blobs().read(ref_of(passing), max_bytes=10**8, scope=f"seller-{member}")
+    assert blobs().read(others_invoice, max_bytes=100, scope=f"seller-{other}").startswith(b"%PDF")
 
 
 async def test_export_answers_every_kind_of_data_in_the_data_map(
@@ -275,6 +315,28 @@ async def history_payloads(env: WorkflowEnvironment, *workflow_ids: str) -> list
             if event.HasField("activity_task_scheduled_event_attributes"):
                 found += event.activity_task_scheduled_event_attributes.input.payloads
     return found
+
+
+async def client_inputs(env: WorkflowEnvironment, *workflow_ids: str) -> list[Payload]:
+    """What clients sent the workflows, as Temporal keeps it: start inputs, signal and update arguments."""
+    found: list[Payload] = []
+    for workflow_id in workflow_ids:
+        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+        for event in history.events:
+            if event.HasField("workflow_execution_started_event_attributes") and workflow_id.startswith(
+                "registration-"
+            ):  # an account is started by its registration's worker, not by a client
+                found += event.workflow_execution_started_event_attributes.input.payloads
+            elif event.HasField("workflow_execution_signaled_event_attributes"):
+                found += event.workflow_execution_signaled_event_attributes.input.payloads
+            elif event.HasField("workflow_execution_update_accepted_event_attributes"):
+                found += event.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads
+    return found
+
+
+async def started_input(env: WorkflowEnvironment, workflow_id: str) -> list[Payload]:
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    return list(history.events[0].workflow_execution_started_event_attributes.input.payloads)
 
 
 def data_map_kinds() -> set[str]:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from activities.known_faces import index as known_faces
 from activities.known_faces import vectors as face_vectors
+from activities.storage import backfills
 from activities.storage.db import create_tables, make_engine
 from models.known_faces import FaceTemplate
 from models.tables import Account
@@ -76,6 +77,26 @@ def test_templates_enrolled_before_the_index_are_indexed_on_first_use(pg: Engine
         # As an older version enrolled it: the template row only.
         session.add(FaceTemplate(member_id=old, template=known_faces.as_bytes(face), enrolled_at=NOW))
         session.commit()
+        backfills.forget(pg, face_vectors.BACKFILL)  # a database from before the index
         face_vectors._READY.pop(str(pg.url))  # a worker of the new version, starting
         assert face_vectors.in_database(pg)
         assert known_faces.shared_faces(session, probe_member, face + 0.01, 0.45) == [old]
+
+
+def test_the_backfill_runs_once_per_database_not_at_every_start(pg: Engine) -> None:
+    """Issue 28's cold start: once a backfill completed, later starts skip the catalogue-wide search;
+    deleting the marker (a database restored from before the index) makes the next start look again."""
+    face = np.random.default_rng(31).normal(0, 0.12, 128).astype(np.float32)
+    with Session(pg) as session:
+        face_vectors._READY.pop(str(pg.url), None)
+        assert face_vectors.in_database(pg)  # completes, and leaves its marker
+        late, probe_member = account(session), account(session)
+        session.add(FaceTemplate(member_id=late, template=known_faces.as_bytes(face), enrolled_at=NOW))
+        session.commit()  # no vector: as only a release older than the index writes
+        face_vectors._READY.pop(str(pg.url))
+        assert face_vectors.in_database(pg)
+        assert known_faces.shared_faces(session, probe_member, face + 0.01, 0.45) == []  # not searched for
+        backfills.forget(pg, face_vectors.BACKFILL)
+        face_vectors._READY.pop(str(pg.url))
+        assert face_vectors.in_database(pg)
+        assert known_faces.shared_faces(session, probe_member, face + 0.01, 0.45) == [late]

@@ -8,13 +8,18 @@ import os
 import subprocess
 import sys
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
-from activities.storage.blobs import BlobError, BlobMissing, Blobs, BlobTooLarge
-from activities.storage.object_store import INCOMING, MAGIC, FolderStore, S3Store, Sealer
+from activities.storage.blobs import BlobError, BlobMissing, Blobs, BlobShredded, BlobTooLarge
+from activities.storage.db import engine
+from activities.storage.object_store import ACCOUNTS, INCOMING, MAGIC, FolderStore, S3Store, Sealer
 from devtools.seaweed import SeaweedS3
+from security import data_keys
+from security.data_keys import DataKeys
 from tests.support.draws import hex_id
 
 K1, K2 = bytes(range(32)), bytes(range(32, 64))
@@ -64,6 +69,44 @@ def test_key_rotation_keeps_old_blobs_readable(store: Blobs) -> None:
     without_k1 = Blobs(store.store, Sealer({"k2": K2}, "k2"))
     with pytest.raises(BlobError):
         without_k1.read(ref, max_bytes=10**6)
+
+
+def test_an_accounts_blobs_are_sealed_under_its_data_key_and_shredded_with_it(
+    store: Blobs, data_dir: Path
+) -> None:
+    """An account's blob opens only with its data key: destroyed (erasure), a copy of the store (a
+    backup) no longer opens; another account holding the same bytes keeps its own copy. A pre-signed
+    upload is sealed under the key of the account that reads it first."""
+    accounts = Blobs(store.store, store.sealer, DataKeys({"k1": K1}, "k1", engine))
+    erased, kept = f"seller-B{hex_id(15)}", f"seller-C{hex_id(15)}"
+    ref = accounts.put(PHOTO, scope=erased)
+    assert accounts.put(PHOTO, scope=kept) == ref
+    digest = ref.removeprefix("sha256:")
+    backup = accounts.store.get(f"{ACCOUNTS}{erased}/{digest}", 10**6)
+    assert accounts.store.size(digest) is None, "no copy under the ring key"
+    with pytest.raises(BlobError):  # the ring alone cannot open it
+        accounts.sealer.open(digest, backup)
+    assert accounts.read(ref, max_bytes=10**6, scope=erased) == PHOTO
+
+    with Session(engine()) as session:
+        data_keys.destroy(session, [erased], datetime.now(UTC))
+        session.commit()
+    with pytest.raises(BlobShredded):
+        accounts.read(ref, max_bytes=10**6, scope=erased)
+    assert accounts.delete(ref, scope=erased) and not accounts.delete(ref, scope=erased)
+    accounts.store.put(f"{ACCOUNTS}{erased}/{digest}", backup)  # the backup put back
+    with pytest.raises(BlobShredded):
+        accounts.read(ref, max_bytes=10**6, scope=erased)
+    assert accounts.read(ref, max_bytes=10**6, scope=kept) == PHOTO
+
+    if isinstance(accounts.store, S3Store):
+        upload = b"\xff\xd8 a photo uploaded by a service in another language " + os.urandom(64)
+        ticket = accounts.upload_ticket(hashlib.sha256(upload).hexdigest())
+        assert put_url(ticket.url, upload) == 200
+        assert accounts.read(ticket.ref, max_bytes=10**6, scope=kept) == upload
+        admitted = ticket.ref.removeprefix("sha256:")
+        assert accounts.store.size(INCOMING + admitted) is None and accounts.store.size(admitted) is None
+        assert accounts.store.get(f"{ACCOUNTS}{kept}/{admitted}", 10**6).startswith(MAGIC)
 
 
 def test_folder_has_no_upload_urls(tmp_path: Path) -> None:
