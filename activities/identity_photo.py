@@ -164,6 +164,8 @@ _CUE_MEASURES: dict[str, str | tuple[str, ...]] = {
     "card_perspective": ("card_side_ratio", "card_text_tilt"),
     "card_sharpness": "card_sharpness",
     "card_chroma_spread": "card_chroma_spread",
+    "card_second_print": "card_second_print",
+    "frame_edge_steepness": "frame_edge_steepness",
 }
 
 
@@ -249,6 +251,12 @@ OUTLINE_CUES = ("card_corner_outline", "card_end_beyond_print", "card_perspectiv
 # No card's outline found, but this many lines of print in the frame: a person looks (no_card photos of
 # the tune split: 0 lines; genuine photos whose card was missed: 4 to 11).
 FRAME_TEXT_LINES_UNSURE = 2
+# The frame's sharpest edges, their steepness against their own contrast (photo_cues.edge_steepness):
+# an in-focus step measures about 0.4 (0.5 at most), a lens spread of 2 px (800 px copy) about 0.2.
+# Below FRAME_BLUR_SURE the whole frame is blurred (tune split: blurred 0.16-0.18, every other kind
+# 0.32 or more); between the two, a card not found may be the blur's doing: review.
+FRAME_BLUR_SURE = 0.22
+FRAME_BLUR_UNSURE = 0.28
 
 
 def detection_settings(policy: AuthenticationPolicy) -> card_detection.DetectionSettings:
@@ -257,10 +265,11 @@ def detection_settings(policy: AuthenticationPolicy) -> card_detection.Detection
     )
 
 
-def print_in_frame(small: np.ndarray, measures: dict[str, float]) -> tuple[int, int]:
+def print_in_frame(
+    small: np.ndarray, lines: list[np.ndarray], measures: dict[str, float]
+) -> tuple[int, int]:
     """(lines of print in the frame, how many of them the frame's edge cuts). A line of print cut by the
     frame's edge belongs to something that runs past the frame: the card, when it is a card's print."""
-    lines = card_reading.text_boxes(small)
     edge = 0.005 * max(small.shape[:2])
     sh, sw = small.shape[:2]
     cut = [
@@ -399,18 +408,29 @@ def _verify_image(
     if frame_colour < policy.card_min_colourfulness / 2:
         return fail("photocopy_or_greyscale", colourfulness=frame_colour), None
 
-    scan = card_detection.scan(small, card_reading.text_layout, detection_settings(policy), full=full)
+    # A blurred photo before anything is looked for in it: blur smears the card's edges and print
+    # (no card would be found in it) and a new, steady photo is what the seller can do.
+    steepness = photo_cues.edge_steepness(grey)
+    if steepness is not None and steepness < FRAME_BLUR_SURE:
+        return fail("too_blurry", frame_edge_steepness=steepness), None
+
+    frame_text = card_reading.text_boxes(small)
+    scan = card_detection.scan(
+        small, card_reading.text_layout, detection_settings(policy), full=full, frame_text=frame_text
+    )
     measures = {"brightness": brightness, "moire": moire, **scan.measures}
+    if steepness is not None:
+        measures["frame_edge_steepness"] = steepness
     if scan.verdict == card_detection.NOT_FOUND:
-        # A blurred photo smears the card's edges too: say what the seller can fix. A reflection is
-        # not named here: with no card in sight, showing the card is the first thing to fix (a lamp in
-        # the frame is not glare on a card).
-        if sharpness(grey) < policy.blur_min_variance / 4:
-            return fail("too_blurry", sharpness=sharpness(grey)), None
+        # A reflection is not named here: with no card in sight, showing the card is the first thing
+        # to fix (a lamp in the frame is not glare on a card). A frame somewhat soft is not sure to
+        # hold no card: a person looks.
+        if steepness is not None and steepness < FRAME_BLUR_UNSURE:
+            return review("frame_edge_steepness", "too_blurry", measures), None
         # Refused only on strong evidence: an ID card carries lines of print, so a frame in which the
         # text detector finds none holds no card face. Lines of print without a card's outline around
         # them (a card whose edges are lost in a busy background, a poster) are for a person to see.
-        lines, cut = print_in_frame(small, measures)
+        lines, cut = print_in_frame(small, frame_text, measures)
         if lines >= FRAME_TEXT_LINES_UNSURE and cut:
             return fail("card_out_of_frame", **measures), None
         if lines >= FRAME_TEXT_LINES_UNSURE:
@@ -456,7 +476,7 @@ def _verify_image(
         if card_colour < policy.card_min_chroma_spread and not unsure:
             unsure, suspected = "card_chroma_spread", "photocopy_or_greyscale"
     # A reflection over a corner breaks its outline too (card_corners): glare is what to fix.
-    if verdict == card_detection.OUT_OF_FRAME and not print_in_frame(small, measures)[1]:
+    if verdict == card_detection.OUT_OF_FRAME and not print_in_frame(small, frame_text, measures)[1]:
         # An outline touching the frame, but no line of print cut by the frame's edge: the outline may
         # be the card's run into the background, or another object's. A person looks.
         return review("card_frame_text", card_detection.OUT_OF_FRAME, measures), None

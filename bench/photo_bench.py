@@ -1,12 +1,10 @@
 """OPEN-1 speed and memory per 12 MP phone photo (4032 x 3024 JPEG, OCR included): the check as it is
-against the check on `main` before this branch (BASELINE: corners from the outline, no text-levelled
-perspective, no print-in-the-frame cue, the portrait found in the card's bounding box), on the same
-generated genuine photos, in one run.
+against the check on `main` before this branch (BASELINE: the card found from edge-map outlines
+only, before issue 26's third pass found it from its print outward), on the same generated genuine
+photos, in one run.
 
-The baseline is the pipeline of commit BASELINE, loaded from git into its own modules
-(`baseline_open1.*`): identity_photo and its photo_analysis package (card_corners, photo_cues,
-card_reading, card_detection) as they were; the decoder (activities/images) and the face models are
-shared.
+The baseline is the pipeline of commit BASELINE loaded from git next to today's
+(devtools/photo_baseline.py); the decoder (activities/images) and the face models are shared.
 
 Prints median and p95 seconds per photo for both, the ratio, and peak memory per check (tracemalloc
 peak during the check) and the process's resident peak; then a few 1600 x 1200 HEIC photos through
@@ -22,11 +20,9 @@ import dataclasses
 import io
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,37 +34,16 @@ from PIL import Image  # noqa: E402
 
 from activities.identity_photo import verify_photo  # noqa: E402
 from activities.identity_registry import fingerprint  # noqa: E402
-from devtools import photo_corpus  # noqa: E402
+from devtools import photo_baseline, photo_corpus  # noqa: E402
 from models.policy import AuthenticationPolicy, load_policy  # noqa: E402
 
 TARGET_MEDIAN_S, TARGET_P95_S = 1.0, 2.0
-BASELINE = "24dbe4a"  # main's tip when issue 26's second pass began
-BASELINE_MODULES = ["card_corners", "photo_cues", "card_reading", "card_detection"]  # in import order
+BASELINE = "02c3b17"  # main's tip when issue 26's third pass (the card from its print) began
 
 
 def baseline_verify() -> Callable[..., object]:
     """verify_photo as it was at BASELINE, importable next to today's."""
-
-    def module(name: str, path: str) -> types.ModuleType:
-        source = subprocess.run(
-            ["git", "show", f"{BASELINE}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout
-        source = source.replace("from activities.photo_analysis", "from baseline_open1.photo_analysis")
-        source = source.replace("@activity.defn\n", "")  # its name is taken by today's activity
-        mod = types.ModuleType(name)
-        mod.__file__ = f"<{BASELINE}:{path}>"
-        sys.modules[name] = mod
-        exec(compile(source, mod.__file__, "exec"), mod.__dict__)
-        return mod
-
-    for package_name in ("baseline_open1", "baseline_open1.photo_analysis"):
-        package = types.ModuleType(package_name)
-        package.__path__ = []
-        sys.modules[package_name] = package
-    analysis = sys.modules["baseline_open1.photo_analysis"]
-    for name in BASELINE_MODULES:
-        setattr(analysis, name, module(f"baseline_open1.photo_analysis.{name}", f"activities/photo_analysis/{name}.py"))
-    return module("baseline_open1.identity_photo", "activities/identity_photo.py").verify_photo  # type: ignore[no-any-return]
+    return photo_baseline.verify_at(BASELINE)
 
 
 def p95(values: list[float]) -> float:

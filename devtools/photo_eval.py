@@ -4,7 +4,10 @@ per reason code, the confusion table, and failure rates per parameter bin, so th
 a region of the parameter space, not as an anecdote.
 
     .venv/bin/python -m devtools.photo_eval [--split report|tune] [--per-kind N] [--genuine N]
-                                            [--seed-offset N] [--jobs N] [-v]
+                                            [--seed-offset N] [--jobs N] [-v] [--against COMMIT]
+
+`--against COMMIT` also runs the check as it was at COMMIT (devtools/photo_baseline.py) on the same
+photos, in the same run, and prints both figures side by side ("before" and "after").
 
 A photo "fails" in the parameter table when it is a genuine photo refused, a failing photo passed, or a
 failing photo refused for the wrong reason; `review` is counted apart (undecided, not wrong).
@@ -21,7 +24,8 @@ from pathlib import Path
 
 from activities.identity_photo import check_photo
 from activities.identity_registry import fingerprint
-from devtools import photo_corpus
+from devtools import photo_baseline, photo_corpus
+from models.activity_io import PhotoCheckResult
 from models.policy import AuthenticationPolicy, load_policy
 
 REVIEW = "review"
@@ -40,13 +44,13 @@ class Outcome:
         return self.got != REVIEW and self.got != self.photo.expect
 
 
-def evaluate_in_parallel(photos: list[photo_corpus.Photo], jobs: int) -> list[Outcome]:
+def evaluate_in_parallel(photos: list[photo_corpus.Photo], jobs: int, against: str = "") -> list[Outcome]:
     """The same as `evaluate`, the photos dealt to `jobs` processes (each loads its own models)."""
     from concurrent.futures import ProcessPoolExecutor
 
     shards = [photos[i::jobs] for i in range(jobs)]
     with ProcessPoolExecutor(jobs) as pool:
-        done = list(pool.map(evaluate, shards))
+        done = list(pool.map(evaluate, shards, [None] * jobs, [None] * jobs, [against] * jobs))
     by_name = {o.photo.name: o for shard in done for o in shard}
     return [by_name[p.name] for p in photos]
 
@@ -55,11 +59,20 @@ def evaluate(
     photos: list[photo_corpus.Photo],
     policy: AuthenticationPolicy | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    against: str = "",
 ) -> list[Outcome]:
+    """Each photo's outcome; with `against` (a commit), the check as it was there instead."""
     policy = policy or load_policy().authentication
+    check: Callable[..., PhotoCheckResult] = check_photo
+    if against:
+        verify = photo_baseline.verify_at(against)
+
+        def check(data: bytes, policy: AuthenticationPolicy, *, id_fingerprint: str) -> PhotoCheckResult:
+            return verify(data, policy, id_fingerprint=id_fingerprint).result  # type: ignore[attr-defined,no-any-return]
+
     out = []
     for p in photos:
-        result = check_photo(
+        result = check(
             photo_corpus.encoded(p), policy, id_fingerprint=fingerprint("id_card", p.registered_id)
         )
         verdict = result.verdict
@@ -133,9 +146,39 @@ def summary(outcomes: list[Outcome]) -> str:
             + ")",
             f"decided failures with the wrong reason {f.wrong_reason} of {f.decided_failures}"
             f" ({f.wrong_reason_share:.1%})",
+            "failing photos passed by kind: "
+            + (", ".join(f"{k} {n}" for k, n in sorted(passed_by_kind(outcomes).items())) or "none"),
             f"done-when bar {'met' if f.done() else 'NOT met'}",
         ]
     )
+
+
+def passed_by_kind(outcomes: list[Outcome]) -> dict[str, int]:
+    return dict(Counter(o.photo.kind for o in outcomes if o.photo.expect != "pass" and o.got == "pass"))
+
+
+def compared(before: list[Outcome], after: list[Outcome]) -> str:
+    """The done-when figures before and after, side by side (the same photos)."""
+    b, a = figures(before), figures(after)
+    rows = [
+        ("genuine refused", f"{b.genuine_refused}/{b.genuine}", f"{a.genuine_refused}/{a.genuine}"),
+        ("genuine passed", f"{b.genuine_passed}/{b.genuine}", f"{a.genuine_passed}/{a.genuine}"),
+        ("failing passed", f"{b.failing_passed}/{b.failing}", f"{a.failing_passed}/{a.failing}"),
+        ("decided automatically", f"{b.decided_share:.1%}", f"{a.decided_share:.1%}"),
+        (
+            "wrong reason (of decided failures)",
+            f"{b.wrong_reason}/{b.decided_failures} ({b.wrong_reason_share:.1%})",
+            f"{a.wrong_reason}/{a.decided_failures} ({a.wrong_reason_share:.1%})",
+        ),
+    ]
+    kinds = sorted(set(passed_by_kind(before)) | set(passed_by_kind(after)))
+    rows += [
+        (f"  passed: {k}", str(passed_by_kind(before).get(k, 0)), str(passed_by_kind(after).get(k, 0)))
+        for k in kinds
+    ]
+    lines = [f"{'':<36} {'before':>16} {'after':>16}"]
+    lines += [f"{name:<36} {x:>16} {y:>16}" for name, x, y in rows]
+    return "\n".join(lines)
 
 
 def report(outcomes: list[Outcome]) -> str:
@@ -209,9 +252,13 @@ def main() -> None:
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--save", type=Path, help="also write every outcome here (JSON), for --combine")
     ap.add_argument("--combine", type=Path, nargs="+", help="report on saved outcomes instead of running")
+    ap.add_argument("--against", default="", help="a commit: its check too, on the same photos")
     a = ap.parse_args()
     if a.combine:
         outcomes = [o for path in a.combine for o in load(path)]
+        befores = [p.with_suffix(".before.json") for p in a.combine]
+        if all(p.exists() for p in befores):
+            print(compared([o for p in befores for o in load(p)], outcomes), end="\n\n")
         print(summary(outcomes), report(outcomes), by_parameter(outcomes, worst=a.worst), sep="\n\n")
         return
 
@@ -234,6 +281,16 @@ def main() -> None:
         outcomes = evaluate(photos, progress=show if a.verbose else None)
     if a.save:
         save(a.save, outcomes)
+    if a.against:
+        before = (
+            evaluate_in_parallel(photos, a.jobs, a.against)
+            if a.jobs > 1
+            else evaluate(photos, against=a.against)
+        )
+        if a.save:
+            save(a.save.with_suffix(".before.json"), before)
+        print(f"before: the check at {a.against}; after: this one")
+        print(compared(before, outcomes), end="\n\n")
     print(summary(outcomes))
     print()
     print(report(outcomes))

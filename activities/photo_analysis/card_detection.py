@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from activities.photo_analysis import card_print
 from activities.photo_analysis.card_corners import (
     ID1_ASPECT,
     CornerOutline,
@@ -72,6 +73,9 @@ class DetectionSettings:
     # an outline cut by fingers or run into the background tilts it. A card judged too steep is
     # refused only on an outline that levels its print.
     level_text_max_tilt: float = 3.0
+    # Ranking outlines: this much shape score per line of print enclosed (a card with six lines inside
+    # outranks a header band holding one by 0.4, a third of a side's edge support).
+    print_line_weight: float = 0.08
 
 
 @dataclass
@@ -91,6 +95,9 @@ class Quad:
     # per corner: (edge share along the side leaving it, edge share along the side arriving at it)
     corner_sides: list[tuple[float, float]] = field(default_factory=list)
     interior: int = -1  # a side that is print inside the card, whose border beyond was not found
+    inside: int = 0  # lines of the frame's print inside it
+    cuts: int = 0  # lines of the frame's print its outline splits (card_print.cut_lines)
+    seeded: bool = False  # found outward from the print (card_print.seeded_quads)
 
     @property
     def support(self) -> float:
@@ -406,6 +413,8 @@ def widen(rgb_shape: tuple[int, ...], grads: Gradients, q: Quad, settings: Detec
                 or (interior and lo <= m.aspect <= hi)
             ):
                 m.shape_score, m.completed = best.shape_score, best.completed
+                # Its print is measured again, straightened from the new outline (scan's `levelled`).
+                m.text_lines, m.text_tilt, m.inside, m.seeded = best.text_lines, -1.0, best.inside, best.seeded
                 best = m
                 interior = False
             elif interior:
@@ -471,12 +480,22 @@ def scan(
     settings: DetectionSettings | None = None,
     *,
     full: np.ndarray | None = None,
+    frame_text: list[np.ndarray] | None = None,
 ) -> CardScan:
     """The card in `rgb` (the detection copy); `full` (same photo, any larger scale) is what the text
-    detector looks at, so small print stays legible."""
+    detector looks at, so small print stays legible. `frame_text`: the lines of print found in `rgb`
+    (card_reading.text_boxes); with them the card is also looked for outward from its print, and an
+    outline that splits a line of print is not taken for the card's (card_print)."""
     s = settings or DetectionSettings()
     grads = Gradients(rgb)
     measured = [m for q in hypotheses(rgb, s) if (m := measure(rgb.shape, grads, q, s)) is not None]
+    lines = frame_text or []
+    groups = [g for g in card_print.clusters(lines) if g.lines >= s.min_text_lines][:3]
+    for group in groups:
+        for c in card_print.seeded_quads(grads.gx, grads.gy, group, strength=s.edge_strength):
+            if (m := measure(rgb.shape, grads, c, s)) is not None:
+                m.seeded = True
+                measured.append(m)
     # Enough edge along three sides (the fourth may be hidden by the holding hand) to be an object.
     lo, hi = ID1_ASPECT * (1 - s.aspect_tolerance), ID1_ASPECT * (1 + s.aspect_tolerance)
     solid = [q for q in measured if sorted(q.side_support)[1] >= s.side_support_min]
@@ -498,7 +517,13 @@ def scan(
                 best_done.completed = int(np.argmin(best_done.side_support))
                 best_done.shape_score = q.shape_score  # as good as the evidence it was built from
                 solid[i] = best_done
-    solid.sort(key=lambda q: q.shape_score, reverse=True)
+    for q in solid:
+        q.inside, q.cuts = card_print.lines_inside(q.corners, lines), card_print.cut_lines(q.corners, lines)
+    # An outline that splits a line of print is not the card's; of the others, the one enclosing more
+    # of the print is more of the card.
+    solid.sort(
+        key=lambda q: (q.cuts == 0, q.shape_score + s.print_line_weight * min(q.inside, 12)), reverse=True
+    )
     # One quadrilateral per object: the best-shaped wins, near-duplicates are dropped.
     distinct: list[Quad] = []
     for q in solid:
@@ -510,25 +535,38 @@ def scan(
 
     def texty(q: Quad) -> bool:
         """Text lines are counted lazily, within a budget: the text detector is the costly part."""
-        if q.text_lines < 0 and budget[0] > 0:
+        if q.text_lines < 0 and q.inside >= s.min_text_lines:
+            # The frame's own print counted, no second detection; how level it runs is measured on
+            # the straightened card (`levelled`) only for the card taken.
+            q.text_lines, q.text_tilt = q.inside, -1.0
+        if q.text_lines < 0 and budget[0] > 0 and not groups:
+            # No print found in the frame (small print at the frame's scale): the card straightened,
+            # at full resolution, is looked at instead.
             budget[0] -= 1
             q.text_lines, q.text_tilt = text_lines(straighten(source, q.corners * scale, 360))
         return q.text_lines >= s.min_text_lines
+
+    def levelled(q: Quad) -> Quad:
+        if q.text_tilt < 0:
+            q.text_tilt = text_lines(straighten(source, q.corners * scale, 360))[1]
+        return q
 
     def steep(q: Quad) -> bool:
         return q.side_ratio < s.steep_side_ratio or q.max_angle_off > s.steep_max_angle
 
     measures = {"card_candidates": float(len(distinct))}
-    shaped = [q for q in distinct if lo <= q.aspect <= hi and not q.touches_frame and not steep(q)]
+    shaped = [
+        q for q in distinct if lo <= q.aspect <= hi and not q.touches_frame and not steep(q) and not q.cuts
+    ]
     best = next((q for q in shaped if texty(q)), None)
     if best is None:
         budget[0] = s.candidates_with_text  # a fresh budget for cards cut off or held obliquely
         for q in distinct:
-            if q.text_lines < 0 and (q.touches_frame or steep(q)) and texty(q):
+            if q.text_lines < 0 and (q.touches_frame or (steep(q) and not q.cuts)) and texty(q):
                 verdict = OUT_OF_FRAME if q.touches_frame else TOO_STEEP
-                return CardScan(verdict, q, {**measures, **describe(q)})
+                return CardScan(verdict, q, {**measures, **describe(levelled(q))})
         return CardScan(NOT_FOUND, None, measures)
-    best = widen(rgb.shape, grads, best, s)
+    best = levelled(widen(rgb.shape, grads, best, s))
     measures.update(describe(best))
     others = [
         q
@@ -537,10 +575,13 @@ def scan(
         and overlap(q, best) < 0.1
         and q.area_fraction > 0.4 * best.area_fraction
         and (lo <= q.aspect <= hi or q.touches_frame or steep(q))
+        and not q.cuts
         and texty(q)
     ]
     if others:
         return CardScan(TWO_DOCUMENTS, best, {**measures, "documents": float(1 + len(others))})
+    second = second_print(best, groups)
+    measures["card_second_print_lines"] = float(second)
     # Its corners where the card's straight sides meet: a side drawn across the thumb's outline would
     # put the corner beside the thumb instead of under it. Twice: the first fit brings the whole side
     # within reach.
@@ -558,7 +599,29 @@ def scan(
         measures["card_beyond_side_foreign"] = foreign
         if foreign > s.beyond_side_max:
             unsure = "card_end_beyond_print"
-    return CardScan(verdict, best, measures, unsure=unsure, suspected=CORNER_MISSING if unsure else "")
+    suspected = CORNER_MISSING if unsure else ""
+    if verdict == FOUND and second:
+        # Another card's print, stacked rows at the card's own scale, outside the card, with no outline
+        # of its own found: a person looks.
+        unsure, suspected = "card_second_print", TWO_DOCUMENTS
+    return CardScan(verdict, best, measures, unsure=unsure, suspected=suspected)
+
+
+def second_print(card: Quad, groups: list[card_print.PrintCluster]) -> int:
+    """Lines of another card's print: a cluster of stacked rows wholly outside `card`, at the scale of
+    the print inside it (the same layout at the same distance; a poster's lines are another size)."""
+    heights = [g.height for g in groups if card_print.lines_inside(card.corners, list(g.boxes))]
+    if not heights:
+        return 0
+    for g in groups:
+        if (
+            g.stacked()
+            and not card_print.lines_inside(card.corners, list(g.boxes))
+            and not card_print.cut_lines(card.corners, list(g.boxes))
+            and 0.7 <= g.height / heights[0] <= 1.4
+        ):
+            return g.lines
+    return 0
 
 
 def judge_corners(

@@ -126,3 +126,24 @@ def face_cover(rgb: np.ndarray, landmarks: dict[str, list[tuple[int, int]]]) -> 
     if mouth.sum() < 12 or eyes.sum() < 12:
         return 1.0
     return float(magnitude[mouth].mean() / max(1e-6, magnitude[eyes].mean()))
+
+
+def edge_steepness(grey: np.ndarray, *, min_contrast: float = 40.0) -> float | None:
+    """How steep the frame's sharpest edges are against their own contrast: the 99th percentile, over
+    pixels within 4 px of a step of at least `min_contrast` grey levels, of gradient / local range.
+    A lens out of focus or a hand that shook spreads every step in the scene over its blur width,
+    so even the sharpest (hair, an eye, a card's edge, anything in the background) rises slowly; the
+    ratio to the step's own height leaves out exposure, light and contrast, and the frame's sharpest
+    edges leave out a plain wall or a blurred background beside a sharp subject. About 0.4 in focus
+    (0.5 for an ideal step), 1 / (2.5 x the blur's spread in px) when blurred. None: no step that
+    high anywhere (nothing to judge). Measured on the detection copy, so the phone's resolution
+    does not change it."""
+    g = grey.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8
+    kernel = np.ones((9, 9), np.uint8)
+    spread = cv2.dilate(g, kernel) - cv2.erode(g, kernel)
+    strong = spread > min_contrast
+    if strong.sum() < 50:
+        return None
+    return float(np.percentile(np.hypot(gx, gy)[strong] / spread[strong], 99))
