@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +11,8 @@ from temporalio import activity
 
 from activities.storage.db import engine
 from models.activity_io import AuditInput, NoticeInput
+from models.policy import load_policy
+from models.settings import settings
 from models.tables import Account, AuditRecord, Notice
 
 
@@ -25,6 +28,36 @@ def next_audit_seq(session: Session, workflow_id: str) -> int:
     own workflow (an erasure, a consent withdrawal), in the caller's transaction."""
     last = session.exec(select(func.max(AuditRecord.seq)).where(AuditRecord.workflow_id == workflow_id)).one()
     return (last or 0) + 1
+
+
+def registry_audit(
+    session: Session,
+    workflow_id: str,
+    *,
+    at: datetime,
+    event: str,
+    rule: str,
+    reason: str,
+    detail: dict[str, str],
+    actor: str = "system",
+    seq: int | None = None,
+) -> AuditRecord:
+    """An audit row written by the registry itself (retention, erasure, consent withdrawal), not by an
+    account's workflow: the next row of `workflow_id`'s trail unless `seq` is given, under the policy in
+    force, added to the caller's transaction."""
+    row = AuditRecord(
+        workflow_id=workflow_id[:64],
+        seq=next_audit_seq(session, workflow_id[:64]) if seq is None else seq,
+        at=at,
+        actor=actor[:64],
+        event=event,
+        rule=rule,
+        reason=reason[:64],
+        policy_version=load_policy(settings().policy_file).version,
+        detail=detail,
+    )
+    session.add(row)
+    return row
 
 
 @activity.defn

@@ -14,14 +14,12 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.audit import next_audit_seq
+from activities.audit import registry_audit
 from activities.storage.db import engine
 from models.activity_io import ConsentWithdrawal, WithdrawConsentInput
 from models.consent import ConsentRecord
-from models.policy import load_policy
 from models.refusals import Refusal
-from models.settings import settings
-from models.tables import Account, AuditRecord
+from models.tables import Account
 from security import credentials
 from security.binding import binding
 
@@ -81,18 +79,13 @@ def credentials_principal(inp: WithdrawConsentInput) -> str:
 
 
 def _audit(session: Session, member_id: str, at: datetime, actor: str, deleted: dict[str, int]) -> None:
-    workflow_id = f"consent-{member_id}"
-    seq = next_audit_seq(session, workflow_id)
-    session.add(
-        AuditRecord(
-            workflow_id=workflow_id,
-            seq=seq,
-            at=at,
-            actor=actor[:64],
-            event="consent_withdrawn",
-            rule="DATA-1",
-            reason="face_consent_withdrawn",
-            policy_version=load_policy(settings().policy_file).version,
-            detail={kind: str(n) for kind, n in deleted.items()},
-        )
+    registry_audit(
+        session,
+        f"consent-{member_id}",
+        at=at,
+        actor=actor,
+        event="consent_withdrawn",
+        rule="DATA-1",
+        reason="face_consent_withdrawn",
+        detail={kind: str(n) for kind, n in deleted.items()},
     )

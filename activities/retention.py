@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
 
-from activities.audit import next_audit_seq
+from activities.audit import registry_audit
 from activities.known_faces.index import forget_member
 from activities.storage import blobs
 from activities.storage.db import engine
@@ -158,18 +158,15 @@ def _sweep_appeal_evidence(session: Session, at: datetime, days: float, batch: i
                 decision_id=decision.id, member_id=member_id, case_id=case_id, erased_at=at, invoices=removed
             )
         )
-        session.add(
-            AuditRecord(
-                workflow_id=f"appeal-evidence-{member_id}"[:64],
-                seq=decision.id,
-                at=at,
-                actor="system",
-                event="appeal_evidence_erased",
-                rule="DATA-2",
-                reason="retention_ended",
-                policy_version=current_policy().version,
-                detail={"appeal_invoice": str(removed)},
-            )
+        registry_audit(
+            session,
+            f"appeal-evidence-{member_id}",
+            seq=decision.id,
+            at=at,
+            event="appeal_evidence_erased",
+            rule="DATA-2",
+            reason="retention_ended",
+            detail={"appeal_invoice": str(removed)},
         )
         session.commit()
     return len(decided)
@@ -195,18 +192,14 @@ def _sweep_keys_of_no_account(session: Session, at: datetime, days: float, batch
     if not scopes:
         return 0
     destroyed = data_keys.destroy(session, list(scopes), at)
-    session.add(
-        AuditRecord(
-            workflow_id=DATA_KEYS_AUDIT,
-            seq=next_audit_seq(session, DATA_KEYS_AUDIT),
-            at=at,
-            actor="system",
-            event="personal_data_erased",
-            rule="DATA-2",
-            reason="retention_ended",
-            policy_version=current_policy().version,
-            detail={"data_key_of_no_account": str(destroyed)},  # a count: never a scope or its request id
-        )
+    registry_audit(
+        session,
+        DATA_KEYS_AUDIT,
+        at=at,
+        event="personal_data_erased",
+        rule="DATA-2",
+        reason="retention_ended",
+        detail={"data_key_of_no_account": str(destroyed)},  # a count: never a scope or its request id
     )
     session.commit()
     return len(scopes)
@@ -231,20 +224,15 @@ def _record(
     session: Session, member_id: str, inp_at: datetime, reason: str, actor: str, deleted: dict[str, int]
 ) -> None:
     session.add(Erasure(member_id=member_id, erased_at=inp_at, reason=reason, actor=actor))
-    workflow_id = f"seller-{member_id}"
-    seq = next_audit_seq(session, workflow_id)
-    session.add(
-        AuditRecord(
-            workflow_id=workflow_id,
-            seq=seq,
-            at=inp_at,
-            actor=actor[:64],
-            event="personal_data_erased",
-            rule="DATA-4" if reason != "retention_ended" else "DATA-2",
-            reason=reason[:64],
-            policy_version=current_policy().version,
-            detail={kind: str(n) for kind, n in deleted.items() if n},
-        )
+    registry_audit(
+        session,
+        f"seller-{member_id}",
+        at=inp_at,
+        actor=actor,
+        event="personal_data_erased",
+        rule="DATA-4" if reason != "retention_ended" else "DATA-2",
+        reason=reason,
+        detail={kind: str(n) for kind, n in deleted.items() if n},
     )
 
 
@@ -332,18 +320,15 @@ def _face_filing_notice(session: Session, at: datetime, threshold: int, held: in
         select(AuditRecord).where(AuditRecord.workflow_id == key["workflow_id"], AuditRecord.seq == threshold)
     ).first():
         return
-    session.add(
-        AuditRecord(
-            workflow_id=KEEPER_WORKFLOW_ID,
-            seq=threshold,
-            at=at,
-            actor="system",
-            event="face_filing_threshold",
-            rule="DATA-5",
-            reason="face_filing_threshold_reached",
-            policy_version=current_policy().version,
-            detail={"threshold": str(threshold), "held": str(held)},
-        )
+    registry_audit(
+        session,
+        KEEPER_WORKFLOW_ID,
+        seq=threshold,
+        at=at,
+        event="face_filing_threshold",
+        rule="DATA-5",
+        reason="face_filing_threshold_reached",
+        detail={"threshold": str(threshold), "held": str(held)},
     )
     try:
         session.commit()
