@@ -19,9 +19,10 @@ url=$(scripts/pgvector.sh || true)
 [ -n "$url" ] || url=$(scripts/postgres.sh || true)
 if [ -n "$url" ]; then
   echo "== the database and race tests again, on PostgreSQL ($url)"
-  # Activity tests that never touch the registry (image decoding, OCR, name screening) are not run twice.
+  # Activity tests that never touch the registry (image decoding, photo analysis, OCR, name screening) are not
+  # run twice.
   SELLER_TEST_DATABASE_URL="$url" "$PY" -m pytest "${WORKERS[@]}" -p no:cacheprovider \
-    --ignore=tests/activities/photo_analysis/test_photo_corpus.py --ignore=tests/activities/images/test_safe_image.py \
+    --ignore=tests/activities/photo_analysis --ignore=tests/activities/images/test_safe_image.py \
     --ignore=tests/activities/identity/test_name_screening.py --ignore=tests/activities/copy_detection/test_duplicate_index.py \
     --ignore=tests/activities/storage/test_blobs.py \
     tests/activities tests/workflows/test_registration.py tests/workflows/test_enforcement.py \
