@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +160,18 @@ async def flood_login_signals(handle: WorkflowHandle, count: int, at_once: int =
     return taken
 
 
+async def outcome_of(update: Awaitable[object], answered: str, detail: bool = False) -> str:
+    """What one command got: `answered`, its refusal's code, or the error's kind (with its text)."""
+    try:
+        await update
+        return answered
+    except Exception as err:  # noqa: BLE001 - every outcome is counted
+        refusal = seller_client.as_refusal(err)
+        if refusal is not None:
+            return refusal.code
+        return f"{type(err).__name__}: {str(err)[:60]}" if detail else type(err).__name__
+
+
 async def flood_login_commands(handle: WorkflowHandle, count: int, at_once: int = 100) -> dict[str, int]:
     """Login commands, `at_once` in flight, none sent again: what each got."""
     member = handle.id.removeprefix("seller-")
@@ -168,12 +181,8 @@ async def flood_login_commands(handle: WorkflowHandle, count: int, at_once: int 
 
     async def sender() -> None:
         for i in sent:
-            try:
-                await handle.execute_update(SellerAccount.login, login, id=f"flood-{i}-{uuid.uuid4().hex[:6]}")
-                code = "counted"
-            except Exception as err:  # noqa: BLE001 - every outcome is counted
-                refusal = seller_client.as_refusal(err)
-                code = refusal.code if refusal is not None else f"{type(err).__name__}: {str(err)[:60]}"
+            update = handle.execute_update(SellerAccount.login, login, id=f"flood-{i}-{uuid.uuid4().hex[:6]}")
+            code = await outcome_of(update, "counted", detail=True)
             outcomes[code] = outcomes.get(code, 0) + 1
 
     await asyncio.gather(*(sender() for _ in range(at_once)))
@@ -188,12 +197,8 @@ async def hold_commands(client: Client, handle: WorkflowHandle, count: int, at_o
 
     async def holder() -> None:
         for i in sent:
-            try:
-                await handle.execute_update(SellerAccount.unbind_identity, unbind, id=f"hold-{i}-{uuid.uuid4().hex[:6]}")
-                code = "answered"
-            except Exception as err:  # noqa: BLE001 - every outcome is counted
-                refusal = seller_client.as_refusal(err)
-                code = refusal.code if refusal is not None else type(err).__name__
+            update = handle.execute_update(SellerAccount.unbind_identity, unbind, id=f"hold-{i}-{uuid.uuid4().hex[:6]}")
+            code = await outcome_of(update, "answered")
             outcomes[code] = outcomes.get(code, 0) + 1
 
     async def operator() -> None:
