@@ -29,7 +29,6 @@ from tests.support import signing
 from tests.support.accounts import POLICY, finish, serious_violation_closes, start_account, task_failures
 from tests.support.draws import hex_id
 from tests.support.polling import until
-from workflows.seller_account import SellerAccount
 
 # A short retry budget: a payload that sends a step after a missing file fails in seconds, not minutes.
 FUZZ_POLICY = dataclasses.replace(POLICY, steps=StepsPolicy(retry_budget_seconds=3, max_attempts=3))
@@ -288,7 +287,9 @@ async def send(handle: WorkflowHandle, message: str, call: list[Any], n: int) ->
         await handle.signal(message, args=call)
         return "signalled"
     try:
-        await asyncio.wait_for(handle.execute_update(message, args=call, id=signing.update_id(message)), timeout=60)
+        await asyncio.wait_for(
+            handle.execute_update(message, args=call, id=signing.update_id(message)), timeout=60
+        )
         return "accepted"
     except WorkflowUpdateFailedError:
         return "refused"
@@ -313,16 +314,8 @@ async def test_random_payloads_never_wedge_the_account(
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, state=state, policy=FUZZ_POLICY)
         outcomes = [await send(h, message, call, n) for n, call in enumerate(calls)]
-        # Still answers: a query waits behind the task working through the barrage (on a loaded machine
-        # past the server's query deadline), so it is asked again; a wedged account never answers.
-        status = None
-        for _ in range(6):
-            try:
-                status = await h.query(SellerAccount.status)
-                break
-            except RPCError:
-                await asyncio.sleep(1)
-        assert status is not None, "the account answers its status query"
+        # Still answers (until() waits out a query that queues behind the barrage; a wedged account never answers).
+        status = await until(h, lambda s: True, "answers its status query")
         assert status.state != "closed", "the barrage reached a live account to the end"
         if message in UPDATES:
             assert "refused" in outcomes, "the malformed ones are refused"
@@ -337,9 +330,7 @@ async def test_plausible_closing_signals_still_close(time_env: WorkflowEnvironme
         h = await start_account(time_env, worker.task_queue, state="open", policy=FUZZ_POLICY)
         await h.signal(
             "report_closure",
-            signing.raw(
-                h, "report_closure", {"report_id": hex_id(8), "rule": "REG-9", "reason": "x"}
-            ),
+            signing.raw(h, "report_closure", {"report_id": hex_id(8), "rule": "REG-9", "reason": "x"}),
         )
         status = await until(h, lambda s: s.state == "closed", "closed by the report")
         assert (status.state, status.closed_reason) == ("closed", "account_rental")
