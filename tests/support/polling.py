@@ -72,8 +72,10 @@ async def _status(handle: WorkflowHandle) -> AccountStatus | None:
 
 async def until(handle: WorkflowHandle, check: Callable[[AccountStatus], bool], what: str) -> AccountStatus:
     """The account's status once `check` holds for it."""
-    status = await eventually(
-        lambda: _status(handle), lambda s: s is not None and check(s), f"{handle.id}: {what}"
-    )
+
+    def answered(status: AccountStatus | None) -> bool:
+        return status is not None and check(status)
+
+    status = await eventually(lambda: _status(handle), answered, f"{handle.id}: {what}")
     assert status is not None
     return status
