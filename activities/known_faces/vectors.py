@@ -119,9 +119,9 @@ def add(session: Session, template_id: int, vector: np.ndarray) -> None:
 
 def ef_search(templates: int) -> int:
     """The HNSW search width for a catalogue of `templates`: EF_SEARCH up to EF_REFERENCE, then growing
-    as a power of the size, up to pgvector's ceiling."""
+    as a power of the size (rounded up to tens), up to pgvector's ceiling."""
     grown = EF_SEARCH * (max(templates, EF_REFERENCE) / EF_REFERENCE) ** EF_GROWTH
-    return min(EF_SEARCH_MAX, math.ceil(grown))
+    return min(EF_SEARCH_MAX, math.ceil(grown / 10) * 10)
 
 
 def catalogue_size(session: Session) -> int:
