@@ -377,7 +377,8 @@ def ef_sweep(
     out: dict[str, float] = {}
     print(f"  the engine's width at {cat.size:,} templates: ef_search {face_vectors.width(session)}")
     runs = [(f"ef_search {ef}", f"ef{ef}", ef) for ef in ef_values]
-    runs.append((f"iterative scan (relaxed, ef_search 100, max_scan_tuples {max_scan})", "iter", 0))
+    if max_scan:  # --max-scan 0 leaves it out
+        runs.append((f"iterative scan (relaxed, ef_search 100, max_scan_tuples {max_scan})", "iter", 0))
     for label, key, ef in runs:
 
         def one(q: np.ndarray, ef: int = ef) -> list[int]:
@@ -444,7 +445,9 @@ def main() -> None:
     parser.add_argument("--inprocess-max", type=int, default=300_000)
     parser.add_argument("--no-photos", action="store_true")
     parser.add_argument("--ef", default="100,200,400,800", help="fixed search widths measured beside")
-    parser.add_argument("--max-scan", type=int, default=20000, help="the iterative scan's max_scan_tuples")
+    parser.add_argument(
+        "--max-scan", type=int, default=20000, help="the iterative scan's max_scan_tuples (0: not measured)"
+    )
     parser.add_argument(
         "--shared-buffers", default="2GB", help="the server's shared_buffers (pgvector wants the HNSW in it)"
     )
