@@ -5,12 +5,12 @@ A `face_vector` row beside each FaceTemplate (same id, deleted with it by the fo
 template as `vector(128)`; an HNSW index (vector_l2_ops, m 16, ef_construction 64) answers
 `ORDER BY embedding <-> probe LIMIT 32` with `hnsw.ef_search` grown with the catalogue (`ef_search`):
 an HNSW search of a fixed width finds less of the true neighbourhood as the graph grows (face templates
-are high-dimensional, and a greedy walk needs a wider beam to reach the right region of more points;
-bench/scale_bench.py measured recall 0.990 at 100,000 templates and 0.911 at 1M with the width fixed at
-100). The catalogue's size is the planner's estimate (constant-time, read again every few minutes), so
-the width follows growth without a deploy. The database keeps the index in step
-with every enrolment and deletion, on every worker at once: nothing to sync, no gap window, no cold
-start. As with the in-process index, the rows proposed are only candidates: each is re-checked
+are high-dimensional, and a greedy walk needs a wider beam to reach the right region among more
+points; bench/scale_bench.py measured recall 0.994 at 100,000 templates and 0.924 at 1M with the width
+fixed at 100, 0.992 at 1M with 800). The catalogue's size is the planner's estimate (constant-time,
+read again every few minutes), so the width follows growth without a deploy. The database keeps the
+index in step with every enrolment and deletion, on every worker at once: nothing to sync, no gap
+window, no cold start. As with the in-process index, the rows proposed are only candidates: each is re-checked
 exactly against its stored template and the policy distance (activities/known_faces.shared_faces).
 
 Used when the database is PostgreSQL and the `vector` extension is installed or can be created
@@ -35,7 +35,11 @@ from activities.storage import backfills
 CANDIDATES = 32
 EF_SEARCH = 100  # the search width up to EF_REFERENCE templates
 EF_REFERENCE = 100_000
-EF_GROWTH = 0.6  # the width grows as (templates / EF_REFERENCE) ** EF_GROWTH (bench/scale_bench.py)
+# The width grows as (templates / EF_REFERENCE) ** EF_GROWTH: measured (bench/scale_bench.py, 2026-12-08),
+# recall 0.99 within the policy distance needs 100 at 100,000, 200 at 300,000 and 800 at 1M (400 there
+# gave 0.982). The ceiling is reached at ~1.3M: past it recall falls again unless the graph is built
+# better (m, ef_construction), which was not measured.
+EF_GROWTH = 0.9
 EF_SEARCH_MAX = 1000  # pgvector's ceiling for hnsw.ef_search
 SIZE_TTL = 300.0  # seconds between two reads of the catalogue's size estimate
 ROWS_PER_PAGE = 14  # face_vector rows per 8 kB page (measured: 558 MB per million), before any ANALYZE
