@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from activities.copy_detection import coarse_features as cf
 from activities.copy_detection import region_signature as rsig
 
 MAX_SIDE = 384  # features are taken on this size: copies are re-uploaded at any size
@@ -176,6 +177,23 @@ def unpack_regions(blob: bytes) -> rsig.Regions | None:
     """The regions stored after the features; None for rows stored before regions were."""
     n = int.from_bytes(blob[:2], "little")
     return rsig.unpack(blob[2 + 132 * n :])
+
+
+def pack_row(f: Features, r: rsig.Regions, coarse: Features | None) -> bytes:
+    """The row's features column: the SIFT features, the regions, then the coarse features
+    (coarse_features.py; only for pictures with little fine texture)."""
+    tail = b"" if coarse is None or not len(coarse.points) else cf.pack(coarse.points, coarse.descriptors)
+    return pack_with_regions(f, r) + tail
+
+
+def unpack_coarse(blob: bytes) -> Features | None:
+    """The coarse features stored after the regions; None when the row has none."""
+    at = 2 + 132 * int.from_bytes(blob[:2], "little")
+    if len(blob) < at + 6:
+        return None
+    at += 6 + 28 * int.from_bytes(blob[at : at + 2], "little")
+    found = cf.unpack(blob[at:])
+    return None if found is None else Features(*found)
 
 
 @cache
@@ -457,6 +475,9 @@ def keypoint_agreement(
     return float(np.mean(np.array(scores) > PATCH_NCC)), len(scores)
 
 
+TEXTURE_FREE = ("regions", "coarse_features")  # placed without fine texture: judged by the region tests
+
+
 @dataclass
 class Confirmation:
     inliers: int
@@ -466,13 +487,14 @@ class Confirmation:
     transform: np.ndarray | None = None  # stored frame -> query frame, when the geometry held
     patch_agreement: float = 0.0
     patches: int = 0
-    evidence: str = "local_features"  # or "regions": which evidence placed the stored picture
+    evidence: str = "local_features"  # or "regions", "coarse_features": which evidence placed the stored picture
     regions: float = 0.0  # stored regions carried over (region evidence)
     whole: bool = False  # region evidence judged by the edge overlay (the stored picture has no interior)
     mirrored: bool = False  # region evidence: the query was mirrored
     hull: np.ndarray | None = field(default=None, repr=False)  # local features: the inliers' hull in the query
     recolouring: float = 1.0  # share of the interior's colour groups turned by the one hue shift (one_recolouring)
     colour_groups: int = 0
+    explained: float = 1.0  # edge overlay: share of the query's edge-bearing blocks the stored edges explain
 
     @property
     def placed(self) -> bool:
@@ -496,15 +518,16 @@ class Confirmation:
         """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
         if self.colour_groups >= MIN_COLOUR_GROUPS and self.recolouring < ONE_RECOLOURING:
             return False  # the print's colours are not the stored print's under any one recolouring
-        if self.evidence == "regions" and self.whole:
+        if self.evidence in TEXTURE_FREE and self.whole:
             # no plain background (a photograph, smooth or not): the stored edges over the whole overlap
             return (
                 self.transform is not None
                 and self.blocks >= MIN_OVERLAY_BLOCKS
                 and self.agreement >= OVERLAY_FLOOR
+                and self.explained >= EXPLAINED_FLOOR
             )
-        if self.evidence == "regions":
-            # the regions placed the picture: the appearance tests decide, both of them, with no
+        if self.evidence in TEXTURE_FREE:
+            # the regions (or the coarse features) placed the picture: the appearance tests decide, both of them, with no
             # geometry-only way out (the edges on the stored outlines, and the blocks)
             if self.transform is None or self.patches < MIN_EDGE_PATCHES:
                 return False
@@ -598,6 +621,8 @@ class QuerySignature:
     gray: np.ndarray  # the feature frame
     colour: np.ndarray  # the feature frame in RGB
     regions: rsig.Regions | None = None  # its colour regions (region_signature.py)
+    coarse: Features | None = None  # coarse_features.py, upright
+    coarse_mirrored: Features | None = None
     _edges: dict[tuple[float, bool], np.ndarray] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -624,12 +649,24 @@ def query_signature(img: Image.Image) -> QuerySignature:
     probes = np.unique(np.concatenate([probe_words(up), probe_words(mi)]))
     colour = colour_frame(img)
     regions = rsig.regions(colour)
-    probes = np.unique(np.concatenate([probes, rsig.probe_keys(regions)]))
-    return QuerySignature(up, mi, probes, gray, colour, regions)
+    coarse, coarse_mi = Features(*cf.features(colour)), Features(*cf.features(colour, mirror=True))
+    keys = [probes, rsig.probe_keys(regions), cf.probe_keys(coarse.descriptors), cf.probe_keys(coarse_mi.descriptors)]
+    return QuerySignature(up, mi, np.unique(np.concatenate(keys)), gray, colour, regions, coarse, coarse_mi)
 
 
 def stored_features(q: QuerySignature) -> Features:
     return Features(q.upright.points[:STORED_FEATURES], q.upright.descriptors[:STORED_FEATURES])
+
+
+def stored_coarse(q: QuerySignature) -> Features | None:
+    """The coarse features a row keeps: only for a picture with little fine texture (cf.TEXTURED)."""
+    if q.coarse is None or len(q.upright.points) >= cf.TEXTURED:
+        return None
+    return Features(q.coarse.points[: cf.STORED], q.coarse.descriptors[: cf.STORED])
+
+
+def coarse_keys(f: Features | None) -> np.ndarray:
+    return np.zeros(0, np.uint32) if f is None else cf.index_keys(f.descriptors)
 
 
 def confirm_copy(
@@ -654,10 +691,16 @@ class Placement:
     upright: Confirmation
     mirrored: Confirmation
     regions: rsig.RegionMatch | None = None
+    coarse: Confirmation | None = None  # coarse features' geometry, the better orientation
 
     @property
     def placed(self) -> bool:
-        return self.upright.placed or self.mirrored.placed or (self.regions is not None and self.regions.holds)
+        return (
+            self.upright.placed
+            or self.mirrored.placed
+            or (self.regions is not None and self.regions.holds)
+            or (self.coarse is not None and self.coarse.placed)
+        )
 
     @property
     def inliers(self) -> int:
@@ -665,10 +708,19 @@ class Placement:
         return max(self.upright.inliers, self.mirrored.inliers)
 
 
-def placed(stored: Features, q: QuerySignature, regions: rsig.Regions | None = None) -> Placement:
-    """Local features' geometry in both orientations and the regions' similarity: no pixel compared."""
+def placed(
+    stored: Features, q: QuerySignature, regions: rsig.Regions | None = None, coarse: Features | None = None
+) -> Placement:
+    """Local features' geometry in both orientations, the regions' similarity and the coarse features'
+    geometry: no pixel compared."""
     r = rsig.match(regions, q.regions) if regions is not None and q.regions is not None else None
-    return Placement(locate(stored, q.upright), locate(stored, q.mirrored), r)
+    c = None
+    if coarse is not None and q.coarse is not None and q.coarse_mirrored is not None:
+        up, mi = locate(coarse, q.coarse), locate(coarse, q.coarse_mirrored)
+        mi.mirrored = True
+        c = up if (up.placed, up.inliers) >= (mi.placed, mi.inliers) else mi
+        c.evidence = "coarse_features"
+    return Placement(locate(stored, q.upright), locate(stored, q.mirrored), r, c)
 
 
 def judged(
@@ -681,12 +733,18 @@ def judged(
         return a
     b = appraised(p.mirrored, stored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
     best = a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
-    if best.is_copy or p.regions is None or thumb is None:
+    if best.is_copy or thumb is None:
         return best
-    c = confirm_regions(stored, None, thumb, q, p.regions, coarse_first)
-    if not c.is_copy or contradicts(b if c.mirrored else a, c, thumb):
-        return best
-    return c
+    if p.regions is not None:
+        c = confirm_regions(stored, None, thumb, q, p.regions, coarse_first)
+        if c.is_copy and not contradicts(b if c.mirrored else a, c, thumb):
+            return c
+    if p.coarse is not None and p.coarse.placed and p.coarse.transform is not None:
+        c = confirm_placed(p.coarse.transform, p.coarse.mirrored, thumb, q, coarse_first, "coarse_features")
+        c.inliers, c.spread = p.coarse.inliers, p.coarse.spread
+        if c.is_copy and not contradicts(b if c.mirrored else a, c, thumb):
+            return c
+    return best
 
 
 # Local features say "not this print" when they placed the stored picture (enough inliers, spread) and
@@ -804,11 +862,19 @@ OVERLAY_NCC = 0.6
 OVERLAY_ENERGY = 0.15  # a block's edge spread, of the stored picture's strong edges (99th percentile)
 MIN_OVERLAY_BLOCKS = 8
 OVERLAY_FLOOR = 0.8
+# And the other way: the query's own edges in the overlap must be mostly the stored picture's. A picture
+# whose only outline is one disc brings that outline back over any disc of its size in a busy picture
+# (tune split, smooth photographs: a one-disc picture against an unrelated one with five shapes, 1.00
+# of 13 stored blocks back); a copy adds only its overlays (a tag, a watermark's strokes). Tune split:
+# copies passing the rest 0.55 (a tiled watermark) to 1.00; the unrelated pictures 0.26 and 0.45.
+EXPLAINED_FLOOR = 0.5
 
 
-def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray) -> tuple[float, int]:
+def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray) -> tuple[float, int, float]:
     """Share of the overlap's edge-bearing blocks where the stored picture's edges, laid over the query
-    (`edges`: the query's at the thumbnail's scale), correlate with the query's; and how many blocks."""
+    (`edges`: the query's at the thumbnail's scale), correlate with the query's; how many blocks; and
+    the share of the query's own edge-bearing blocks in the overlap that the stored edges explain
+    (correlate there)."""
     s = thumb.scale
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
@@ -818,7 +884,7 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     k = _px(OVERLAY_BLOCK, s)
     hb, wb = h // k, w // k
     if hb == 0 or wb == 0:
-        return 0.0, 0
+        return 0.0, 0, 0.0
     inside = _blocks(valid.astype(np.float32), hb, wb, k).mean(axis=1) > 0.99
     a = _blocks(warped, hb, wb, k)[inside]
     b = _blocks(edges, hb, wb, k)[inside]
@@ -828,9 +894,12 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     textured = sa > OVERLAY_ENERGY * float(np.percentile(stored_edges, 99))
     n = int(textured.sum())
     if n == 0:
-        return 0.0, 0
-    ncc = (a * b).mean(axis=1)[textured] / (sa[textured] * sb[textured] + 1e-3)
-    return float((ncc > OVERLAY_NCC).mean()), n
+        return 0.0, 0, 0.0
+    ncc = (a * b).mean(axis=1) / (sa * sb + 1e-3)
+    # the query's side: its edge-bearing blocks in the overlap, on the stored picture's scale of edge strength
+    own = sb > OVERLAY_ENERGY * float(np.percentile(stored_edges, 99))
+    explained = float(((ncc > OVERLAY_NCC) & textured & own).sum() / max(1, int(own.sum())))
+    return float((ncc[textured] > OVERLAY_NCC).mean()), n, explained
 
 
 def confirm_regions(
@@ -849,14 +918,29 @@ def confirm_regions(
         assert q.regions is not None and regions is not None
         match = rsig.match(regions, q.regions)
     r = match
-    c = Confirmation(0, 0.0, evidence="regions", regions=r.evidence, mirrored=r.mirrored)
     if not r.holds or r.transform is None:
-        return c
-    edges = q.edges(thumb.scale, r.mirrored)
+        return Confirmation(0, 0.0, evidence="regions", regions=r.evidence, mirrored=r.mirrored)
+    c = confirm_placed(r.transform, r.mirrored, thumb, q, coarse_first)
+    c.regions = r.evidence
+    return c
+
+
+def confirm_placed(
+    transform: np.ndarray,
+    mirrored: bool,
+    thumb: Thumbnail,
+    q: QuerySignature,
+    coarse_first: bool = True,
+    evidence: str = "regions",
+) -> Confirmation:
+    """Texture-free evidence (the regions, or the coarse features) placed the stored picture: the
+    transform pinned down on the edges (ECC), then the region evidence's appearance tests."""
+    c = Confirmation(0, 0.0, evidence=evidence, mirrored=mirrored)
+    edges = q.edges(thumb.scale, mirrored)
     if not coarse_first:
-        _appraise_regions(c, thumb, q, refined(thumb, edges, r.transform))
+        _appraise_regions(c, thumb, q, refined(thumb, edges, transform))
         return c
-    coarse = refined(thumb, edges, r.transform, COARSE)
+    coarse = refined(thumb, edges, transform, COARSE)
     _appraise_regions(c, thumb, q, coarse)
     if not c.is_copy and c.near():  # else the coarse alignment decides: a copy, or too far from one
         _appraise_regions(c, thumb, q, refined(thumb, edges, coarse))
@@ -885,7 +969,7 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
     c.transform = transform
     if thumb.interior is None:
         c.whole = True
-        c.agreement, c.blocks = overlay_agreement(thumb, edges, transform)
+        c.agreement, c.blocks, c.explained = overlay_agreement(thumb, edges, transform)
         return
     c.agreement, c.blocks = appearance(thumb, gray, transform, hull.reshape(-1, 1, 2), stored_texture_only=True)
     c.patch_agreement, c.patches = keypoint_agreement(
