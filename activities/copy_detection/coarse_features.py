@@ -22,8 +22,9 @@ They go through the same index and the same decision as everything else: their 2
 into the region keys' range (from REGION_KEY_BASE: texture-free evidence, voted apart from the fine
 visual words, which a textured listing has many of), and, for a candidate they place (RANSAC, like
 local features), the stored picture laid over the query and judged by the region evidence's tests
-(image_signature._appraise_regions). Stored only for pictures with little fine texture (fewer than
-TEXTURED fine features): a textured picture's copies are found by its fine features.
+(image_signature._appraise_regions). Stored only for pictures too plain for local features (fewer
+than image_signature.FEW_FEATURES fine ones): a textured picture's copies are found by its fine
+features. A query always probes them (a copy may have gained texture: a watermark, a tag).
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ LIMIT = 120  # per channel, strongest first
 STORED = 96  # stored with the row, both channels
 INDEXED = 32  # the strongest stored give the index's keys
 WORD_BITS = 20
-TEXTURED = 150  # fine features (of image_signature.QUERY_FEATURES = 400): at least this many and the
-# picture's copies are found by them; its coarse features are not stored
 
 
 @cache
