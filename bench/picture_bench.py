@@ -62,6 +62,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", default="heldout", choices=("tune", "heldout"))
     p.add_argument("--per-class", type=int, default=20, help="originals per generated class")
+    p.add_argument("--first", type=int, default=0, help="the first generated original's number in its split")
     p.add_argument("--listings", type=int, default=100_000)
     p.add_argument("--classes", default=",".join(classes.CLASSES))
     p.add_argument("--lookalikes", type=int, default=5, help="look-alikes asked per generated original")
@@ -80,7 +81,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table: dict[int, tuple[int, str, bytes, bytes, str, str, str]] = {}
     seqs, bands, words = [], [], []
-    originals = list(classes.originals(args.split, args.per_class, wanted, args.lookalikes))
+    originals = list(classes.originals(args.split, args.per_class, wanted, args.lookalikes, args.first))
     text_no = 0
 
     def fresh_text() -> tuple[str, str]:

