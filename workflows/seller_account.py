@@ -103,7 +103,7 @@ from workflows.authorization import actor, authorize, verified
 from workflows.command_memo import CommandMemory, remembered, unless_remembered
 from workflows.contact import CODE_ON_ITS_WAY, Contact
 from workflows.deadlines import Deadline, DeadlineKind, deadlines, next_deadline, run_refresh
-from workflows.effects import Attentions, Effects
+from workflows.effects import AUDITS_TOGETHER_PATCH, Attentions, Effects
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 from workflows.refusing import at_boundary, refusal_error, require_live
@@ -212,6 +212,8 @@ class SellerAccount:
         self._run_started = workflow.now()
         # Patch (docs/DEPLOYING.md, issue 25): review items, and OPEN-1's `review` verdict put before one.
         self.reviews.enabled = workflow.patched(REVIEWS_PATCH)
+        # Patch (docs/DEPLOYING.md, issue 24): refused and dropped signals audited in one step a pass.
+        self.effects.audits_together = workflow.patched(AUDITS_TOGETHER_PATCH)
         if self.reviews.enabled:
             self.reviews.adopt_appeals()
         if inp.state is None and inp.first_code is not None:  # from registrations patched for it only
@@ -388,20 +390,30 @@ class SellerAccount:
     async def _audit_dropped(self, event: str, **fields: Any) -> None:
         """A signal dropped for its credential, on the record one by one up to the run's REFUSALS_KEPT
         (shared with refused signals), then counted: a flood of well-formed facts under a credential that
-        may not send them costs a run at most that many audit rows (workflows/traffic.py)."""
+        may not send them costs a run at most that many audit rows (workflows/traffic.py), written
+        together with the pass's refused signals by `_record_rejected_signals`."""
         if self.traffic.keep_refusal():
-            await self.effects.audit(event, **fields)
+            await self._audit_in_bulk(event, **fields)
 
     async def _record_rejected_signals(self) -> None:
+        """The pass's refused signals and those dropped for their credential, on the record: one step for
+        all of them, after the pass's facts took effect (no flood of bad messages holds enforcement up)."""
         while self._rejected_signals:
             signal, refusal = self._rejected_signals.pop(0)
             workflow.logger.warning("signal %s refused: %s %s", signal, refusal.rule, refusal.code)
-            await self.effects.audit(
+            await self._audit_in_bulk(
                 "signal_refused",
                 rule=refusal.rule,
                 reason=refusal.code,
                 detail={"signal": signal, "message": refusal.message[:200]},
             )
+        await self.effects.write_held_audits()
+
+    async def _audit_in_bulk(self, event: str, **fields: Any) -> None:
+        if self.effects.audits_together:
+            self.effects.hold_audit(event, **fields)
+        else:  # runs recorded before AUDITS_TOGETHER_PATCH: a step each, where it happened
+            await self.effects.audit(event, **fields)
 
     async def _drain_logins(self) -> None:
         logins = list(self._pending_logins)
