@@ -113,6 +113,8 @@ from workflows.traffic import Traffic
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
 RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
+# Runs recorded before it end on a cancellation request (issue 24): see `run`.
+CANCELLATION_REFUSED_PATCH = "v3-cancellation-refused"
 M = TypeVar("M")
 
 
@@ -127,6 +129,7 @@ class SellerAccount:
         self._run_refresh = False  # patch RUN_REFRESH_PATCH: set by run(), False on runs started by v1
         self._run_started = inp.registered_at
         self._refresh_due = False
+        self._cancellations_refused = 0
         self.state = inp.state or AccountState(
             chart=ChartModel(products_to_open=inp.policy.store.products_to_open),
             registered_at=inp.registered_at,
@@ -201,6 +204,20 @@ class SellerAccount:
 
     @workflow.run
     async def run(self, inp: AccountInput) -> AccountStatus:
+        """The account's life, which no cancellation request ends: only its rules close it (a cancel
+        from the Web UI or from anyone who reaches the frontend would otherwise end enforcement while the
+        registry still says the store is open). The request is refused and audited; the life goes on."""
+        if not workflow.patched(CANCELLATION_REFUSED_PATCH):
+            return await self._live(inp)  # runs recorded before the patch replay as they were
+        life = asyncio.create_task(self._live(inp))
+        while True:
+            try:
+                return await asyncio.shield(life)  # the SDK cancels this task only, never `life`
+            except asyncio.CancelledError:
+                self._cancellations_refused += 1
+                self._wake()
+
+    async def _live(self, inp: AccountInput) -> AccountStatus:
         try:
             boundary.parse(AccountProfile, inp.profile)
         except RefusedError as err:
@@ -232,6 +249,7 @@ class SellerAccount:
             await self.effects.guarded(self._drain_logins())
             await self._drain_facts()
             await self._record_rejected_signals()
+            await self._record_refused_cancellations()
             await self.effects.record_attention()
             if self.reviews.enabled:
                 await self.effects.guarded(self.reviews.sync_attention())
@@ -243,6 +261,7 @@ class SellerAccount:
         await self.traffic.finish_handlers(self.steps.cancel_commands)
         # Refused signals and exhausted steps of the last moments are on the record before the run ends.
         await self._record_rejected_signals()
+        await self._record_refused_cancellations()
         await self.effects.record_attention()
         await self.traffic.record_shed(self.effects.audit)
         if not self.chart.is_closed:
@@ -275,7 +294,7 @@ class SellerAccount:
             await workflow.wait_condition(
                 lambda: (
                     self._timers_moved
-                    or bool(self._rejected_signals or self.attention.to_record)
+                    or bool(self._rejected_signals or self.attention.to_record or self._cancellations_refused)
                     or bool(self._pending_logins)
                     or bool(self._facts)
                     or self._history_is_long()
@@ -408,6 +427,17 @@ class SellerAccount:
                 detail={"signal": signal, "message": refusal.message[:200]},
             )
         await self.effects.write_held_audits()
+
+    async def _record_refused_cancellations(self) -> None:
+        if self._cancellations_refused:
+            count, self._cancellations_refused = self._cancellations_refused, 0
+            await self.effects.audit(
+                "cancel_refused",
+                rule="ENF-4",
+                reason="cancellation_refused",
+                actor="unverified",  # Temporal does not say who asked
+                detail={"count": str(count)},
+            )
 
     async def _audit_in_bulk(self, event: str, **fields: Any) -> None:
         if self.effects.audits_together:
