@@ -70,7 +70,10 @@ class PgVector:
             shutil.chown(self.folder, OWNER)
         if not (self.folder / "PG_VERSION").exists():
             _run([str(self.bin / "initdb"), "-D", str(self.folder), "-A", "trust", "-U", "postgres"])
-        if not (self.folder / "postmaster.pid").exists():
+        pid_file = self.folder / "postmaster.pid"
+        if pid_file.exists() and not _alive(int(pid_file.read_text().splitlines()[0])):
+            pid_file.unlink()  # left by a server that was killed (a session stopped mid-run): start afresh
+        if not pid_file.exists():
             opts = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
             _run(
                 [
@@ -105,6 +108,16 @@ class PgVector:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
