@@ -38,11 +38,6 @@ def outcomes() -> list[photo_eval.Outcome]:
     )
 
 
-@pytest.mark.xfail(
-    reason="issue 26's bar is not met: on a fresh report draw of 480 photos (offsets 500000-501500, "
-    "README OPEN-1) 2 of 416 failing photos passed, both two_documents (two cards taken as one outline)",
-    strict=False,
-)
 def test_reporting_split_no_false_accept(outcomes: list[photo_eval.Outcome]) -> None:
     print("\nOPEN-1 on a draw of the reporting split")
     print(photo_eval.summary(outcomes))
@@ -52,12 +47,6 @@ def test_reporting_split_no_false_accept(outcomes: list[photo_eval.Outcome]) -> 
     assert false_accepts == []
 
 
-@pytest.mark.xfail(
-    reason="issue 26's bar is not met: on a fresh report draw of 480 photos 4 of 64 genuine photos were "
-    "refused (2 too steep and 1 corner missing on outlines that are not the card's, 1 number unreadable); "
-    "README OPEN-1",
-    strict=False,
-)
 def test_reporting_split_no_genuine_photo_refused(outcomes: list[photo_eval.Outcome]) -> None:
     refused = [
         (o.photo.name, o.got)
