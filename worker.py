@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.admission import admit_account, policy_in_force, verify_registration
-from activities.audit import record_audit, send_notice
+from activities.audit import record_audit, record_audits, send_notice
 from activities.consent import withdraw_consent
 from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
@@ -63,6 +63,7 @@ WORKFLOWS: Sequence[type] = (
 )
 ACTIVITIES: Sequence[Any] = (
     record_audit,
+    record_audits,
     send_notice,
     screen_registration,
     claim_identity,

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 from temporalio import activity
 
 from activities.storage.db import engine
-from models.activity_io import AuditInput, NoticeInput
+from models.activity_io import AuditBatch, AuditInput, NoticeInput
 from models.policy import load_policy
 from models.settings import settings
 from models.tables import Account, AuditRecord, Notice
@@ -68,39 +68,62 @@ def record_audit(inp: AuditInput) -> bool:
     finds (or hits the constraint on) the row its first attempt wrote, which stands, and answers the
     same True: the key is this record's own, so the row found is this record.
     """
-    record = AuditRecord(
-        workflow_id=inp.workflow_id,
-        seq=inp.seq,
-        at=inp.at,
-        actor=inp.actor,
-        event=inp.event,
-        rule=inp.rule,
-        reason=inp.reason,
-        from_state=inp.from_state,
-        to_state=inp.to_state,
-        policy_version=inp.policy_version,
-        detail=dict(inp.detail),
-    )
     with Session(engine()) as session:
-        if _same_key(session, AuditRecord, workflow_id=inp.workflow_id, seq=inp.seq):
+        if not _add_audit(session, inp):
             return True
-        session.add(record)
-        if inp.to_state and inp.to_state != inp.from_state:
-            # The registry's copy of the state, for listings; the workflow stays the source of truth.
-            member_id = inp.workflow_id.removeprefix("seller-")
-            account = session.get(Account, member_id)
-            if account is not None:
-                account.state = inp.to_state
-                account.updated_at = inp.at
-                if inp.to_state == "closed":
-                    account.closed_reason = inp.reason
-                session.add(account)
         try:
             session.commit()
         except IntegrityError:
             # Another attempt of this activity won the race between our check and our insert.
             session.rollback()
-            return True
+    return True
+
+
+@activity.defn
+def record_audits(batch: AuditBatch) -> int:
+    """Append a run's bulk audit rows (refused and dropped signals) in one transaction; how many stand.
+    Idempotent as `record_audit` is, row by row: an attempt after a lost response finds its rows."""
+    with Session(engine()) as session:
+        for inp in batch.records:
+            _add_audit(session, inp)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another attempt raced this one to some rows: write what it did not, each on its own.
+            session.rollback()
+            for inp in batch.records:
+                record_audit(inp)
+    return len(batch.records)
+
+
+def _add_audit(session: Session, inp: AuditInput) -> bool:
+    """Add `inp`'s row (and the registry's copy of a state change) to the session, unless it stands."""
+    if _same_key(session, AuditRecord, workflow_id=inp.workflow_id, seq=inp.seq):
+        return False
+    session.add(
+        AuditRecord(
+            workflow_id=inp.workflow_id,
+            seq=inp.seq,
+            at=inp.at,
+            actor=inp.actor,
+            event=inp.event,
+            rule=inp.rule,
+            reason=inp.reason,
+            from_state=inp.from_state,
+            to_state=inp.to_state,
+            policy_version=inp.policy_version,
+            detail=dict(inp.detail),
+        )
+    )
+    if inp.to_state and inp.to_state != inp.from_state:
+        # The registry's copy of the state, for listings; the workflow stays the source of truth.
+        account = session.get(Account, inp.workflow_id.removeprefix("seller-"))
+        if account is not None:
+            account.state = inp.to_state
+            account.updated_at = inp.at
+            if inp.to_state == "closed":
+                account.closed_reason = inp.reason
+            session.add(account)
     return True
 
 

@@ -26,8 +26,6 @@ from security.binding import binding
 
 @activity.defn
 def withdraw_consent(inp: WithdrawConsentInput) -> ConsentWithdrawal:
-    # Imported here: the known-faces index's native libraries loaded before OpenCV's (this module sorts
-    # first among the worker's imports) make a later onnxruntime import in a worker thread crash.
     from activities.known_faces.index import forget_template
 
     at = inp.at or datetime.now(UTC)

@@ -120,14 +120,17 @@ def listing_signature(title: str, description: str, img: Image.Image) -> Listing
 def signature_row(product_id: str, sig: ListingSignature) -> ProductSignature:
     stored = vis.stored_features(sig.image)
     regions = sig.image.regions if sig.image.regions is not None else rsig.regions(sig.image.colour)
-    # one key list: the visual words (20-bit), then the region keys (from rsig.REGION_KEY_BASE up)
-    words = np.concatenate([vis.index_words(stored), rsig.index_keys(regions)]).astype("<u4")
+    coarse = vis.stored_coarse(sig.image)
+    # one key list: the visual words (20-bit), then the texture-free keys (from rsig.REGION_KEY_BASE up):
+    # the regions' and the coarse features'
+    keys = [vis.index_words(stored), rsig.index_keys(regions), vis.coarse_keys(coarse)]
+    words = np.concatenate(keys).astype("<u4")
     return ProductSignature(
         product_id=product_id,
         text=sig.text,
         bands=sig.bands.astype("<u4").tobytes(),
         words=words.tobytes(),
-        features=vis.pack_with_regions(stored, regions),
+        features=vis.pack_row(stored, regions, coarse),
         thumb=vis.thumbnail(sig.image.colour),
     )
 
@@ -202,7 +205,7 @@ class Match:
     text_similarity: float
     image_distance: int
     image_inliers: int = 0
-    # what decided, for operators: "text", "local_features", "regions" or "perceptual_hash"
+    # what decided, for operators: "text", "local_features", "regions", "coarse_features" or "perceptual_hash"
     evidence: str = "text"
 
 
@@ -300,6 +303,7 @@ def best_match(
     *,
     with_regions: bool = True,
     staged: bool = True,
+    with_coarse: bool = True,
 ) -> Match | None:
     """The decision on the candidates' rows (seq, text, features, thumb, product_id, member_id, phash;
     image candidates best voted first): exact text Jaccard, and for the image candidates local features
@@ -308,9 +312,9 @@ def best_match(
     plain for both. The match names the evidence that decided. `with_regions=False` is the detector
     before region evidence; `staged=False` judges every candidate with every test and aligns the regions
     at full resolution only, the decision as it was before it was staged (the bench measures both in
-    the same run)."""
+    the same run); `with_coarse=False`, the detector before coarse features (coarse_features.py)."""
     if staged:
-        return _staged_match(sig, rows, image_seqs, text_threshold, image_max_distance, with_regions)
+        return _staged_match(sig, rows, image_seqs, text_threshold, image_max_distance, with_regions, with_coarse)
     best: Match | None = None
     for seq, text, features, thumb, product_id, owner, phash in rows:
         sim = txt.exact_jaccard(sig.shingles, txt.shingles(text, ""))
@@ -319,7 +323,10 @@ def best_match(
         if seq in image_seqs and sim < text_threshold:
             stored = vis.unpack(features)
             regions = vis.unpack_regions(features) if with_regions else None
-            c = vis.confirm_copy(stored, vis.unthumbnail(thumb), sig.image, regions, coarse_first=False)
+            coarse = vis.unpack_coarse(features) if with_coarse else None
+            c = vis.judged(
+                vis.placed(stored, sig.image, regions, coarse), stored, vis.unthumbnail(thumb), sig.image, False
+            )
             inliers, image_copy, evidence = c.inliers, c.is_copy, c.evidence
             plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
             q_regions = sig.image.regions
@@ -347,6 +354,7 @@ def _staged_match(
     text_threshold: float,
     image_max_distance: int,
     with_regions: bool,
+    with_coarse: bool = True,
 ) -> Match | None:
     """best_match in stages, cheapest first, so a listing that copies nothing (most listings) costs
     little per candidate: the text of every candidate (a text match wins over any image evidence, so the
@@ -369,7 +377,8 @@ def _staged_match(
             continue
         stored = vis.unpack(features)
         regions = vis.unpack_regions(features) if with_regions else None
-        p = vis.placed(stored, sig.image, regions)
+        coarse = vis.unpack_coarse(features) if with_coarse else None
+        p = vis.placed(stored, sig.image, regions, coarse)
         dist = hamming(sig.phash, phash)
         plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
         mute = regions is None or q_regions is None or min(len(regions), len(q_regions)) < 3

@@ -13,7 +13,9 @@ design on the same template) and one unrelated picture (another template). The c
 to `--listings` with random keys (25 band keys, 48 visual words and 45 region keys a listing) for the
 index's size; they are not look-alikes.
 
-"Before" is the same code with region evidence switched off (best_match(with_regions=False), the
+"Before" (`--before coarse-off`, the default) is the same code with coarse features (coarse_features.py)
+switched off: best_match(with_coarse=False), the query probing its visual words and region keys only.
+With `--before regions-off` it is the same code with region evidence switched off (best_match(with_regions=False), the
 candidates of the visual words and text only): the detector as it was, on the same queries and rows.
 With `--before exhaustive` it is instead the decision before it was staged (best_match(staged=False):
 every candidate judged by every test, the regions aligned at full resolution only), with region
@@ -60,6 +62,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", default="heldout", choices=("tune", "heldout"))
     p.add_argument("--per-class", type=int, default=20, help="originals per generated class")
+    p.add_argument("--first", type=int, default=0, help="the first generated original's number in its split")
     p.add_argument("--listings", type=int, default=100_000)
     p.add_argument("--classes", default=",".join(classes.CLASSES))
     p.add_argument("--lookalikes", type=int, default=5, help="look-alikes asked per generated original")
@@ -68,8 +71,8 @@ def main() -> None:
     p.add_argument("--no-copies", action="store_true", help="ask only what must match nothing")
     p.add_argument("--growth-decide", action="store_true", help="decide again at each size, not only look up")
     p.add_argument("--sample", type=int, default=4, help="queries kept per (class, kind) for the growth curve")
-    p.add_argument("--before", default="regions-off", choices=("regions-off", "exhaustive"),
-                   help="what 'before' is: region evidence off, or the unstaged decision with it")
+    p.add_argument("--before", default="coarse-off", choices=("coarse-off", "regions-off", "exhaustive"),
+                   help="what 'before' is: coarse features off, region evidence off, or the unstaged decision")
     args = p.parse_args()
     policy = load_policy().association
     text_t, image_d = policy.text_similarity_threshold, policy.image_hash_max_distance
@@ -78,7 +81,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table: dict[int, tuple[int, str, bytes, bytes, str, str, str]] = {}
     seqs, bands, words = [], [], []
-    originals = list(classes.originals(args.split, args.per_class, wanted, args.lookalikes))
+    originals = list(classes.originals(args.split, args.per_class, wanted, args.lookalikes, args.first))
     text_no = 0
 
     def fresh_text() -> tuple[str, str]:
@@ -130,6 +133,7 @@ def main() -> None:
     timing: dict[str, dict[str, list[float]]] = {}
     kept: list[tuple[str, str, str, object]] = []  # (class, kind, original, signature): the growth sample
     exhaustive = args.before == "exhaustive"
+    coarse_off = args.before == "coarse-off"
     changed: list[tuple[str, str | None, str | None]] = []  # (query, new product, before product)
     t0 = time.perf_counter()
     for i, o in enumerate(originals):
@@ -148,15 +152,20 @@ def main() -> None:
             got: list[str | None] = []
             for regions in (True,) if args.no_before else (True, False):
                 # regions: the new detector; not regions: 'before' (region evidence off, or unstaged)
-                with_r = regions or exhaustive
+                with_r = regions or exhaustive or coarse_off
                 probes = sig.image.probes if with_r else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                if coarse_off and not regions:  # before coarse features: fine words and region keys only
+                    assert sig.image.regions is not None
+                    fine = sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                    probes = np.unique(np.concatenate([fine, rsig.probe_keys(sig.image.regions)]))
                 t, c = time.perf_counter(), time.process_time()
                 found = index.candidates(sig.bands, probes)
                 tl = time.perf_counter()
                 image_seqs = set(found.image) | (set(found.regions) if with_r else set())
                 ranked = found.image + (found.regions if with_r else []) + found.text
                 rows = [table[s] for s in dict.fromkeys(ranked) if s in table]
-                m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=with_r, staged=regions)
+                m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=with_r,
+                               staged=regions or coarse_off, with_coarse=regions or not coarse_off)  # fmt: skip
                 td, cd = time.perf_counter(), time.process_time()
                 tag = "new" if regions else "old"
                 got.append(None if m is None else m.product_id)

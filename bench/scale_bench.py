@@ -24,9 +24,12 @@ At each size it prints:
   usearch index built from a SQLite registry as `warm_face_index` does (up to --inprocess-max only:
   its build is ~12 CPU-minutes at 1M; it grows linearly, and the growth between the measured sizes
   is printed);
-- known-faces lookup through the activity's own `shared_faces`: p50/p99 of the calling thread's CPU
-  and wall, the server's CPU per lookup, and recall against the exact NumPy scan within the policy
-  distance;
+- known-faces lookup through the activity's own `shared_faces` (its search width grown with the
+  catalogue, `vectors.width`): p50/p99 of the calling thread's CPU and wall, the server's CPU per
+  lookup, and recall against the exact NumPy scan within the policy distance; then the same queries
+  through `vectors.candidates` at fixed widths (--ef, 100 being the width before it grew) and with
+  pgvector's iterative scan (a distance filter in the query, the scan going on until --max-scan
+  tuples), each with the exact re-check done here;
 - ASSOC-3 candidates from the postings against the in-process DuplicateIndex (same listings, same
   queries: reworded copies), and whether both propose the same listings;
 - the growth from the previous size.
@@ -56,6 +59,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import face_registry_bench as frb  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from activities.copy_detection import key_index  # noqa: E402
@@ -264,7 +268,9 @@ def cold_start(
     return face_s, both_s, cpu, rss
 
 
-def measure(cat: Catalogue, count: int, workdir: Path, inprocess_max: int) -> dict[str, float]:
+def measure(
+    cat: Catalogue, count: int, workdir: Path, inprocess_max: int, ef_values: list[int], max_scan: int
+) -> dict[str, float]:
     n = cat.size
     rng = np.random.default_rng(7 + n)
     queries = cat.face_probes(count, rng)
@@ -284,6 +290,7 @@ def measure(cat: Catalogue, count: int, workdir: Path, inprocess_max: int) -> di
     )
     _, exact_t = frb.timed(lambda q: exact.within(q, RADIUS)[0].tolist(), queries[:100])
     eng = make_engine(cat.url)
+    face_vectors._SIZE.clear()  # the catalogue's size read afresh, as by a worker started now
     with Session(eng) as session:
         shared_faces(session, "PROBE", queries[0], RADIUS)  # the pool's connection, warm
         db0 = server_cpu(cat.pid)
@@ -296,6 +303,7 @@ def measure(cat: Catalogue, count: int, workdir: Path, inprocess_max: int) -> di
             f"  known faces, shared_faces on pgvector: {face_t.line()}; database CPU {face_db_ms:.2f} ms per lookup"
         )
         print(f"  {frb.recall(answers, truth)}", flush=True)
+        sweep = ef_sweep(session, cat, queries, truth, ef_values, max_scan)
 
         memory = DuplicateIndex()
         clock = Clock(cat.pid)
@@ -334,11 +342,62 @@ def measure(cat: Catalogue, count: int, workdir: Path, inprocess_max: int) -> di
         )
         cold.update(cold_inprocess=float(face_s), rss_inprocess=float(rss))
         (workdir / f"faces-{n}.db").unlink()
-    return cold | {
+    return cold | sweep | {
         "face_p99": frb.pct(face_t.wall_ms, 99), "face_cpu_p99": frb.pct(face_t.cpu_ms, 99),
         "face_db": face_db_ms, "cand_p99": frb.pct(db_t.wall_ms, 99),
         "cand_cpu_p99": frb.pct(db_t.cpu_ms, 99), "cand_db": cand_db_ms,
     }  # fmt: skip
+
+
+def ef_sweep(
+    session: Session, cat: Catalogue, queries: np.ndarray, truth: list[np.ndarray], ef_values: list[int],
+    max_scan: int,
+) -> dict[str, float]:  # fmt: skip
+    """The same queries at fixed search widths, then by pgvector's iterative scan: recall and times."""
+    templates = cat.templates[: cat.size]
+
+    def rechecked(ids: list[int], q: np.ndarray) -> list[int]:  # the exact re-check of shared_faces
+        idx = np.array(ids, dtype=np.int64) - 1
+        return idx[np.linalg.norm(templates[idx] - q, axis=1) <= RADIUS].tolist() if len(idx) else []
+
+    def iterative(q: np.ndarray) -> list[int]:
+        session.execute(text("SET LOCAL hnsw.ef_search = 100"))
+        session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        session.execute(text(f"SET LOCAL hnsw.max_scan_tuples = {max_scan}"))
+        rows = session.execute(
+            text(
+                "SELECT v.id FROM face_vector v WHERE v.embedding <-> CAST(:p AS vector) <= :r"
+                " ORDER BY v.embedding <-> CAST(:p AS vector) LIMIT :k"
+            ),
+            {"p": face_vectors.literal(q), "r": RADIUS + 1e-4, "k": face_vectors.CANDIDATES},
+        ).all()
+        session.commit()
+        return rechecked([int(r[0]) for r in rows], q)
+
+    out: dict[str, float] = {}
+    print(f"  the engine's width at {cat.size:,} templates: ef_search {face_vectors.width(session)}")
+    runs = [(f"ef_search {ef}", f"ef{ef}", ef) for ef in ef_values]
+    if max_scan:  # --max-scan 0 leaves it out
+        runs.append((f"iterative scan (relaxed, ef_search 100, max_scan_tuples {max_scan})", "iter", 0))
+    for label, key, ef in runs:
+
+        def one(q: np.ndarray, ef: int = ef) -> list[int]:
+            if not ef:
+                return iterative(q)
+            found = rechecked(face_vectors.candidates(session, q, RADIUS, ef=ef), q)
+            session.commit()
+            return found
+
+        one(queries[0])
+        db0 = server_cpu(cat.pid)
+        answers, t = frb.timed(one, queries)
+        db_ms = (server_cpu(cat.pid) - db0) * 1000 / len(queries)
+        hit = sum(len(set(a) & set(x.tolist())) for a, x in zip(answers, truth, strict=True))
+        out[f"{key}_recall"] = hit / max(1, sum(len(x) for x in truth))
+        out[f"{key}_p99"] = frb.pct(t.wall_ms, 99)
+        print(f"  {label}: {t.line()}; database CPU {db_ms:.2f} ms per lookup; {frb.recall(answers, truth)}",
+              flush=True)  # fmt: skip
+    return out
 
 
 def _pair(c) -> list[int]:  # type: ignore[no-untyped-def]
@@ -385,6 +444,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--inprocess-max", type=int, default=300_000)
     parser.add_argument("--no-photos", action="store_true")
+    parser.add_argument("--ef", default="100,200,400,800", help="fixed search widths measured beside")
+    parser.add_argument(
+        "--max-scan", type=int, default=20000, help="the iterative scan's max_scan_tuples (0: not measured)"
+    )
+    parser.add_argument(
+        "--shared-buffers", default="2GB", help="the server's shared_buffers (pgvector wants the HNSW in it)"
+    )
     parser.add_argument("--photos-first", action="store_true")
     parser.add_argument("--parallel", type=int, default=1, help="parallel workers of each index build")
     parser.add_argument(
@@ -413,20 +479,30 @@ def main() -> None:
         pid = int((pg.folder / "postmaster.pid").read_text().split()[0])
         with psycopg.connect(pg.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
             c.execute("ALTER SYSTEM SET max_wal_size = '16GB'")  # bulk loads without checkpoint storms
-            c.execute("SELECT pg_reload_conf()")
+            c.execute(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}'")
+        pg.stop()  # shared_buffers takes a restart
+        pg.start()
+        pid = int((pg.folder / "postmaster.pid").read_text().split()[0])
+        print(f"PostgreSQL shared_buffers {args.shared_buffers}, max_wal_size 16GB", flush=True)
         cat = Catalogue(pg.url, pid, max(sizes[-1], args.draw_at), args.parallel)
         for n in sizes:
             print(f"== {n:,} face templates and {n:,} listings ({load()})", flush=True)
             spent = cat.grow(n)
             print(f"  top-up COPY to {n:,} rows of each: {fmt(spent['rows'])}")
-            print(f"  HNSW build (m 16, ef_construction 64), once per deployment: {fmt(spent['hnsw'])}")
+            print(
+                f"  HNSW build (m 16, ef_construction 64, {args.parallel} parallel workers), once per"
+                f" deployment: {fmt(spent['hnsw'])}"
+            )
             print(f"  postings btrees build: {fmt(spent['postings'])}")
             mb = cat.sizes()
             print(
                 "  in the database: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in sorted(mb.items())),
                 flush=True,
             )
-            point = measure(cat, args.queries, workdir, args.inprocess_max)
+            point = measure(
+                cat, args.queries, workdir, args.inprocess_max,
+                [int(e) for e in args.ef.split(",") if e], args.max_scan,
+            )  # fmt: skip
             point.update(hnsw_cpu=spent["hnsw"][2], postings_cpu=spent["postings"][2])
             point.update({k: v for k, v in mb.items()})
             points[n] = point

@@ -54,7 +54,7 @@ def _generated(cls: str, n: int, lookalikes: int = 5) -> Original:
 
 
 def originals(
-    split: str, per_class: int, classes: tuple[str, ...] = CLASSES, lookalikes: int = 5
+    split: str, per_class: int, classes: tuple[str, ...] = CLASSES, lookalikes: int = 5, first: int = 0
 ) -> Iterator[Original]:
     """Each generated original with three look-alikes in the catalogue and `lookalikes` asked as queries."""
     for cls in classes:
@@ -63,6 +63,6 @@ def originals(
             for i, f in enumerate(names):
                 yield Original(cls, f"real:{f}", 1000 + i, lambda f=f: pc.real_photo(f), [], [], None)  # type: ignore[misc]
         else:
-            for k in range(per_class):
+            for k in range(first, first + per_class):
                 n = pc.split(split, k) if cls != "studio" else studio.split(split, k)
                 yield _generated(cls, n, lookalikes)

@@ -201,15 +201,32 @@ def flat_artwork(n: int, variant: int = 0) -> Image.Image:
 # ---------------------------------------------------------------- smooth photographs
 
 
+SMOOTH_BINS = 6  # each continuous range of a smooth photograph's draw is cut so; the splits take alternate bins
+
+
+def _heldout(n: int) -> bool:
+    """Whether picture n is held out (split "heldout"; an unrelated picture n + 10**7 keeps its split)."""
+    return n % 10**7 >= 5_000_000
+
+
+def _binned(rng: random.Random, lo: float, hi: float, n: int) -> float:
+    """A value of [lo, hi) from the split's bins: tune the even ones, held out the odd ones, so every
+    held-out blur, object size and object count is one the tuning never saw."""
+    width = (hi - lo) / SMOOTH_BINS
+    b = rng.randrange(1 if _heldout(n) else 0, SMOOTH_BINS, 2)
+    return lo + width * (b + rng.random())
+
+
 def smooth_template(n: int) -> tuple[list[tuple[int, int, int]], str, float]:
     """Palette, blur kind ('soft', 'motion', 'defocus') and blur strength artwork n shares with its look-alikes."""
     rng = random.Random(f"smooth-template-{n}")
-    return [_rgb(rng) for _ in range(4)], rng.choice(["soft", "motion", "defocus"]), rng.uniform(6, 14)
+    return [_rgb(rng) for _ in range(4)], rng.choice(["soft", "motion", "defocus"]), _binned(rng, 5, 17, n)
 
 
 def smooth_photo(n: int, variant: int = 0) -> Image.Image:
     """A smooth photograph: soft colour fields (a sky, out-of-focus objects, a blurred scene), motion-blurred
-    or defocused. No texture: SIFT finds little, and its few features sit on broad gradients."""
+    or defocused. No texture: SIFT finds little, and its few features sit on broad gradients. Blur
+    strength, object count and object size come from the split's bins (_binned)."""
     palette, blur, strength = smooth_template(n)
     rng = random.Random(f"smooth-{n}-{variant}")
     img = Image.new("RGB", (SIZE, SIZE), palette[0])
@@ -218,8 +235,8 @@ def smooth_photo(n: int, variant: int = 0) -> Image.Image:
     for y in range(SIZE):  # a sky-like gradient
         t = y / SIZE
         d.line([(0, y), (SIZE, y)], fill=tuple(int(a * (1 - t) + b * t) for a, b in zip(top, bottom, strict=True)))
-    for _ in range(rng.randrange(4, 9)):  # objects, blurred out
-        r = rng.uniform(30, 140)
+    for _ in range(int(_binned(rng, 3, 9, n))):  # objects, blurred out
+        r = _binned(rng, 25, 145, n)
         cx, cy = rng.uniform(0, SIZE), rng.uniform(0, SIZE)
         colour = rng.choice(palette[2:]) if rng.random() < 0.6 else _rgb(rng)
         if rng.random() < 0.5:

@@ -35,6 +35,14 @@ class AuditInput:
 
 
 @dataclass
+class AuditBatch:
+    """Audit rows written in one step: what a run records in bulk (refused and dropped signals), so that
+    a flood of bad messages costs the account one step, not one per message."""
+
+    records: list[AuditInput]
+
+
+@dataclass
 class NoticeInput:
     member_id: str
     key: str  # idempotency key: one notice per key, however often the activity runs

@@ -20,7 +20,9 @@ import os
 from collections.abc import Sequence
 
 import temporalio.converter
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     ActivitySerializationContext,
@@ -40,6 +42,10 @@ DATA_KEY_ID = b"account-data-key"
 # What a refused clear payload becomes: an encoding no payload converter knows, so it converts to nothing.
 REFUSED_ENCODING = b"binary/refused-plaintext"
 log = logging.getLogger("security.codec")
+# What no retry can open: a key the ring or the registry does not hold (or destroyed: DataKeyDestroyed is
+# a ValueError), a tampered or truncated ciphertext, content that is no payload. A registry that cannot be
+# reached (SQLAlchemyError, OSError) is none of these: the task fails and is tried again once it is back.
+UNOPENABLE = (ValueError, InvalidTag, DecodeError)
 
 
 class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContext):
@@ -70,6 +76,8 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         self._current = current_key_id
         self.strict = strict
         self.refused_plaintext = 0  # clear payloads refused by this codec (strict mode)
+        self.refused_unopenable = 0  # payloads no key opens, refused by a worker's codec
+        self.refuse_unopenable = False  # a worker's (for_workers); a client's or the codec server's raises
         self.data_keys = data_keys
         self.client_inputs = client_inputs
         self._scope: str | None = None  # the account scope of the payloads at hand (with_context)
@@ -78,6 +86,7 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         """This codec as a worker's: what workflows answer stays under the ring key."""
         worker = copy.copy(self)
         worker.client_inputs = False
+        worker.refuse_unopenable = True
         worker._scope = None
         return worker
 
@@ -126,21 +135,42 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
             if p.metadata.get("encoding") != ENCODING:
                 out.append(self._clear(p))
                 continue
-            if DATA_KEY_SCOPE in p.metadata:
-                scope = p.metadata[DATA_KEY_SCOPE]
-                if self.data_keys is None:
-                    raise ValueError("payload under an account's data key: this codec has no data key store")
-                key = await self._data_key(scope.decode(), encode=False)
-                assert key is not None
-                out.append(Payload.FromString(AESGCM(key).decrypt(p.data[:12], p.data[12:], scope)))
-                continue
-            key_id = p.metadata.get(KEY_ID, b"").decode()
-            cipher = self._ciphers.get(key_id)
-            if cipher is None:
-                raise ValueError(f"payload encrypted with unknown key id {key_id!r}")
-            plain = cipher.decrypt(p.data[:12], p.data[12:], None)
-            out.append(Payload.FromString(plain))
+            try:
+                out.append(await self._open(p))
+            except UNOPENABLE as err:
+                if not self.refuse_unopenable:
+                    raise
+                out.append(self._unopenable(p, err))
         return out
+
+    async def _open(self, p: Payload) -> Payload:
+        if DATA_KEY_SCOPE in p.metadata:
+            scope = p.metadata[DATA_KEY_SCOPE]
+            if self.data_keys is None:
+                raise ValueError("payload under an account's data key: this codec has no data key store")
+            key = await self._data_key(scope.decode(errors="replace"), encode=False)
+            assert key is not None
+            return Payload.FromString(AESGCM(key).decrypt(p.data[:12], p.data[12:], scope))
+        key_id = p.metadata.get(KEY_ID, b"").decode(errors="replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise ValueError(f"payload encrypted with unknown key id {key_id[:40]!r}")
+        return Payload.FromString(cipher.decrypt(p.data[:12], p.data[12:], None))
+
+    def _unopenable(self, p: Payload, err: Exception) -> Payload:
+        """A worker's answer to a payload no key it holds opens: refused as a clear payload is. No retry
+        can ever open it, and failing the workflow task instead would fail every retry of it too: one
+        such signal, from anyone who reaches the frontend, would put the account out of enforcement's
+        reach for good."""
+        self.refused_unopenable += 1
+        # The key's id and the error's kind only: never the content, nor the account a scope names.
+        log.warning(
+            "refused a payload no key opens (%s, key %r, %d bytes)",
+            type(err).__name__,
+            p.metadata.get(KEY_ID, b"").decode(errors="replace")[:40],
+            len(p.data),
+        )
+        return Payload(metadata={"encoding": REFUSED_ENCODING})
 
     def _clear(self, p: Payload) -> Payload:
         if not self.strict or p.metadata.get("encoding") == REFUSED_ENCODING:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from models.activity_io import (
+    AuditBatch,
     AuditInput,
     BarIdentityInput,
     ClaimIdentityInput,
@@ -57,6 +58,7 @@ class ActivityRef(Generic[In, Out]):
 
 
 RECORD_AUDIT = ActivityRef[AuditInput, bool]("record_audit", AuditInput, bool)
+RECORD_AUDITS = ActivityRef[AuditBatch, int]("record_audits", AuditBatch, int)
 SEND_NOTICE = ActivityRef[NoticeInput, bool]("send_notice", NoticeInput, bool)
 BAR_IDENTITY = ActivityRef[BarIdentityInput, int]("bar_identity", BarIdentityInput, int)
 ACTIVE_LINKS = ActivityRef[str, list[str]]("active_links", str, list[str])

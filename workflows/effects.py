@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models import metrics as m
     from models.account_state import AccountState, CascadeStep, PendingEffect
-    from models.activity_io import AuditInput, NoticeInput
+    from models.activity_io import AuditBatch, AuditInput, NoticeInput
     from models.contract import AccountProfile, Attention, BanInput, account_workflow_id
     from models.policy import Policy
     from models.refusals import Refusal, RefusedError
@@ -30,10 +30,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.requirements import record_error
 
 from workflows import metrics
-from workflows.activity_refs import ACTIVE_LINKS, BAR_IDENTITY, RECORD_AUDIT, SEND_NOTICE
+from workflows.activity_refs import ACTIVE_LINKS, BAR_IDENTITY, RECORD_AUDIT, RECORD_AUDITS, SEND_NOTICE
 from workflows.authorization import system_credential
 from workflows.refusing import refusal_error
 from workflows.steps import StepFailed, Steps
+
+# Runs recorded before it write each refused or dropped signal's audit row as a step of its own.
+AUDITS_TOGETHER_PATCH = "v3-bulk-audits-together"
+# Rows a bulk step writes: REFUSALS_KEPT (workflows/traffic.py) bounds a run's bulk rows anyway.
+AUDIT_BATCH = 100
 
 
 class Attentions:
@@ -96,6 +101,8 @@ class Effects:
         self.attention = attention
         self.wake = wake  # the run loop looks at its deadlines and inbox again
         self.publish = publish  # search attributes and the Web UI details
+        self.audits_together = False  # patch AUDITS_TOGETHER_PATCH: set by the account's run()
+        self.held_audits: list[AuditInput] = []
 
     async def transition(
         self, event: str, *, rule: str, reason: str, actor: str = "system", detail: dict[str, str] | None = None
@@ -135,23 +142,55 @@ class Effects:
         to_state: str | None = None,
         detail: dict[str, str] | None = None,
     ) -> None:
+        row = self._row(event, rule, reason, actor, from_state, to_state, detail)
+        await self.run(PendingEffect(audit=row))
+
+    def hold_audit(
+        self, event: str, *, rule: str, reason: str, actor: str = "system", detail: dict[str, str] | None = None
+    ) -> None:
+        """An audit row for `write_held_audits`: rows recorded in bulk (refused and dropped signals) go in
+        one step, so that a flood of bad messages costs the account one step, not one per message."""
+        self.held_audits.append(self._row(event, rule, reason, actor, None, None, detail))
+
+    async def write_held_audits(self) -> None:
+        """The held rows, AUDIT_BATCH to a step; what cannot be written now waits in the outbox."""
+        while self.held_audits:
+            rows, self.held_audits = self.held_audits[:AUDIT_BATCH], self.held_audits[AUDIT_BATCH:]
+            try:
+                summary = f"audit {len(rows)} ({rows[0].event})"
+                await self.steps.run(RECORD_AUDITS, AuditBatch(rows), summary=summary)
+            except StepFailed as failed:
+                if failed.kind != "infrastructure":
+                    self.attention.needs(failed.step, f"refused: {failed.reason}")
+                    continue
+                for row in rows:  # written again one by one by `retry`
+                    self.state.outbox.append(PendingEffect(audit=row))
+                    metrics.count(m.OUTBOX_QUEUED, effect="audit")
+                self.publish()
+
+    def _row(
+        self,
+        event: str,
+        rule: str,
+        reason: str,
+        actor: str,
+        from_state: str | None,
+        to_state: str | None,
+        detail: dict[str, str] | None,
+    ) -> AuditInput:
         self.state.audit_seq += 1
-        await self.run(
-            PendingEffect(
-                audit=AuditInput(
-                    workflow_id=workflow.info().workflow_id,
-                    seq=self.state.audit_seq,
-                    at=workflow.now(),
-                    actor=actor,
-                    event=event,
-                    rule=rule,
-                    reason=reason,
-                    policy_version=self.policy.version,
-                    from_state=from_state,
-                    to_state=to_state,
-                    detail=detail or {},
-                )
-            )
+        return AuditInput(
+            workflow_id=workflow.info().workflow_id,
+            seq=self.state.audit_seq,
+            at=workflow.now(),
+            actor=actor,
+            event=event,
+            rule=rule,
+            reason=reason,
+            policy_version=self.policy.version,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail or {},
         )
 
     async def notice(self, key: str, *, kind: str, rule: str, message: str) -> None:

@@ -103,7 +103,7 @@ from workflows.authorization import actor, authorize, verified
 from workflows.command_memo import CommandMemory, remembered, unless_remembered
 from workflows.contact import CODE_ON_ITS_WAY, Contact
 from workflows.deadlines import Deadline, DeadlineKind, deadlines, next_deadline, run_refresh
-from workflows.effects import Attentions, Effects
+from workflows.effects import AUDITS_TOGETHER_PATCH, Attentions, Effects
 from workflows.enforcement import Enforcement
 from workflows.opening import Opening
 from workflows.refusing import at_boundary, refusal_error, require_live
@@ -113,6 +113,8 @@ from workflows.traffic import Traffic
 
 # The first patch of the account workflow (release v2): the run-age timer. See docs/DEPLOYING.md.
 RUN_REFRESH_PATCH = "v2-run-age-continue-as-new"
+# Runs recorded before it end on a cancellation request (issue 24): see `run`.
+CANCELLATION_REFUSED_PATCH = "v3-cancellation-refused"
 M = TypeVar("M")
 
 
@@ -127,6 +129,7 @@ class SellerAccount:
         self._run_refresh = False  # patch RUN_REFRESH_PATCH: set by run(), False on runs started by v1
         self._run_started = inp.registered_at
         self._refresh_due = False
+        self._cancellations_refused = 0
         self.state = inp.state or AccountState(
             chart=ChartModel(products_to_open=inp.policy.store.products_to_open),
             registered_at=inp.registered_at,
@@ -201,6 +204,20 @@ class SellerAccount:
 
     @workflow.run
     async def run(self, inp: AccountInput) -> AccountStatus:
+        """The account's life, which no cancellation request ends: only its rules close it (a cancel
+        from the Web UI or from anyone who reaches the frontend would otherwise end enforcement while the
+        registry still says the store is open). The request is refused and audited; the life goes on."""
+        if not workflow.patched(CANCELLATION_REFUSED_PATCH):
+            return await self._live(inp)  # runs recorded before the patch replay as they were
+        life = asyncio.create_task(self._live(inp))
+        while True:
+            try:
+                return await asyncio.shield(life)  # the SDK cancels this task only, never `life`
+            except asyncio.CancelledError:
+                self._cancellations_refused += 1
+                self._wake()
+
+    async def _live(self, inp: AccountInput) -> AccountStatus:
         try:
             boundary.parse(AccountProfile, inp.profile)
         except RefusedError as err:
@@ -212,6 +229,8 @@ class SellerAccount:
         self._run_started = workflow.now()
         # Patch (docs/DEPLOYING.md, issue 25): review items, and OPEN-1's `review` verdict put before one.
         self.reviews.enabled = workflow.patched(REVIEWS_PATCH)
+        # Patch (docs/DEPLOYING.md, issue 24): refused and dropped signals audited in one step a pass.
+        self.effects.audits_together = workflow.patched(AUDITS_TOGETHER_PATCH)
         if self.reviews.enabled:
             self.reviews.adopt_appeals()
         if inp.state is None and inp.first_code is not None:  # from registrations patched for it only
@@ -230,6 +249,7 @@ class SellerAccount:
             await self.effects.guarded(self._drain_logins())
             await self._drain_facts()
             await self._record_rejected_signals()
+            await self._record_refused_cancellations()
             await self.effects.record_attention()
             if self.reviews.enabled:
                 await self.effects.guarded(self.reviews.sync_attention())
@@ -241,6 +261,7 @@ class SellerAccount:
         await self.traffic.finish_handlers(self.steps.cancel_commands)
         # Refused signals and exhausted steps of the last moments are on the record before the run ends.
         await self._record_rejected_signals()
+        await self._record_refused_cancellations()
         await self.effects.record_attention()
         await self.traffic.record_shed(self.effects.audit)
         if not self.chart.is_closed:
@@ -273,7 +294,7 @@ class SellerAccount:
             await workflow.wait_condition(
                 lambda: (
                     self._timers_moved
-                    or bool(self._rejected_signals or self.attention.to_record)
+                    or bool(self._rejected_signals or self.attention.to_record or self._cancellations_refused)
                     or bool(self._pending_logins)
                     or bool(self._facts)
                     or self._history_is_long()
@@ -388,20 +409,41 @@ class SellerAccount:
     async def _audit_dropped(self, event: str, **fields: Any) -> None:
         """A signal dropped for its credential, on the record one by one up to the run's REFUSALS_KEPT
         (shared with refused signals), then counted: a flood of well-formed facts under a credential that
-        may not send them costs a run at most that many audit rows (workflows/traffic.py)."""
+        may not send them costs a run at most that many audit rows (workflows/traffic.py), written
+        together with the pass's refused signals by `_record_rejected_signals`."""
         if self.traffic.keep_refusal():
-            await self.effects.audit(event, **fields)
+            await self._audit_in_bulk(event, **fields)
 
     async def _record_rejected_signals(self) -> None:
+        """The pass's refused signals and those dropped for their credential, on the record: one step for
+        all of them, after the pass's facts took effect (no flood of bad messages holds enforcement up)."""
         while self._rejected_signals:
             signal, refusal = self._rejected_signals.pop(0)
             workflow.logger.warning("signal %s refused: %s %s", signal, refusal.rule, refusal.code)
-            await self.effects.audit(
+            await self._audit_in_bulk(
                 "signal_refused",
                 rule=refusal.rule,
                 reason=refusal.code,
                 detail={"signal": signal, "message": refusal.message[:200]},
             )
+        await self.effects.write_held_audits()
+
+    async def _record_refused_cancellations(self) -> None:
+        if self._cancellations_refused:
+            count, self._cancellations_refused = self._cancellations_refused, 0
+            await self.effects.audit(
+                "cancel_refused",
+                rule="ENF-4",
+                reason="cancellation_refused",
+                actor="unverified",  # Temporal does not say who asked
+                detail={"count": str(count)},
+            )
+
+    async def _audit_in_bulk(self, event: str, **fields: Any) -> None:
+        if self.effects.audits_together:
+            self.effects.hold_audit(event, **fields)
+        else:  # runs recorded before AUDITS_TOGETHER_PATCH: a step each, where it happened
+            await self.effects.audit(event, **fields)
 
     async def _drain_logins(self) -> None:
         logins = list(self._pending_logins)

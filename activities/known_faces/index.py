@@ -27,6 +27,11 @@ from typing import Any, Protocol
 
 import imagehash
 import numpy as np
+
+# onnxruntime (the card reader's OCR) before usearch: loaded after usearch's native library, onnxruntime's
+# own crashes the process on import (a segmentation fault, in any thread), and the card reader imports it
+# late, in the middle of a photo check. Loaded first, both work in either order of use.
+import onnxruntime  # noqa: F401
 from sqlalchemy import delete, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError

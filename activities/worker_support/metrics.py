@@ -11,7 +11,7 @@ What is counted where (models/metrics.py declares the names):
 - check_authentication_photo: OPEN-1 verdicts by verdict and reason, the check's duration, known-faces
   matches (accounts sharing the face; a photo another account used);
 - list_product: the ASSOC-3 decision's duration, copies refused by the kind of evidence that matched;
-- record_audit: every audit row (ENF-4) is one event of the account's life: state changes,
+- record_audit, record_audits: every audit row (ENF-4) is one event of the account's life: state changes,
   enforcement actions, steps that ran out of retries. One JSON log line per audit row, with its rule
   and code. (Review items and the outbox are counted by the account workflow itself, which sees the
   items it resolves without an audit row: workflows/metrics.py.)
@@ -64,7 +64,15 @@ def _listing(meter: MetricMeter, args: tuple[Any, ...], result: Any, seconds: fl
 
 
 def _audit(meter: MetricMeter, args: tuple[Any, ...], result: Any, seconds: float) -> None:
-    row = args[0]
+    _audit_row(meter, args[0])
+
+
+def _audits(meter: MetricMeter, args: tuple[Any, ...], result: Any, seconds: float) -> None:
+    for row in args[0].records:
+        _audit_row(meter, row)
+
+
+def _audit_row(meter: MetricMeter, row: Any) -> None:
     event, rule, code = row.event, row.rule, row.reason
     log.info(
         "audit %s %s %s",
@@ -87,6 +95,7 @@ RECORDERS: dict[str, Callable[[MetricMeter, tuple[Any, ...], Any, float], None]]
     "check_authentication_photo": _photo_check,
     "list_product": _listing,
     "record_audit": _audit,
+    "record_audits": _audits,
 }
 
 

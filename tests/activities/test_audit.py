@@ -13,9 +13,9 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.audit import record_audit
+from activities.audit import record_audit, record_audits
 from activities.storage.db import engine
-from models.activity_io import AuditInput
+from models.activity_io import AuditBatch, AuditInput
 from models.tables import AuditRecord
 from tests.support.draws import hex_id
 
@@ -94,3 +94,14 @@ def test_audit_log_refuses_update_and_delete() -> None:
     with engine().begin() as conn, pytest.raises(DBAPIError, match="ENF-4"):
         conn.execute(text("DELETE FROM auditrecord WHERE workflow_id = :w"), {"w": workflow_id})
     assert [r.reason for r in rows(workflow_id)] == ["dormancy_reclaim"]
+
+
+def test_a_bulk_write_is_idempotent_row_by_row() -> None:
+    """A bulk step retried after a lost answer, or overlapping rows already written one by one, leaves
+    each row once."""
+    workflow_id = f"seller-{hex_id(16)}"
+    batch = AuditBatch([audit_input(workflow_id, seq) for seq in (1, 2, 3)])
+    record_audit(batch.records[1])
+    assert record_audits(batch) == 3
+    assert record_audits(batch) == 3
+    assert sorted(r.seq for r in rows(workflow_id)) == [1, 2, 3]

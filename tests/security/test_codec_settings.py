@@ -10,7 +10,9 @@ import logging
 from dataclasses import replace
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import RawValue
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,10 +28,10 @@ from models.settings import (
     parse_codec_keys,
     settings,
 )
-from security.codec import REFUSED_ENCODING, EncryptionCodec
+from security.codec import DATA_KEY_ID, DATA_KEY_SCOPE, ENCODING, KEY_ID, REFUSED_ENCODING, EncryptionCodec
 from security.codec_access import DEV_OPERATOR_PASSWORD, hash_password, load_access
 from tests.conftest import new_worker
-from tests.support.accounts import finish, start_account
+from tests.support.accounts import finish, serious_violation_closes, start_account, task_failures
 from tests.support.draws import hex_id
 from tests.support.signing import signed, update_id
 from workflows.seller_account import SellerAccount
@@ -245,4 +247,44 @@ async def test_a_strict_worker_drops_a_clear_signal_and_refuses_a_clear_update(
                 break
             await asyncio.sleep(0.1)
         assert status.state == "closed"
+        await finish(account)
+
+
+async def test_a_payload_no_key_opens_is_refused_without_failing_a_workflow_task(
+    time_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sealed under a ring key the worker does not hold, under an account data key its registry never
+    made, or tampered with on the way: no retry of the task can ever decode it, so the worker refuses it
+    as it refuses a clear payload. Failing the task instead would wedge the account for good: whoever
+    reaches the frontend could put any account out of enforcement's reach with one signal."""
+    async with new_worker(time_env.client) as worker:
+        account = await start_account(time_env, worker.task_queue, state="open")
+        message = signed(
+            account,
+            SellerAccount.report_violation,
+            ViolationInput(f"v-{hex_id(8)}", "trade", "ENF-2", points=48, severity="serious"),
+        )
+        stranger = EncryptionCodec({"stranger": bytes(32)}, "stranger")
+        (foreign_ring,) = await stranger.encode(DataConverter.default.payload_converter.to_payloads([message]))
+        (ours,) = await time_env.client.data_converter.encode([message])
+        tampered = Payload(metadata=dict(ours.metadata), data=ours.data[:-1] + bytes([ours.data[-1] ^ 1]))
+        unknown_scope = Payload(
+            metadata={"encoding": ENCODING, KEY_ID: DATA_KEY_ID, DATA_KEY_SCOPE: b"seller-TNEVERMADE"},
+            data=bytes(40),
+        )
+        raw = Client(time_env.client.service_client, namespace=time_env.client.namespace)
+        typed = raw.get_workflow_handle(account.id)
+        with caplog.at_level(logging.WARNING, logger="security.codec"):
+            for payload in (foreign_ring, tampered, unknown_scope):
+                await typed.signal("report_violation", RawValue(payload))
+            with pytest.raises(WorkflowUpdateFailedError):  # refused, not waiting on a task that fails for good
+                unbind = typed.execute_update("unbind_identity", RawValue(foreign_ring), id=update_id("unbind_identity"))
+                await asyncio.wait_for(unbind, timeout=60)
+            status = await account.query(SellerAccount.status)
+        assert status.state == "open", "none of them was applied"
+        assert caplog.text.count("refused a payload no key opens") >= 4
+        assert "TNEVERMADE" not in caplog.text, "a scope names an account: never logged"
+        # The account still answers to enforcement, and no workflow task failed on the way.
+        await serious_violation_closes(account)
+        assert await task_failures(account) == []
         await finish(account)

