@@ -98,6 +98,13 @@ class Quad:
     inside: int = 0  # lines of the frame's print inside it
     cuts: int = 0  # lines of the frame's print its outline splits (card_print.cut_lines)
     seeded: bool = False  # found outward from the print (card_print.seeded_quads)
+    left_out: int = 0  # rows of a print block it partly holds left outside it (card_print.left_out)
+    spans: bool = True  # the print inside spans an ID-1 layout's share of it (card_print.spans_layout)
+
+    @property
+    def misfit(self) -> bool:
+        """Its outline is not a card's around this print: it splits a line or leaves rows out."""
+        return bool(self.cuts or self.left_out)
 
     @property
     def support(self) -> float:
@@ -519,10 +526,18 @@ def scan(
                 solid[i] = best_done
     for q in solid:
         q.inside, q.cuts = card_print.lines_inside(q.corners, lines), card_print.cut_lines(q.corners, lines)
-    # An outline that splits a line of print is not the card's; of the others, the one enclosing more
-    # of the print is more of the card.
+        q.left_out = sum(card_print.left_out(q.corners, g) for g in groups)
+        q.spans = card_print.spans_layout(q.corners, lines)
+    # An outline that splits a line of print or leaves rows of it out is not the card's; one whose
+    # print fills too little of it holds background too; of the others, the one enclosing more of the
+    # print is more of the card.
     solid.sort(
-        key=lambda q: (q.cuts == 0, q.shape_score + s.print_line_weight * min(q.inside, 12)), reverse=True
+        key=lambda q: (
+            not q.misfit,
+            q.spans,
+            q.shape_score + s.print_line_weight * min(q.inside, 12),
+        ),
+        reverse=True,
     )
     # One quadrilateral per object: the best-shaped wins, near-duplicates are dropped.
     distinct: list[Quad] = []
@@ -556,13 +571,13 @@ def scan(
 
     measures = {"card_candidates": float(len(distinct))}
     shaped = [
-        q for q in distinct if lo <= q.aspect <= hi and not q.touches_frame and not steep(q) and not q.cuts
+        q for q in distinct if lo <= q.aspect <= hi and not q.touches_frame and not steep(q) and not q.misfit
     ]
     best = next((q for q in shaped if texty(q)), None)
     if best is None:
         budget[0] = s.candidates_with_text  # a fresh budget for cards cut off or held obliquely
         for q in distinct:
-            if q.text_lines < 0 and (q.touches_frame or (steep(q) and not q.cuts)) and texty(q):
+            if q.text_lines < 0 and (q.touches_frame or (steep(q) and not q.misfit)) and texty(q):
                 verdict = OUT_OF_FRAME if q.touches_frame else TOO_STEEP
                 return CardScan(verdict, q, {**measures, **describe(levelled(q))})
         return CardScan(NOT_FOUND, None, measures)
@@ -600,10 +615,11 @@ def scan(
         if foreign > s.beyond_side_max:
             unsure = "card_end_beyond_print"
     suspected = CORNER_MISSING if unsure else ""
-    if verdict == FOUND and second:
+    if second:
         # Another card's print, stacked rows at the card's own scale, outside the card, with no outline
-        # of its own found: a person looks.
-        unsure, suspected = "card_second_print", TWO_DOCUMENTS
+        # of its own found: a person looks. Before the corners: a second card is the first thing to fix,
+        # and an outline that ran from one card into what lies behind it reads as covered corners.
+        verdict, unsure, suspected = FOUND, "card_second_print", TWO_DOCUMENTS
     return CardScan(verdict, best, measures, unsure=unsure, suspected=suspected)
 
 

@@ -19,6 +19,15 @@ physical cues follow, none of them about colour:
   edge of what it is printed on, and the card hides whatever lies behind it, so no line of glyphs is
   ever split by the card's true outline. An outline run into the background, or cut short by a
   finger or a header's edge, splits them.
+* **an outline holds the whole of a layout it holds part of** (`left_out`): a card's print block (rows
+  stacked above one another, one layout) lies wholly on the card, so an outline that encloses some of
+  its rows and leaves others of the same block outside, above or below them, is a part of the card (a
+  band, a portrait's edge and a finger's outline taken for sides), not the card. Print beside the block
+  along its lines (a second card's lines at the same height) is not counted: it is another block.
+* **the print spans the card** (`spans_layout`): straightened from the card's outline, the print spans
+  at least the ID-1 layout's share of its width and height (the bound `seeded_quads` searches within).
+  An outline that also takes in the background above the card (a seat, a shelf edge) holds the print in
+  a corner of itself.
 """
 
 from __future__ import annotations
@@ -273,6 +282,41 @@ def cut_lines(quad: np.ndarray, boxes: list[np.ndarray]) -> int:
     box is drawn a little larger than its glyphs, so a line printed near the card's edge may cross it
     by less)."""
     return sum(0.25 <= _inside_share(b, quad) <= 0.75 for b in boxes)
+
+
+def left_out(quad: np.ndarray, cluster: PrintCluster) -> int:
+    """Rows of `cluster` outside `quad` stacked with rows inside it (above or below them, overlapping
+    them along the lines); 0 when the outline holds none of the cluster."""
+    inside = [b for b in cluster.boxes if _inside_share(b, quad) >= 0.75]
+    if not inside:
+        return 0
+    u, _ = cluster.frame()
+    lo = min(float((b @ u).min()) for b in inside)
+    hi = max(float((b @ u).max()) for b in inside)
+    out = 0
+    for b in cluster.boxes:
+        if _inside_share(b, quad) <= 0.25:
+            bu = b @ u
+            # overlapping the inside rows along the lines by half its own length: the same column
+            overlap = min(hi, float(bu.max())) - max(lo, float(bu.min()))
+            out += overlap >= 0.5 * float(np.ptp(bu))
+    return out
+
+
+def spans_layout(quad: np.ndarray, boxes: list[np.ndarray]) -> bool:
+    """Whether the lines inside `quad`, straightened from it, span the ID-1 layout's share of its width
+    and height (True when fewer than two lines are inside: nothing to tell)."""
+    inside = [b for b in boxes if _inside_share(b, quad) >= 0.75]
+    if len(inside) < 2:
+        return True
+    target = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    pts = cv2.perspectiveTransform(
+        np.concatenate(inside).reshape(-1, 1, 2).astype(np.float32), matrix
+    ).reshape(-1, 2)
+    # The outline's corners come long side first (card_detection.order_corners): x along the lines.
+    span = np.ptp(pts, axis=0)
+    return bool(span[0] >= PRINT_MIN_WIDTH_SHARE and span[1] >= PRINT_MIN_HEIGHT_SHARE)
 
 
 def tilt_on_card(quad: np.ndarray, boxes: list[np.ndarray]) -> float:

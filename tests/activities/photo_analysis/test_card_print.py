@@ -57,6 +57,23 @@ def test_an_outline_that_splits_a_line_of_print_is_not_the_cards() -> None:
     assert card_print.tilt_on_card(around, lines) < 1.0
 
 
+def test_an_outline_holds_all_of_a_print_block_it_holds_part_of_and_is_filled_by_it() -> None:
+    # A card's block: a header, two rows, the number (rows stacked, one column).
+    block = [_line(100, 100, 150, 14), _line(100, 130, 110, 14), _line(100, 160, 110, 14), _line(100, 200, 190, 14)]
+    group = card_print.clusters(block)[0]
+    card = np.array([[85, 85], [335, 85], [335, 243], [85, 243]], np.float32)  # ID-1 around the block
+    band = np.array([[85, 120], [335, 120], [335, 190], [85, 190]], np.float32)  # a band across its middle
+    assert card_print.left_out(card, group) == 0
+    assert card_print.left_out(band, group) == 2  # the header above it and the number below it
+    # A block beside it along its lines (a second card at the same height) is not its rows.
+    beside = card_print.clusters([*block, *(b + [300, 0] for b in block)])[0]
+    assert card_print.left_out(card, beside) == 0
+    assert card_print.spans_layout(card, block)
+    # An outline that also holds the background above the card: the print in a third of its height.
+    tall = np.array([[85, -150], [335, -150], [335, 243], [85, 243]], np.float32)
+    assert not card_print.spans_layout(tall, block)
+
+
 def test_the_card_is_found_around_its_print() -> None:
     full, small = _photo("genuine")
     lines = card_reading.text_boxes(small)

@@ -38,11 +38,6 @@ def outcomes() -> list[photo_eval.Outcome]:
     )
 
 
-@pytest.mark.xfail(
-    reason="issue 26's bar is not met: on a fresh report draw of 480 photos (offsets 500000-501500, "
-    "README OPEN-1) 2 of 416 failing photos passed, both two_documents (two cards taken as one outline)",
-    strict=False,
-)
 def test_reporting_split_no_false_accept(outcomes: list[photo_eval.Outcome]) -> None:
     print("\nOPEN-1 on a draw of the reporting split")
     print(photo_eval.summary(outcomes))
@@ -52,12 +47,6 @@ def test_reporting_split_no_false_accept(outcomes: list[photo_eval.Outcome]) -> 
     assert false_accepts == []
 
 
-@pytest.mark.xfail(
-    reason="issue 26's bar is not met: on a fresh report draw of 480 photos 4 of 64 genuine photos were "
-    "refused (2 too steep and 1 corner missing on outlines that are not the card's, 1 number unreadable); "
-    "README OPEN-1",
-    strict=False,
-)
 def test_reporting_split_no_genuine_photo_refused(outcomes: list[photo_eval.Outcome]) -> None:
     refused = [
         (o.photo.name, o.got)
@@ -124,26 +113,28 @@ def _scene(kind: str, seed_offset: int = 0) -> np.ndarray:
 
 
 # The detector on the reporting split's photos and on other draws of it (other poses, places, designs),
-# so that it is not right on one draw only. Draw 1000 has a thumb over only the tip of a header card's
-# corner (seed 6006), its sides visible from 7% of their length (activities/photo_analysis/card_corners.py).
-@pytest.mark.xfail(
-    reason="issue 26 left this open: on the parameter-space corpus the card finder can take a wrong "
-    "quadrilateral (fingers at a side cut its hull) for a steep card, and a steep card for a straight one",
-    strict=False,
+# so that it is not right on one draw only, called as the check calls it: with the lines of print found
+# in the frame (card_reading.text_boxes), from which the card is also sought. Draw 1000 has a thumb over
+# only the tip of a header card's corner (seed 6006), its sides visible from 7% of their length
+# (activities/photo_analysis/card_corners.py).
+@pytest.mark.parametrize(
+    "seed_offset",
+    [
+        pytest.param(
+            0,
+            marks=pytest.mark.xfail(
+                reason="issue 26 left this open (measured on this draw): the steep card, a finger at its "
+                "portrait side and two of its lines of print found, is taken from a part of it (opposite "
+                "sides 0.74: not steep) and goes to review for its corners, not refused as too steep",
+                strict=True,
+            ),
+        ),
+        1000,
+        2000,
+    ],
 )
-@pytest.mark.parametrize("seed_offset", [0, 1000, 2000])
 def test_the_detector_tells_a_covered_corner_from_a_cut_one_and_from_no_card(seed_offset: int) -> None:
-    verdicts = {}
-    for kind in ("genuine", "corner_covered", "out_of_frame", "no_card", "two_cards", "steep"):
-        full = _scene(kind, seed_offset)
-        h, w = full.shape[:2]
-        small = np.asarray(Image.fromarray(full).resize((800, round(800 * h / w)), Image.Resampling.BILINEAR))
-        scan = card_detection.scan(small, card_reading.text_layout, full=full)
-        # a covered corner the outline is unsure of goes to review: not a pass either
-        verdicts[kind] = (
-            card_detection.CORNER_MISSING if kind == "corner_covered" and scan.unsure else scan.verdict
-        )
-    assert verdicts == {
+    expected = {
         "genuine": card_detection.FOUND,
         "corner_covered": card_detection.CORNER_MISSING,
         "out_of_frame": card_detection.OUT_OF_FRAME,
@@ -151,6 +142,19 @@ def test_the_detector_tells_a_covered_corner_from_a_cut_one_and_from_no_card(see
         "two_cards": card_detection.TWO_DOCUMENTS,
         "steep": card_detection.TOO_STEEP,
     }
+    verdicts = {}
+    for kind in expected:
+        full = _scene(kind, seed_offset)
+        h, w = full.shape[:2]
+        small = np.asarray(Image.fromarray(full).resize((800, round(800 * h / w)), Image.Resampling.BILINEAR))
+        scan = card_detection.scan(
+            small, card_reading.text_layout, full=full, frame_text=card_reading.text_boxes(small)
+        )
+        # a failing photo the scan is unsure of, suspecting what is wrong with it (a corner covered, a
+        # second card's print), goes to review with that suspicion: not a pass either
+        unsure_right = kind != "genuine" and scan.unsure and scan.suspected == expected[kind]
+        verdicts[kind] = expected[kind] if unsure_right else scan.verdict
+    assert verdicts == expected
 
 
 def test_capture_cues_on_real_images() -> None:
