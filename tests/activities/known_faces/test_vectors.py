@@ -122,12 +122,16 @@ def test_the_lookup_sets_the_width_of_its_catalogue_on_the_session(pg: Engine) -
         session.execute(text("ANALYZE face_vector"))
         session.commit()
         rows = session.execute(text("SELECT count(*) FROM face_vector")).one()[0]
-        assert face_vectors.catalogue_size(session) == rows
+        analyzed = face_vectors.catalogue_size(session)
+        assert analyzed == rows
         for face in rng.normal(0, 0.12, (200, 128)).astype(np.float32):  # no ANALYZE since
             assert known_faces.enroll(session, account(session), face, hex_id(32) + hex_id(32), None, NOW)
         session.commit()
         rows = session.execute(text("SELECT count(*) FROM face_vector")).one()[0]
-        assert abs(face_vectors.catalogue_size(session) - rows) <= rows * 0.25
+        # Coarse on a small table shared with other tests (a page holds ~14 rows; their deletions leave
+        # dead space), but it grows with the table: a factor of 3 in size is 2.7 in width at most.
+        grown = face_vectors.catalogue_size(session)
+        assert grown > analyzed and rows / 3 <= grown <= rows * 3
         session.commit()
 
         url, probe = str(pg.url), rng.normal(0, 0.12, 128)
