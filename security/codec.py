@@ -76,7 +76,6 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         self._current = current_key_id
         self.strict = strict
         self.refused_plaintext = 0  # clear payloads refused by this codec (strict mode)
-        self.refused_unopenable = 0  # payloads no key opens, refused by a worker's codec
         self.refuse_unopenable = False  # a worker's (for_workers); a client's or the codec server's raises
         self.data_keys = data_keys
         self.client_inputs = client_inputs
@@ -162,7 +161,6 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         can ever open it, and failing the workflow task instead would fail every retry of it too: one
         such signal, from anyone who reaches the frontend, would put the account out of enforcement's
         reach for good."""
-        self.refused_unopenable += 1
         # The key's id and the error's kind only: never the content, nor the account a scope names.
         log.warning(
             "refused a payload no key opens (%s, key %r, %d bytes)",

@@ -159,14 +159,8 @@ class Effects:
             try:
                 summary = f"audit {len(rows)} ({rows[0].event})"
                 await self.steps.run(RECORD_AUDITS, AuditBatch(rows), summary=summary)
-            except StepFailed as failed:
-                if failed.kind != "infrastructure":
-                    self.attention.needs(failed.step, f"refused: {failed.reason}")
-                    continue
-                for row in rows:  # written again one by one by `retry`
-                    self.state.outbox.append(PendingEffect(audit=row))
-                    metrics.count(m.OUTBOX_QUEUED, effect="audit")
-                self.publish()
+            except StepFailed as failed:  # in the outbox, written again one by one by `retry`
+                self._not_done(failed, [PendingEffect(audit=row) for row in rows])
 
     def _row(
         self,
@@ -222,12 +216,18 @@ class Effects:
             elif effect.cascade is not None:
                 await self._cascade(effect.cascade)
         except StepFailed as failed:
-            if failed.kind == "infrastructure":
-                self.state.outbox.append(effect)
-                metrics.count(m.OUTBOX_QUEUED, effect=_kind(effect))
-                self.publish()
-            else:
-                self.attention.needs(failed.step, f"refused: {failed.reason}")
+            self._not_done(failed, [effect])
+
+    def _not_done(self, failed: StepFailed, effects: list[PendingEffect]) -> None:
+        """Effects whose step failed: they wait in the outbox for `retry` (infrastructure), or are
+        recorded as needing attention and dropped (bad input in them: no retry fixes it)."""
+        if failed.kind != "infrastructure":
+            self.attention.needs(failed.step, f"refused: {failed.reason}")
+            return
+        for effect in effects:
+            self.state.outbox.append(effect)
+            metrics.count(m.OUTBOX_QUEUED, effect=_kind(effect))
+        self.publish()
 
     async def retry_outbox(self) -> int:
         """ENF-4: write again what waits in the outbox; how many effects were tried."""
