@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
@@ -299,8 +300,15 @@ def _recent_resets(member_id: str) -> int:
 
 
 def _audit(member_id: str, event: str, detail: dict[str, str]) -> None:
-    with Session(engine()) as session:
-        registry_audit(
-            session, keeper_trail(member_id), at=datetime.now(UTC), event=event, rule=RULE, reason=event, detail=detail, actor=ACTOR
-        )
-        session.commit()
+    # The facade's healer and the sweep may write the same trail at once: the loser takes the next number.
+    for attempt in range(3):
+        try:
+            with Session(engine()) as session:
+                registry_audit(
+                    session, keeper_trail(member_id), at=datetime.now(UTC), event=event, rule=RULE, reason=event, detail=detail, actor=ACTOR
+                )
+                session.commit()
+                return
+        except IntegrityError:
+            if attempt == 2:
+                raise
