@@ -73,8 +73,10 @@ FAILING_ATTEMPTS = 5
 # STALL_CONFIRM while this worker (which polls the same queue) runs, is stalled, not queued behind a backlog.
 STALL_AFTER = timedelta(minutes=1)
 STALL_CONFIRM = timedelta(seconds=20)
-# A run reset this many times in RESETS_WINDOW and stuck again needs a person: the keeper stops, says so
-# (ENF-4 `resets_exhausted`), and the account stays in the operators' view (README, Operator's guide).
+# A run whose task failed again after this many resets in RESETS_WINDOW has its poison before any point a
+# reset can go back to: it needs a person. The keeper stops, says so (ENF-4 `resets_exhausted`). A run
+# ended from outside or never handed its task is reset however often it happens: each reset cures it,
+# and giving up would hand whoever repeats the attack an account out of reach.
 MAX_RESETS = 3
 RESETS_WINDOW = timedelta(hours=1)
 # At most this many facts are sent again after one reset, the first properly signed ones, one per fact id.
@@ -114,7 +116,7 @@ class Healing:
         why = await self._out_of_reach(handle.id, desc)
         if why is None:
             return HealReport(member_id, "healthy", "Its run is moving.")
-        if await asyncio.to_thread(_recent_resets, member_id) >= MAX_RESETS:
+        if why == "task_failing" and await asyncio.to_thread(_recent_resets, member_id, why) >= MAX_RESETS:
             await asyncio.to_thread(_audit, member_id, "resets_exhausted", {"cause": why})
             log.error("account %s is stuck again after %d resets within %s: an operator must look", member_id, MAX_RESETS, RESETS_WINDOW)
             return HealReport(member_id, "resets_exhausted", f"{why}; reset {MAX_RESETS} times within the hour already.")
@@ -289,14 +291,18 @@ def open_in_registry(member_id: str) -> bool:
         return row is not None and row.state != "closed"
 
 
-def _recent_resets(member_id: str) -> int:
+def _recent_resets(member_id: str, cause: str) -> int:
     since = datetime.now(UTC) - RESETS_WINDOW
     with Session(engine()) as session:
-        stmt = select(AuditRecord.at).where(
+        stmt = select(AuditRecord.at, AuditRecord.detail).where(
             AuditRecord.workflow_id == keeper_trail(member_id), AuditRecord.event == "account_reset"
         )
         # SQLite hands the time back without its zone: UTC, as written.
-        return sum(1 for at in session.exec(stmt) if (at if at.tzinfo else at.replace(tzinfo=UTC)) >= since)
+        return sum(
+            1
+            for at, detail in session.exec(stmt)
+            if (at if at.tzinfo else at.replace(tzinfo=UTC)) >= since and detail.get("cause") == cause
+        )
 
 
 def _audit(member_id: str, event: str, detail: dict[str, str]) -> None:

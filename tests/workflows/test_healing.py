@@ -5,6 +5,8 @@ server's).
 - A stranger on the frontend terminates an open account: the risk engine's serious violation, sent
   through the facade, finds no run, asks the keeper, which resets the account to its last workflow task;
   the violation then lands and closes it. The sweep finds such runs too.
+- Signals that fill a run's history to the server's size limit make the server terminate it (anyone on
+  the frontend can send them): the keeper resets it without them, and a serious violation closes it.
 - A run stalled under a login flood (its workflow task scheduled and never handed out, as measured at
   full size; here no worker polls its queue) is reset without the flood, and the serious violation that
   arrived during the flood, properly signed, is sent again and closes the account; a forged one is not.
@@ -13,7 +15,11 @@ server's).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
+
+import pytest_asyncio
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -23,12 +29,35 @@ import seller_client
 from activities.healing import Healing, keeper_trail
 from models.contract import ViolationInput
 from models.healing import RUN_ENDED, HealInput, StrandedQuery
-from tests.conftest import new_worker
+from models.settings import settings
+from seller_client import data_converter
+from tests.conftest import BIN, new_worker
 from tests.support.accounts import start_account
 from tests.support.polling import eventually
 from tests.support.signing import member_of, signed
 from tests.workflows.test_traffic import closed_status, flood_login_signals
+from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
+
+HISTORY_LIMIT = 2 * 2**20  # limit.historySize.error (default 50 MB)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def small_history_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server with its history size limit lowered, so that a few signals reach it."""
+    caps = {"limit.historySize.error": HISTORY_LIMIT, "limit.historySize.warn": HISTORY_LIMIT // 2}
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=data_converter(settings()),
+        search_attributes=sa.ALL,
+        ui=False,
+        dev_server_log_level="error",
+        dev_server_extra_args=[a for k, v in caps.items() for a in ("--dynamic-config-value", f"{k}={v}")],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 def audit_events(member_id: str) -> list[str]:
@@ -107,3 +136,24 @@ async def test_a_stalled_run_is_reset_without_the_flood_and_its_signed_facts_lan
     assert status.closed_reason == "serious_violation"
     assert "login" not in names, "the flood stays behind in the old run"
     assert names.count("report_violation") == 1
+
+
+async def test_signals_that_fill_the_history_do_not_end_enforcement(small_history_env: WorkflowEnvironment) -> None:
+    env = small_history_env
+    client = env.client
+    async with new_worker(client) as worker:
+        h = await start_account(env, worker.task_queue, state="open")
+        await idle(client, h.id)
+        stuffing = "x" * (HISTORY_LIMIT // 8)
+        for _ in range(12):  # any signal name, any payload up to the server's blob limit: no credential needed
+            try:
+                await h.signal("login", stuffing)
+            except Exception:  # noqa: BLE001 - the run is gone: the attack has done what it could
+                break
+        ended = await client.get_workflow_handle(h.id).describe()
+        violation = ViolationInput("after-the-stuffing", "ip", "ENF-1", severity="serious")
+        answer = await seller_client.report_violation(client, member_of(h), violation)
+        status = await closed_status(client, h)
+    assert ended.status == WorkflowExecutionStatus.TERMINATED, "the server ended the run at its size limit"
+    assert answer == seller_client.COUNTED
+    assert status.closed_reason == "serious_violation"
