@@ -20,7 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest_asyncio
-
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
