@@ -7,6 +7,7 @@ server's).
   the violation then lands and closes it. The sweep finds such runs too.
 - Signals that fill a run's history to the server's size limit make the server terminate it (anyone on
   the frontend can send them): the keeper resets it without them, and a serious violation closes it.
+- The keeper's sweep, as every worker starts it, resets a terminated account by itself.
 - A run stalled under a login flood (its workflow task scheduled and never handed out, as measured at
   full size; here no worker polls its queue) is reset without the flood, and the serious violation that
   arrived during the flood, properly signed, is sent again and closes the account; a forged one is not.
@@ -35,6 +36,7 @@ from tests.support.accounts import start_account
 from tests.support.polling import eventually
 from tests.support.signing import member_of, signed
 from tests.workflows.test_traffic import closed_status, flood_login_signals
+from worker import start_account_keeper
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
@@ -156,3 +158,25 @@ async def test_signals_that_fill_the_history_do_not_end_enforcement(small_histor
     assert ended.status == WorkflowExecutionStatus.TERMINATED, "the server ended the run at its size limit"
     assert answer == seller_client.COUNTED
     assert status.closed_reason == "serious_violation"
+
+
+async def test_the_keeper_resets_a_terminated_account_by_itself(small_history_env: WorkflowEnvironment) -> None:
+    """On this module's own server: the sweep looks at every account run ended in the last day."""
+    env = small_history_env
+    client = env.client
+    async with new_worker(client) as worker:
+        h = await start_account(env, worker.task_queue, state="open")
+        await idle(client, h.id)
+        await h.terminate("a stranger on the frontend")
+        await start_account_keeper(client, worker.task_queue)
+
+        async def running() -> bool:
+            return (await client.get_workflow_handle(h.id).describe()).status == WorkflowExecutionStatus.RUNNING
+
+        try:
+            await eventually(running, bool, f"{h.id} running again", seconds=120)
+            status = await client.get_workflow_handle(h.id).query(SellerAccount.status)
+        finally:
+            await client.get_workflow_handle("account-keeper").terminate("test over")
+    assert status.state == "open", "the account lives on with its state"
+    assert "account_reset" in audit_events(member_of(h))
