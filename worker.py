@@ -182,33 +182,29 @@ async def main() -> None:
     threading.Thread(target=warm_face_index, name="warm-face-index", daemon=True).start()
     logging.info("worker on task queue %s at %s", settings().task_queue, settings().temporal_address)
     async with worker:
-        await start_retention_keeper(client)
-        await start_account_keeper(client)
+        await start_keepers(client)
         await stop.wait()
 
 
-async def start_retention_keeper(client: Client, task_queue: str | None = None) -> None:
-    """DATA-2: the one retention keeper runs whatever happens to workers; the first worker starts it."""
-    await client.start_workflow(
-        RetentionKeeper.run,
-        KeeperInput(),
-        id=KEEPER_WORKFLOW_ID,
-        task_queue=task_queue or settings().task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary="DATA-2 retention keeper: deletes personal data whose period has ended",
-    )
+# The keepers: one workflow each, whatever happens to workers; every worker starts them, the first one wins.
+KEEPERS: Sequence[tuple[Any, Any, str, str]] = (
+    (RetentionKeeper.run, KeeperInput, KEEPER_WORKFLOW_ID, "DATA-2 retention keeper: deletes personal data whose period has ended"),
+    (AccountKeeper.run, KeeperState, ACCOUNT_KEEPER_ID, "ENF-4 account keeper: heals accounts whose run no worker can move"),
+)
 
 
-async def start_account_keeper(client: Client, task_queue: str | None = None) -> None:
-    """ENF-4: the one account keeper (workflows/healing.py) runs whatever happens to workers."""
-    await client.start_workflow(
-        AccountKeeper.run,
-        KeeperState(),
-        id=ACCOUNT_KEEPER_ID,
-        task_queue=task_queue or settings().task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary="ENF-4 account keeper: heals accounts whose run no worker can move",
-    )
+async def start_keepers(client: Client, task_queue: str | None = None, *, only: str | None = None) -> None:
+    """Starts the keepers (or the one whose workflow id is `only`) unless they run already."""
+    for run, first_input, workflow_id, summary in KEEPERS:
+        if only in (None, workflow_id):
+            await client.start_workflow(
+                run,
+                first_input(),
+                id=workflow_id,
+                task_queue=task_queue or settings().task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=summary,
+            )
 
 
 if __name__ == "__main__":

@@ -22,22 +22,20 @@ from pathlib import Path
 
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 import seller_client
 from activities.healing import Healing, keeper_trail
 from models.contract import ViolationInput
 from models.healing import RUN_ENDED, HealInput, StrandedQuery
-from models.settings import settings
-from seller_client import data_converter
-from tests.conftest import BIN, new_worker
+from tests.conftest import new_worker, start_dev_server
 from tests.support.accounts import start_account
 from tests.support.polling import eventually
 from tests.support.signing import member_of, signed
 from tests.workflows.test_traffic import closed_status, flood_login_signals
-from worker import start_account_keeper
-from workflows import search_attributes as sa
+from worker import start_keepers
+from workflows.healing import KEEPER_WORKFLOW_ID
 from workflows.seller_account import SellerAccount
 
 HISTORY_LIMIT = 2 * 2**20  # limit.historySize.error (default 50 MB)
@@ -46,15 +44,7 @@ HISTORY_LIMIT = 2 * 2**20  # limit.historySize.error (default 50 MB)
 @pytest_asyncio.fixture(scope="module")
 async def small_history_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     """The dev server with its history size limit lowered, so that a few signals reach it."""
-    caps = {"limit.historySize.error": HISTORY_LIMIT, "limit.historySize.warn": HISTORY_LIMIT // 2}
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=False,
-        dev_server_log_level="error",
-        dev_server_extra_args=[a for k, v in caps.items() for a in ("--dynamic-config-value", f"{k}={v}")],
-    )
+    env = await start_dev_server(limit__historySize__error=HISTORY_LIMIT, limit__historySize__warn=HISTORY_LIMIT // 2)
     try:
         yield env
     finally:
@@ -72,24 +62,29 @@ def audit_events(member_id: str) -> list[str]:
         return [row.event for row in rows]
 
 
-async def idle(client: Client, workflow_id: str) -> None:
-    """The account's first tasks are done: a completed workflow task to reset to, nothing pending."""
+async def idle_account(env: WorkflowEnvironment, task_queue: str) -> WorkflowHandle:
+    """An open account whose first tasks are done: a completed workflow task to reset to, nothing pending."""
+    h = await start_account(env, task_queue, state="open")
 
     async def probe() -> bool:
-        desc = await client.get_workflow_handle(workflow_id).describe()
+        desc = await env.client.get_workflow_handle(h.id).describe()
         return not desc.raw_description.HasField("pending_workflow_task") and (desc.history_length or 0) > 3
 
-    await eventually(probe, bool, f"{workflow_id} idle", seconds=60)
+    await eventually(probe, bool, f"{h.id} idle", seconds=60)
+    return h
 
 
 async def test_a_terminated_account_is_reset_and_a_serious_violation_still_closes_it(dev_env: WorkflowEnvironment) -> None:
     client = dev_env.client
     async with new_worker(client) as worker:
-        h = await start_account(dev_env, worker.task_queue, state="open")
-        await idle(client, h.id)
+        h = await idle_account(dev_env, worker.task_queue)
         await h.terminate("a stranger on the frontend")
-        found = await ActivityEnvironment().run(Healing(client).stranded_accounts, StrandedQuery())
-        assert member_of(h) in found.member_ids, "the sweep finds the terminated run"
+
+        async def swept() -> list[str]:
+            return (await ActivityEnvironment().run(Healing(client).stranded_accounts, StrandedQuery())).member_ids
+
+        # Visibility is written a moment after the run closes.
+        await eventually(swept, lambda found: member_of(h) in found, "the sweep finds the terminated run", seconds=30)
 
         violation = ViolationInput("while-terminated", "ip", "ENF-1", severity="serious")
         answer = await seller_client.report_violation(client, member_of(h), violation)
@@ -104,8 +99,7 @@ async def test_a_terminated_account_is_reset_and_a_serious_violation_still_close
 async def test_a_stalled_run_is_reset_without_the_flood_and_its_signed_facts_land(dev_env: WorkflowEnvironment) -> None:
     client = dev_env.client
     async with new_worker(client) as worker:
-        h = await start_account(dev_env, worker.task_queue, state="open")
-        await idle(client, h.id)
+        h = await idle_account(dev_env, worker.task_queue)
         queue = worker.task_queue
     # No worker polls the account's queue from here: its next task is scheduled and never handed out.
     real = signed(h, SellerAccount.report_violation, ViolationInput("during-the-flood", "ip", "ENF-1", severity="serious"))
@@ -143,8 +137,7 @@ async def test_signals_that_fill_the_history_do_not_end_enforcement(small_histor
     env = small_history_env
     client = env.client
     async with new_worker(client) as worker:
-        h = await start_account(env, worker.task_queue, state="open")
-        await idle(client, h.id)
+        h = await idle_account(env, worker.task_queue)
         stuffing = "x" * (HISTORY_LIMIT // 8)
         for _ in range(12):  # any signal name, any payload up to the server's blob limit: no credential needed
             try:
@@ -165,10 +158,9 @@ async def test_the_keeper_resets_a_terminated_account_by_itself(small_history_en
     env = small_history_env
     client = env.client
     async with new_worker(client) as worker:
-        h = await start_account(env, worker.task_queue, state="open")
-        await idle(client, h.id)
+        h = await idle_account(env, worker.task_queue)
         await h.terminate("a stranger on the frontend")
-        await start_account_keeper(client, worker.task_queue)
+        await start_keepers(client, worker.task_queue, only=KEEPER_WORKFLOW_ID)
 
         async def running() -> bool:
             return (await client.get_workflow_handle(h.id).describe()).status == WorkflowExecutionStatus.RUNNING
@@ -177,6 +169,6 @@ async def test_the_keeper_resets_a_terminated_account_by_itself(small_history_en
             await eventually(running, bool, f"{h.id} running again", seconds=120)
             status = await client.get_workflow_handle(h.id).query(SellerAccount.status)
         finally:
-            await client.get_workflow_handle("account-keeper").terminate("test over")
+            await client.get_workflow_handle(KEEPER_WORKFLOW_ID).terminate("test over")
     assert status.state == "open", "the account lives on with its state"
     assert "account_reset" in audit_events(member_of(h))

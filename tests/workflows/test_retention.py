@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from activities.retention import KEEPER_WORKFLOW_ID
 from activities.storage.blobs import BlobShredded, blobs
 from activities.storage.db import engine
 from commands.privacy import erase, export_member
@@ -36,7 +37,7 @@ from tests.support.accounts import appeal_for, audited, finish, linked_pair_with
 from tests.support.draws import hex_id
 from tests.support.polling import eventually
 from tests.support.signing import update
-from worker import start_retention_keeper
+from worker import start_keepers
 from workflows.seller_account import SellerAccount
 
 RETENTION = load_policy().retention
@@ -128,7 +129,7 @@ async def test_a_refused_photo_and_a_refused_registrations_key_go_after_their_pe
         refused_start = await started_input(time_env, f"registration-{applicant_refused.request_id}")
         accepted_start = await started_input(time_env, f"registration-{reg.request_id}")
 
-        await start_retention_keeper(time_env.client, worker.task_queue)
+        await start_keepers(time_env.client, worker.task_queue, only=KEEPER_WORKFLOW_ID)
         await time_env.sleep(timedelta(days=RETENTION.refused_photo_days - 1))
         assert stored(ref, member), "kept until its period ends"
         assert applicant_refused.id_card_number.encode() in (await codec.decode(refused_start))[0].data
@@ -170,7 +171,7 @@ async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_per
     )
     try:
         async with new_worker(keeper_env.client) as keeper_worker:
-            await start_retention_keeper(keeper_env.client, keeper_worker.task_queue)
+            await start_keepers(keeper_env.client, keeper_worker.task_queue, only=KEEPER_WORKFLOW_ID)
             await skip(keeper_env, timedelta(days=RETENTION.closed_account_days - 2))
             assert not rows(Erasure, member_id=member), "kept until its period ends"
             await skip(keeper_env, timedelta(days=4))
@@ -294,7 +295,7 @@ async def test_an_appeals_invoices_go_their_period_after_the_case_is_decided(tim
         invoice = appeal.invoice_refs[0]
         await update(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin"), operator="lin")
         await audited(h.id, "appeal_approved")
-        await start_retention_keeper(time_env.client, worker.task_queue)
+        await start_keepers(time_env.client, worker.task_queue, only=KEEPER_WORKFLOW_ID)
         await skip(time_env, timedelta(days=RETENTION.appeal_evidence_days - 2))
         assert stored(invoice), "kept until its period after the decision ends"
         await skip(time_env, timedelta(days=4))
