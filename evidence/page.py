@@ -188,6 +188,29 @@ async def _account(request: web.Request) -> tuple[source.Account, ReviewItem] | 
     return account, item
 
 
+async def _signed_in_item(request: web.Request) -> tuple[Principal, source.Account, ReviewItem] | web.Response:
+    """The signed-in reviewer and the item the path names, or the answer that refuses."""
+    who = await _operator(request)
+    if isinstance(who, web.Response):
+        return who
+    found = await _account(request)
+    if isinstance(found, web.Response):
+        return found
+    return who, *found
+
+
+async def _signed_in_form(request: web.Request) -> tuple[Principal, dict[str, str]] | web.Response:
+    """The signed-in reviewer and the page's own form, or the answer that refuses (checked in this order,
+    before the account is read)."""
+    who = await _operator(request)
+    if isinstance(who, web.Response):
+        return who
+    form = await _form(request)
+    if isinstance(form, web.Response):
+        return form
+    return who, form
+
+
 async def _log(who: Principal, account: source.Account, item: ReviewItem, what: str, note: str = "") -> None:
     await asyncio.to_thread(access_log.record, who.name, account.workflow_id, item.item_id, what, note)
 
@@ -244,13 +267,10 @@ async def queue_page(request: web.Request) -> web.Response:
 
 
 async def item_page(request: web.Request, *, refusal: Any = None, status: int = 200) -> web.Response:
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
-    found = await _account(request)
-    if isinstance(found, web.Response):
-        return found
-    account, item = found
+    opened = await _signed_in_item(request)
+    if isinstance(opened, web.Response):
+        return opened
+    who, account, item = opened
     desk = request.app[DESK]
     await _log(who, account, item, "view_item")
     parts = [
@@ -458,13 +478,10 @@ def _access_html(account: source.Account, item: ReviewItem) -> str:
 
 
 async def evidence_file(request: web.Request) -> web.StreamResponse:
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
-    found = await _account(request)
-    if isinstance(found, web.Response):
-        return found
-    account, item = found
+    opened = await _signed_in_item(request)
+    if isinstance(opened, web.Response):
+        return opened
+    who, account, item = opened
     n = int(request.match_info["n"])
     if n >= len(item.evidence) or item.evidence[n].ref is None:
         return _refusal_page(404, "no_such_evidence", "There is no such piece of evidence.")
@@ -475,13 +492,10 @@ async def evidence_file(request: web.Request) -> web.StreamResponse:
 
 
 async def listing_image(request: web.Request) -> web.StreamResponse:
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
-    found = await _account(request)
-    if isinstance(found, web.Response):
-        return found
-    account, item = found
+    opened = await _signed_in_item(request)
+    if isinstance(opened, web.Response):
+        return opened
+    who, account, item = opened
     product_id = request.match_info["product_id"]
     shown = await asyncio.to_thread(source.links, account.member_id, None)
     listing = next((li for link in shown for li in link.listings if li.product_id == product_id), None)
@@ -553,12 +567,10 @@ def _back_to_item(account: source.Account, item: ReviewItem) -> web.Response:
 
 
 async def claim(request: web.Request) -> web.StreamResponse:
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
+    posted = await _signed_in_form(request)
+    if isinstance(posted, web.Response):
+        return posted
+    who, form = posted
     found = await _account(request)
     if isinstance(found, web.Response):
         return found
@@ -584,12 +596,10 @@ async def claim(request: web.Request) -> web.StreamResponse:
 
 
 async def decide(request: web.Request) -> web.StreamResponse:
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
+    posted = await _signed_in_form(request)
+    if isinstance(posted, web.Response):
+        return posted
+    who, form = posted
     decision = form.get("decision", "")
     note = form.get("note", "").strip()
     request_id = _request_id(form)
