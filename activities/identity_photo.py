@@ -57,6 +57,7 @@ from models.activity_io import PhotoCheckInput, PhotoCheckResult, PhotoReview
 from models.contract import account_workflow_id
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
+from models.review import OPEN1_REFUSALS
 
 with warnings.catch_warnings():  # face_recognition_models imports pkg_resources, deprecated upstream
     warnings.simplefilter("ignore")
@@ -69,7 +70,9 @@ DLIB_LOCK = threading.Lock()
 SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF"}
 ID1_ASPECT = card_detection.ID1_ASPECT
 
-# code -> (sentence for the seller, whether a new photo can fix it)
+# code -> (sentence for the seller, whether a new photo can fix it). The codes an operator may give too
+# are the rule's own vocabulary (models/review.py OPEN1_REFUSALS), so a seller reads one sentence
+# whoever refused; photo_reused is the registry's (activities/known_faces/index.py), not this check's.
 REASONS: dict[str, tuple[str, bool]] = {
     "empty_file": ("The file is empty. Take the photo again and upload it.", True),
     "file_too_large": ("The file is larger than we accept. Send a normal phone photo (JPEG or PNG).", True),
@@ -84,47 +87,7 @@ REASONS: dict[str, tuple[str, bool]] = {
         "The photo is too small to read. Use your phone camera at normal resolution.",
         True,
     ),
-    "too_dark": ("The photo is too dark. Take it again in better light.", True),
-    "too_bright": ("The photo is too bright. Avoid direct light and take it again.", True),
-    "card_not_found": ("We cannot see your ID card. Hold it beside your face, facing the camera.", True),
-    "card_out_of_frame": (
-        "Part of your ID card is outside the photo. Move it so the whole card is in the frame.",
-        True,
-    ),
-    "card_corner_missing": (
-        "A corner of the ID card is covered. Hold the card by its edges so all four corners show.",
-        True,
-    ),
-    "two_documents": ("More than one card is in the photo. Hold only your own ID card.", True),
-    "card_perspective_too_steep": ("The ID card is tilted too far. Hold it flat, facing the camera.", True),
-    "too_blurry": ("The photo is blurred. Hold still and make sure the card is in focus.", True),
-    "glare": ("Light reflects on the ID card. Tilt the card slightly to remove the glare.", True),
-    "photocopy_or_greyscale": (
-        "This looks like a copy or a black-and-white photo. Photograph your original card in colour.",
-        True,
-    ),
-    "screen_recapture": (
-        "This looks like a photo of a screen. Take a photo of yourself and your card directly.",
-        True,
-    ),
-    "no_face": ("We cannot see your face. Face the camera with your face uncovered.", True),
-    "multiple_people": ("More than one person is in the photo. Only you and your ID card may appear.", True),
-    "face_not_clear": (
-        "Your face is not clear: come closer to the camera with your whole face in the frame.",
-        True,
-    ),
-    "face_covered": (
-        "Part of your face is covered. Remove anything in front of your face and take the photo again.",
-        True,
-    ),
-    "card_portrait_missing": (
-        "We cannot see the portrait on your ID card. Show the side with your photo.",
-        True,
-    ),
-    "card_text_unreadable": (
-        "We cannot read the number on your ID card. Keep it in focus, free of glare and fingers.",
-        True,
-    ),
+    **{code: reason for code, reason in OPEN1_REFUSALS.items() if code != "photo_reused"},
     "photo_needs_review": (
         "We could not decide on this photo automatically: a person will look at it. You may also take it"
         " again with the whole card in view, all four corners uncovered.",
@@ -135,8 +98,6 @@ REASONS: dict[str, tuple[str, bool]] = {
         " your photo with your ID card.",
         False,
     ),
-    "id_number_mismatch": ("The ID card in the photo is not the one you registered with.", False),
-    "face_mismatch": ("Your face does not match the portrait on the ID card.", False),
 }
 MESSAGES = {code: sentence for code, (sentence, _) in REASONS.items()}
 

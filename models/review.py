@@ -38,9 +38,10 @@ DECISIONS = (APPROVE, REFUSE)
 RESOLVED = "resolved"
 
 # What an operator's `refuse` may say, per rule: the codes the rule's automatic checks give, so that a
-# seller reads the same reason whoever decided. OPEN-1: activities/identity_photo.py REASONS (without
-# `photo_needs_review` and the file checks; tests/models/test_review.py keeps the two in step), each
-# with the sentence the seller reads and whether another photo can fix it.
+# seller reads the same reason whoever decided. OPEN-1: the photo check's own codes (without
+# `photo_needs_review` and the file checks) and the registry's photo_reused, each with the sentence the
+# seller reads and whether another photo can fix it; activities/identity_photo.py REASONS and
+# activities/known_faces/index.py take them from here.
 OPEN1_REFUSALS: dict[str, tuple[str, bool]] = {
     "too_dark": (
         "The photo is too dark. Take it again in better light.",

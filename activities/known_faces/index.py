@@ -46,6 +46,7 @@ from models.activity_io import PhotoCheckInput, PhotoCheckResult
 from models.known_faces import AuthenticationPhoto, FaceTemplate
 from models.policy import AuthenticationPolicy
 from models.refusals import Refusal
+from models.review import OPEN1_REFUSALS
 from models.tables import Account, IdentityFingerprint
 
 DIMENSIONS = 128
@@ -65,12 +66,7 @@ CANDIDATES = 32  # nearest templates the index proposes; more than 32 accounts s
 F16_EPSILON = 2.0**-11
 GAP_WINDOW = 1024  # ids below the newest read that may still be in an open enrolment transaction
 GAP_WAIT = 120.0  # seconds an id missing below the newest read is asked for again
-PHOTO_REUSED = Refusal(
-    "OPEN-1",
-    "photo_reused",
-    "This photo has already been used to authenticate another seller account. Take a new photo of"
-    " yourself holding your own ID card.",
-)
+PHOTO_REUSED = Refusal("OPEN-1", "photo_reused", *OPEN1_REFUSALS["photo_reused"])
 
 
 def new_usearch_index() -> Index:
