@@ -34,20 +34,17 @@ os.environ.setdefault("SMTP_PORT", str(free_port()))
 
 from temporalio import activity, workflow  # noqa: E402
 from temporalio.api.enums.v1 import EventType  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 import seller_client  # noqa: E402
 from activities.exam import answer_key, draw  # noqa: E402
 from activities.storage.blobs import put_bytes  # noqa: E402
-from devtools import photo_fixtures, product_fixtures  # noqa: E402
+from devtools import photo_fixtures, product_fixtures, temporal_dev  # noqa: E402
 from devtools.identity_factory import applicant  # noqa: E402
 from models.account_state import AccountInput  # noqa: E402
 from models.contract import AccountProfile, ExamAnswers, ExamStartInput, LoginInput, VerifyEmailInput  # noqa: E402
 from models.settings import settings  # noqa: E402
-from seller_client import data_converter  # noqa: E402
 from worker import build_worker  # noqa: E402
-from workflows import search_attributes as sa  # noqa: E402
 from workflows.seller_account import SellerAccount  # noqa: E402
 
 
@@ -176,13 +173,7 @@ async def main() -> None:
     p.add_argument("--sellers", type=int, default=10)
     p.add_argument("--parked", type=int, default=10_000)
     args = p.parse_args()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await temporal_dev.start_own()
     client = env.client
     # Each seller's card prints its own registered ID number (OPEN-1 reads it); made before the clock.
     regs = [applicant() for _ in range(args.sellers)]

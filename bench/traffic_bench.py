@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,19 +37,17 @@ from sqlmodel import Session, select  # noqa: E402
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import seller_client  # noqa: E402
 from activities.storage.db import engine  # noqa: E402
+from devtools import login_flood, temporal_dev  # noqa: E402
+from devtools.login_flood import outcome_of  # noqa: E402
 from models.account_state import AccountInput, AccountState, ChartModel  # noqa: E402
 from models.contract import AccountProfile, LoginInput, RetryInput, UnbindInput, ViolationInput  # noqa: E402
 from models.policy import load_policy  # noqa: E402
-from models.settings import settings  # noqa: E402
 from models.tables import Account, AuditRecord  # noqa: E402
 from security import credentials  # noqa: E402
-from seller_client import data_converter  # noqa: E402
 from worker import build_worker  # noqa: E402
-from workflows import search_attributes as sa  # noqa: E402
 from workflows.seller_account import SellerAccount  # noqa: E402
 
 SERVER_CAUSES = (
@@ -146,30 +143,7 @@ async def flood_login_signals(handle: WorkflowHandle, count: int, at_once: int =
     """The issue's attack: login signals, one valid seller credential; how many the server took."""
     member = handle.id.removeprefix("seller-")
     login = seller_client.sign("login", member, LoginInput("marketplace", "198.51.100.66"))
-
-    async def one() -> bool:
-        try:
-            await handle.signal("login", login)
-            return True
-        except RPCError:
-            return False
-
-    taken = 0
-    for start in range(0, count, at_once):
-        taken += sum(await asyncio.gather(*(one() for _ in range(min(at_once, count - start)))))
-    return taken
-
-
-async def outcome_of(update: Awaitable[object], answered: str, detail: bool = False) -> str:
-    """What one command got: `answered`, its refusal's code, or the error's kind (with its text)."""
-    try:
-        await update
-        return answered
-    except Exception as err:  # noqa: BLE001 - every outcome is counted
-        refusal = seller_client.as_refusal(err)
-        if refusal is not None:
-            return refusal.code
-        return f"{type(err).__name__}: {str(err)[:60]}" if detail else type(err).__name__
+    return await login_flood.flood_login_signals(handle, login, count, at_once)
 
 
 async def flood_login_commands(
@@ -179,17 +153,8 @@ async def flood_login_commands(
     holds the counts so far if the flood is stopped)."""
     member = handle.id.removeprefix("seller-")
     login = seller_client.sign("login", member, LoginInput("marketplace", "198.51.100.67"))
-    sent = iter(range(count))
-    outcomes = {} if outcomes is None else outcomes
-
-    async def sender() -> None:
-        for i in sent:
-            update = handle.execute_update(SellerAccount.login, login, id=f"flood-{i}-{uuid.uuid4().hex[:6]}")
-            code = await outcome_of(update, "counted", detail=True)
-            outcomes[code] = outcomes.get(code, 0) + 1
-
-    await asyncio.gather(*(sender() for _ in range(at_once)))
-    return outcomes
+    flood = f"flood-{uuid.uuid4().hex[:6]}"
+    return await login_flood.flood_login_commands(handle, login, count, at_once, ids=flood, outcomes=outcomes, detail=True)
 
 
 async def hold_commands(client: Client, handle: WorkflowHandle, count: int, at_once: int = 10) -> dict[str, int]:
@@ -231,13 +196,7 @@ async def main() -> None:
     p.add_argument("--logins", type=int, default=10_000)
     p.add_argument("--held", type=int, default=2_100)
     args = p.parse_args()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await temporal_dev.start_own()
     client, tq = env.client, f"bench-{uuid.uuid4().hex[:6]}"
     try:
         async with build_worker(client, task_queue=tq):

@@ -24,7 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from temporalio.testing import WorkflowEnvironment
+
 from models.settings import settings
+from seller_client import data_converter
+from workflows import search_attributes as sa
 from workflows.search_attributes import dev_server_args
 
 UI_PORT = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
@@ -95,6 +99,34 @@ def start(*, wait_seconds: float = 60) -> bool:
         time.sleep(0.25)
     raise SystemExit(
         f"the dev server did not answer within {wait_seconds:.0f}s; see {data / 'temporal-dev.log'}"
+    )
+
+
+async def start_own(
+    *,
+    ui_port: int | None = None,
+    codec_url: str | None = None,
+    port: int | None = None,
+    database: Path | None = None,
+    **dynamic_config: int,
+) -> WorkflowEnvironment:
+    """A dev server of a test's or a bench's own (the SDK's start_local, on a free port unless `port`),
+    with our codec and search attributes: its Web UI on `ui_port` with `codec_url` as the codec endpoint
+    (the origin the UI is served on, as start() passes), its state in `database` (else in memory);
+    `dynamic_config` sets server limits by their dynamic config keys with dots written as `__`."""
+    extra = [a for k, v in dynamic_config.items() for a in ("--dynamic-config-value", f"{k.replace('__', '.')}={v}")]
+    if codec_url is not None:
+        extra += ["--ui-codec-endpoint", codec_url]
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
+        data_converter=data_converter(settings()),
+        search_attributes=sa.ALL,
+        ui=ui_port is not None,
+        ui_port=ui_port,
+        port=port,
+        dev_server_database_filename=None if database is None else str(database),
+        dev_server_log_level="error",
+        dev_server_extra_args=extra,
     )
 
 

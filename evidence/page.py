@@ -31,7 +31,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from temporalio.client import Client
@@ -48,6 +48,7 @@ from security.codec_access import SESSION_COOKIE, AccessSettings, Principal
 from security.codec_signing import Signer
 
 log = logging.getLogger("evidence")
+T = TypeVar("T")
 
 REVIEWER_ROLE = "operator"  # who may open evidence and decide
 MAX_FORM = 16 * 1024
@@ -188,27 +189,18 @@ async def _account(request: web.Request) -> tuple[source.Account, ReviewItem] | 
     return account, item
 
 
-async def _signed_in_item(request: web.Request) -> tuple[Principal, source.Account, ReviewItem] | web.Response:
-    """The signed-in reviewer and the item the path names, or the answer that refuses."""
+async def _signed_in(
+    request: web.Request, then: Callable[[web.Request], Awaitable[T | web.Response]]
+) -> tuple[Principal, T] | web.Response:
+    """The signed-in reviewer and what `then` reads of the request (the item the path names, the page's
+    own form), checked in this order; or the answer that refuses."""
     who = await _operator(request)
     if isinstance(who, web.Response):
         return who
-    found = await _account(request)
+    found = await then(request)
     if isinstance(found, web.Response):
         return found
-    return who, *found
-
-
-async def _signed_in_form(request: web.Request) -> tuple[Principal, dict[str, str]] | web.Response:
-    """The signed-in reviewer and the page's own form, or the answer that refuses (checked in this order,
-    before the account is read)."""
-    who = await _operator(request)
-    if isinstance(who, web.Response):
-        return who
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
-    return who, form
+    return who, found
 
 
 async def _log(who: Principal, account: source.Account, item: ReviewItem, what: str, note: str = "") -> None:
@@ -267,10 +259,10 @@ async def queue_page(request: web.Request) -> web.Response:
 
 
 async def item_page(request: web.Request, *, refusal: Any = None, status: int = 200) -> web.Response:
-    opened = await _signed_in_item(request)
+    opened = await _signed_in(request, _account)
     if isinstance(opened, web.Response):
         return opened
-    who, account, item = opened
+    who, (account, item) = opened
     desk = request.app[DESK]
     await _log(who, account, item, "view_item")
     parts = [
@@ -478,10 +470,10 @@ def _access_html(account: source.Account, item: ReviewItem) -> str:
 
 
 async def evidence_file(request: web.Request) -> web.StreamResponse:
-    opened = await _signed_in_item(request)
+    opened = await _signed_in(request, _account)
     if isinstance(opened, web.Response):
         return opened
-    who, account, item = opened
+    who, (account, item) = opened
     n = int(request.match_info["n"])
     if n >= len(item.evidence) or item.evidence[n].ref is None:
         return _refusal_page(404, "no_such_evidence", "There is no such piece of evidence.")
@@ -492,10 +484,10 @@ async def evidence_file(request: web.Request) -> web.StreamResponse:
 
 
 async def listing_image(request: web.Request) -> web.StreamResponse:
-    opened = await _signed_in_item(request)
+    opened = await _signed_in(request, _account)
     if isinstance(opened, web.Response):
         return opened
-    who, account, item = opened
+    who, (account, item) = opened
     product_id = request.match_info["product_id"]
     shown = await asyncio.to_thread(source.links, account.member_id, None)
     listing = next((li for link in shown for li in link.listings if li.product_id == product_id), None)
@@ -567,7 +559,7 @@ def _back_to_item(account: source.Account, item: ReviewItem) -> web.Response:
 
 
 async def claim(request: web.Request) -> web.StreamResponse:
-    posted = await _signed_in_form(request)
+    posted = await _signed_in(request, _form)
     if isinstance(posted, web.Response):
         return posted
     who, form = posted
@@ -596,7 +588,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
 
 
 async def decide(request: web.Request) -> web.StreamResponse:
-    posted = await _signed_in_form(request)
+    posted = await _signed_in(request, _form)
     if isinstance(posted, web.Response):
         return posted
     who, form = posted

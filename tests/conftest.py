@@ -55,6 +55,7 @@ if os.environ.get("SELLER_TEST_DATABASE_URL"):
 
     with sqlalchemy.create_engine(os.environ["DATABASE_URL"]).begin() as _conn:
         _conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+from devtools import temporal_dev  # noqa: E402
 from devtools.seaweed import SeaweedS3  # noqa: E402
 from devtools.smtp_sink import SmtpSink, free_port  # noqa: E402
 
@@ -125,15 +126,7 @@ async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
 async def start_dev_server(**dynamic_config: int) -> WorkflowEnvironment:
     """The dev server with our codec and search attributes; `dynamic_config` sets server limits by their
     dynamic config keys with dots written as `__` (tests that need Temporal's caps lowered)."""
-    extra = [a for k, v in dynamic_config.items() for a in ("--dynamic-config-value", f"{k.replace('__', '.')}={v}")]
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=False,
-        dev_server_log_level="error",
-        dev_server_extra_args=extra,
-    )
+    return await temporal_dev.start_own(**dynamic_config)
 
 
 @pytest_asyncio.fixture(scope="session")

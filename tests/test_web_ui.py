@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,19 +19,17 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import codec_server
-from devtools import ui_check
+from devtools import temporal_dev, ui_check
 from devtools.smtp_sink import free_port
 from models.contract import UnbindInput, ViolationInput
 from models.settings import settings
 from security.codec_access import DEV_OPERATOR, DEV_OPERATOR_PASSWORD, Operator, hash_password, load_access
-from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.support.accounts import appeal_for, audit_rows, finish, linked_pair_with_a_case, start_account
 from tests.support.draws import hex_id
 from tests.support.polling import eventually, until
 from tests.support.signing import signal as send_signed
 from tests.support.signing import update
-from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
 # What the UI shows for an encrypted payload it could not decode: the base64 of the AES-GCM bytes.
@@ -46,15 +43,7 @@ pytestmark = pytest.mark.skipif(
 
 
 async def ui_env(ui_port: int, codec_url: str) -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=True,
-        ui_port=ui_port,
-        dev_server_log_level="error",
-        dev_server_extra_args=["--ui-codec-endpoint", codec_url],
-    )
+    return await temporal_dev.start_own(ui_port=ui_port, codec_url=codec_url)
 
 
 async def test_an_account_is_found_by_its_state_in_the_web_ui() -> None:

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from temporalio.testing import WorkflowEnvironment
 
 import codec_server
 from activities.storage import access_log
-from devtools import ui_check
+from devtools import temporal_dev, ui_check
 from devtools.smtp_sink import free_port
 from evidence.page import item_url
 from models.settings import settings
 from security.codec_access import Operator, hash_password, load_access
-from seller_client import data_converter
 from tests.conftest import new_worker
 from tests.evidence.test_page import (
     BLUE,
@@ -40,7 +37,6 @@ from tests.evidence.test_page import (
 from tests.support.accounts import audit_rows, finish, linked_pair_with_a_case
 from tests.support.polling import until
 from tests.support.signing import update
-from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
 pytestmark = pytest.mark.skipif(
@@ -119,16 +115,8 @@ def review_in_chromium(codec_url: str, workflow_id: str, item_id: str) -> tuple[
 async def test_an_operator_reviews_an_appeal_in_chromium_from_a_fresh_profile() -> None:
     ui_port, codec_port = free_port(), free_port()
     codec_url = f"http://127.0.0.1:{codec_port}"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=True,
-        ui_port=ui_port,
-        dev_server_log_level="error",
-        # What devtools/temporal_dev.py passes: the codec endpoint is the origin the UI is served on.
-        dev_server_extra_args=["--ui-codec-endpoint", codec_url],
-    )
+    # What devtools/temporal_dev.py passes: the codec endpoint is the origin the UI is served on.
+    env = await temporal_dev.start_own(ui_port=ui_port, codec_url=codec_url)
     lin = Operator(LIN, hash_password(LIN_PASSWORD), frozenset({"default"}), frozenset({"operator"}))
     reader = Operator(READER, hash_password(READER_PASSWORD), frozenset({"default"}))
     access = replace(

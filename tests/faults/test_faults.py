@@ -286,20 +286,9 @@ async def test_postgres_stopped_then_started(dev_env: WorkflowEnvironment) -> No
 
 
 async def start_server(port: int, state: Path) -> WorkflowEnvironment:
-    import sys
+    from devtools import temporal_dev
 
-    from seller_client import data_converter
-    from workflows import search_attributes as sa
-
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.prefix) / "bin" / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=False,
-        port=port,
-        dev_server_database_filename=str(state),
-        dev_server_log_level="error",
-    )
+    return await temporal_dev.start_own(port=port, database=state)
 
 
 async def test_dev_server_restarted_under_commands(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from devtools import login_flood
 from models.contract import AppealDecisionInput, LoginInput, UnbindInput, ViolationInput
 from tests.conftest import new_worker, start_dev_server
 from tests.support.accounts import appeal_for, finish, linked_pair_with_a_case, start_account
@@ -72,38 +73,13 @@ async def flood_login_signals(handle: WorkflowHandle, count: int, at_once: int =
     """`count` login signals, the issue's attack, all one message with one valid seller credential; how
     many the server took (it refuses them while a run is at its cap; the attacker goes on regardless)."""
     login = signed(handle, SellerAccount.login, LoginInput("marketplace", "198.51.100.66"))
-
-    async def one() -> bool:
-        try:
-            await handle.signal("login", login)
-            return True
-        except RPCError:
-            return False
-
-    taken = 0
-    for start in range(0, count, at_once):
-        taken += sum(await asyncio.gather(*(one() for _ in range(min(at_once, count - start)))))
-    return taken
+    return await login_flood.flood_login_signals(handle, login, count, at_once)
 
 
 async def flood_login_commands(handle: WorkflowHandle, count: int, at_once: int = 8) -> dict[str, int]:
     """`count` login commands, `at_once` in flight, none sent again: what each got."""
     login = signed(handle, SellerAccount.login, LoginInput("marketplace", "198.51.100.67"))
-    sent = iter(range(count))
-    outcomes: dict[str, int] = {}
-
-    async def sender() -> None:
-        for i in sent:
-            try:
-                await handle.execute_update(SellerAccount.login, login, id=f"flood-{i}-{update_id('login')}")
-                code = "counted"
-            except Exception as err:  # refused (busy, too many): the attacker sends the next one
-                refusal = seller_client.as_refusal(err)
-                code = refusal.code if refusal is not None else type(err).__name__
-            outcomes[code] = outcomes.get(code, 0) + 1
-
-    await asyncio.gather(*(sender() for _ in range(at_once)))
-    return outcomes
+    return await login_flood.flood_login_commands(handle, login, count, at_once, ids=f"flood-{update_id('login')}")
 
 
 async def serious(client: Client, handle: WorkflowHandle, vid: str) -> None:
