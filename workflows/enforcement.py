@@ -319,13 +319,18 @@ class Enforcement:
         )
         self.effects.publish()
 
-    def appealable_case(self, inp: AppealInput) -> AssociationCase:
-        require_live(self.chart, "appeal")
-        case = next((c for c in self.state.cases if c.case_id == inp.case_id), None)
+    def _case(self, case_id: str) -> AssociationCase:
+        """The account's association case `case_id`, or ASSOC-5's refusal."""
+        case = next((c for c in self.state.cases if c.case_id == case_id), None)
         if case is None:
             raise refusal_error(
                 refuse("ASSOC-5", "no_such_case", "There is no such association case on this account.")
             )
+        return case
+
+    def appealable_case(self, inp: AppealInput) -> AssociationCase:
+        require_live(self.chart, "appeal")
+        case = self._case(inp.case_id)
         if case.appealed_at is not None:
             raise refusal_error(refuse("ASSOC-5", "already_appealed", "A case can be appealed only once."))
         if case.decision is not None or workflow.now() >= case.appeal_deadline:
@@ -380,11 +385,7 @@ class Enforcement:
 
     def decidable_case(self, inp: AppealDecisionInput) -> AssociationCase:
         require_live(self.chart, "decide_appeal")
-        case = next((c for c in self.state.cases if c.case_id == inp.case_id), None)
-        if case is None:
-            raise refusal_error(
-                refuse("ASSOC-5", "no_such_case", "There is no such association case on this account.")
-            )
+        case = self._case(inp.case_id)
         if case.decision is not None:
             raise refusal_error(refuse("ASSOC-5", "already_decided", f"The case was already {case.decision}."))
         if case.appealed_at is None:
