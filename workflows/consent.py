@@ -21,6 +21,9 @@ def withdrawal_workflow_id(member_id: str, purpose: str) -> str:
     return f"withdraw-consent-{purpose}-{member_id}"
 
 
+# Not one class with retention.ErasureRequest, though each runs one activity: a withdrawal is stamped
+# with the workflow's time (the activity checks the credential at it) and each rule has its own timeout
+# and retries; shared, the one line that differs would be all its parameters.
 @workflow.defn
 class ConsentWithdrawalRequest:
     @workflow.run

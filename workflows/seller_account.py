@@ -165,6 +165,8 @@ class SellerAccount:
             on_failed=self.attention.step_failed,
             on_succeeded=self.attention.step_succeeded,
         )
+        # Each part is handed what it uses by name (docs/STYLE.md), so their __init__s repeat these four: a
+        # base class or a bundle of them would hide which part reads what.
         state, chart, profile, policy = self.state, self.chart, self.profile, self.policy
         self.effects = Effects(
             state=state,
