@@ -85,12 +85,15 @@ def test_any_edited_field_breaks_the_signature(field: str, value: object) -> Non
     assert code(dataclasses.replace(cred, **{field: value}), "appeal", keys=ring) == "credential_invalid"
 
 
+def risk_report(ring: tuple[credentials.SigningKey, ...], **kw) -> Credential:  # type: ignore[no-untyped-def]
+    """The risk engine's credential for a violation report on M1, issued at NOW."""
+    return sign(role="service", actor="risk", account="M1", command="report_violation", now=NOW, keys=ring, **kw)
+
+
 def test_expiry_is_judged_at_the_time_given() -> None:
     ring = keys(K_OLD)
     ttl = timedelta(minutes=10)  # explicit: the suite's default lifetime is long (tests/conftest.py)
-    cred = sign(
-        role="service", actor="risk", account="M1", command="report_violation", now=NOW, keys=ring, ttl=ttl
-    )
+    cred = risk_report(ring, ttl=ttl)
     assert code(cred, "report_violation", keys=ring, now=NOW + timedelta(minutes=9)) is None
     assert code(cred, "report_violation", keys=ring, now=NOW + timedelta(minutes=10)) == "credential_expired"
 
@@ -157,15 +160,7 @@ def violation(**kw: object) -> ViolationInput:
 def test_a_credential_carries_no_other_payload_and_no_new_fact() -> None:
     ring = keys(K_OLD)
     serious = violation(severity="serious")
-    cred = sign(
-        role="service",
-        actor="risk",
-        account="M1",
-        command="report_violation",
-        now=NOW,
-        keys=ring,
-        payload=serious,
-    )
+    cred = risk_report(ring, payload=serious)
     assert (cred.fact_id, cred.digest) == binding(serious) and cred.fact_id == "v-7"
     assert code(cred, "report_violation", keys=ring, bound=binding(serious)) is None
     # The same credential on another payload, or on the same payload as a new fact: refused.
@@ -185,16 +180,7 @@ def test_a_signal_is_judged_as_of_its_sending_an_update_as_it_arrives() -> None:
     ring = keys(K_OLD)
     report = violation()
     ttl = timedelta(minutes=10)
-    cred = sign(
-        role="service",
-        actor="risk",
-        account="M1",
-        command="report_violation",
-        now=NOW,
-        keys=ring,
-        ttl=ttl,
-        payload=report,
-    )
+    cred = risk_report(ring, ttl=ttl, payload=report)
     late = NOW + timedelta(minutes=15)  # a worker outage of 15 minutes
     assert code(cred, "report_violation", keys=ring, bound=binding(report), now=late, as_sent=True) is None
     assert code(cred, "report_violation", keys=ring, bound=binding(report), now=late) == "credential_expired"
@@ -207,7 +193,7 @@ def test_a_signal_is_judged_as_of_its_sending_an_update_as_it_arrives() -> None:
 
 def test_a_credential_of_the_first_format_is_refused_as_unbound() -> None:
     ring = keys(K_OLD)
-    cred = sign(role="service", actor="risk", account="M1", command="report_violation", now=NOW, keys=ring)
+    cred = risk_report(ring)
     v1 = dataclasses.replace(cred, issued_at=None, fact_id="", digest="")
     v1.signature = credentials._digest(ring[0].secret, v1)
     assert code(v1, "report_violation", keys=ring) == "credential_unbound"

@@ -79,34 +79,23 @@ async def test_every_alias_is_refused_as_a_duplicate_identity_then_as_barred(
         accepted = await seller_client.register(dev_env.client, first, task_queue=worker.task_queue)
         assert accepted.accepted and accepted.member_id, accepted.refusal
 
-        seconds = {alias: second_store(first, alias) for alias in ALIASES}
-        results = await asyncio.gather(
-            *(
-                seller_client.register(dev_env.client, r, task_queue=worker.task_queue)
-                for r in seconds.values()
+        async def each_alias_registers() -> dict[str, object]:
+            """A second store of `first`'s identity under each alias at once: each one's refusal."""
+            stores = {alias: second_store(first, alias) for alias in ALIASES}
+            results = await asyncio.gather(
+                *(seller_client.register(dev_env.client, r, task_queue=worker.task_queue) for r in stores.values())
             )
-        )
-        outcome = {
-            alias: r.refusal and (r.refusal.rule, r.refusal.code, r.refusal.retryable)
-            for alias, r in zip(seconds, results, strict=True)
-        }
-        assert outcome == dict.fromkeys(ALIASES, ("REG-11", "duplicate_identity", False))
+            return {
+                alias: r.refusal and (r.refusal.rule, r.refusal.code, r.refusal.retryable)
+                for alias, r in zip(stores, results, strict=True)
+            }
+
+        assert await each_alias_registers() == dict.fromkeys(ALIASES, ("REG-11", "duplicate_identity", False))
 
         # REG-5: the first account is closed for serious violations; its identity is barred however it
         # is typed (the fresh attributes of each attempt were never registered, so only the alias matters).
         bar_identity(BarIdentityInput(member_id=accepted.member_id, at=datetime.now(UTC)))
-        thirds = {alias: second_store(first, alias) for alias in ALIASES}
-        results = await asyncio.gather(
-            *(
-                seller_client.register(dev_env.client, r, task_queue=worker.task_queue)
-                for r in thirds.values()
-            )
-        )
-        outcome = {
-            alias: r.refusal and (r.refusal.rule, r.refusal.code, r.refusal.retryable)
-            for alias, r in zip(thirds, results, strict=True)
-        }
-        assert outcome == dict.fromkeys(ALIASES, ("REG-5", "identity_barred", False))
+        assert await each_alias_registers() == dict.fromkeys(ALIASES, ("REG-5", "identity_barred", False))
 
 
 @pytest.mark.parametrize(

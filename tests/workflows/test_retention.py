@@ -28,6 +28,7 @@ from activities.storage.db import engine
 from commands.privacy import erase, export_member
 from devtools.identity_factory import applicant
 from devtools.smtp_sink import SmtpSink
+from models.activity_io import ErasureReport
 from models.contract import AppealDecisionInput, RegistrationInput, VerifyEmailInput, ViolationInput
 from models.data_keys import DataKey
 from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
@@ -220,35 +221,21 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
             if hasattr(time_env, "get_current_time")
             else seller_client.utcnow()
         )
-        live = await erase(
-            time_env.client,
-            member,
-            reason="seller_request",
-            actor="operator:lin",
-            at=now,
-            task_queue=worker.task_queue,
-        )
+
+        async def erase_on_request() -> ErasureReport:
+            """The seller's request to erase, sent by an operator: the same request each time."""
+            return await erase(
+                time_env.client, member, reason="seller_request", actor="operator:lin", at=now, task_queue=worker.task_queue
+            )
+
+        live = await erase_on_request()
         assert not live.erased and live.refusal is not None
         assert (live.refusal.rule, live.refusal.code) == ("DATA-4", "account_live")
         assert rows(FaceTemplate, member_id=member)
 
         await closed_for_a_serious_violation(time_env, member)
-        first = await erase(
-            time_env.client,
-            member,
-            reason="seller_request",
-            actor="operator:lin",
-            at=now,
-            task_queue=worker.task_queue,
-        )
-        again = await erase(
-            time_env.client,
-            member,
-            reason="seller_request",
-            actor="operator:lin",
-            at=now,
-            task_queue=worker.task_queue,
-        )
+        first = await erase_on_request()
+        again = await erase_on_request()
     assert first.erased and first.deleted["face_template"] == 1 and first.deleted["identity_fingerprint"] >= 4
     assert first.deleted["data_key"] == 2, "the account's and its registration's"
     assert any(k.startswith("barred_fingerprint: REG-5") for k in first.kept)
