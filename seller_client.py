@@ -234,14 +234,18 @@ async def signal(
             # seconds (a healthy run continues as new within them): the keeper looks now, and heals a
             # run no worker can move (workflows/healing.py). It is asked again while the wait lasts.
             if (out_of_reach or (at_cap and delay >= 2.0)) and loop.time() - healer_asked >= HEAL_ASK_EVERY:
+                if healer_asked < 0:  # the first ask: the keeper's look (a stall is confirmed over ~80 s) is waited out
+                    give_up = max(give_up, loop.time() + HEAL_PATIENCE_SECONDS)
                 healer_asked = loop.time()
                 await ask_keeper(client, member_id, FACT_REFUSED)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
-# How often a waiting sender asks the keeper to look again at a run that still refuses it.
+# How often a waiting sender asks the keeper to look again at a run that still refuses it, and how long
+# it then waits at least: the keeper confirms a stall over STALL_AFTER + STALL_CONFIRM (activities/healing.py).
 HEAL_ASK_EVERY = 30.0
+HEAL_PATIENCE_SECONDS = 180.0
 
 
 def _open_in_registry(member_id: str) -> bool:
