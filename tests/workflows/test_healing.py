@@ -99,6 +99,19 @@ async def test_a_terminated_account_is_reset_and_a_serious_violation_still_close
     assert {r.status for r in runs} >= {WorkflowExecutionStatus.TERMINATED}, "the terminated run is on the record"
 
 
+async def test_an_operator_asks_the_keeper_from_the_command_line(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
+    client = dev_env.client
+    async with new_worker(client) as worker:
+        h = await idle_account(dev_env, worker.task_queue)
+        healthy_code, healthy = await cli("heal", member_of(h))
+        await h.terminate("a stranger on the frontend")
+        code, report = await cli("heal", member_of(h))
+        status = await client.get_workflow_handle(h.id).query(SellerAccount.status)
+    assert (healthy_code, healthy["action"]) == (0, "healthy")
+    assert (code, report["action"], report["detail"]) == (0, "reset", "run_terminated")
+    assert status.state == "open"
+
+
 async def test_a_run_started_under_the_accounts_id_does_not_hide_it(dev_env: WorkflowEnvironment) -> None:
     """A stranger terminates an open account, then starts SellerAccount under its id with an input of
     their making: that run's admission is refused and it fails. The keeper resets the account's own run,
