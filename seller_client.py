@@ -234,14 +234,18 @@ async def signal(
             # seconds (a healthy run continues as new within them): the keeper looks now, and heals a
             # run no worker can move (workflows/healing.py). It is asked again while the wait lasts.
             if (out_of_reach or (at_cap and delay >= 2.0)) and loop.time() - healer_asked >= HEAL_ASK_EVERY:
+                if healer_asked < 0:  # the first ask: the keeper's look (a stall is confirmed over ~80 s) is waited out
+                    give_up = max(give_up, loop.time() + HEAL_PATIENCE_SECONDS)
                 healer_asked = loop.time()
                 await ask_keeper(client, member_id, FACT_REFUSED)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
-# How often a waiting sender asks the keeper to look again at a run that still refuses it.
+# How often a waiting sender asks the keeper to look again at a run that still refuses it, and how long
+# it then waits at least: the keeper confirms a stall over STALL_AFTER + STALL_CONFIRM (activities/healing.py).
 HEAL_ASK_EVERY = 30.0
+HEAL_PATIENCE_SECONDS = 180.0
 
 
 def _open_in_registry(member_id: str) -> bool:
@@ -250,15 +254,16 @@ def _open_in_registry(member_id: str) -> bool:
     return open_in_registry(member_id)
 
 
-async def ask_keeper(client: Client, member_id: str, why: str) -> None:
-    """Start the account's healer (one at a time per account; a healthy run is left as it is)."""
+async def ask_keeper(client: Client, member_id: str, why: str) -> WorkflowHandle | None:
+    """Start the account's healer (one at a time per account; a healthy run is left as it is): its
+    handle, whose result is the keeper's HealReport, or None if it could not be started."""
     try:
         # The account's own task queue: its workers are the ones that can heal it.
         task_queue = (await account(client, member_id).describe()).task_queue
     except RPCError:
         task_queue = settings().task_queue
     try:
-        await client.start_workflow(
+        return await client.start_workflow(
             AccountHealer.run,
             HealInput(member_id, why),
             id=healer_id(member_id),
@@ -268,6 +273,7 @@ async def ask_keeper(client: Client, member_id: str, why: str) -> None:
         )
     except RPCError as err:  # the sender goes on waiting; the sweep finds what this could not start
         logging.getLogger(__name__).warning("the account keeper could not be asked: %s", err.status)
+        return None
 
 
 # How long the facade keeps a signal it could not deliver yet (a run at a cap, a server restarting).
