@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
@@ -295,22 +300,28 @@ def registered_email(member_id: str, email: str) -> None:
     registered_account(member_id, store_name="Mail Store", email=email)
 
 
+async def asks_for_a_mail_code(h: WorkflowHandle) -> tuple[str, WorkflowUpdateHandle[Any]]:
+    """The seller, their email on the registry, asks for a mail code: the email and the accepted update."""
+    member_id = (await h.query(SellerAccount.status)).member_id
+    email = f"{member_id.lower()}@example.com"
+    registered_email(member_id, email)
+    pending = await h.start_update(
+        SellerAccount.request_email_code,
+        signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
+        id=signing.update_id("request_email_code"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    return email, pending
+
+
 async def test_a_serious_violation_closes_an_account_whose_email_step_is_failing(
     time_env: WorkflowEnvironment, mailbox: SmtpSink
 ) -> None:
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue)
-        member_id = (await h.query(SellerAccount.status)).member_id
-        email = f"{member_id.lower()}@example.com"
-        registered_email(member_id, email)
         mailbox.stop()  # SMTP refuses connections: the mail step retries
         try:
-            pending = await h.start_update(
-                SellerAccount.request_email_code,
-                signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
-                id=signing.update_id("request_email_code"),
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            )
+            _, pending = await asks_for_a_mail_code(h)
             await asyncio.sleep(1.5)  # the step has failed and is waiting for its next attempt
             # Other commands do not wait behind it (issue 18 #5): a wrong code is answered at once.
             with pytest.raises(WorkflowUpdateFailedError) as wrong:
@@ -345,17 +356,9 @@ async def test_a_step_out_of_retries_needs_attention_and_the_next_attempt_clears
     policy = dataclasses.replace(POLICY, steps=StepsPolicy(retry_budget_seconds=6, max_attempts=4))
     async with new_worker(time_env.client) as worker:
         h = await start_account(time_env, worker.task_queue, policy=policy)
-        member_id = (await h.query(SellerAccount.status)).member_id
-        email = f"{member_id.lower()}@example.com"
-        registered_email(member_id, email)
         mailbox.stop()
         try:
-            pending = await h.start_update(
-                SellerAccount.request_email_code,
-                signing.signed(h, SellerAccount.request_email_code, RequestCodeInput(email)),
-                id=signing.update_id("request_email_code"),
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            )
+            email, pending = await asks_for_a_mail_code(h)
             with pytest.raises(WorkflowUpdateFailedError) as err:
                 await pending.result()  # the test server skips the backoff until the budget runs out
         finally:
