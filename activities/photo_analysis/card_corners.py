@@ -33,7 +33,7 @@ and a thumb over it both made the corner unlike the card.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -52,6 +52,7 @@ COMMON_SHARE = (
     0.08  # a colour this share of a strip is the background's own (a holding finger in the strip is less)
 )
 CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel
+INNER = REACH + HALF + 2  # px inside the outline: on the card's face even with the corner found REACH off
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class CornerOutline:
     arc: list[
         float
     ]  # the share of the rounded arc itself without a step: what an object over the corner covers
+    # the share of the apex window whose inside (INNER px in) is like what lies around it outside
+    enclosed: list[float] = field(default_factory=list)
 
 
 def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
@@ -159,7 +162,7 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
     pts, normals, on_arc = _apex_outline()
     pts = pts + m
     offsets = np.arange(-REACH, REACH + 1, dtype=np.float32)
-    broken, foreign, clipped, arc = [], [], [], []
+    broken, foreign, clipped, arc, enclosed = [], [], [], [], []
     for k in range(4):
         L, inside, valid = _turned(canvas, k)
 
@@ -178,6 +181,17 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         seen = inside[oy, ox]
         white = seen & ~valid[oy, ox]
         outside = L[oy, ox]
+        in_at = np.round(pts + INNER * normals).astype(int)
+        ix = np.clip(in_at[:, 0], 0, L.shape[1] - 1)
+        iy = np.clip(in_at[:, 1], 0, L.shape[0] - 1)
+        within = valid[iy, ix] & seen
+        far_at = np.round(pts - INNER * normals).astype(int)
+        fx = np.clip(far_at[:, 0], 0, L.shape[1] - 1)
+        fy = np.clip(far_at[:, 1], 0, L.shape[0] - 1)
+        # What lies around the corner outside the outline: just across it and INNER px out.
+        around = _common_colours(
+            np.concatenate([outside[seen & valid[oy, ox]], L[fy, fx][inside[fy, fx] & valid[fy, fx]]])
+        )
 
         def strip(
             x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, valid: np.ndarray = valid
@@ -196,8 +210,14 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         unlike = _nearest(outside, back) >= UNLIKE
         foreign.append(float((gone & (unlike | white)).sum()) / max(1, int(gone.sum())))
         clipped.append(float(white.sum()) / n)
+        # What lies just inside the corner: the card's face, whatever its print, unless the outline
+        # there encloses the background (a corner put where the card is not) or the print there is
+        # the background's very colour (camouflage).
+        enclosed.append(
+            float((within & (_nearest(L[iy, ix], around) < UNLIKE)).sum()) / max(1, int(within.sum()))
+        )
         arc.append(float((gone & on_arc).sum()) / max(1, int((seen & on_arc).sum())))
-    return CornerOutline(broken, foreign, clipped, arc)
+    return CornerOutline(broken, foreign, clipped, arc, enclosed)
 
 
 def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,9 @@ class DetectionSettings:
     # between is unsure and goes to review.
     outline_covered_min: float = 0.7
     outline_foreign_min: float = 0.6
+    # Corners unlike one another: one corner's inside this much more like what lies around it outside
+    # than another's (`CornerOutline.enclosed`; genuine cards on the tune split: at most 0.19, grass).
+    enclosed_spread_max: float = 0.4
     # A side judged print inside the card (a header's lower edge) is the card's border after all when
     # the strip beyond it is like the background beyond its two neighbours (brick: up to 0.26; a band or
     # header beyond it: another colour altogether).
@@ -658,10 +661,17 @@ def judge_corners(
         card_corner_outline_broken=broken,
         card_corner_outline_foreign=foreign,
         card_corner_clipped=outline.clipped[worst],
+        card_corner_enclosed_spread=max(outline.enclosed) - min(outline.enclosed),
     )
     if arc >= s.outline_covered_min and foreign >= s.outline_foreign_min:
         return CORNER_MISSING, ""
     if max(outline.broken) > s.outline_intact_max or max(outline.arc) > s.outline_intact_max:
+        return FOUND, "card_corner_outline"
+    if max(outline.enclosed) - min(outline.enclosed) >= s.enclosed_spread_max:
+        # The four corners are one object's: the same card face inside, the same cut edge. One corner
+        # whose inside is what lies around it outside while another's is not encloses background (a
+        # corner put where the card is not: its steps were the background's texture) or print the
+        # background's colour at that corner only. Not a corner seen to be the card's: a person looks.
         return FOUND, "card_corner_outline"
     return FOUND, ""
 
