@@ -122,15 +122,23 @@ async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
-async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
+async def start_dev_server(**dynamic_config: int) -> WorkflowEnvironment:
+    """The dev server with our codec and search attributes; `dynamic_config` sets server limits by their
+    dynamic config keys with dots written as `__` (tests that need Temporal's caps lowered)."""
+    extra = [a for k, v in dynamic_config.items() for a in ("--dynamic-config-value", f"{k.replace('__', '.')}={v}")]
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         data_converter=data_converter(settings()),
         search_attributes=sa.ALL,
         ui=False,
         dev_server_log_level="error",
+        dev_server_extra_args=extra,
     )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server()
     try:
         yield env
     finally:
