@@ -21,6 +21,14 @@ straightened with a margin around it (`straightened`), along that boundary:
   (below) makes unlikely, and which still yields `review`, never `refused`, unless it is foreign along
   most of the apex.
 
+* **the card inside each corner** (`enclosed`): just inside the outline, past the pixels it may be
+  off, lies the card's face; around the corner outside lies whatever is behind the card. Where the
+  inside is among the colours around it outside, the outline there encloses the background (a corner
+  put where the card is not, whose "steps" were the background's texture) or runs inside the card.
+  The four corners are one object's, so it is their spread that counts (light, white balance and the
+  background's kind apply to all four alike); print the background's colour at one corner only is
+  camouflage, and what this cue yields is review, never a refusal.
+
 Per corner the apex window (the arc and a short stretch of each side) is scored: the share of its
 outline without a step (`broken`), the share of the arc itself (`arc`: an object over the corner
 covers the arc, whatever else it covers; fingers along a side near the corner do not), and of the
