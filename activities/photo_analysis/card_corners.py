@@ -90,6 +90,8 @@ class CornerOutline:
     ]  # the share of the rounded arc itself without a step: what an object over the corner covers
     # the share of the apex window whose inside (INNER px in) is like what lies around it outside
     enclosed: list[float] = field(default_factory=list)
+    # the share of the apex window whose strongest step sits within a pixel of its neighbours': one edge
+    coherent: list[float] = field(default_factory=list)
 
 
 def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
@@ -170,7 +172,7 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
     pts, normals, on_arc = _apex_outline()
     pts = pts + m
     offsets = np.arange(-REACH, REACH + 1, dtype=np.float32)
-    broken, foreign, clipped, arc, enclosed = [], [], [], [], []
+    broken, foreign, clipped, arc, enclosed, coherent = [], [], [], [], [], []
     for k in range(4):
         L, inside, valid = _turned(canvas, k)
 
@@ -182,7 +184,15 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         centres = pts[:, None, :] + offsets[None, :, None] * normals[:, None, :]
         inner = sample(centres + HALF * normals[:, None, :])
         outer = sample(centres - HALF * normals[:, None, :])
-        step = np.sqrt(((inner - outer) ** 2).sum(-1)).max(axis=1)
+        steps = np.sqrt(((inner - outer) ** 2).sum(-1))
+        step = steps.max(axis=1)
+        # The card's cut edge is one line along the outline: its strongest step moves at most a pixel
+        # from one point to the next. A textured background's steps (stars, woodwork, mortar) are
+        # strongest here and there across the reach.
+        strongest = steps.argmax(axis=1)
+        still = np.zeros(len(step), bool)
+        jumps = np.abs(np.diff(strongest))
+        still[1:-1] = (jumps[:-1] <= 1) & (jumps[1:] <= 1)
         out_at = np.round(pts - (HALF + 1) * normals).astype(int)
         ox = np.clip(out_at[:, 0], 0, L.shape[1] - 1)
         oy = np.clip(out_at[:, 1], 0, L.shape[0] - 1)
@@ -225,7 +235,8 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
             float((within & (_nearest(L[iy, ix], around) < UNLIKE)).sum()) / max(1, int(within.sum()))
         )
         arc.append(float((gone & on_arc).sum()) / max(1, int((seen & on_arc).sum())))
-    return CornerOutline(broken, foreign, clipped, arc, enclosed)
+        coherent.append(float((seen & (step >= STEP) & still).sum()) / n)
+    return CornerOutline(broken, foreign, clipped, arc, enclosed, coherent)
 
 
 def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
