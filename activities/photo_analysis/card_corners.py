@@ -26,8 +26,10 @@ straightened with a margin around it (`straightened`), along that boundary:
   inside is among the colours around it outside, the outline there encloses the background (a corner
   put where the card is not, whose "steps" were the background's texture) or runs inside the card.
   The four corners are one object's, so it is their spread that counts (light, white balance and the
-  background's kind apply to all four alike); print the background's colour at one corner only is
-  camouflage, and what this cue yields is review, never a refusal.
+  background's kind apply to all four alike), over the corners whose steps are not one edge along the
+  outline (`coherent`: a card's plain face the colour of a pale wall still shows its cut edge as one
+  line; a background's texture is strongest here and there). Print the background's colour at one
+  corner is camouflage: what this cue yields is review, never a refusal.
 
 Per corner the apex window (the arc and a short stretch of each side) is scored: the share of its
 outline without a step (`broken`), the share of the arc itself (`arc`: an object over the corner
