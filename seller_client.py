@@ -254,15 +254,16 @@ def _open_in_registry(member_id: str) -> bool:
     return open_in_registry(member_id)
 
 
-async def ask_keeper(client: Client, member_id: str, why: str) -> None:
-    """Start the account's healer (one at a time per account; a healthy run is left as it is)."""
+async def ask_keeper(client: Client, member_id: str, why: str) -> WorkflowHandle | None:
+    """Start the account's healer (one at a time per account; a healthy run is left as it is): its
+    handle, whose result is the keeper's HealReport, or None if it could not be started."""
     try:
         # The account's own task queue: its workers are the ones that can heal it.
         task_queue = (await account(client, member_id).describe()).task_queue
     except RPCError:
         task_queue = settings().task_queue
     try:
-        await client.start_workflow(
+        return await client.start_workflow(
             AccountHealer.run,
             HealInput(member_id, why),
             id=healer_id(member_id),
@@ -272,6 +273,7 @@ async def ask_keeper(client: Client, member_id: str, why: str) -> None:
         )
     except RPCError as err:  # the sender goes on waiting; the sweep finds what this could not start
         logging.getLogger(__name__).warning("the account keeper could not be asked: %s", err.status)
+        return None
 
 
 # How long the facade keeps a signal it could not deliver yet (a run at a cap, a server restarting).

@@ -33,6 +33,7 @@ from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, ResetReapplyExcludeType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import (
+    GetWorkflowExecutionHistoryRequest,
     GetWorkflowExecutionHistoryReverseRequest,
     ResetWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest,
@@ -82,6 +83,9 @@ RESETS_WINDOW = timedelta(hours=1)
 # At most this many facts are sent again after one reset, the first properly signed ones, one per fact id.
 MAX_FACTS = 1000
 RULE = "ENF-4"
+ADMIT_ACCOUNT = "admit_account"
+# How many runs back the keeper looks for the account's own run past runs others started under its id.
+MAX_RUNS_BACK = 20
 ACCOUNT_WORKFLOW_TYPE = "SellerAccount"
 ACTOR = "system:account-keeper"
 
@@ -120,7 +124,43 @@ class Healing:
             await asyncio.to_thread(_audit, member_id, "resets_exhausted", {"cause": why})
             log.error("account %s is stuck again after %d resets within %s: an operator must look", member_id, MAX_RESETS, RESETS_WINDOW)
             return HealReport(member_id, "resets_exhausted", f"{why}; reset {MAX_RESETS} times within the hour already.")
-        return await self._reset(member_id, desc.run_id, why)
+        run_id = await self._last_admitted_run(handle.id, desc.run_id)
+        if run_id is None:
+            await asyncio.to_thread(_audit, member_id, "not_resettable", {"cause": why})
+            return HealReport(member_id, "not_resettable", f"{why}; no run of this account was admitted.")
+        return await self._reset(member_id, run_id, why)
+
+    async def _last_admitted_run(self, workflow_id: str, latest: str) -> str | None:
+        """The latest run that is the account's own: not one that anyone on the frontend started under its
+        id and its admission refused (workflows/admission.py). Resetting such a run would replay it to
+        its refusal again; the account's life is in the run before it."""
+        runs = [latest] + [wf.run_id async for wf in self.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        for run_id in list(dict.fromkeys(runs))[:MAX_RUNS_BACK]:
+            if not await self._admission_refused(workflow_id, run_id):
+                return run_id
+        return None
+
+    async def _admission_refused(self, workflow_id: str, run_id: str) -> bool:
+        """Whether the run asked to be admitted and was refused: its `admit_account` answered a refusal
+        (an admission is asked in a run's first workflow tasks, so its first page of history has it)."""
+        page = await self.client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace=self.client.namespace,
+                execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+                maximum_page_size=100,
+            )
+        )
+        admissions: set[int] = set()
+        for event in page.history.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                if event.activity_task_scheduled_event_attributes.activity_type.name == ADMIT_ACCOUNT:
+                    admissions.add(event.event_id)
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                attrs = event.activity_task_completed_event_attributes
+                if attrs.scheduled_event_id in admissions:
+                    [refusal] = await self.client.data_converter.decode(list(attrs.result.payloads))
+                    return refusal is not None
+        return False
 
     async def _out_of_reach(self, workflow_id: str, desc: WorkflowExecutionDescription) -> str | None:
         """Why the run is beyond its workers, or None."""
@@ -265,12 +305,18 @@ class Healing:
         )
         members: list[str] = []
         for query in queries:
-            async for wf in self.client.list_workflows(query, page_size=500):
-                member = wf.id.removeprefix(workflow_id_of(""))
-                if member not in members:
-                    members.append(member)
-                if len(members) % 100 == 0:
-                    activity.heartbeat()
+            try:
+                async for wf in self.client.list_workflows(query, page_size=500):
+                    member = wf.id.removeprefix(workflow_id_of(""))
+                    if member not in members:
+                        members.append(member)
+                    if len(members) % 100 == 0:
+                        activity.heartbeat()
+            except RPCError as err:
+                # A server before 1.28 has no TemporalReportedProblems: the other query still runs.
+                if err.status != RPCStatusCode.INVALID_ARGUMENT:
+                    raise
+                log.warning("the keeper's sweep query was refused (%s): %s", err.status.name, query[:80])
         return StrandedAccounts(members, until)
 
 

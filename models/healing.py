@@ -9,6 +9,7 @@ from datetime import datetime
 FACT_REFUSED = "fact_refused"  # a service's fact was refused by the server for the run's caps, or the run was gone
 RUN_ENDED = "run_ended"  # the sweep found the run terminated, failed or timed out
 TASK_FAILING = "task_failing"  # the sweep found the server reporting repeated workflow task problems
+OPERATOR_ASKED = "operator_asked"  # `starter.py heal MEMBER`
 
 
 @dataclass

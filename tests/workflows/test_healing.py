@@ -20,19 +20,22 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 import seller_client
 from activities.healing import Healing, keeper_trail
+from models.account_state import AccountInput
 from models.contract import ViolationInput
 from models.healing import RUN_ENDED, HealInput, StrandedQuery
 from tests.conftest import new_worker, start_dev_server
 from tests.support.accounts import start_account
 from tests.support.polling import eventually
 from tests.support.signing import member_of, signed
+from tests.workflows.test_admission import attacker_input
 from tests.workflows.test_traffic import closed_status, flood_login_signals
 from worker import start_keepers
 from workflows.healing import KEEPER_WORKFLOW_ID
@@ -94,6 +97,42 @@ async def test_a_terminated_account_is_reset_and_a_serious_violation_still_close
     assert status.closed_reason == "serious_violation"
     assert "account_reset" in audit_events(member_of(h))
     assert {r.status for r in runs} >= {WorkflowExecutionStatus.TERMINATED}, "the terminated run is on the record"
+
+
+async def test_an_operator_asks_the_keeper_from_the_command_line(dev_env: WorkflowEnvironment, cli) -> None:  # type: ignore[no-untyped-def]
+    client = dev_env.client
+    async with new_worker(client) as worker:
+        h = await idle_account(dev_env, worker.task_queue)
+        healthy_code, healthy = await cli("heal", member_of(h))
+        await h.terminate("a stranger on the frontend")
+        code, report = await cli("heal", member_of(h))
+        status = await client.get_workflow_handle(h.id).query(SellerAccount.status)
+    assert (healthy_code, healthy["action"]) == (0, "healthy")
+    assert (code, report["action"], report["detail"]) == (0, "reset", "run_terminated")
+    assert status.state == "open"
+
+
+async def test_a_run_started_under_the_accounts_id_does_not_hide_it(dev_env: WorkflowEnvironment) -> None:
+    """A stranger terminates an open account, then starts SellerAccount under its id with an input of
+    their making: that run's admission is refused and it fails. The keeper resets the account's own run,
+    not the stranger's, and a serious violation closes the account."""
+    client = dev_env.client
+    async with new_worker(client) as worker:
+        h = await idle_account(dev_env, worker.task_queue)
+        await h.terminate("a stranger on the frontend")
+        forged = await attacker_input(dev_env, member_of(h))
+        with pytest.raises(WorkflowFailureError):
+            await (await client.start_workflow(SellerAccount.run, forged, id=h.id, task_queue=worker.task_queue)).result()
+        violation = ViolationInput("after-the-forged-start", "ip", "ENF-1", severity="serious")
+        answer = await seller_client.report_violation(client, member_of(h), violation)
+        status = await closed_status(client, h)
+        first = (await client.get_workflow_handle(h.id).fetch_history()).events[0]
+        [start] = await client.data_converter.decode(
+            first.workflow_execution_started_event_attributes.input.payloads, [AccountInput]
+        )
+    assert answer == seller_client.COUNTED
+    assert status.closed_reason == "serious_violation"
+    assert start.profile.store_name == "Test Store", "the account's own run was reset, not the stranger's"
 
 
 async def test_a_stalled_run_is_reset_without_the_flood_and_its_signed_facts_land(dev_env: WorkflowEnvironment) -> None:
