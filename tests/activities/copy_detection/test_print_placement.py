@@ -1,0 +1,92 @@
+"""ASSOC-3 on flat artwork: a print that comes back must come back where the product's outline puts it,
+and the query's interior must hold nothing the stored picture lacks but overlays. Pinned on the two
+look-alikes the held-out bench once linked (seeded corpus, held-out numbers): a phone case whose dot grid
+sits a few pixels off on the same case, and a poster whose badge is the stored one at 1.3 times. Their
+copies still link."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from activities.copy_detection import image_signature as vis
+from activities.product_index import Match, best_match, listing_signature, signature_row
+from devtools import picture_corpus as pc
+from models.policy import load_policy
+from models.products import ProductSignature
+
+POLICY = load_policy().association
+PHONE_CASE = (pc.split("heldout", 6), 2, 16)  # (original, stored variant, look-alike variant)
+POSTER = (pc.split("heldout", 8), 1, 20)
+
+
+def _stored(n: int, variant: int) -> ProductSignature:
+    return signature_row("P1", listing_signature("Printed case", "Bright print", pc.flat_artwork(n, variant)))
+
+
+def _decide(row: ProductSignature, img: Image.Image) -> Match | None:
+    """The decision on the one stored row, by the picture alone (another text; the pHash never decides)."""
+    sig = listing_signature("Summer deal", "Ships tomorrow from the warehouse", img)
+    rows = [(1, row.text, row.features, row.thumb, "P1", "S1", sig.phash)]
+    return best_match(sig, rows, {1}, POLICY.text_similarity_threshold, -1)
+
+
+def _judged(row: ProductSignature, img: Image.Image) -> vis.Confirmation:
+    q = vis.query_signature(img)
+    stored = vis.unpack(row.features)
+    p = vis.placed(stored, q, vis.unpack_regions(row.features), vis.unpack_coarse(row.features))
+    thumb = vis.unthumbnail(row.thumb)
+    assert p.placed and thumb is not None
+    return vis.judged(p, stored, thumb, q)
+
+
+@pytest.fixture(scope="module")
+def phone_case() -> ProductSignature:
+    n, v, _ = PHONE_CASE
+    assert pc.flat_template(n)[0] == "phone_case" and pc.flat_template(n)[3] == "pattern"
+    return _stored(n, v)
+
+
+@pytest.fixture(scope="module")
+def poster() -> ProductSignature:
+    n, v, _ = POSTER
+    assert pc.flat_template(n)[0] == "poster" and pc.flat_template(n)[3] == "logo"
+    return _stored(n, v)
+
+
+def test_a_dot_grid_shifted_on_the_same_case_is_not_linked(phone_case: ProductSignature) -> None:
+    """Local features place the stored print on the look-alike's dots and every test of the print passes;
+    the case's outline, under that placement, is elsewhere."""
+    n, _, look = PHONE_CASE
+    img = pc.flat_artwork(n, look)
+    c = _judged(phone_case, img)
+    assert c.evidence == "local_features" and c.inliers >= vis.MIN_INLIERS
+    assert c.patch_agreement >= vis.MIN_PATCH_AGREEMENT and c.agreement >= vis.MIN_AGREEMENT
+    assert c.outline_points >= vis.MIN_OUTLINE_POINTS and c.outline < vis.OUTLINE_FLOOR
+    assert not c.is_copy
+    assert _decide(phone_case, img) is None
+
+
+def test_a_badge_at_another_scale_on_the_same_poster_is_not_linked(poster: ProductSignature) -> None:
+    """The regions carry the badge, its ring and its disc over at 1.3 times and their outlines come back;
+    the query's poster sheet, inside the laid-over interior, is no outline of the stored picture."""
+    n, _, look = POSTER
+    img = pc.flat_artwork(n, look)
+    q = vis.query_signature(img)
+    stored = vis.unpack(poster.features)
+    thumb = vis.unthumbnail(poster.thumb)
+    assert thumb is not None
+    c = vis.confirm_regions(stored, vis.unpack_regions(poster.features), thumb, q)
+    assert c.transform is not None and c.patch_agreement >= vis.REGION_PATCH_FLOOR
+    assert c.own_blocks >= vis.MIN_EXPLAINED_BLOCKS and c.explained < vis.EXPLAINED_FLOOR
+    assert not c.is_copy
+    assert _decide(poster, img) is None
+
+
+@pytest.mark.parametrize("kind", ["crop_mirror_tag", "border_watermark", "hue_saturation"])
+@pytest.mark.parametrize("which", ["phone_case", "poster"])
+def test_their_copies_still_link(which: str, kind: str, request: pytest.FixtureRequest) -> None:
+    row: ProductSignature = request.getfixturevalue(which)
+    n, v, _ = PHONE_CASE if which == "phone_case" else POSTER
+    m = _decide(row, pc.copy_of(pc.flat_artwork(n, v), kind, n))
+    assert m is not None and m.product_id == "P1" and m.evidence in ("local_features", "regions")
