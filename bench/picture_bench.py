@@ -20,10 +20,10 @@ candidates of the visual words and text only): the detector as it was, on the sa
 With `--before exhaustive` it is instead the decision before it was staged (best_match(staged=False):
 every candidate judged by every test, the regions aligned at full resolution only), with region
 evidence, on the same candidates: the decision's cost before / after, and whether any verdict changed.
-With `--before placement-off` it is the same code with round 5's two placement tests off (the product's
-outline where the print puts it, and the query's interior explained by the stored picture's edges:
-image_signature.MIN_OUTLINE_POINTS and MIN_EXPLAINED_BLOCKS set out of reach for the 'before' pass), on the
-same candidates: what the two tests refuse, and whether any copy is lost to them.
+With `--before placement-off` it is the same code with round 5's placement tests off (the product's outline
+where the print puts it, from either picture, and the print's colour edge points on local features'
+few-blocks way out: image_signature.MIN_OUTLINE_POINTS and MIN_PRINT_POINTS set out of reach for the
+'before' pass), on the same candidates: what the tests refuse, and whether any copy is lost to them.
 Decision times are given in CPU time of the process (what the detector costs; the cores are shared)
 and wall clock.
 
@@ -142,7 +142,7 @@ def main() -> None:
     coarse_off = args.before == "coarse-off"
     placement_off = args.before == "placement-off"
     changed: list[tuple[str, str | None, str | None]] = []  # (query, new product, before product)
-    tests_on = (vis.MIN_OUTLINE_POINTS, vis.MIN_EXPLAINED_BLOCKS)
+    tests_on = (vis.MIN_OUTLINE_POINTS, vis.MIN_PRINT_POINTS)
     t0 = time.perf_counter()
     for i, o in enumerate(originals):
         original = f"{o.key}:0"
@@ -162,8 +162,8 @@ def main() -> None:
                 # regions: the new detector; not regions: 'before' (region evidence off, or unstaged)
                 with_r = regions or exhaustive or coarse_off or placement_off
                 probes = sig.image.probes if with_r else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
-                if placement_off:  # 'before': the two placement tests out of reach; 'new': as configured
-                    vis.MIN_OUTLINE_POINTS, vis.MIN_EXPLAINED_BLOCKS = tests_on if regions else (10**9, 10**9)
+                if placement_off:  # 'before': the placement tests out of reach; 'new': as configured
+                    vis.MIN_OUTLINE_POINTS, vis.MIN_PRINT_POINTS = tests_on if regions else (10**9, 10**9)
                 if coarse_off and not regions:  # before coarse features: fine words and region keys only
                     assert sig.image.regions is not None
                     fine = sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
@@ -196,7 +196,7 @@ def main() -> None:
                 if regions:
                     in_cand = original in {table[s][4] for s in image_seqs if s in table}
                     cand.setdefault((o.cls, kind), []).append(int(in_cand))
-            vis.MIN_OUTLINE_POINTS, vis.MIN_EXPLAINED_BLOCKS = tests_on
+            vis.MIN_OUTLINE_POINTS, vis.MIN_PRINT_POINTS = tests_on
             if len(got) == 2 and got[0] != got[1]:
                 changed.append((f"{kind} of {o.key}", got[0], got[1]))
         print(f"\r  {i + 1}/{len(originals)} originals queried ({time.perf_counter() - t0:.0f} s)", end="", flush=True)

@@ -477,6 +477,8 @@ def keypoint_agreement(
         den = float(np.sqrt((a * a).sum() * (b * b).sum()))
         if den > 1e-3:
             scores.append(float((a * b).sum()) / den)
+        elif not interior_only and min_energy:
+            scores.append(0.0)  # an outline where the other picture is flat colour: not there
     if not scores:
         return 0.0, 0
     return float(np.mean(np.array(scores) > PATCH_NCC)), len(scores)
@@ -503,7 +505,10 @@ class Confirmation:
     colour_groups: int = 0
     explained: float = 1.0  # edge overlay: share of the query's edge-bearing blocks the stored edges explain
     shown: float = 1.0  # edge overlay: share of the stored picture inside the query's frame
-    own_blocks: int = 0  # region evidence with an interior: the query's edge-bearing blocks inside it (`explained` of them)
+    outline_back: float = 1.0  # texture-free evidence: share of the query's outline points that land on stored edges
+    outline_back_points: int = 0
+    print_points: float = 1.0  # local features with too few blocks: share of the interior's colour edge points back
+    print_point_count: int = 0
     outline: float = 1.0  # share of the stored product's outline points that came back (outline_points)
     outline_points: int = 0
 
@@ -531,8 +536,8 @@ class Confirmation:
             return False  # the print's colours are not the stored print's under any one recolouring
         if self.outline_points >= MIN_OUTLINE_POINTS and self.outline < OUTLINE_FLOOR:
             return False  # the print came back, but not where the product's outline puts it
-        if self.own_blocks >= MIN_EXPLAINED_BLOCKS and self.explained < EXPLAINED_FLOOR:
-            return False  # the query's interior has outlines the stored picture does not (another layout)
+        if self.outline_back_points >= MIN_OUTLINE_POINTS and self.outline_back < OUTLINE_FLOOR:
+            return False  # the query's own outline is not the stored picture's under that placement
         if self.evidence in TEXTURE_FREE and self.whole:
             # no plain background (a photograph, smooth or not): the stored edges over the whole overlap
             return (
@@ -557,6 +562,8 @@ class Confirmation:
             # matches on a shared outline (one blank sticker or T-shirt, another print) make a copy
             return False
         elif self.blocks < MIN_BLOCKS:
+            if self.print_point_count >= MIN_PRINT_POINTS and self.print_points < patch_floor:
+                return False  # many matches on the product's outline, and its print is not there
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
         return self.agreement >= block_floor
 
@@ -622,6 +629,17 @@ def appraised(
             stored.points,
             None if query_colour is None else query_colour_edges,
         )
+        if c.blocks < MIN_BLOCKS and thumb.interior is not None:
+            # the few-blocks way out: a print can be one luminance with its ground (green letters on blue),
+            # invisible to the grey blocks and to SIFT; its colour outlines must come back
+            c.print_points, c.print_point_count = keypoint_agreement(
+                thumb,
+                query_gray if query_colour is None else query_colour,
+                c.transform,
+                thumb.edge_points,
+                None if query_colour is None else query_colour_edges,
+                PATCH_ENERGY,
+            )
         if c.is_copy:
             c.outline, c.outline_points = keypoint_agreement(
                 thumb,
@@ -898,8 +916,8 @@ def edge_points(thumb: Thumbnail) -> np.ndarray:
 # outline with the print. Tune split (16 flat, 8 studio originals, their copies of every kind of both
 # benches): copies 0.69 (a studio shot on a new gradient background) to 1.00; the held-out false link
 # 0.07.
+MIN_PRINT_POINTS = 8  # local features' few-blocks way out: fewer colour edge points in the interior, no test
 OUTLINE_BAND = 4  # px either side of where the outline is
-MIN_EXPLAINED_BLOCKS = 8  # interior_explained: fewer of the query's edge-bearing blocks inside, no test
 MIN_OUTLINE_POINTS = 8  # fewer in the query's frame (a tight crop): no test
 OUTLINE_FLOOR = 0.5
 
@@ -929,36 +947,25 @@ def outline_points(thumb: Thumbnail) -> np.ndarray:
     return (np.stack([xs, ys], axis=1).astype(np.float32) + 0.5) / s
 
 
-def interior_explained(
-    thumb: Thumbnail, edges: np.ndarray, transform: np.ndarray, own_edges: np.ndarray
-) -> tuple[float, int]:
-    """Region evidence on a stored picture with an interior: the share of the query's own edge-bearing
-    blocks inside the laid-over interior (`own_edges`: overlaid strokes filtered out) where the stored
-    picture's edges correlate with the query's (`edges`), and how many such blocks. The edge overlay's
-    `explained`, on the interior: what a copy adds inside the print is an overlay (a tag, a banner's
-    edge); a print at another scale on one template shows the template's outline where the stored
-    picture has flat colour (held-out bench: a poster's diamond badge at 1.3 times, 0.46)."""
-    s = thumb.scale
-    fg = thumb.interior
-    if fg is None:
+def outline_back(thumb: Thumbnail, q: QuerySignature, transform: np.ndarray, mirrored: bool) -> tuple[float, int]:
+    """The outline test the other way: the query's own product outline (when the query has a plain ground
+    too: `outline_points` of the query as if it were stored) taken back into the stored picture by the
+    inverse transform, against the stored picture's edges. A copy's outline is the stored one; a look-alike
+    print at another scale on one template is placed by its print, and its template's outline then lands
+    inside the stored product where the stored picture has flat colour (held-out bench: a poster's
+    diamond badge at 1.3 times, whose stored outline the placement puts outside the query's frame). A
+    copy's frame (a border, a canvas) lands on the stored picture's edge, where no patch is whole, so it
+    is not compared. (1, 0) when either picture is not at the frame's scale or the query has no plain
+    ground."""
+    if thumb.scale != 1.0 or thumb.pixels.ndim != 3:
         return 1.0, 0
-    m = _between_thumbnails(transform, s)
-    h, w = edges.shape
-    warped = _laid_over(thumb.pixels, m, (w, h), lambda a: _edges(a, s), thumb.edges)
-    inside = cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_NEAREST).astype(np.float32)
-    k = _px(OVERLAY_BLOCK, s)
-    hb, wb = h // k, w // k
-    if hb == 0 or wb == 0:
+    own = Thumbnail(q.colour_mirrored if mirrored else q.colour, 1.0)
+    if own.interior is None:
         return 1.0, 0
-    sel = _blocks(inside, hb, wb, k).mean(axis=1) > 0.99
-    a, b, o = (_blocks(x, hb, wb, k)[sel] for x in (warped, edges, own_edges))
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    sa, sb = np.sqrt((a * a).mean(axis=1)), np.sqrt((b * b).mean(axis=1))
-    ncc = (a * b).mean(axis=1) / (sa * sb + 1e-3)
-    own = (o - o.mean(axis=1, keepdims=True)).std(axis=1) > OVERLAY_ENERGY * float(np.percentile(thumb.edges, 99))
-    n = int(own.sum())
-    return (float(((ncc > OVERLAY_NCC) & own).sum() / n) if n else 1.0), n
+    back = cv2.invertAffineTransform(transform.astype(np.float64))
+    return keypoint_agreement(
+        own, thumb.pixels, back, own.outline_points, thumb.edges, PATCH_ENERGY, interior_only=False
+    )
 
 
 # Region evidence on a stored picture with no plain background (no interior to compare: a photograph,
@@ -1103,14 +1110,12 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
     c.patch_agreement, c.patches = keypoint_agreement(
         thumb, colour, transform, thumb.edge_points, edges, PATCH_ENERGY
     )
-    c.outline, c.outline_points, c.explained, c.own_blocks = 1.0, 0, 1.0, 0
+    c.outline, c.outline_points, c.outline_back, c.outline_back_points = 1.0, 0, 1.0, 0
     if c.is_copy:
         c.outline, c.outline_points = keypoint_agreement(
             thumb, colour, transform, thumb.outline_points, edges, PATCH_ENERGY, interior_only=False
         )
-        c.explained, c.own_blocks = interior_explained(
-            thumb, edges, transform, q.filtered_edges(thumb.scale, c.mirrored)
-        )
+        c.outline_back, c.outline_back_points = outline_back(thumb, q, transform, c.mirrored)
     if c.is_copy:
         c.recolouring, c.colour_groups = one_recolouring(thumb, colour, transform)
 
