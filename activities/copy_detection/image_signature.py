@@ -507,7 +507,7 @@ class Confirmation:
     shown: float = 1.0  # edge overlay: share of the stored picture inside the query's frame
     outline_back: float = 1.0  # texture-free evidence: share of the query's outline points that land on stored edges
     outline_back_points: int = 0
-    print_points: float = 1.0  # local features with too few blocks: share of the interior's colour edge points back
+    print_points: float = 1.0  # local features with too few patches or blocks: share of the interior's colour edge points back
     print_point_count: int = 0
     outline: float = 1.0  # share of the stored product's outline points that came back (outline_points)
     outline_points: int = 0
@@ -561,9 +561,9 @@ class Confirmation:
             # the edges round the stored features inside the interior do not come back: not even many
             # matches on a shared outline (one blank sticker or T-shirt, another print) make a copy
             return False
+        elif self.print_point_count >= MIN_PRINT_POINTS and self.print_points < patch_floor:
+            return False  # the matches are on the product's outline, and its print is not there
         elif self.blocks < MIN_BLOCKS:
-            if self.print_point_count >= MIN_PRINT_POINTS and self.print_points < patch_floor:
-                return False  # many matches on the product's outline, and its print is not there
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
         return self.agreement >= block_floor
 
@@ -629,9 +629,10 @@ def appraised(
             stored.points,
             None if query_colour is None else query_colour_edges,
         )
-        if c.blocks < MIN_BLOCKS and thumb.interior is not None:
-            # the few-blocks way out: a print can be one luminance with its ground (green letters on blue),
-            # invisible to the grey blocks and to SIFT; its colour outlines must come back
+        if (c.blocks < MIN_BLOCKS or c.patches < MIN_PATCHES) and thumb.interior is not None:
+            # the stored features are not on the print (all on the product's outline: the strongest), or
+            # the grey blocks cannot judge it: a print can be one luminance with its ground (green letters
+            # on blue), invisible to the grey blocks and to SIFT; its colour outlines must come back
             c.print_points, c.print_point_count = keypoint_agreement(
                 thumb,
                 query_gray if query_colour is None else query_colour,
@@ -916,7 +917,7 @@ def edge_points(thumb: Thumbnail) -> np.ndarray:
 # outline with the print. Tune split (16 flat, 8 studio originals, their copies of every kind of both
 # benches): copies 0.69 (a studio shot on a new gradient background) to 1.00; the held-out false link
 # 0.07.
-MIN_PRINT_POINTS = 8  # local features' few-blocks way out: fewer colour edge points in the interior, no test
+MIN_PRINT_POINTS = 8  # local features with too few patches or blocks: fewer colour edge points in the interior, no test
 OUTLINE_BAND = 4  # px either side of where the outline is
 MIN_OUTLINE_POINTS = 8  # fewer in the query's frame (a tight crop): no test
 OUTLINE_FLOOR = 0.5

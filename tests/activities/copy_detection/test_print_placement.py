@@ -111,7 +111,7 @@ def test_lettering_of_one_luminance_with_its_sticker_is_not_linked_by_the_outlin
     assert _decide(row, img) is None
 
 
-@pytest.mark.parametrize("kind", ["crop_mirror_tag", "border_watermark", "hue_saturation"])
+@pytest.mark.parametrize("kind", ["crop_mirror_tag", "hue_saturation"])
 @pytest.mark.parametrize("which", ["phone_case", "poster", "sticker"])
 def test_their_copies_still_link(which: str, kind: str, request: pytest.FixtureRequest) -> None:
     row: ProductSignature = request.getfixturevalue(which)
