@@ -1,17 +1,20 @@
 """ASSOC-3 on flat artwork: a print that comes back must come back where the product's outline puts it,
 seen from either picture, and geometry on the outline alone says nothing of the print. Pinned on the
 look-alikes the held-out bench once linked (seeded corpus, held-out numbers): a phone case whose dot grid
-sits a few pixels off on the same case, a poster whose badge is the stored one at 1.3 times, and a
-sticker whose lettering is one luminance with its disc. Their copies still link."""
+sits a few pixels off on the same case, a poster whose badge is the stored one at 1.3 times, a sticker
+whose lettering is one luminance with its disc, and a sticker whose faint badge another badge replaced.
+Their copies still link."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from activities.copy_detection import image_signature as vis
-from activities.product_index import Match, best_match, listing_signature, signature_row
+from activities.product_index import Match, best_match, hamming, listing_signature, signature_row
 from devtools import picture_corpus as pc
+from devtools import product_corpus as studio
 from models.policy import load_policy
 from models.products import ProductSignature
 
@@ -19,6 +22,7 @@ POLICY = load_policy().association
 PHONE_CASE = (pc.split("heldout", 6), 2, 16)  # (original, stored variant, look-alike variant)
 POSTER = (pc.split("heldout", 8), 1, 20)
 STICKER = (pc.split("heldout", 23), 0, 13)
+BADGE = (pc.split("heldout", 33), 3, 20)
 
 
 def _stored(n: int, variant: int) -> ProductSignature:
@@ -118,3 +122,55 @@ def test_their_copies_still_link(which: str, kind: str, request: pytest.FixtureR
     n, v, _ = {"phone_case": PHONE_CASE, "poster": POSTER, "sticker": STICKER}[which]
     m = _decide(row, pc.copy_of(pc.flat_artwork(n, v), kind, n))
     assert m is not None and m.product_id == "P1" and m.evidence in ("local_features", "regions")
+
+
+def test_another_badge_under_matches_on_the_sticker_outline_is_not_linked() -> None:
+    """The stored badge is a disc barely lighter than the sticker: every strong SIFT feature is on the
+    sticker's outline, so no patch judges the print and the grey blocks (the ring, at one place in both)
+    agree; the badge's and the word's colour outlines are not in the look-alike."""
+    n, v, look = BADGE
+    row = _stored(n, v)
+    img = pc.flat_artwork(n, look)
+    c = _judged(row, img)
+    assert c.evidence == "local_features" and c.patches < vis.MIN_PATCHES and c.agreement >= vis.MIN_AGREEMENT
+    assert c.print_point_count >= vis.MIN_PRINT_POINTS and c.print_points < vis.MIN_PATCH_AGREEMENT
+    assert _decide(row, img) is None
+    m = _decide(row, pc.copy_of(pc.flat_artwork(n, v), "hue_saturation", n))
+    assert m is not None and m.product_id == "P1"
+
+
+def test_the_perceptual_hash_does_not_decide_for_a_product_on_a_plain_ground() -> None:
+    """Two lettering posters of one template: few features, the look-alike one colour and two regions, so
+    neither local features nor regions can speak, and their perceptual hashes are within the policy's
+    distance (the poster's layout). The pHash does not decide for a product on a plain ground."""
+    n = pc.split("heldout", 40)
+    stored = listing_signature("Poster", "Lettering", pc.flat_artwork(n, 3))
+    row = signature_row("P1", stored)
+    sig = listing_signature("Summer deal", "Ships tomorrow from the warehouse", pc.flat_artwork(n, 17))
+    assert hamming(sig.phash, stored.phash) <= POLICY.image_hash_max_distance and sig.image.on_plain_ground
+    rows = [(1, row.text, row.features, row.thumb, "P1", "S1", stored.phash)]
+    for staged in (True, False):
+        assert (
+            best_match(
+                sig,
+                rows,
+                {1},
+                POLICY.text_similarity_threshold,
+                POLICY.image_hash_max_distance,
+                staged=staged,
+            )
+            is None
+        )
+
+
+def test_regions_placed_a_few_dozen_pixels_wide_do_not_decide() -> None:
+    """A phone case's regions carried onto a bottle's label at 0.15 of its size (another picture class):
+    at that size every edge test passes on blobs."""
+    n = pc.split("heldout", 44)
+    row = _stored(n, 3)
+    q = vis.query_signature(studio.studio_photo(studio.split("heldout", 40), 4))
+    c = vis.confirm_regions(
+        vis.unpack(row.features), vis.unpack_regions(row.features), vis.unthumbnail(row.thumb), q
+    )  # type: ignore[arg-type]
+    assert c.transform is not None and np.sqrt(abs(np.linalg.det(c.transform[:, :2]))) < vis.MIN_PLACED_SCALE
+    assert not c.is_copy
