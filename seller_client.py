@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
@@ -44,11 +45,13 @@ from models.contract import (
     ViolationInput,
     account_workflow_id,
 )
+from models.healing import FACT_REFUSED, HealInput
 from models.policy import Policy, load_policy
 from models.refusals import REFUSAL_ERROR_TYPE, Refusal, RefusedError
 from models.settings import Settings, SettingsError, settings
 from security import credentials
 from workflows.buyer_screening import BuyerScreeningWorkflow
+from workflows.healing import AccountHealer, healer_id
 from workflows.registration import REGISTRATION_ID_PREFIX, Registration
 from workflows.seller_account import SellerAccount
 
@@ -215,17 +218,62 @@ async def signal(
     loop = asyncio.get_running_loop()
     give_up = loop.time() + SIGNAL_PATIENCE_SECONDS
     delay = 0.5
+    healer_asked = -HEAL_ASK_EVERY
     while True:
         try:
             await account(client, member_id).signal(handler, signed)
             return
         except RPCError as err:
-            if _ended(err):
+            out_of_reach = _ended(err) and _open_in_registry(member_id)
+            if _ended(err) and not out_of_reach:
                 closed_answer(member_id)  # raises AccountClosed or UnknownMember
-            if not (answer_may_come(err) or "limit" in str(err)) or loop.time() + delay > give_up:
+            at_cap = "limit" in str(err)
+            if not (answer_may_come(err) or at_cap or out_of_reach) or loop.time() + delay > give_up:
                 raise
+            # A run gone while the registry holds the account open, or still at its cap after a few
+            # seconds (a healthy run continues as new within them): the keeper looks now, and heals a
+            # run no worker can move (workflows/healing.py). It is asked again while the wait lasts.
+            if (out_of_reach or (at_cap and delay >= 2.0)) and loop.time() - healer_asked >= HEAL_ASK_EVERY:
+                if healer_asked < 0:  # the first ask: the keeper's look (a stall is confirmed over ~80 s) is waited out
+                    give_up = max(give_up, loop.time() + HEAL_PATIENCE_SECONDS)
+                healer_asked = loop.time()
+                await ask_keeper(client, member_id, FACT_REFUSED)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+# How often a waiting sender asks the keeper to look again at a run that still refuses it, and how long
+# it then waits at least: the keeper confirms a stall over STALL_AFTER + STALL_CONFIRM (activities/healing.py).
+HEAL_ASK_EVERY = 30.0
+HEAL_PATIENCE_SECONDS = 180.0
+
+
+def _open_in_registry(member_id: str) -> bool:
+    from activities.healing import open_in_registry
+
+    return open_in_registry(member_id)
+
+
+async def ask_keeper(client: Client, member_id: str, why: str) -> WorkflowHandle | None:
+    """Start the account's healer (one at a time per account; a healthy run is left as it is): its
+    handle, whose result is the keeper's HealReport, or None if it could not be started."""
+    try:
+        # The account's own task queue: its workers are the ones that can heal it.
+        task_queue = (await account(client, member_id).describe()).task_queue
+    except RPCError:
+        task_queue = settings().task_queue
+    try:
+        return await client.start_workflow(
+            AccountHealer.run,
+            HealInput(member_id, why),
+            id=healer_id(member_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary="ENF-4 heal an account whose run refused a fact",
+        )
+    except RPCError as err:  # the sender goes on waiting; the sweep finds what this could not start
+        logging.getLogger(__name__).warning("the account keeper could not be asked: %s", err.status)
+        return None
 
 
 # How long the facade keeps a signal it could not deliver yet (a run at a cap, a server restarting).

@@ -29,6 +29,7 @@ from activities.credentials import verify_credentials
 from activities.email_verification import send_verification_code, verify_email_code
 from activities.enforcement import active_links, bar_identity, clear_link, screen_buyer
 from activities.exam import draw_exam_paper, grade_exam
+from activities.healing import Healing
 from activities.identity_photo import check_authentication_photo
 from activities.identity_registry import claim_identity, rebind_contact
 from activities.known_faces.index import warm_face_index
@@ -48,6 +49,8 @@ from security.credentials import keyring
 from seller_client import connect
 from workflows.buyer_screening import BuyerScreeningWorkflow
 from workflows.consent import ConsentWithdrawalRequest
+from workflows.healing import KEEPER_WORKFLOW_ID as ACCOUNT_KEEPER_ID
+from workflows.healing import AccountHealer, AccountKeeper, KeeperState
 from workflows.metrics import WorkflowMetrics
 from workflows.registration import Registration
 from workflows.retention import ErasureRequest, KeeperInput, RetentionKeeper
@@ -60,6 +63,8 @@ WORKFLOWS: Sequence[type] = (
     RetentionKeeper,
     ErasureRequest,
     ConsentWithdrawalRequest,
+    AccountKeeper,
+    AccountHealer,
 )
 ACTIVITIES: Sequence[Any] = (
     record_audit,
@@ -104,12 +109,13 @@ def build_worker(
     max_concurrent_activities: int = 16,
     sticky_timeout: timedelta = STICKY_TIMEOUT,
 ) -> Worker:
+    workers_client = worker_client(client)
     return Worker(
-        worker_client(client),
+        workers_client,
         task_queue=task_queue or settings().task_queue,
         sticky_queue_schedule_to_start_timeout=sticky_timeout,
         workflows=list(WORKFLOWS),
-        activities=list(ACTIVITIES),
+        activities=[*ACTIVITIES, *healing_activities(workers_client)],
         # Activities are plain (sync) functions doing database and image work: run them on threads.
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
@@ -120,6 +126,12 @@ def build_worker(
         # Business metrics outermost: they see what the caller sees (models/metrics.py).
         interceptors=[BusinessMetrics(), ActivitySupervision(), FailureKinds(), WorkflowMetrics()],
     )
+
+
+def healing_activities(client: Client) -> list[Any]:
+    """The account keeper's activities (ENF-4), which talk to Temporal through the worker's client."""
+    healing = Healing(client)
+    return [healing.heal_account, healing.stranded_accounts]
 
 
 def worker_client(client: Client) -> Client:
@@ -170,20 +182,29 @@ async def main() -> None:
     threading.Thread(target=warm_face_index, name="warm-face-index", daemon=True).start()
     logging.info("worker on task queue %s at %s", settings().task_queue, settings().temporal_address)
     async with worker:
-        await start_retention_keeper(client)
+        await start_keepers(client)
         await stop.wait()
 
 
-async def start_retention_keeper(client: Client, task_queue: str | None = None) -> None:
-    """DATA-2: the one retention keeper runs whatever happens to workers; the first worker starts it."""
-    await client.start_workflow(
-        RetentionKeeper.run,
-        KeeperInput(),
-        id=KEEPER_WORKFLOW_ID,
-        task_queue=task_queue or settings().task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary="DATA-2 retention keeper: deletes personal data whose period has ended",
-    )
+# The keepers: one workflow each, whatever happens to workers; every worker starts them, the first one wins.
+KEEPERS: Sequence[tuple[Any, Any, str, str]] = (
+    (RetentionKeeper.run, KeeperInput, KEEPER_WORKFLOW_ID, "DATA-2 retention keeper: deletes personal data whose period has ended"),
+    (AccountKeeper.run, KeeperState, ACCOUNT_KEEPER_ID, "ENF-4 account keeper: heals accounts whose run no worker can move"),
+)
+
+
+async def start_keepers(client: Client, task_queue: str | None = None, *, only: str | None = None) -> None:
+    """Starts the keepers (or the one whose workflow id is `only`) unless they run already."""
+    for run, first_input, workflow_id, summary in KEEPERS:
+        if only in (None, workflow_id):
+            await client.start_workflow(
+                run,
+                first_input(),
+                id=workflow_id,
+                task_queue=task_queue or settings().task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=summary,
+            )
 
 
 if __name__ == "__main__":

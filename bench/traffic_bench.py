@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SELLER_DATA_DIR", tempfile.mkdtemp(prefix="seller-bench-"))
 
-from sqlmodel import Session  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
@@ -46,7 +46,7 @@ from models.account_state import AccountInput, AccountState, ChartModel  # noqa:
 from models.contract import AccountProfile, LoginInput, RetryInput, UnbindInput, ViolationInput  # noqa: E402
 from models.policy import load_policy  # noqa: E402
 from models.settings import settings  # noqa: E402
-from models.tables import Account  # noqa: E402
+from models.tables import Account, AuditRecord  # noqa: E402
 from security import credentials  # noqa: E402
 from seller_client import data_converter  # noqa: E402
 from worker import build_worker  # noqa: E402
@@ -172,12 +172,15 @@ async def outcome_of(update: Awaitable[object], answered: str, detail: bool = Fa
         return f"{type(err).__name__}: {str(err)[:60]}" if detail else type(err).__name__
 
 
-async def flood_login_commands(handle: WorkflowHandle, count: int, at_once: int = 100) -> dict[str, int]:
-    """Login commands, `at_once` in flight, none sent again: what each got."""
+async def flood_login_commands(
+    handle: WorkflowHandle, count: int, at_once: int = 100, outcomes: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Login commands, `at_once` in flight, none sent again: what each got (into `outcomes`, which
+    holds the counts so far if the flood is stopped)."""
     member = handle.id.removeprefix("seller-")
     login = seller_client.sign("login", member, LoginInput("marketplace", "198.51.100.67"))
     sent = iter(range(count))
-    outcomes: dict[str, int] = {}
+    outcomes = {} if outcomes is None else outcomes
 
     async def sender() -> None:
         for i in sent:
@@ -210,6 +213,15 @@ async def hold_commands(client: Client, handle: WorkflowHandle, count: int, at_o
     return outcomes
 
 
+def keeper_trail_of(handle: WorkflowHandle) -> list[dict[str, str]]:
+    """What the account keeper did to the account (activities/healing.py), from its audit trail."""
+    from activities.healing import keeper_trail
+
+    with Session(engine()) as session:
+        rows = session.exec(select(AuditRecord).where(AuditRecord.workflow_id == keeper_trail(handle.id.removeprefix("seller-"))))
+        return [{"event": r.event, **r.detail} for r in rows]
+
+
 def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -231,23 +243,27 @@ async def main() -> None:
         async with build_worker(client, task_queue=tq):
             idle = await open_account(client, tq)
             baseline = await close_by_serious_violation(client, idle, "baseline")
-            print(f"baseline: a serious violation on an idle account closes it in {baseline:6.2f} s")
+            print(f"baseline: a serious violation on an idle account closes it in {baseline:6.2f} s", flush=True)
 
             if args.logins:
                 flooded = await open_account(client, tq)
                 t = time.perf_counter()
-                taken, outcomes = await asyncio.gather(
-                    flood_login_signals(flooded, args.logins), flood_login_commands(flooded, args.logins)
-                )
+                # The commands go on while the serious violation is sent: it must land in the middle of
+                # the flood, not after it (the server retries an aborted command for minutes).
+                outcomes: dict[str, int] = {}
+                commands = asyncio.create_task(flood_login_commands(flooded, args.logins, outcomes=outcomes))
+                taken = await flood_login_signals(flooded, args.logins)
                 flood_s = time.perf_counter() - t
+                print(f"logins:   {args.logins} login signals sent in {flood_s:6.1f} s, {taken} taken by the server; "
+                      f"login commands meanwhile so far {outcomes}; load average {load()}", flush=True)  # fmt: skip
                 closing = await close_by_serious_violation(client, flooded, "after-the-flood")
+                commands.cancel()
                 found = await chain(client, flooded)
                 counted = (await seller_client.status(client, flooded.id.removeprefix("seller-"))).login_count
                 print(
-                    f"logins:   {args.logins} login signals and {args.logins} login commands sent in {flood_s:6.1f} s "
-                    f"({taken} signals taken by the server; commands {outcomes}; the account counted {counted} logins); "
-                    f"then closed in {closing:6.2f} s "
-                    f"({closing / baseline:5.1f}x baseline); {found}; load average {load()}"
+                    f"logins:   then a serious violation, with the login commands still flooding, closed the account in "
+                    f"{closing:6.2f} s ({closing / baseline:5.1f}x baseline); commands {outcomes}; the account counted "
+                    f"{counted} logins; first chain {found}; keeper {keeper_trail_of(flooded)}; load average {load()}"
                 )
 
             if args.held:

@@ -13,7 +13,8 @@ import seller_client
 from activities.registration_checks import create_pre_approval
 from models import boundary
 from models.contract import AppealDecisionInput, RetryInput
-from models.refusals import RefusedError
+from models.healing import OPERATOR_ASKED
+from models.refusals import Refusal, RefusedError
 from security import credentials
 from workflows.seller_account import SellerAccount
 
@@ -77,6 +78,20 @@ async def retry(call: Call, as_operator: str) -> Answer:
     return {"member_id": call.member_id, **dataclasses.asdict(result)}
 
 
+@facade_command("heal", keyed=False)
+async def heal(call: Call) -> Answer:
+    """Ask the account keeper to look at an account now (ENF-4).
+
+    A run no worker can move (ended from outside, its task failing or never handed out) is reset to its
+    last workflow task and its signed facts sent again; a healthy run is left as it is. Prints what the
+    keeper did (`action`: healthy, reset, not_open, not_resettable, resets_exhausted).
+    """
+    handle = await seller_client.ask_keeper(await call.client(), call.member_id, OPERATOR_ASKED)
+    if handle is None:
+        return call.out.refused(Refusal("ENF-4", "keeper_unavailable", "The account keeper could not be asked; try again.", True))
+    return dataclasses.asdict(await handle.result())
+
+
 @click.command("credential")
 @click.argument("command_name", metavar="COMMAND", type=click.Choice(sorted(credentials.COMMAND_ROLES)))
 @click.option("--member", help="the account it is for (default: any, for operators and services)")
@@ -137,4 +152,4 @@ def credential(
     return 0
 
 
-COMMANDS = [preapprove, decide, retry, credential]
+COMMANDS = [preapprove, decide, retry, heal, credential]

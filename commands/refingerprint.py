@@ -263,12 +263,14 @@ async def values_from_temporal(
     accounts: str = "WorkflowType = 'SellerAccount'",
 ) -> list[SourceValue]:
     """The identity values carried by the registration commands and contact changes the namespace still
-    holds (decoded with the payload codec keys)."""
+    holds (decoded with the payload codec keys). An erased account's are shredded (DATA-4): skipped, as
+    its values are gone."""
     from temporalio.api.enums.v1 import EventType
 
     from models.account_state import AccountInput
     from models.contract import ChangeContactInput, RegistrationInput
     from models.policy import Policy
+    from security.data_keys import DataKeyDestroyed
     from seller_client import connect
 
     client = client or await connect()
@@ -277,7 +279,10 @@ async def values_from_temporal(
     async for execution in client.list_workflows(registrations):
         history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
-        reg, _policy = await converter.decode(started.input.payloads, [RegistrationInput, Policy])
+        try:
+            reg, _policy = await converter.decode(started.input.payloads, [RegistrationInput, Policy])
+        except DataKeyDestroyed:
+            continue
         region = reg.region.strip().upper()
         for kind, value in (
             ("licence", reg.licence_number),
@@ -289,14 +294,20 @@ async def values_from_temporal(
     async for execution in client.list_workflows(accounts):
         history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
-        (account,) = await converter.decode(started.input.payloads, [AccountInput])
+        try:
+            (account,) = await converter.decode(started.input.payloads, [AccountInput])
+        except DataKeyDestroyed:
+            continue
         for event in history.events:
             if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 continue
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
             if request.input.name != "change_contact":
                 continue
-            (change,) = await converter.decode(request.input.args.payloads, [ChangeContactInput])
+            try:
+                (change,) = await converter.decode(request.input.args.payloads, [ChangeContactInput])
+            except DataKeyDestroyed:
+                continue
             found.append(SourceValue(change.kind, change.value, account.profile.region))
     return found
 

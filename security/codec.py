@@ -2,7 +2,9 @@
 
 Each payload is serialised whole and encrypted with the current key; the key id travels in the
 metadata so that rotated keys keep old histories readable (`CODEC_KEYS=k2:...,k1:...`). An account's
-payloads go under its own data key instead (crypto-shredding, security/data_keys.py, docs/PRIVACY.md).
+payloads go under its own data key instead (crypto-shredding, security/data_keys.py, docs/PRIVACY.md):
+all of a client's to an account, all of an account's activities', and of what a workflow writes, the
+payloads the converter marks as personal (security/personal_payloads.py).
 
 Strict mode (always on with SELLER_ENV=production): a payload that arrives in clear, for instance a
 signal typed by hand without the codec, is refused. It is not decoded as it stands: the worker sees a
@@ -34,6 +36,7 @@ from temporalio.converter import (
 from models.settings import Settings, settings
 from security.data_keys import DataKeys, scope_of
 from security.failure_converter import ContractFailureConverter
+from security.personal_payloads import PersonalDataPayloadConverter, is_personal
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -58,8 +61,10 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
     under that key: the registration's start input, update and signal arguments (a contact change, an
     appeal letter). The client and the worker see the same workflow context, one encoding what it sends,
     the other what the workflow answers; a worker's codec (`for_workers`, worker.build_worker) keeps what
-    workflows answer (results, query and update answers, their continue-as-new state) under the ring
-    key, so that answers decode anywhere, without the registry (the Node client)."""
+    workflows answer (results, query and update answers, refusals) under the ring key, so that answers
+    decode anywhere, without the registry (the Node client), and seals under the account's key only the
+    payloads the payload converter marked as personal data (security/personal_payloads.py): the
+    account's start input its registration writes, its continue-as-new state."""
 
     def __init__(
         self,
@@ -80,6 +85,7 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         self.data_keys = data_keys
         self.client_inputs = client_inputs
         self._scope: str | None = None  # the account scope of the payloads at hand (with_context)
+        self._whole = False  # every payload under the scope's key, or only those marked personal
 
     def for_workers(self) -> EncryptionCodec:
         """This codec as a worker's: what workflows answer stays under the ring key."""
@@ -87,20 +93,23 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         worker.client_inputs = False
         worker.refuse_unopenable = True
         worker._scope = None
+        worker._whole = False
         return worker
 
     def with_context(self, context: SerializationContext) -> EncryptionCodec:
         if self.data_keys is None:
             return self
-        scope = None
-        if isinstance(context, ActivitySerializationContext) or (
-            self.client_inputs and isinstance(context, WorkflowSerializationContext)
-        ):
-            scope = scope_of(context.workflow_id)
-        if scope == self._scope:
+        scope, whole = None, False
+        if isinstance(context, ActivitySerializationContext):
+            scope, whole = scope_of(context.workflow_id), True
+        elif isinstance(context, WorkflowSerializationContext):
+            # A client's: all it sends. A worker's: what the workflow writes, answers among it, so only
+            # the payloads marked as personal data (its start and continue-as-new input).
+            scope, whole = scope_of(context.workflow_id), self.client_inputs
+        if (scope, whole) == (self._scope, self._whole):
             return self
         bound = copy.copy(self)
-        bound._scope = scope
+        bound._scope, bound._whole = scope, whole
         return bound
 
     async def _data_key(self, scope: str, *, encode: bool) -> bytes | None:
@@ -114,14 +123,18 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
         return await asyncio.to_thread(self.data_keys.for_decode, scope)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        data_key = await self._data_key(self._scope, encode=True) if self._scope and payloads else None
-        if data_key is not None and self._scope is not None:
-            scope = self._scope.encode()
-            cipher = AESGCM(data_key)
-            metadata = {"encoding": ENCODING, KEY_ID: DATA_KEY_ID, DATA_KEY_SCOPE: scope}
-            return [self._seal(cipher, p, metadata, scope) for p in payloads]
-        metadata = {"encoding": ENCODING, KEY_ID: self._current.encode()}
-        return [self._seal(self._ciphers[self._current], p, metadata, None) for p in payloads]
+        mine = [self._scope is not None and (self._whole or is_personal(p)) for p in payloads]
+        data_key = await self._data_key(self._scope, encode=True) if self._scope and any(mine) else None
+        ring = {"encoding": ENCODING, KEY_ID: self._current.encode()}
+        if data_key is None or self._scope is None:
+            return [self._seal(self._ciphers[self._current], p, ring, None) for p in payloads]
+        scope = self._scope.encode()
+        cipher, metadata = AESGCM(data_key), {"encoding": ENCODING, KEY_ID: DATA_KEY_ID, DATA_KEY_SCOPE: scope}
+        ring_cipher = self._ciphers[self._current]
+        return [
+            self._seal(cipher, p, metadata, scope) if under else self._seal(ring_cipher, p, ring, None)
+            for p, under in zip(payloads, mine, strict=True)
+        ]
 
     @staticmethod
     def _seal(cipher: AESGCM, p: Payload, metadata: dict[str, bytes], aad: bytes | None) -> Payload:
@@ -191,6 +204,8 @@ def codec(s: Settings | None = None, data_keys: DataKeys | None = None) -> Encry
 def data_converter(s: Settings | None = None, data_keys: DataKeys | None = None) -> temporalio.converter.DataConverter:
     return dataclasses.replace(
         temporalio.converter.default(),
+        # Marks the payloads of messages that carry personal data, for a worker's codec (above).
+        payload_converter_class=PersonalDataPayloadConverter,
         payload_codec=codec(s, data_keys),
         # Error messages can quote data too: encoded as well; no stack trace or cause behind a refusal
         # reaches a caller (security/failure_converter.py).

@@ -11,6 +11,8 @@ shared server would stop skipping time for every later test. Tests still end the
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -122,15 +124,23 @@ async def time_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
-async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
+async def start_dev_server(**dynamic_config: int) -> WorkflowEnvironment:
+    """The dev server with our codec and search attributes; `dynamic_config` sets server limits by their
+    dynamic config keys with dots written as `__` (tests that need Temporal's caps lowered)."""
+    extra = [a for k, v in dynamic_config.items() for a in ("--dynamic-config-value", f"{k.replace('__', '.')}={v}")]
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         data_converter=data_converter(settings()),
         search_attributes=sa.ALL,
         ui=False,
         dev_server_log_level="error",
+        dev_server_extra_args=extra,
     )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server()
     try:
         yield env
     finally:
@@ -190,3 +200,26 @@ def new_worker(client: Client, **kwargs) -> Worker:  # type: ignore[no-untyped-d
     from worker import build_worker
 
     return build_worker(client, task_queue=kwargs.pop("task_queue", f"tq-{hex_id()}"), **kwargs)
+
+
+@pytest.fixture
+def cli(dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `starter.py --json ARGS` in this process against the test's dev server; (exit code, output)."""
+    import seller_client
+    import starter
+
+    async def connect() -> object:
+        return dev_env.client
+
+    monkeypatch.setattr(seller_client, "connect", connect)
+
+    async def run(*argv: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        capsys.readouterr()
+        code = await asyncio.to_thread(starter.main, ["--json", *argv])
+        out = capsys.readouterr().out
+        try:
+            return code, (json.loads(out) if out.strip() else {})
+        except json.JSONDecodeError:
+            return code, {"text": out}
+
+    return run

@@ -30,27 +30,6 @@ from tests.support.draws import hex_id, raw_bytes
 from workflows.seller_account import SellerAccount
 
 
-@pytest.fixture
-def cli(dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run `starter.py ARGS --json` in this process against the test's dev server; (exit code, output)."""
-
-    async def connect() -> object:
-        return dev_env.client
-
-    monkeypatch.setattr(seller_client, "connect", connect)
-
-    async def run(*argv: str) -> tuple[int, dict]:
-        capsys.readouterr()
-        code = await asyncio.to_thread(starter.main, ["--json", *argv])
-        out = capsys.readouterr().out
-        try:
-            return code, (json.loads(out) if out.strip() else {})
-        except json.JSONDecodeError:
-            return code, {"text": out}
-
-    return run
-
-
 async def text_of(argv: list[str]) -> str:
     """What `starter.py ARGV` prints for a person (no --json); the exit code must be 0."""
     out = io.StringIO()

@@ -43,6 +43,7 @@ from models.activity_io import (
 from models.admission import AdmitAccountInput, VerifyRegistrationInput
 from models.auth import CredentialVerdict, VerifyCredentialsInput
 from models.contract import BuyerScreening, BuyerScreeningResult, RegistrationInput
+from models.healing import HealInput, HealReport, StrandedAccounts, StrandedQuery
 from models.policy import Policy
 from models.refusals import Refusal
 
@@ -101,3 +102,5 @@ POLICY_IN_FORCE = ActivityRef[str, Policy]("policy_in_force", str, Policy)
 WITHDRAW_CONSENT = ActivityRef[WithdrawConsentInput, ConsentWithdrawal](
     "withdraw_consent", WithdrawConsentInput, ConsentWithdrawal
 )
+HEAL_ACCOUNT = ActivityRef[HealInput, HealReport]("heal_account", HealInput, HealReport)
+STRANDED_ACCOUNTS = ActivityRef[StrandedQuery, StrandedAccounts]("stranded_accounts", StrandedQuery, StrandedAccounts)

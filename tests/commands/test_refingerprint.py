@@ -23,6 +23,7 @@ from commands import refingerprint as cmd
 from devtools.identity_factory import applicant
 from models.activity_io import ClaimIdentityInput
 from models.tables import AccountLink, BarredFingerprint, IdentityFingerprint, PreApproval
+from security import data_keys
 from tests.conftest import new_worker
 from tests.support.draws import hex_id
 from tests.support.registry_rows import new_account
@@ -314,11 +315,11 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
         session.add(row)
         session.commit()
     assert legacy("mobile", typed.mobile) != fingerprint("mobile", typed.mobile)
-    values = await cmd.values_from_temporal(
-        dev_env.client,
+    queries = dict(
         registrations=f"WorkflowId = 'registration-{typed.request_id}'",
         accounts=f"WorkflowId = 'seller-{result.member_id}'",
     )
+    values = await cmd.values_from_temporal(dev_env.client, **queries)
     assert sorted(v.kind for v in values) == ["email", "id_card", "licence", "mobile"]
     report, collisions = cmd.refingerprint(values)
     assert report.rewritten == 1 and collisions == []
@@ -331,6 +332,13 @@ async def test_values_are_read_back_from_the_registration_history(dev_env: Workf
             ("email", typed.email),
         )
     )
+    # Erased (DATA-4): its registration's and its account's histories are shredded, the account's start
+    # input too; nothing is read back from them, and nothing fails.
+    with Session(engine()) as session:
+        scopes = [f"registration-{typed.request_id}", f"seller-{result.member_id}"]
+        assert data_keys.destroy(session, scopes, datetime.now(UTC)) == 2
+        session.commit()
+    assert await cmd.values_from_temporal(dev_env.client, **queries) == []
     await dev_env.client.get_workflow_handle(f"seller-{result.member_id}").terminate("test over")
 
 

@@ -5,14 +5,11 @@ claims it and passes it; the account is authenticated and the audit names the op
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
-import starter
 from devtools.smtp_sink import SmtpSink
 from models.contract import VerifyEmailInput
 from tests.conftest import new_worker
@@ -21,24 +18,6 @@ from tests.support.polling import eventually
 from tests.test_starter import registered
 from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
-
-
-@pytest.fixture
-def cli(dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """`starter.py --json ARGS` in this process against the dev server: (exit code, JSON answer)."""
-
-    async def connect() -> object:
-        return dev_env.client
-
-    monkeypatch.setattr(seller_client, "connect", connect)
-
-    async def run(*argv: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-        capsys.readouterr()
-        code = await asyncio.to_thread(starter.main, ["--json", *argv])
-        out = capsys.readouterr().out
-        return code, (json.loads(out) if out.strip() else {})
-
-    return run
 
 
 async def test_a_photo_sent_to_review_is_passed_by_an_operator_from_the_queue(

@@ -18,10 +18,14 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
 from activities.storage.db import engine
+from models.account_state import AccountInput
+from models.contract import AccountProfile, CommandResult
 from models.data_keys import DataKey
+from models.policy import load_policy
 from security import data_keys
 from security.codec import DATA_KEY_SCOPE, EncryptionCodec
 from security.data_keys import DataKeyDestroyed, DataKeys
+from security.personal_payloads import PersonalDataPayloadConverter
 from tests.support.draws import hex_id
 
 RING_1 = {"k1": bytes(range(32))}
@@ -122,3 +126,27 @@ def test_a_registry_outage_seals_under_the_ring_and_never_fails_the_encoding(tmp
     payload = sealed(c, activity_of(f"seller-O{hex_id(15)}"), b'{"ip": "203.0.113.9"}')
     assert DATA_KEY_SCOPE not in payload.metadata and b"203.0.113.9" not in payload.data
     assert opened(c, payload) == b'{"ip": "203.0.113.9"}'
+
+
+def test_what_a_worker_writes_goes_under_the_account_key_when_it_carries_personal_data(data_dir: Any) -> None:
+    """The start input a registration writes for its account and the account's continue-as-new state
+    (the converter marks them: security/personal_payloads.py) go under the account's key even from a
+    worker's codec; its answers, in the same context, stay under the ring."""
+    account = f"seller-P{hex_id(15)}"
+    profile = AccountProfile(member_id=account.removeprefix("seller-"), store_name="Lin's Tea House", region="CN")
+    start = AccountInput(profile=profile, policy=load_policy(), registered_at=datetime.now(UTC))
+    answer = CommandResult(state="registered")
+    marked, plain = PersonalDataPayloadConverter().to_payloads([start, answer])
+    worker = codec(RING_1, "k1").for_workers().with_context(workflow_of(account))
+    written, answered = asyncio.run(worker.encode([marked, plain]))
+    assert written.metadata[DATA_KEY_SCOPE] == account.encode() and b"Lin's Tea House" not in written.data
+    assert DATA_KEY_SCOPE not in answered.metadata
+    ring_only = EncryptionCodec(RING_1, "k1")
+    assert b"registered" in opened(ring_only, answered), "answers decode without the registry"
+    assert b"Lin's Tea House" in opened(worker, written)
+    erase(account)
+    with pytest.raises(DataKeyDestroyed):
+        opened(codec(RING_1, "k1"), written)
+    # Workflows of no account keep even marked payloads under the ring (the retention keeper's).
+    keeper = codec(RING_1, "k1").for_workers().with_context(workflow_of("retention-keeper"))
+    assert DATA_KEY_SCOPE not in asyncio.run(keeper.encode([marked]))[0].metadata

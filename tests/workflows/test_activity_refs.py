@@ -8,13 +8,16 @@ import inspect
 import typing
 
 from temporalio.activity import _Definition
+from temporalio.client import Client
 
-from worker import ACTIVITIES
+from worker import ACTIVITIES, healing_activities
 from workflows import activity_refs
 from workflows.activity_refs import ActivityRef
 
 REFS = [ref for ref in vars(activity_refs).values() if isinstance(ref, ActivityRef)]
-REGISTERED = {_Definition.must_from_callable(fn).name: fn for fn in ACTIVITIES}
+REGISTERED = {
+    _Definition.must_from_callable(fn).name: fn for fn in [*ACTIVITIES, *healing_activities(typing.cast(Client, None))]
+}
 
 
 def test_every_reference_is_a_registered_activity_with_its_types() -> None:

@@ -7,17 +7,22 @@ the retention keeper running (workflows/retention.py), and reads the registry an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from google.protobuf.message import Message
 from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import History
 from temporalio.testing import WorkflowEnvironment
 
 import seller_client
+from activities import admission
+from activities.retention import KEEPER_WORKFLOW_ID
 from activities.storage.blobs import BlobShredded, blobs
 from activities.storage.db import engine
 from commands.privacy import erase, export_member
@@ -26,20 +31,22 @@ from devtools.smtp_sink import SmtpSink
 from models.contract import AppealDecisionInput, RegistrationInput, VerifyEmailInput, ViolationInput
 from models.data_keys import DataKey
 from models.known_faces import AppealEvidenceErasure, AuthenticationPhoto, Erasure, FaceTemplate, RefusedPhoto
-from models.policy import load_policy
+from models.policy import LifecyclePolicy, load_policy
 from models.refusals import RefusedError
+from models.settings import settings
 from models.tables import Account, AuditRecord, BarredFingerprint, IdentityFingerprint
-from security.codec import DATA_KEY_SCOPE
+from security.codec import DATA_KEY_SCOPE, EncryptionCodec
 from security.data_keys import DataKeyDestroyed
 from tests.conftest import BIN, new_worker
 from tests.support.accounts import appeal_for, audited, finish, linked_pair_with_a_case, photo
 from tests.support.draws import hex_id
 from tests.support.polling import eventually
 from tests.support.signing import update
-from worker import start_retention_keeper
+from worker import start_keepers
 from workflows.seller_account import SellerAccount
 
 RETENTION = load_policy().retention
+RUN_DAYS = 5
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -128,7 +135,7 @@ async def test_a_refused_photo_and_a_refused_registrations_key_go_after_their_pe
         refused_start = await started_input(time_env, f"registration-{applicant_refused.request_id}")
         accepted_start = await started_input(time_env, f"registration-{reg.request_id}")
 
-        await start_retention_keeper(time_env.client, worker.task_queue)
+        await start_keepers(time_env.client, worker.task_queue, only=KEEPER_WORKFLOW_ID)
         await time_env.sleep(timedelta(days=RETENTION.refused_photo_days - 1))
         assert stored(ref, member), "kept until its period ends"
         assert applicant_refused.id_card_number.encode() in (await codec.decode(refused_start))[0].data
@@ -170,7 +177,7 @@ async def test_a_closed_accounts_photos_template_and_contacts_go_after_their_per
     )
     try:
         async with new_worker(keeper_env.client) as keeper_worker:
-            await start_retention_keeper(keeper_env.client, keeper_worker.task_queue)
+            await start_keepers(keeper_env.client, keeper_worker.task_queue, only=KEEPER_WORKFLOW_ID)
             await skip(keeper_env, timedelta(days=RETENTION.closed_account_days - 2))
             assert not rows(Erasure, member_id=member), "kept until its period ends"
             await skip(keeper_env, timedelta(days=4))
@@ -194,10 +201,17 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
     time_env: WorkflowEnvironment, mailbox: SmtpSink, tmp_path: Path
 ) -> None:
     async with new_worker(time_env.client) as worker:
-        member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
-        other, other_reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        # Runs of RUN_DAYS (the worker's policy, handed to its registrations): past it, both accounts
+        # continue as new, carrying their profile and state into a second run.
+        admission.install(dataclasses.replace(load_policy(), lifecycle=LifecyclePolicy(max_run_days=RUN_DAYS)))
+        try:
+            member, reg = await verified_seller(time_env, worker.task_queue, mailbox)
+            other, other_reg = await verified_seller(time_env, worker.task_queue, mailbox)
+        finally:
+            admission.install(None)
         passing = photo(tmp_path, "pass_obama", reg.id_card_number)
         assert await submit(time_env, member, passing)
+        await time_env.sleep(timedelta(days=RUN_DAYS + 1))
         # The store's backup: the photo as kept, sealed under the account's data key.
         backup = blobs().store.get(f"accounts/seller-{member}/{ref_of(passing)[7:]}", 10**8)
         others_invoice = blobs().put(b"%PDF-1.4 the other seller's invoice", scope=f"seller-{other}")
@@ -257,6 +271,29 @@ async def test_erasure_on_request_refuses_a_live_account_and_keeps_what_reg5_nee
     kept += await history_payloads(time_env, f"registration-{other_reg.request_id}", f"seller-{other}")
     decoded = await codec.decode(kept)
     assert any(other_reg.id_card_number.encode() in p.data for p in decoded)
+    # What the workflows wrote themselves: every run's start input (the first written by the
+    # registration's worker, the next by continue-as-new) holds the profile and the state; every
+    # payload of the account's runs and its registration that still decodes (answers, under the ring
+    # key: no registry needed) holds none of the seller's personal data.
+    runs = await account_runs(time_env, f"seller-{member}")
+    assert len(runs) >= 2, "the account continued as new"
+    written = [p for run in runs for p in run_inputs(run)]
+    # Under the account's key (a child's start input takes the child's context, not its registration's).
+    assert len(written) >= 2 * len(runs) - 1
+    assert all(p.metadata.get(DATA_KEY_SCOPE) == f"seller-{member}".encode() for p in written)
+    for payload in written:
+        with pytest.raises(DataKeyDestroyed):
+            await codec.decode([payload])
+    registration = (await time_env.client.get_workflow_handle(f"registration-{reg.request_id}").fetch_history()).events
+    every = [p for history in [*runs, History(events=registration)] for p in payloads_in(history)]
+    ring = EncryptionCodec(settings().codec_keys, settings().codec_key_id)  # the Node client's: ring only
+    readable = await ring.decode([p for p in every if not p.metadata.get(DATA_KEY_SCOPE)])
+    personal = [reg.store_name, reg.email, reg.mobile, reg.id_card_number, reg.licence_number]
+    assert not [v for v in personal for p in readable if v.encode() in p.data]
+    assert answers(runs) and await ring.decode(answers(runs)), "answers decode with the ring key alone"
+    others = await account_runs(time_env, f"seller-{other}")
+    other_state = await codec.decode([p for run in others for p in run_inputs(run)])
+    assert len(others) >= 2 and all(other_reg.store_name.encode() in p.data for p in other_state)
     # And the blobs: the photo is gone from the store, and its backup, put back, no longer opens.
     assert not stored(ref_of(passing), member)
     blobs().store.put(f"accounts/seller-{member}/{ref_of(passing)[7:]}", backup)
@@ -294,7 +331,7 @@ async def test_an_appeals_invoices_go_their_period_after_the_case_is_decided(tim
         invoice = appeal.invoice_refs[0]
         await update(h, SellerAccount.decide_appeal, AppealDecisionInput(case_id, True, "lin"), operator="lin")
         await audited(h.id, "appeal_approved")
-        await start_retention_keeper(time_env.client, worker.task_queue)
+        await start_keepers(time_env.client, worker.task_queue, only=KEEPER_WORKFLOW_ID)
         await skip(time_env, timedelta(days=RETENTION.appeal_evidence_days - 2))
         assert stored(invoice), "kept until its period after the decision ends"
         await skip(time_env, timedelta(days=4))
@@ -334,6 +371,47 @@ async def client_inputs(env: WorkflowEnvironment, *workflow_ids: str) -> list[Pa
                 found += event.workflow_execution_signaled_event_attributes.input.payloads
             elif event.HasField("workflow_execution_update_accepted_event_attributes"):
                 found += event.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads
+    return found
+
+
+async def account_runs(env: WorkflowEnvironment, workflow_id: str) -> list[History]:
+    """Every run's history of a workflow, latest first (each run names the run it continues)."""
+    runs = [await env.client.get_workflow_handle(workflow_id).fetch_history()]
+    while previous := runs[-1].events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
+        runs.append(await env.client.get_workflow_handle(workflow_id, run_id=previous).fetch_history())
+    return [History(events=run.events) for run in runs]
+
+
+def run_inputs(run: History) -> list[Payload]:
+    """What a run was started with, and what it continued as new with."""
+    found = list(run.events[0].workflow_execution_started_event_attributes.input.payloads)
+    for event in run.events:
+        if event.HasField("workflow_execution_continued_as_new_event_attributes"):
+            found += event.workflow_execution_continued_as_new_event_attributes.input.payloads
+    return found
+
+
+def answers(runs: list[History]) -> list[Payload]:
+    """The workflow's answers to updates."""
+    return [
+        p
+        for run in runs
+        for event in run.events
+        if event.HasField("workflow_execution_update_completed_event_attributes")
+        for p in event.workflow_execution_update_completed_event_attributes.outcome.success.payloads
+    ]
+
+
+def payloads_in(message: Message) -> list[Payload]:
+    """Every payload anywhere in a history: inputs, results, failures' details, memos, headers."""
+    if isinstance(message, Payload):
+        return [message]
+    found: list[Payload] = []
+    for _field, value in message.ListFields():
+        items = value.values() if hasattr(value, "values") else value if hasattr(value, "__iter__") else [value]
+        for item in items:
+            if isinstance(item, Message):
+                found += payloads_in(item)
     return found
 
 

@@ -33,14 +33,11 @@ from temporalio.testing import WorkflowEnvironment
 
 import seller_client
 from models.contract import AppealDecisionInput, LoginInput, UnbindInput, ViolationInput
-from models.settings import settings
-from seller_client import data_converter
-from tests.conftest import BIN, new_worker
+from tests.conftest import new_worker, start_dev_server
 from tests.support.accounts import appeal_for, finish, linked_pair_with_a_case, start_account
 from tests.support.polling import eventually
 from tests.support.signing import member_of, signed, update_id
 from tests.workflows.test_deploy import runs_of
-from workflows import search_attributes as sa
 from workflows.seller_account import SellerAccount
 
 SERVER_SIGNALS = 300  # history.maximumSignalsPerExecution (default 10,000)
@@ -62,17 +59,8 @@ SERVER_CAUSES = (
 @pytest_asyncio.fixture(scope="module")
 async def capped_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     """The dev server with its per-run caps lowered (dynamic config), for this module only."""
-    caps = {
-        "history.maximumSignalsPerExecution": SERVER_SIGNALS,
-        "history.maxTotalUpdates": SERVER_UPDATES,
-    }
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=data_converter(settings()),
-        search_attributes=sa.ALL,
-        ui=False,
-        dev_server_log_level="error",
-        dev_server_extra_args=[a for k, v in caps.items() for a in ("--dynamic-config-value", f"{k}={v}")],
+    env = await start_dev_server(
+        history__maximumSignalsPerExecution=SERVER_SIGNALS, history__maxTotalUpdates=SERVER_UPDATES
     )
     try:
         yield env
