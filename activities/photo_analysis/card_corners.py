@@ -21,6 +21,16 @@ straightened with a margin around it (`straightened`), along that boundary:
   (below) makes unlikely, and which still yields `review`, never `refused`, unless it is foreign along
   most of the apex.
 
+* **the card inside each corner** (`enclosed`): just inside the outline, past the pixels it may be
+  off, lies the card's face; around the corner outside lies whatever is behind the card. Where the
+  inside is among the colours around it outside, the outline there encloses the background (a corner
+  put where the card is not, whose "steps" were the background's texture) or runs inside the card.
+  The four corners are one object's, so it is their spread that counts (light, white balance and the
+  background's kind apply to all four alike), over the corners whose steps are not one edge along the
+  outline (`coherent`: a card's plain face the colour of a pale wall still shows its cut edge as one
+  line; a background's texture is strongest here and there). Print the background's colour at one
+  corner is camouflage: what this cue yields is review, never a refusal.
+
 Per corner the apex window (the arc and a short stretch of each side) is scored: the share of its
 outline without a step (`broken`), the share of the arc itself (`arc`: an object over the corner
 covers the arc, whatever else it covers; fingers along a side near the corner do not), and of the
@@ -33,7 +43,7 @@ and a thumb over it both made the corner unlike the card.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -52,6 +62,7 @@ COMMON_SHARE = (
     0.08  # a colour this share of a strip is the background's own (a holding finger in the strip is less)
 )
 CLIPPED = 250.0  # Lab lightness (8-bit) of an over-exposed pixel
+INNER = REACH + HALF + 2  # px inside the outline: on the card's face even with the corner found REACH off
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,10 @@ class CornerOutline:
     arc: list[
         float
     ]  # the share of the rounded arc itself without a step: what an object over the corner covers
+    # the share of the apex window whose inside (INNER px in) is like what lies around it outside
+    enclosed: list[float] = field(default_factory=list)
+    # the share of the apex window whose strongest step sits within a pixel of its neighbours': one edge
+    coherent: list[float] = field(default_factory=list)
 
 
 def straightened(rgb: np.ndarray, corners: np.ndarray) -> Canvas:
@@ -159,7 +174,7 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
     pts, normals, on_arc = _apex_outline()
     pts = pts + m
     offsets = np.arange(-REACH, REACH + 1, dtype=np.float32)
-    broken, foreign, clipped, arc = [], [], [], []
+    broken, foreign, clipped, arc, enclosed, coherent = [], [], [], [], [], []
     for k in range(4):
         L, inside, valid = _turned(canvas, k)
 
@@ -171,13 +186,32 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         centres = pts[:, None, :] + offsets[None, :, None] * normals[:, None, :]
         inner = sample(centres + HALF * normals[:, None, :])
         outer = sample(centres - HALF * normals[:, None, :])
-        step = np.sqrt(((inner - outer) ** 2).sum(-1)).max(axis=1)
+        steps = np.sqrt(((inner - outer) ** 2).sum(-1))
+        step = steps.max(axis=1)
+        # The card's cut edge is one line along the outline: its strongest step moves at most a pixel
+        # from one point to the next. A textured background's steps (stars, woodwork, mortar) are
+        # strongest here and there across the reach.
+        strongest = steps.argmax(axis=1)
+        still = np.zeros(len(step), bool)
+        jumps = np.abs(np.diff(strongest))
+        still[1:-1] = (jumps[:-1] <= 1) & (jumps[1:] <= 1)
         out_at = np.round(pts - (HALF + 1) * normals).astype(int)
         ox = np.clip(out_at[:, 0], 0, L.shape[1] - 1)
         oy = np.clip(out_at[:, 1], 0, L.shape[0] - 1)
         seen = inside[oy, ox]
         white = seen & ~valid[oy, ox]
         outside = L[oy, ox]
+        in_at = np.round(pts + INNER * normals).astype(int)
+        ix = np.clip(in_at[:, 0], 0, L.shape[1] - 1)
+        iy = np.clip(in_at[:, 1], 0, L.shape[0] - 1)
+        within = valid[iy, ix] & seen
+        far_at = np.round(pts - INNER * normals).astype(int)
+        fx = np.clip(far_at[:, 0], 0, L.shape[1] - 1)
+        fy = np.clip(far_at[:, 1], 0, L.shape[0] - 1)
+        # What lies around the corner outside the outline: just across it and INNER px out.
+        around = _common_colours(
+            np.concatenate([outside[seen & valid[oy, ox]], L[fy, fx][inside[fy, fx] & valid[fy, fx]]])
+        )
 
         def strip(
             x0: float, x1: float, y0: float, y1: float, L: np.ndarray = L, valid: np.ndarray = valid
@@ -196,8 +230,15 @@ def corner_outline(canvas: Canvas) -> CornerOutline:
         unlike = _nearest(outside, back) >= UNLIKE
         foreign.append(float((gone & (unlike | white)).sum()) / max(1, int(gone.sum())))
         clipped.append(float(white.sum()) / n)
+        # What lies just inside the corner: the card's face, whatever its print, unless the outline
+        # there encloses the background (a corner put where the card is not) or the print there is
+        # the background's very colour (camouflage).
+        enclosed.append(
+            float((within & (_nearest(L[iy, ix], around) < UNLIKE)).sum()) / max(1, int(within.sum()))
+        )
         arc.append(float((gone & on_arc).sum()) / max(1, int((seen & on_arc).sum())))
-    return CornerOutline(broken, foreign, clipped, arc)
+        coherent.append(float((seen & (step >= STEP) & still).sum()) / n)
+    return CornerOutline(broken, foreign, clipped, arc, enclosed, coherent)
 
 
 def _side_on_top(lab: np.ndarray, valid: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:

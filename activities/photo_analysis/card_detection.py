@@ -64,6 +64,12 @@ class DetectionSettings:
     # between is unsure and goes to review.
     outline_covered_min: float = 0.7
     outline_foreign_min: float = 0.6
+    # Corners unlike one another: one corner's inside this much more like what lies around it outside
+    # than another's (`CornerOutline.enclosed`; genuine cards on the tune split: at most 0.19, grass).
+    enclosed_spread_max: float = 0.4
+    # ...counting corners whose apex window is less than this share one edge (strongest step within a
+    # pixel from point to point; tune split: clean card edges 0.85-0.97, textured phantom corners 0.55-0.7).
+    coherent_edge_min: float = 0.8
     # A side judged print inside the card (a header's lower edge) is the card's border after all when
     # the strip beyond it is like the background beyond its two neighbours (brick: up to 0.26; a band or
     # header beyond it: another colour altogether).
@@ -658,12 +664,31 @@ def judge_corners(
         card_corner_outline_broken=broken,
         card_corner_outline_foreign=foreign,
         card_corner_clipped=outline.clipped[worst],
+        card_corner_enclosed_spread=enclosed_spread(outline, s),
     )
     if arc >= s.outline_covered_min and foreign >= s.outline_foreign_min:
         return CORNER_MISSING, ""
     if max(outline.broken) > s.outline_intact_max or max(outline.arc) > s.outline_intact_max:
         return FOUND, "card_corner_outline"
+    if enclosed_spread(outline, s) >= s.enclosed_spread_max:
+        # The four corners are one object's: the same card face inside, the same cut edge. One corner
+        # whose inside is what lies around it outside while another's is not encloses background (a
+        # corner put where the card is not: its steps were the background's texture) or print the
+        # background's colour at that corner only. Not a corner seen to be the card's: a person looks.
+        return FOUND, "card_corner_outline"
     return FOUND, ""
+
+
+def enclosed_spread(outline: CornerOutline, s: DetectionSettings) -> float:
+    """How much more one corner's inside is like what lies around it outside than another's, counting
+    only corners whose steps are not one edge along the outline: a corner that shows the card's cut
+    edge as one line is the card's, whatever its face's colour there (a white card's plain corner on a
+    pale wall beside a coloured corner patch)."""
+    low = min(outline.enclosed)
+    return max(
+        (e - low for e, c in zip(outline.enclosed, outline.coherent, strict=True) if c < s.coherent_edge_min),
+        default=0.0,
+    )
 
 
 def describe(q: Quad) -> dict[str, float]:
