@@ -625,36 +625,23 @@ def appraised(
     """A located match with the appearance tests filled in (when it was placed and there is a picture)."""
     if thumb is not None and query_gray is not None and c.placed and c.transform is not None:
         assert c.hull is not None
-        c.agreement, c.blocks = appearance(thumb, query_gray, c.transform, c.hull)
-        c.patch_agreement, c.patches = keypoint_agreement(
-            thumb,
-            query_gray if query_colour is None else query_colour,
-            c.transform,
-            stored.points,
-            None if query_colour is None else query_colour_edges,
-        )
+        transform = c.transform
+        c.agreement, c.blocks = appearance(thumb, query_gray, transform, c.hull)
+        frame = query_gray if query_colour is None else query_colour
+        edges = None if query_colour is None else query_colour_edges
+
+        def come_back(points: np.ndarray, min_energy: float = 0.0, interior_only: bool = True) -> tuple[float, int]:
+            """How many of the stored picture's `points` come back in the query where the match puts them."""
+            return keypoint_agreement(thumb, frame, transform, points, edges, min_energy, interior_only)
+
+        c.patch_agreement, c.patches = come_back(stored.points)
         if (c.blocks < MIN_BLOCKS or c.patches < MIN_PATCHES) and thumb.interior is not None:
             # the stored features are not on the print (all on the product's outline: the strongest), or
             # the grey blocks cannot judge it: a print can be one luminance with its ground (green letters
             # on blue), invisible to the grey blocks and to SIFT; its colour outlines must come back
-            c.print_points, c.print_point_count = keypoint_agreement(
-                thumb,
-                query_gray if query_colour is None else query_colour,
-                c.transform,
-                thumb.edge_points,
-                None if query_colour is None else query_colour_edges,
-                PATCH_ENERGY,
-            )
+            c.print_points, c.print_point_count = come_back(thumb.edge_points, PATCH_ENERGY)
         if c.is_copy:
-            c.outline, c.outline_points = keypoint_agreement(
-                thumb,
-                query_gray if query_colour is None else query_colour,
-                c.transform,
-                thumb.outline_points,
-                None if query_colour is None else query_colour_edges,
-                PATCH_ENERGY,
-                interior_only=False,
-            )
+            c.outline, c.outline_points = come_back(thumb.outline_points, PATCH_ENERGY, interior_only=False)
         if c.is_copy and query_colour is not None:
             c.recolouring, c.colour_groups = one_recolouring(thumb, query_colour, c.transform)
     return c
