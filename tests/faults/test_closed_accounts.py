@@ -18,7 +18,6 @@ from devtools.identity_factory import applicant
 from models.contract import ClosureReport, VerifyEmailInput, ViolationInput
 from tests.conftest import new_worker
 from tests.support.draws import hex_id
-from tests.test_starter import cli  # noqa: F401  (the fixture)
 from workflows.seller_account import SellerAccount
 
 
