@@ -218,7 +218,7 @@ async def signal(
     loop = asyncio.get_running_loop()
     give_up = loop.time() + SIGNAL_PATIENCE_SECONDS
     delay = 0.5
-    healer_asked = -HEAL_ASK_EVERY
+    healer_asked: float | None = None  # when this sender last asked the account keeper
     while True:
         try:
             await account(client, member_id).signal(handler, signed)
@@ -233,8 +233,9 @@ async def signal(
             # A run gone while the registry holds the account open, or still at its cap after a few
             # seconds (a healthy run continues as new within them): the keeper looks now, and heals a
             # run no worker can move (workflows/healing.py). It is asked again while the wait lasts.
-            if (out_of_reach or (at_cap and delay >= 2.0)) and loop.time() - healer_asked >= HEAL_ASK_EVERY:
-                if healer_asked < 0:  # the first ask: the keeper's look (a stall is confirmed over ~80 s) is waited out
+            due = healer_asked is None or loop.time() - healer_asked >= HEAL_ASK_EVERY
+            if (out_of_reach or (at_cap and delay >= 2.0)) and due:
+                if healer_asked is None:  # the first ask: the keeper's look (a stall is confirmed over ~80 s) is waited out
                     give_up = max(give_up, loop.time() + HEAL_PATIENCE_SECONDS)
                 healer_asked = loop.time()
                 await ask_keeper(client, member_id, FACT_REFUSED)
@@ -249,7 +250,7 @@ HEAL_PATIENCE_SECONDS = 180.0
 
 
 def _open_in_registry(member_id: str) -> bool:
-    from activities.healing import open_in_registry
+    from activities.storage.closed_accounts import open_in_registry
 
     return open_in_registry(member_id)
 

@@ -42,13 +42,14 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.audit import registry_audit
+from activities.storage.closed_accounts import open_in_registry
 from activities.storage.db import engine
 from models import boundary
 from models.contract import AssociationCaseInput, BanInput, ClosureReport, ViolationInput
 from models.contract import account_workflow_id as workflow_id_of
 from models.healing import HealInput, HealReport, StrandedAccounts, StrandedQuery
 from models.refusals import RefusedError
-from models.tables import Account, AuditRecord
+from models.tables import AuditRecord
 from security.binding import binding
 from security.credentials import check
 
@@ -329,12 +330,6 @@ async def _wait(delay: timedelta) -> None:
 
 def _request_id(kind: str, run_id: str, event_id: int) -> str:
     return hashlib.sha256(f"{kind}:{run_id}:{event_id}".encode()).hexdigest()[:32]
-
-
-def open_in_registry(member_id: str) -> bool:
-    with Session(engine()) as session:
-        row = session.get(Account, member_id)
-        return row is not None and row.state != "closed"
 
 
 def _recent_resets(member_id: str, cause: str) -> int:

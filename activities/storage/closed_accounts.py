@@ -48,3 +48,10 @@ def closed_account(member_id: str) -> ClosedAccount | None:
         if "report_id" in detail:
             found.report_ids.add(str(detail["report_id"]))
     return found
+
+
+def open_in_registry(member_id: str) -> bool:
+    """Whether the registry holds the account and not closed (one row read, no audit trail)."""
+    with Session(engine()) as session:
+        row = session.get(Account, member_id)
+        return row is not None and row.state != "closed"
