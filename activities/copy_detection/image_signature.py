@@ -889,13 +889,19 @@ def edge_points(thumb: Thumbnail) -> np.ndarray:
     if fg is None:
         return np.zeros((0, 2), np.float32)
     e = thumb.edges * fg
-    h, w = e.shape
+    return _strongest_in_blocks(e, e[fg > 0], k, s)
+
+
+def _strongest_in_blocks(masked: np.ndarray, reference: np.ndarray, k: int, s: float) -> np.ndarray:
+    """The strongest pixel of each k-pixel block of the edge map `masked`, where it is stronger than
+    EDGE_SHARE of the 99th percentile of `reference` (the interior's edges), in feature-frame pixels."""
+    h, w = masked.shape
     hb, wb = h // k, w // k
-    if hb == 0 or wb == 0 or not e.any():
+    if hb == 0 or wb == 0 or not masked.any():
         return np.zeros((0, 2), np.float32)
-    cells = _blocks(e, hb, wb, k)
+    cells = _blocks(masked, hb, wb, k)
     at, strength = cells.argmax(axis=1), cells.max(axis=1)
-    keep = strength > EDGE_SHARE * float(np.percentile(e[fg > 0], 99))
+    keep = strength > EDGE_SHARE * float(np.percentile(reference, 99))
     i = np.flatnonzero(keep)
     xs = (i % wb) * k + at[keep] % k
     ys = (i // wb) * k + at[keep] // k
@@ -936,18 +942,7 @@ def outline_points(thumb: Thumbnail) -> np.ndarray:
     outer = cv2.dilate(fg, np.ones((2 * (e + b) + 1,) * 2, np.uint8))
     inner = cv2.dilate(fg, np.ones((2 * max(1, e - b) + 1,) * 2, np.uint8))
     band = (outer > 0) & (inner == 0)
-    ed = thumb.edges * band
-    h, w = ed.shape
-    hb, wb = h // k, w // k
-    if hb == 0 or wb == 0 or not ed.any():
-        return np.zeros((0, 2), np.float32)
-    cells = _blocks(ed, hb, wb, k)
-    at, strength = cells.argmax(axis=1), cells.max(axis=1)
-    keep = strength > EDGE_SHARE * float(np.percentile(thumb.edges[fg > 0], 99))
-    i = np.flatnonzero(keep)
-    xs = (i % wb) * k + at[keep] % k
-    ys = (i // wb) * k + at[keep] // k
-    return (np.stack([xs, ys], axis=1).astype(np.float32) + 0.5) / s
+    return _strongest_in_blocks(thumb.edges * band, thumb.edges[fg > 0], k, s)
 
 
 def outline_back(thumb: Thumbnail, q: QuerySignature, transform: np.ndarray, mirrored: bool) -> tuple[float, int]:
